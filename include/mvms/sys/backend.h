@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The object-store backend table, for people who write a backend (local directory,
+ * S3, GCS). Backends are dumb byte stores keyed by strings such as
+ * "packs/ab/ab12…" and "manifests/ab/ab12…": hashing, compression, verification and
+ * dedup all live above them, in the store. Keys are content hashes, so a commit of an
+ * existing key is a success (idempotent).
+ */
+#ifndef MVMS_SYS_BACKEND_H
+#define MVMS_SYS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MVMS_BACKEND_VERSION 1
+
+typedef struct mvms_backend mvms_backend;
+typedef struct mvms_backend_writer mvms_backend_writer;
+
+/** Called once per key by list(); return non-zero to stop (that value is returned). */
+typedef int (*mvms_backend_list_cb)(const char *key, uint64_t size, void *payload);
+
+/* A writer streams one new object. Implementations embed this struct first. */
+struct mvms_backend_writer {
+	mvms_backend *be; /* the backend that opened it */
+};
+
+struct mvms_backend {
+	unsigned int version; /* MVMS_BACKEND_VERSION */
+	const char *name;     /* "local", "s3", "gcs" */
+
+	/* Required. Starts a new object whose key is only known at commit (packs are named by
+	 * the hash of their index). Nothing is visible until commit. */
+	int (*writer_open)(mvms_backend_writer **out, mvms_backend *be);
+	/* Required. Appends bytes. */
+	int (*writer_write)(mvms_backend_writer *w, const void *data, size_t len);
+	/* Required. Makes the object durable and visible under @key, atomically (local:
+	 * fsync, rename, fsync dir). Frees @w whatever the result. */
+	int (*writer_commit)(mvms_backend_writer *w, const char *key);
+	/* Required. Drops the object; frees @w. Accepts NULL. */
+	void (*writer_abort)(mvms_backend_writer *w);
+
+	/* Required. Reads exactly @len bytes at @offset into @buf. MVMS_ENOTFOUND when the key
+	 * does not exist; MVMS_ERROR (with a message naming the key) on a short object. */
+	int (*get)(mvms_backend *be, const char *key, uint64_t offset, void *buf, size_t len);
+	/* Required. Sets *out to the object's size; MVMS_ENOTFOUND when absent. */
+	int (*stat)(uint64_t *out, mvms_backend *be, const char *key);
+	/* Optional (verify, gc). Calls @cb for each key starting with @prefix, any order. */
+	int (*list)(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb, void *payload);
+	/* Optional (gc). Removes a key; an absent key is a success. */
+	int (*remove)(mvms_backend *be, const char *key);
+	/* Required. Frees the backend. */
+	void (*free)(mvms_backend *be);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

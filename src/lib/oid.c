@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Object ids and streaming hashing: BLAKE2b-256 through libsodium's crypto_generichash.
+ * Hex is lower case on output and either case on input.
+ */
+#include <sodium.h>
+#include "hash.h"
+
+void mvms_hasher_init(mvms_hasher *h)
+{
+	crypto_generichash_init(&h->st, NULL, 0, MVMS_OID_RAWSZ);
+}
+
+void mvms_hasher_update(mvms_hasher *h, const void *data, size_t len)
+{
+	crypto_generichash_update(&h->st, data, len);
+}
+
+void mvms_hasher_final(mvms_hasher *h, mvms_oid *out)
+{
+	crypto_generichash_final(&h->st, out->id, MVMS_OID_RAWSZ);
+}
+
+void mvms_hasher_add_chunk(mvms_hasher *h, const mvms_oid *chunk, uint64_t len)
+{
+	unsigned char rec[MVMS_OID_RAWSZ + 8];
+
+	memcpy(rec, chunk->id, MVMS_OID_RAWSZ);
+	mvms_le64_put(rec + MVMS_OID_RAWSZ, len);
+	crypto_generichash_update(&h->st, rec, sizeof(rec));
+}
+
+void mvms_oid_hash(mvms_oid *out, const void *data, size_t len)
+{
+	crypto_generichash(out->id, MVMS_OID_RAWSZ, data, len, NULL, 0);
+}
+
+void mvms_oid_fmt(char *out, const mvms_oid *id)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < MVMS_OID_RAWSZ; i++) {
+		out[2 * i] = digits[id->id[i] >> 4];
+		out[2 * i + 1] = digits[id->id[i] & 15];
+	}
+	out[MVMS_OID_HEXSZ] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int mvms_oid_parse(mvms_oid *out, const char *hex)
+{
+	size_t i;
+
+	if (!hex || strlen(hex) != MVMS_OID_HEXSZ)
+		return mvms_error_set(MVMS_EINVALID, "bad id '%.80s': want 64 hex digits",
+				      hex ? hex : "");
+	for (i = 0; i < MVMS_OID_RAWSZ; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return mvms_error_set(MVMS_EINVALID, "bad id '%.80s': not hex", hex);
+		out->id[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int mvms_oid_cmp(const mvms_oid *a, const mvms_oid *b)
+{
+	return memcmp(a->id, b->id, MVMS_OID_RAWSZ);
+}
+
+int mvms_oid_is_zero(const mvms_oid *id)
+{
+	size_t i;
+
+	for (i = 0; i < MVMS_OID_RAWSZ; i++)
+		if (id->id[i])
+			return 0;
+	return 1;
+}
