@@ -3,7 +3,7 @@
 # The level of a file is its number; the database records the highest applied one in
 # PRAGMA user_version.
 set -e
-echo "/* Generated from schema/*.sql by schema/embed.sh: do not edit. */"
+echo "/* Generated from the schema directory by schema/embed.sh: do not edit. */"
 echo "static const struct { int level; const char *name; const char *sql; } mvms_schema[] = {"
 for f in "$@"; do
 	base=$(basename "$f" .sql)

@@ -52,7 +52,7 @@ size_t mvms_pack_writer_count(const mvms_pack_writer *w);
 
 /**
  * Writes index and trailer and commits the pack under its key. On success *id_out is the
- * pack id, *size_out its total size, and *entries_out/*count_out borrow the writer's
+ * pack id, *size_out its total size, and *entries_out and *count_out borrow the writer's
  * entry list (valid until mvms_pack_writer_free). MVMS_EINVALID on an empty pack.
  */
 int mvms_pack_writer_finish(mvms_oid *id_out, uint64_t *size_out,

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* libmvms: the umbrella header. */
+#ifndef MVMS_H
+#define MVMS_H
+#include "mvms/errors.h"
+#include "mvms/oid.h"
+#include "mvms/chunker.h"
+#include "mvms/backend.h"
+#include "mvms/store.h"
+#include "mvms/version.h"
+#endif

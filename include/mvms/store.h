@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A store: one metadata database (SQLite) plus one object store (a backend). Opening,
+ * creating, its recorded parameters, models, statistics and verification.
+ */
+#ifndef MVMS_STORE_H
+#define MVMS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mvms_store mvms_store;
+
+#define MVMS_STORE_OPTIONS_VERSION 1
+typedef struct mvms_store_options {
+	unsigned int version; /* MVMS_STORE_OPTIONS_VERSION */
+	uint32_t chunk_avg;   /* average chunk size, a power of two (0: 64 KiB) */
+	int level;            /* zstd level 1..22 (0: 3) */
+	uint64_t pack_size;   /* target pack size in bytes (0: 64 MiB) */
+} mvms_store_options;
+#define MVMS_STORE_OPTIONS_INIT { MVMS_STORE_OPTIONS_VERSION, 0, 0, 0 }
+
+/**
+ * Creates a new store in @dir (created if missing) with @opts (NULL for defaults), which
+ * are recorded in the store. @return 0, MVMS_EEXISTS when @dir holds a store already,
+ * MVMS_EINVALID for bad options.
+ */
+int mvms_store_init(mvms_store **out, const char *dir, const mvms_store_options *opts);
+
+/**
+ * Opens the store in @dir. When it does not exist and @create is set it is created with
+ * default options, else MVMS_ENOTFOUND.
+ */
+int mvms_store_open(mvms_store **out, const char *dir, int create);
+
+/** Closes the store; NULL is a no-op. */
+void mvms_store_free(mvms_store *st);
+
+typedef struct mvms_store_info {
+	const char *path;     /* borrowed from the store */
+	const char *backend;  /* "local" */
+	uint32_t chunk_min, chunk_avg, chunk_max;
+	int level;
+	uint64_t pack_size;
+	int schema_level;
+} mvms_store_info;
+/** Fills @out with the store's recorded parameters (strings borrowed from @st). */
+void mvms_store_get_info(mvms_store_info *out, mvms_store *st);
+
+/* ---- models ---- */
+
+typedef struct mvms_model_info {
+	char *name;
+	char uid[33];        /* stable random id, hex */
+	char *description;
+	int64_t created_at;  /* unix seconds */
+	int64_t versions;    /* number of versions */
+} mvms_model_info;
+
+/**
+ * Registers a model. Names: 1-128 characters of [A-Za-z0-9._-/], no leading or
+ * trailing '/', no empty or '.'/'..' components. @return 0, MVMS_EEXISTS, MVMS_EINVALID.
+ */
+int mvms_model_register(mvms_store *st, const char *name, const char *description);
+
+/** Looks up a model. MVMS_ENOTFOUND when absent. Free with mvms_model_info_free(). */
+int mvms_model_get(mvms_model_info **out, mvms_store *st, const char *name);
+
+/** All models sorted by name; *out is an array of *count items (mvms_model_list_free). */
+int mvms_model_list(mvms_model_info **out, size_t *count, mvms_store *st);
+
+void mvms_model_info_free(mvms_model_info *m);
+void mvms_model_list_free(mvms_model_info *list, size_t count);
+
+/** 0 when @name is a valid model name, else MVMS_EINVALID with a message. */
+int mvms_model_name_check(const char *name);
+
+/* ---- statistics ---- */
+
+typedef struct mvms_stats {
+	uint64_t models, versions;
+	uint64_t files;          /* file entries over all versions */
+	uint64_t contents;       /* unique file contents */
+	uint64_t logical_bytes;  /* sum of all versions' file sizes */
+	uint64_t unique_bytes;   /* raw bytes of unique chunks */
+	uint64_t stored_bytes;   /* bytes of all packs */
+	uint64_t chunks, packs;
+	double dedup_ratio;      /* logical / unique */
+	double compression_ratio;/* unique / stored */
+} mvms_stats;
+int mvms_store_stats(mvms_stats *out, mvms_store *st);
+
+/* ---- verification ---- */
+
+/* One problem found by mvms_store_verify. */
+typedef struct mvms_verify_problem {
+	const char *object;    /* "packs/ab/…" or "chunk <hex>" */
+	const char *message;   /* what is wrong */
+	const char *versions;  /* versions it breaks, "model@v3, model@v4" ("" if none) */
+} mvms_verify_problem;
+
+typedef int (*mvms_verify_cb)(const mvms_verify_problem *p, void *payload);
+typedef void (*mvms_progress_cb)(uint64_t done, uint64_t total, void *payload);
+
+typedef struct mvms_verify_result {
+	uint64_t packs, chunks, bytes, manifests;
+	uint64_t problems;
+} mvms_verify_result;
+
+/**
+ * Re-reads every pack and manifest, re-hashes every chunk and checks them against the
+ * database. Calls @cb for each problem. @return 0 when all is well, MVMS_EMISMATCH when
+ * problems were found (counted in @out), another code when verification could not run.
+ */
+int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb,
+		      mvms_progress_cb progress, void *payload);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Versions: push a directory as a new version, resolve refs (MODEL@vN, @<id prefix>,
+ * @<branch>, @<tag>, @latest), read versions and their files, list a model's history,
+ * move branches and tags, pull a version back byte for byte.
+ */
+#ifndef MVMS_VERSION_H
+#define MVMS_VERSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mvms/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MVMS_VERSION_ID_HEXSZ 64
+
+typedef struct mvms_version_parent {
+	char *model;              /* the parent's model name */
+	int64_t number;           /* its per-model number */
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+} mvms_version_parent;
+
+typedef struct mvms_version_info {
+	char *model;              /* model name */
+	int64_t number;           /* v1, v2, ... */
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	char *message, *author;
+	int64_t created_at;       /* unix seconds */
+	uint64_t file_count, logical_bytes;
+	size_t parent_count;
+	mvms_version_parent *parents;
+	size_t meta_count;
+	char **meta_keys, **meta_values;
+	size_t ref_count;         /* branches and tags that point here */
+	char **refs;              /* "branch:main", "tag:release-1" */
+} mvms_version_info;
+
+void mvms_version_info_free(mvms_version_info *v);
+void mvms_version_list_free(mvms_version_info **list, size_t count);
+
+/**
+ * Resolves "MODEL@REF" (or "MODEL", meaning MODEL@latest). REF is vN, a branch, a tag,
+ * "latest" (head of main) or an id prefix of at least 6 hex digits.
+ * @return 0, MVMS_ENOTFOUND, MVMS_EAMBIGUOUS (the message lists candidates), MVMS_EINVALID.
+ */
+int mvms_version_resolve(mvms_version_info **out, mvms_store *st, const char *spec);
+
+/** Versions of @model, newest first. With @branch, only those reachable from its head
+ * (within any model). */
+int mvms_version_log(mvms_version_info ***out, size_t *count, mvms_store *st,
+		     const char *model, const char *branch);
+
+typedef struct mvms_tensor_summary {
+	char *name, *dtype, *shape;
+	uint64_t offset, length;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+} mvms_tensor_summary;
+
+typedef struct mvms_file_info {
+	char *path;
+	unsigned mode;            /* 0644 or 0755 */
+	uint64_t size;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	char *format;             /* "safetensors" or "" */
+	uint64_t chunks;
+	uint64_t tensor_count;
+} mvms_file_info;
+
+/** Files of a version sorted by path. */
+int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
+		       const mvms_version_info *v);
+void mvms_file_list_free(mvms_file_info *files, size_t count);
+
+/* ---- branches and tags ---- */
+
+typedef struct mvms_ref_info {
+	char *name;
+	int64_t number;           /* the version it points at */
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int64_t updated_at;
+} mvms_ref_info;
+void mvms_ref_list_free(mvms_ref_info *refs, size_t count);
+
+/** Creates a tag (fixed). MVMS_EEXISTS when the tag exists. */
+int mvms_tag_create(mvms_store *st, const char *spec, const char *name);
+int mvms_tag_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
+/** Creates a branch at @spec, or (spec NULL) at the head of main. MVMS_EEXISTS if it exists. */
+int mvms_branch_create(mvms_store *st, const char *model, const char *name, const char *spec);
+int mvms_branch_delete(mvms_store *st, const char *model, const char *name);
+int mvms_branch_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
+/** 0 when @name is a valid branch or tag name (git-like rules), else MVMS_EINVALID. */
+int mvms_ref_name_check(const char *name);
+
+/* ---- push ---- */
+
+#define MVMS_PUSH_OPTIONS_VERSION 1
+typedef struct mvms_push_options {
+	unsigned int version;      /* MVMS_PUSH_OPTIONS_VERSION */
+	const char *message;       /* NULL: "" */
+	const char *author;        /* NULL: $MVMS_AUTHOR, $USER or "unknown" */
+	const char *branch;        /* NULL: "main" */
+	const char *const *parents;/* extra parents as MODEL@REF (e.g. a fine-tune's base) */
+	size_t parent_count;
+	const char *const *meta;   /* "KEY=VALUE" strings */
+	size_t meta_count;
+	int64_t time;              /* 0: now */
+	mvms_progress_cb progress; /* bytes read so far of the total */
+	void *payload;
+} mvms_push_options;
+#define MVMS_PUSH_OPTIONS_INIT { MVMS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL }
+
+typedef struct mvms_push_result {
+	int created;               /* 0: identical to the branch head, no version made */
+	int64_t number;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	uint64_t files, logical_bytes;
+	uint64_t chunks, new_chunks;
+	uint64_t new_raw_bytes, new_stored_bytes;
+	uint64_t packs;
+	uint64_t tensors;
+	double seconds;
+} mvms_push_result;
+
+/**
+ * Pushes the file or directory @path as a new version of @model (registered on first use)
+ * on a branch. Atomic: the version and the branch move become visible together or not at
+ * all. @return 0; MVMS_ECONFLICT when the branch moved while pushing; MVMS_EINVALID for
+ * symlinks, special files, bad names; MVMS_ENOTFOUND for a missing path or parent.
+ */
+int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
+	      const mvms_push_options *opts);
+
+/* ---- pull ---- */
+
+#define MVMS_PULL_OPTIONS_VERSION 1
+typedef struct mvms_pull_options {
+	unsigned int version;      /* MVMS_PULL_OPTIONS_VERSION */
+	int force;                 /* write into a non-empty directory */
+	mvms_progress_cb progress;
+	void *payload;
+} mvms_pull_options;
+#define MVMS_PULL_OPTIONS_INIT { MVMS_PULL_OPTIONS_VERSION, 0, NULL, NULL }
+
+typedef struct mvms_pull_result {
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int64_t number;
+	uint64_t files, bytes;
+	double seconds;
+} mvms_pull_result;
+
+/**
+ * Writes the files of version @spec into @dir. Every chunk and every file is verified;
+ * each file is written under a temporary name and renamed into place only when its hash
+ * matches. @return 0; MVMS_EEXISTS when @dir is not empty and !force; MVMS_EMISMATCH when
+ * stored bytes are corrupt (no wrong file is left behind).
+ */
+int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const char *dir,
+	      const mvms_pull_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* mvms-store log and show: a model's history, and one version with its files. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static void print_version_text(const mvms_version_info *v, int oneline)
+{
+	char tbuf[32], a[32];
+	size_t i;
+
+	if (oneline) {
+		printf("%s@v%-4lld %.12s  %s  %-12s %s", v->model, (long long)v->number, v->id,
+		       cli_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
+		for (i = 0; i < v->ref_count; i++)
+			printf("%s%s", i ? ", " : "  (", v->refs[i]);
+		printf("%s\n", v->ref_count ? ")" : "");
+		return;
+	}
+	printf("version  %s@v%lld\nid       %s\n", v->model, (long long)v->number, v->id);
+	for (i = 0; i < v->parent_count; i++)
+		printf("parent   %s@v%lld %.12s\n", v->parents[i].model, (long long)v->parents[i].number,
+		       v->parents[i].id);
+	printf("author   %s\ndate     %s\nfiles    %llu (%s)\n", v->author,
+	       cli_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
+	       cli_human(a, sizeof(a), v->logical_bytes));
+	for (i = 0; i < v->ref_count; i++)
+		printf("ref      %s\n", v->refs[i]);
+	for (i = 0; i < v->meta_count; i++)
+		printf("meta     %s=%s\n", v->meta_keys[i], v->meta_values[i]);
+	if (*v->message)
+		printf("\n    %s\n", v->message);
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "branch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *branch = NULL;
+	mvms_version_info **list = NULL;
+	mvms_store *st = NULL;
+	size_t n = 0, i;
+	int c, error, rc;
+
+	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+		if (c == 'b')
+			branch = optarg;
+		else if (c == 'h') {
+			cli_print_usage(cli_find("log"));
+			return EXIT_OK;
+		} else
+			return cli_usage_error("log", "bad option");
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("log", "want one MODEL");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_version_log(&list, &n, st, argv[optind], branch)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateArray();
+		for (i = 0; i < n; i++)
+			cJSON_AddItemToArray(doc, cli_version_json(list[i]));
+		cli_print_json(doc);
+	} else {
+		for (i = 0; i < n; i++)
+			print_version_text(list[i], 1);
+	}
+done:
+	mvms_version_list_free(list, n);
+	mvms_store_free(st);
+	return rc;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	mvms_version_info *v = NULL;
+	mvms_file_info *files = NULL;
+	mvms_store *st = NULL;
+	size_t n = 0, i;
+	int error, rc;
+	char a[32];
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_usage(cli_find("show"));
+		return EXIT_OK;
+	}
+	if (argc != 2)
+		return cli_usage_error("show", "want one MODEL@REF");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_version_resolve(&v, st, argv[1])) < 0 ||
+	    (error = mvms_version_files(&files, &n, st, v)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cli_version_json(v), *arr = cJSON_AddArrayToObject(doc, "file_list");
+		for (i = 0; i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "path", files[i].path);
+			cJSON_AddNumberToObject(o, "size", (double)files[i].size);
+			cJSON_AddStringToObject(o, "id", files[i].id);
+			cJSON_AddNumberToObject(o, "mode", files[i].mode);
+			cJSON_AddStringToObject(o, "format", files[i].format);
+			cJSON_AddNumberToObject(o, "chunks", (double)files[i].chunks);
+			cJSON_AddNumberToObject(o, "tensors", (double)files[i].tensor_count);
+			cJSON_AddItemToArray(arr, o);
+		}
+		cli_print_json(doc);
+	} else {
+		print_version_text(v, 0);
+		printf("\n");
+		for (i = 0; i < n; i++) {
+			printf("  %04o %10s  %.12s  %s", files[i].mode, cli_human(a, sizeof(a), files[i].size),
+			       files[i].id, files[i].path);
+			if (*files[i].format)
+				printf("  [%s, %llu tensors]", files[i].format,
+				       (unsigned long long)files[i].tensor_count);
+			printf("\n");
+		}
+	}
+done:
+	mvms_file_list_free(files, n);
+	mvms_version_info_free(v);
+	mvms_store_free(st);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* mvms-store pull MODEL@REF: writes a version's files, every byte verified. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+int cmd_pull(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	mvms_pull_options o = MVMS_PULL_OPTIONS_INIT;
+	mvms_pull_result r;
+	mvms_store *st = NULL;
+	const char *dir = NULL, *spec;
+	char *defdir = NULL, *at;
+	cli_progress prog;
+	int c, error, rc = EXIT_OK;
+	char a[32];
+
+	while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': dir = optarg; break;
+		case 'f': o.force = 1; break;
+		case 'h':
+			cli_print_usage(cli_find("pull"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("pull", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("pull", "want one MODEL@REF");
+	spec = argv[optind];
+	if (!dir) {
+		/* Default: the model's last name component in the current directory. */
+		const char *base = strrchr(spec, '/');
+		defdir = strdup(base ? base + 1 : spec);
+		if (!defdir) {
+			fprintf(stderr, "mvms-store: out of memory\n");
+			return EXIT_ERROR;
+		}
+		if ((at = strchr(defdir, '@')))
+			*at = '\0';
+		dir = defdir;
+	}
+	cli_progress_init(&prog, "pull");
+	o.progress = cli_progress_cb;
+	o.payload = &prog;
+	if ((rc = cli_open_store(&st)) != 0)
+		goto done;
+	error = mvms_pull(&r, st, spec, dir, &o);
+	cli_progress_end(&prog);
+	if (error < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "ref", spec);
+		cJSON_AddNumberToObject(doc, "version", (double)r.number);
+		cJSON_AddStringToObject(doc, "id", r.id);
+		cJSON_AddStringToObject(doc, "dir", dir);
+		cJSON_AddNumberToObject(doc, "files", (double)r.files);
+		cJSON_AddNumberToObject(doc, "bytes", (double)r.bytes);
+		cJSON_AddNumberToObject(doc, "seconds", r.seconds);
+		cli_print_json(doc);
+	} else if (!cli.quiet) {
+		printf("pulled %s (v%lld %.12s) into %s: %llu file%s, %s, verified (%.2fs)\n", spec,
+		       (long long)r.number, r.id, dir, (unsigned long long)r.files,
+		       r.files == 1 ? "" : "s", cli_human(a, sizeof(a), r.bytes), r.seconds);
+	}
+done:
+	free(defdir);
+	mvms_store_free(st);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* mvms-store stats: logical, unique and stored bytes; dedup and compression ratios. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+int cmd_stats(int argc, char **argv)
+{
+	mvms_store *st = NULL;
+	mvms_stats s;
+	int error, rc;
+	char a[32], b[32], c[32];
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_usage(cli_find("stats"));
+		return EXIT_OK;
+	}
+	if (argc != 1)
+		return cli_usage_error("stats", "unexpected argument '%s'", argv[1]);
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_store_stats(&s, st)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddNumberToObject(doc, "models", (double)s.models);
+		cJSON_AddNumberToObject(doc, "versions", (double)s.versions);
+		cJSON_AddNumberToObject(doc, "files", (double)s.files);
+		cJSON_AddNumberToObject(doc, "unique_files", (double)s.contents);
+		cJSON_AddNumberToObject(doc, "logical_bytes", (double)s.logical_bytes);
+		cJSON_AddNumberToObject(doc, "unique_bytes", (double)s.unique_bytes);
+		cJSON_AddNumberToObject(doc, "stored_bytes", (double)s.stored_bytes);
+		cJSON_AddNumberToObject(doc, "chunks", (double)s.chunks);
+		cJSON_AddNumberToObject(doc, "packs", (double)s.packs);
+		cJSON_AddNumberToObject(doc, "dedup_ratio", s.dedup_ratio);
+		cJSON_AddNumberToObject(doc, "compression_ratio", s.compression_ratio);
+		cli_print_json(doc);
+	} else {
+		printf("models          %llu\nversions        %llu\nfiles           %llu (%llu unique)\n",
+		       (unsigned long long)s.models, (unsigned long long)s.versions,
+		       (unsigned long long)s.files, (unsigned long long)s.contents);
+		printf("logical bytes   %s\nunique bytes    %s\nstored bytes    %s\n",
+		       cli_human(a, sizeof(a), s.logical_bytes), cli_human(b, sizeof(b), s.unique_bytes),
+		       cli_human(c, sizeof(c), s.stored_bytes));
+		printf("chunks          %llu in %llu pack%s\ndedup ratio     %.2fx\n"
+		       "compression     %.2fx\ntotal saving    %.2fx\n",
+		       (unsigned long long)s.chunks, (unsigned long long)s.packs, s.packs == 1 ? "" : "s",
+		       s.dedup_ratio, s.compression_ratio,
+		       s.stored_bytes ? (double)s.logical_bytes / (double)s.stored_bytes : 0.0);
+	}
+done:
+	mvms_store_free(st);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvms-store: the command table, global options (which may stand anywhere on the line, as
+ * in git), help, and the dispatch to one cmd_* function per subcommand.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+struct cli_globals cli;
+
+static const cli_cmd commands[] = {
+	{ "init", cmd_init, "[--chunk-avg SIZE] [--level N] [--pack-size SIZE]",
+	  "create a store (parameters are recorded in it)" },
+	{ "register", cmd_register, "MODEL [--description TEXT]", "register a model" },
+	{ "models", cmd_models, "", "list models" },
+	{ "push", cmd_push,
+	  "MODEL PATH [-m MSG] [-b BRANCH] [--parent MODEL@REF ...] [--meta KEY=VALUE ...] "
+	  "[--author NAME]",
+	  "store a file or directory as a new version" },
+	{ "pull", cmd_pull, "MODEL@REF [-o DIR] [--force]", "write a version's files to a directory" },
+	{ "log", cmd_log, "MODEL [-b BRANCH]", "list a model's versions, newest first" },
+	{ "show", cmd_show, "MODEL@REF", "show a version and its files" },
+	{ "tag", cmd_tag, "MODEL@REF NAME", "name a version (tags never move)" },
+	{ "tags", cmd_tags, "MODEL", "list tags" },
+	{ "branch", cmd_branch, "MODEL NAME [MODEL@REF] | -d MODEL NAME",
+	  "create (or delete) a branch" },
+	{ "branches", cmd_branches, "MODEL", "list branches" },
+	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
+	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
+};
+
+const cli_cmd *cli_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_print_usage(const cli_cmd *c)
+{
+	printf("usage: mvms-store %s %s\n  %s\n", c->name, c->usage, c->summary);
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: mvms-store [--store DIR] [--json] [-q] COMMAND [ARGS]\n\n"
+		   "A content-addressed store for model artifacts with a version DAG.\n\n"
+		   "Commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nThe store is --store DIR, else $MVMS_STORE, else "
+		   "$XDG_DATA_HOME/mvms-store (~/.local/share/mvms-store).\n"
+		   "'mvms-store help COMMAND' shows a command's options.\n");
+}
+
+/* Takes the global options out of argv wherever they stand, so that each command's
+ * getopt_long sees only its own. Stops at "--". */
+static int extract_globals(int *argc, char **argv)
+{
+	int i, j = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (i < *argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "--json") == 0) {
+			cli.json = 1;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			cli.quiet = 1;
+		} else if (strcmp(a, "--store") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "mvms-store: --store needs a directory\n");
+				return -1;
+			}
+			cli.store = argv[++i];
+		} else if (strncmp(a, "--store=", 8) == 0) {
+			cli.store = a + 8;
+		} else {
+			argv[j++] = argv[i];
+		}
+	}
+	argv[j] = NULL;
+	*argc = j;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const cli_cmd *c;
+
+	if (extract_globals(&argc, argv) < 0)
+		return EXIT_USAGE;
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("mvms-store %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (!(c = cli_find(argv[2]))) {
+			fprintf(stderr, "mvms-store: unknown command '%s'\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		cli_print_usage(c);
+		return EXIT_OK;
+	}
+	if (!(c = cli_find(argv[1]))) {
+		fprintf(stderr, "mvms-store: unknown command '%s' (see 'mvms-store --help')\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQLite: open with pragmas, migrate, cache statements, run transactions and map
+ * result codes. Queries about models, versions and chunks live in their own modules.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "db.h"
+#include "schema_sql.h"
+
+#define STMT_CACHE_MAX 96
+
+struct mvms_db {
+	sqlite3 *h;
+	size_t nstmts;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmts[STMT_CACHE_MAX];
+};
+
+int mvms_db_error(mvms_db *db, int rc, const char *what)
+{
+	const char *msg = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		return mvms_error_set(MVMS_EEXISTS, "db: %s: %s", what, msg);
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return mvms_error_set(MVMS_ECONFLICT, "db: %s: the store is busy (%s)", what, msg);
+	default:
+		return mvms_error_set(MVMS_ERROR, "db: %s: %s", what, msg);
+	}
+}
+
+int mvms_db_exec(mvms_db *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
+	int error = 0;
+
+	if (rc != SQLITE_OK) {
+		error = mvms_db_error(db, rc, err ? err : "exec");
+		sqlite3_free(err);
+	}
+	return error;
+}
+
+int mvms_db_level_latest(void)
+{
+	return mvms_schema[MVMS_ARRAY_SIZE(mvms_schema) - 1].level;
+}
+
+int mvms_db_level(mvms_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	int level = -1;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		level = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return level;
+}
+
+/* Each schema file runs in its own transaction together with the user_version bump, so a
+ * crash leaves the database at the previous level, never half-way. */
+static int migrate(mvms_db *db)
+{
+	int error = 0, level;
+	size_t i;
+	char pragma[64];
+
+	level = mvms_db_level(db);
+	if (level < 0)
+		return mvms_db_error(db, sqlite3_errcode(db->h), "read schema level");
+	if (level > mvms_db_level_latest())
+		return mvms_error_set(MVMS_ENOTSUPPORTED,
+				      "db: the store's schema level %d is newer than this program's (%d): "
+				      "upgrade mvms-store", level, mvms_db_level_latest());
+	for (i = 0; i < MVMS_ARRAY_SIZE(mvms_schema); i++) {
+		if (mvms_schema[i].level <= level)
+			continue;
+		MVMS_TRY(mvms_db_begin(db));
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_schema[i].level);
+		if ((error = mvms_db_exec(db, mvms_schema[i].sql)) < 0 ||
+		    (error = mvms_db_exec(db, pragma)) < 0 || (error = mvms_db_commit(db)) < 0) {
+			mvms_db_rollback(db);
+			mvms_error_set(error, "db: migration %s failed: %s", mvms_schema[i].name,
+				       mvms_error_last());
+			goto done;
+		}
+	}
+done:
+	return error;
+}
+
+int mvms_db_open(mvms_db **out, const char *path, int create)
+{
+	mvms_db *db = NULL;
+	int error = 0, rc;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	*out = NULL;
+	if (!create && access(path, F_OK) != 0) {
+		error = mvms_error_set(MVMS_ENOTFOUND, "db: %s: no such database", path);
+		goto done;
+	}
+	db = calloc(1, sizeof(*db));
+	MVMS_CHECK_ALLOC(db, error);
+	rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	if (rc != SQLITE_OK) {
+		error = mvms_db_error(db, rc, path);
+		goto done;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	/* Writers wait for each other rather than fail: pushes are short transactions. */
+	sqlite3_busy_timeout(db->h, 30000);
+	MVMS_TRY(mvms_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
+				  "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;"));
+	MVMS_TRY(migrate(db));
+	*out = db;
+	db = NULL;
+done:
+	mvms_db_free(db);
+	return error;
+}
+
+void mvms_db_free(mvms_db *db)
+{
+	size_t i;
+
+	if (!db)
+		return;
+	for (i = 0; i < db->nstmts; i++)
+		sqlite3_finalize(db->stmts[i].st);
+	sqlite3_close_v2(db->h);
+	free(db);
+}
+
+sqlite3 *mvms_db_handle(mvms_db *db)
+{
+	return db->h;
+}
+
+sqlite3_stmt *mvms_db_stmt(mvms_db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i].sql == sql) {
+			st = db->stmts[i].st;
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	}
+	rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		mvms_db_error(db, rc, "prepare");
+		return NULL;
+	}
+	if (db->nstmts < STMT_CACHE_MAX) {
+		db->stmts[db->nstmts].sql = sql;
+		db->stmts[db->nstmts].st = st;
+		db->nstmts++;
+	} else {
+		/* Never expected (the library has fewer statements); fail loudly, not leak. */
+		sqlite3_finalize(st);
+		mvms_error_set(MVMS_ERROR, "db: statement cache full");
+		return NULL;
+	}
+	return st;
+}
+
+int mvms_db_begin(mvms_db *db)
+{
+	return mvms_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int mvms_db_commit(mvms_db *db)
+{
+	return mvms_db_exec(db, "COMMIT");
+}
+
+void mvms_db_rollback(mvms_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int mvms_db_step_done(mvms_db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int error = 0;
+
+	if (rc != SQLITE_DONE)
+		error = mvms_db_error(db, rc, what);
+	sqlite3_reset(st);
+	return error;
+}
+
+int mvms_db_changes(mvms_db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+int mvms_db_bind_oid(sqlite3_stmt *st, int idx, const mvms_oid *id)
+{
+	return sqlite3_bind_blob(st, idx, id->id, MVMS_OID_RAWSZ, SQLITE_TRANSIENT) == SQLITE_OK
+		       ? 0
+		       : mvms_error_set(MVMS_ERROR, "db: bind failed");
+}
+
+int mvms_db_column_oid(mvms_oid *out, sqlite3_stmt *st, int col)
+{
+	const void *p = sqlite3_column_blob(st, col);
+
+	if (!p || sqlite3_column_bytes(st, col) != MVMS_OID_RAWSZ)
+		return mvms_error_set(MVMS_EMISMATCH, "db: malformed object id in the database");
+	memcpy(out->id, p, MVMS_OID_RAWSZ);
+	return 0;
+}
+
+char *mvms_db_column_strdup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *p = sqlite3_column_text(st, col);
+
+	return strdup(p ? (const char *)p : "");
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQLite access for libmvms: opening with the store's pragmas (WAL, foreign keys, busy
+ * timeout), schema migrations from schema/NNN_*.sql, a cache of prepared statements,
+ * transactions, and the one place where SQLite result codes become MVMS_E* codes.
+ * It knows nothing of models or versions: the queries live in the modules that use them.
+ */
+#ifndef MVMS_DB_H
+#define MVMS_DB_H
+
+#include <sqlite3.h>
+#include "common.h"
+
+typedef struct mvms_db mvms_db;
+
+/** Opens (creating when @create) the database at @path and migrates it to the newest
+ * schema. MVMS_ENOTFOUND when it does not exist and !create. */
+int mvms_db_open(mvms_db **out, const char *path, int create);
+void mvms_db_free(mvms_db *db);
+
+/** The raw handle, for sqlite3_* calls on statements from mvms_db_stmt. */
+sqlite3 *mvms_db_handle(mvms_db *db);
+
+/** The schema level the database is at (PRAGMA user_version), and the newest known. */
+int mvms_db_level(mvms_db *db);
+int mvms_db_level_latest(void);
+
+/**
+ * A prepared statement for @sql, cached by the pointer @sql (pass string literals), reset
+ * and with bindings cleared. Borrowed: do not finalize. NULL with the error set on failure.
+ */
+sqlite3_stmt *mvms_db_stmt(mvms_db *db, const char *sql);
+
+/** Runs SQL without results. */
+int mvms_db_exec(mvms_db *db, const char *sql);
+
+/** BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */
+int mvms_db_begin(mvms_db *db);
+int mvms_db_commit(mvms_db *db);
+void mvms_db_rollback(mvms_db *db);
+
+/** Converts an SQLite result code into an MVMS_E* code with a message:
+ * CONSTRAINT -> MVMS_EEXISTS, BUSY/LOCKED -> MVMS_ECONFLICT, others -> MVMS_ERROR. */
+int mvms_db_error(mvms_db *db, int rc, const char *what);
+
+/** Steps a statement expected to finish without rows (INSERT/UPDATE/DELETE). */
+int mvms_db_step_done(mvms_db *db, sqlite3_stmt *st, const char *what);
+
+/** sqlite3_changes() of the last statement. */
+int mvms_db_changes(mvms_db *db);
+
+/** Binds a 32-byte id as a BLOB (copied). */
+int mvms_db_bind_oid(sqlite3_stmt *st, int idx, const mvms_oid *id);
+/** Reads a BLOB column into an oid; MVMS_EMISMATCH if it is not 32 bytes. */
+int mvms_db_column_oid(mvms_oid *out, sqlite3_stmt *st, int col);
+/** Duplicates a TEXT column ("" for NULL); NULL on out of memory. */
+char *mvms_db_column_strdup(sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,1136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Push: files -> chunks (FastCDC, cut at safetensors tensor boundaries) -> BLAKE2b ids ->
+ * dedup against the store -> zstd -> packs -> one SQLite transaction that adds the version,
+ * its files, parents and the branch move (compare-and-swap). Packs are durable and indexed
+ * before that transaction, so a push killed at any point leaves at most unreferenced packs;
+ * a re-run finds their chunks and does not write them again.
+ * Each byte is read once and hashed once; hashing and compression run on a thread pool
+ * over batches of chunks, while the calling thread cuts the next batch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "store_int.h"
+#include "hash.h"
+#include "codec.h"
+#include "pack.h"
+#include "pool.h"
+#include "manifest.h"
+#include "safetensors.h"
+
+#define READ_BUF_SIZE (16u * 1024 * 1024)
+
+typedef struct chunk_ref {
+	mvms_oid id;
+	uint32_t len;
+} chunk_ref;
+
+typedef struct push_file {
+	char *path;              /* relative, '/'-separated */
+	char *abs;               /* where to read it */
+	unsigned mode;
+	uint64_t size;
+	mvms_oid id;
+	chunk_ref *chunks;
+	size_t nchunks, cchunks;
+	mvms_safetensors *st;    /* NULL for plain files */
+	mvms_oid *tensor_ids;
+} push_file;
+
+/* Chunk ids already written to the unflushed pack (or earlier in this batch). */
+typedef struct oid_set {
+	mvms_oid *slots;
+	unsigned char *used;
+	size_t cap, count;
+} oid_set;
+
+typedef struct batch_chunk {
+	const unsigned char *data;
+	uint32_t len;
+	mvms_oid id;
+	int is_new;
+	size_t out_off;          /* where its compressed bytes go in the arena */
+	size_t out_len;
+	uint8_t codec;
+	int error;
+} batch_chunk;
+
+typedef struct push_ctx {
+	mvms_store *st;
+	const mvms_push_options *opts;
+	mvms_push_result *res;
+	mvms_pool *pool;
+	mvms_codec **codecs;     /* one per worker */
+	mvms_pack_writer *pack;
+	oid_set pending;
+	batch_chunk *batch;
+	size_t nbatch, cbatch;
+	unsigned char *arena;
+	size_t arena_cap;
+	unsigned char *buf;
+	uint64_t bytes_done, bytes_total;
+	push_file *files;
+	size_t nfiles, cfiles;
+} push_ctx;
+
+/* ---- the pending-chunk set ---- */
+
+static size_t oid_slot(const mvms_oid *id, size_t cap)
+{
+	uint64_t h;
+
+	memcpy(&h, id->id, sizeof(h));
+	return (size_t)(h & (cap - 1));
+}
+
+static int oid_set_add(oid_set *s, const mvms_oid *id)
+{
+	size_t i;
+
+	if ((s->count + 1) * 2 > s->cap) {
+		oid_set bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+		bigger.slots = malloc(bigger.cap * sizeof(mvms_oid));
+		bigger.used = calloc(bigger.cap, 1);
+		if (!bigger.slots || !bigger.used) {
+			free(bigger.slots);
+			free(bigger.used);
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				oid_set_add(&bigger, &s->slots[i]);
+		free(s->slots);
+		free(s->used);
+		*s = bigger;
+	}
+	for (i = oid_slot(id, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1))
+		if (memcmp(s->slots[i].id, id->id, MVMS_OID_RAWSZ) == 0)
+			return 0;
+	s->slots[i] = *id;
+	s->used[i] = 1;
+	s->count++;
+	return 0;
+}
+
+static int oid_set_has(const oid_set *s, const mvms_oid *id)
+{
+	size_t i;
+
+	if (!s->cap)
+		return 0;
+	for (i = oid_slot(id, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1))
+		if (memcmp(s->slots[i].id, id->id, MVMS_OID_RAWSZ) == 0)
+			return 1;
+	return 0;
+}
+
+static void oid_set_clear(oid_set *s)
+{
+	if (s->used)
+		memset(s->used, 0, s->cap);
+	s->count = 0;
+}
+
+static void oid_set_dispose(oid_set *s)
+{
+	free(s->slots);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- collecting files ---- */
+
+static int add_file(push_ctx *c, const char *rel, const char *abs, const struct stat *sb)
+{
+	push_file *f;
+	int error = 0;
+
+	if (c->nfiles == c->cfiles) {
+		size_t ncap = c->cfiles ? c->cfiles * 2 : 16;
+		push_file *tmp = realloc(c->files, ncap * sizeof(*tmp));
+		MVMS_CHECK_ALLOC(tmp, error);
+		c->files = tmp;
+		c->cfiles = ncap;
+	}
+	f = &c->files[c->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(rel);
+	f->abs = strdup(abs);
+	if (!f->path || !f->abs) {
+		free(f->path);
+		free(f->abs);
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	f->mode = (sb->st_mode & 0111) ? 0755 : 0644;
+	f->size = (uint64_t)sb->st_size;
+	c->nfiles++;
+	MVMS_TRY(mvms_path_check(rel));
+done:
+	return error;
+}
+
+static int walk(push_ctx *c, const char *abs, const char *rel, int depth)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	struct stat sb;
+	char *cabs = NULL, *crel = NULL;
+	int error = 0;
+
+	if (depth > 256)
+		return mvms_error_set(MVMS_EINVALID, "push: %s: directories nested too deep", abs);
+	d = opendir(abs);
+	if (!d) {
+		error = mvms_error_set(MVMS_ERROR, "push: %s: %s", abs, strerror(errno));
+		goto done;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		free(cabs);
+		free(crel);
+		cabs = crel = NULL;
+		if (asprintf(&cabs, "%s/%s", abs, de->d_name) < 0 ||
+		    asprintf(&crel, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0) {
+			cabs = crel = NULL;
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+		if (lstat(cabs, &sb) < 0) {
+			error = mvms_error_set(MVMS_ERROR, "push: %s: %s", cabs, strerror(errno));
+			goto done;
+		}
+		if (S_ISDIR(sb.st_mode))
+			MVMS_TRY(walk(c, cabs, crel, depth + 1));
+		else if (S_ISREG(sb.st_mode))
+			MVMS_TRY(add_file(c, crel, cabs, &sb));
+		else if (S_ISLNK(sb.st_mode)) {
+			error = mvms_error_set(MVMS_EINVALID,
+					       "push: %s: symbolic links are not supported "
+					       "(copy the file it points to)", cabs);
+			goto done;
+		} else {
+			error = mvms_error_set(MVMS_EINVALID,
+					       "push: %s: not a regular file or directory", cabs);
+			goto done;
+		}
+	}
+	if (errno) {
+		error = mvms_error_set(MVMS_ERROR, "push: %s: %s", abs, strerror(errno));
+		goto done;
+	}
+done:
+	if (d)
+		closedir(d);
+	free(cabs);
+	free(crel);
+	return error;
+}
+
+static int cmp_push_file(const void *a, const void *b)
+{
+	return strcmp(((const push_file *)a)->path, ((const push_file *)b)->path);
+}
+
+static int collect(push_ctx *c, const char *path)
+{
+	struct stat sb;
+	const char *base;
+	size_t i;
+	int error = 0;
+
+	if (lstat(path, &sb) < 0) {
+		error = mvms_error_set(errno == ENOENT ? MVMS_ENOTFOUND : MVMS_ERROR,
+				       "push: %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		error = mvms_error_set(MVMS_EINVALID, "push: %s: symbolic links are not supported", path);
+		goto done;
+	}
+	if (S_ISREG(sb.st_mode)) {
+		base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		MVMS_TRY(add_file(c, base, path, &sb));
+	} else if (S_ISDIR(sb.st_mode)) {
+		MVMS_TRY(walk(c, path, "", 0));
+	} else {
+		error = mvms_error_set(MVMS_EINVALID, "push: %s: not a regular file or directory", path);
+		goto done;
+	}
+	if (c->nfiles == 0) {
+		error = mvms_error_set(MVMS_EINVALID, "push: %s: no files to push", path);
+		goto done;
+	}
+	qsort(c->files, c->nfiles, sizeof(*c->files), cmp_push_file);
+	for (i = 0; i < c->nfiles; i++)
+		c->bytes_total += c->files[i].size;
+done:
+	return error;
+}
+
+/* ---- packs ---- */
+
+static int flush_pack(push_ctx *c)
+{
+	static const char q_pack[] =
+		"INSERT OR IGNORE INTO packs(oid, size, chunk_count, created_at) VALUES (?, ?, ?, ?)";
+	static const char q_pack_id[] = "SELECT id FROM packs WHERE oid = ?";
+	static const char q_chunk[] =
+		"INSERT OR IGNORE INTO chunks(oid, pack_id, offset, raw_len, stored_len, codec) "
+		"VALUES (?, ?, ?, ?, ?, ?)";
+	const mvms_pack_entry *entries;
+	size_t count, i;
+	uint64_t size;
+	mvms_oid pid;
+	int64_t pack_row = 0;
+	sqlite3_stmt *s;
+	int error = 0, began = 0;
+
+	if (!c->pack)
+		return 0;
+	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, c->pack));
+	/* The pack is durable now; index it so that the next push (or a re-run of this one)
+	 * finds its chunks, whether or not this push completes. */
+	MVMS_TRY(mvms_db_begin(c->st->db));
+	began = 1;
+	if (!(s = mvms_db_stmt(c->st->db, q_pack))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	mvms_db_bind_oid(s, 1, &pid);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_int64(s, 3, (int64_t)count);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	MVMS_TRY(mvms_db_step_done(c->st->db, s, "add pack"));
+	if (!(s = mvms_db_stmt(c->st->db, q_pack_id))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	mvms_db_bind_oid(s, 1, &pid);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		pack_row = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (!(s = mvms_db_stmt(c->st->db, q_chunk))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	for (i = 0; i < count; i++) {
+		mvms_db_bind_oid(s, 1, &entries[i].id);
+		sqlite3_bind_int64(s, 2, pack_row);
+		sqlite3_bind_int64(s, 3, (int64_t)entries[i].offset);
+		sqlite3_bind_int64(s, 4, entries[i].raw_len);
+		sqlite3_bind_int64(s, 5, entries[i].stored_len);
+		sqlite3_bind_int(s, 6, entries[i].codec);
+		MVMS_TRY(mvms_db_step_done(c->st->db, s, "add chunk"));
+	}
+	MVMS_TRY(mvms_db_commit(c->st->db));
+	began = 0;
+	c->res->packs++;
+	c->res->new_stored_bytes += size;
+done:
+	if (began)
+		mvms_db_rollback(c->st->db);
+	mvms_pack_writer_free(c->pack);
+	c->pack = NULL;
+	return error;
+}
+
+/* ---- batches: hash in parallel, dedup in order, compress in parallel, pack in order ---- */
+
+static void hash_one(size_t i, unsigned worker, void *ctx)
+{
+	batch_chunk *b = &((push_ctx *)ctx)->batch[i];
+
+	MVMS_UNUSED(worker);
+	mvms_oid_hash(&b->id, b->data, b->len);
+}
+
+static void compress_one(size_t i, unsigned worker, void *ctx)
+{
+	push_ctx *c = ctx;
+	batch_chunk *b = &c->batch[i];
+
+	if (!b->is_new)
+		return;
+	b->error = mvms_codec_encode(c->codecs[worker], &b->codec, &b->out_len,
+				     c->arena + b->out_off, mvms_codec_bound(b->len), b->data, b->len);
+}
+
+static int chunk_known(push_ctx *c, const mvms_oid *id)
+{
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, "SELECT 1 FROM chunks WHERE oid = ?");
+	int rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return mvms_db_error(c->st->db, rc, "look up chunk");
+}
+
+typedef struct file_state {
+	push_file *f;
+	mvms_hasher file_hasher;
+	mvms_hasher tensor_hasher;
+	size_t tensor;           /* index of the tensor being hashed, or count when none */
+	size_t scan;             /* tensors before this one end at or before the current chunk */
+	uint64_t pos;            /* file offset of the next chunk */
+} file_state;
+
+static void tensor_close(file_state *fs)
+{
+	if (fs->f->st && fs->tensor < fs->f->st->count) {
+		mvms_hasher_final(&fs->tensor_hasher, &fs->f->tensor_ids[fs->tensor]);
+		fs->tensor = fs->f->st->count;
+	}
+}
+
+/* Cut points are forced at tensor boundaries, so each chunk lies inside one tensor or
+ * outside all of them (header, padding). Chunks arrive in file order and tensors are
+ * sorted by offset, so one forward scan finds each chunk's tensor. */
+static void tensor_account(file_state *fs, const mvms_oid *id, uint64_t pos, uint32_t len)
+{
+	mvms_safetensors *st = fs->f->st;
+	const mvms_tensor_info *ti;
+
+	if (!st)
+		return;
+	while (fs->scan < st->count &&
+	       st->tensors[fs->scan].offset + st->tensors[fs->scan].length <= pos)
+		fs->scan++;
+	if (fs->tensor != fs->scan)
+		tensor_close(fs);
+	if (fs->scan >= st->count)
+		return;
+	ti = &st->tensors[fs->scan];
+	if (pos < ti->offset)
+		return;
+	if (fs->tensor != fs->scan) {
+		fs->tensor = fs->scan;
+		mvms_hasher_init(&fs->tensor_hasher);
+	}
+	mvms_hasher_add_chunk(&fs->tensor_hasher, id, len);
+}
+
+static int process_batch(push_ctx *c, file_state *fs)
+{
+	size_t i, arena_need = 0;
+	int error = 0, known;
+	push_file *f = fs->f;
+
+	if (c->nbatch == 0)
+		return 0;
+	mvms_pool_run(c->pool, c->nbatch, hash_one, c);
+
+	for (i = 0; i < c->nbatch; i++) {
+		batch_chunk *b = &c->batch[i];
+
+		if (f->nchunks == f->cchunks) {
+			size_t ncap = f->cchunks ? f->cchunks * 2 : 64;
+			chunk_ref *tmp = realloc(f->chunks, ncap * sizeof(*tmp));
+			MVMS_CHECK_ALLOC(tmp, error);
+			f->chunks = tmp;
+			f->cchunks = ncap;
+		}
+		f->chunks[f->nchunks].id = b->id;
+		f->chunks[f->nchunks].len = b->len;
+		f->nchunks++;
+		mvms_hasher_add_chunk(&fs->file_hasher, &b->id, b->len);
+		tensor_account(fs, &b->id, fs->pos, b->len);
+		fs->pos += b->len;
+		c->res->chunks++;
+
+		b->is_new = 0;
+		if (oid_set_has(&c->pending, &b->id))
+			continue;
+		if ((known = chunk_known(c, &b->id)) < 0) {
+			error = known;
+			goto done;
+		}
+		if (known)
+			continue;
+		b->is_new = 1;
+		b->out_off = arena_need;
+		arena_need += mvms_codec_bound(b->len);
+		MVMS_TRY(oid_set_add(&c->pending, &b->id));
+	}
+	if (arena_need > c->arena_cap) {
+		unsigned char *tmp = realloc(c->arena, arena_need);
+		MVMS_CHECK_ALLOC(tmp, error);
+		c->arena = tmp;
+		c->arena_cap = arena_need;
+	}
+	mvms_pool_run(c->pool, c->nbatch, compress_one, c);
+
+	for (i = 0; i < c->nbatch; i++) {
+		batch_chunk *b = &c->batch[i];
+
+		if (!b->is_new)
+			continue;
+		if ((error = b->error) < 0)
+			goto done;
+		if (!c->pack)
+			MVMS_TRY(mvms_pack_writer_new(&c->pack, c->st->be));
+		MVMS_TRY(mvms_pack_writer_add(c->pack, &b->id, b->codec, b->len, c->arena + b->out_off,
+					      (uint32_t)b->out_len));
+		c->res->new_chunks++;
+		c->res->new_raw_bytes += b->len;
+		if (mvms_pack_writer_size(c->pack) >= c->st->pack_size) {
+			size_t j;
+			MVMS_TRY(flush_pack(c));
+			/* Flushed chunks are in the database now; the rest of this batch is not. */
+			oid_set_clear(&c->pending);
+			for (j = i + 1; j < c->nbatch; j++)
+				if (c->batch[j].is_new)
+					MVMS_TRY(oid_set_add(&c->pending, &c->batch[j].id));
+		}
+	}
+done:
+	c->nbatch = 0;
+	return error;
+}
+
+static int batch_add(push_ctx *c, const unsigned char *data, uint32_t len)
+{
+	int error = 0;
+
+	if (c->nbatch == c->cbatch) {
+		size_t ncap = c->cbatch ? c->cbatch * 2 : 512;
+		batch_chunk *tmp = realloc(c->batch, ncap * sizeof(*tmp));
+		MVMS_CHECK_ALLOC(tmp, error);
+		c->batch = tmp;
+		c->cbatch = ncap;
+	}
+	c->batch[c->nbatch].data = data;
+	c->batch[c->nbatch].len = len;
+	c->batch[c->nbatch].error = 0;
+	c->nbatch++;
+done:
+	return error;
+}
+
+/* Sorted, unique cut points that the chunker must respect: header end and both ends of
+ * every tensor. */
+static int boundaries(uint64_t **out, size_t *n, const push_file *f)
+{
+	uint64_t *b = NULL;
+	size_t i, k = 0, j;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!f->st)
+		return 0;
+	b = malloc((2 * f->st->count + 1) * sizeof(*b));
+	MVMS_CHECK_ALLOC(b, error);
+	b[k++] = f->st->header_end;
+	for (i = 0; i < f->st->count; i++) {
+		b[k++] = f->st->tensors[i].offset;
+		b[k++] = f->st->tensors[i].offset + f->st->tensors[i].length;
+	}
+	/* Tensors are sorted by offset and do not overlap, so b is almost sorted: insertion sort. */
+	for (i = 1; i < k; i++)
+		for (j = i; j > 0 && b[j - 1] > b[j]; j--) {
+			uint64_t t = b[j];
+			b[j] = b[j - 1];
+			b[j - 1] = t;
+		}
+	for (i = 0, j = 0; i < k; i++)
+		if (b[i] > 0 && b[i] < f->size && (j == 0 || b[j - 1] != b[i]))
+			b[j++] = b[i];
+	*out = b;
+	*n = j;
+	b = NULL;
+done:
+	free(b);
+	return error;
+}
+
+static int push_one_file(push_ctx *c, push_file *f)
+{
+	const mvms_chunker_params *cp = &c->st->chunker;
+	file_state fs;
+	uint64_t *bounds = NULL, file_pos = 0, buf_file_off = 0;
+	size_t nbounds = 0, bi = 0, have = 0, start = 0, t;
+	int fd = -1, error = 0, eof = 0;
+	struct stat sb;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.f = f;
+	mvms_hasher_init(&fs.file_hasher);
+	fd = open(f->abs, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		error = mvms_error_set(MVMS_ERROR, "push: %s: %s", f->abs, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		error = mvms_error_set(MVMS_EINVALID, "push: %s: not a regular file", f->abs);
+		goto done;
+	}
+	f->size = (uint64_t)sb.st_size;
+	error = mvms_safetensors_probe(&f->st, fd, f->size);
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
+	}
+	if (error < 0)
+		goto done;
+	if (f->st) {
+		f->tensor_ids = calloc(f->st->count + 1, sizeof(mvms_oid));
+		MVMS_CHECK_ALLOC(f->tensor_ids, error);
+		/* Empty tensors own no chunk: their id is the hash of an empty list. */
+		for (t = 0; t < f->st->count; t++)
+			if (f->st->tensors[t].length == 0)
+				mvms_oid_hash(&f->tensor_ids[t], NULL, 0);
+		fs.tensor = f->st->count;
+	}
+	MVMS_TRY(boundaries(&bounds, &nbounds, f));
+
+	for (;;) {
+		/* Refill: keep the unconsumed tail, read until the buffer is full or EOF. */
+		if (!eof && have - start < cp->max_size) {
+			MVMS_TRY(process_batch(c, &fs));
+			memmove(c->buf, c->buf + start, have - start);
+			buf_file_off += start;
+			have -= start;
+			start = 0;
+			while (!eof && have < READ_BUF_SIZE) {
+				ssize_t n = read(fd, c->buf + have, READ_BUF_SIZE - have);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0) {
+					error = mvms_error_set(MVMS_ERROR, "push: read %s: %s", f->abs,
+							       strerror(errno));
+					goto done;
+				}
+				if (n == 0)
+					eof = 1;
+				have += (size_t)n;
+				file_pos += (uint64_t)n;
+			}
+		}
+		if (start == have)
+			break;
+		{
+			uint64_t pos = buf_file_off + start;
+			size_t avail = have - start, n = avail;
+			size_t cut;
+
+			while (bi < nbounds && bounds[bi] <= pos)
+				bi++;
+			if (n > cp->max_size)
+				n = cp->max_size;
+			if (bi < nbounds && bounds[bi] - pos < n)
+				n = (size_t)(bounds[bi] - pos);
+			cut = mvms_chunker_next(cp, c->buf + start, n);
+			MVMS_TRY(batch_add(c, c->buf + start, (uint32_t)cut));
+			start += cut;
+			c->bytes_done += cut;
+		}
+		if (c->opts->progress && (c->nbatch & 63) == 0)
+			c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
+	}
+	MVMS_TRY(process_batch(c, &fs));
+	tensor_close(&fs);
+	if (file_pos != f->size) {
+		error = mvms_error_set(MVMS_ERROR, "push: %s changed size while it was read", f->abs);
+		goto done;
+	}
+	mvms_hasher_final(&fs.file_hasher, &f->id);
+	if (f->st)
+		c->res->tensors += f->st->count;
+done:
+	if (fd >= 0)
+		close(fd);
+	free(bounds);
+	return error;
+}
+
+/* ---- committing the version ---- */
+
+static int file_content_row(int64_t *out, push_ctx *c, const mvms_oid *id)
+{
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, "SELECT id FROM contents WHERE oid = ?");
+	int rc, error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 0;
+	} else if (rc != SQLITE_DONE) {
+		error = mvms_db_error(c->st->db, rc, "look up content");
+	}
+	sqlite3_reset(s);
+	return error;
+}
+
+/* "files/ab/<file id>": the chunk list of one file content, so that the database can be
+ * rebuilt from the object store. Format in docs/formats.md. */
+static int write_filemap(push_ctx *c, const push_file *f)
+{
+	char key[MVMS_KEY_MAX];
+	unsigned char hdr[32], rec[40];
+	mvms_backend_writer *w = NULL;
+	mvms_backend *be = c->st->be;
+	size_t i;
+	int error = 0;
+
+	mvms_object_key(key, sizeof(key), "files", &f->id);
+	if (be->stat(&(uint64_t){ 0 }, be, key) == 0)
+		return 0;
+	mvms_error_clear();
+	memcpy(hdr, "MVMSFMAP", 8);
+	mvms_le32_put(hdr + 8, 1);
+	mvms_le32_put(hdr + 12, 0);
+	mvms_le64_put(hdr + 16, f->size);
+	mvms_le64_put(hdr + 24, f->nchunks);
+	MVMS_TRY(be->writer_open(&w, be));
+	MVMS_TRY(be->writer_write(w, hdr, sizeof(hdr)));
+	for (i = 0; i < f->nchunks; i++) {
+		memcpy(rec, f->chunks[i].id.id, MVMS_OID_RAWSZ);
+		mvms_le64_put(rec + 32, f->chunks[i].len);
+		MVMS_TRY(be->writer_write(w, rec, sizeof(rec)));
+	}
+	error = be->writer_commit(w, key);
+	w = NULL;
+done:
+	if (w)
+		be->writer_abort(w);
+	return error;
+}
+
+static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
+{
+	static const char q_content[] =
+		"INSERT INTO contents(oid, size, chunk_count, format) VALUES (?, ?, ?, ?)";
+	static const char q_chunk_id[] = "SELECT id FROM chunks WHERE oid = ?";
+	static const char q_cc[] =
+		"INSERT INTO content_chunks(content_id, seq, chunk_id, offset) VALUES (?, ?, ?, ?)";
+	static const char q_tensor[] =
+		"INSERT OR IGNORE INTO tensors(content_id, name, dtype, shape, offset, length, oid) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?)";
+	mvms_db *db = c->st->db;
+	sqlite3_stmt *s, *sc;
+	int64_t row, chunk_row;
+	uint64_t off = 0;
+	size_t i;
+	int error = 0, rc;
+
+	if ((error = file_content_row(out, c, &f->id)) != MVMS_ENOTFOUND)
+		return error;
+	mvms_error_clear();
+	if (!(s = mvms_db_stmt(db, q_content)))
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, &f->id);
+	sqlite3_bind_int64(s, 2, (int64_t)f->size);
+	sqlite3_bind_int64(s, 3, (int64_t)f->nchunks);
+	sqlite3_bind_text(s, 4, f->st ? "safetensors" : "", -1, SQLITE_STATIC);
+	MVMS_TRY(mvms_db_step_done(db, s, "add content"));
+	row = sqlite3_last_insert_rowid(mvms_db_handle(db));
+	for (i = 0; i < f->nchunks; i++) {
+		if (!(sc = mvms_db_stmt(db, q_chunk_id))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		mvms_db_bind_oid(sc, 1, &f->chunks[i].id);
+		rc = sqlite3_step(sc);
+		chunk_row = rc == SQLITE_ROW ? sqlite3_column_int64(sc, 0) : 0;
+		sqlite3_reset(sc);
+		if (!chunk_row) {
+			char hex[MVMS_OID_HEXSZ + 1];
+			mvms_oid_fmt(hex, &f->chunks[i].id);
+			error = mvms_error_set(MVMS_ERROR, "push: chunk %s is not in any pack", hex);
+			goto done;
+		}
+		if (!(s = mvms_db_stmt(db, q_cc))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, row);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		sqlite3_bind_int64(s, 3, chunk_row);
+		sqlite3_bind_int64(s, 4, (int64_t)off);
+		MVMS_TRY(mvms_db_step_done(db, s, "add content chunk"));
+		off += f->chunks[i].len;
+	}
+	for (i = 0; f->st && i < f->st->count; i++) {
+		const mvms_tensor_info *t = &f->st->tensors[i];
+		if (!(s = mvms_db_stmt(db, q_tensor))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, row);
+		sqlite3_bind_text(s, 2, t->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, t->dtype, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, t->shape, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, (int64_t)t->offset);
+		sqlite3_bind_int64(s, 6, (int64_t)t->length);
+		mvms_db_bind_oid(s, 7, &f->tensor_ids[i]);
+		MVMS_TRY(mvms_db_step_done(db, s, "add tensor"));
+	}
+	*out = row;
+done:
+	return error;
+}
+
+/* 1 when the files equal those of version @row (same paths, modes and contents). */
+static int same_files(push_ctx *c, int64_t row)
+{
+	static const char q[] =
+		"SELECT f.path, f.mode, c.oid FROM files f JOIN contents c ON c.id = f.content_id "
+		"WHERE f.version_id = ? ORDER BY f.path";
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+	size_t i = 0;
+	int same = 1, rc;
+	mvms_oid id;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (i >= c->nfiles ||
+		    strcmp((const char *)sqlite3_column_text(s, 0), c->files[i].path) != 0 ||
+		    (unsigned)sqlite3_column_int(s, 1) != c->files[i].mode ||
+		    mvms_db_column_oid(&id, s, 2) < 0 || mvms_oid_cmp(&id, &c->files[i].id) != 0) {
+			same = 0;
+			break;
+		}
+		i++;
+	}
+	sqlite3_reset(s);
+	return same && i == c->nfiles;
+}
+
+static int parse_meta(mvms_manifest *m, const mvms_push_options *o)
+{
+	size_t i;
+	int error = 0;
+
+	m->meta_keys = calloc(o->meta_count + 1, sizeof(char *));
+	m->meta_values = calloc(o->meta_count + 1, sizeof(char *));
+	MVMS_CHECK_ALLOC(m->meta_keys, error);
+	MVMS_CHECK_ALLOC(m->meta_values, error);
+	for (i = 0; i < o->meta_count; i++) {
+		const char *eq = strchr(o->meta[i], '=');
+		if (!eq || eq == o->meta[i]) {
+			error = mvms_error_set(MVMS_EINVALID, "push: metadata '%s' is not KEY=VALUE",
+					       o->meta[i]);
+			goto done;
+		}
+		m->meta_keys[i] = strndup(o->meta[i], (size_t)(eq - o->meta[i]));
+		m->meta_values[i] = strdup(eq + 1);
+		m->meta_count = i + 1;
+		if (!m->meta_keys[i] || !m->meta_values[i]) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+	}
+done:
+	return error;
+}
+
+static int version_oid(mvms_oid *out, mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT oid FROM versions WHERE id = ?");
+	int error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		error = mvms_oid_parse(out, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return error;
+}
+
+static int commit_version(push_ctx *c, const char *model, int64_t model_id, const char *branch,
+			  int64_t expected_head, const int64_t *parent_rows, size_t nparents,
+			  mvms_manifest *m)
+{
+	static const char q_num[] =
+		"SELECT coalesce(max(number), 0) + 1 FROM versions WHERE model_id = ?";
+	static const char q_version[] =
+		"INSERT INTO versions(oid, model_id, number, message, author, created_at, file_count, "
+		"logical_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+	static const char q_parent[] =
+		"INSERT INTO version_parents(child, position, parent) VALUES (?, ?, ?)";
+	static const char q_meta[] =
+		"INSERT INTO version_meta(version_id, key, value) VALUES (?, ?, ?)";
+	static const char q_file[] =
+		"INSERT INTO files(version_id, path, mode, content_id) VALUES (?, ?, ?, ?)";
+	static const char q_branch[] =
+		"INSERT OR REPLACE INTO branches(model_id, name, version_id, updated_at) "
+		"VALUES (?, ?, ?, ?)";
+	mvms_db *db = c->st->db;
+	mvms_buf enc = MVMS_BUF_INIT;
+	char key[MVMS_KEY_MAX];
+	sqlite3_stmt *s;
+	int64_t number = 0, row, head = 0, content;
+	mvms_oid vid;
+	size_t i;
+	int error = 0, began = 0;
+	uint64_t logical = 0;
+
+	MVMS_TRY(mvms_manifest_sort(m));
+	MVMS_TRY(mvms_manifest_encode(&enc, m));
+	mvms_oid_hash(&vid, enc.ptr, enc.size);
+	for (i = 0; i < c->nfiles; i++) {
+		logical += c->files[i].size;
+		if (file_content_row(&content, c, &c->files[i].id) == MVMS_ENOTFOUND)
+			MVMS_TRY(write_filemap(c, &c->files[i]));
+	}
+	mvms_error_clear();
+	mvms_object_key(key, sizeof(key), "manifests", &vid);
+	MVMS_TRY(mvms_backend_put(c->st->be, key, enc.ptr, enc.size));
+
+	MVMS_TRY(mvms_db_begin(db));
+	began = 1;
+	error = mvms_refs__branch_head(&head, c->st, model_id, branch);
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
+	}
+	if (error < 0)
+		goto done;
+	if (head != expected_head) {
+		error = mvms_error_set(MVMS_ECONFLICT,
+				       "push: branch '%s' of %s moved while pushing; nothing was "
+				       "committed: push again to build on the new head", branch, model);
+		goto done;
+	}
+	if (!(s = mvms_db_stmt(db, q_num))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		number = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	mvms_oid_fmt(c->res->id, &vid);
+	if (!(s = mvms_db_stmt(db, q_version))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_text(s, 1, c->res->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, model_id);
+	sqlite3_bind_int64(s, 3, number);
+	sqlite3_bind_text(s, 4, m->message, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, m->author, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, m->time);
+	sqlite3_bind_int64(s, 7, (int64_t)c->nfiles);
+	sqlite3_bind_int64(s, 8, (int64_t)logical);
+	error = mvms_db_step_done(db, s, "add version");
+	if (error == MVMS_EEXISTS)
+		error = mvms_error_set(MVMS_EEXISTS, "push: version %.12s exists already", c->res->id);
+	if (error < 0)
+		goto done;
+	row = sqlite3_last_insert_rowid(mvms_db_handle(db));
+	for (i = 0; i < nparents; i++) {
+		if (!(s = mvms_db_stmt(db, q_parent))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, row);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		sqlite3_bind_int64(s, 3, parent_rows[i]);
+		MVMS_TRY(mvms_db_step_done(db, s, "add parent"));
+	}
+	for (i = 0; i < m->meta_count; i++) {
+		if (!(s = mvms_db_stmt(db, q_meta))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, row);
+		sqlite3_bind_text(s, 2, m->meta_keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, m->meta_values[i], -1, SQLITE_STATIC);
+		MVMS_TRY(mvms_db_step_done(db, s, "add metadata"));
+	}
+	for (i = 0; i < c->nfiles; i++) {
+		MVMS_TRY(insert_content(&content, c, &c->files[i]));
+		if (!(s = mvms_db_stmt(db, q_file))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, row);
+		sqlite3_bind_text(s, 2, c->files[i].path, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, (int)c->files[i].mode);
+		sqlite3_bind_int64(s, 4, content);
+		MVMS_TRY(mvms_db_step_done(db, s, "add file"));
+	}
+	if (!(s = mvms_db_stmt(db, q_branch))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, branch, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, row);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	MVMS_TRY(mvms_db_step_done(db, s, "move branch"));
+	MVMS_TRY(mvms_db_commit(db));
+	began = 0;
+	c->res->created = 1;
+	c->res->number = number;
+	c->res->logical_bytes = logical;
+done:
+	if (began)
+		mvms_db_rollback(db);
+	mvms_buf_dispose(&enc);
+	return error;
+}
+
+int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
+	      const mvms_push_options *opts)
+{
+	mvms_push_options defaults = MVMS_PUSH_OPTIONS_INIT;
+	push_ctx c;
+	mvms_manifest m;
+	int64_t model_id = 0, head = 0, base = 0, *parent_rows = NULL;
+	size_t nparents = 0, i, j;
+	const char *branch;
+	double t0 = mvms_now();
+	int error = 0;
+	unsigned w;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
+	if (!opts)
+		opts = &defaults;
+	c.st = st;
+	c.opts = opts;
+	c.res = out;
+	branch = opts->branch ? opts->branch : "main";
+	MVMS_TRY(mvms_model_name_check(model));
+	MVMS_TRY(mvms_ref_name_check(branch));
+	MVMS_TRY(parse_meta(&m, opts));
+
+	/* Where this version attaches: the branch head, or main's head for a new branch. */
+	MVMS_TRY(mvms_store__model_ensure(&model_id, st, model));
+	error = mvms_refs__branch_head(&head, st, model_id, branch);
+	if (error == MVMS_ENOTFOUND) {
+		error = mvms_refs__branch_head(&base, st, model_id, "main");
+		if (error == MVMS_ENOTFOUND)
+			error = 0;
+	} else {
+		base = head;
+	}
+	if (error < 0)
+		goto done;
+	mvms_error_clear();
+	parent_rows = calloc(opts->parent_count + 2, sizeof(*parent_rows));
+	MVMS_CHECK_ALLOC(parent_rows, error);
+	if (base)
+		parent_rows[nparents++] = base;
+	for (i = 0; i < opts->parent_count; i++) {
+		int64_t row;
+		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, opts->parents[i]));
+		for (j = 0; j < nparents && parent_rows[j] != row; j++)
+			;
+		if (j == nparents)
+			parent_rows[nparents++] = row;
+	}
+
+	MVMS_TRY(collect(&c, path));
+	MVMS_TRY(mvms_pool_new(&c.pool, 0));
+	c.codecs = calloc(mvms_pool_size(c.pool), sizeof(*c.codecs));
+	MVMS_CHECK_ALLOC(c.codecs, error);
+	for (w = 0; w < mvms_pool_size(c.pool); w++)
+		MVMS_TRY(mvms_codec_new(&c.codecs[w], st->level));
+	c.buf = malloc(READ_BUF_SIZE);
+	MVMS_CHECK_ALLOC(c.buf, error);
+	for (i = 0; i < c.nfiles; i++)
+		MVMS_TRY(push_one_file(&c, &c.files[i]));
+	MVMS_TRY(flush_pack(&c));
+	if (opts->progress)
+		opts->progress(c.bytes_done, c.bytes_total, opts->payload);
+	out->files = c.nfiles;
+	for (i = 0; i < c.nfiles; i++)
+		out->logical_bytes += c.files[i].size;
+
+	if (head && opts->parent_count == 0 && opts->meta_count == 0 && same_files(&c, head) == 1) {
+		mvms_version_info *hv = NULL;
+		MVMS_TRY(mvms_version__load(&hv, st, head));
+		out->created = 0;
+		out->number = hv->number;
+		snprintf(out->id, sizeof(out->id), "%s", hv->id);
+		mvms_version_info_free(hv);
+		goto done;
+	}
+
+	MVMS_TRY(mvms_store__model_uid(m.model_uid, st, model_id));
+	m.model_name = strdup(model);
+	m.author = strdup(opts->author ? opts->author : mvms_store__default_author());
+	m.message = strdup(opts->message ? opts->message : "");
+	MVMS_CHECK_ALLOC(m.model_name, error);
+	MVMS_CHECK_ALLOC(m.author, error);
+	MVMS_CHECK_ALLOC(m.message, error);
+	m.time = opts->time ? opts->time : (int64_t)time(NULL);
+	m.parents = calloc(nparents + 1, sizeof(mvms_oid));
+	MVMS_CHECK_ALLOC(m.parents, error);
+	for (i = 0; i < nparents; i++)
+		MVMS_TRY(version_oid(&m.parents[i], st, parent_rows[i]));
+	m.parent_count = nparents;
+	m.files = calloc(c.nfiles + 1, sizeof(*m.files));
+	MVMS_CHECK_ALLOC(m.files, error);
+	for (i = 0; i < c.nfiles; i++) {
+		m.files[i].path = c.files[i].path; /* borrowed: cleared before free below */
+		m.files[i].mode = c.files[i].mode;
+		m.files[i].size = c.files[i].size;
+		m.files[i].id = c.files[i].id;
+	}
+	m.file_count = c.nfiles;
+	error = commit_version(&c, model, model_id, branch, head, parent_rows, nparents, &m);
+	for (i = 0; i < m.file_count; i++)
+		m.files[i].path = NULL;
+done:
+	out->seconds = mvms_now() - t0;
+	free(m.files);
+	m.files = NULL;
+	m.file_count = 0;
+	free(m.model_name);
+	free(m.parents);
+	free(m.author);
+	free(m.message);
+	for (i = 0; i < m.meta_count; i++) {
+		free(m.meta_keys[i]);
+		free(m.meta_values[i]);
+	}
+	free(m.meta_keys);
+	free(m.meta_values);
+	mvms_pack_writer_free(c.pack);
+	for (w = 0; c.codecs && w < mvms_pool_size(c.pool); w++)
+		mvms_codec_free(c.codecs[w]);
+	free(c.codecs);
+	mvms_pool_free(c.pool);
+	for (i = 0; i < c.nfiles; i++) {
+		free(c.files[i].path);
+		free(c.files[i].abs);
+		free(c.files[i].chunks);
+		mvms_safetensors_free(c.files[i].st);
+		free(c.files[i].tensor_ids);
+	}
+	free(c.files);
+	free(c.batch);
+	free(c.arena);
+	free(c.buf);
+	oid_set_dispose(&c.pending);
+	free(parent_rows);
+	return error;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Naming versions: MODEL@REF resolution (vN, branch, tag, latest, id prefix), and the
+ * branches and tags that point at versions. Branch moves by push are compare-and-swap
+ * and live in push.c's transaction; here are the explicit create/delete/list commands.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "store_int.h"
+
+#define PREFIX_MIN 6
+#define AMBIGUOUS_SHOW 8
+
+int mvms_ref_name_check(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+	int digits = 1;
+
+	if (n == 0 || n > 100)
+		return mvms_error_set(MVMS_EINVALID, "ref name must be 1 to 100 characters");
+	if (name[0] == '-' || name[0] == '.' || name[0] == '/' || name[n - 1] == '/' ||
+	    name[n - 1] == '.' || strstr(name, "..") || strstr(name, "//"))
+		return mvms_error_set(MVMS_EINVALID, "bad ref name '%s'", name);
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '/'))
+			return mvms_error_set(MVMS_EINVALID,
+					      "bad ref name '%s': only letters, digits, '.', '_', "
+					      "'-' and '/' are allowed", name);
+		if (i > 0 && !isdigit((unsigned char)c))
+			digits = 0;
+	}
+	/* Reserved: these would shadow version numbers and the 'latest' alias. */
+	if (strcmp(name, "latest") == 0 || (name[0] == 'v' && n > 1 && digits))
+		return mvms_error_set(MVMS_EINVALID, "ref name '%s' is reserved", name);
+	return 0;
+}
+
+int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT version_id FROM branches "
+					       "WHERE model_id = ? AND name = ?");
+	int error = 0, rc;
+
+	*out = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, branch, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else if (rc == SQLITE_DONE)
+		error = mvms_error_set(MVMS_ENOTFOUND, "branch '%s' not found", branch);
+	else
+		error = mvms_db_error(st->db, rc, "read branch");
+	sqlite3_reset(s);
+	return error;
+}
+
+static int lookup_row(int64_t *out, mvms_store *st, const char *sql, int64_t model_id,
+		      const char *text, int64_t num)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, sql);
+	int rc, error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, model_id);
+	if (text)
+		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 2, num);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 0;
+	} else if (rc != SQLITE_DONE) {
+		error = mvms_db_error(st->db, rc, "resolve");
+	}
+	sqlite3_reset(s);
+	return error;
+}
+
+static int is_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int resolve_prefix(int64_t *out, mvms_store *st, int64_t model_id, const char *model,
+			  const char *prefix)
+{
+	static const char q[] =
+		"SELECT id, oid, number FROM versions WHERE model_id = ? AND oid >= ? AND oid < ? "
+		"ORDER BY number LIMIT 9";
+	char lo[MVMS_OID_HEXSZ + 1], hi[MVMS_OID_HEXSZ + 2];
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	mvms_buf cands = MVMS_BUF_INIT;
+	size_t i, n = 0;
+	int error = 0, rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	for (i = 0; prefix[i] && i < MVMS_OID_HEXSZ; i++)
+		lo[i] = (char)tolower((unsigned char)prefix[i]);
+	lo[i] = '\0';
+	/* Every id with this prefix sorts below prefix + 'g' ('g' follows all hex digits). */
+	snprintf(hi, sizeof(hi), "%sg", lo);
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, lo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, hi, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == 0)
+			*out = sqlite3_column_int64(s, 0);
+		if (n < AMBIGUOUS_SHOW)
+			mvms_buf_printf(&cands, "%s%s@v%lld (%.12s)", n ? ", " : "", model,
+					(long long)sqlite3_column_int64(s, 2),
+					(const char *)sqlite3_column_text(s, 1));
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		error = mvms_db_error(st->db, rc, "resolve prefix");
+	else if (n == 0)
+		error = MVMS_ENOTFOUND;
+	else if (n > 1)
+		error = mvms_error_set(MVMS_EAMBIGUOUS, "%s@%s is ambiguous: %s%s", model, prefix,
+				       cands.ptr, n > AMBIGUOUS_SHOW ? ", ..." : "");
+	mvms_buf_dispose(&cands);
+	return error;
+}
+
+int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_store *st,
+			   const char *spec)
+{
+	const char *at = strchr(spec, '@');
+	char *model = NULL;
+	const char *ref;
+	int64_t model_id = 0, row = 0;
+	int error = 0;
+
+	if (info_out)
+		*info_out = NULL;
+	model = at ? strndup(spec, (size_t)(at - spec)) : strdup(spec);
+	MVMS_CHECK_ALLOC(model, error);
+	ref = at ? at + 1 : "latest";
+	if (!*ref) {
+		error = mvms_error_set(MVMS_EINVALID, "'%s': empty ref after '@'", spec);
+		goto done;
+	}
+	MVMS_TRY(mvms_model_name_check(model));
+	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
+
+	if (ref[0] == 'v' && ref[1] && strspn(ref + 1, "0123456789") == strlen(ref + 1)) {
+		error = strlen(ref) > 18 ? MVMS_ENOTFOUND
+					 : lookup_row(&row, st,
+						      "SELECT id FROM versions WHERE model_id = ? AND number = ?",
+						      model_id, NULL, strtoll(ref + 1, NULL, 10));
+	} else {
+		error = lookup_row(&row, st,
+				   "SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
+				   model_id, ref, 0);
+		if (error == MVMS_ENOTFOUND)
+			error = lookup_row(&row, st,
+					   "SELECT version_id FROM tags WHERE model_id = ? AND name = ?",
+					   model_id, ref, 0);
+		if (error == MVMS_ENOTFOUND && strcmp(ref, "latest") == 0)
+			error = lookup_row(&row, st,
+					   "SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
+					   model_id, "main", 0);
+		if (error == MVMS_ENOTFOUND && strlen(ref) >= PREFIX_MIN && is_hex(ref))
+			error = resolve_prefix(&row, st, model_id, model, ref);
+	}
+	if (error == MVMS_ENOTFOUND) {
+		error = mvms_error_set(MVMS_ENOTFOUND,
+				       "%s@%s: no such version, branch, tag or id prefix%s", model, ref,
+				       strlen(ref) < PREFIX_MIN && is_hex(ref)
+					       ? " (id prefixes need at least 6 hex digits)"
+					       : "");
+		goto done;
+	}
+	if (error < 0)
+		goto done;
+	if (row_out)
+		*row_out = row;
+	if (info_out)
+		MVMS_TRY(mvms_version__load(info_out, st, row));
+done:
+	free(model);
+	return error;
+}
+
+int mvms_version_resolve(mvms_version_info **out, mvms_store *st, const char *spec)
+{
+	return mvms_refs__resolve_row(NULL, out, st, spec);
+}
+
+static int model_of_row(int64_t *out, mvms_store *st, int64_t row)
+{
+	return lookup_row(out, st, "SELECT model_id FROM versions WHERE id = ?1 AND ?2 = 0", row,
+			  NULL, 0);
+}
+
+int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t row, model_id;
+	int error = 0;
+
+	MVMS_TRY(mvms_ref_name_check(name));
+	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
+	MVMS_TRY(model_of_row(&model_id, st, row));
+	if (!(s = mvms_db_stmt(st->db, "INSERT INTO tags(model_id, name, version_id, created_at) "
+				       "VALUES (?, ?, ?, ?)"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, row);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	error = mvms_db_step_done(st->db, s, "create tag");
+	if (error == MVMS_EEXISTS)
+		error = mvms_error_set(MVMS_EEXISTS, "tag '%s' exists already (tags never move)", name);
+done:
+	return error;
+}
+
+int mvms_branch_create(mvms_store *st, const char *model, const char *name, const char *spec)
+{
+	sqlite3_stmt *s;
+	int64_t row, model_id, spec_model;
+	int error = 0;
+
+	MVMS_TRY(mvms_ref_name_check(name));
+	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
+	if (spec) {
+		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
+		MVMS_TRY(model_of_row(&spec_model, st, row));
+		if (spec_model != model_id) {
+			error = mvms_error_set(MVMS_EINVALID,
+					       "branch: %s is a version of another model; push with "
+					       "--parent to start a model from it", spec);
+			goto done;
+		}
+	} else {
+		MVMS_TRY(mvms_refs__branch_head(&row, st, model_id, "main"));
+	}
+	if (!(s = mvms_db_stmt(st->db, "INSERT INTO branches(model_id, name, version_id, updated_at) "
+				       "VALUES (?, ?, ?, ?)"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, row);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	error = mvms_db_step_done(st->db, s, "create branch");
+	if (error == MVMS_EEXISTS)
+		error = mvms_error_set(MVMS_EEXISTS, "branch '%s' exists already", name);
+done:
+	return error;
+}
+
+int mvms_branch_delete(mvms_store *st, const char *model, const char *name)
+{
+	sqlite3_stmt *s;
+	int64_t model_id;
+	int error = 0;
+
+	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
+	if (strcmp(name, "main") == 0) {
+		error = mvms_error_set(MVMS_EINVALID, "branch 'main' cannot be deleted");
+		goto done;
+	}
+	if (!(s = mvms_db_stmt(st->db, "DELETE FROM branches WHERE model_id = ? AND name = ?"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	MVMS_TRY(mvms_db_step_done(st->db, s, "delete branch"));
+	if (mvms_db_changes(st->db) == 0)
+		error = mvms_error_set(MVMS_ENOTFOUND, "branch '%s' not found", name);
+done:
+	return error;
+}
+
+static int ref_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model,
+		    const char *sql)
+{
+	mvms_ref_info *list = NULL, *tmp;
+	size_t n = 0;
+	int64_t model_id;
+	sqlite3_stmt *s;
+	int error = 0, rc;
+
+	*out = NULL;
+	*count = 0;
+	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
+	if (!(s = mvms_db_stmt(st->db, sql))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, model_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		tmp = realloc(list, (n + 1) * sizeof(*list));
+		if (!tmp) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			break;
+		}
+		list = tmp;
+		list[n].name = mvms_db_column_strdup(s, 0);
+		list[n].number = sqlite3_column_int64(s, 1);
+		snprintf(list[n].id, sizeof(list[n].id), "%s", (const char *)sqlite3_column_text(s, 2));
+		list[n].updated_at = sqlite3_column_int64(s, 3);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (error == 0 && rc != SQLITE_DONE)
+		error = mvms_db_error(st->db, rc, "list refs");
+	if (error < 0)
+		goto done;
+	*out = list;
+	*count = n;
+	list = NULL;
+done:
+	mvms_ref_list_free(list, n);
+	return error;
+}
+
+int mvms_tag_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model)
+{
+	return ref_list(out, count, st, model,
+			"SELECT t.name, v.number, v.oid, t.created_at FROM tags t "
+			"JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? ORDER BY t.name");
+}
+
+int mvms_branch_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model)
+{
+	return ref_list(out, count, st, model,
+			"SELECT b.name, v.number, v.oid, b.updated_at FROM branches b "
+			"JOIN versions v ON v.id = b.version_id WHERE b.model_id = ? ORDER BY b.name");
+}
+
+void mvms_ref_list_free(mvms_ref_info *refs, size_t count)
+{
+	size_t i;
+
+	if (!refs)
+		return;
+	for (i = 0; i < count; i++)
+		free(refs[i].name);
+	free(refs);
+}
