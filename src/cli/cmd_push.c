@@ -87,6 +87,7 @@ int cmd_push(int argc, char **argv)
 		       argv[optind], (long long)r.number, r.id, o.branch ? o.branch : "main");
 	} else {
 		printf("%s@v%lld %s\n", argv[optind], (long long)r.number, r.id);
+		fflush(stdout);
 		if (!cli.quiet)
 			fprintf(stderr, "  %llu file%s, %s; %llu of %llu chunks new, %s stored in %llu pack%s"
 				" (%.2fs)\n",
