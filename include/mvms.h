@@ -8,4 +8,5 @@
 #include "mvms/backend.h"
 #include "mvms/store.h"
 #include "mvms/version.h"
+#include "mvms/dag.h"
 #endif

@@ -76,6 +76,9 @@ int cmd_tag(int argc, char **argv);
 int cmd_tags(int argc, char **argv);
 int cmd_branch(int argc, char **argv);
 int cmd_branches(int argc, char **argv);
+int cmd_lineage(int argc, char **argv);
+int cmd_merge_base(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 

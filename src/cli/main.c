@@ -27,6 +27,12 @@ static const cli_cmd commands[] = {
 	{ "branch", cmd_branch, "MODEL NAME [MODEL@REF] | -d MODEL NAME",
 	  "create (or delete) a branch" },
 	{ "branches", cmd_branches, "MODEL", "list branches" },
+	{ "lineage", cmd_lineage,
+	  "MODEL@REF [--ancestors | --descendants | --both] [--depth N] [--format text|json|dot|mermaid]",
+	  "where a version came from (and what came of it), across models" },
+	{ "merge-base", cmd_merge_base, "MODEL@A MODEL@B", "lowest common ancestor(s) of two versions" },
+	{ "diff", cmd_diff, "MODEL@A [MODEL@]B [--stat] [--tensors]",
+	  "files, tensors and metadata that differ between two versions" },
 	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Diff of two versions (of one model or two): files added, removed, modified, renamed and
+ * re-moded; per file the bytes shared with the other version and the bytes a pull of the new
+ * side costs; tensor by tensor for safetensors files, from the tensors table (no pack reads);
+ * and metadata changes. It reads the database only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "store_int.h"
+#include "mvms/dag.h"
+
+typedef struct vfile {
+	char *path;
+	unsigned mode;
+	int64_t content;
+	mvms_oid oid;
+	uint64_t size;
+	int safetensors;
+	int matched;
+} vfile;
+
+typedef struct vtensor {
+	char *name, *dtype, *shape;
+	uint64_t length;
+	mvms_oid oid;
+} vtensor;
+
+/* A set of chunk row ids. */
+typedef struct id_set {
+	int64_t *keys;
+	size_t cap, count;
+} id_set;
+
+static int ids_add(id_set *s, int64_t k)
+{
+	size_t i;
+
+	if ((s->count + 1) * 2 > s->cap) {
+		id_set b = { NULL, s->cap ? s->cap * 2 : 1024, 0 };
+		b.keys = calloc(b.cap, sizeof(*b.keys));
+		if (!b.keys)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		for (i = 0; i < s->cap; i++)
+			if (s->keys[i])
+				ids_add(&b, s->keys[i]);
+		free(s->keys);
+		*s = b;
+	}
+	for (i = ((uint64_t)k * 0x9e3779b97f4a7c15ull >> 17) & (s->cap - 1); s->keys[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (s->keys[i] == k)
+			return 0;
+	s->keys[i] = k;
+	s->count++;
+	return 0;
+}
+
+static int ids_has(const id_set *s, int64_t k)
+{
+	size_t i;
+
+	if (!s->cap)
+		return 0;
+	for (i = ((uint64_t)k * 0x9e3779b97f4a7c15ull >> 17) & (s->cap - 1); s->keys[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (s->keys[i] == k)
+			return 1;
+	return 0;
+}
+
+static void free_vfiles(vfile *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; f && i < n; i++)
+		free(f[i].path);
+	free(f);
+}
+
+static int load_files(vfile **out, size_t *count, mvms_store *st, int64_t row)
+{
+	static const char q[] =
+		"SELECT f.path, f.mode, c.id, c.oid, c.size, c.format FROM files f "
+		"JOIN contents c ON c.id = f.content_id WHERE f.version_id = ? ORDER BY f.path";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	vfile *list = NULL, *t;
+	size_t n = 0, cap = 0;
+	int error = 0, rc;
+
+	*out = NULL;
+	*count = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			t = realloc(list, cap * sizeof(*t));
+			MVMS_CHECK_ALLOC(t, error);
+			list = t;
+		}
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].path = mvms_db_column_strdup(s, 0);
+		n++;
+		MVMS_CHECK_ALLOC(list[n - 1].path, error);
+		list[n - 1].mode = (unsigned)sqlite3_column_int(s, 1);
+		list[n - 1].content = sqlite3_column_int64(s, 2);
+		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 3));
+		list[n - 1].size = (uint64_t)sqlite3_column_int64(s, 4);
+		list[n - 1].safetensors = strcmp((const char *)sqlite3_column_text(s, 5), "safetensors") == 0;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		error = mvms_db_error(st->db, rc, "diff: list files");
+done:
+	sqlite3_reset(s);
+	if (error < 0) {
+		free_vfiles(list, n);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static void free_vtensors(vtensor *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; t && i < n; i++) {
+		free(t[i].name);
+		free(t[i].dtype);
+		free(t[i].shape);
+	}
+	free(t);
+}
+
+static int load_tensors(vtensor **out, size_t *count, mvms_store *st, int64_t content)
+{
+	static const char q[] =
+		"SELECT name, dtype, shape, length, oid FROM tensors WHERE content_id = ? ORDER BY name";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	vtensor *list = NULL, *t;
+	size_t n = 0, cap = 0;
+	int error = 0, rc;
+
+	*out = NULL;
+	*count = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, content);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			t = realloc(list, cap * sizeof(*t));
+			MVMS_CHECK_ALLOC(t, error);
+			list = t;
+		}
+		memset(&list[n], 0, sizeof(list[n]));
+		n++;
+		list[n - 1].name = mvms_db_column_strdup(s, 0);
+		list[n - 1].dtype = mvms_db_column_strdup(s, 1);
+		list[n - 1].shape = mvms_db_column_strdup(s, 2);
+		list[n - 1].length = (uint64_t)sqlite3_column_int64(s, 3);
+		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 4));
+		if (!list[n - 1].name || !list[n - 1].dtype || !list[n - 1].shape) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		error = mvms_db_error(st->db, rc, "diff: list tensors");
+done:
+	sqlite3_reset(s);
+	if (error < 0) {
+		free_vtensors(list, n);
+		return error;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static int tensor_entry(mvms_diff_file *f, char status, const vtensor *a, const vtensor *b)
+{
+	mvms_diff_tensor *t = realloc(f->tensors, (f->tensor_count + 1) * sizeof(*t));
+
+	if (!t)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	f->tensors = t;
+	t = &t[f->tensor_count++];
+	memset(t, 0, sizeof(*t));
+	t->status = status;
+	t->name = strdup(b ? b->name : a->name);
+	if (a) {
+		t->old_dtype = strdup(a->dtype);
+		t->old_shape = strdup(a->shape);
+		t->old_length = a->length;
+	}
+	if (b) {
+		t->new_dtype = strdup(b->dtype);
+		t->new_shape = strdup(b->shape);
+		t->new_length = b->length;
+	}
+	if (!t->name || (a && (!t->old_dtype || !t->old_shape)) || (b && (!t->new_dtype || !t->new_shape)))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	return 0;
+}
+
+/* Both lists are sorted by name: one merge pass. */
+static int diff_tensors(mvms_diff_file *f, mvms_store *st, int64_t ca, int64_t cb, int list)
+{
+	vtensor *ta = NULL, *tb = NULL;
+	size_t na = 0, nb = 0, i = 0, j = 0;
+	int error = 0, c;
+
+	MVMS_TRY(load_tensors(&ta, &na, st, ca));
+	MVMS_TRY(load_tensors(&tb, &nb, st, cb));
+	f->tensor_diff = 1;
+	f->tensors_total = nb;
+	for (j = 0; j < nb; j++)
+		f->bytes_total += tb[j].length;
+	j = 0;
+	while (i < na || j < nb) {
+		c = i >= na ? 1 : j >= nb ? -1 : strcmp(ta[i].name, tb[j].name);
+		if (c < 0) {
+			f->tensors_removed++;
+			if (list)
+				MVMS_TRY(tensor_entry(f, 'D', &ta[i], NULL));
+			i++;
+		} else if (c > 0) {
+			f->tensors_added++;
+			f->bytes_changed += tb[j].length;
+			if (list)
+				MVMS_TRY(tensor_entry(f, 'A', NULL, &tb[j]));
+			j++;
+		} else {
+			int shape = strcmp(ta[i].dtype, tb[j].dtype) || strcmp(ta[i].shape, tb[j].shape);
+			if (shape || mvms_oid_cmp(&ta[i].oid, &tb[j].oid) != 0) {
+				f->tensors_changed++;
+				f->bytes_changed += tb[j].length;
+				if (list)
+					MVMS_TRY(tensor_entry(f, shape ? 'S' : 'M', &ta[i], &tb[j]));
+			} else {
+				f->tensors_unchanged++;
+			}
+			i++;
+			j++;
+		}
+	}
+done:
+	free_vtensors(ta, na);
+	free_vtensors(tb, nb);
+	return error;
+}
+
+/* Bytes of content @cb in chunks that @a_chunks has, and in chunks it lacks. */
+static int cost(uint64_t *shared, uint64_t *fresh, mvms_store *st, const id_set *a_chunks,
+		int64_t cb)
+{
+	static const char q[] =
+		"SELECT cc.chunk_id, ch.raw_len FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
+		"WHERE cc.content_id = ?";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	int rc;
+
+	*shared = *fresh = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, cb);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t len = (uint64_t)sqlite3_column_int64(s, 1);
+		if (ids_has(a_chunks, sqlite3_column_int64(s, 0)))
+			*shared += len;
+		else
+			*fresh += len;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : mvms_db_error(st->db, rc, "diff: chunk list");
+}
+
+static int version_chunks(id_set *out, mvms_store *st, int64_t row)
+{
+	static const char q[] =
+		"SELECT DISTINCT cc.chunk_id FROM files f JOIN content_chunks cc ON cc.content_id = f.content_id "
+		"WHERE f.version_id = ?";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	int rc, error = 0;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((error = ids_add(out, sqlite3_column_int64(s, 0))) < 0)
+			break;
+	sqlite3_reset(s);
+	if (error == 0 && rc != SQLITE_DONE)
+		error = mvms_db_error(st->db, rc, "diff: chunks");
+	return error;
+}
+
+static int add_file(mvms_diff *d, char status, const vfile *a, const vfile *b)
+{
+	mvms_diff_file *f = realloc(d->files, (d->file_count + 1) * sizeof(*f));
+
+	if (!f)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	d->files = f;
+	f = &f[d->file_count++];
+	memset(f, 0, sizeof(*f));
+	f->status = status;
+	f->path = strdup(b ? b->path : a->path);
+	if (!f->path)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	if (a) {
+		f->old_mode = a->mode;
+		f->old_size = a->size;
+		mvms_oid_fmt(f->old_id, &a->oid);
+	}
+	if (b) {
+		f->new_mode = b->mode;
+		f->new_size = b->size;
+		mvms_oid_fmt(f->new_id, &b->oid);
+	}
+	if (status == MVMS_DIFF_RENAMED && !(f->old_path = strdup(a->path)))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	return 0;
+}
+
+static int cmp_diff_file(const void *x, const void *y)
+{
+	return strcmp(((const mvms_diff_file *)x)->path, ((const mvms_diff_file *)y)->path);
+}
+
+static int diff_meta(mvms_diff *d)
+{
+	const mvms_version_info *a = d->from, *b = d->to;
+	size_t i = 0, j = 0;
+	int c;
+
+	while (i < a->meta_count || j < b->meta_count) {
+		mvms_diff_meta *m;
+		c = i >= a->meta_count ? 1 : j >= b->meta_count ? -1
+				: strcmp(a->meta_keys[i], b->meta_keys[j]);
+		if (c == 0 && strcmp(a->meta_values[i], b->meta_values[j]) == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		m = realloc(d->meta, (d->meta_count + 1) * sizeof(*m));
+		if (!m)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		d->meta = m;
+		m = &m[d->meta_count++];
+		memset(m, 0, sizeof(*m));
+		m->key = strdup(c <= 0 ? a->meta_keys[i] : b->meta_keys[j]);
+		if (c <= 0)
+			m->old_value = strdup(a->meta_values[i++]);
+		if (c >= 0)
+			m->new_value = strdup(b->meta_values[j++]);
+		if (!m->key)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
+	return 0;
+}
+
+int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b, unsigned flags)
+{
+	mvms_diff *d = NULL;
+	vfile *fa = NULL, *fb = NULL;
+	size_t na = 0, nb = 0, i, j, k;
+	int64_t ra, rb;
+	id_set a_chunks = { NULL, 0, 0 };
+	int error = 0, c;
+
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	MVMS_CHECK_ALLOC(d, error);
+	MVMS_TRY(mvms_refs__resolve_row(&ra, &d->from, st, a));
+	MVMS_TRY(mvms_refs__resolve_row(&rb, &d->to, st, b));
+	MVMS_TRY(load_files(&fa, &na, st, ra));
+	MVMS_TRY(load_files(&fb, &nb, st, rb));
+	MVMS_TRY(version_chunks(&a_chunks, st, ra));
+
+	/* Same path on both sides. */
+	for (i = 0, j = 0; i < na && j < nb;) {
+		c = strcmp(fa[i].path, fb[j].path);
+		if (c < 0) {
+			i++;
+		} else if (c > 0) {
+			j++;
+		} else {
+			fa[i].matched = fb[j].matched = 1;
+			if (mvms_oid_cmp(&fa[i].oid, &fb[j].oid) != 0)
+				MVMS_TRY(add_file(d, MVMS_DIFF_MODIFIED, &fa[i], &fb[j]));
+			else if (fa[i].mode != fb[j].mode)
+				MVMS_TRY(add_file(d, MVMS_DIFF_MODE, &fa[i], &fb[j]));
+			else
+				d->unchanged_files++;
+			if (mvms_oid_cmp(&fa[i].oid, &fb[j].oid) != 0 && fa[i].safetensors &&
+			    fb[j].safetensors)
+				MVMS_TRY(diff_tensors(&d->files[d->file_count - 1], st, fa[i].content,
+						      fb[j].content, flags & MVMS_DIFF_TENSORS));
+			i++;
+			j++;
+		}
+	}
+	/* Renames: an added path whose content a removed path had. */
+	for (j = 0; j < nb; j++) {
+		if (fb[j].matched)
+			continue;
+		for (k = 0; k < na; k++)
+			if (!fa[k].matched && mvms_oid_cmp(&fa[k].oid, &fb[j].oid) == 0)
+				break;
+		if (k < na) {
+			fa[k].matched = fb[j].matched = 1;
+			MVMS_TRY(add_file(d, MVMS_DIFF_RENAMED, &fa[k], &fb[j]));
+		} else {
+			MVMS_TRY(add_file(d, MVMS_DIFF_ADDED, NULL, &fb[j]));
+		}
+	}
+	for (i = 0; i < na; i++)
+		if (!fa[i].matched)
+			MVMS_TRY(add_file(d, MVMS_DIFF_REMOVED, &fa[i], NULL));
+
+	/* What a pull of B costs someone who has A. */
+	for (j = 0; j < nb; j++) {
+		uint64_t shared, fresh;
+		MVMS_TRY(cost(&shared, &fresh, st, &a_chunks, fb[j].content));
+		d->shared_bytes += shared;
+		d->new_bytes += fresh;
+		for (k = 0; k < d->file_count; k++)
+			if (d->files[k].status != MVMS_DIFF_REMOVED &&
+			    strcmp(d->files[k].path, fb[j].path) == 0) {
+				d->files[k].shared_bytes = shared;
+				d->files[k].new_bytes = fresh;
+			}
+	}
+	if (d->file_count > 1)
+		qsort(d->files, d->file_count, sizeof(*d->files), cmp_diff_file);
+	MVMS_TRY(diff_meta(d));
+	*out = d;
+	d = NULL;
+done:
+	free(a_chunks.keys);
+	free_vfiles(fa, na);
+	free_vfiles(fb, nb);
+	mvms_diff_free(d);
+	return error;
+}
+
+void mvms_diff_free(mvms_diff *d)
+{
+	size_t i, j;
+
+	if (!d)
+		return;
+	mvms_version_info_free(d->from);
+	mvms_version_info_free(d->to);
+	for (i = 0; i < d->file_count; i++) {
+		mvms_diff_file *f = &d->files[i];
+		free(f->path);
+		free(f->old_path);
+		for (j = 0; j < f->tensor_count; j++) {
+			free(f->tensors[j].name);
+			free(f->tensors[j].old_dtype);
+			free(f->tensors[j].new_dtype);
+			free(f->tensors[j].old_shape);
+			free(f->tensors[j].new_shape);
+		}
+		free(f->tensors);
+	}
+	free(d->files);
+	for (i = 0; i < d->meta_count; i++) {
+		free(d->meta[i].key);
+		free(d->meta[i].old_value);
+		free(d->meta[i].new_value);
+	}
+	free(d->meta);
+	free(d);
+}
