@@ -1,0 +1,169 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Bad input: missing paths, symlinks and FIFOs, bad model names, unknown models,
+# versions, branches and id prefixes, non-empty output dirs, usage errors, bad
+# --meta, init twice, duplicate and reserved tag names.
+# Exit codes: 0 ok, 1 error, 2 usage, 3 not found; errors are "mvms-store: ..." on stderr.
+. "$TESTS_SRCDIR/cli/lib.sh"
+setup
+
+mkmodel -q --size 1M --tensors 4 "$WORK/model"
+printf 'hello\n' >"$WORK/hello.txt" || bail "write"
+
+mvms init
+is_rc 0 "init" || bail "cannot create a store"
+mvms push m "$WORK/model"
+is_rc 0 "push a good model" || bail "push failed"
+ID=$(push_id)
+[ -n "$ID" ] || bail "push printed no id: $OUT"
+
+# ---- paths ----
+mvms push x "$WORK/does-not-exist"
+rc_nonzero "push of a missing path fails"
+like "$ERR" "$WORK/does-not-exist" "the message names the missing path"
+like "$ERR" "mvms-store: " "the message starts with 'mvms-store: '"
+
+mkdir -p "$WORK/withlink" || bail mkdir
+printf 'data\n' >"$WORK/withlink/real" || bail write
+ln -s real "$WORK/withlink/the-link" || bail "ln -s"
+mvms push sl "$WORK/withlink"
+rc_nonzero "push of a directory holding a symlink is refused"
+like "$ERR" "the-link" "the message names the symlink"
+mvms log sl
+if [ "$RC" = 3 ] || { [ "$RC" = 0 ] && [ -z "$OUT" ]; }; then
+	ok "no version was created by the refused push (log empty or model unknown)"
+else
+	not_ok "no version was created by the refused push (log empty or model unknown)"
+	_show_last
+fi
+mvms pull sl@latest -o "$WORK/o-sl"
+is_rc 3 "the refused model has no latest version (exit 3)"
+
+ln -s "$WORK/hello.txt" "$WORK/toplink" || bail "ln -s"
+mvms push sl2 "$WORK/toplink"
+rc_nonzero "push of a symlink given as PATH is refused"
+like "$ERR" "toplink" "the message names it"
+
+mkdir -p "$WORK/withfifo" || bail mkdir
+printf 'data\n' >"$WORK/withfifo/real" || bail write
+if mkfifo "$WORK/withfifo/a-fifo" 2>/dev/null; then
+	mvms push ff "$WORK/withfifo"
+	rc_nonzero "push of a directory holding a FIFO is refused (and does not hang)"
+	like "$ERR" "a-fifo" "the message names the FIFO"
+	mvms log ff
+	if [ "$RC" = 3 ] || { [ "$RC" = 0 ] && [ -z "$OUT" ]; }; then
+		ok "no version was created for the FIFO tree"
+	else
+		not_ok "no version was created for the FIFO tree"
+		_show_last
+	fi
+else
+	ok "# SKIP mkfifo not available"
+	ok "# SKIP mkfifo not available"
+	ok "# SKIP mkfifo not available"
+fi
+
+# A refused push must leave nothing behind ("nothing is stored"; a push is atomic):
+# not even the implicit registration of a new model.
+mkdir -p "$WORK/emptydir" || bail mkdir
+mvms push empty-dir-model "$WORK/emptydir"
+rc_nonzero "push of an empty directory fails (no files to push)"
+mvms push bad-parent-model "$WORK/hello.txt" --parent nosuchmodel@v1
+is_rc 3 "push with --parent naming an unknown model exits 3"
+for name in sl ff x empty-dir-model bad-parent-model; do
+	check "a refused push does not register model '$name'" \
+		sh -c '! "$1" models | awk -v n="$2" '\''$1 == n { f = 1 } END { exit !f }'\' sh "$MVMS" "$name"
+done
+
+# ---- model names ----
+for name in '../x' 'a b' '' 'x/../../y' '/abs'; do
+	mvms push "$name" "$WORK/hello.txt"
+	rc_in "1 2" "bad model name '$name' is refused with exit 1 or 2"
+	like "$ERR" "mvms-store: " "bad model name '$name': error message on stderr"
+done
+mvms models
+unlike "$OUT" "a b" "no model 'a b' was registered"
+unlike "$OUT" ".." "no model with '..' was registered"
+
+# ---- unknown things ----
+mvms pull nosuchmodel@v1 -o "$WORK/o1"
+is_rc 3 "pull of an unknown model exits 3"
+like "$ERR" "nosuchmodel" "the message names the model"
+mvms pull m@v99 -o "$WORK/o1"
+is_rc 3 "pull of an unknown version v99 exits 3"
+like "$ERR" "v99" "the message names v99"
+mvms pull m@no-such-branch -o "$WORK/o1"
+is_rc 3 "pull of an unknown branch exits 3"
+SHORT=$(printf '%s' "$ID" | cut -c1-5)
+mvms pull "m@$SHORT" -o "$WORK/o1"
+rc_nonzero "a 5-hex id prefix (of a real id) is refused: prefixes need 6 hex digits"
+like "$ERR" "$SHORT" "the message names the prefix"
+check "failed pulls created no output dir" test ! -e "$WORK/o1"
+mvms show m@v99
+is_rc 3 "show of an unknown version exits 3"
+mvms log nosuchmodel
+is_rc 3 "log of an unknown model exits 3"
+
+# ---- non-empty output dir ----
+mkdir -p "$WORK/full" || bail mkdir
+printf 'keep me\n' >"$WORK/full/existing.txt" || bail write
+ls -la "$WORK/full" >"$WORK/full.before"
+cksum "$WORK/full/existing.txt" >>"$WORK/full.before"
+mvms pull m@v1 -o "$WORK/full"
+rc_nonzero "pull into a non-empty dir without --force fails"
+ls -la "$WORK/full" >"$WORK/full.after"
+cksum "$WORK/full/existing.txt" >>"$WORK/full.after"
+check "the non-empty dir is left unchanged" cmp -s "$WORK/full.before" "$WORK/full.after"
+mvms pull m@v1 -o "$WORK/full" --force
+is_rc 0 "pull into a non-empty dir with --force succeeds"
+check "--force wrote the model" cmp "$WORK/model/model.safetensors" "$WORK/full/model.safetensors"
+
+# ---- usage errors ----
+mvms frobnicate
+is_rc 2 "unknown command exits 2"
+like "$ERR" "frobnicate" "the message names the unknown command"
+mvms push --no-such-option m "$WORK/hello.txt"
+is_rc 2 "unknown option exits 2"
+mvms --no-such-global models
+is_rc 2 "unknown global option exits 2"
+mvms push
+is_rc 2 "push without arguments exits 2"
+mvms push m
+is_rc 2 "push with one argument exits 2"
+mvms pull
+is_rc 2 "pull without arguments exits 2"
+mvms
+is_rc 2 "no command at all exits 2"
+mvms push m "$WORK/hello.txt" extra-arg
+is_rc 2 "push with an extra argument exits 2"
+
+mvms push m "$WORK/hello.txt" --meta novalue
+rc_in "1 2" "--meta without '=' is an error"
+like "$ERR" "novalue" "the message names the bad --meta"
+mvms log m
+is "$(printf '%s\n' "$OUT" | grep -c '^m@v')" 1 "the bad --meta push created no version"
+
+mvms init
+is_rc 1 "init on an existing store is an error (exit 1)"
+like "$ERR" "mvms-store: " "init twice: error message on stderr"
+
+# ---- tags ----
+mvms tag m@v1 rel
+is_rc 0 "tag m@v1 rel"
+mvms tag m@v1 rel
+is_rc 1 "tagging with an existing tag name is an error"
+like "$ERR" "rel" "the message names the tag"
+for t in v3 latest; do
+	mvms tag m@v1 "$t"
+	rc_in "1 2" "the reserved tag name '$t' is refused"
+done
+mvms tags m
+unlike "$OUT" "latest" "no tag 'latest' was created"
+is "$(printf '%s\n' "$OUT" | grep -c .)" 1 "tags lists only 'rel'"
+mvms tag m@v99 newtag
+is_rc 3 "tagging an unknown version exits 3"
+
+mvms verify
+is_rc 0 "verify is clean after the refused operations"
+
+done_testing

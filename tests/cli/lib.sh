@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the command-line tests (POSIX sh; sourced, not run).
+#
+# The harness sets MVMS (the mvms-store binary), MKMODEL (tests/mkmodel) and
+# TESTS_SRCDIR (the tests/ source directory). Each script calls `setup`, which makes a
+# private temp dir $WORK (removed on exit) and points MVMS_STORE inside it, then runs
+# tests with the helpers below and ends with `done_testing` (prints the TAP plan and
+# exits 0: the TAP driver counts the "not ok" lines).
+#
+#   run CMD ARGS...       run a command; sets RC, OUT (stdout), ERR (stderr) and leaves
+#                         them in "$WORK/out" and "$WORK/err" as well
+#   mvms ARGS...          run "$MVMS" ARGS... the same way
+#   ok DESC / not_ok DESC print one TAP line
+#   check DESC CMD...     ok if CMD succeeds
+#   is GOT WANT DESC      string equality
+#   is_rc WANT DESC       $RC equals WANT (prints the command's stderr on failure)
+#   like TEXT PATTERN DESC   TEXT contains the fixed string PATTERN
+#   unlike TEXT PATTERN DESC
+#   num_le A B DESC / num_lt / num_gt   numeric comparisons (floats allowed, via awk)
+#   json_get KEY [FILE]   value of the top-level KEY in cJSON's pretty output (FILE
+#                         defaults to "$WORK/out"), quotes and trailing comma removed
+#   bail REASON           "Bail out!" and exit 1 (for setup failures)
+
+umask 022
+LC_ALL=C
+export LC_ALL
+
+test_n=0
+fail_n=0
+TAB=$(printf '\t')
+
+bail() {
+	printf 'Bail out! %s\n' "$*"
+	exit 1
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+ok() {
+	test_n=$((test_n + 1))
+	printf 'ok %d - %s\n' "$test_n" "$*"
+}
+
+not_ok() {
+	test_n=$((test_n + 1))
+	fail_n=$((fail_n + 1))
+	printf 'not ok %d - %s\n' "$test_n" "$*"
+}
+
+# check DESC CMD...
+check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ok "$_desc"
+	else
+		not_ok "$_desc"
+		return 1
+	fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		diag "got:  '$1'" "want: '$2'"
+		return 1
+	fi
+}
+
+# on a failed expectation, show what the last command said
+_show_last() {
+	diag "command: $LAST_CMD" "exit code: $RC"
+	if [ -s "$WORK/out" ]; then
+		diag "stdout:"
+		head -n 20 "$WORK/out" | sed 's/^/#   /'
+	fi
+	if [ -s "$WORK/err" ]; then
+		diag "stderr:"
+		head -n 20 "$WORK/err" | sed 's/^/#   /'
+	fi
+}
+
+is_rc() {
+	if [ "$RC" = "$1" ]; then
+		ok "$2"
+	else
+		not_ok "$2"
+		diag "want exit code $1"
+		_show_last
+		return 1
+	fi
+}
+
+# rc_in "1 2" DESC: $RC is one of the listed codes
+rc_in() {
+	for _c in $1; do
+		if [ "$RC" = "$_c" ]; then
+			ok "$2"
+			return 0
+		fi
+	done
+	not_ok "$2"
+	diag "want exit code in {$1}"
+	_show_last
+	return 1
+}
+
+# rc_nonzero DESC: failed, but neither crashed (signal, sanitizer) nor timed out
+rc_nonzero() {
+	if [ "$RC" -ge 1 ] && [ "$RC" -le 3 ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		diag "want exit code 1, 2 or 3"
+		_show_last
+		return 1
+	fi
+}
+
+like() {
+	case $1 in
+	*"$2"*)
+		ok "$3"
+		;;
+	*)
+		not_ok "$3"
+		diag "text does not contain '$2':"
+		printf '%s\n' "$1" | head -n 20 | sed 's/^/#   /'
+		return 1
+		;;
+	esac
+}
+
+unlike() {
+	case $1 in
+	*"$2"*)
+		not_ok "$3"
+		diag "text contains '$2':"
+		printf '%s\n' "$1" | head -n 20 | sed 's/^/#   /'
+		return 1
+		;;
+	*)
+		ok "$3"
+		;;
+	esac
+}
+
+_num_cmp() {
+	awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN {
+		if (a !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || b !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) exit 1
+		if (op == "le") exit !(a + 0 <= b + 0)
+		if (op == "lt") exit !(a + 0 < b + 0)
+		if (op == "gt") exit !(a + 0 > b + 0)
+		if (op == "ge") exit !(a + 0 >= b + 0)
+		exit 1 }'
+}
+
+_num_test() {
+	if _num_cmp "$1" "$2" "$3"; then
+		ok "$4"
+	else
+		not_ok "$4"
+		diag "want $1 $3 $2"
+		return 1
+	fi
+}
+num_le() { _num_test "$1" "$2" le "$3"; }
+num_lt() { _num_test "$1" "$2" lt "$3"; }
+num_gt() { _num_test "$1" "$2" gt "$3"; }
+num_ge() { _num_test "$1" "$2" ge "$3"; }
+
+# A hung command (say, a push reading a FIFO) must not hang the suite.
+if command -v timeout >/dev/null 2>&1; then
+	_TIMEOUT="timeout 120"
+else
+	_TIMEOUT=
+fi
+
+run() {
+	LAST_CMD=$*
+	# shellcheck disable=SC2086
+	$_TIMEOUT "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+	RC=$?
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+	if [ "$RC" = 124 ] && [ -n "$_TIMEOUT" ]; then
+		diag "TIMED OUT: $*"
+	fi
+	return 0
+}
+
+mvms() {
+	run "$MVMS" "$@"
+}
+
+# json_get KEY [FILE]: top-level keys are indented by exactly one tab in cJSON's
+# formatted output ("\t"key":\tvalue,").
+json_get() {
+	sed -n "s/^${TAB}\"$1\":[[:space:]]*//p" "${2:-$WORK/out}" | head -n 1 |
+		sed 's/,$//; s/^"//; s/"$//'
+}
+
+# json_count KEY [FILE]: how many times "KEY": occurs at any depth
+json_count() {
+	grep -c "^[[:space:]]*\"$1\":" "${2:-$WORK/out}"
+}
+
+# the first field of the first line of $OUT after a push ("MODEL@vN ID")
+push_id() {
+	printf '%s\n' "$OUT" | sed -n '1s/^[^ ]* \([0-9a-f]\{64\}\).*/\1/p'
+}
+
+# same_tree A B: identical file lists (including empty dirs and files) and contents
+same_tree() {
+	(cd "$1" && find . | sort) >"$WORK/tree.a" || return 1
+	(cd "$2" && find . | sort) >"$WORK/tree.b" || return 1
+	if ! cmp -s "$WORK/tree.a" "$WORK/tree.b"; then
+		diag "file lists differ:"
+		diff "$WORK/tree.a" "$WORK/tree.b" | head -n 20 | sed 's/^/#   /'
+		return 1
+	fi
+	diff -r "$1" "$2" >/dev/null
+}
+
+# mode_of FILE: "-rwxr-xr-x" style
+mode_of() {
+	ls -ld "$1" | cut -c1-10
+}
+
+file_size() {
+	wc -c <"$1" | tr -d ' '
+}
+
+setup() {
+	[ -n "$MVMS" ] || bail "MVMS is not set (path of mvms-store)"
+	[ -n "$MKMODEL" ] || bail "MKMODEL is not set (path of tests/mkmodel)"
+	[ -x "$MVMS" ] || bail "MVMS=$MVMS is not executable"
+	[ -x "$MKMODEL" ] || bail "MKMODEL=$MKMODEL is not executable"
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/mvms-cli.XXXXXX") || bail "mktemp -d failed"
+	trap 'rm -rf "$WORK"' EXIT
+	trap 'exit 1' HUP INT TERM
+	MVMS_STORE=$WORK/store
+	XDG_DATA_HOME=$WORK/xdg
+	export MVMS_STORE XDG_DATA_HOME
+	unset MVMS_REMOTE 2>/dev/null || :
+	# automake's harness may hand us a read-only or unrelated cwd
+	cd "$WORK" || bail "cd $WORK"
+}
+
+# mkmodel ARGS...: generate a model dir, bail on failure; sets MK_OUT to its output
+mkmodel() {
+	MK_OUT=$("$MKMODEL" "$@" 2>&1) || bail "mkmodel $*: $MK_OUT"
+}
+
+done_testing() {
+	printf '1..%d\n' "$test_n"
+	if [ "$fail_n" -gt 0 ]; then
+		diag "$fail_n of $test_n tests failed"
+	fi
+	exit 0
+}
