@@ -329,3 +329,63 @@ done:
 	mvms_version_info_free(v);
 	return error;
 }
+
+int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
+			     uint64_t len, mvms_pull__sink sink, void *payload)
+{
+	static const char q[] =
+		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset FROM contents ct "
+		"JOIN content_chunks cc ON cc.content_id = ct.id JOIN chunks ch ON ch.id = cc.chunk_id "
+		"JOIN packs p ON p.id = ch.pack_id WHERE ct.oid = ?1 AND cc.offset < ?2 + ?3 "
+		"AND cc.offset + ch.raw_len > ?2 ORDER BY cc.seq";
+	sqlite3_stmt *s = NULL;
+	mvms_codec *codec = NULL;
+	unsigned char *rec = NULL, *raw = NULL;
+	size_t rec_cap = 0, raw_cap = 0;
+	char key[MVMS_KEY_MAX];
+	uint64_t got = 0;
+	int error = 0, rc;
+
+	MVMS_TRY(mvms_codec_new(&codec, 0));
+	/* A private statement: the sink may run cached statements of its own. */
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q, -1, &s, NULL) != SQLITE_OK) {
+		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read range");
+		goto done;
+	}
+	mvms_db_bind_oid(s, 1, content);
+	sqlite3_bind_int64(s, 2, (int64_t)offset);
+	sqlite3_bind_int64(s, 3, (int64_t)len);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		mvms_oid id, pack;
+		uint64_t at = (uint64_t)sqlite3_column_int64(s, 2);
+		uint32_t raw_len = (uint32_t)sqlite3_column_int64(s, 3);
+		uint32_t stored = (uint32_t)sqlite3_column_int64(s, 4);
+		uint64_t cpos = (uint64_t)sqlite3_column_int64(s, 5), from, to;
+
+		MVMS_TRY(mvms_db_column_oid(&id, s, 0));
+		MVMS_TRY(mvms_db_column_oid(&pack, s, 1));
+		MVMS_TRY(ensure(&rec, &rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
+		MVMS_TRY(ensure(&raw, &raw_cap, raw_len ? raw_len : 1));
+		mvms_object_key(key, sizeof(key), "packs", &pack);
+		MVMS_TRY(st->be->get(st->be, key, at, rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+		MVMS_TRY(mvms_pack_decode_record(codec, raw, raw_len, &id, rec,
+						 MVMS_PACK_RECORD_HDR + (size_t)stored));
+		from = offset > cpos ? offset - cpos : 0;
+		to = offset + len < cpos + raw_len ? offset + len - cpos : raw_len;
+		MVMS_TRY(sink(raw + from, (size_t)(to - from), payload));
+		got += to - from;
+	}
+	if (rc != SQLITE_DONE) {
+		error = mvms_db_error(st->db, rc, "read range");
+		goto done;
+	}
+	if (got != len)
+		error = mvms_error_set(MVMS_EMISMATCH, "read range: %llu of %llu bytes found",
+				       (unsigned long long)got, (unsigned long long)len);
+done:
+	sqlite3_finalize(s);
+	mvms_codec_free(codec);
+	free(rec);
+	free(raw);
+	return error;
+}

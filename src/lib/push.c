@@ -902,6 +902,21 @@ static int commit_version(push_ctx *c, const char *model, int64_t model_id, cons
 
 	MVMS_TRY(mvms_db_begin(db));
 	began = 1;
+	if (model_id == 0) {
+		/* A first push registers the model together with its first version, so a push
+		 * that fails registers nothing. Losing a race for the name is a conflict. */
+		error = mvms_store__model_id(&model_id, c->st, model);
+		if (error == 0) {
+			error = mvms_error_set(MVMS_ECONFLICT,
+					       "push: model %s was registered by another push meanwhile; "
+					       "nothing was committed: push again", model);
+			goto done;
+		}
+		if (error != MVMS_ENOTFOUND)
+			goto done;
+		mvms_error_clear();
+		MVMS_TRY(mvms_store__model_create(&model_id, c->st, model, m->model_uid, NULL));
+	}
 	error = mvms_refs__branch_head(&head, c->st, model_id, branch);
 	if (error == MVMS_ENOTFOUND) {
 		mvms_error_clear();
@@ -995,18 +1010,135 @@ done:
 	return error;
 }
 
+/* What a push commits to, once its files are known. */
+typedef struct push_spec {
+	const char *model;
+	int64_t model_id;
+	const char *branch;
+	int64_t head;               /* the branch head the push builds on (0: none): the CAS value */
+	const int64_t *parents;
+	size_t nparents;
+	const char *message, *author;
+	int64_t time;
+	int check_identical;        /* no version when the files equal the head's */
+} push_spec;
+
+/* Reads and stores the files that are not in the store yet, then commits the version. */
+static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
+{
+	mvms_store *st = c->st;
+	mvms_push_result *out = c->res;
+	size_t i;
+	int error = 0;
+	unsigned w;
+
+	MVMS_TRY(mvms_pool_new(&c->pool, 0));
+	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
+	MVMS_CHECK_ALLOC(c->codecs, error);
+	for (w = 0; w < mvms_pool_size(c->pool); w++)
+		MVMS_TRY(mvms_codec_new(&c->codecs[w], st->level));
+	c->buf = malloc(READ_BUF_SIZE);
+	MVMS_CHECK_ALLOC(c->buf, error);
+	for (i = 0; i < c->nfiles; i++)
+		if (c->files[i].abs)
+			MVMS_TRY(push_one_file(c, &c->files[i]));
+	MVMS_TRY(flush_pack(c));
+	if (c->opts && c->opts->progress)
+		c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
+	out->files = c->nfiles;
+	for (i = 0; i < c->nfiles; i++)
+		out->logical_bytes += c->files[i].size;
+
+	if (ps->check_identical && ps->head && same_files(c, ps->head) == 1) {
+		mvms_version_info *hv = NULL;
+		MVMS_TRY(mvms_version__load(&hv, st, ps->head));
+		out->created = 0;
+		out->number = hv->number;
+		snprintf(out->id, sizeof(out->id), "%s", hv->id);
+		mvms_version_info_free(hv);
+		goto done;
+	}
+
+	if (ps->model_id)
+		MVMS_TRY(mvms_store__model_uid(m->model_uid, st, ps->model_id));
+	else
+		mvms_store__new_uid(m->model_uid);
+	m->model_name = strdup(ps->model);
+	m->author = strdup(ps->author ? ps->author : mvms_store__default_author());
+	m->message = strdup(ps->message ? ps->message : "");
+	MVMS_CHECK_ALLOC(m->model_name, error);
+	MVMS_CHECK_ALLOC(m->author, error);
+	MVMS_CHECK_ALLOC(m->message, error);
+	m->time = ps->time ? ps->time : (int64_t)time(NULL);
+	m->parents = calloc(ps->nparents + 1, sizeof(mvms_oid));
+	MVMS_CHECK_ALLOC(m->parents, error);
+	for (i = 0; i < ps->nparents; i++)
+		MVMS_TRY(version_oid(&m->parents[i], st, ps->parents[i]));
+	m->parent_count = ps->nparents;
+	m->files = calloc(c->nfiles + 1, sizeof(*m->files));
+	MVMS_CHECK_ALLOC(m->files, error);
+	for (i = 0; i < c->nfiles; i++) {
+		m->files[i].path = c->files[i].path; /* borrowed: cleared below */
+		m->files[i].mode = c->files[i].mode;
+		m->files[i].size = c->files[i].size;
+		m->files[i].id = c->files[i].id;
+	}
+	m->file_count = c->nfiles;
+	error = commit_version(c, ps->model, ps->model_id, ps->branch, ps->head, ps->parents,
+			       ps->nparents, m);
+	for (i = 0; i < m->file_count; i++)
+		m->files[i].path = NULL;
+done:
+	return error;
+}
+
+static void push_dispose(push_ctx *c, mvms_manifest *m)
+{
+	size_t i;
+	unsigned w;
+
+	free(m->files);
+	free(m->model_name);
+	free(m->parents);
+	free(m->author);
+	free(m->message);
+	for (i = 0; i < m->meta_count; i++) {
+		free(m->meta_keys[i]);
+		free(m->meta_values[i]);
+	}
+	free(m->meta_keys);
+	free(m->meta_values);
+	mvms_pack_writer_free(c->pack);
+	for (w = 0; c->codecs && w < mvms_pool_size(c->pool); w++)
+		mvms_codec_free(c->codecs[w]);
+	free(c->codecs);
+	mvms_pool_free(c->pool);
+	for (i = 0; i < c->nfiles; i++) {
+		free(c->files[i].path);
+		free(c->files[i].abs);
+		free(c->files[i].chunks);
+		mvms_safetensors_free(c->files[i].st);
+		free(c->files[i].tensor_ids);
+	}
+	free(c->files);
+	free(c->batch);
+	free(c->arena);
+	free(c->buf);
+	oid_set_dispose(&c->pending);
+}
+
 int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
 	      const mvms_push_options *opts)
 {
 	mvms_push_options defaults = MVMS_PUSH_OPTIONS_INIT;
 	push_ctx c;
+	push_spec ps;
 	mvms_manifest m;
 	int64_t model_id = 0, head = 0, base = 0, *parent_rows = NULL;
 	size_t nparents = 0, i, j;
 	const char *branch;
 	double t0 = mvms_now();
 	int error = 0;
-	unsigned w;
 
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
@@ -1022,14 +1154,19 @@ int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const ch
 	MVMS_TRY(parse_meta(&m, opts));
 
 	/* Where this version attaches: the branch head, or main's head for a new branch. */
-	MVMS_TRY(mvms_store__model_ensure(&model_id, st, model));
-	error = mvms_refs__branch_head(&head, st, model_id, branch);
+	error = mvms_store__model_id(&model_id, st, model);
 	if (error == MVMS_ENOTFOUND) {
-		error = mvms_refs__branch_head(&base, st, model_id, "main");
+		/* A new model: the commit registers it together with its first version. */
+		model_id = 0;
+		error = 0;
+	} else if (error == 0) {
+		error = mvms_refs__branch_head(&head, st, model_id, branch);
+		if (error == MVMS_ENOTFOUND)
+			error = mvms_refs__branch_head(&base, st, model_id, "main");
+		else
+			base = head;
 		if (error == MVMS_ENOTFOUND)
 			error = 0;
-	} else {
-		base = head;
 	}
 	if (error < 0)
 		goto done;
@@ -1046,91 +1183,74 @@ int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const ch
 		if (j == nparents)
 			parent_rows[nparents++] = row;
 	}
-
 	MVMS_TRY(collect(&c, path));
-	MVMS_TRY(mvms_pool_new(&c.pool, 0));
-	c.codecs = calloc(mvms_pool_size(c.pool), sizeof(*c.codecs));
-	MVMS_CHECK_ALLOC(c.codecs, error);
-	for (w = 0; w < mvms_pool_size(c.pool); w++)
-		MVMS_TRY(mvms_codec_new(&c.codecs[w], st->level));
-	c.buf = malloc(READ_BUF_SIZE);
-	MVMS_CHECK_ALLOC(c.buf, error);
-	for (i = 0; i < c.nfiles; i++)
-		MVMS_TRY(push_one_file(&c, &c.files[i]));
-	MVMS_TRY(flush_pack(&c));
-	if (opts->progress)
-		opts->progress(c.bytes_done, c.bytes_total, opts->payload);
-	out->files = c.nfiles;
-	for (i = 0; i < c.nfiles; i++)
-		out->logical_bytes += c.files[i].size;
 
-	if (head && opts->parent_count == 0 && opts->meta_count == 0 && same_files(&c, head) == 1) {
-		mvms_version_info *hv = NULL;
-		MVMS_TRY(mvms_version__load(&hv, st, head));
-		out->created = 0;
-		out->number = hv->number;
-		snprintf(out->id, sizeof(out->id), "%s", hv->id);
-		mvms_version_info_free(hv);
-		goto done;
-	}
-
-	MVMS_TRY(mvms_store__model_uid(m.model_uid, st, model_id));
-	m.model_name = strdup(model);
-	m.author = strdup(opts->author ? opts->author : mvms_store__default_author());
-	m.message = strdup(opts->message ? opts->message : "");
-	MVMS_CHECK_ALLOC(m.model_name, error);
-	MVMS_CHECK_ALLOC(m.author, error);
-	MVMS_CHECK_ALLOC(m.message, error);
-	m.time = opts->time ? opts->time : (int64_t)time(NULL);
-	m.parents = calloc(nparents + 1, sizeof(mvms_oid));
-	MVMS_CHECK_ALLOC(m.parents, error);
-	for (i = 0; i < nparents; i++)
-		MVMS_TRY(version_oid(&m.parents[i], st, parent_rows[i]));
-	m.parent_count = nparents;
-	m.files = calloc(c.nfiles + 1, sizeof(*m.files));
-	MVMS_CHECK_ALLOC(m.files, error);
-	for (i = 0; i < c.nfiles; i++) {
-		m.files[i].path = c.files[i].path; /* borrowed: cleared before free below */
-		m.files[i].mode = c.files[i].mode;
-		m.files[i].size = c.files[i].size;
-		m.files[i].id = c.files[i].id;
-	}
-	m.file_count = c.nfiles;
-	error = commit_version(&c, model, model_id, branch, head, parent_rows, nparents, &m);
-	for (i = 0; i < m.file_count; i++)
-		m.files[i].path = NULL;
+	memset(&ps, 0, sizeof(ps));
+	ps.model = model;
+	ps.model_id = model_id;
+	ps.branch = branch;
+	ps.head = head;
+	ps.parents = parent_rows;
+	ps.nparents = nparents;
+	ps.message = opts->message;
+	ps.author = opts->author;
+	ps.time = opts->time;
+	ps.check_identical = opts->parent_count == 0 && opts->meta_count == 0;
+	error = push_run(&c, &ps, &m);
 done:
 	out->seconds = mvms_now() - t0;
-	free(m.files);
-	m.files = NULL;
-	m.file_count = 0;
-	free(m.model_name);
-	free(m.parents);
-	free(m.author);
-	free(m.message);
-	for (i = 0; i < m.meta_count; i++) {
-		free(m.meta_keys[i]);
-		free(m.meta_values[i]);
-	}
-	free(m.meta_keys);
-	free(m.meta_values);
-	mvms_pack_writer_free(c.pack);
-	for (w = 0; c.codecs && w < mvms_pool_size(c.pool); w++)
-		mvms_codec_free(c.codecs[w]);
-	free(c.codecs);
-	mvms_pool_free(c.pool);
-	for (i = 0; i < c.nfiles; i++) {
-		free(c.files[i].path);
-		free(c.files[i].abs);
-		free(c.files[i].chunks);
-		mvms_safetensors_free(c.files[i].st);
-		free(c.files[i].tensor_ids);
-	}
-	free(c.files);
-	free(c.batch);
-	free(c.arena);
-	free(c.buf);
-	oid_set_dispose(&c.pending);
+	push_dispose(&c, &m);
 	free(parent_rows);
+	return error;
+}
+
+int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
+		       const char *branch, int64_t expected_head, const int64_t *parents,
+		       size_t nparents, const char *message, const char *author, int64_t when,
+		       const mvms_push__entry *entries, size_t count)
+{
+	push_ctx c;
+	push_spec ps;
+	mvms_manifest m;
+	struct stat sb;
+	size_t i;
+	double t0 = mvms_now();
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
+	c.st = st;
+	c.res = out;
+	memset(&ps, 0, sizeof(ps));
+	ps.model = model;
+	MVMS_TRY(mvms_store__model_id(&ps.model_id, st, model));
+	for (i = 0; i < count; i++) {
+		memset(&sb, 0, sizeof(sb));
+		sb.st_mode = entries[i].mode == 0755 ? 0755 : 0644;
+		sb.st_size = (off_t)entries[i].size;
+		MVMS_TRY(add_file(&c, entries[i].path, entries[i].abs ? entries[i].abs : "", &sb));
+		if (!entries[i].abs) {
+			/* Already in the store: nothing to read, the content row exists. */
+			free(c.files[c.nfiles - 1].abs);
+			c.files[c.nfiles - 1].abs = NULL;
+			c.files[c.nfiles - 1].id = entries[i].content;
+		} else {
+			c.bytes_total += entries[i].size;
+		}
+	}
+	if (c.nfiles > 1)
+		qsort(c.files, c.nfiles, sizeof(*c.files), cmp_push_file);
+	ps.branch = branch;
+	ps.head = expected_head;
+	ps.parents = parents;
+	ps.nparents = nparents;
+	ps.message = message;
+	ps.author = author;
+	ps.time = when;
+	error = push_run(&c, &ps, &m);
+done:
+	out->seconds = mvms_now() - t0;
+	push_dispose(&c, &m);
 	return error;
 }

@@ -294,18 +294,28 @@ int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name)
 	return error;
 }
 
-static int model_insert(int64_t *out, mvms_store *st, const char *name, const char *description)
+void mvms_store__new_uid(char *out)
 {
-	sqlite3_stmt *s;
 	unsigned char raw[16];
-	char uid[33];
-	int error = 0;
 	size_t i;
 
-	MVMS_TRY(mvms_model_name_check(name));
 	randombytes_buf(raw, sizeof(raw));
 	for (i = 0; i < sizeof(raw); i++)
-		snprintf(uid + 2 * i, 3, "%02x", raw[i]);
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+int mvms_store__model_create(int64_t *out, mvms_store *st, const char *name, const char *uid_in,
+			     const char *description)
+{
+	sqlite3_stmt *s;
+	char uid[33];
+	int error = 0;
+
+	MVMS_TRY(mvms_model_name_check(name));
+	if (uid_in)
+		snprintf(uid, sizeof(uid), "%s", uid_in);
+	else
+		mvms_store__new_uid(uid);
 	s = mvms_db_stmt(st->db, "INSERT INTO models(uid, name, description, created_at) "
 				 "VALUES (?, ?, ?, ?)");
 	if (!s) {
@@ -322,17 +332,6 @@ static int model_insert(int64_t *out, mvms_store *st, const char *name, const ch
 	if (error == 0 && out)
 		*out = sqlite3_last_insert_rowid(mvms_db_handle(st->db));
 done:
-	return error;
-}
-
-int mvms_store__model_ensure(int64_t *out, mvms_store *st, const char *name)
-{
-	int error = mvms_store__model_id(out, st, name);
-
-	if (error == MVMS_ENOTFOUND) {
-		mvms_error_clear();
-		error = model_insert(out, st, name, NULL);
-	}
 	return error;
 }
 
@@ -354,7 +353,7 @@ int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id)
 
 int mvms_model_register(mvms_store *st, const char *name, const char *description)
 {
-	return model_insert(NULL, st, name, description);
+	return mvms_store__model_create(NULL, st, name, NULL, description);
 }
 
 static int model_from_row(mvms_model_info *m, sqlite3_stmt *s)

@@ -26,8 +26,11 @@ struct mvms_store {
 
 /* Row id of a model by name: MVMS_ENOTFOUND when absent. */
 int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name);
-/* Registers @name unless it exists; *out is its row id. */
-int mvms_store__model_ensure(int64_t *out, mvms_store *st, const char *name);
+/* Registers @name with @uid (NULL: a new random one); MVMS_EEXISTS when it exists. */
+int mvms_store__model_create(int64_t *out, mvms_store *st, const char *name, const char *uid,
+			     const char *description);
+/* 32 hex digits of fresh randomness. */
+void mvms_store__new_uid(char *out);
 /* The model row id and uid of a version row. */
 int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id);
 
@@ -38,6 +41,29 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row);
 /* Branch head row id (0 with MVMS_ENOTFOUND when the branch does not exist). */
 int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch);
+
+/* One file of a version being committed by push__entries: either a file to read (abs) or
+ * a content the store already has (abs NULL, content and size set). */
+typedef struct mvms_push__entry {
+	const char *path;
+	unsigned mode;
+	const char *abs;
+	mvms_oid content;
+	uint64_t size;
+} mvms_push__entry;
+
+/* Commits a version of @model on @branch (compare-and-swap against @expected_head, 0 for
+ * none) from @entries, with the given parent rows. Used by merge. */
+int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
+		       const char *branch, int64_t expected_head, const int64_t *parents,
+		       size_t nparents, const char *message, const char *author, int64_t when,
+		       const mvms_push__entry *entries, size_t count);
+
+/* Streams bytes [offset, offset + len) of a stored file content to @sink, each chunk
+ * verified against its hash first. */
+typedef int (*mvms_pull__sink)(const void *data, size_t len, void *payload);
+int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
+			     uint64_t len, mvms_pull__sink sink, void *payload);
 
 /* "unknown" / $MVMS_AUTHOR / $USER. */
 const char *mvms_store__default_author(void);
