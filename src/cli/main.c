@@ -33,6 +33,9 @@ static const cli_cmd commands[] = {
 	{ "merge-base", cmd_merge_base, "MODEL@A MODEL@B", "lowest common ancestor(s) of two versions" },
 	{ "diff", cmd_diff, "MODEL@A [MODEL@]B [--stat] [--tensors]",
 	  "files, tensors and metadata that differ between two versions" },
+	{ "merge", cmd_merge,
+	  "MODEL SOURCE [--into BRANCH] [-m MSG] [--ours | --theirs] [--resolve PATH=ours|theirs ...]",
+	  "merge a version (a branch, or MODEL@REF) into a branch" },
 	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };

@@ -9,22 +9,7 @@
 #include <stdlib.h>
 #include "store_int.h"
 #include "mvms/dag.h"
-
-typedef struct vfile {
-	char *path;
-	unsigned mode;
-	int64_t content;
-	mvms_oid oid;
-	uint64_t size;
-	int safetensors;
-	int matched;
-} vfile;
-
-typedef struct vtensor {
-	char *name, *dtype, *shape;
-	uint64_t length;
-	mvms_oid oid;
-} vtensor;
+#include "dag_int.h"
 
 /* A set of chunk row ids. */
 typedef struct id_set {
@@ -69,7 +54,7 @@ static int ids_has(const id_set *s, int64_t k)
 	return 0;
 }
 
-static void free_vfiles(vfile *f, size_t n)
+void mvms_dag__free_files(mvms_vfile *f, size_t n)
 {
 	size_t i;
 
@@ -78,13 +63,13 @@ static void free_vfiles(vfile *f, size_t n)
 	free(f);
 }
 
-static int load_files(vfile **out, size_t *count, mvms_store *st, int64_t row)
+int mvms_dag__load_files(mvms_vfile **out, size_t *count, mvms_store *st, int64_t row)
 {
 	static const char q[] =
 		"SELECT f.path, f.mode, c.id, c.oid, c.size, c.format FROM files f "
 		"JOIN contents c ON c.id = f.content_id WHERE f.version_id = ? ORDER BY f.path";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	vfile *list = NULL, *t;
+	mvms_vfile *list = NULL, *t;
 	size_t n = 0, cap = 0;
 	int error = 0, rc;
 
@@ -115,7 +100,7 @@ static int load_files(vfile **out, size_t *count, mvms_store *st, int64_t row)
 done:
 	sqlite3_reset(s);
 	if (error < 0) {
-		free_vfiles(list, n);
+		mvms_dag__free_files(list, n);
 		return error;
 	}
 	*out = list;
@@ -123,7 +108,7 @@ done:
 	return 0;
 }
 
-static void free_vtensors(vtensor *t, size_t n)
+void mvms_dag__free_tensors(mvms_vtensor *t, size_t n)
 {
 	size_t i;
 
@@ -135,12 +120,12 @@ static void free_vtensors(vtensor *t, size_t n)
 	free(t);
 }
 
-static int load_tensors(vtensor **out, size_t *count, mvms_store *st, int64_t content)
+int mvms_dag__load_tensors(mvms_vtensor **out, size_t *count, mvms_store *st, int64_t content)
 {
 	static const char q[] =
-		"SELECT name, dtype, shape, length, oid FROM tensors WHERE content_id = ? ORDER BY name";
+		"SELECT name, dtype, shape, length, oid, offset FROM tensors WHERE content_id = ? ORDER BY name";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	vtensor *list = NULL, *t;
+	mvms_vtensor *list = NULL, *t;
 	size_t n = 0, cap = 0;
 	int error = 0, rc;
 
@@ -163,6 +148,7 @@ static int load_tensors(vtensor **out, size_t *count, mvms_store *st, int64_t co
 		list[n - 1].shape = mvms_db_column_strdup(s, 2);
 		list[n - 1].length = (uint64_t)sqlite3_column_int64(s, 3);
 		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 4));
+		list[n - 1].offset = (uint64_t)sqlite3_column_int64(s, 5);
 		if (!list[n - 1].name || !list[n - 1].dtype || !list[n - 1].shape) {
 			error = mvms_error_set(MVMS_ERROR, "out of memory");
 			goto done;
@@ -173,7 +159,7 @@ static int load_tensors(vtensor **out, size_t *count, mvms_store *st, int64_t co
 done:
 	sqlite3_reset(s);
 	if (error < 0) {
-		free_vtensors(list, n);
+		mvms_dag__free_tensors(list, n);
 		return error;
 	}
 	*out = list;
@@ -181,7 +167,7 @@ done:
 	return 0;
 }
 
-static int tensor_entry(mvms_diff_file *f, char status, const vtensor *a, const vtensor *b)
+static int tensor_entry(mvms_diff_file *f, char status, const mvms_vtensor *a, const mvms_vtensor *b)
 {
 	mvms_diff_tensor *t = realloc(f->tensors, (f->tensor_count + 1) * sizeof(*t));
 
@@ -210,12 +196,12 @@ static int tensor_entry(mvms_diff_file *f, char status, const vtensor *a, const 
 /* Both lists are sorted by name: one merge pass. */
 static int diff_tensors(mvms_diff_file *f, mvms_store *st, int64_t ca, int64_t cb, int list)
 {
-	vtensor *ta = NULL, *tb = NULL;
+	mvms_vtensor *ta = NULL, *tb = NULL;
 	size_t na = 0, nb = 0, i = 0, j = 0;
 	int error = 0, c;
 
-	MVMS_TRY(load_tensors(&ta, &na, st, ca));
-	MVMS_TRY(load_tensors(&tb, &nb, st, cb));
+	MVMS_TRY(mvms_dag__load_tensors(&ta, &na, st, ca));
+	MVMS_TRY(mvms_dag__load_tensors(&tb, &nb, st, cb));
 	f->tensor_diff = 1;
 	f->tensors_total = nb;
 	for (j = 0; j < nb; j++)
@@ -249,8 +235,8 @@ static int diff_tensors(mvms_diff_file *f, mvms_store *st, int64_t ca, int64_t c
 		}
 	}
 done:
-	free_vtensors(ta, na);
-	free_vtensors(tb, nb);
+	mvms_dag__free_tensors(ta, na);
+	mvms_dag__free_tensors(tb, nb);
 	return error;
 }
 
@@ -299,7 +285,7 @@ static int version_chunks(id_set *out, mvms_store *st, int64_t row)
 	return error;
 }
 
-static int add_file(mvms_diff *d, char status, const vfile *a, const vfile *b)
+static int add_file(mvms_diff *d, char status, const mvms_vfile *a, const mvms_vfile *b)
 {
 	mvms_diff_file *f = realloc(d->files, (d->file_count + 1) * sizeof(*f));
 
@@ -367,7 +353,7 @@ static int diff_meta(mvms_diff *d)
 int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b, unsigned flags)
 {
 	mvms_diff *d = NULL;
-	vfile *fa = NULL, *fb = NULL;
+	mvms_vfile *fa = NULL, *fb = NULL;
 	size_t na = 0, nb = 0, i, j, k;
 	int64_t ra, rb;
 	id_set a_chunks = { NULL, 0, 0 };
@@ -378,8 +364,8 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 	MVMS_CHECK_ALLOC(d, error);
 	MVMS_TRY(mvms_refs__resolve_row(&ra, &d->from, st, a));
 	MVMS_TRY(mvms_refs__resolve_row(&rb, &d->to, st, b));
-	MVMS_TRY(load_files(&fa, &na, st, ra));
-	MVMS_TRY(load_files(&fb, &nb, st, rb));
+	MVMS_TRY(mvms_dag__load_files(&fa, &na, st, ra));
+	MVMS_TRY(mvms_dag__load_files(&fb, &nb, st, rb));
 	MVMS_TRY(version_chunks(&a_chunks, st, ra));
 
 	/* Same path on both sides. */
@@ -443,8 +429,8 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 	d = NULL;
 done:
 	free(a_chunks.keys);
-	free_vfiles(fa, na);
-	free_vfiles(fb, nb);
+	mvms_dag__free_files(fa, na);
+	mvms_dag__free_files(fb, nb);
 	mvms_diff_free(d);
 	return error;
 }

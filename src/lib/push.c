@@ -641,7 +641,7 @@ static int push_one_file(push_ctx *c, push_file *f)
 			start += cut;
 			c->bytes_done += cut;
 		}
-		if (c->opts->progress && (c->nbatch & 63) == 0)
+		if (c->opts && c->opts->progress && (c->nbatch & 63) == 0)
 			c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
 	}
 	MVMS_TRY(process_batch(c, &fs));

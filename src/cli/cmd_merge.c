@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* mvms-store merge: brings a source version into a branch (3-way, tensor by tensor). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+static cJSON *conflicts_json(const mvms_merge_result *r)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; r && i < r->conflict_count; i++) {
+		const mvms_merge_conflict *c = &r->conflicts[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", c->path);
+		if (c->tensor)
+			cJSON_AddStringToObject(o, "tensor", c->tensor);
+		else
+			cJSON_AddNullToObject(o, "tensor");
+		cJSON_AddStringToObject(o, "kind", c->kind);
+		cJSON_AddStringToObject(o, "base", c->base_id);
+		cJSON_AddStringToObject(o, "ours", c->ours_id);
+		cJSON_AddStringToObject(o, "theirs", c->theirs_id);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "into", required_argument, NULL, 'i' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "author", required_argument, NULL, 'A' },
+		{ "ours", no_argument, NULL, 'o' },
+		{ "theirs", no_argument, NULL, 't' },
+		{ "resolve", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	mvms_merge_options o = MVMS_MERGE_OPTIONS_INIT;
+	mvms_merge_resolution *res = NULL;
+	mvms_merge_result *r = NULL;
+	mvms_store *st = NULL;
+	char *source = NULL, *eq;
+	size_t nres = 0, i;
+	int c, error, rc = EXIT_OK;
+
+	res = calloc((size_t)argc + 1, sizeof(*res));
+	if (!res) {
+		fprintf(stderr, "mvms-store: out of memory\n");
+		return EXIT_ERROR;
+	}
+	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o.into = optarg; break;
+		case 'm': o.message = optarg; break;
+		case 'A': o.author = optarg; break;
+		case 'o':
+		case 't':
+			if (o.strategy) {
+				rc = cli_usage_error("merge", "--ours and --theirs exclude each other");
+				goto done;
+			}
+			o.strategy = c == 'o' ? MVMS_MERGE_OURS : MVMS_MERGE_THEIRS;
+			break;
+		case 'r':
+			eq = strrchr(optarg, '=');
+			if (!eq || eq == optarg || (strcmp(eq + 1, "ours") && strcmp(eq + 1, "theirs"))) {
+				rc = cli_usage_error("merge", "--resolve wants PATH=ours or PATH=theirs");
+				goto done;
+			}
+			*eq = '\0';
+			res[nres].path = optarg;
+			res[nres].side = strcmp(eq + 1, "ours") == 0 ? MVMS_MERGE_OURS : MVMS_MERGE_THEIRS;
+			nres++;
+			break;
+		case 'h':
+			cli_print_usage(cli_find("merge"));
+			goto done;
+		default:
+			rc = cli_usage_error("merge", "bad option");
+			goto done;
+		}
+	}
+	if (argc - optind != 2) {
+		rc = cli_usage_error("merge", "want MODEL and SOURCE");
+		goto done;
+	}
+	o.resolve = res;
+	o.resolve_count = nres;
+	/* SOURCE without a model is a ref of MODEL (a branch, usually). */
+	if (strchr(argv[optind + 1], '@'))
+		source = strdup(argv[optind + 1]);
+	else if (asprintf(&source, "%s@%s", argv[optind], argv[optind + 1]) < 0)
+		source = NULL;
+	if (!source) {
+		fprintf(stderr, "mvms-store: out of memory\n");
+		rc = EXIT_ERROR;
+		goto done;
+	}
+	if ((rc = cli_open_store(&st)) != 0)
+		goto done;
+	error = mvms_merge(&r, st, argv[optind], source, &o);
+	if (error == MVMS_EMERGE) {
+		if (cli.json) {
+			cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
+			cJSON_AddStringToObject(err, "code", "merge_conflict");
+			cJSON_AddStringToObject(err, "message", mvms_error_last());
+			cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+			cli_print_json(doc);
+		} else {
+			printf("CONFLICTS merging %s into %s:\n", source, o.into ? o.into : "main");
+			for (i = 0; i < r->conflict_count; i++) {
+				const mvms_merge_conflict *x = &r->conflicts[i];
+				printf("  %-14s %s%s%s\n      base %.12s  ours %.12s  theirs %.12s\n", x->kind,
+				       x->path, x->tensor ? " :: " : "", x->tensor ? x->tensor : "",
+				       *x->base_id ? x->base_id : "(none)", *x->ours_id ? x->ours_id : "(none)",
+				       *x->theirs_id ? x->theirs_id : "(none)");
+			}
+		}
+		fprintf(stderr, "mvms-store: %s\n", mvms_error_last());
+		rc = EXIT_CONFLICT;
+		goto done;
+	}
+	if (error < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "model", argv[optind]);
+		cJSON_AddStringToObject(doc, "into", o.into ? o.into : "main");
+		cJSON_AddStringToObject(doc, "source", source);
+		cJSON_AddStringToObject(doc, "result", r->up_to_date ? "up-to-date"
+						       : r->fast_forward ? "fast-forward" : "merged");
+		cJSON_AddNumberToObject(doc, "version", (double)r->number);
+		cJSON_AddStringToObject(doc, "id", r->id);
+		cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
+		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+		cli_print_json(doc);
+	} else if (r->up_to_date) {
+		printf("already up to date: %s@v%lld %s contains %s\n", argv[optind], (long long)r->number,
+		       r->id, source);
+	} else if (r->fast_forward) {
+		printf("fast-forward: %s of %s -> %s@v%lld %s\n", o.into ? o.into : "main", argv[optind],
+		       argv[optind], (long long)r->number, r->id);
+	} else {
+		printf("%s@v%lld %s\n", argv[optind], (long long)r->number, r->id);
+		if (!cli.quiet)
+			fprintf(stderr, "  merged %s into %s%s\n", source, o.into ? o.into : "main",
+				r->tensor_merged_files ? " (safetensors merged tensor by tensor)" : "");
+	}
+done:
+	mvms_merge_result_free(r);
+	free(source);
+	free(res);
+	mvms_store_free(st);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to diff.c and merge.c: a version's files and a file content's tensors as read
+ * from the database, sorted by path and by name.
+ */
+#ifndef MVMS_DAG_INT_H
+#define MVMS_DAG_INT_H
+
+#include "store_int.h"
+
+typedef struct mvms_vfile {
+	char *path;
+	unsigned mode;
+	int64_t content;   /* contents row */
+	mvms_oid oid;      /* file id */
+	uint64_t size;
+	int safetensors;
+	int matched;       /* scratch flag for the caller */
+} mvms_vfile;
+
+typedef struct mvms_vtensor {
+	char *name, *dtype, *shape;
+	uint64_t offset, length;
+	mvms_oid oid;
+} mvms_vtensor;
+
+int mvms_dag__load_files(mvms_vfile **out, size_t *count, mvms_store *st, int64_t version_row);
+void mvms_dag__free_files(mvms_vfile *f, size_t n);
+int mvms_dag__load_tensors(mvms_vtensor **out, size_t *count, mvms_store *st, int64_t content);
+void mvms_dag__free_tensors(mvms_vtensor *t, size_t n);
+
+#endif

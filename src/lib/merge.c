@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Merge: a 3-way merge by path of a source version into a branch, against their merge
+ * base(s). A safetensors file changed on both sides in disjoint tensors is merged tensor by
+ * tensor: a new, valid file is built (header rebuilt, tensor data streamed and verified from
+ * the chunks of each side) and stored through the normal push path, so it dedups. Conflicts
+ * are reported and nothing is written unless they are resolved. Fast-forwards move the branch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "store_int.h"
+#include "dag_int.h"
+#include "mvms/dag.h"
+#include "safetensors.h"
+
+typedef struct merge_ctx {
+	mvms_store *st;
+	const mvms_merge_options *o;
+	mvms_merge_result *res;
+	mvms_push__entry *out;     /* the merged tree */
+	size_t nout, cout;
+	char **tmpfiles;           /* built files, removed at the end */
+	size_t ntmp;
+} merge_ctx;
+
+static int entry_eq(const mvms_vfile *a, const mvms_vfile *b)
+{
+	if (!a || !b)
+		return a == b;
+	return a->mode == b->mode && mvms_oid_cmp(&a->oid, &b->oid) == 0;
+}
+
+static void fmt_id(char *out, const mvms_vfile *f)
+{
+	if (f)
+		mvms_oid_fmt(out, &f->oid);
+	else
+		out[0] = '\0';
+}
+
+static int add_conflict(merge_ctx *c, const char *path, const char *tensor, const char *kind,
+			const char *base_id, const char *ours_id, const char *theirs_id)
+{
+	mvms_merge_conflict *t = realloc(c->res->conflicts,
+					 (c->res->conflict_count + 1) * sizeof(*t));
+
+	if (!t)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	c->res->conflicts = t;
+	t = &t[c->res->conflict_count++];
+	memset(t, 0, sizeof(*t));
+	t->path = strdup(path);
+	t->tensor = tensor ? strdup(tensor) : NULL;
+	t->kind = strdup(kind);
+	snprintf(t->base_id, sizeof(t->base_id), "%s", base_id);
+	snprintf(t->ours_id, sizeof(t->ours_id), "%s", ours_id);
+	snprintf(t->theirs_id, sizeof(t->theirs_id), "%s", theirs_id);
+	if (!t->path || !t->kind || (tensor && !t->tensor))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	return 0;
+}
+
+static int take(merge_ctx *c, const mvms_vfile *f)
+{
+	if (!f)
+		return 0; /* deleted in the result */
+	if (c->nout == c->cout) {
+		size_t ncap = c->cout ? c->cout * 2 : 16;
+		mvms_push__entry *t = realloc(c->out, ncap * sizeof(*t));
+		if (!t)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		c->out = t;
+		c->cout = ncap;
+	}
+	memset(&c->out[c->nout], 0, sizeof(c->out[0]));
+	c->out[c->nout].path = f->path;
+	c->out[c->nout].mode = f->mode;
+	c->out[c->nout].content = f->oid;
+	c->out[c->nout].size = f->size;
+	c->nout++;
+	return 0;
+}
+
+static int resolution_for(const merge_ctx *c, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < c->o->resolve_count; i++)
+		if (strcmp(c->o->resolve[i].path, path) == 0)
+			return c->o->resolve[i].side;
+	return MVMS_MERGE_NONE;
+}
+
+/* ---- merging the bases: a path counts as in the base only when all bases agree ---- */
+
+typedef struct base_entry {
+	const mvms_vfile *f;       /* NULL with ambiguous: the bases disagree */
+	int ambiguous;
+	const char *path;
+} base_entry;
+
+static int cmp_base(const void *a, const void *b)
+{
+	return strcmp(((const base_entry *)a)->path, ((const base_entry *)b)->path);
+}
+
+static int virtual_base(base_entry **out, size_t *count, mvms_vfile **lists, const size_t *counts,
+			size_t nbases)
+{
+	base_entry *b = NULL;
+	size_t total = 0, n = 0, i, j, k;
+	int error = 0;
+
+	for (i = 0; i < nbases; i++)
+		total += counts[i];
+	b = calloc(total + 1, sizeof(*b));
+	MVMS_CHECK_ALLOC(b, error);
+	for (i = 0; i < nbases; i++)
+		for (j = 0; j < counts[i]; j++) {
+			b[n].path = lists[i][j].path;
+			b[n].f = &lists[i][j];
+			n++;
+		}
+	if (n > 1)
+		qsort(b, n, sizeof(*b), cmp_base);
+	/* Collapse runs of one path: agreeing on content and present in every base, or not. */
+	for (i = 0, k = 0; i < n; i = j) {
+		int agree = 1;
+		for (j = i + 1; j < n && strcmp(b[j].path, b[i].path) == 0; j++)
+			if (!entry_eq(b[j].f, b[i].f))
+				agree = 0;
+		b[k] = b[i];
+		if (!agree || j - i != nbases) {
+			b[k].ambiguous = 1;
+			b[k].f = NULL;
+		}
+		k++;
+	}
+	*out = b;
+	*count = k;
+	b = NULL;
+done:
+	free(b);
+	return error;
+}
+
+/* ---- tensor by tensor ---- */
+
+typedef struct plan_item {
+	const mvms_vtensor *t;
+	const mvms_vfile *from;    /* whose content holds its bytes */
+	uint64_t key;              /* its place: the offset of the same name in ours, else theirs */
+} plan_item;
+
+typedef struct fd_sink {
+	int fd;
+	const char *path;
+} fd_sink;
+
+static int write_sink(const void *data, size_t len, void *payload)
+{
+	fd_sink *s = payload;
+
+	return mvms_write_full(s->fd, data, len, s->path);
+}
+
+static int buf_sink(const void *data, size_t len, void *payload)
+{
+	return mvms_buf_put(payload, data, len);
+}
+
+/* Reads a safetensors file's header (through verified chunk reads) for its __metadata__. */
+static int read_metadata(char **out, mvms_store *st, const mvms_vfile *f)
+{
+	mvms_buf head = MVMS_BUF_INIT;
+	mvms_safetensors *sf = NULL;
+	uint64_t n;
+	size_t needed = 0;
+	int error = 0;
+
+	*out = NULL;
+	MVMS_TRY(mvms_pull__content_range(st, &f->oid, 0, 8, buf_sink, &head));
+	n = mvms_le64_get((const unsigned char *)head.ptr);
+	if (n > MVMS_SAFETENSORS_HEADER_MAX || 8 + n > f->size) {
+		error = mvms_error_set(MVMS_EMISMATCH, "merge: %s: bad safetensors header", f->path);
+		goto done;
+	}
+	MVMS_TRY(mvms_pull__content_range(st, &f->oid, 8, n, buf_sink, &head));
+	error = mvms_safetensors_parse(&sf, &needed, head.ptr, head.size, f->size);
+	if (error < 0) {
+		error = mvms_error_set(MVMS_EMISMATCH, "merge: %s: stored safetensors header no "
+				       "longer parses", f->path);
+		goto done;
+	}
+	if (sf->metadata_json) {
+		*out = strdup(sf->metadata_json);
+		MVMS_CHECK_ALLOC(*out, error);
+	}
+done:
+	mvms_safetensors_free(sf);
+	mvms_buf_dispose(&head);
+	return error;
+}
+
+/* Writes a new safetensors file with the planned tensors, in plan order. */
+static int build_file(char **path_out, uint64_t *size_out, merge_ctx *c, const mvms_vfile *ours,
+		      const plan_item *plan, size_t n)
+{
+	mvms_buf hdr = MVMS_BUF_INIT;
+	char *meta = NULL, *path = NULL;
+	unsigned char len8[8];
+	uint64_t off = 0, total;
+	fd_sink sink;
+	size_t i;
+	int fd = -1, error = 0;
+
+	MVMS_TRY(read_metadata(&meta, c->st, ours));
+	MVMS_TRY(mvms_buf_puts(&hdr, "{"));
+	if (meta) {
+		MVMS_TRY(mvms_buf_puts(&hdr, "\"__metadata__\":"));
+		MVMS_TRY(mvms_buf_puts(&hdr, meta));
+	}
+	for (i = 0; i < n; i++) {
+		const mvms_vtensor *t = plan[i].t;
+		MVMS_TRY(mvms_buf_puts(&hdr, (i || meta) ? "," : ""));
+		MVMS_TRY(mvms_buf_put_json_string(&hdr, t->name));
+		MVMS_TRY(mvms_buf_printf(&hdr, ":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%" PRIu64
+					 ",%" PRIu64 "]}", t->dtype, t->shape, off, off + t->length));
+		off += t->length;
+	}
+	MVMS_TRY(mvms_buf_puts(&hdr, "}"));
+	/* Tensor data starts 8-byte aligned, as safetensors writers do. */
+	while (hdr.size % 8)
+		MVMS_TRY(mvms_buf_puts(&hdr, " "));
+	if (asprintf(&path, "%s/tmp-merge-XXXXXX", c->st->path) < 0) {
+		path = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		error = mvms_error_set(MVMS_ERROR, "merge: create %s: %s", path, strerror(errno));
+		free(path);
+		path = NULL;
+		goto done;
+	}
+	mvms_le64_put(len8, hdr.size);
+	MVMS_TRY(mvms_write_full(fd, len8, 8, path));
+	MVMS_TRY(mvms_write_full(fd, hdr.ptr, hdr.size, path));
+	sink.fd = fd;
+	sink.path = path;
+	for (i = 0; i < n; i++)
+		MVMS_TRY(mvms_pull__content_range(c->st, &plan[i].from->oid, plan[i].t->offset,
+						  plan[i].t->length, write_sink, &sink));
+	total = 8 + hdr.size + off;
+	if (close(fd) < 0) {
+		fd = -1;
+		error = mvms_error_set(MVMS_ERROR, "merge: %s: %s", path, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	*path_out = path;
+	*size_out = total;
+	path = NULL;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (path) {
+		unlink(path);
+		free(path);
+	}
+	free(meta);
+	mvms_buf_dispose(&hdr);
+	return error;
+}
+
+static int tensor_eq(const mvms_vtensor *a, const mvms_vtensor *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a->dtype, b->dtype) == 0 && strcmp(a->shape, b->shape) == 0 &&
+	       mvms_oid_cmp(&a->oid, &b->oid) == 0;
+}
+
+static int cmp_plan(const void *x, const void *y)
+{
+	const plan_item *a = x, *b = y;
+
+	return a->key < b->key ? -1 : a->key > b->key ? 1 : 0;
+}
+
+/* Merges one safetensors path tensor by tensor. Adds tensor conflicts (then takes nothing),
+ * or adds the merged file to the result. */
+static int merge_tensors(merge_ctx *c, const mvms_vfile *b, const mvms_vfile *o,
+			 const mvms_vfile *t)
+{
+	mvms_vtensor *tb = NULL, *to = NULL, *tt = NULL;
+	size_t nb = 0, no = 0, nt = 0, i = 0, j = 0, k = 0, np = 0, nours = 0, before;
+	plan_item *plan = NULL, *theirs_only = NULL;
+	size_t ntheirs_only = 0, from_theirs = 0;
+	char idb[MVMS_OID_HEXSZ + 1], ido[MVMS_OID_HEXSZ + 1], idt[MVMS_OID_HEXSZ + 1];
+	char *built = NULL;
+	uint64_t built_size = 0;
+	int error = 0;
+
+	MVMS_TRY(mvms_dag__load_tensors(&tb, &nb, c->st, b->content));
+	MVMS_TRY(mvms_dag__load_tensors(&to, &no, c->st, o->content));
+	MVMS_TRY(mvms_dag__load_tensors(&tt, &nt, c->st, t->content));
+	plan = calloc(no + nt + 1, sizeof(*plan));
+	theirs_only = calloc(nt + 1, sizeof(*theirs_only));
+	MVMS_CHECK_ALLOC(plan, error);
+	MVMS_CHECK_ALLOC(theirs_only, error);
+	before = c->res->conflict_count;
+	/* The three lists are sorted by name: walk them together. */
+	while (i < nb || j < no || k < nt) {
+		const char *name = NULL;
+		const mvms_vtensor *xb = NULL, *xo = NULL, *xt = NULL, *pick;
+		if (i < nb)
+			name = tb[i].name;
+		if (j < no && (!name || strcmp(to[j].name, name) < 0))
+			name = to[j].name;
+		if (k < nt && (!name || strcmp(tt[k].name, name) < 0))
+			name = tt[k].name;
+		if (i < nb && strcmp(tb[i].name, name) == 0)
+			xb = &tb[i++];
+		if (j < no && strcmp(to[j].name, name) == 0)
+			xo = &to[j++];
+		if (k < nt && strcmp(tt[k].name, name) == 0)
+			xt = &tt[k++];
+		if (tensor_eq(xo, xt) || tensor_eq(xt, xb))
+			pick = xo;
+		else if (tensor_eq(xo, xb))
+			pick = xt;
+		else if (c->o->strategy == MVMS_MERGE_OURS)
+			pick = xo;
+		else if (c->o->strategy == MVMS_MERGE_THEIRS)
+			pick = xt;
+		else {
+			if (xb) mvms_oid_fmt(idb, &xb->oid); else idb[0] = '\0';
+			if (xo) mvms_oid_fmt(ido, &xo->oid); else ido[0] = '\0';
+			if (xt) mvms_oid_fmt(idt, &xt->oid); else idt[0] = '\0';
+			MVMS_TRY(add_conflict(c, o->path, name, "tensor", idb, ido, idt));
+			continue;
+		}
+		if (!pick)
+			continue; /* removed */
+		if (pick == xo) {
+			plan[np].t = xo;
+			plan[np].from = o;
+			plan[np].key = xo->offset;
+			np++;
+		} else if (xo) {
+			/* Theirs' bytes, at ours' place in the file. */
+			plan[np].t = xt;
+			plan[np].from = t;
+			plan[np].key = xo->offset;
+			np++;
+			from_theirs++;
+		} else {
+			theirs_only[ntheirs_only].t = xt;
+			theirs_only[ntheirs_only].from = t;
+			theirs_only[ntheirs_only].key = xt->offset;
+			ntheirs_only++;
+			from_theirs++;
+		}
+	}
+	if (c->res->conflict_count > before)
+		goto done;
+	/* Order: ours' tensors by ours' offsets (a replaced one keeps ours' slot), then the
+	 * tensors only theirs has, by theirs' offsets. */
+	nours = np;
+	if (nours > 1)
+		qsort(plan, nours, sizeof(*plan), cmp_plan);
+	if (ntheirs_only > 1)
+		qsort(theirs_only, ntheirs_only, sizeof(*theirs_only), cmp_plan);
+	for (i = 0; i < ntheirs_only; i++)
+		plan[np++] = theirs_only[i];
+	if (from_theirs == 0 && np == no) {
+		/* Nothing of theirs survived: the file is ours as it is. */
+		error = take(c, o);
+		goto done;
+	}
+	MVMS_TRY(build_file(&built, &built_size, c, o, plan, np));
+	{
+		char **tf = realloc(c->tmpfiles, (c->ntmp + 1) * sizeof(*tf));
+		MVMS_CHECK_ALLOC(tf, error);
+		c->tmpfiles = tf;
+		c->tmpfiles[c->ntmp++] = built;
+	}
+	MVMS_TRY(take(c, o));
+	c->out[c->nout - 1].abs = built;
+	c->out[c->nout - 1].size = built_size;
+	built = NULL;
+	c->res->tensor_merged_files++;
+done:
+	if (built) {
+		unlink(built);
+		free(built);
+	}
+	free(plan);
+	free(theirs_only);
+	mvms_dag__free_tensors(tb, nb);
+	mvms_dag__free_tensors(to, no);
+	mvms_dag__free_tensors(tt, nt);
+	return error;
+}
+
+/* Decides one path. */
+static int merge_path(merge_ctx *c, const char *path, const base_entry *be, const mvms_vfile *o,
+		      const mvms_vfile *t)
+{
+	const mvms_vfile *b = be ? be->f : NULL;
+	int ambiguous = be && be->ambiguous, side;
+	char idb[MVMS_OID_HEXSZ + 1], ido[MVMS_OID_HEXSZ + 1], idt[MVMS_OID_HEXSZ + 1];
+	const char *kind;
+
+	if (entry_eq(o, t))
+		return take(c, o);
+	if (!ambiguous && entry_eq(o, b))
+		return take(c, t);
+	if (!ambiguous && entry_eq(t, b))
+		return take(c, o);
+	side = resolution_for(c, path);
+	if (side == MVMS_MERGE_OURS)
+		return take(c, o);
+	if (side == MVMS_MERGE_THEIRS)
+		return take(c, t);
+	if (!ambiguous && b && o && t && b->safetensors && o->safetensors && t->safetensors &&
+	    o->mode == t->mode)
+		return merge_tensors(c, b, o, t);
+	if (c->o->strategy == MVMS_MERGE_OURS)
+		return take(c, o);
+	if (c->o->strategy == MVMS_MERGE_THEIRS)
+		return take(c, t);
+	fmt_id(idb, b);
+	fmt_id(ido, o);
+	fmt_id(idt, t);
+	kind = ambiguous ? "bases-disagree" : !b ? "add-add" : (!o || !t) ? "modify-delete"
+			 : (o->mode != t->mode && mvms_oid_cmp(&o->oid, &t->oid) == 0) ? "mode"
+											: "both-modified";
+	return add_conflict(c, path, NULL, kind, idb, ido, idt);
+}
+
+/* 1 when version @x is @y or one of its ancestors. */
+static int is_ancestor(mvms_store *st, int64_t x, int64_t y)
+{
+	static const char q[] =
+		"WITH RECURSIVE anc(id) AS (SELECT ?2 UNION "
+		"SELECT vp.parent FROM version_parents vp JOIN anc ON vp.child = anc.id) "
+		"SELECT 1 FROM anc WHERE id = ?1 LIMIT 1";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	int rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, x);
+	sqlite3_bind_int64(s, 2, y);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : mvms_db_error(st->db, rc, "merge: ancestry");
+}
+
+static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, int64_t from,
+			int64_t to)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "UPDATE branches SET version_id = ?, updated_at = ? "
+					       "WHERE model_id = ? AND name = ? AND version_id = ?");
+	int error;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, to);
+	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+	sqlite3_bind_int64(s, 3, model_id);
+	sqlite3_bind_text(s, 4, branch, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, from);
+	if ((error = mvms_db_step_done(st->db, s, "fast-forward")) < 0)
+		return error;
+	if (mvms_db_changes(st->db) != 1)
+		return mvms_error_set(MVMS_ECONFLICT, "merge: branch '%s' moved meanwhile; merge again",
+				      branch);
+	return 0;
+}
+
+static int model_of(int64_t *out, mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT model_id FROM versions WHERE id = ?");
+	int error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 0;
+	}
+	sqlite3_reset(s);
+	return error;
+}
+
+static int merge_base_rows(int64_t **out, size_t *n, mvms_store *st, int64_t a, int64_t b)
+{
+	mvms_version_info **bases = NULL;
+	size_t nb = 0, i;
+	char sa[128], sb[128];
+	int64_t row;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	/* Version ids are unique across models, so MODEL@<full id> names each exactly. */
+	{
+		mvms_version_info *va = NULL, *vb = NULL;
+		MVMS_TRY(mvms_version__load(&va, st, a));
+		error = mvms_version__load(&vb, st, b);
+		if (error == 0) {
+			snprintf(sa, sizeof(sa), "%s@%s", va->model, va->id);
+			snprintf(sb, sizeof(sb), "%s@%s", vb->model, vb->id);
+		}
+		mvms_version_info_free(va);
+		mvms_version_info_free(vb);
+		if (error < 0)
+			goto done;
+	}
+	MVMS_TRY(mvms_merge_base(&bases, &nb, st, sa, sb));
+	*out = calloc(nb + 1, sizeof(**out));
+	MVMS_CHECK_ALLOC(*out, error);
+	for (i = 0; i < nb; i++) {
+		char spec[128];
+		snprintf(spec, sizeof(spec), "%s@%s", bases[i]->model, bases[i]->id);
+		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
+		(*out)[i] = row;
+	}
+	*n = nb;
+done:
+	mvms_version_list_free(bases, nb);
+	return error;
+}
+
+int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const char *source,
+	       const mvms_merge_options *opts)
+{
+	mvms_merge_options defaults = MVMS_MERGE_OPTIONS_INIT;
+	merge_ctx c;
+	mvms_merge_result *res = NULL;
+	const char *branch;
+	int64_t model_id, head = 0, src, src_model, *bases = NULL, parents[2];
+	size_t nbases = 0, nb = 0, no = 0, nt = 0, i, j, k, bi;
+	mvms_vfile **blists = NULL, *fo = NULL, *ft = NULL;
+	size_t *bcounts = NULL;
+	base_entry *vb = NULL;
+	mvms_push_result pr;
+	char *message = NULL;
+	int error = 0, anc;
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	if (!opts)
+		opts = &defaults;
+	branch = opts->into ? opts->into : "main";
+	res = calloc(1, sizeof(*res));
+	MVMS_CHECK_ALLOC(res, error);
+	c.st = st;
+	c.o = opts;
+	c.res = res;
+	for (i = 0; i < opts->resolve_count; i++)
+		if (opts->resolve[i].side != MVMS_MERGE_OURS && opts->resolve[i].side != MVMS_MERGE_THEIRS) {
+			error = mvms_error_set(MVMS_EINVALID, "merge: bad resolution for %s",
+					       opts->resolve[i].path);
+			goto done;
+		}
+	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
+	MVMS_TRY(mvms_refs__branch_head(&head, st, model_id, branch));
+	MVMS_TRY(mvms_refs__resolve_row(&src, NULL, st, source));
+	MVMS_TRY(model_of(&src_model, st, src));
+
+	if ((anc = is_ancestor(st, src, head)) < 0) {
+		error = anc;
+		goto done;
+	}
+	if (anc) {
+		res->up_to_date = 1;
+		goto report_head;
+	}
+	if ((anc = is_ancestor(st, head, src)) < 0) {
+		error = anc;
+		goto done;
+	}
+	if (anc && src_model == model_id) {
+		MVMS_TRY(fast_forward(st, model_id, branch, head, src));
+		res->fast_forward = 1;
+		head = src;
+		goto report_head;
+	}
+
+	MVMS_TRY(merge_base_rows(&bases, &nbases, st, head, src));
+	blists = calloc(nbases + 1, sizeof(*blists));
+	bcounts = calloc(nbases + 1, sizeof(*bcounts));
+	MVMS_CHECK_ALLOC(blists, error);
+	MVMS_CHECK_ALLOC(bcounts, error);
+	for (i = 0; i < nbases; i++)
+		MVMS_TRY(mvms_dag__load_files(&blists[i], &bcounts[i], st, bases[i]));
+	MVMS_TRY(virtual_base(&vb, &nb, blists, bcounts, nbases));
+	MVMS_TRY(mvms_dag__load_files(&fo, &no, st, head));
+	MVMS_TRY(mvms_dag__load_files(&ft, &nt, st, src));
+
+	/* Walk the three sorted path lists together. */
+	for (bi = 0, j = 0, k = 0; bi < nb || j < no || k < nt;) {
+		const char *path = NULL;
+		const base_entry *xb = NULL;
+		const mvms_vfile *xo = NULL, *xt = NULL;
+		if (bi < nb)
+			path = vb[bi].path;
+		if (j < no && (!path || strcmp(fo[j].path, path) < 0))
+			path = fo[j].path;
+		if (k < nt && (!path || strcmp(ft[k].path, path) < 0))
+			path = ft[k].path;
+		if (bi < nb && strcmp(vb[bi].path, path) == 0)
+			xb = &vb[bi++];
+		if (j < no && strcmp(fo[j].path, path) == 0)
+			xo = &fo[j++];
+		if (k < nt && strcmp(ft[k].path, path) == 0)
+			xt = &ft[k++];
+		MVMS_TRY(merge_path(&c, path, xb, xo, xt));
+	}
+	if (res->conflict_count) {
+		error = mvms_error_set(MVMS_EMERGE, "merge: %zu conflict%s; nothing was written "
+				       "(resolve with --ours, --theirs or --resolve PATH=ours|theirs)",
+				       res->conflict_count, res->conflict_count == 1 ? "" : "s");
+		goto done;
+	}
+	if (c.nout == 0) {
+		error = mvms_error_set(MVMS_EINVALID, "merge: the merged version would have no files");
+		goto done;
+	}
+	if (!opts->message && asprintf(&message, "merge %s into %s", source, branch) < 0) {
+		message = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	parents[0] = head;
+	parents[1] = src;
+	MVMS_TRY(mvms_push__entries(&pr, st, model, branch, head, parents, 2,
+				    opts->message ? opts->message : message, opts->author, opts->time,
+				    c.out, c.nout));
+	res->created = 1;
+	res->number = pr.number;
+	snprintf(res->id, sizeof(res->id), "%s", pr.id);
+	goto done;
+report_head:
+	{
+		mvms_version_info *v = NULL;
+		MVMS_TRY(mvms_version__load(&v, st, head));
+		res->number = v->number;
+		snprintf(res->id, sizeof(res->id), "%s", v->id);
+		mvms_version_info_free(v);
+	}
+done:
+	for (i = 0; i < c.ntmp; i++) {
+		unlink(c.tmpfiles[i]);
+		free(c.tmpfiles[i]);
+	}
+	free(c.tmpfiles);
+	free(c.out);
+	free(message);
+	free(vb);
+	for (i = 0; blists && i < nbases; i++)
+		mvms_dag__free_files(blists[i], bcounts[i]);
+	free(blists);
+	free(bcounts);
+	mvms_dag__free_files(fo, no);
+	mvms_dag__free_files(ft, nt);
+	free(bases);
+	if (error == 0 || error == MVMS_EMERGE)
+		*out = res;
+	else
+		mvms_merge_result_free(res);
+	return error;
+}
+
+void mvms_merge_result_free(mvms_merge_result *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->conflict_count; i++) {
+		free(r->conflicts[i].path);
+		free(r->conflicts[i].tensor);
+		free(r->conflicts[i].kind);
+	}
+	free(r->conflicts);
+	free(r);
+}
