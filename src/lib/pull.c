@@ -20,8 +20,9 @@
 
 /* One range read covers consecutive records of one pack up to this many bytes. */
 #define RANGE_MAX (8u * 1024 * 1024)
-/* Chunks decoded per round: bounded so memory stays at a few ranges. */
-#define ROUND_BYTES (16u * 1024 * 1024)
+/* Bytes decoded per round, then written: small enough that the decoded bytes are still in
+ * the CPU cache when write() copies them (16 MiB rounds made pull 3x slower here). */
+#define ROUND_BYTES (1u * 1024 * 1024)
 
 typedef struct pull_chunk {
 	mvms_oid id;

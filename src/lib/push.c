@@ -25,7 +25,9 @@
 #include "manifest.h"
 #include "safetensors.h"
 
-#define READ_BUF_SIZE (16u * 1024 * 1024)
+/* Read, cut, hash and compress 2 MiB at a time: the bytes stay in the CPU cache from read()
+ * to hashing and compression (16 MiB batches were slower and used 3x the memory). */
+#define READ_BUF_SIZE (2u * 1024 * 1024)
 
 typedef struct chunk_ref {
 	mvms_oid id;
