@@ -943,9 +943,10 @@ int main(int argc, char **argv)
 	print_table(&hi);
 	printf("note: warm cache, median and p99 of %d-%d runs per query (p99 = slowest run below "
 	       "100 runs); time includes resolving MODEL@vN, not freeing the answer. nodes = "
-	       "answer size (merge-base: number of merge bases); walked = nodes the query must "
-	       "visit (lineage: the answer; merge-base: |ancestors(a)| + |ancestors(b)|, which "
-	       "the recursive CTE walks in full); us/node = median / walked.\n",
+	       "answer size (merge-base: number of merge bases); walked = nodes a full walk "
+	       "would visit (lineage: the answer; merge-base: |ancestors(a)| + |ancestors(b)|; "
+	       "the generation-bounded walk stops far earlier except between distant versions "
+	       "of one chain); us/node = median / walked.\n",
 	       min_reps(&hi), max_reps(&hi));
 	print_targets(&hi);
 	printf("\nscaling: the same queries on a store of N/10 versions (lo) and of N (hi)\n");

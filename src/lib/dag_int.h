@@ -29,4 +29,9 @@ void mvms_dag__free_files(mvms_vfile *f, size_t n);
 int mvms_dag__load_tensors(mvms_vtensor **out, size_t *count, mvms_store *st, int64_t content);
 void mvms_dag__free_tensors(mvms_vtensor *t, size_t n);
 
+/* 1 when version row @x is @y or an ancestor of it, 0 when not (walk bounded by generation). */
+int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y);
+/* Merge bases of two version rows (*out malloc()ed, *count may be 0). */
+int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int64_t a, int64_t b);
+
 #endif

@@ -65,6 +65,36 @@ int mvms_db_level(mvms_db *db)
 	return level;
 }
 
+/* Level 2 added versions.generation: number the versions that were there before. */
+static int backfill_generation(mvms_db *db)
+{
+	sqlite3_stmt *ids = NULL, *upd = NULL;
+	int error = 0, rc;
+
+	if (sqlite3_prepare_v2(db->h, "SELECT id FROM versions ORDER BY id", -1, &ids, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db->h,
+			       "UPDATE versions SET generation = 1 + coalesce((SELECT max(p.generation) "
+			       "FROM version_parents vp JOIN versions p ON p.id = vp.parent "
+			       "WHERE vp.child = ?1), 0) WHERE id = ?1", -1, &upd, NULL) != SQLITE_OK) {
+		error = mvms_db_error(db, sqlite3_errcode(db->h), "backfill generations");
+		goto done;
+	}
+	while ((rc = sqlite3_step(ids)) == SQLITE_ROW) {
+		sqlite3_bind_int64(upd, 1, sqlite3_column_int64(ids, 0));
+		if ((rc = sqlite3_step(upd)) != SQLITE_DONE) {
+			error = mvms_db_error(db, rc, "backfill generations");
+			goto done;
+		}
+		sqlite3_reset(upd);
+	}
+	if (rc != SQLITE_DONE)
+		error = mvms_db_error(db, rc, "backfill generations");
+done:
+	sqlite3_finalize(ids);
+	sqlite3_finalize(upd);
+	return error;
+}
+
 /* Each schema file runs in its own transaction together with the user_version bump, so a
  * crash leaves the database at the previous level, never half-way. */
 static int migrate(mvms_db *db)
@@ -86,6 +116,7 @@ static int migrate(mvms_db *db)
 		MVMS_TRY(mvms_db_begin(db));
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_schema[i].level);
 		if ((error = mvms_db_exec(db, mvms_schema[i].sql)) < 0 ||
+		    (mvms_schema[i].level == 2 && (error = backfill_generation(db)) < 0) ||
 		    (error = mvms_db_exec(db, pragma)) < 0 || (error = mvms_db_commit(db)) < 0) {
 			mvms_db_rollback(db);
 			mvms_error_set(error, "db: migration %s failed: %s", mvms_schema[i].name,

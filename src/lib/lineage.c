@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "store_int.h"
 #include "mvms/dag.h"
+#include "dag_int.h"
 
 /* int64 row id -> node index, open addressing. */
 typedef struct row_map {
@@ -271,53 +272,306 @@ void mvms_lineage_free(mvms_lineage *l)
 	free(l);
 }
 
+/* ---- merge bases: git's "paint down to common", bounded by generation numbers ---- */
+
+#define PAINT_A 1
+#define PAINT_B 2
+#define STALE 4
+#define RESULT 8
+
+typedef struct pnode {
+	int64_t row, gen;
+	int flags;
+	size_t inheap;   /* entries of this node in the heap */
+} pnode;
+
+typedef struct paint {
+	mvms_store *st;
+	pnode *nodes;
+	size_t n, cap;
+	size_t *heap, hn, hcap;
+	size_t nonstale; /* heap entries whose node is not stale: the walk ends at 0 */
+	row_map map;
+} paint;
+
+static int heap_before(const paint *p, size_t a, size_t b)
+{
+	const pnode *x = &p->nodes[a], *y = &p->nodes[b];
+
+	return x->gen > y->gen || (x->gen == y->gen && x->row > y->row);
+}
+
+static int heap_push(paint *p, size_t node)
+{
+	size_t i;
+
+	if (p->hn == p->hcap) {
+		size_t ncap = p->hcap ? p->hcap * 2 : 64;
+		size_t *t = realloc(p->heap, ncap * sizeof(*t));
+		if (!t)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		p->heap = t;
+		p->hcap = ncap;
+	}
+	i = p->hn++;
+	p->heap[i] = node;
+	while (i > 0 && heap_before(p, p->heap[i], p->heap[(i - 1) / 2])) {
+		size_t t = p->heap[i];
+		p->heap[i] = p->heap[(i - 1) / 2];
+		p->heap[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+	p->nodes[node].inheap++;
+	if (!(p->nodes[node].flags & STALE))
+		p->nonstale++;
+	return 0;
+}
+
+static size_t heap_pop(paint *p)
+{
+	size_t top = p->heap[0], i = 0;
+
+	p->heap[0] = p->heap[--p->hn];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < p->hn && heap_before(p, p->heap[l], p->heap[m]))
+			m = l;
+		if (r < p->hn && heap_before(p, p->heap[r], p->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		size_t t = p->heap[i];
+		p->heap[i] = p->heap[m];
+		p->heap[m] = t;
+		i = m;
+	}
+	p->nodes[top].inheap--;
+	if (!(p->nodes[top].flags & STALE))
+		p->nonstale--;
+	return top;
+}
+
+static void set_flags(paint *p, size_t node, int flags)
+{
+	pnode *n = &p->nodes[node];
+
+	if ((flags & STALE) && !(n->flags & STALE))
+		p->nonstale -= n->inheap;
+	n->flags |= flags;
+}
+
+static int pnode_get(size_t *out, paint *p, int64_t row, int64_t gen)
+{
+	if (rm_get(&p->map, row, out))
+		return 0;
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 64;
+		pnode *t = realloc(p->nodes, ncap * sizeof(*t));
+		if (!t)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		p->nodes = t;
+		p->cap = ncap;
+	}
+	memset(&p->nodes[p->n], 0, sizeof(p->nodes[0]));
+	p->nodes[p->n].row = row;
+	p->nodes[p->n].gen = gen;
+	*out = p->n++;
+	return rm_put(&p->map, row, *out);
+}
+
+static int generation_of(int64_t *out, mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT generation FROM versions WHERE id = ?");
+	int error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 0;
+	}
+	sqlite3_reset(s);
+	return error;
+}
+
+/* Parents of a version with their generations; *out is malloc()ed pairs (row, gen). */
+static int parents_of(int64_t **out, size_t *n, mvms_store *st, int64_t row)
+{
+	static const char q[] =
+		"SELECT vp.parent, v.generation FROM version_parents vp "
+		"JOIN versions v ON v.id = vp.parent WHERE vp.child = ? ORDER BY vp.position";
+	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	int64_t *list = NULL, *t;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = realloc(list, (k + 1) * 2 * sizeof(*t));
+		if (!t) {
+			free(list);
+			sqlite3_reset(s);
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		}
+		list = t;
+		list[2 * k] = sqlite3_column_int64(s, 0);
+		list[2 * k + 1] = sqlite3_column_int64(s, 1);
+		k++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return mvms_db_error(st->db, rc, "read parents");
+	}
+	*out = list;
+	*n = k;
+	return 0;
+}
+
+int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
+{
+	/* Walk down from y, never below x's generation: an ancestor of y with a generation
+	 * at or below gen(x) other than x itself cannot lead to x. */
+	paint p;
+	int64_t gx, gy, *par = NULL;
+	size_t node, np, i;
+	int error = 0, found = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.st = st;
+	if (x == y)
+		return 1;
+	MVMS_TRY(generation_of(&gx, st, x));
+	MVMS_TRY(generation_of(&gy, st, y));
+	if (gy <= gx)
+		goto done;
+	MVMS_TRY(pnode_get(&node, &p, y, gy));
+	MVMS_TRY(heap_push(&p, node));
+	while (p.hn && !found) {
+		size_t c = heap_pop(&p);
+		MVMS_TRY(parents_of(&par, &np, st, p.nodes[c].row));
+		for (i = 0; i < np && !found; i++) {
+			size_t q;
+			if (par[2 * i] == x) {
+				found = 1;
+				break;
+			}
+			if (par[2 * i + 1] <= gx || rm_get(&p.map, par[2 * i], &q))
+				continue;
+			MVMS_TRY(pnode_get(&q, &p, par[2 * i], par[2 * i + 1]));
+			MVMS_TRY(heap_push(&p, q));
+		}
+		free(par);
+		par = NULL;
+	}
+done:
+	free(par);
+	free(p.nodes);
+	free(p.heap);
+	rm_dispose(&p.map);
+	return error < 0 ? error : found;
+}
+
+int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int64_t a, int64_t b)
+{
+	paint p;
+	int64_t ga, gb, *par = NULL, *res = NULL;
+	size_t na, nb, nres = 0, i, j, np;
+	int error = 0, red;
+
+	*out = NULL;
+	*count = 0;
+	memset(&p, 0, sizeof(p));
+	p.st = st;
+	res = calloc(2, sizeof(*res));
+	MVMS_CHECK_ALLOC(res, error);
+	if (a == b) {
+		res[nres++] = a;
+		goto finish;
+	}
+	MVMS_TRY(generation_of(&ga, st, a));
+	MVMS_TRY(generation_of(&gb, st, b));
+	MVMS_TRY(pnode_get(&na, &p, a, ga));
+	MVMS_TRY(pnode_get(&nb, &p, b, gb));
+	set_flags(&p, na, PAINT_A);
+	set_flags(&p, nb, PAINT_B);
+	MVMS_TRY(heap_push(&p, na));
+	MVMS_TRY(heap_push(&p, nb));
+	/* Highest generation first: a version is popped only after all its descendants that
+	 * the walk reaches, so its paint is complete when it is examined. */
+	while (p.nonstale > 0) {
+		size_t c = heap_pop(&p);
+		int flags = p.nodes[c].flags & (PAINT_A | PAINT_B | STALE);
+		if (flags == (PAINT_A | PAINT_B)) {
+			if (!(p.nodes[c].flags & RESULT)) {
+				int64_t *t = realloc(res, (nres + 1) * sizeof(*t));
+				MVMS_CHECK_ALLOC(t, error);
+				res = t;
+				res[nres++] = p.nodes[c].row;
+				p.nodes[c].flags |= RESULT;
+			}
+			flags |= STALE;
+		}
+		MVMS_TRY(parents_of(&par, &np, st, p.nodes[c].row));
+		for (i = 0; i < np; i++) {
+			size_t q;
+			MVMS_TRY(pnode_get(&q, &p, par[2 * i], par[2 * i + 1]));
+			if ((p.nodes[q].flags & flags) == flags)
+				continue;
+			set_flags(&p, q, flags);
+			MVMS_TRY(heap_push(&p, q));
+		}
+		free(par);
+		par = NULL;
+	}
+	/* A criss-cross can leave a result that is an ancestor of another: drop those. */
+	for (i = 0; i < nres; i++) {
+		for (j = 0, red = 0; j < nres && !red; j++) {
+			if (i == j || res[j] == 0)
+				continue;
+			if ((red = mvms_dag__is_ancestor(st, res[i], res[j])) < 0) {
+				error = red;
+				goto done;
+			}
+		}
+		if (red)
+			res[i] = 0;
+	}
+	for (i = 0, j = 0; i < nres; i++)
+		if (res[i])
+			res[j++] = res[i];
+	nres = j;
+finish:
+	*out = res;
+	*count = nres;
+	res = NULL;
+done:
+	free(res);
+	free(par);
+	free(p.nodes);
+	free(p.heap);
+	rm_dispose(&p.map);
+	return error;
+}
+
 int mvms_merge_base(mvms_version_info ***out, size_t *count, mvms_store *st, const char *a,
 		    const char *b)
 {
-	/* Common ancestors that are not a proper ancestor of another common ancestor. */
-	static const char q[] =
-		"WITH RECURSIVE "
-		"a(id) AS (SELECT ?1 UNION SELECT vp.parent FROM version_parents vp JOIN a ON vp.child = a.id), "
-		"b(id) AS (SELECT ?2 UNION SELECT vp.parent FROM version_parents vp JOIN b ON vp.child = b.id), "
-		"common(id) AS (SELECT id FROM a INTERSECT SELECT id FROM b), "
-		"below(id) AS (SELECT vp.parent FROM version_parents vp JOIN common c ON vp.child = c.id "
-		"  UNION SELECT vp.parent FROM version_parents vp JOIN below ON vp.child = below.id) "
-		"SELECT c.id FROM common c JOIN versions v ON v.id = c.id "
-		"WHERE c.id NOT IN (SELECT id FROM below) ORDER BY v.created_at, v.id";
 	int64_t ra, rb, *rows = NULL;
-	size_t n = 0, cap = 0, i, loaded = 0;
+	size_t n = 0, i, loaded = 0;
 	mvms_version_info **list = NULL;
-	sqlite3_stmt *s;
-	int error = 0, rc;
+	int error = 0;
 
 	*out = NULL;
 	*count = 0;
 	MVMS_TRY(mvms_refs__resolve_row(&ra, NULL, st, a));
 	MVMS_TRY(mvms_refs__resolve_row(&rb, NULL, st, b));
-	if (!(s = mvms_db_stmt(st->db, q))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_int64(s, 1, ra);
-	sqlite3_bind_int64(s, 2, rb);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4;
-			int64_t *t = realloc(rows, cap * sizeof(*t));
-			if (!t) {
-				sqlite3_reset(s);
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				goto done;
-			}
-			rows = t;
-		}
-		rows[n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		error = mvms_db_error(st->db, rc, "merge base");
-		goto done;
-	}
+	MVMS_TRY(mvms_dag__merge_base_rows(&rows, &n, st, ra, rb));
 	list = calloc(n + 1, sizeof(*list));
 	MVMS_CHECK_ALLOC(list, error);
 	for (i = 0; i < n; i++) {

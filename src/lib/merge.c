@@ -446,27 +446,6 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 	return add_conflict(c, path, NULL, kind, idb, ido, idt);
 }
 
-/* 1 when version @x is @y or one of its ancestors. */
-static int is_ancestor(mvms_store *st, int64_t x, int64_t y)
-{
-	static const char q[] =
-		"WITH RECURSIVE anc(id) AS (SELECT ?2 UNION "
-		"SELECT vp.parent FROM version_parents vp JOIN anc ON vp.child = anc.id) "
-		"SELECT 1 FROM anc WHERE id = ?1 LIMIT 1";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	int rc;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, x);
-	sqlite3_bind_int64(s, 2, y);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : mvms_db_error(st->db, rc, "merge: ancestry");
-}
-
 static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, int64_t from,
 			int64_t to)
 {
@@ -502,45 +481,6 @@ static int model_of(int64_t *out, mvms_store *st, int64_t row)
 		error = 0;
 	}
 	sqlite3_reset(s);
-	return error;
-}
-
-static int merge_base_rows(int64_t **out, size_t *n, mvms_store *st, int64_t a, int64_t b)
-{
-	mvms_version_info **bases = NULL;
-	size_t nb = 0, i;
-	char sa[128], sb[128];
-	int64_t row;
-	int error = 0;
-
-	*out = NULL;
-	*n = 0;
-	/* Version ids are unique across models, so MODEL@<full id> names each exactly. */
-	{
-		mvms_version_info *va = NULL, *vb = NULL;
-		MVMS_TRY(mvms_version__load(&va, st, a));
-		error = mvms_version__load(&vb, st, b);
-		if (error == 0) {
-			snprintf(sa, sizeof(sa), "%s@%s", va->model, va->id);
-			snprintf(sb, sizeof(sb), "%s@%s", vb->model, vb->id);
-		}
-		mvms_version_info_free(va);
-		mvms_version_info_free(vb);
-		if (error < 0)
-			goto done;
-	}
-	MVMS_TRY(mvms_merge_base(&bases, &nb, st, sa, sb));
-	*out = calloc(nb + 1, sizeof(**out));
-	MVMS_CHECK_ALLOC(*out, error);
-	for (i = 0; i < nb; i++) {
-		char spec[128];
-		snprintf(spec, sizeof(spec), "%s@%s", bases[i]->model, bases[i]->id);
-		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
-		(*out)[i] = row;
-	}
-	*n = nb;
-done:
-	mvms_version_list_free(bases, nb);
 	return error;
 }
 
@@ -581,7 +521,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	MVMS_TRY(mvms_refs__resolve_row(&src, NULL, st, source));
 	MVMS_TRY(model_of(&src_model, st, src));
 
-	if ((anc = is_ancestor(st, src, head)) < 0) {
+	if ((anc = mvms_dag__is_ancestor(st, src, head)) < 0) {
 		error = anc;
 		goto done;
 	}
@@ -589,7 +529,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 		res->up_to_date = 1;
 		goto report_head;
 	}
-	if ((anc = is_ancestor(st, head, src)) < 0) {
+	if ((anc = mvms_dag__is_ancestor(st, head, src)) < 0) {
 		error = anc;
 		goto done;
 	}
@@ -600,7 +540,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 		goto report_head;
 	}
 
-	MVMS_TRY(merge_base_rows(&bases, &nbases, st, head, src));
+	MVMS_TRY(mvms_dag__merge_base_rows(&bases, &nbases, st, head, src));
 	blists = calloc(nbases + 1, sizeof(*blists));
 	bcounts = calloc(nbases + 1, sizeof(*bcounts));
 	MVMS_CHECK_ALLOC(blists, error);
