@@ -606,6 +606,9 @@ static int push_one_file(push_ctx *c, push_file *f)
 		/* Refill: keep the unconsumed tail, read until the buffer is full or EOF. */
 		if (!eof && have - start < cp->max_size) {
 			MVMS_TRY(process_batch(c, &fs));
+			/* Once per batch; the callback decides how often to draw. */
+			if (c->opts && c->opts->progress)
+				c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
 			memmove(c->buf, c->buf + start, have - start);
 			buf_file_off += start;
 			have -= start;
@@ -643,8 +646,6 @@ static int push_one_file(push_ctx *c, push_file *f)
 			start += cut;
 			c->bytes_done += cut;
 		}
-		if (c->opts && c->opts->progress && (c->nbatch & 63) == 0)
-			c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
 	}
 	MVMS_TRY(process_batch(c, &fs));
 	tensor_close(&fs);
