@@ -9,4 +9,5 @@
 #include "mvms/store.h"
 #include "mvms/version.h"
 #include "mvms/dag.h"
+#include "mvms/token.h"
 #endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * API tokens for the HTTP server: a token is shown once at creation; the store keeps only
+ * its hash. Each token has a scope (read, write, admin), a model glob and an expiry.
+ */
+#ifndef MVMS_TOKEN_H
+#define MVMS_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mvms/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mvms_token_scope {
+	MVMS_SCOPE_READ = 1,
+	MVMS_SCOPE_WRITE = 2,   /* includes read */
+	MVMS_SCOPE_ADMIN = 3,   /* includes write */
+};
+
+typedef struct mvms_token_info {
+	char id[17];            /* public id: 16 hex digits (also the token's prefix) */
+	int scope;              /* enum mvms_token_scope */
+	char *models;           /* glob of model names it may touch ("*": all) */
+	int64_t created_at;
+	int64_t expires_at;     /* 0: never */
+	char *description;
+} mvms_token_info;
+
+/**
+ * Creates a token. *token_out (free()) is the secret, shown once: "mvms_<id>_<secret>".
+ * @return 0 or MVMS_EINVALID (bad scope or glob).
+ */
+int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *st, int scope,
+		      const char *models, int64_t expires_at, const char *description);
+/**
+ * Checks a presented token (constant-time comparison of hashes).
+ * @return 0 with *out set, or MVMS_EAUTH (unknown, malformed, revoked or expired).
+ */
+int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token);
+/** 1 when @model matches the token's glob, else 0. */
+int mvms_token_allows_model(const mvms_token_info *t, const char *model);
+int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st);
+/** MVMS_ENOTFOUND when no such id. */
+int mvms_token_revoke(mvms_store *st, const char *id);
+void mvms_token_info_free(mvms_token_info *t);
+void mvms_token_list_free(mvms_token_info *list, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

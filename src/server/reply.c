@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replies: JSON documents, JSON errors {"error":{"code","message"}}, raw bytes; the one
+ * table that maps MVMS_E* codes to HTTP statuses; the access log line and metrics that
+ * every finished reply records.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <event2/buffer.h>
+#include "server.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int srv_status_for(int code)
+{
+	switch (code) {
+	case MVMS_ENOTFOUND: return 404;
+	case MVMS_EEXISTS: return 409;
+	case MVMS_ECONFLICT: return 409;
+	case MVMS_EMERGE: return 409;
+	case MVMS_EAMBIGUOUS: return 400;
+	case MVMS_EINVALID: return 400;
+	case MVMS_EMISMATCH: return 400; /* bytes a client sent that do not match their hash */
+	case MVMS_EAUTH: return 401;
+	case MVMS_ETIMEOUT: return 504;
+	case MVMS_ENOTSUPPORTED: return 501;
+	default: return 500;
+	}
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
+/* Logs one line per request and counts it, once, when its reply is complete. */
+void srv_request_done(srv_req *r)
+{
+	double secs = now() - r->t0;
+
+	srv_metrics_request(r, secs);
+	if (r->opts->access_log) {
+		const char *uri = evhttp_request_get_uri(r->req);
+		cJSON *o = cJSON_CreateObject();
+		char *line;
+		time_t t = time(NULL);
+		struct tm tm;
+		char ts[32];
+
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cJSON_AddStringToObject(o, "time", ts);
+		cJSON_AddStringToObject(o, "method",
+					r->method == EVHTTP_REQ_GET ? "GET" : r->method == EVHTTP_REQ_POST ? "POST"
+					: r->method == EVHTTP_REQ_PUT ? "PUT" : r->method == EVHTTP_REQ_DELETE ? "DELETE"
+					: r->method == EVHTTP_REQ_HEAD ? "HEAD" : "OTHER");
+		cJSON_AddStringToObject(o, "uri", uri ? uri : "");
+		cJSON_AddStringToObject(o, "route", r->route ? r->route : "");
+		cJSON_AddNumberToObject(o, "status", r->status);
+		cJSON_AddNumberToObject(o, "bytes_in", (double)r->bytes_in);
+		cJSON_AddNumberToObject(o, "bytes_out", (double)r->bytes_out);
+		cJSON_AddNumberToObject(o, "ms", (double)(int64_t)(secs * 1e6) / 1e3);
+		line = cJSON_PrintUnformatted(o);
+		if (line) {
+			fprintf(stderr, "%s\n", line);
+			cJSON_free(line);
+		}
+		cJSON_Delete(o);
+	}
+}
+
+void srv_reply_bytes(srv_req *r, int status, const char *type, const void *data, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (r->replied) {
+		evbuffer_free(b);
+		return;
+	}
+	r->replied = 1;
+	r->status = status;
+	if (type)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", type);
+	if (b && len)
+		evbuffer_add(b, data, len);
+	r->bytes_out = len;
+	evhttp_send_reply(r->req, status, reason(status), b);
+	if (b)
+		evbuffer_free(b);
+	srv_request_done(r);
+}
+
+void srv_reply_json(srv_req *r, int status, cJSON *doc)
+{
+	char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+
+	if (!s) {
+		cJSON_Delete(doc);
+		srv_reply_bytes(r, 500, "application/json",
+				"{\"error\":{\"code\":\"error\",\"message\":\"out of memory\"}}", 52);
+		return;
+	}
+	srv_reply_bytes(r, status, "application/json", s, strlen(s));
+	cJSON_free(s);
+	cJSON_Delete(doc);
+}
+
+int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	cJSON *doc, *err;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	doc = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(doc, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	srv_reply_json(r, status, doc);
+	return 0;
+}
+
+int srv_reply_mvms(srv_req *r, int code)
+{
+	const char *msg = mvms_error_last();
+
+	return srv_reply_error(r, srv_status_for(code), mvms_error_name(code), "%s",
+			       msg && *msg ? msg : "error");
+}

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routing: one table of {method, pattern, handler, scope}; cross-cutting checks first
+ * (read-only mode, authentication with bearer tokens, scope and model glob), then the
+ * handler. Patterns match raw path segments, so a model name with '/' travels as %2F;
+ * captures are decoded after matching. Every request is answered exactly once.
+ */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include "server.h"
+
+void srv_request_done(srv_req *r);
+
+#define M_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define M_POST EVHTTP_REQ_POST
+#define M_PUT EVHTTP_REQ_PUT
+#define M_DELETE EVHTTP_REQ_DELETE
+
+typedef struct route {
+	unsigned methods;
+	const char *pattern;     /* segments; {x} captures one, {x*} the rest */
+	srv_handler handler;
+	int scope;               /* needed scope; the model is the first capture of /v1/models/{m} */
+} route;
+
+static const route routes[] = {
+	{ M_GET, "/healthz", srv_handle_healthz, SRV_SCOPE_NONE },
+	{ M_GET, "/metrics", srv_handle_metrics, SRV_SCOPE_NONE },
+	{ M_GET, "/v1/store", srv_store_info, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models", srv_models_list, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models", srv_models_create, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/models/{m}", srv_model_get, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/versions", srv_versions_list, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models/{m}/versions", srv_version_commit, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/models/{m}/versions/{ref}", srv_version_get, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/lineage", srv_lineage, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/files/{path*}", srv_file_get, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/diff", srv_diff, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/merge-base", srv_merge_base, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/branches", srv_branches_list, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models/{m}/branches", srv_branch_create, SRV_SCOPE_WRITE },
+	{ M_DELETE, "/v1/models/{m}/branches/{name}", srv_branch_delete, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/models/{m}/tags", srv_tags_list, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models/{m}/tags", srv_tag_create, SRV_SCOPE_WRITE },
+	{ M_PUT | M_POST, "/v1/models/{m}/upload", srv_upload, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ },
+	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ },
+};
+
+/* Matches @path against @pattern; captures raw segments (not yet decoded). */
+static int match(const char *pattern, const char *path, char **caps, size_t *ncaps)
+{
+	const char *p = pattern, *s = path;
+
+	*ncaps = 0;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			int rest = close && close > p && close[-1] == '*';
+			const char *end = rest ? s + strlen(s) : strchrnul(s, '/');
+			if (!close || end == s || *ncaps >= 4)
+				return 0;
+			caps[(*ncaps)++] = strndup(s, (size_t)(end - s));
+			p = close + 1;
+			s = end;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static void free_caps(char **caps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(caps[i]);
+		caps[i] = NULL;
+	}
+}
+
+const char *srv_query(srv_req *r, const char *key)
+{
+	return evhttp_find_header(&r->query, key);
+}
+
+void srv_body(const unsigned char **data, size_t *len, srv_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+
+	*len = evbuffer_get_length(in);
+	*data = *len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
+}
+
+cJSON *srv_body_json(srv_req *r)
+{
+	const unsigned char *data;
+	size_t len;
+	cJSON *doc;
+
+	srv_body(&data, &len, r);
+	if (len > r->opts->max_json) {
+		srv_reply_error(r, 413, "too_large", "JSON body over %llu bytes",
+				(unsigned long long)r->opts->max_json);
+		return NULL;
+	}
+	doc = cJSON_ParseWithLength((const char *)data, len);
+	if (!doc || !cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		srv_reply_error(r, 400, "bad_json", "the body is not a JSON object");
+		return NULL;
+	}
+	return doc;
+}
+
+int srv_require(srv_req *r, int scope, const char *model)
+{
+	if (scope >= SRV_SCOPE_WRITE && r->opts->read_only) {
+		srv_reply_error(r, 403, "read_only", "this server is read-only");
+		return -1;
+	}
+	if (r->scope == SRV_SCOPE_NONE && scope > SRV_SCOPE_NONE) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
+				  "Bearer realm=\"mvms-store\"");
+		srv_reply_error(r, 401, "unauthorized",
+				"a token is needed (Authorization: Bearer TOKEN)");
+		return -1;
+	}
+	if (r->scope < scope) {
+		srv_reply_error(r, 403, "forbidden", "the token's scope does not allow this");
+		return -1;
+	}
+	if (model && r->token_models && fnmatch(r->token_models, model, 0) != 0) {
+		srv_reply_error(r, 403, "forbidden", "the token does not cover model '%s'", model);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets r->scope from the Authorization header (or anonymity). 0, or -1 after replying. */
+static int authenticate(srv_req *r)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	mvms_token_info *t = NULL;
+	int error;
+
+	if (!h) {
+		r->scope = r->opts->allow_anonymous_read ? SRV_SCOPE_READ : SRV_SCOPE_NONE;
+		return 0;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		srv_reply_error(r, 401, "unauthorized", "only Bearer tokens are accepted");
+		return -1;
+	}
+	if ((error = mvms_token_verify(&t, r->st, h + 7)) < 0) {
+		srv_reply_error(r, 401, "unauthorized", "%s", mvms_error_last());
+		return -1;
+	}
+	r->scope = t->scope;
+	r->token_models = strdup(t->models);
+	mvms_token_info_free(t);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void srv_dispatch(struct evhttp_request *req, void *arg)
+{
+	srv_worker *w = arg;
+	srv_req r;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	char *caps[4] = { NULL, NULL, NULL, NULL };
+	size_t ncaps = 0, i, k;
+	int method_seen = 0, error;
+	const route *rt = NULL;
+
+	memset(&r, 0, sizeof(r));
+	r.req = req;
+	r.w = w;
+	r.st = srv_worker_store(w);
+	r.opts = srv_worker_options(w);
+	r.method = evhttp_request_get_command(req);
+	r.t0 = now();
+	r.bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	TAILQ_INIT(&r.query);
+	mvms_error_clear();
+	if (!path || !*path)
+		path = "/";
+	if (q && evhttp_parse_query_str(q, &r.query) < 0) {
+		srv_reply_error(&r, 400, "bad_query", "malformed query string");
+		goto done;
+	}
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!match(routes[i].pattern, path, caps, &ncaps)) {
+			free_caps(caps, ncaps);
+			continue;
+		}
+		if (!(routes[i].methods & (unsigned)r.method)) {
+			method_seen = 1;
+			free_caps(caps, ncaps);
+			continue;
+		}
+		rt = &routes[i];
+		break;
+	}
+	if (!rt) {
+		if (method_seen)
+			srv_reply_error(&r, 405, "method_not_allowed", "%s does not take this method", path);
+		else
+			srv_reply_error(&r, 404, "no_route", "no such endpoint: %s", path);
+		goto done;
+	}
+	r.route = rt->pattern;
+	for (k = 0; k < ncaps; k++) {
+		/* Decoded with '+' kept literal: these are path segments, not form fields. */
+		char *dec = evhttp_uridecode(caps[k], 0, NULL);
+		if (!dec || memchr(dec, '\0', strlen(caps[k])) != dec + strlen(dec)) {
+			free(dec);
+			srv_reply_error(&r, 400, "bad_path", "malformed path segment");
+			goto done;
+		}
+		r.caps[k] = dec;
+		r.ncaps++;
+	}
+	if (rt->scope > SRV_SCOPE_NONE) {
+		if (authenticate(&r) < 0)
+			goto done;
+		if (srv_require(&r, rt->scope,
+				strncmp(rt->pattern, "/v1/models/{m}", 14) == 0 ? r.caps[0] : NULL) < 0)
+			goto done;
+	}
+	error = rt->handler(&r);
+	if (error < 0 && !r.replied)
+		srv_reply_mvms(&r, error);
+	else if (!r.replied)
+		srv_reply_error(&r, 500, "error", "the handler did not reply");
+done:
+	if (r.counted_upload)
+		srv_metrics_uploads(-1);
+	free_caps(caps, ncaps);
+	for (k = 0; k < r.ncaps; k++)
+		free(r.caps[k]);
+	free(r.token_models);
+	evhttp_clear_headers(&r.query);
+}
+
+int srv_upload_begin(srv_req *r)
+{
+	extern int srv_metrics_uploads_now(void);
+
+	if ((unsigned)srv_metrics_uploads_now() >= r->opts->max_uploads) {
+		srv_reply_error(r, 429, "too_many_uploads", "%u uploads are running; retry later",
+				r->opts->max_uploads);
+		return -1;
+	}
+	srv_metrics_uploads(1);
+	r->counted_upload = 1;
+	return 0;
+}
+
+int srv_handle_healthz(srv_req *r)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "status", "ok");
+	srv_reply_json(r, 200, doc);
+	return 0;
+}

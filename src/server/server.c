@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvms-store serve: binds one listening socket and runs N worker threads, each with its own
+ * event loop, evhttp and store handle (SQLite connections are not shared between threads),
+ * all accepting on that socket. SIGTERM/SIGINT stop accepting, let requests in flight finish
+ * (bounded), then close. Request handling is router.c's.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+#include "server.h"
+
+#define GRACE_SECONDS 30
+
+struct srv_worker {
+	unsigned index;
+	pthread_t thread;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	mvms_store *st;
+	const srv_options *opts;
+	int started;
+	int inflight;                /* streaming replies still being sent */
+	int stopping;
+};
+
+void srv_worker_inflight(srv_worker *w, int delta)
+{
+	w->inflight += delta;
+	if (w->stopping && w->inflight <= 0)
+		event_base_loopbreak(w->base);
+}
+
+const srv_options *srv_worker_options(srv_worker *w)
+{
+	return w->opts;
+}
+
+struct event_base *srv_worker_base(srv_worker *w)
+{
+	return w->base;
+}
+
+mvms_store *srv_worker_store(srv_worker *w)
+{
+	return w->st;
+}
+
+static void *worker_main(void *arg)
+{
+	srv_worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* Runs in the worker's own loop: stop accepting; handlers reply before returning, so only
+ * streaming replies can still be in flight: leave when they are done, or after the grace
+ * period. */
+static void stop_worker(evutil_socket_t fd, short what, void *arg)
+{
+	srv_worker *w = arg;
+	struct timeval grace = { GRACE_SECONDS, 0 };
+
+	(void)fd;
+	(void)what;
+	if (w->bound) {
+		evhttp_del_accept_socket(w->http, w->bound);
+		w->bound = NULL;
+	}
+	w->stopping = 1;
+	if (w->inflight <= 0)
+		event_base_loopbreak(w->base);
+	else
+		event_base_loopexit(w->base, &grace);
+}
+
+static int parse_listen(struct sockaddr_storage *ss, socklen_t *len, const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	long port;
+	char *end;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(host))
+		return -1;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+		host[strlen(host) - 1] = '\0';
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return -1;
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (strcmp(host, "localhost") == 0)
+			strcpy(host, "127.0.0.1");
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -1;
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int srv_run(const srv_options *opts)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	srv_worker *workers = NULL;
+	sigset_t sigs;
+	unsigned n = opts->threads, i;
+	int fd = -1, one = 1, port, sig, rc = 1, error;
+	FILE *pf;
+
+	if (evthread_use_pthreads() < 0) {
+		fprintf(stderr, "mvms-store: serve: libevent has no thread support\n");
+		return 1;
+	}
+	if (parse_listen(&ss, &sslen, opts->listen) < 0) {
+		fprintf(stderr, "mvms-store: serve: bad --listen '%s' (want ADDR:PORT)\n", opts->listen);
+		return 2;
+	}
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (unsigned)c : 1;
+	}
+	if (n > 64)
+		n = 64;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0 ||
+	    evutil_make_socket_nonblocking(fd) < 0) {
+		fprintf(stderr, "mvms-store: serve: cannot listen on %s: %s\n", opts->listen,
+			strerror(errno));
+		goto done;
+	}
+	port = bound_port(fd);
+
+	/* Signals go to the main thread's sigwait only: block them before threads exist. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	workers = calloc(n, sizeof(*workers));
+	if (!workers)
+		goto done;
+	for (i = 0; i < n; i++) {
+		srv_worker *w = &workers[i];
+		w->index = i;
+		w->opts = opts;
+		if ((error = mvms_store_open(&w->st, opts->store_dir, 1)) < 0) {
+			fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
+			goto done;
+		}
+		w->base = event_base_new();
+		w->http = w->base ? evhttp_new(w->base) : NULL;
+		if (!w->http)
+			goto done;
+		evhttp_set_gencb(w->http, srv_dispatch, w);
+		evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
+		evhttp_set_max_headers_size(w->http, 64 * 1024);
+		evhttp_set_timeout(w->http, opts->timeout);
+		evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+		w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+		if (!w->bound)
+			goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+			goto stop;
+		workers[i].started = 1;
+	}
+	fprintf(stderr, "mvms-store: serving %s on http://%s:%d with %u thread%s%s\n",
+		opts->store_dir, ss.ss_family == AF_INET6 ? "[::1]" : "127.0.0.1", port, n,
+		n == 1 ? "" : "s", opts->read_only ? " (read-only)" : "");
+	if (opts->port_file && (pf = fopen(opts->port_file, "w"))) {
+		fprintf(pf, "%d\n", port);
+		fclose(pf);
+	}
+	do {
+		if (sigwait(&sigs, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig != SIGTERM && sig != SIGINT);
+	fprintf(stderr, "mvms-store: shutting down: no new connections, finishing requests\n");
+	rc = 0;
+stop:
+	for (i = 0; i < n; i++)
+		if (workers[i].started)
+			event_base_once(workers[i].base, -1, EV_TIMEOUT, stop_worker, &workers[i], NULL);
+	for (i = 0; i < n; i++)
+		if (workers[i].started)
+			pthread_join(workers[i].thread, NULL);
+done:
+	for (i = 0; workers && i < n; i++) {
+		if (workers[i].http)
+			evhttp_free(workers[i].http);
+		if (workers[i].base)
+			event_base_free(workers[i].base);
+		mvms_store_free(workers[i].st);
+	}
+	free(workers);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

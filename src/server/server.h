@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP front end (mvms-store serve): libevent evhttp, one event loop, evhttp and store
+ * handle (own SQLite connection) per worker thread, all accepting on one listening socket.
+ *
+ * Handler contract (router.c): a handler is called with the route's captures decoded and
+ * the caller's scope checked. It replies exactly once with srv_reply_* / srv_stream_*, or
+ * returns < 0 without replying: the router then replies with the HTTP status mapped from
+ * the MVMS_E* code and the library's message as a JSON error. Handlers call libmvms only.
+ */
+#ifndef MVMS_SERVER_H
+#define MVMS_SERVER_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <cjson/cJSON.h>
+#include "mvms.h"
+
+enum srv_scope {
+	SRV_SCOPE_NONE = 0,
+	SRV_SCOPE_READ = 1,
+	SRV_SCOPE_WRITE = 2,
+	SRV_SCOPE_ADMIN = 3,
+};
+
+typedef struct srv_options {
+	const char *store_dir;
+	const char *listen;          /* "127.0.0.1:8080"; port 0 picks a free port */
+	unsigned threads;            /* worker threads (0: number of CPUs) */
+	int read_only;               /* refuse every write (403) */
+	int allow_anonymous_read;    /* reads without a token */
+	const char *port_file;       /* write the bound port here once listening (tests) */
+	uint64_t max_body;           /* request body cap (bytes) */
+	uint64_t max_json;           /* JSON body cap (bytes) */
+	unsigned max_uploads;        /* concurrent uploads (pack PUTs, one-shot uploads) */
+	int timeout;                 /* seconds a slow client may take per read/write */
+	int access_log;              /* one JSON line per request on stderr */
+} srv_options;
+
+typedef struct srv srv;                 /* shared by all workers */
+typedef struct srv_worker srv_worker;   /* one thread */
+
+typedef struct srv_req {
+	struct evhttp_request *req;
+	srv_worker *w;
+	mvms_store *st;              /* this worker's store handle */
+	const srv_options *opts;
+	enum evhttp_cmd_type method;
+	const char *route;           /* route pattern, for metrics and logs */
+	char *caps[4];               /* decoded captures of {..} segments, in order */
+	size_t ncaps;
+	struct evkeyvalq query;      /* decoded query parameters */
+	int scope;                   /* what the caller's token (or anonymity) grants */
+	char *token_models;          /* the token's model glob ("*" for all) */
+	int replied;
+	int status;
+	uint64_t bytes_in, bytes_out;
+	double t0;
+	int counted_upload;          /* holds one of max_uploads */
+} srv_req;
+
+typedef int (*srv_handler)(srv_req *r);
+
+/* ---- replies (reply.c) ---- */
+
+/** Replies with a JSON document (takes ownership of @doc). */
+void srv_reply_json(srv_req *r, int status, cJSON *doc);
+/** Replies {"error":{"code":code,"message":...}} with @status. Returns 0. */
+int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/** Replies with the status and code that an MVMS_E* error maps to, and the last message. */
+int srv_reply_mvms(srv_req *r, int code);
+/** Replies with raw bytes (copied) and a content type. */
+void srv_reply_bytes(srv_req *r, int status, const char *type, const void *data, size_t len);
+/** The HTTP status for an MVMS_E* code. */
+int srv_status_for(int code);
+
+/* ---- requests (router.c) ---- */
+
+/** A decoded query parameter, or NULL. */
+const char *srv_query(srv_req *r, const char *key);
+/** The request body (the whole of it, as received; capped by max_body). */
+void srv_body(const unsigned char **data, size_t *len, srv_req *r);
+/** The body parsed as a JSON object, or NULL after replying 400/413. Free with cJSON_Delete. */
+cJSON *srv_body_json(srv_req *r);
+/** 0 when the caller may do @scope on @model (NULL: any model); else replies 401/403 and
+ * returns -1. */
+int srv_require(srv_req *r, int scope, const char *model);
+/** Takes one of max_uploads; replies 429 and returns -1 when all are busy. */
+int srv_upload_begin(srv_req *r);
+
+/* ---- metrics (metrics.c) ---- */
+void srv_metrics_request(const srv_req *r, double seconds);
+void srv_metrics_uploads(int delta);
+int srv_handle_metrics(srv_req *r);
+
+/* ---- handlers ---- */
+int srv_handle_healthz(srv_req *r);
+
+/* h_read.c: models, versions, manifests, diff, lineage, merge-base, branches, tags */
+int srv_models_list(srv_req *r);
+int srv_models_create(srv_req *r);
+int srv_model_get(srv_req *r);
+int srv_versions_list(srv_req *r);
+int srv_version_get(srv_req *r);
+int srv_diff(srv_req *r);
+int srv_lineage(srv_req *r);
+int srv_merge_base(srv_req *r);
+int srv_branches_list(srv_req *r);
+int srv_branch_create(srv_req *r);
+int srv_branch_delete(srv_req *r);
+int srv_tags_list(srv_req *r);
+int srv_tag_create(srv_req *r);
+
+/* h_sync.c: the push and pull protocol and one-request uploads */
+int srv_store_info(srv_req *r);
+int srv_chunks_missing(srv_req *r);
+int srv_pack_put(srv_req *r);
+int srv_chunks_get(srv_req *r);
+int srv_object_get(srv_req *r);
+int srv_version_commit(srv_req *r);
+int srv_file_get(srv_req *r);
+int srv_upload(srv_req *r);
+
+/* ---- the server (server.c) ---- */
+
+/** Runs the server until SIGTERM or SIGINT; in-flight requests finish first. */
+int srv_run(const srv_options *opts);
+
+/** Dispatches a request (router.c); installed as each worker's evhttp generic callback. */
+void srv_dispatch(struct evhttp_request *req, void *worker);
+
+/* Worker accessors for router.c. */
+mvms_store *srv_worker_store(srv_worker *w);
+const srv_options *srv_worker_options(srv_worker *w);
+/* Counts streaming replies in flight (+1 when one starts, -1 when it ends), so that a
+ * shutdown waits for them. */
+void srv_worker_inflight(srv_worker *w, int delta);
+struct event_base *srv_worker_base(srv_worker *w);
+
+#endif
