@@ -9,5 +9,4 @@
 #include "mvms/store.h"
 #include "mvms/version.h"
 #include "mvms/dag.h"
-#include "mvms/token.h"
 #endif

@@ -80,8 +80,6 @@ int cmd_lineage(int argc, char **argv);
 int cmd_merge_base(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_token(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 

@@ -36,12 +36,6 @@ static const cli_cmd commands[] = {
 	{ "merge", cmd_merge,
 	  "MODEL SOURCE [--into BRANCH] [-m MSG] [--ours | --theirs] [--resolve PATH=ours|theirs ...]",
 	  "merge a version (a branch, or MODEL@REF) into a branch" },
-	{ "serve", cmd_serve,
-	  "[--listen ADDR:PORT] [--threads N] [--read-only] [--allow-anonymous-read]",
-	  "run the HTTP server over the store" },
-	{ "token", cmd_token,
-	  "create --scope read|write|admin [--model GLOB] [--expires DURATION] [-d TEXT] | list | revoke ID",
-	  "manage the server's API tokens" },
 	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };
