@@ -27,6 +27,7 @@ typedef struct mvms_token_info {
 	int64_t created_at;
 	int64_t expires_at;     /* 0: never */
 	char *description;
+	int64_t revoked_at;     /* 0: not revoked (only mvms_token_list returns revoked ones) */
 } mvms_token_info;
 
 /**

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvms-store token create|list|revoke: the HTTP server's API tokens. A token's secret is
+ * printed once, by create; list shows ids and metadata only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+
+static const char *scope_name(int scope)
+{
+	switch (scope) {
+	case MVMS_SCOPE_READ: return "read";
+	case MVMS_SCOPE_WRITE: return "write";
+	case MVMS_SCOPE_ADMIN: return "admin";
+	default: return "?";
+	}
+}
+
+static int parse_scope(const char *s)
+{
+	if (strcmp(s, "read") == 0)
+		return MVMS_SCOPE_READ;
+	if (strcmp(s, "write") == 0)
+		return MVMS_SCOPE_WRITE;
+	if (strcmp(s, "admin") == 0)
+		return MVMS_SCOPE_ADMIN;
+	return -1;
+}
+
+/* "30m", "12h", "7d", "2w", "90s" or plain seconds, more than zero. -1 on a bad value. */
+static int parse_duration(int64_t *out, const char *s)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	if (*end) {
+		if (end[1])
+			return -1;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return -1;
+		}
+	}
+	/* Ten thousand years is past any sensible expiry and far from overflowing int64. */
+	if (v > 10000LL * 366 * 86400 / mul)
+		return -1;
+	*out = (int64_t)v * mul;
+	return 0;
+}
+
+static const char *time_or(char *buf, size_t n, int64_t t, const char *none)
+{
+	return t ? cli_time(buf, n, t) : none;
+}
+
+static int token_create(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "scope", required_argument, NULL, 's' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "description", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *models = "*", *description = "";
+	mvms_token_info *info = NULL;
+	mvms_store *st = NULL;
+	char *token = NULL, tbuf[32];
+	int64_t ttl = 0, expires_at = 0;
+	int c, scope = 0, error, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:m:e:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if ((scope = parse_scope(optarg)) < 0)
+				return cli_usage_error("token", "bad scope '%s': want read, write or admin",
+						       optarg);
+			break;
+		case 'm':
+			models = optarg;
+			break;
+		case 'e':
+			if (parse_duration(&ttl, optarg) < 0)
+				return cli_usage_error("token",
+						       "bad duration '%s': want e.g. 30m, 12h, 7d, 2w or "
+						       "seconds", optarg);
+			break;
+		case 'd':
+			description = optarg;
+			break;
+		case 'h':
+			cli_print_usage(cli_find("token"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("token", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("token", "create takes no arguments, only options");
+	if (!scope)
+		return cli_usage_error("token", "create needs --scope read|write|admin");
+	if (ttl)
+		expires_at = (int64_t)time(NULL) + ttl;
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_token_create(&token, &info, st, scope, models, expires_at, description)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "token", token);
+		cJSON_AddStringToObject(doc, "id", info->id);
+		cJSON_AddStringToObject(doc, "scope", scope_name(info->scope));
+		cJSON_AddStringToObject(doc, "models", info->models);
+		if (info->expires_at)
+			cJSON_AddStringToObject(doc, "expires_at",
+						cli_time(tbuf, sizeof(tbuf), info->expires_at));
+		else
+			cJSON_AddNullToObject(doc, "expires_at");
+		cli_print_json(doc);
+	} else {
+		printf("%s\n", token);
+		fflush(stdout);
+		fprintf(stderr, "token %s (%s, models '%s', expires %s): store it now: it cannot be "
+				"shown again\n", info->id, scope_name(info->scope), info->models,
+			time_or(tbuf, sizeof(tbuf), info->expires_at, "never"));
+	}
+done:
+	if (token) {
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	mvms_token_info_free(info);
+	mvms_store_free(st);
+	return rc;
+}
+
+static int token_list(int argc, char **argv)
+{
+	mvms_token_info *list = NULL;
+	mvms_store *st = NULL;
+	char cbuf[32], ebuf[32], rbuf[32];
+	size_t i, n = 0;
+	int error, rc;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_print_usage(cli_find("token"));
+		return EXIT_OK;
+	}
+	if (argc != 1)
+		return cli_usage_error("token", "list takes no arguments");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_token_list(&list, &n, st)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateArray();
+		for (i = 0; i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "id", list[i].id);
+			cJSON_AddStringToObject(o, "scope", scope_name(list[i].scope));
+			cJSON_AddStringToObject(o, "models", list[i].models);
+			cJSON_AddStringToObject(o, "created_at",
+						cli_time(cbuf, sizeof(cbuf), list[i].created_at));
+			if (list[i].expires_at)
+				cJSON_AddStringToObject(o, "expires_at",
+							cli_time(ebuf, sizeof(ebuf), list[i].expires_at));
+			else
+				cJSON_AddNullToObject(o, "expires_at");
+			if (list[i].revoked_at)
+				cJSON_AddStringToObject(o, "revoked_at",
+							cli_time(rbuf, sizeof(rbuf), list[i].revoked_at));
+			else
+				cJSON_AddNullToObject(o, "revoked_at");
+			cJSON_AddStringToObject(o, "description", list[i].description);
+			cJSON_AddItemToArray(doc, o);
+		}
+		cli_print_json(doc);
+	} else if (n) {
+		printf("%-16s  %-5s  %-20s  %-20s  %-20s  %-20s  %s\n", "ID", "SCOPE", "MODELS",
+		       "CREATED", "EXPIRES", "REVOKED", "DESCRIPTION");
+		for (i = 0; i < n; i++)
+			printf("%-16s  %-5s  %-20s  %-20s  %-20s  %-20s  %s\n", list[i].id,
+			       scope_name(list[i].scope), list[i].models,
+			       cli_time(cbuf, sizeof(cbuf), list[i].created_at),
+			       time_or(ebuf, sizeof(ebuf), list[i].expires_at, "never"),
+			       time_or(rbuf, sizeof(rbuf), list[i].revoked_at, "-"),
+			       list[i].description);
+	} else if (!cli.quiet) {
+		fprintf(stderr, "no tokens (create one with 'mvms-store token create --scope read')\n");
+	}
+done:
+	mvms_token_list_free(list, n);
+	mvms_store_free(st);
+	return rc;
+}
+
+static int token_revoke(int argc, char **argv)
+{
+	mvms_store *st = NULL;
+	int error, rc;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_print_usage(cli_find("token"));
+		return EXIT_OK;
+	}
+	if (argc != 2)
+		return cli_usage_error("token", "revoke wants one token ID");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_token_revoke(st, argv[1])) < 0)
+		rc = cli_fail(error);
+	else if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "id", argv[1]);
+		cJSON_AddBoolToObject(doc, "revoked", 1);
+		cli_print_json(doc);
+	} else if (!cli.quiet)
+		printf("revoked token %s\n", argv[1]);
+	mvms_store_free(st);
+	return rc;
+}
+
+int cmd_token(int argc, char **argv)
+{
+	const char *sub = argc >= 2 ? argv[1] : NULL;
+
+	if (!sub)
+		return cli_usage_error("token", "want create, list or revoke");
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+		cli_print_usage(cli_find("token"));
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "create") == 0)
+		return token_create(argc - 1, argv + 1);
+	if (strcmp(sub, "list") == 0)
+		return token_list(argc - 1, argv + 1);
+	if (strcmp(sub, "revoke") == 0)
+		return token_revoke(argc - 1, argv + 1);
+	return cli_usage_error("token", "unknown subcommand '%s': want create, list or revoke", sub);
+}
