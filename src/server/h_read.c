@@ -1,0 +1,829 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Read-side REST handlers (and the small writes that go with them): models, versions and
+ * their manifests, diff, lineage, merge-base, branches and tags. JSON shapes follow the
+ * CLI's --json output so that a remote client prints what a local one does. Only libmvms
+ * is called; the push/pull protocol and uploads live in h_sync.c.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/buffer.h>
+#include "server.h"
+
+/* ---- small helpers ---- */
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+static const char *iso_time(char *buf, size_t n, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm))
+		snprintf(buf, n, "%lld", (long long)t);
+	else
+		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* A version as the CLI prints it (cli_version_json). */
+static cJSON *version_json(const mvms_version_info *v)
+{
+	cJSON *o = cJSON_CreateObject(), *a, *p;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(o, "model", nz(v->model));
+	cJSON_AddNumberToObject(o, "version", (double)v->number);
+	cJSON_AddStringToObject(o, "id", v->id);
+	cJSON_AddStringToObject(o, "message", nz(v->message));
+	cJSON_AddStringToObject(o, "author", nz(v->author));
+	cJSON_AddStringToObject(o, "created_at", iso_time(tbuf, sizeof(tbuf), v->created_at));
+	cJSON_AddNumberToObject(o, "files", (double)v->file_count);
+	cJSON_AddNumberToObject(o, "logical_bytes", (double)v->logical_bytes);
+	a = cJSON_AddArrayToObject(o, "parents");
+	for (i = 0; i < v->parent_count; i++) {
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "model", nz(v->parents[i].model));
+		cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
+		cJSON_AddStringToObject(p, "id", v->parents[i].id);
+		cJSON_AddItemToArray(a, p);
+	}
+	p = cJSON_AddObjectToObject(o, "meta");
+	for (i = 0; i < v->meta_count; i++)
+		cJSON_AddStringToObject(p, v->meta_keys[i], nz(v->meta_values[i]));
+	a = cJSON_AddArrayToObject(o, "refs");
+	for (i = 0; i < v->ref_count; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(nz(v->refs[i])));
+	return o;
+}
+
+static cJSON *model_json(const mvms_model_info *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	char tbuf[32];
+
+	cJSON_AddStringToObject(o, "model", nz(m->name));
+	cJSON_AddStringToObject(o, "uid", m->uid);
+	cJSON_AddStringToObject(o, "description", nz(m->description));
+	cJSON_AddNumberToObject(o, "versions", (double)m->versions);
+	cJSON_AddStringToObject(o, "created_at", iso_time(tbuf, sizeof(tbuf), m->created_at));
+	return o;
+}
+
+static cJSON *ref_json(const char *model, const mvms_ref_info *ref)
+{
+	cJSON *o = cJSON_CreateObject();
+	char tbuf[32];
+
+	cJSON_AddStringToObject(o, "model", model);
+	cJSON_AddStringToObject(o, "name", nz(ref->name));
+	cJSON_AddNumberToObject(o, "version", (double)ref->number);
+	cJSON_AddStringToObject(o, "id", ref->id);
+	cJSON_AddStringToObject(o, "updated_at", iso_time(tbuf, sizeof(tbuf), ref->updated_at));
+	return o;
+}
+
+/* A required, non-empty query parameter; NULL after replying 400. */
+static const char *need_query(srv_req *r, const char *key)
+{
+	const char *v = srv_query(r, key);
+
+	if (!v || !*v) {
+		srv_reply_error(r, 400, "bad_query", "the query parameter '%s' is required", key);
+		return NULL;
+	}
+	return v;
+}
+
+/* A boolean query parameter (absent: 0). 0/1 in *out, or -1 after replying 400. */
+static int bool_query(int *out, srv_req *r, const char *key)
+{
+	const char *v = srv_query(r, key);
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
+		*out = 1;
+	else if (strcmp(v, "0") && strcmp(v, "false") && strcmp(v, "no"))
+		return srv_reply_error(r, 400, "bad_query",
+				       "the query parameter '%s' is 0, 1, true or false, not '%s'", key,
+				       v), -1;
+	return 0;
+}
+
+/* A non-negative integer query parameter up to @max (absent: @def). -1 after replying. */
+static int int_query(long *out, srv_req *r, const char *key, long def, long min, long max)
+{
+	const char *v = srv_query(r, key);
+	char *end;
+	long n;
+
+	*out = def;
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max)
+		return srv_reply_error(r, 400, "bad_query",
+				       "the query parameter '%s' wants an integer from %ld to %ld, not '%s'",
+				       key, min, max, v), -1;
+	*out = n;
+	return 0;
+}
+
+/*
+ * Builds the version spec for @ref given in the context of model @model: a plain ref
+ * ("v3", "main", "a1b2c3") means @model@ref; a full "other@ref" is used as is after
+ * checking that the caller may read @other. NULL after replying (400/403/500).
+ */
+static char *spec_for(srv_req *r, const char *model, const char *ref, const char *what)
+{
+	const char *at = strchr(ref, '@');
+	char *spec = NULL, *other;
+
+	if (!*ref) {
+		srv_reply_error(r, 400, "bad_ref", "%s: empty ref", what);
+		return NULL;
+	}
+	if (!at) {
+		if (asprintf(&spec, "%s@%s", model, ref) < 0)
+			spec = NULL;
+	} else {
+		if (at == ref || !at[1]) {
+			srv_reply_error(r, 400, "bad_ref", "%s: '%s' is not MODEL@REF", what, ref);
+			return NULL;
+		}
+		other = strndup(ref, (size_t)(at - ref));
+		if (other && strcmp(other, model) != 0 && srv_require(r, SRV_SCOPE_READ, other) < 0) {
+			free(other);
+			return NULL;
+		}
+		free(other);
+		spec = other ? strdup(ref) : NULL;
+	}
+	if (!spec)
+		srv_reply_error(r, 500, "error", "out of memory");
+	return spec;
+}
+
+/*
+ * Checks a JSON body: only the @allowed fields, each a string (or null / absent when not
+ * required). Fills @out[i] with the fields' values (NULL when absent or null). 0, or -1
+ * after replying 400.
+ */
+static int body_strings(srv_req *r, const cJSON *doc, const char *const *allowed,
+			const int *required, const char **out, size_t n)
+{
+	const cJSON *it;
+	size_t i;
+
+	cJSON_ArrayForEach(it, doc) {
+		for (i = 0; i < n; i++)
+			if (it->string && !strcmp(it->string, allowed[i]))
+				break;
+		if (i == n)
+			return srv_reply_error(r, 400, "bad_field", "unknown field '%s'",
+					       it->string ? it->string : ""), -1;
+	}
+	for (i = 0; i < n; i++) {
+		it = cJSON_GetObjectItemCaseSensitive(doc, allowed[i]);
+		out[i] = NULL;
+		if (!it || cJSON_IsNull(it)) {
+			if (required[i])
+				return srv_reply_error(r, 400, "bad_field",
+						       "the field '%s' is required", allowed[i]), -1;
+			continue;
+		}
+		if (!cJSON_IsString(it) || !it->valuestring)
+			return srv_reply_error(r, 400, "bad_field", "the field '%s' must be a string",
+					       allowed[i]), -1;
+		if (required[i] && !*it->valuestring)
+			return srv_reply_error(r, 400, "bad_field", "the field '%s' must not be empty",
+					       allowed[i]), -1;
+		out[i] = it->valuestring;
+	}
+	return 0;
+}
+
+static void reply_text(srv_req *r, const char *type, struct evbuffer *b)
+{
+	size_t len = evbuffer_get_length(b);
+	const unsigned char *p = len ? evbuffer_pullup(b, -1) : (const unsigned char *)"";
+
+	if (len && !p) {
+		srv_reply_error(r, 500, "error", "out of memory");
+		return;
+	}
+	srv_reply_bytes(r, 200, type, p, len);
+}
+
+/* ---- models ---- */
+
+int srv_models_list(srv_req *r)
+{
+	mvms_model_info *list = NULL;
+	size_t n = 0, i;
+	cJSON *doc, *arr;
+	int error;
+
+	if ((error = mvms_model_list(&list, &n, r->st)) < 0)
+		return error;
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "models");
+	for (i = 0; i < n; i++) {
+		/* A token limited to some models sees only those. */
+		if (r->token_models && fnmatch(r->token_models, list[i].name, 0) != 0)
+			continue;
+		cJSON_AddItemToArray(arr, model_json(&list[i]));
+	}
+	mvms_model_list_free(list, n);
+	srv_reply_json(r, 200, doc);
+	return 0;
+}
+
+int srv_models_create(srv_req *r)
+{
+	static const char *const fields[] = { "name", "description" };
+	static const int required[] = { 1, 0 };
+	const char *v[2];
+	mvms_model_info *m = NULL;
+	cJSON *doc;
+	int error = 0;
+
+	if (!(doc = srv_body_json(r)))
+		return 0;
+	if (body_strings(r, doc, fields, required, v, 2) < 0)
+		goto done;
+	if ((error = mvms_model_name_check(v[0])) < 0)
+		goto done;
+	/* The route has no model capture: check the token's model glob here. */
+	if (srv_require(r, SRV_SCOPE_WRITE, v[0]) < 0)
+		goto done;
+	if ((error = mvms_model_register(r->st, v[0], v[1])) < 0 ||
+	    (error = mvms_model_get(&m, r->st, v[0])) < 0)
+		goto done;
+	srv_reply_json(r, 201, model_json(m));
+done:
+	mvms_model_info_free(m);
+	cJSON_Delete(doc);
+	return error;
+}
+
+int srv_model_get(srv_req *r)
+{
+	mvms_model_info *m = NULL;
+	int error;
+
+	if ((error = mvms_model_get(&m, r->st, r->caps[0])) < 0)
+		return error;
+	srv_reply_json(r, 200, model_json(m));
+	mvms_model_info_free(m);
+	return 0;
+}
+
+/* ---- versions ---- */
+
+int srv_versions_list(srv_req *r)
+{
+	mvms_version_info **list = NULL;
+	size_t n = 0, i;
+	const char *branch = srv_query(r, "branch");
+	long limit;
+	cJSON *doc, *arr;
+	int error;
+
+	if (branch && !*branch)
+		return srv_reply_error(r, 400, "bad_query", "the query parameter 'branch' is empty");
+	if (int_query(&limit, r, "limit", 0, 1, 1000000000L) < 0)
+		return 0;
+	if ((error = mvms_version_log(&list, &n, r->st, r->caps[0], branch)) < 0)
+		return error;
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "versions");
+	for (i = 0; i < n && (limit == 0 || i < (size_t)limit); i++)
+		cJSON_AddItemToArray(arr, version_json(list[i]));
+	mvms_version_list_free(list, n);
+	srv_reply_json(r, 200, doc);
+	return 0;
+}
+
+int srv_version_get(srv_req *r)
+{
+	mvms_version_info *v = NULL;
+	mvms_file_info *files = NULL;
+	size_t n = 0, i;
+	char *spec;
+	cJSON *doc, *arr;
+	int error;
+
+	if (strchr(r->caps[1], '@'))
+		return srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
+	if (!(spec = spec_for(r, r->caps[0], r->caps[1], "ref")))
+		return 0;
+	if ((error = mvms_version_resolve(&v, r->st, spec)) < 0 ||
+	    (error = mvms_version_files(&files, &n, r->st, v)) < 0)
+		goto done;
+	/* As `mvms-store show --json`: the version object ("files" is its file count) plus
+	 * "file_list", the manifest. */
+	doc = version_json(v);
+	arr = cJSON_AddArrayToObject(doc, "file_list");
+	for (i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", nz(files[i].path));
+		cJSON_AddNumberToObject(o, "size", (double)files[i].size);
+		cJSON_AddStringToObject(o, "id", files[i].id);
+		cJSON_AddNumberToObject(o, "mode", files[i].mode);
+		cJSON_AddStringToObject(o, "format", nz(files[i].format));
+		cJSON_AddNumberToObject(o, "chunks", (double)files[i].chunks);
+		cJSON_AddNumberToObject(o, "tensors", (double)files[i].tensor_count);
+		cJSON_AddItemToArray(arr, o);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Mvms-Version-Id", v->id);
+	srv_reply_json(r, 200, doc);
+done:
+	mvms_file_list_free(files, n);
+	mvms_version_info_free(v);
+	free(spec);
+	return error;
+}
+
+/* ---- diff ---- */
+
+static const char *status_word(char s)
+{
+	switch (s) {
+	case 'A': return "added";
+	case 'D': return "removed";
+	case 'M': return "modified";
+	case 'R': return "renamed";
+	case 'T': return "mode";
+	case 'S': return "dtype/shape";
+	default: return "?";
+	}
+}
+
+/* A shape string ("[2,3]") as JSON; the string itself if it does not parse. */
+static cJSON *shape_json(const char *shape)
+{
+	cJSON *j = shape ? cJSON_Parse(shape) : NULL;
+
+	return j ? j : cJSON_CreateString(nz(shape));
+}
+
+/* The same document as `mvms-store diff --json` (cmd_diff.c diff_json). */
+static cJSON *diff_json(const mvms_diff *d, int tensors)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr, *o, *t, *ta;
+	size_t i, j;
+
+	cJSON_AddItemToObject(doc, "from", version_json(d->from));
+	cJSON_AddItemToObject(doc, "to", version_json(d->to));
+	arr = cJSON_AddArrayToObject(doc, "files");
+	for (i = 0; i < d->file_count; i++) {
+		const mvms_diff_file *f = &d->files[i];
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", status_word(f->status));
+		cJSON_AddStringToObject(o, "path", nz(f->path));
+		if (f->old_path)
+			cJSON_AddStringToObject(o, "old_path", f->old_path);
+		if (f->status != 'A') {
+			cJSON_AddNumberToObject(o, "old_size", (double)f->old_size);
+			cJSON_AddNumberToObject(o, "old_mode", f->old_mode);
+			cJSON_AddStringToObject(o, "old_id", f->old_id);
+		}
+		if (f->status != 'D') {
+			cJSON_AddNumberToObject(o, "new_size", (double)f->new_size);
+			cJSON_AddNumberToObject(o, "new_mode", f->new_mode);
+			cJSON_AddStringToObject(o, "new_id", f->new_id);
+			cJSON_AddNumberToObject(o, "size_change", (double)f->new_size - (double)f->old_size);
+			cJSON_AddNumberToObject(o, "shared_bytes", (double)f->shared_bytes);
+			cJSON_AddNumberToObject(o, "new_bytes", (double)f->new_bytes);
+		}
+		if (f->tensor_diff) {
+			t = cJSON_AddObjectToObject(o, "tensors");
+			cJSON_AddNumberToObject(t, "total", (double)f->tensors_total);
+			cJSON_AddNumberToObject(t, "changed", (double)f->tensors_changed);
+			cJSON_AddNumberToObject(t, "added", (double)f->tensors_added);
+			cJSON_AddNumberToObject(t, "removed", (double)f->tensors_removed);
+			cJSON_AddNumberToObject(t, "unchanged", (double)f->tensors_unchanged);
+			cJSON_AddNumberToObject(t, "bytes_total", (double)f->bytes_total);
+			cJSON_AddNumberToObject(t, "bytes_changed", (double)f->bytes_changed);
+			if (tensors) {
+				ta = cJSON_AddArrayToObject(t, "list");
+				for (j = 0; j < f->tensor_count; j++) {
+					const mvms_diff_tensor *x = &f->tensors[j];
+					cJSON *e = cJSON_CreateObject();
+					cJSON_AddStringToObject(e, "name", nz(x->name));
+					cJSON_AddStringToObject(e, "status", status_word(x->status));
+					if (x->old_dtype) {
+						cJSON_AddStringToObject(e, "old_dtype", x->old_dtype);
+						cJSON_AddItemToObject(e, "old_shape", shape_json(x->old_shape));
+					}
+					if (x->new_dtype) {
+						cJSON_AddStringToObject(e, "new_dtype", x->new_dtype);
+						cJSON_AddItemToObject(e, "new_shape", shape_json(x->new_shape));
+					}
+					cJSON_AddItemToArray(ta, e);
+				}
+			}
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(doc, "unchanged_files", (double)d->unchanged_files);
+	arr = cJSON_AddArrayToObject(doc, "meta");
+	for (i = 0; i < d->meta_count; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", nz(d->meta[i].key));
+		if (d->meta[i].old_value)
+			cJSON_AddStringToObject(o, "old", d->meta[i].old_value);
+		else
+			cJSON_AddNullToObject(o, "old");
+		if (d->meta[i].new_value)
+			cJSON_AddStringToObject(o, "new", d->meta[i].new_value);
+		else
+			cJSON_AddNullToObject(o, "new");
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(doc, "shared_bytes", (double)d->shared_bytes);
+	cJSON_AddNumberToObject(doc, "new_bytes", (double)d->new_bytes);
+	return doc;
+}
+
+int srv_diff(srv_req *r)
+{
+	const char *from, *to;
+	char *a = NULL, *b = NULL;
+	mvms_diff *d = NULL;
+	int tensors, error = 0;
+
+	if (!(from = need_query(r, "from")) || !(to = need_query(r, "to")) ||
+	    bool_query(&tensors, r, "tensors") < 0)
+		return 0;
+	if (!(a = spec_for(r, r->caps[0], from, "from")) || !(b = spec_for(r, r->caps[0], to, "to")))
+		goto done;
+	if ((error = mvms_diff_get(&d, r->st, a, b, tensors ? MVMS_DIFF_TENSORS : 0)) < 0)
+		goto done;
+	srv_reply_json(r, 200, diff_json(d, tensors));
+done:
+	mvms_diff_free(d);
+	free(a);
+	free(b);
+	return error;
+}
+
+/* ---- lineage ---- */
+
+/* Appends @s escaped for a DOT string: '"' and '\' get a backslash, newlines become \n. */
+static void dot_escape(struct evbuffer *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n') {
+			evbuffer_add(b, "\\n", 2);
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			evbuffer_add(b, "\\", 1);
+		evbuffer_add(b, s, 1);
+	}
+}
+
+static void lineage_dot(struct evbuffer *b, const mvms_lineage *l)
+{
+	size_t i;
+
+	evbuffer_add_printf(b, "digraph lineage {\n  rankdir=BT;\n"
+			       "  node [shape=box, fontname=\"monospace\"];\n");
+	for (i = 0; i < l->node_count; i++) {
+		evbuffer_add_printf(b, "  \"%s\" [label=\"", l->nodes[i].id);
+		dot_escape(b, nz(l->nodes[i].model));
+		evbuffer_add_printf(b, "@v%lld\\n%.12s\"%s];\n", (long long)l->nodes[i].number,
+				    l->nodes[i].id, i == 0 ? ", style=bold" : "");
+	}
+	for (i = 0; i < l->edge_count; i++)
+		evbuffer_add_printf(b, "  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
+				    l->nodes[l->edges[i].parent].id,
+				    l->edges[i].position ? " [style=dashed]" : "");
+	evbuffer_add_printf(b, "}\n");
+}
+
+static void lineage_mermaid(struct evbuffer *b, const mvms_lineage *l)
+{
+	size_t i;
+	const char *p;
+
+	/* Parents above children: older at the top. */
+	evbuffer_add_printf(b, "graph TD\n");
+	for (i = 0; i < l->node_count; i++) {
+		evbuffer_add_printf(b, "  n%zu[\"", i);
+		for (p = nz(l->nodes[i].model); *p; p++) {
+			if (*p == '"')
+				evbuffer_add(b, "#quot;", 6);
+			else
+				evbuffer_add(b, p, 1);
+		}
+		evbuffer_add_printf(b, "@v%lld %.8s\"]\n", (long long)l->nodes[i].number,
+				    l->nodes[i].id);
+	}
+	for (i = 0; i < l->edge_count; i++)
+		evbuffer_add_printf(b, "  n%zu %s n%zu\n", l->edges[i].parent,
+				    l->edges[i].position ? "-.->" : "-->", l->edges[i].child);
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const mvms_lineage_node *x = *(mvms_lineage_node *const *)a;
+	const mvms_lineage_node *y = *(mvms_lineage_node *const *)b;
+	int c = strcmp(nz(x->model), nz(y->model));
+
+	/* Descendants (negative depth) first, newest at the top, like log. */
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if (c)
+		return c;
+	return x->number < y->number ? 1 : x->number > y->number ? -1 : 0;
+}
+
+static int lineage_text(struct evbuffer *b, const mvms_lineage *l)
+{
+	mvms_lineage_node **order = malloc((l->node_count + 1) * sizeof(*order));
+	size_t i, j;
+	char tbuf[32];
+
+	if (!order)
+		return -1;
+	for (i = 0; i < l->node_count; i++)
+		order[i] = &l->nodes[i];
+	qsort(order, l->node_count, sizeof(*order), cmp_depth);
+	for (i = 0; i < l->node_count; i++) {
+		const mvms_lineage_node *n = order[i];
+		size_t idx = (size_t)(n - l->nodes);
+		int first = 1;
+		evbuffer_add_printf(b, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, nz(n->model),
+				    (long long)n->number, n->id,
+				    iso_time(tbuf, sizeof(tbuf), n->created_at), nz(n->message));
+		for (j = 0; j < l->edge_count; j++)
+			if (l->edges[j].child == idx) {
+				const mvms_lineage_node *p = &l->nodes[l->edges[j].parent];
+				evbuffer_add_printf(b, "%s%s@v%lld", first ? "  <- " : ", ",
+						    nz(p->model), (long long)p->number);
+				first = 0;
+			}
+		evbuffer_add(b, "\n", 1);
+	}
+	free(order);
+	return 0;
+}
+
+/* The same document as `mvms-store lineage --format json`. */
+static cJSON *lineage_json(const mvms_lineage *l)
+{
+	cJSON *doc = cJSON_CreateObject(), *nodes, *edges;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(doc, "start", l->node_count ? l->nodes[0].id : "");
+	nodes = cJSON_AddArrayToObject(doc, "nodes");
+	for (i = 0; i < l->node_count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", nz(l->nodes[i].model));
+		cJSON_AddNumberToObject(o, "version", (double)l->nodes[i].number);
+		cJSON_AddStringToObject(o, "id", l->nodes[i].id);
+		cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
+		cJSON_AddStringToObject(o, "message", nz(l->nodes[i].message));
+		cJSON_AddStringToObject(o, "created_at",
+					iso_time(tbuf, sizeof(tbuf), l->nodes[i].created_at));
+		cJSON_AddItemToArray(nodes, o);
+	}
+	edges = cJSON_AddArrayToObject(doc, "edges");
+	for (i = 0; i < l->edge_count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "child", l->nodes[l->edges[i].child].id);
+		cJSON_AddStringToObject(o, "parent", l->nodes[l->edges[i].parent].id);
+		cJSON_AddNumberToObject(o, "position", l->edges[i].position);
+		cJSON_AddItemToArray(edges, o);
+	}
+	return doc;
+}
+
+int srv_lineage(srv_req *r)
+{
+	const char *dir = srv_query(r, "direction"), *format = srv_query(r, "format");
+	int direction = MVMS_LINEAGE_ANCESTORS, error = 0;
+	struct evbuffer *b = NULL;
+	mvms_lineage *l = NULL;
+	char *spec = NULL;
+	long depth;
+
+	if (dir && !strcmp(dir, "ancestors"))
+		direction = MVMS_LINEAGE_ANCESTORS;
+	else if (dir && !strcmp(dir, "descendants"))
+		direction = MVMS_LINEAGE_DESCENDANTS;
+	else if (dir && !strcmp(dir, "both"))
+		direction = MVMS_LINEAGE_BOTH;
+	else if (dir)
+		return srv_reply_error(r, 400, "bad_query",
+				       "direction is ancestors, descendants or both, not '%s'", dir);
+	if (!format)
+		format = "json";
+	if (strcmp(format, "json") && strcmp(format, "dot") && strcmp(format, "mermaid") &&
+	    strcmp(format, "text"))
+		return srv_reply_error(r, 400, "bad_query",
+				       "format is json, dot, mermaid or text, not '%s'", format);
+	/* Absent: unlimited (-1), as the CLI without --depth. */
+	if (int_query(&depth, r, "depth", -1, 0, 1000000000L) < 0)
+		return 0;
+	if (strchr(r->caps[1], '@'))
+		return srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
+	if (!(spec = spec_for(r, r->caps[0], r->caps[1], "ref")))
+		return 0;
+	if ((error = mvms_lineage_get(&l, r->st, spec, direction, (int)depth)) < 0)
+		goto done;
+	if (!strcmp(format, "json")) {
+		srv_reply_json(r, 200, lineage_json(l));
+		goto done;
+	}
+	if (!(b = evbuffer_new())) {
+		srv_reply_error(r, 500, "error", "out of memory");
+		goto done;
+	}
+	if (!strcmp(format, "dot")) {
+		lineage_dot(b, l);
+		reply_text(r, "text/vnd.graphviz; charset=utf-8", b);
+	} else if (!strcmp(format, "mermaid")) {
+		lineage_mermaid(b, l);
+		reply_text(r, "text/plain; charset=utf-8", b);
+	} else if (lineage_text(b, l) < 0) {
+		srv_reply_error(r, 500, "error", "out of memory");
+	} else {
+		reply_text(r, "text/plain; charset=utf-8", b);
+	}
+done:
+	if (b)
+		evbuffer_free(b);
+	mvms_lineage_free(l);
+	free(spec);
+	return error;
+}
+
+int srv_merge_base(srv_req *r)
+{
+	mvms_version_info **list = NULL;
+	size_t n = 0, i;
+	const char *qa, *qb;
+	char *a = NULL, *b = NULL;
+	cJSON *doc, *arr;
+	int error = 0;
+
+	if (!(qa = need_query(r, "a")) || !(qb = need_query(r, "b")))
+		return 0;
+	if (!(a = spec_for(r, r->caps[0], qa, "a")) || !(b = spec_for(r, r->caps[0], qb, "b")))
+		goto done;
+	if ((error = mvms_merge_base(&list, &n, r->st, a, b)) < 0)
+		goto done;
+	/* No shared history is an answer, not an error: an empty list. */
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "merge_bases");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, version_json(list[i]));
+	srv_reply_json(r, 200, doc);
+done:
+	mvms_version_list_free(list, n);
+	free(a);
+	free(b);
+	return error;
+}
+
+/* ---- branches and tags ---- */
+
+static int refs_list(srv_req *r, int tags)
+{
+	mvms_ref_info *list = NULL;
+	size_t n = 0, i;
+	cJSON *doc, *arr;
+	int error;
+
+	error = tags ? mvms_tag_list(&list, &n, r->st, r->caps[0])
+		     : mvms_branch_list(&list, &n, r->st, r->caps[0]);
+	if (error < 0)
+		return error;
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, tags ? "tags" : "branches");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, ref_json(r->caps[0], &list[i]));
+	mvms_ref_list_free(list, n);
+	srv_reply_json(r, 200, doc);
+	return 0;
+}
+
+/* Replies 201 with the ref @name just created (listed again to report where it points). */
+static int reply_created_ref(srv_req *r, int tags, const char *name)
+{
+	mvms_ref_info *list = NULL;
+	size_t n = 0, i;
+	int error;
+
+	error = tags ? mvms_tag_list(&list, &n, r->st, r->caps[0])
+		     : mvms_branch_list(&list, &n, r->st, r->caps[0]);
+	if (error < 0)
+		return error;
+	for (i = 0; i < n && strcmp(list[i].name, name) != 0; i++)
+		;
+	if (i == n)
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s '%s' vanished after its creation",
+				       tags ? "tag" : "branch", name);
+	else
+		srv_reply_json(r, 201, ref_json(r->caps[0], &list[i]));
+	mvms_ref_list_free(list, n);
+	return error;
+}
+
+int srv_branches_list(srv_req *r)
+{
+	return refs_list(r, 0);
+}
+
+int srv_tags_list(srv_req *r)
+{
+	return refs_list(r, 1);
+}
+
+int srv_branch_create(srv_req *r)
+{
+	static const char *const fields[] = { "name", "from" };
+	static const int required[] = { 1, 0 };
+	const char *v[2];
+	char *spec = NULL;
+	cJSON *doc;
+	int error = 0;
+
+	if (!(doc = srv_body_json(r)))
+		return 0;
+	if (body_strings(r, doc, fields, required, v, 2) < 0)
+		goto done;
+	/* "from" absent or null: the head of main. */
+	if (v[1] && !(spec = spec_for(r, r->caps[0], v[1], "from")))
+		goto done;
+	if ((error = mvms_branch_create(r->st, r->caps[0], v[0], spec)) < 0)
+		goto done;
+	error = reply_created_ref(r, 0, v[0]);
+done:
+	free(spec);
+	cJSON_Delete(doc);
+	return error;
+}
+
+int srv_branch_delete(srv_req *r)
+{
+	cJSON *doc;
+	int error;
+
+	if ((error = mvms_branch_delete(r->st, r->caps[0], r->caps[1])) < 0)
+		return error;
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "model", r->caps[0]);
+	cJSON_AddStringToObject(doc, "branch", r->caps[1]);
+	cJSON_AddBoolToObject(doc, "deleted", 1);
+	srv_reply_json(r, 200, doc);
+	return 0;
+}
+
+int srv_tag_create(srv_req *r)
+{
+	static const char *const fields[] = { "name", "ref" };
+	static const int required[] = { 1, 1 };
+	const char *v[2], *at;
+	char *spec = NULL;
+	cJSON *doc;
+	int error = 0;
+
+	if (!(doc = srv_body_json(r)))
+		return 0;
+	if (body_strings(r, doc, fields, required, v, 2) < 0)
+		goto done;
+	/* A tag belongs to the model of the version it names: that must be this model. */
+	at = strchr(v[1], '@');
+	if (at && ((size_t)(at - v[1]) != strlen(r->caps[0]) ||
+		   strncmp(v[1], r->caps[0], (size_t)(at - v[1])) != 0)) {
+		srv_reply_error(r, 400, "bad_ref", "ref '%s' is not a version of model '%s'", v[1],
+				r->caps[0]);
+		goto done;
+	}
+	if (!(spec = spec_for(r, r->caps[0], v[1], "ref")))
+		goto done;
+	if ((error = mvms_tag_create(r->st, spec, v[0])) < 0)
+		goto done;
+	error = reply_created_ref(r, 1, v[0]);
+done:
+	free(spec);
+	cJSON_Delete(doc);
+	return error;
+}
