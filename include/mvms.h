@@ -9,4 +9,7 @@
 #include "mvms/store.h"
 #include "mvms/version.h"
 #include "mvms/dag.h"
+#include "mvms/token.h"
+#include "mvms/sync.h"
+#include "mvms/remote.h"
 #endif

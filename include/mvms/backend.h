@@ -22,6 +22,14 @@ extern "C" {
  */
 int mvms_backend_local(mvms_backend **out, const char *dir);
 
+/** An in-memory backend (objects in malloc()ed buffers), for moving packs over the wire
+ * and for tests. */
+int mvms_backend_mem(mvms_backend **out);
+/** Adds an object to a memory backend, taking ownership of @data (malloc()ed). */
+int mvms_backend_mem_put_owned(mvms_backend *be, const char *key, void *data, size_t len);
+/** Removes an object from a memory backend and hands its buffer to the caller (free()). */
+int mvms_backend_mem_take(void **out, size_t *len, mvms_backend *be, const char *key);
+
 /** Writes a whole object in one call (open, write, commit). */
 int mvms_backend_put(mvms_backend *be, const char *key, const void *data, size_t len);
 

@@ -23,6 +23,8 @@ struct cli_globals {
 	const char *store;  /* --store, $MVMS_STORE, or the XDG default */
 	int json;           /* --json: one JSON document on stdout */
 	int quiet;          /* -q: no progress, no chatter */
+	const char *remote; /* --remote URL or $MVMS_REMOTE: talk to a server */
+	const char *token;  /* --token or $MVMS_TOKEN */
 };
 extern struct cli_globals cli;
 
@@ -36,6 +38,9 @@ typedef struct cli_cmd {
 /* Opens the selected store (created on first use). Prints the error and returns the exit
  * code on failure, 0 on success. */
 int cli_open_store(mvms_store **out);
+/* Connects to --remote (or $MVMS_REMOTE). Prints the error and returns the exit code on
+ * failure, 0 on success. */
+int cli_open_remote(mvms_remote **out);
 /* The store directory chosen by --store, $MVMS_STORE or the XDG default. */
 const char *cli_store_dir(void);
 /* Prints "mvms-store: <last error>" and returns the exit code for an MVMS_E* code. */
@@ -80,6 +85,8 @@ int cmd_lineage(int argc, char **argv);
 int cmd_merge_base(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 

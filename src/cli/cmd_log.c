@@ -1,8 +1,125 @@
 /* SPDX-License-Identifier: MIT */
 /* mvms-store log and show: a model's history, and one version with its files. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "cli.h"
+
+/* ---- reading the server's JSON back into the library's structs (for --remote) ---- */
+
+static char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return strdup(cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static double jnum(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int64_t jtime(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!cJSON_IsString(v) || !strptime(v->valuestring, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static mvms_version_info *version_from_json(const cJSON *o)
+{
+	mvms_version_info *v = calloc(1, sizeof(*v));
+	const cJSON *arr, *it;
+	char *id;
+	size_t n;
+
+	if (!v)
+		return NULL;
+	v->model = jstr(o, "model");
+	v->number = (int64_t)jnum(o, "version");
+	id = jstr(o, "id");
+	snprintf(v->id, sizeof(v->id), "%s", id ? id : "");
+	free(id);
+	v->message = jstr(o, "message");
+	v->author = jstr(o, "author");
+	v->created_at = jtime(o, "created_at");
+	v->file_count = (uint64_t)jnum(o, "files");
+	v->logical_bytes = (uint64_t)jnum(o, "logical_bytes");
+	arr = cJSON_GetObjectItemCaseSensitive(o, "parents");
+	n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	v->parents = calloc(n + 1, sizeof(*v->parents));
+	if (v->parents)
+		cJSON_ArrayForEach(it, arr) {
+			char *pid = jstr(it, "id");
+			v->parents[v->parent_count].model = jstr(it, "model");
+			v->parents[v->parent_count].number = (int64_t)jnum(it, "version");
+			snprintf(v->parents[v->parent_count].id, sizeof(v->parents[0].id), "%s",
+				 pid ? pid : "");
+			free(pid);
+			v->parent_count++;
+		}
+	arr = cJSON_GetObjectItemCaseSensitive(o, "meta");
+	n = cJSON_IsObject(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	v->meta_keys = calloc(n + 1, sizeof(char *));
+	v->meta_values = calloc(n + 1, sizeof(char *));
+	if (v->meta_keys && v->meta_values)
+		cJSON_ArrayForEach(it, arr) {
+			v->meta_keys[v->meta_count] = strdup(it->string);
+			v->meta_values[v->meta_count] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+			v->meta_count++;
+		}
+	arr = cJSON_GetObjectItemCaseSensitive(o, "refs");
+	n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+	v->refs = calloc(n + 1, sizeof(char *));
+	if (v->refs)
+		cJSON_ArrayForEach(it, arr)
+			v->refs[v->ref_count++] = strdup(cJSON_IsString(it) ? it->valuestring : "");
+	return v;
+}
+
+/* GET from the server; prints the error and returns the exit code on failure. */
+static int remote_json(cJSON **out, const char *path)
+{
+	mvms_remote *rem = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int rc, error;
+
+	*out = NULL;
+	if ((rc = cli_open_remote(&rem)) != 0)
+		return rc;
+	error = mvms_remote_get(&body, &len, rem, path);
+	mvms_remote_free(rem);
+	if (error < 0)
+		return cli_fail(error);
+	*out = cJSON_ParseWithLength(body, len);
+	free(body);
+	if (!*out) {
+		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* "/v1/models/<escaped model><suffix>" */
+static char *model_path(const char *model, const char *suffix)
+{
+	char *em = NULL, *p = NULL;
+
+	if (mvms_remote_escape(&em, model) < 0)
+		return NULL;
+	if (asprintf(&p, "/v1/models/%s%s", em, suffix) < 0)
+		p = NULL;
+	free(em);
+	return p;
+}
 
 static void print_version_text(const mvms_version_info *v, int oneline)
 {
@@ -56,6 +173,32 @@ int cmd_log(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("log", "want one MODEL");
+	if (cli.remote) {
+		cJSON *doc = NULL, *it;
+		char *eb = NULL, *suffix = NULL, *path;
+		if (branch && (mvms_remote_escape(&eb, branch) < 0 ||
+			       asprintf(&suffix, "/versions?branch=%s", eb) < 0))
+			suffix = NULL;
+		path = model_path(argv[optind], suffix ? suffix : "/versions");
+		free(eb);
+		free(suffix);
+		rc = path ? remote_json(&doc, path) : EXIT_ERROR;
+		free(path);
+		if (rc)
+			return rc;
+		if (cli.json) {
+			cli_print_json(cJSON_DetachItemFromObjectCaseSensitive(doc, "versions"));
+		} else {
+			cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "versions")) {
+				mvms_version_info *v = version_from_json(it);
+				if (v)
+					print_version_text(v, 1);
+				mvms_version_info_free(v);
+			}
+		}
+		cJSON_Delete(doc);
+		return EXIT_OK;
+	}
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	if ((error = mvms_version_log(&list, &n, st, argv[optind], branch)) < 0) {
@@ -92,6 +235,44 @@ int cmd_show(int argc, char **argv)
 	}
 	if (argc != 2)
 		return cli_usage_error("show", "want one MODEL@REF");
+	if (cli.remote) {
+		const char *at = strchr(argv[1], '@');
+		char *model = strndup(argv[1], at ? (size_t)(at - argv[1]) : strlen(argv[1]));
+		char *er = NULL, *suffix = NULL, *path = NULL;
+		cJSON *doc = NULL, *it;
+		if (model && mvms_remote_escape(&er, at ? at + 1 : "latest") == 0 &&
+		    asprintf(&suffix, "/versions/%s", er) >= 0)
+			path = model_path(model, suffix);
+		free(model);
+		free(er);
+		free(suffix);
+		rc = path ? remote_json(&doc, path) : EXIT_ERROR;
+		free(path);
+		if (rc)
+			return rc;
+		if (cli.json) {
+			cli_print_json(doc);
+			return EXIT_OK;
+		}
+		v = version_from_json(doc);
+		if (v)
+			print_version_text(v, 0);
+		printf("\n");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "file_list")) {
+			char *p = jstr(it, "path"), *fid = jstr(it, "id"), *fmt = jstr(it, "format");
+			printf("  %04o %10s  %.12s  %s", (unsigned)jnum(it, "mode"),
+			       cli_human(a, sizeof(a), (uint64_t)jnum(it, "size")), fid, p);
+			if (fmt && *fmt)
+				printf("  [%s, %llu tensors]", fmt, (unsigned long long)jnum(it, "tensors"));
+			printf("\n");
+			free(p);
+			free(fid);
+			free(fmt);
+		}
+		mvms_version_info_free(v);
+		cJSON_Delete(doc);
+		return EXIT_OK;
+	}
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	if ((error = mvms_version_resolve(&v, st, argv[1])) < 0 ||

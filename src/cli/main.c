@@ -36,6 +36,12 @@ static const cli_cmd commands[] = {
 	{ "merge", cmd_merge,
 	  "MODEL SOURCE [--into BRANCH] [-m MSG] [--ours | --theirs] [--resolve PATH=ours|theirs ...]",
 	  "merge a version (a branch, or MODEL@REF) into a branch" },
+	{ "serve", cmd_serve,
+	  "[--listen ADDR:PORT] [--threads N] [--read-only] [--allow-anonymous-read]",
+	  "run the HTTP server over the store" },
+	{ "token", cmd_token,
+	  "create --scope read|write|admin [--model GLOB] [--expires DURATION] [-d TEXT] | list | revoke ID",
+	  "manage the server's API tokens" },
 	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };
@@ -59,13 +65,15 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: mvms-store [--store DIR] [--json] [-q] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: mvms-store [--store DIR | --remote URL [--token T]] [--json] [-q] COMMAND [ARGS]\n\n"
 		   "A content-addressed store for model artifacts with a version DAG.\n\n"
 		   "Commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nThe store is --store DIR, else $MVMS_STORE, else "
 		   "$XDG_DATA_HOME/mvms-store (~/.local/share/mvms-store).\n"
+		   "With --remote URL (or $MVMS_REMOTE), push, pull, log, show and models talk to an\n"
+		   "mvms-store server instead, with --token (or $MVMS_TOKEN).\n"
 		   "'mvms-store help COMMAND' shows a command's options.\n");
 }
 
@@ -94,6 +102,19 @@ static int extract_globals(int *argc, char **argv)
 			cli.store = argv[++i];
 		} else if (strncmp(a, "--store=", 8) == 0) {
 			cli.store = a + 8;
+		} else if (strcmp(a, "--remote") == 0 || strcmp(a, "--token") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "mvms-store: %s needs a value\n", a);
+				return -1;
+			}
+			if (a[2] == 'r')
+				cli.remote = argv[++i];
+			else
+				cli.token = argv[++i];
+		} else if (strncmp(a, "--remote=", 9) == 0) {
+			cli.remote = a + 9;
+		} else if (strncmp(a, "--token=", 8) == 0) {
+			cli.token = a + 8;
 		} else {
 			argv[j++] = argv[i];
 		}
@@ -109,6 +130,10 @@ int main(int argc, char **argv)
 
 	if (extract_globals(&argc, argv) < 0)
 		return EXIT_USAGE;
+	if (!cli.remote && getenv("MVMS_REMOTE") && *getenv("MVMS_REMOTE"))
+		cli.remote = getenv("MVMS_REMOTE");
+	if (!cli.token && getenv("MVMS_TOKEN") && *getenv("MVMS_TOKEN"))
+		cli.token = getenv("MVMS_TOKEN");
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

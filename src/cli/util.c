@@ -40,6 +40,13 @@ int cli_open_store(mvms_store **out)
 	return error < 0 ? cli_fail(error) : 0;
 }
 
+int cli_open_remote(mvms_remote **out)
+{
+	int error = mvms_remote_open(out, cli.remote, cli.token, NULL);
+
+	return error < 0 ? cli_fail(error) : 0;
+}
+
 int cli_fail(int code)
 {
 	const char *msg = mvms_error_last();
@@ -54,6 +61,7 @@ int cli_fail(int code)
 	switch (code) {
 	case MVMS_ENOTFOUND:
 		return EXIT_NOTFOUND;
+
 	case MVMS_ECONFLICT:
 	case MVMS_EMERGE:
 		return EXIT_CONFLICT;

@@ -17,6 +17,7 @@
 #include "pack.h"
 #include "pool.h"
 #include "manifest.h"
+#include "mvms/sync.h"
 
 /* One range read covers consecutive records of one pack up to this many bytes. */
 #define RANGE_MAX (8u * 1024 * 1024)
@@ -207,20 +208,69 @@ done:
 	return error;
 }
 
-static int pull_file(pull_ctx *c, const char *dir, const mvms_file_info *f)
+/* Looks each chunk up (for a file this store knows by chunk ids only: a remote pull). */
+static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 {
-	char *final = NULL, *tmp = NULL;
+	static const char q[] =
+		"SELECT p.oid, ch.offset, ch.raw_len, ch.stored_len FROM chunks ch "
+		"JOIN packs p ON p.id = ch.pack_id WHERE ch.oid = ?";
+	sqlite3_stmt *s;
+	char hex[MVMS_OID_HEXSZ + 1];
+	size_t i;
+	int error = 0, rc;
+
+	c->nchunks = 0;
+	if (n > c->cchunks) {
+		pull_chunk *t = realloc(c->chunks, n * sizeof(*t));
+		MVMS_CHECK_ALLOC(t, error);
+		c->chunks = t;
+		c->cchunks = n;
+	}
+	for (i = 0; i < n; i++) {
+		pull_chunk *ch = &c->chunks[i];
+		if (!(s = mvms_db_stmt(c->st->db, q))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		memset(ch, 0, sizeof(*ch));
+		ch->id = ids[i];
+		mvms_db_bind_oid(s, 1, &ids[i]);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			error = mvms_db_column_oid(&ch->pack, s, 0);
+			ch->offset = (uint64_t)sqlite3_column_int64(s, 1);
+			ch->raw_len = (uint32_t)sqlite3_column_int64(s, 2);
+			ch->stored_len = (uint32_t)sqlite3_column_int64(s, 3);
+		}
+		sqlite3_reset(s);
+		if (error < 0)
+			goto done;
+		if (rc != SQLITE_ROW) {
+			mvms_oid_fmt(hex, &ids[i]);
+			error = mvms_error_set(MVMS_ENOTFOUND, "chunk %s is not in this store", hex);
+			goto done;
+		}
+		c->nchunks++;
+	}
+done:
+	return error;
+}
+
+/* Writes @path from the chunks loaded in @c, checked, through a temporary name. */
+static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned mode,
+			uint64_t size, const mvms_oid *want)
+{
+	char *final = NULL, *tmp = NULL, hex[MVMS_OID_HEXSZ + 1];
 	mvms_hasher fh;
-	mvms_oid want, got;
+	mvms_oid got;
 	size_t first, last, round;
 	uint64_t total = 0;
 	int fd = -1, error = 0;
 
-	MVMS_TRY(mvms_path_check(f->path));
-	MVMS_TRY(mvms_oid_parse(&want, f->id));
-	MVMS_TRY(mkdir_parents(dir, f->path));
-	if (asprintf(&final, "%s/%s", dir, f->path) < 0 ||
-	    asprintf(&tmp, "%s/%s.mvms-tmp-XXXXXX", dir, f->path) < 0) {
+	MVMS_TRY(mvms_path_check(path));
+	MVMS_TRY(mkdir_parents(dir, path));
+	if (asprintf(&final, "%s/%s", dir, path) < 0 ||
+	    asprintf(&tmp, "%s/%s.mvms-tmp-XXXXXX", dir, path) < 0) {
 		final = tmp = NULL;
 		error = mvms_error_set(MVMS_ERROR, "out of memory");
 		goto done;
@@ -232,23 +282,23 @@ static int pull_file(pull_ctx *c, const char *dir, const mvms_file_info *f)
 		tmp = NULL;
 		goto done;
 	}
-	MVMS_TRY(load_chunks(c, &want));
 	mvms_hasher_init(&fh);
 	for (first = 0; first < c->nchunks; first = last) {
 		for (last = first, round = 0; last < c->nchunks && round < ROUND_BYTES; last++) {
 			round += c->chunks[last].raw_len;
 			total += c->chunks[last].raw_len;
 		}
-		MVMS_TRY(pull_round(c, first, last, fd, &fh, f->path));
+		MVMS_TRY(pull_round(c, first, last, fd, &fh, path));
 	}
 	mvms_hasher_final(&fh, &got);
-	if (total != f->size || mvms_oid_cmp(&got, &want) != 0) {
+	if (total != size || mvms_oid_cmp(&got, want) != 0) {
+		mvms_oid_fmt(hex, want);
 		error = mvms_error_set(MVMS_EMISMATCH,
 				       "pull: %s: the file's chunks do not add up to its id %.16s",
-				       f->path, f->id);
+				       path, hex);
 		goto done;
 	}
-	if (fchmod(fd, f->mode) < 0 || close(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || close(fd) < 0) {
 		fd = -1;
 		error = mvms_error_set(MVMS_ERROR, "pull: %s: %s", tmp, strerror(errno));
 		goto done;
@@ -270,6 +320,63 @@ done:
 	return error;
 }
 
+static int pull_file(pull_ctx *c, const char *dir, const mvms_file_info *f)
+{
+	mvms_oid want;
+	int error = 0;
+
+	MVMS_TRY(mvms_oid_parse(&want, f->id));
+	MVMS_TRY(load_chunks(c, &want));
+	MVMS_TRY(write_loaded(c, dir, f->path, f->mode, f->size, &want));
+done:
+	return error;
+}
+
+static int pull_ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *opts)
+{
+	unsigned w;
+	int error = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->st = st;
+	c->opts = opts;
+	MVMS_TRY(mvms_pool_new(&c->pool, 0));
+	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
+	MVMS_CHECK_ALLOC(c->codecs, error);
+	for (w = 0; w < mvms_pool_size(c->pool); w++)
+		MVMS_TRY(mvms_codec_new(&c->codecs[w], 0));
+done:
+	return error;
+}
+
+static void pull_ctx_dispose(pull_ctx *c)
+{
+	unsigned w;
+
+	for (w = 0; c->codecs && w < mvms_pool_size(c->pool); w++)
+		mvms_codec_free(c->codecs[w]);
+	free(c->codecs);
+	mvms_pool_free(c->pool);
+	free(c->chunks);
+	free(c->in);
+	free(c->out);
+}
+
+int mvms_sync_write_file(mvms_store *st, const char *dir, const char *path, unsigned mode,
+			 uint64_t size, const mvms_oid *id, const mvms_oid *chunks, size_t nchunks)
+{
+	mvms_pull_options opts = MVMS_PULL_OPTIONS_INIT;
+	pull_ctx c;
+	int error = 0;
+
+	MVMS_TRY(pull_ctx_init(&c, st, &opts));
+	MVMS_TRY(load_chunk_ids(&c, chunks, nchunks));
+	MVMS_TRY(write_loaded(&c, dir, path, mode == 0755 ? 0755 : 0644, size, id));
+done:
+	pull_ctx_dispose(&c);
+	return error;
+}
+
 int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const char *dir,
 	      const mvms_pull_options *opts)
 {
@@ -280,14 +387,11 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	pull_ctx c;
 	double t0 = mvms_now();
 	int error = 0, empty;
-	unsigned w;
 
 	memset(out, 0, sizeof(*out));
-	memset(&c, 0, sizeof(c));
 	if (!opts)
 		opts = &defaults;
-	c.st = st;
-	c.opts = opts;
+	MVMS_TRY(pull_ctx_init(&c, st, opts));
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
 	MVMS_TRY(mvms_version_files(&files, &nfiles, st, v));
 	empty = dir_is_empty(dir);
@@ -306,11 +410,6 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	}
 	for (i = 0; i < nfiles; i++)
 		c.total_bytes += files[i].size;
-	MVMS_TRY(mvms_pool_new(&c.pool, 0));
-	c.codecs = calloc(mvms_pool_size(c.pool), sizeof(*c.codecs));
-	MVMS_CHECK_ALLOC(c.codecs, error);
-	for (w = 0; w < mvms_pool_size(c.pool); w++)
-		MVMS_TRY(mvms_codec_new(&c.codecs[w], 0));
 	for (i = 0; i < nfiles; i++)
 		MVMS_TRY(pull_file(&c, dir, &files[i]));
 	snprintf(out->id, sizeof(out->id), "%s", v->id);
@@ -319,13 +418,7 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	out->bytes = c.done_bytes;
 done:
 	out->seconds = mvms_now() - t0;
-	for (w = 0; c.codecs && w < mvms_pool_size(c.pool); w++)
-		mvms_codec_free(c.codecs[w]);
-	free(c.codecs);
-	mvms_pool_free(c.pool);
-	free(c.chunks);
-	free(c.in);
-	free(c.out);
+	pull_ctx_dispose(&c);
 	mvms_file_list_free(files, nfiles);
 	mvms_version_info_free(v);
 	return error;
@@ -389,4 +482,142 @@ done:
 	free(rec);
 	free(raw);
 	return error;
+}
+
+struct mvms_file_reader {
+	mvms_store *st;
+	sqlite3_stmt *chunks;   /* its own statement: other requests use the cached ones */
+	mvms_codec *codec;
+	unsigned char *rec, *raw;
+	size_t rec_cap, raw_cap;
+	uint64_t start, end;    /* bytes of the file still to deliver: [start, end) */
+};
+
+int mvms_file_reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
+			  mvms_store *st, const char *spec, const char *path, uint64_t start,
+			  uint64_t end)
+{
+	static const char q_file[] =
+		"SELECT c.id, c.oid, c.size FROM versions v JOIN files f ON f.version_id = v.id "
+		"JOIN contents c ON c.id = f.content_id WHERE v.oid = ? AND f.path = ?";
+	static const char q_chunks[] =
+		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset "
+		"FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
+		"JOIN packs p ON p.id = ch.pack_id WHERE cc.content_id = ?1 "
+		"AND cc.offset + ch.raw_len > ?2 AND cc.offset < ?3 ORDER BY cc.seq";
+	mvms_file_reader *r = NULL;
+	mvms_version_info *v = NULL;
+	sqlite3_stmt *s;
+	int64_t content = 0;
+	uint64_t size = 0;
+	mvms_oid id;
+	int error = 0, rc;
+
+	*out = NULL;
+	MVMS_TRY(mvms_version_resolve(&v, st, spec));
+	if (!(s = mvms_db_stmt(st->db, q_file))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_text(s, 1, v->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		content = sqlite3_column_int64(s, 0);
+		error = mvms_db_column_oid(&id, s, 1);
+		size = (uint64_t)sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (error < 0)
+		goto done;
+	if (rc != SQLITE_ROW) {
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld has no file '%s'", v->model,
+				       (long long)v->number, path);
+		goto done;
+	}
+	if (end == 0)
+		end = size;
+	if (start > end || end > size) {
+		error = mvms_error_set(MVMS_EINVALID, "range %llu-%llu is outside the file (%llu bytes)",
+				       (unsigned long long)start, (unsigned long long)end,
+				       (unsigned long long)size);
+		goto done;
+	}
+	r = calloc(1, sizeof(*r));
+	MVMS_CHECK_ALLOC(r, error);
+	r->st = st;
+	r->start = start;
+	r->end = end;
+	MVMS_TRY(mvms_codec_new(&r->codec, 0));
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q_chunks, -1, &r->chunks, NULL) != SQLITE_OK) {
+		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read file");
+		goto done;
+	}
+	sqlite3_bind_int64(r->chunks, 1, content);
+	sqlite3_bind_int64(r->chunks, 2, (int64_t)start);
+	sqlite3_bind_int64(r->chunks, 3, (int64_t)end);
+	if (size_out)
+		*size_out = size;
+	if (id_out)
+		mvms_oid_fmt(id_out, &id);
+	*out = r;
+	r = NULL;
+done:
+	mvms_file_reader_free(r);
+	mvms_version_info_free(v);
+	return error;
+}
+
+int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
+{
+	char key[MVMS_KEY_MAX];
+	mvms_oid id, pack;
+	uint64_t at, cpos, from, to;
+	uint32_t raw_len, stored;
+	int error = 0, rc;
+
+	*data = NULL;
+	*len = 0;
+	if (r->start >= r->end)
+		return 0;
+	rc = sqlite3_step(r->chunks);
+	if (rc != SQLITE_ROW) {
+		return rc == SQLITE_DONE
+			       ? mvms_error_set(MVMS_EMISMATCH, "read file: chunks missing from the index")
+			       : mvms_db_error(r->st->db, rc, "read file");
+	}
+	MVMS_TRY(mvms_db_column_oid(&id, r->chunks, 0));
+	MVMS_TRY(mvms_db_column_oid(&pack, r->chunks, 1));
+	at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
+	raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
+	stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
+	cpos = (uint64_t)sqlite3_column_int64(r->chunks, 5);
+	MVMS_TRY(ensure(&r->rec, &r->rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
+	MVMS_TRY(ensure(&r->raw, &r->raw_cap, raw_len ? raw_len : 1));
+	mvms_object_key(key, sizeof(key), "packs", &pack);
+	MVMS_TRY(r->st->be->get(r->st->be, key, at, r->rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+	MVMS_TRY(mvms_pack_decode_record(r->codec, r->raw, raw_len, &id, r->rec,
+					 MVMS_PACK_RECORD_HDR + (size_t)stored));
+	if (cpos > r->start || cpos + raw_len <= r->start) {
+		error = mvms_error_set(MVMS_EMISMATCH, "read file: chunk offsets are inconsistent");
+		goto done;
+	}
+	from = r->start - cpos;
+	to = r->end < cpos + raw_len ? r->end - cpos : raw_len;
+	*data = r->raw + from;
+	*len = (size_t)(to - from);
+	r->start += *len;
+done:
+	return error;
+}
+
+void mvms_file_reader_free(mvms_file_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->chunks);
+	mvms_codec_free(r->codec);
+	free(r->rec);
+	free(r->raw);
+	free(r);
 }

@@ -24,15 +24,13 @@
 #include "pool.h"
 #include "manifest.h"
 #include "safetensors.h"
+#include "mvms/sync.h"
 
 /* Read, cut, hash and compress 2 MiB at a time: the bytes stay in the CPU cache from read()
  * to hashing and compression (16 MiB batches were slower and used 3x the memory). */
 #define READ_BUF_SIZE (2u * 1024 * 1024)
 
-typedef struct chunk_ref {
-	mvms_oid id;
-	uint32_t len;
-} chunk_ref;
+typedef mvms_chunk_ref chunk_ref;
 
 typedef struct push_file {
 	char *path;              /* relative, '/'-separated */
@@ -281,7 +279,8 @@ done:
 
 /* ---- packs ---- */
 
-static int flush_pack(push_ctx *c)
+int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
+			  const mvms_pack_entry *entries, size_t count)
 {
 	static const char q_pack[] =
 		"INSERT OR IGNORE INTO packs(oid, size, chunk_count, created_at) VALUES (?, ?, ?, ?)";
@@ -289,39 +288,31 @@ static int flush_pack(push_ctx *c)
 	static const char q_chunk[] =
 		"INSERT OR IGNORE INTO chunks(oid, pack_id, offset, raw_len, stored_len, codec) "
 		"VALUES (?, ?, ?, ?, ?, ?)";
-	const mvms_pack_entry *entries;
-	size_t count, i;
-	uint64_t size;
-	mvms_oid pid;
 	int64_t pack_row = 0;
 	sqlite3_stmt *s;
+	size_t i;
 	int error = 0, began = 0;
 
-	if (!c->pack)
-		return 0;
-	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, c->pack));
-	/* The pack is durable now; index it so that the next push (or a re-run of this one)
-	 * finds its chunks, whether or not this push completes. */
-	MVMS_TRY(mvms_db_begin(c->st->db));
+	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
-	if (!(s = mvms_db_stmt(c->st->db, q_pack))) {
+	if (!(s = mvms_db_stmt(st->db, q_pack))) {
 		error = MVMS_ERROR;
 		goto done;
 	}
-	mvms_db_bind_oid(s, 1, &pid);
+	mvms_db_bind_oid(s, 1, pid);
 	sqlite3_bind_int64(s, 2, (int64_t)size);
 	sqlite3_bind_int64(s, 3, (int64_t)count);
 	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	MVMS_TRY(mvms_db_step_done(c->st->db, s, "add pack"));
-	if (!(s = mvms_db_stmt(c->st->db, q_pack_id))) {
+	MVMS_TRY(mvms_db_step_done(st->db, s, "add pack"));
+	if (!(s = mvms_db_stmt(st->db, q_pack_id))) {
 		error = MVMS_ERROR;
 		goto done;
 	}
-	mvms_db_bind_oid(s, 1, &pid);
+	mvms_db_bind_oid(s, 1, pid);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		pack_row = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	if (!(s = mvms_db_stmt(c->st->db, q_chunk))) {
+	if (!(s = mvms_db_stmt(st->db, q_chunk))) {
 		error = MVMS_ERROR;
 		goto done;
 	}
@@ -332,15 +323,33 @@ static int flush_pack(push_ctx *c)
 		sqlite3_bind_int64(s, 4, entries[i].raw_len);
 		sqlite3_bind_int64(s, 5, entries[i].stored_len);
 		sqlite3_bind_int(s, 6, entries[i].codec);
-		MVMS_TRY(mvms_db_step_done(c->st->db, s, "add chunk"));
+		MVMS_TRY(mvms_db_step_done(st->db, s, "add chunk"));
 	}
-	MVMS_TRY(mvms_db_commit(c->st->db));
+	MVMS_TRY(mvms_db_commit(st->db));
 	began = 0;
+done:
+	if (began)
+		mvms_db_rollback(st->db);
+	return error;
+}
+
+static int flush_pack(push_ctx *c)
+{
+	const mvms_pack_entry *entries;
+	size_t count;
+	uint64_t size;
+	mvms_oid pid;
+	int error = 0;
+
+	if (!c->pack)
+		return 0;
+	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, c->pack));
+	/* The pack is durable now; index it so that the next push (or a re-run of this one)
+	 * finds its chunks, whether or not this push completes. */
+	MVMS_TRY(mvms_push__index_pack(c->st, &pid, size, entries, count));
 	c->res->packs++;
 	c->res->new_stored_bytes += size;
 done:
-	if (began)
-		mvms_db_rollback(c->st->db);
 	mvms_pack_writer_free(c->pack);
 	c->pack = NULL;
 	return error;
@@ -684,43 +693,54 @@ static int file_content_row(int64_t *out, push_ctx *c, const mvms_oid *id)
 	return error;
 }
 
-/* "files/ab/<file id>": the chunk list of one file content, so that the database can be
- * rebuilt from the object store. Format in docs/formats.md. */
+/* The chunk list of one file content: header and (chunk id, u64 length) entries; its hash
+ * is the file id. Format in docs/formats.md. */
+static int filemap_encode(mvms_buf *out, const push_file *f)
+{
+	unsigned char hdr[32], rec[40];
+	size_t i;
+	int error = 0;
+
+	memcpy(hdr, "MVMSFMAP", 8);
+	mvms_le32_put(hdr + 8, 1);
+	mvms_le32_put(hdr + 12, 0);
+	mvms_le64_put(hdr + 16, f->size);
+	mvms_le64_put(hdr + 24, f->nchunks);
+	MVMS_TRY(mvms_buf_grow(out, sizeof(hdr) + f->nchunks * sizeof(rec)));
+	MVMS_TRY(mvms_buf_put(out, hdr, sizeof(hdr)));
+	for (i = 0; i < f->nchunks; i++) {
+		memcpy(rec, f->chunks[i].id.id, MVMS_OID_RAWSZ);
+		mvms_le64_put(rec + 32, f->chunks[i].len);
+		MVMS_TRY(mvms_buf_put(out, rec, sizeof(rec)));
+	}
+done:
+	return error;
+}
+
+/* "files/ab/<file id>", so that the database can be rebuilt from the object store. */
 static int write_filemap(push_ctx *c, const push_file *f)
 {
 	char key[MVMS_KEY_MAX];
-	unsigned char hdr[32], rec[40];
-	mvms_backend_writer *w = NULL;
 	mvms_backend *be = c->st->be;
-	size_t i;
+	mvms_buf enc = MVMS_BUF_INIT;
 	int error = 0;
 
 	mvms_object_key(key, sizeof(key), "files", &f->id);
 	if (be->stat(&(uint64_t){ 0 }, be, key) == 0)
 		return 0;
 	mvms_error_clear();
-	memcpy(hdr, "MVMSFMAP", 8);
-	mvms_le32_put(hdr + 8, 1);
-	mvms_le32_put(hdr + 12, 0);
-	mvms_le64_put(hdr + 16, f->size);
-	mvms_le64_put(hdr + 24, f->nchunks);
-	MVMS_TRY(be->writer_open(&w, be));
-	MVMS_TRY(be->writer_write(w, hdr, sizeof(hdr)));
-	for (i = 0; i < f->nchunks; i++) {
-		memcpy(rec, f->chunks[i].id.id, MVMS_OID_RAWSZ);
-		mvms_le64_put(rec + 32, f->chunks[i].len);
-		MVMS_TRY(be->writer_write(w, rec, sizeof(rec)));
-	}
-	error = be->writer_commit(w, key);
-	w = NULL;
+	MVMS_TRY(filemap_encode(&enc, f));
+	error = mvms_backend_put(be, key, enc.ptr, enc.size);
 done:
-	if (w)
-		be->writer_abort(w);
+	mvms_buf_dispose(&enc);
 	return error;
 }
 
-static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
+int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
+			   const mvms_chunk_ref *chunks, size_t nchunks, const mvms_safetensors *sf,
+			   const mvms_oid *tensor_ids)
 {
+	static const char q_row[] = "SELECT id FROM contents WHERE oid = ?";
 	static const char q_content[] =
 		"INSERT INTO contents(oid, size, chunk_count, format) VALUES (?, ?, ?, ?)";
 	static const char q_chunk_id[] = "SELECT id FROM chunks WHERE oid = ?";
@@ -729,37 +749,45 @@ static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
 	static const char q_tensor[] =
 		"INSERT OR IGNORE INTO tensors(content_id, name, dtype, shape, offset, length, oid) "
 		"VALUES (?, ?, ?, ?, ?, ?, ?)";
-	mvms_db *db = c->st->db;
+	mvms_db *db = st->db;
 	sqlite3_stmt *s, *sc;
 	int64_t row, chunk_row;
 	uint64_t off = 0;
 	size_t i;
 	int error = 0, rc;
 
-	if ((error = file_content_row(out, c, &f->id)) != MVMS_ENOTFOUND)
-		return error;
-	mvms_error_clear();
+	if (!(s = mvms_db_stmt(db, q_row)))
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return mvms_db_error(db, rc, "look up content");
 	if (!(s = mvms_db_stmt(db, q_content)))
 		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, &f->id);
-	sqlite3_bind_int64(s, 2, (int64_t)f->size);
-	sqlite3_bind_int64(s, 3, (int64_t)f->nchunks);
-	sqlite3_bind_text(s, 4, f->st ? "safetensors" : "", -1, SQLITE_STATIC);
+	mvms_db_bind_oid(s, 1, id);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_int64(s, 3, (int64_t)nchunks);
+	sqlite3_bind_text(s, 4, sf ? "safetensors" : "", -1, SQLITE_STATIC);
 	MVMS_TRY(mvms_db_step_done(db, s, "add content"));
 	row = sqlite3_last_insert_rowid(mvms_db_handle(db));
-	for (i = 0; i < f->nchunks; i++) {
+	for (i = 0; i < nchunks; i++) {
 		if (!(sc = mvms_db_stmt(db, q_chunk_id))) {
 			error = MVMS_ERROR;
 			goto done;
 		}
-		mvms_db_bind_oid(sc, 1, &f->chunks[i].id);
+		mvms_db_bind_oid(sc, 1, &chunks[i].id);
 		rc = sqlite3_step(sc);
 		chunk_row = rc == SQLITE_ROW ? sqlite3_column_int64(sc, 0) : 0;
 		sqlite3_reset(sc);
 		if (!chunk_row) {
 			char hex[MVMS_OID_HEXSZ + 1];
-			mvms_oid_fmt(hex, &f->chunks[i].id);
-			error = mvms_error_set(MVMS_ERROR, "push: chunk %s is not in any pack", hex);
+			mvms_oid_fmt(hex, &chunks[i].id);
+			error = mvms_error_set(MVMS_EINVALID, "chunk %s is not in any pack", hex);
 			goto done;
 		}
 		if (!(s = mvms_db_stmt(db, q_cc))) {
@@ -771,10 +799,10 @@ static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
 		sqlite3_bind_int64(s, 3, chunk_row);
 		sqlite3_bind_int64(s, 4, (int64_t)off);
 		MVMS_TRY(mvms_db_step_done(db, s, "add content chunk"));
-		off += f->chunks[i].len;
+		off += chunks[i].len;
 	}
-	for (i = 0; f->st && i < f->st->count; i++) {
-		const mvms_tensor_info *t = &f->st->tensors[i];
+	for (i = 0; sf && i < sf->count; i++) {
+		const mvms_tensor_info *t = &sf->tensors[i];
 		if (!(s = mvms_db_stmt(db, q_tensor))) {
 			error = MVMS_ERROR;
 			goto done;
@@ -785,12 +813,18 @@ static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
 		sqlite3_bind_text(s, 4, t->shape, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 5, (int64_t)t->offset);
 		sqlite3_bind_int64(s, 6, (int64_t)t->length);
-		mvms_db_bind_oid(s, 7, &f->tensor_ids[i]);
+		mvms_db_bind_oid(s, 7, &tensor_ids[i]);
 		MVMS_TRY(mvms_db_step_done(db, s, "add tensor"));
 	}
 	*out = row;
 done:
 	return error;
+}
+
+static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
+{
+	return mvms_push__add_content(out, c->st, &f->id, f->size, f->chunks, f->nchunks, f->st,
+				      f->tensor_ids);
 }
 
 /* 1 when the files equal those of version @row (same paths, modes and contents). */
@@ -1024,6 +1058,8 @@ typedef struct push_spec {
 	const char *message, *author;
 	int64_t time;
 	int check_identical;        /* no version when the files equal the head's */
+	const mvms_manifest *manifest; /* commit exactly this manifest (sync), or NULL */
+	int stage_only;             /* store the chunks, make no version (remote push) */
 } push_spec;
 
 /* Reads and stores the files that are not in the store yet, then commits the version. */
@@ -1051,6 +1087,8 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	out->files = c->nfiles;
 	for (i = 0; i < c->nfiles; i++)
 		out->logical_bytes += c->files[i].size;
+	if (ps->stage_only)
+		goto done;
 
 	if (ps->check_identical && ps->head && same_files(c, ps->head) == 1) {
 		mvms_version_info *hv = NULL;
@@ -1062,6 +1100,13 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		goto done;
 	}
 
+	if (ps->manifest) {
+		/* A manifest made elsewhere (a client): commit its exact bytes, so the id the
+		 * client computed is the id stored. */
+		error = commit_version(c, ps->model, ps->model_id, ps->branch, ps->head, ps->parents,
+				       ps->nparents, (mvms_manifest *)ps->manifest);
+		goto done;
+	}
 	if (ps->model_id)
 		MVMS_TRY(mvms_store__model_uid(m->model_uid, st, ps->model_id));
 	else
@@ -1210,7 +1255,7 @@ done:
 int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 		       const char *branch, int64_t expected_head, const int64_t *parents,
 		       size_t nparents, const char *message, const char *author, int64_t when,
-		       const mvms_push__entry *entries, size_t count)
+		       const mvms_push__entry *entries, size_t count, const mvms_manifest *manifest)
 {
 	push_ctx c;
 	push_spec ps;
@@ -1227,7 +1272,16 @@ int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 	c.res = out;
 	memset(&ps, 0, sizeof(ps));
 	ps.model = model;
-	MVMS_TRY(mvms_store__model_id(&ps.model_id, st, model));
+	ps.manifest = manifest;
+	error = mvms_store__model_id(&ps.model_id, st, model);
+	if (error == MVMS_ENOTFOUND && manifest) {
+		/* A new model arrives with its first version; the commit registers it. */
+		ps.model_id = 0;
+		error = 0;
+		mvms_error_clear();
+	}
+	if (error < 0)
+		goto done;
 	for (i = 0; i < count; i++) {
 		memset(&sb, 0, sizeof(sb));
 		sb.st_mode = entries[i].mode == 0755 ? 0755 : 0644;
@@ -1256,4 +1310,75 @@ done:
 	out->seconds = mvms_now() - t0;
 	push_dispose(&c, &m);
 	return error;
+}
+
+int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
+		    mvms_progress_cb progress, void *payload)
+{
+	mvms_push_options opts = MVMS_PUSH_OPTIONS_INIT;
+	mvms_push_result res;
+	mvms_sync_file *files = NULL;
+	mvms_buf enc = MVMS_BUF_INIT;
+	push_ctx c;
+	push_spec ps;
+	mvms_manifest m;
+	size_t i, k, n = 0;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
+	memset(&ps, 0, sizeof(ps));
+	memset(&res, 0, sizeof(res));
+	opts.progress = progress;
+	opts.payload = payload;
+	c.st = st;
+	c.opts = &opts;
+	c.res = &res;
+	ps.stage_only = 1;
+	MVMS_TRY(collect(&c, path));
+	MVMS_TRY(push_run(&c, &ps, &m));
+	files = calloc(c.nfiles + 1, sizeof(*files));
+	MVMS_CHECK_ALLOC(files, error);
+	for (i = 0; i < c.nfiles; i++) {
+		push_file *f = &c.files[i];
+		mvms_sync_file *o = &files[n++];
+		o->path = strdup(f->path);
+		MVMS_CHECK_ALLOC(o->path, error);
+		o->mode = f->mode;
+		o->size = f->size;
+		o->id = f->id;
+		mvms_buf_clear(&enc);
+		MVMS_TRY(filemap_encode(&enc, f));
+		o->filemap_len = enc.size;
+		o->filemap = mvms_buf_detach(&enc);
+		o->chunks = calloc(f->nchunks + 1, sizeof(*o->chunks));
+		MVMS_CHECK_ALLOC(o->chunks, error);
+		for (k = 0; k < f->nchunks; k++)
+			o->chunks[k] = f->chunks[k].id;
+		o->nchunks = f->nchunks;
+	}
+	*out = files;
+	*count = n;
+	files = NULL;
+done:
+	mvms_sync_files_free(files, n);
+	mvms_buf_dispose(&enc);
+	push_dispose(&c, &m);
+	return error;
+}
+
+void mvms_sync_files_free(mvms_sync_file *files, size_t count)
+{
+	size_t i;
+
+	if (!files)
+		return;
+	for (i = 0; i < count; i++) {
+		free(files[i].path);
+		free(files[i].filemap);
+		free(files[i].chunks);
+	}
+	free(files);
 }

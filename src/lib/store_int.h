@@ -52,12 +52,32 @@ typedef struct mvms_push__entry {
 	uint64_t size;
 } mvms_push__entry;
 
+struct mvms_manifest;
+struct mvms_pack_entry;
+struct mvms_safetensors;
+
 /* Commits a version of @model on @branch (compare-and-swap against @expected_head, 0 for
- * none) from @entries, with the given parent rows. Used by merge. */
+ * none) from @entries, with the given parent rows. Used by merge and sync. With @manifest,
+ * that exact manifest is committed (its files must be the entries). */
 int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 		       const char *branch, int64_t expected_head, const int64_t *parents,
 		       size_t nparents, const char *message, const char *author, int64_t when,
-		       const mvms_push__entry *entries, size_t count);
+		       const mvms_push__entry *entries, size_t count,
+		       const struct mvms_manifest *manifest);
+
+/* A chunk of a file: its id and raw length. */
+typedef struct mvms_chunk_ref {
+	mvms_oid id;
+	uint32_t len;
+} mvms_chunk_ref;
+
+/* Indexes a committed pack and its chunks (one transaction; existing rows are kept). */
+int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
+			  const struct mvms_pack_entry *entries, size_t count);
+/* Adds a file content (its chunk list and tensors) unless it exists; *out is its row. */
+int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
+			   const mvms_chunk_ref *chunks, size_t nchunks,
+			   const struct mvms_safetensors *sf, const mvms_oid *tensor_ids);
 
 /* Streams bytes [offset, offset + len) of a stored file content to @sink, each chunk
  * verified against its hash first. */

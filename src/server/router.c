@@ -6,6 +6,7 @@
  * captures are decoded after matching. Every request is answered exactly once.
  */
 #include <fnmatch.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,7 +14,6 @@
 #include <event2/http.h>
 #include "server.h"
 
-void srv_request_done(srv_req *r);
 
 #define M_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 #define M_POST EVHTTP_REQ_POST
@@ -129,7 +129,7 @@ int srv_require(srv_req *r, int scope, const char *model)
 		srv_reply_error(r, 403, "read_only", "this server is read-only");
 		return -1;
 	}
-	if (r->scope == SRV_SCOPE_NONE && scope > SRV_SCOPE_NONE) {
+	if ((r->scope == SRV_SCOPE_NONE || r->anonymous) && scope > r->scope) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
 				  "Bearer realm=\"mvms-store\"");
 		srv_reply_error(r, 401, "unauthorized",
@@ -155,6 +155,7 @@ static int authenticate(srv_req *r)
 	int error;
 
 	if (!h) {
+		r->anonymous = 1;
 		r->scope = r->opts->allow_anonymous_read ? SRV_SCOPE_READ : SRV_SCOPE_NONE;
 		return 0;
 	}
@@ -231,8 +232,9 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	r.route = rt->pattern;
 	for (k = 0; k < ncaps; k++) {
 		/* Decoded with '+' kept literal: these are path segments, not form fields. */
-		char *dec = evhttp_uridecode(caps[k], 0, NULL);
-		if (!dec || memchr(dec, '\0', strlen(caps[k])) != dec + strlen(dec)) {
+		size_t declen = 0;
+		char *dec = evhttp_uridecode(caps[k], 0, &declen);
+		if (!dec || strlen(dec) != declen) { /* %00 inside a segment */
 			free(dec);
 			srv_reply_error(&r, 400, "bad_path", "malformed path segment");
 			goto done;
@@ -264,8 +266,6 @@ done:
 
 int srv_upload_begin(srv_req *r)
 {
-	extern int srv_metrics_uploads_now(void);
-
 	if ((unsigned)srv_metrics_uploads_now() >= r->opts->max_uploads) {
 		srv_reply_error(r, 429, "too_many_uploads", "%u uploads are running; retry later",
 				r->opts->max_uploads);

@@ -54,6 +54,7 @@ typedef struct srv_req {
 	size_t ncaps;
 	struct evkeyvalq query;      /* decoded query parameters */
 	int scope;                   /* what the caller's token (or anonymity) grants */
+	int anonymous;               /* no Authorization header: a refusal is a 401 */
 	char *token_models;          /* the token's model glob ("*" for all) */
 	int replied;
 	int status;
@@ -75,6 +76,8 @@ int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, .
 int srv_reply_mvms(srv_req *r, int code);
 /** Replies with raw bytes (copied) and a content type. */
 void srv_reply_bytes(srv_req *r, int status, const char *type, const void *data, size_t len);
+/** Records a finished reply (access log line, metrics); the reply helpers call it. */
+void srv_request_done(srv_req *r);
 /** The HTTP status for an MVMS_E* code. */
 int srv_status_for(int code);
 
@@ -92,9 +95,15 @@ int srv_require(srv_req *r, int scope, const char *model);
 /** Takes one of max_uploads; replies 429 and returns -1 when all are busy. */
 int srv_upload_begin(srv_req *r);
 
+/** Extracts a tar held in memory into the empty directory @dir (tar.c); -1 with @err set
+ * for anything but plain files and directories inside @dir. */
+int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
+		    size_t errlen);
+
 /* ---- metrics (metrics.c) ---- */
 void srv_metrics_request(const srv_req *r, double seconds);
 void srv_metrics_uploads(int delta);
+int srv_metrics_uploads_now(void);
 int srv_handle_metrics(srv_req *r);
 
 /* ---- handlers ---- */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* mvms-store serve: options for the HTTP server, which lives in src/server/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "server.h"
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "allow-anonymous-read", no_argument, NULL, 'a' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "max-uploads", required_argument, NULL, 'u' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "no-access-log", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	srv_options o;
+	uint64_t v;
+	char *end;
+	long n;
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = "127.0.0.1:8080";
+	o.max_body = 1024ull * 1024 * 1024;
+	o.max_json = 256ull * 1024 * 1024;
+	o.max_uploads = 16;
+	o.timeout = 60;
+	o.access_log = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o.listen = optarg; break;
+		case 't':
+			n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 64)
+				return cli_usage_error("serve", "--threads wants 1 to 64");
+			o.threads = (unsigned)n;
+			break;
+		case 'r': o.read_only = 1; break;
+		case 'a': o.allow_anonymous_read = 1; break;
+		case 'p': o.port_file = optarg; break;
+		case 'b':
+			if (cli_parse_size(&v, optarg) < 0 || v < 1024)
+				return cli_usage_error("serve", "bad --max-body '%s'", optarg);
+			o.max_body = v;
+			if (o.max_json > v)
+				o.max_json = v;
+			break;
+		case 'u':
+			n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 4096)
+				return cli_usage_error("serve", "--max-uploads wants 1 to 4096");
+			o.max_uploads = (unsigned)n;
+			break;
+		case 'T':
+			n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > 86400)
+				return cli_usage_error("serve", "--timeout wants 1 to 86400 seconds");
+			o.timeout = (int)n;
+			break;
+		case 'n': o.access_log = 0; break;
+		case 'h':
+			cli_print_usage(cli_find("serve"));
+			printf("  --port-file FILE   write the bound port there (with --listen ...:0)\n"
+			       "  --max-body SIZE    request body cap (default 1G)\n"
+			       "  --max-uploads N    concurrent uploads (default 16)\n"
+			       "  --timeout SECONDS  per read/write on a connection (default 60)\n"
+			       "  --no-access-log    no JSON line per request on stderr\n");
+			return EXIT_OK;
+		default:
+			return cli_usage_error("serve", "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	o.store_dir = cli_store_dir();
+	return srv_run(&o);
+}

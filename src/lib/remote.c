@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Remote push and pull over the HTTP API (libcurl easy, one connection kept alive). Push:
+ * chunk locally into the cache store, ask which chunks the server lacks, upload packs of
+ * those only, commit the manifest with the branch head we built on. Pull: fetch the
+ * manifest and chunk lists (checked against their ids), fetch packs of the chunks the cache
+ * lacks (checked on arrival), write files from the cache (checked again).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include "store_int.h"
+#include "mvms/remote.h"
+#include "mvms/sync.h"
+#include "manifest.h"
+
+#define MISSING_BATCH 100000u     /* ids per missing-chunks question */
+#define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
+
+struct mvms_remote {
+	char *url;                /* without a trailing '/' */
+	char *auth;               /* "Authorization: Bearer ..." */
+	CURL *curl;
+	mvms_store *cache;
+	uint64_t pack_size;
+	mvms_remote_stats stats;
+};
+
+static size_t collect_cb(char *p, size_t size, size_t n, void *arg)
+{
+	mvms_buf *b = arg;
+
+	return mvms_buf_put(b, p, size * n) < 0 ? 0 : size * n;
+}
+
+/* Maps an HTTP error reply to an MVMS_E* code with the server's own message. */
+static int http_error(long status, const mvms_buf *body, const char *what)
+{
+	cJSON *doc = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->size);
+	cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+	int code = status == 404 ? MVMS_ENOTFOUND : status == 409 ? MVMS_ECONFLICT
+		 : (status == 401 || status == 403) ? MVMS_EAUTH
+		 : (status >= 400 && status < 500) ? MVMS_EINVALID : MVMS_ERROR;
+	int rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
+				cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* One request. 0 with *status and the reply body in @resp; <0 when the request failed. */
+static int http(mvms_remote *r, const char *method, const char *path, const void *body,
+		size_t len, const char *ctype, mvms_buf *resp, long *status)
+{
+	struct curl_slist *h = NULL;
+	char *url = NULL, ct[128];
+	CURLcode cc;
+	int error = 0;
+
+	mvms_buf_clear(resp);
+	if (asprintf(&url, "%s%s", r->url, path) < 0)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	if (r->auth)
+		h = curl_slist_append(h, r->auth);
+	if (ctype) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, ct);
+	}
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(r->curl, CURLOPT_URL, url);
+	curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, collect_cb);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, resp);
+	if (body) {
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else {
+		curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+	cc = curl_easy_perform(r->curl);
+	r->stats.requests++;
+	if (cc != CURLE_OK) {
+		error = mvms_error_set(cc == CURLE_OPERATION_TIMEDOUT ? MVMS_ETIMEOUT : MVMS_ERROR,
+				       "remote: %s %s: %s", method, r->url, curl_easy_strerror(cc));
+		goto done;
+	}
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
+	r->stats.bytes_sent += body ? len : 0;
+	r->stats.bytes_received += resp->size;
+done:
+	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	free(url);
+	return error;
+}
+
+/* A request whose success is @ok (200 or 201); anything else becomes an error. */
+static int call(mvms_remote *r, const char *method, const char *path, const void *body, size_t len,
+		const char *ctype, mvms_buf *resp, const char *what)
+{
+	long status = 0;
+	int error;
+
+	if ((error = http(r, method, path, body, len, ctype, resp, &status)) < 0)
+		return error;
+	if (status != 200 && status != 201)
+		return http_error(status, resp, what);
+	return 0;
+}
+
+static cJSON *parse_json(const mvms_buf *b, const char *what)
+{
+	cJSON *doc = cJSON_ParseWithLength(b->ptr ? b->ptr : "", b->size);
+
+	if (!doc)
+		mvms_error_set(MVMS_ERROR, "remote: %s: the server's reply is not JSON", what);
+	return doc;
+}
+
+int mvms_remote_escape(char **out, const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0);
+
+	*out = e ? strdup(e) : NULL;
+	curl_free(e);
+	return *out ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
+int mvms_remote_get(char **out, size_t *out_len, mvms_remote *r, const char *path)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	int error;
+
+	*out = NULL;
+	if ((error = call(r, "GET", path, NULL, 0, NULL, &resp, path)) < 0) {
+		mvms_buf_dispose(&resp);
+		return error;
+	}
+	if (out_len)
+		*out_len = resp.size;
+	*out = mvms_buf_detach(&resp);
+	return 0;
+}
+
+static const char *default_cache(char *buf, size_t n, const char *url)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	mvms_oid h;
+	char hex[MVMS_OID_HEXSZ + 1];
+
+	mvms_oid_hash(&h, url, strlen(url));
+	mvms_oid_fmt(hex, &h);
+	if (x && *x)
+		snprintf(buf, n, "%s/mvms-store/remote-%.16s", x, hex);
+	else
+		snprintf(buf, n, "%s/.cache/mvms-store/remote-%.16s", home && *home ? home : ".", hex);
+	return buf;
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[4096], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return 0;
+}
+
+int mvms_remote_open(mvms_remote **out, const char *url, const char *token, const char *cache_dir)
+{
+	mvms_remote *r = NULL;
+	mvms_buf resp = MVMS_BUF_INIT;
+	mvms_store_options so = MVMS_STORE_OPTIONS_INIT;
+	mvms_store_info info;
+	cJSON *doc = NULL, *avg, *lvl, *ps;
+	char dir[4096];
+	size_t n;
+	int error = 0;
+
+	*out = NULL;
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		error = mvms_error_set(MVMS_EINVALID, "remote: '%s' is not an http(s) URL", url);
+		goto done;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = calloc(1, sizeof(*r));
+	MVMS_CHECK_ALLOC(r, error);
+	r->url = strdup(url);
+	MVMS_CHECK_ALLOC(r->url, error);
+	n = strlen(r->url);
+	while (n > 0 && r->url[n - 1] == '/')
+		r->url[--n] = '\0';
+	if (token && *token && asprintf(&r->auth, "Authorization: Bearer %s", token) < 0) {
+		r->auth = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	r->curl = curl_easy_init();
+	if (!r->curl) {
+		error = mvms_error_set(MVMS_ERROR, "remote: curl failed to initialise");
+		goto done;
+	}
+	curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(r->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(r->curl, CURLOPT_LOW_SPEED_TIME, 120L);
+	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "mvms-store/" PACKAGE_VERSION);
+	MVMS_TRY(call(r, "GET", "/v1/store", NULL, 0, NULL, &resp, "store parameters"));
+	if (!(doc = parse_json(&resp, "store parameters"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	avg = cJSON_GetObjectItemCaseSensitive(doc, "chunk_avg");
+	lvl = cJSON_GetObjectItemCaseSensitive(doc, "zstd_level");
+	ps = cJSON_GetObjectItemCaseSensitive(doc, "pack_size");
+	if (!cJSON_IsNumber(avg) || !cJSON_IsNumber(lvl) || !cJSON_IsNumber(ps)) {
+		error = mvms_error_set(MVMS_ERROR, "remote: the server did not send its parameters");
+		goto done;
+	}
+	so.chunk_avg = (uint32_t)avg->valuedouble;
+	so.level = (int)lvl->valuedouble;
+	r->pack_size = (uint64_t)ps->valuedouble;
+	if (!cache_dir)
+		cache_dir = default_cache(dir, sizeof(dir), r->url);
+	if (mkdirs(cache_dir) < 0) {
+		error = mvms_error_set(MVMS_ERROR, "remote: cache %s: %s", cache_dir, strerror(errno));
+		goto done;
+	}
+	error = mvms_store_open(&r->cache, cache_dir, 0);
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = mvms_store_init(&r->cache, cache_dir, &so);
+	}
+	if (error < 0)
+		goto done;
+	mvms_store_get_info(&info, r->cache);
+	if (info.chunk_avg != so.chunk_avg) {
+		error = mvms_error_set(MVMS_EINVALID,
+				       "remote: the cache %s chunks at %u bytes, the server at %u: use "
+				       "another cache", cache_dir, info.chunk_avg, so.chunk_avg);
+		goto done;
+	}
+	*out = r;
+	r = NULL;
+done:
+	cJSON_Delete(doc);
+	mvms_buf_dispose(&resp);
+	mvms_remote_free(r);
+	return error;
+}
+
+void mvms_remote_free(mvms_remote *r)
+{
+	if (!r)
+		return;
+	if (r->curl)
+		curl_easy_cleanup(r->curl);
+	mvms_store_free(r->cache);
+	free(r->url);
+	free(r->auth);
+	free(r);
+}
+
+void mvms_remote_get_stats(mvms_remote_stats *out, const mvms_remote *r)
+{
+	*out = r->stats;
+}
+
+/* GET /v1/models/{m}/versions/{ref} as JSON. */
+static int get_version(cJSON **out, mvms_remote *r, const char *model, const char *ref)
+{
+	char *em = NULL, *er = NULL, *path = NULL;
+	mvms_buf resp = MVMS_BUF_INIT;
+	int error = 0;
+
+	*out = NULL;
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	MVMS_TRY(mvms_remote_escape(&er, ref));
+	if (asprintf(&path, "/v1/models/%s/versions/%s", em, er) < 0) {
+		path = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	MVMS_TRY(call(r, "GET", path, NULL, 0, NULL, &resp, path));
+	if (!(*out = parse_json(&resp, path)))
+		error = MVMS_ERROR;
+done:
+	mvms_buf_dispose(&resp);
+	free(em);
+	free(er);
+	free(path);
+	return error;
+}
+
+static const char *json_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The model's uid, registering the model on the server when it is new. */
+static int model_uid(char *uid, mvms_remote *r, const char *model)
+{
+	char *em = NULL, *path = NULL, *body = NULL;
+	mvms_buf resp = MVMS_BUF_INIT;
+	cJSON *doc = NULL, *req = NULL;
+	long status = 0;
+	const char *u;
+	int error = 0;
+
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	if (asprintf(&path, "/v1/models/%s", em) < 0) {
+		path = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	MVMS_TRY(http(r, "GET", path, NULL, 0, NULL, &resp, &status));
+	if (status == 404) {
+		req = cJSON_CreateObject();
+		cJSON_AddStringToObject(req, "name", model);
+		body = cJSON_PrintUnformatted(req);
+		MVMS_TRY(http(r, "POST", "/v1/models", body, strlen(body), "application/json", &resp,
+			      &status));
+		if (status == 409) /* registered by someone else meanwhile */
+			MVMS_TRY(http(r, "GET", path, NULL, 0, NULL, &resp, &status));
+	}
+	if (status != 200 && status != 201) {
+		error = http_error(status, &resp, "model");
+		goto done;
+	}
+	if (!(doc = parse_json(&resp, "model"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	u = json_str(doc, "uid");
+	if (!u || strlen(u) != 32) {
+		error = mvms_error_set(MVMS_ERROR, "remote: the server sent no model uid");
+		goto done;
+	}
+	memcpy(uid, u, 33);
+done:
+	cJSON_Delete(doc);
+	cJSON_Delete(req);
+	free(body);
+	mvms_buf_dispose(&resp);
+	free(em);
+	free(path);
+	return error;
+}
+
+/* The version id a ref names on the server, "" (and 0) when it does not exist. */
+static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
+{
+	cJSON *v = NULL;
+	const char *s;
+	int error = get_version(&v, r, model, ref);
+
+	id[0] = '\0';
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	s = json_str(v, "id");
+	if (s && strlen(s) == MVMS_OID_HEXSZ)
+		memcpy(id, s, MVMS_OID_HEXSZ + 1);
+	else
+		error = mvms_error_set(MVMS_ERROR, "remote: the server sent a version without an id");
+	cJSON_Delete(v);
+	return error;
+}
+
+static int cmp_oid(const void *a, const void *b)
+{
+	return mvms_oid_cmp(a, b);
+}
+
+/* Asks which of @ids (sorted, unique) the server lacks; *missing is a new array. */
+static int ask_missing(mvms_oid **missing, size_t *nmissing, mvms_remote *r, const mvms_oid *ids,
+		       size_t n)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	mvms_oid *out = NULL;
+	size_t k = 0, i, end;
+	char hex[MVMS_OID_HEXSZ + 1];
+	int error = 0;
+
+	out = calloc(n + 1, sizeof(*out));
+	MVMS_CHECK_ALLOC(out, error);
+	for (i = 0; i < n; i = end) {
+		cJSON *req = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(req, "ids"), *doc, *it;
+		char *body;
+		size_t j;
+		end = i + MISSING_BATCH < n ? i + MISSING_BATCH : n;
+		for (j = i; j < end; j++) {
+			mvms_oid_fmt(hex, &ids[j]);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+		}
+		body = cJSON_PrintUnformatted(req);
+		cJSON_Delete(req);
+		if (!body) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+		error = call(r, "POST", "/v1/chunks/missing", body, strlen(body), "application/json",
+			     &resp, "missing chunks");
+		free(body);
+		if (error < 0)
+			goto done;
+		if (!(doc = parse_json(&resp, "missing chunks"))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "missing")) {
+			if (k < n && cJSON_IsString(it) && mvms_oid_parse(&out[k], it->valuestring) == 0)
+				k++;
+		}
+		cJSON_Delete(doc);
+	}
+	*missing = out;
+	*nmissing = k;
+	out = NULL;
+done:
+	free(out);
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
+/* Uploads packs of @ids from the cache, about pack_size raw bytes each. */
+static int upload_chunks(mvms_push_result *res, mvms_remote *r, const mvms_oid *ids, size_t n)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	size_t i = 0, j;
+	int error = 0;
+
+	while (i < n) {
+		void *pack = NULL;
+		size_t len = 0;
+		mvms_oid pid;
+		char hex[MVMS_OID_HEXSZ + 1], path[96];
+		/* Chunks are at most 32 MiB; take up to a pack's worth by count of 64 KiB chunks. */
+		j = i + (size_t)(r->pack_size / (64 * 1024));
+		if (j > n || j <= i)
+			j = n;
+		MVMS_TRY(mvms_sync_export_chunks(&pack, &len, &pid, r->cache, ids + i, j - i));
+		mvms_oid_fmt(hex, &pid);
+		snprintf(path, sizeof(path), "/v1/packs/%s", hex);
+		error = call(r, "PUT", path, pack, len, "application/octet-stream", &resp, "upload pack");
+		free(pack);
+		if (error < 0)
+			goto done;
+		res->packs++;
+		res->new_stored_bytes += len;
+		r->stats.chunks_sent += j - i;
+		i = j;
+	}
+done:
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
+static int same_as_head(const cJSON *head, const mvms_sync_file *files, size_t n)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(head, "file_list"), *it;
+	char hex[MVMS_OID_HEXSZ + 1];
+	size_t i = 0;
+
+	if (!cJSON_IsArray(list) || (size_t)cJSON_GetArraySize(list) != n)
+		return 0;
+	cJSON_ArrayForEach(it, list) {
+		const cJSON *mode = cJSON_GetObjectItemCaseSensitive(it, "mode");
+		const char *p = json_str(it, "path"), *id = json_str(it, "id");
+		mvms_oid_fmt(hex, &files[i].id);
+		if (!p || !id || strcmp(p, files[i].path) || strcmp(id, hex) || !cJSON_IsNumber(mode) ||
+		    (unsigned)mode->valuedouble != files[i].mode)
+			return 0;
+		i++;
+	}
+	return 1;
+}
+
+int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
+		     const mvms_push_options *opts)
+{
+	mvms_push_options defaults = MVMS_PUSH_OPTIONS_INIT;
+	mvms_sync_file *files = NULL;
+	mvms_oid *ids = NULL, *missing = NULL;
+	size_t nfiles = 0, nids = 0, nmissing = 0, i, k, nparents = 0;
+	const char **parents = NULL;
+	char uid[33], head[MVMS_OID_HEXSZ + 1], base[MVMS_OID_HEXSZ + 1], *manifest = NULL;
+	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL, vid[MVMS_OID_HEXSZ + 1], *em = NULL, *url = NULL;
+	char *body = NULL;
+	size_t mlen = 0;
+	cJSON *headv = NULL, *req = NULL, *fm, *doc = NULL;
+	mvms_sync_manifest_info info;
+	mvms_buf resp = MVMS_BUF_INIT;
+	const char *branch;
+	double t0 = mvms_now();
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!opts)
+		opts = &defaults;
+	branch = opts->branch ? opts->branch : "main";
+	MVMS_TRY(mvms_model_name_check(model));
+	MVMS_TRY(mvms_ref_name_check(branch));
+	MVMS_TRY(model_uid(uid, r, model));
+	MVMS_TRY(ref_id(head, r, model, branch));
+	if (*head)
+		snprintf(base, sizeof(base), "%s", head);
+	else
+		MVMS_TRY(ref_id(base, r, model, "main"));
+	extra = calloc(opts->parent_count + 1, sizeof(*extra));
+	parents = calloc(opts->parent_count + 2, sizeof(*parents));
+	MVMS_CHECK_ALLOC(extra, error);
+	MVMS_CHECK_ALLOC(parents, error);
+	if (*base)
+		parents[nparents++] = base;
+	for (i = 0; i < opts->parent_count; i++) {
+		const char *at = strchr(opts->parents[i], '@');
+		char pm[256];
+		if (!at || (size_t)(at - opts->parents[i]) >= sizeof(pm)) {
+			error = mvms_error_set(MVMS_EINVALID, "push: parent '%s' is not MODEL@REF",
+					       opts->parents[i]);
+			goto done;
+		}
+		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
+		MVMS_TRY(ref_id(extra[i], r, pm, at + 1));
+		if (!*extra[i]) {
+			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
+					       opts->parents[i]);
+			goto done;
+		}
+		for (k = 0; k < nparents && strcmp(parents[k], extra[i]) != 0; k++)
+			;
+		if (k == nparents)
+			parents[nparents++] = extra[i];
+	}
+
+	MVMS_TRY(mvms_sync_stage(&files, &nfiles, r->cache, path, opts->progress, opts->payload));
+	out->files = nfiles;
+	for (i = 0; i < nfiles; i++) {
+		out->logical_bytes += files[i].size;
+		nids += files[i].nchunks;
+	}
+	if (*head && opts->parent_count == 0 && opts->meta_count == 0) {
+		MVMS_TRY(get_version(&headv, r, model, branch));
+		if (same_as_head(headv, files, nfiles)) {
+			const cJSON *num = cJSON_GetObjectItemCaseSensitive(headv, "version");
+			out->created = 0;
+			out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0;
+			snprintf(out->id, sizeof(out->id), "%s", head);
+			goto done;
+		}
+	}
+	/* Every distinct chunk once. */
+	ids = calloc(nids + 1, sizeof(*ids));
+	MVMS_CHECK_ALLOC(ids, error);
+	for (i = 0, k = 0; i < nfiles; i++) {
+		memcpy(ids + k, files[i].chunks, files[i].nchunks * sizeof(*ids));
+		k += files[i].nchunks;
+	}
+	out->chunks = nids;
+	if (nids > 1)
+		qsort(ids, nids, sizeof(*ids), cmp_oid);
+	for (i = 0, k = 0; i < nids; i++)
+		if (k == 0 || mvms_oid_cmp(&ids[k - 1], &ids[i]) != 0)
+			ids[k++] = ids[i];
+	nids = k;
+	MVMS_TRY(ask_missing(&missing, &nmissing, r, ids, nids));
+	out->new_chunks = nmissing;
+	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
+
+	memset(&info, 0, sizeof(info));
+	info.model_uid = uid;
+	info.model_name = model;
+	info.parents = parents;
+	info.parent_count = nparents;
+	info.author = opts->author ? opts->author : mvms_store__default_author();
+	info.message = opts->message ? opts->message : "";
+	info.time = opts->time ? opts->time : (int64_t)time(NULL);
+	info.meta = opts->meta;
+	info.meta_count = opts->meta_count;
+	info.files = files;
+	info.file_count = nfiles;
+	MVMS_TRY(mvms_sync_manifest(&manifest, &mlen, vid, &info));
+
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "manifest", manifest);
+	fm = cJSON_AddObjectToObject(req, "filemaps");
+	for (i = 0; i < nfiles; i++) {
+		size_t b64len = sodium_base64_ENCODED_LEN(files[i].filemap_len,
+							  sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = malloc(b64len), hex[MVMS_OID_HEXSZ + 1];
+		MVMS_CHECK_ALLOC(b64, error);
+		sodium_bin2base64(b64, b64len, files[i].filemap, files[i].filemap_len,
+				  sodium_base64_VARIANT_ORIGINAL);
+		mvms_oid_fmt(hex, &files[i].id);
+		if (!cJSON_GetObjectItemCaseSensitive(fm, hex))
+			cJSON_AddStringToObject(fm, hex, b64);
+		free(b64);
+	}
+	cJSON_AddStringToObject(req, "branch", branch);
+	cJSON_AddStringToObject(req, "expected_head", head);
+	body = cJSON_PrintUnformatted(req);
+	MVMS_CHECK_ALLOC(body, error);
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	if (asprintf(&url, "/v1/models/%s/versions", em) < 0) {
+		url = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	MVMS_TRY(call(r, "POST", url, body, strlen(body), "application/json", &resp, "commit"));
+	if (!(doc = parse_json(&resp, "commit"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	{
+		const cJSON *num = cJSON_GetObjectItemCaseSensitive(doc, "version");
+		const char *id = json_str(doc, "id");
+		if (!cJSON_IsNumber(num) || !id || strcmp(id, vid) != 0) {
+			error = mvms_error_set(MVMS_ERROR, "remote: the server committed another id than %s",
+					       vid);
+			goto done;
+		}
+		out->created = 1;
+		out->number = (int64_t)num->valuedouble;
+		snprintf(out->id, sizeof(out->id), "%s", id);
+	}
+done:
+	out->seconds = mvms_now() - t0;
+	cJSON_Delete(doc);
+	cJSON_Delete(req);
+	cJSON_Delete(headv);
+	mvms_buf_dispose(&resp);
+	free(body);
+	free(em);
+	free(url);
+	free(manifest);
+	free(ids);
+	free(missing);
+	free(extra);
+	free(parents);
+	mvms_sync_files_free(files, nfiles);
+	return error;
+}
+
+static int fetch_object(void **out, size_t *len, mvms_remote *r, const char *kind, const mvms_oid *id)
+{
+	char hex[MVMS_OID_HEXSZ + 1], path[128];
+	mvms_buf resp = MVMS_BUF_INIT;
+	mvms_oid got;
+	int error = 0;
+
+	*out = NULL;
+	mvms_oid_fmt(hex, id);
+	snprintf(path, sizeof(path), "/v1/objects/%s/%s", kind, hex);
+	MVMS_TRY(call(r, "GET", path, NULL, 0, NULL, &resp, path));
+	if (mvms_sync_object_id(&got, kind, resp.ptr ? resp.ptr : "", resp.size) < 0 ||
+	    mvms_oid_cmp(&got, id) != 0) {
+		error = mvms_error_set(MVMS_EMISMATCH, "remote: %s/%s: the bytes do not match their id",
+				       kind, hex);
+		goto done;
+	}
+	*len = resp.size;
+	*out = mvms_buf_detach(&resp);
+done:
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
+static int fetch_chunks(mvms_remote *r, const mvms_oid *ids, size_t n, uint64_t *bytes)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	char hex[MVMS_OID_HEXSZ + 1];
+	size_t i, j, end;
+	int error = 0;
+
+	for (i = 0; i < n; i = end) {
+		cJSON *req = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(req, "ids");
+		char *body;
+		end = i + FETCH_BATCH < n ? i + FETCH_BATCH : n;
+		for (j = i; j < end; j++) {
+			mvms_oid_fmt(hex, &ids[j]);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+		}
+		body = cJSON_PrintUnformatted(req);
+		cJSON_Delete(req);
+		if (!body) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+		error = call(r, "POST", "/v1/chunks", body, strlen(body), "application/json", &resp,
+			     "fetch chunks");
+		free(body);
+		if (error < 0)
+			goto done;
+		/* Checked on arrival, chunk by chunk, like any pack from outside. */
+		MVMS_TRY(mvms_sync_receive_pack(NULL, r->cache, resp.ptr, resp.size, NULL));
+		*bytes += resp.size;
+		r->stats.chunks_received += end - i;
+	}
+done:
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
+int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, const char *dir,
+		     const mvms_pull_options *opts)
+{
+	const char *at = strchr(spec, '@');
+	char model[256], *ref;
+	cJSON *v = NULL;
+	const char *id;
+	mvms_oid vid, **chunks = NULL, *all = NULL, *want = NULL;
+	size_t *nchunks = NULL, nall = 0, nwant = 0, i, k;
+	mvms_manifest *m = NULL;
+	void *mdata = NULL;
+	size_t mlen = 0;
+	unsigned char *missing = NULL;
+	uint64_t fetched = 0, total = 0;
+	double t0 = mvms_now();
+	struct stat sb;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(model, sizeof(model), "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
+	ref = (char *)(at ? at + 1 : "latest");
+	MVMS_TRY(mvms_model_name_check(model));
+	MVMS_TRY(get_version(&v, r, model, ref));
+	id = json_str(v, "id");
+	if (!id || mvms_oid_parse(&vid, id) < 0) {
+		error = mvms_error_set(MVMS_ERROR, "remote: the server sent a version without an id");
+		goto done;
+	}
+	/* The manifest is the trust anchor: its bytes hash to the version id. */
+	MVMS_TRY(fetch_object(&mdata, &mlen, r, "manifests", &vid));
+	MVMS_TRY(mvms_manifest_decode(&m, mdata, mlen));
+	if (stat(dir, &sb) == 0 && !(opts && opts->force)) {
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		int empty = 1;
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = 0;
+		if (d)
+			closedir(d);
+		if (!empty) {
+			error = mvms_error_set(MVMS_EEXISTS,
+					       "pull: %s is not empty (use --force to write into it)", dir);
+			goto done;
+		}
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		error = mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", dir, strerror(errno));
+		goto done;
+	}
+	chunks = calloc(m->file_count + 1, sizeof(*chunks));
+	nchunks = calloc(m->file_count + 1, sizeof(*nchunks));
+	MVMS_CHECK_ALLOC(chunks, error);
+	MVMS_CHECK_ALLOC(nchunks, error);
+	for (i = 0; i < m->file_count; i++) {
+		void *fm = NULL;
+		size_t fmlen = 0;
+		uint64_t size = 0;
+		MVMS_TRY(fetch_object(&fm, &fmlen, r, "files", &m->files[i].id));
+		error = mvms_sync_parse_filemap(&chunks[i], &nchunks[i], &size, fm, fmlen,
+						&m->files[i].id);
+		free(fm);
+		if (error < 0)
+			goto done;
+		if (size != m->files[i].size) {
+			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: size does not match its chunks",
+					       m->files[i].path);
+			goto done;
+		}
+		nall += nchunks[i];
+		total += size;
+	}
+	all = calloc(nall + 1, sizeof(*all));
+	MVMS_CHECK_ALLOC(all, error);
+	for (i = 0, k = 0; i < m->file_count; i++) {
+		memcpy(all + k, chunks[i], nchunks[i] * sizeof(*all));
+		k += nchunks[i];
+	}
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), cmp_oid);
+	for (i = 0, k = 0; i < nall; i++)
+		if (k == 0 || mvms_oid_cmp(&all[k - 1], &all[i]) != 0)
+			all[k++] = all[i];
+	nall = k;
+	missing = calloc(nall + 1, 1);
+	want = calloc(nall + 1, sizeof(*want));
+	MVMS_CHECK_ALLOC(missing, error);
+	MVMS_CHECK_ALLOC(want, error);
+	MVMS_TRY(mvms_sync_missing(missing, r->cache, all, nall));
+	for (i = 0; i < nall; i++)
+		if (missing[i])
+			want[nwant++] = all[i];
+	MVMS_TRY(fetch_chunks(r, want, nwant, &fetched));
+	for (i = 0; i < m->file_count; i++) {
+		MVMS_TRY(mvms_sync_write_file(r->cache, dir, m->files[i].path, m->files[i].mode,
+					      m->files[i].size, &m->files[i].id, chunks[i], nchunks[i]));
+		out->bytes += m->files[i].size;
+		if (opts && opts->progress)
+			opts->progress(out->bytes, total, opts->payload);
+	}
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	{
+		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
+		out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0;
+	}
+	out->files = m->file_count;
+done:
+	out->seconds = mvms_now() - t0;
+	for (i = 0; chunks && m && i < m->file_count; i++)
+		free(chunks[i]);
+	free(chunks);
+	free(nchunks);
+	free(all);
+	free(want);
+	free(missing);
+	free(mdata);
+	mvms_manifest_free(m);
+	cJSON_Delete(v);
+	return error;
+}
