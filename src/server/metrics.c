@@ -13,7 +13,6 @@
 #include <event2/buffer.h>
 #include "server.h"
 
-int srv_metrics_uploads_now(void);
 
 /* Prometheus' default buckets, extended down to 1 ms: small GETs answer in well under 5 ms. */
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -119,6 +118,17 @@ void srv_metrics_request(const srv_req *r, double seconds)
 void srv_metrics_uploads(int delta)
 {
 	atomic_fetch_add(&uploads, delta);
+}
+
+int srv_metrics_upload_try(int max)
+{
+	int cur = atomic_load(&uploads);
+
+	/* Take a slot only if one is free, atomically: two workers cannot both take the last. */
+	while (cur < max)
+		if (atomic_compare_exchange_weak(&uploads, &cur, cur + 1))
+			return 1;
+	return 0;
 }
 
 int srv_metrics_uploads_now(void)

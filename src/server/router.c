@@ -266,12 +266,12 @@ done:
 
 int srv_upload_begin(srv_req *r)
 {
-	if ((unsigned)srv_metrics_uploads_now() >= r->opts->max_uploads) {
+	if (!srv_metrics_upload_try((int)r->opts->max_uploads)) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
 		srv_reply_error(r, 429, "too_many_uploads", "%u uploads are running; retry later",
 				r->opts->max_uploads);
 		return -1;
 	}
-	srv_metrics_uploads(1);
 	r->counted_upload = 1;
 	return 0;
 }

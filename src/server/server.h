@@ -104,6 +104,8 @@ int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char
 void srv_metrics_request(const srv_req *r, double seconds);
 void srv_metrics_uploads(int delta);
 int srv_metrics_uploads_now(void);
+/** Takes an upload slot if fewer than @max are taken: 1, else 0. */
+int srv_metrics_upload_try(int max);
 int srv_handle_metrics(srv_req *r);
 
 /* ---- handlers ---- */
