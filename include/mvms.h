@@ -12,4 +12,5 @@
 #include "mvms/token.h"
 #include "mvms/sync.h"
 #include "mvms/remote.h"
+#include "mvms/deploy.h"
 #endif

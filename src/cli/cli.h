@@ -87,6 +87,13 @@ int cmd_diff(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_undeploy(int argc, char **argv);
+int cmd_deployments(int argc, char **argv);
+int cmd_deploy_log(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 

@@ -170,6 +170,16 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 			error = lookup_row(&row, st,
 					   "SELECT version_id FROM tags WHERE model_id = ? AND name = ?",
 					   model_id, ref, 0);
+		if (error == MVMS_ENOTFOUND)
+			/* MODEL@ENV: the environment's primary version (highest weight). */
+			error = lookup_row(&row, st,
+					   "SELECT t.version_id FROM deployment_targets t "
+					   "JOIN versions v ON v.id = t.version_id "
+					   "WHERE t.model_id = ?1 AND t.env = ?2 AND t.revision = "
+					   "(SELECT max(revision) FROM deployment_revisions "
+					   " WHERE model_id = ?1 AND env = ?2) "
+					   "ORDER BY t.weight DESC, v.number DESC LIMIT 1",
+					   model_id, ref, 0);
 		if (error == MVMS_ENOTFOUND && strcmp(ref, "latest") == 0)
 			error = lookup_row(&row, st,
 					   "SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
@@ -179,7 +189,8 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 	}
 	if (error == MVMS_ENOTFOUND) {
 		error = mvms_error_set(MVMS_ENOTFOUND,
-				       "%s@%s: no such version, branch, tag or id prefix%s", model, ref,
+				       "%s@%s: no such version, branch, tag, environment or id prefix%s",
+				       model, ref,
 				       strlen(ref) < PREFIX_MIN && is_hex(ref)
 					       ? " (id prefixes need at least 6 hex digits)"
 					       : "");

@@ -114,6 +114,11 @@ static int call(mvms_remote *r, const char *method, const char *path, const void
 
 	if ((error = http(r, method, path, body, len, ctype, resp, &status)) < 0)
 		return error;
+	if (status == 304) {
+		/* Not modified (a long-poll that timed out): success, nothing new. */
+		mvms_buf_clear(resp);
+		return 0;
+	}
 	if (status != 200 && status != 201)
 		return http_error(status, resp, what);
 	return 0;

@@ -47,6 +47,15 @@ static const route routes[] = {
 	{ M_GET, "/v1/models/{m}/tags", srv_tags_list, SRV_SCOPE_READ },
 	{ M_POST, "/v1/models/{m}/tags", srv_tag_create, SRV_SCOPE_WRITE },
 	{ M_PUT | M_POST, "/v1/models/{m}/upload", srv_upload, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/models/{m}/deployments", srv_deployments_list, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/deployments/{env}", srv_deployment_get, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models/{m}/deployments/{env}", srv_deployment_deploy, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/undeploy", srv_deployment_undeploy, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/rollback", srv_deployment_rollback, SRV_SCOPE_WRITE },
+	{ M_GET, "/v1/models/{m}/deployments/{env}/history", srv_deployment_history, SRV_SCOPE_READ },
+	{ M_GET, "/v1/models/{m}/deployments/{env}/status", srv_deployment_status, SRV_SCOPE_READ },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/predict", srv_predict, SRV_SCOPE_READ },
+	{ M_POST, "/predict/{m}/{env}", srv_predict, SRV_SCOPE_READ },
 	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE },
 	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ },
 	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE },
@@ -246,7 +255,9 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		if (authenticate(&r) < 0)
 			goto done;
 		if (srv_require(&r, rt->scope,
-				strncmp(rt->pattern, "/v1/models/{m}", 14) == 0 ? r.caps[0] : NULL) < 0)
+				strncmp(rt->pattern, "/v1/models/{m}", 14) == 0 ||
+						strncmp(rt->pattern, "/predict/{m}", 12) == 0
+					? r.caps[0] : NULL) < 0)
 			goto done;
 	}
 	error = rt->handler(&r);

@@ -136,6 +136,19 @@ int srv_version_commit(srv_req *r);
 int srv_file_get(srv_req *r);
 int srv_upload(srv_req *r);
 
+/* h_deploy.c: deployments, long-polls, /predict routing, per-version counters */
+int srv_deployments_list(srv_req *r);
+int srv_deployment_get(srv_req *r);
+int srv_deployment_deploy(srv_req *r);
+int srv_deployment_undeploy(srv_req *r);
+int srv_deployment_rollback(srv_req *r);
+int srv_deployment_history(srv_req *r);
+int srv_deployment_status(srv_req *r);
+int srv_predict(srv_req *r);
+struct evbuffer;
+void srv_deploy_metrics(struct evbuffer *b);
+void srv_deploy_gauges(struct evbuffer *b, mvms_store *st);
+
 /* ---- the server (server.c) ---- */
 
 /** Runs the server until SIGTERM or SIGINT; in-flight requests finish first. */

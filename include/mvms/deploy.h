@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deployments: an environment of a model ("prod", "staging", "canary-eu") points at one or
+ * more versions with traffic weights and, optionally, the URL each is served at. Every change
+ * is a new revision (kept forever), so the history can be read and any revision restored.
+ */
+#ifndef MVMS_DEPLOY_H
+#define MVMS_DEPLOY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mvms/store.h"
+#include "mvms/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mvms_deploy_target {
+	int64_t number;            /* version number */
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int weight;                /* > 0 */
+	char *endpoint;            /* "" when not recorded */
+} mvms_deploy_target;
+
+typedef struct mvms_deployment {
+	char *model, *env;
+	int64_t revision;          /* 0: the environment was never deployed */
+	char *action;              /* "deploy", "undeploy", "rollback" */
+	int64_t from_revision;     /* rollback: the revision restored */
+	char *author, *reason;
+	int64_t created_at;
+	size_t target_count;       /* sorted by weight, highest first, then version */
+	mvms_deploy_target *targets;
+} mvms_deployment;
+
+void mvms_deployment_free(mvms_deployment *d);
+void mvms_deployment_list_free(mvms_deployment **list, size_t count);
+
+#define MVMS_DEPLOY_OPTIONS_VERSION 1
+typedef struct mvms_deploy_options {
+	unsigned int version;
+	int weight;                /* 0: this version takes all the traffic alone */
+	const char *endpoint;      /* NULL: keep the recorded one (or none) */
+	const char *reason;
+	const char *author;
+	int64_t expected_revision; /* -1: any; else fail with MVMS_ECONFLICT if it is not current */
+} mvms_deploy_options;
+#define MVMS_DEPLOY_OPTIONS_INIT { MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, NULL, NULL, -1 }
+
+/** 0 when @env is a valid environment name (as branch names), else MVMS_EINVALID. */
+int mvms_deploy_env_check(const char *env);
+
+/**
+ * Points @env at version @spec: with a weight, the version joins (or is re-weighted among)
+ * the current targets; without, it replaces them all. A new revision is recorded atomically.
+ * @return 0 with *out the new state; MVMS_EINVALID (bad weight or endpoint), MVMS_ENOTFOUND,
+ * MVMS_ECONFLICT (expected_revision is not current).
+ */
+int mvms_deploy(mvms_deployment **out, mvms_store *st, const char *spec, const char *env,
+		const mvms_deploy_options *opts);
+
+/** Removes version @spec from @env's targets (a new revision); the last target cannot go. */
+int mvms_deploy_remove(mvms_deployment **out, mvms_store *st, const char *spec, const char *env,
+		       const mvms_deploy_options *opts);
+
+/**
+ * Restores the targets of revision @to (0: the one before the current) as a new revision.
+ * MVMS_ENOTFOUND when there is nothing to roll back to.
+ */
+int mvms_deploy_rollback(mvms_deployment **out, mvms_store *st, const char *model,
+			 const char *env, int64_t to, const mvms_deploy_options *opts);
+
+/** The current state of one environment (revision 0 when never deployed). */
+int mvms_deploy_get(mvms_deployment **out, mvms_store *st, const char *model, const char *env);
+
+/** Current state of every environment of @model, sorted by name. */
+int mvms_deploy_list(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model);
+
+/** Every revision of @env, newest first. */
+int mvms_deploy_history(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model,
+			const char *env);
+
+/** The current revision number of @env (0 when never deployed): cheap, for long-polls. */
+int mvms_deploy_revision(int64_t *out, mvms_store *st, const char *model, const char *env);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

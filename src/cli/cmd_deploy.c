@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mvms-store deploy, undeploy, deployments, deploy-log, rollback, watch and status: which
+ * versions serve each environment, with weights; the history of every change; the hot-update
+ * hook for inference servers; and live per-version counters from a server.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli.h"
+
+static cJSON *deployment_json(const mvms_deployment *d)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+	char tbuf[32];
+	long long total = 0;
+	size_t i;
+
+	cJSON_AddStringToObject(o, "model", d->model);
+	cJSON_AddStringToObject(o, "env", d->env);
+	cJSON_AddNumberToObject(o, "revision", (double)d->revision);
+	cJSON_AddStringToObject(o, "action", d->action);
+	if (d->from_revision)
+		cJSON_AddNumberToObject(o, "from_revision", (double)d->from_revision);
+	cJSON_AddStringToObject(o, "author", d->author);
+	cJSON_AddStringToObject(o, "reason", d->reason);
+	if (d->revision)
+		cJSON_AddStringToObject(o, "created_at", cli_time(tbuf, sizeof(tbuf), d->created_at));
+	for (i = 0; i < d->target_count; i++)
+		total += d->targets[i].weight;
+	arr = cJSON_AddArrayToObject(o, "targets");
+	for (i = 0; i < d->target_count; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddNumberToObject(t, "version", (double)d->targets[i].number);
+		cJSON_AddStringToObject(t, "id", d->targets[i].id);
+		cJSON_AddNumberToObject(t, "weight", d->targets[i].weight);
+		cJSON_AddNumberToObject(t, "share", total ? 100.0 * d->targets[i].weight / (double)total : 0);
+		cJSON_AddStringToObject(t, "endpoint", d->targets[i].endpoint);
+		cJSON_AddItemToArray(arr, t);
+	}
+	return o;
+}
+
+static void print_deployment(const mvms_deployment *d, int brief)
+{
+	char tbuf[32];
+	long long total = 0;
+	size_t i;
+
+	for (i = 0; i < d->target_count; i++)
+		total += d->targets[i].weight;
+	if (d->revision == 0) {
+		printf("%s: not deployed\n", d->env);
+		return;
+	}
+	if (brief) {
+		printf("#%-4lld %s  %-12s %-8s", (long long)d->revision,
+		       cli_time(tbuf, sizeof(tbuf), d->created_at), d->author, d->action);
+		if (d->from_revision)
+			printf(" (to #%lld)", (long long)d->from_revision);
+		for (i = 0; i < d->target_count; i++)
+			printf("%s v%lld %d", i ? "," : " ", (long long)d->targets[i].number,
+			       d->targets[i].weight);
+		if (*d->reason)
+			printf("  \"%s\"", d->reason);
+		printf("\n");
+		return;
+	}
+	printf("%s of %s: revision %lld (%s by %s at %s%s%s%s)\n", d->env, d->model,
+	       (long long)d->revision, d->action, d->author, cli_time(tbuf, sizeof(tbuf), d->created_at),
+	       *d->reason ? ": \"" : "", d->reason, *d->reason ? "\"" : "");
+	for (i = 0; i < d->target_count; i++)
+		printf("  v%-5lld %5.1f%%  weight %-6d %.12s  %s\n", (long long)d->targets[i].number,
+		       total ? 100.0 * d->targets[i].weight / (double)total : 0.0, d->targets[i].weight,
+		       d->targets[i].id, *d->targets[i].endpoint ? d->targets[i].endpoint : "(no endpoint)");
+}
+
+static int finish(mvms_store *st, mvms_deployment *d, int error)
+{
+	int rc = EXIT_OK;
+
+	if (error < 0)
+		rc = cli_fail(error);
+	else if (cli.json)
+		cli_print_json(deployment_json(d));
+	else if (!cli.quiet)
+		print_deployment(d, 0);
+	mvms_deployment_free(d);
+	mvms_store_free(st);
+	return rc;
+}
+
+static int parse_i64(int64_t *out, const char *s, int64_t min, int64_t max)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*end || end == s || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "weight", required_argument, NULL, 'w' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "expect-revision", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
+	mvms_deployment *d = NULL;
+	mvms_store *st = NULL;
+	int64_t v;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			if (parse_i64(&v, optarg, 1, 1000000) < 0)
+				return cli_usage_error("deploy", "--weight wants 1 to 1000000 (weights are "
+						       "relative; leave it out for all of the traffic)");
+			o.weight = (int)v;
+			break;
+		case 'e': o.endpoint = optarg; break;
+		case 'm': o.reason = optarg; break;
+		case 'x':
+			if (parse_i64(&v, optarg, 0, INT64_MAX) < 0)
+				return cli_usage_error("deploy", "--expect-revision wants a number");
+			o.expected_revision = v;
+			break;
+		case 'h':
+			cli_print_usage(cli_find("deploy"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("deploy", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("deploy", "want MODEL@REF and ENV");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	return finish(st, d, mvms_deploy(&d, st, argv[optind], argv[optind + 1], &o));
+}
+
+int cmd_undeploy(int argc, char **argv)
+{
+	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
+	mvms_deployment *d = NULL;
+	mvms_store *st = NULL;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_usage(cli_find("undeploy"));
+		return EXIT_OK;
+	}
+	if (argc != 3)
+		return cli_usage_error("undeploy", "want MODEL@REF and ENV");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	return finish(st, d, mvms_deploy_remove(&d, st, argv[1], argv[2], &o));
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "expect-revision", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
+	mvms_deployment *d = NULL;
+	mvms_store *st = NULL;
+	int64_t to = 0, v;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (parse_i64(&to, optarg, 1, INT64_MAX) < 0)
+				return cli_usage_error("rollback", "--to wants a revision number");
+			break;
+		case 'm': o.reason = optarg; break;
+		case 'x':
+			if (parse_i64(&v, optarg, 0, INT64_MAX) < 0)
+				return cli_usage_error("rollback", "--expect-revision wants a number");
+			o.expected_revision = v;
+			break;
+		case 'h':
+			cli_print_usage(cli_find("rollback"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("rollback", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("rollback", "want MODEL and ENV");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	return finish(st, d, mvms_deploy_rollback(&d, st, argv[optind], argv[optind + 1], to, &o));
+}
+
+static int list_cmd(int argc, char **argv, int history)
+{
+	const char *cmd = history ? "deploy-log" : "deployments";
+	mvms_deployment **list = NULL, *one = NULL;
+	mvms_store *st = NULL;
+	size_t n = 0, i;
+	int error, rc;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_usage(cli_find(cmd));
+		return EXIT_OK;
+	}
+	if (history ? argc != 3 : (argc < 2 || argc > 3))
+		return cli_usage_error(cmd, history ? "want MODEL and ENV" : "want MODEL [ENV]");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if (history)
+		error = mvms_deploy_history(&list, &n, st, argv[1], argv[2]);
+	else if (argc == 3)
+		error = mvms_deploy_get(&one, st, argv[1], argv[2]);
+	else
+		error = mvms_deploy_list(&list, &n, st, argv[1]);
+	if (error < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (one) {
+		if (cli.json)
+			cli_print_json(deployment_json(one));
+		else
+			print_deployment(one, 0);
+		goto done;
+	}
+	if (cli.json) {
+		cJSON *arr = cJSON_CreateArray();
+		for (i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, deployment_json(list[i]));
+		cli_print_json(arr);
+	} else {
+		if (n == 0)
+			printf(history ? "%s: no history\n" : "%s: no deployments\n",
+			       history ? argv[2] : argv[1]);
+		for (i = 0; i < n; i++)
+			print_deployment(list[i], history);
+	}
+done:
+	mvms_deployment_free(one);
+	mvms_deployment_list_free(list, n);
+	mvms_store_free(st);
+	return rc;
+}
+
+int cmd_deployments(int argc, char **argv)
+{
+	return list_cmd(argc, argv, 0);
+}
+
+int cmd_deploy_log(int argc, char **argv)
+{
+	return list_cmd(argc, argv, 1);
+}
+
+/* ---- watch: the hot-update hook ---- */
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/* The primary version (highest weight) of the current state: "" when none. */
+static void primary(char *spec, size_t n, const mvms_deployment *d)
+{
+	if (d->target_count == 0)
+		snprintf(spec, n, "%s", "");
+	else
+		snprintf(spec, n, "%s@v%lld", d->model, (long long)d->targets[0].number);
+}
+
+static int run_hook(const char *cmd, const mvms_deployment *d, const char *dir)
+{
+	char num[32], rev[32];
+	pid_t pid;
+	int status = 0;
+
+	snprintf(num, sizeof(num), "v%lld", (long long)d->targets[0].number);
+	snprintf(rev, sizeof(rev), "%lld", (long long)d->revision);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setenv("MVMS_MODEL", d->model, 1);
+		setenv("MVMS_ENV", d->env, 1);
+		setenv("MVMS_VERSION", num, 1);
+		setenv("MVMS_VERSION_ID", d->targets[0].id, 1);
+		setenv("MVMS_REVISION", rev, 1);
+		setenv("MVMS_DIR", dir, 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (watch_stop)
+			break;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "exec", required_argument, NULL, 'e' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *exec_cmd = NULL, *base = ".", *model, *env;
+	int64_t interval = 2, seen = -1, v;
+	int c, rc = EXIT_OK, once = 0, error;
+	mvms_store *st = NULL;
+	mvms_remote *rem = NULL;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e': exec_cmd = optarg; break;
+		case 'd': base = optarg; break;
+		case 'i':
+			if (parse_i64(&v, optarg, 1, 3600) < 0)
+				return cli_usage_error("watch", "--interval wants 1 to 3600 seconds");
+			interval = v;
+			break;
+		case 'o': once = 1; break;
+		case 'h':
+			cli_print_usage(cli_find("watch"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("watch", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("watch", "want MODEL and ENV");
+	model = argv[optind];
+	env = argv[optind + 1];
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (cli.remote ? (rc = cli_open_remote(&rem)) != 0 : (rc = cli_open_store(&st)) != 0)
+		return rc;
+	while (!watch_stop) {
+		mvms_deployment *d = NULL;
+		char spec[300], dir[4096];
+		if (rem) {
+			/* Long-poll: the server answers as soon as the deployment changes. */
+			char *path = NULL, *em = NULL, *ee = NULL, *body = NULL;
+			size_t len = 0;
+			error = 0;
+			if (mvms_remote_escape(&em, model) < 0 || mvms_remote_escape(&ee, env) < 0 ||
+			    asprintf(&path, "/v1/models/%s/deployments/%s?wait=%lld&since=%lld", em, ee,
+				     once ? 0LL : 30LL, (long long)(seen < 0 ? 0 : seen)) < 0)
+				error = MVMS_ERROR;
+			else
+				error = mvms_remote_get(&body, &len, rem, path);
+			free(em);
+			free(ee);
+			free(path);
+			if (error == MVMS_ETIMEOUT || (error == 0 && len == 0)) {
+				free(body);
+				continue; /* 304: nothing changed */
+			}
+			if (error < 0) {
+				rc = cli_fail(error);
+				break;
+			}
+			{
+				cJSON *doc = cJSON_ParseWithLength(body, len), *t, *it;
+				free(body);
+				d = calloc(1, sizeof(*d));
+				if (!doc || !d) {
+					cJSON_Delete(doc);
+					free(d);
+					rc = EXIT_ERROR;
+					break;
+				}
+				d->model = strdup(model);
+				d->env = strdup(env);
+				d->action = strdup("");
+				d->author = strdup("");
+				d->reason = strdup("");
+				d->revision = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision"));
+				t = cJSON_GetObjectItemCaseSensitive(doc, "targets");
+				d->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(*d->targets));
+				cJSON_ArrayForEach(it, t) {
+					mvms_deploy_target *x = &d->targets[d->target_count++];
+					const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+					const char *ep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "endpoint"));
+					x->number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
+					x->weight = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight"));
+					snprintf(x->id, sizeof(x->id), "%s", id ? id : "");
+					x->endpoint = strdup(ep ? ep : "");
+				}
+				cJSON_Delete(doc);
+			}
+		} else if ((error = mvms_deploy_get(&d, st, model, env)) < 0) {
+			rc = cli_fail(error);
+			break;
+		}
+		if (d->revision != seen && d->target_count > 0) {
+			mvms_pull_options po = MVMS_PULL_OPTIONS_INIT;
+			mvms_pull_result pr;
+			const char *slash = strrchr(model, '/');
+			seen = d->revision;
+			primary(spec, sizeof(spec), d);
+			snprintf(dir, sizeof(dir), "%s/%s@v%lld", base, slash ? slash + 1 : model,
+				 (long long)d->targets[0].number);
+			/* A version already pulled is immutable: reuse its directory. */
+			po.force = 0;
+			error = access(dir, F_OK) == 0 ? 0
+				: rem ? mvms_remote_pull(&pr, rem, spec, dir, &po)
+				      : mvms_pull(&pr, st, spec, dir, &po);
+			if (error < 0) {
+				rc = cli_fail(error);
+				mvms_deployment_free(d);
+				break;
+			}
+			if (!cli.quiet)
+				fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env,
+					model, (long long)d->revision, spec, dir);
+			if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0)
+				fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
+		}
+		mvms_deployment_free(d);
+		if (once)
+			break;
+		if (!rem)
+			sleep((unsigned)interval);
+	}
+	mvms_remote_free(rem);
+	mvms_store_free(st);
+	return rc;
+}
+
+/* ---- status: live counters from a server ---- */
+
+int cmd_status(int argc, char **argv)
+{
+	mvms_remote *rem = NULL;
+	char *path = NULL, *em = NULL, *ee = NULL, *body = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL, *it;
+	int rc, error;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_usage(cli_find("status"));
+		return EXIT_OK;
+	}
+	if (argc != 3)
+		return cli_usage_error("status", "want MODEL and ENV");
+	if (!cli.remote) {
+		fprintf(stderr, "mvms-store: status reads a server's live counters: give --remote URL "
+				"(or $MVMS_REMOTE)\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_open_remote(&rem)) != 0)
+		return rc;
+	if (mvms_remote_escape(&em, argv[1]) < 0 || mvms_remote_escape(&ee, argv[2]) < 0 ||
+	    asprintf(&path, "/v1/models/%s/deployments/%s/status", em, ee) < 0) {
+		path = NULL;
+		rc = EXIT_ERROR;
+		goto done;
+	}
+	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	doc = cJSON_ParseWithLength(body, len);
+	if (!doc) {
+		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
+		rc = EXIT_ERROR;
+		goto done;
+	}
+	if (cli.json) {
+		cli_print_json(doc);
+		doc = NULL;
+		goto done;
+	}
+	printf("%s of %s, revision %.0f\n", argv[2], argv[1],
+	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision")));
+	printf("  %-8s %7s %10s %8s %10s %10s %12s\n", "version", "weight", "requests", "errors",
+	       "err rate", "p50 ms", "p99 ms");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "versions")) {
+		double req = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "requests"));
+		double err = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "errors"));
+		printf("  v%-7.0f %7.0f %10.0f %8.0f %9.2f%% %10.2f %12.2f\n",
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight")), req, err,
+		       req > 0 ? 100.0 * err / req : 0.0,
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "p50_ms")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "p99_ms")));
+	}
+done:
+	cJSON_Delete(doc);
+	free(body);
+	free(path);
+	free(em);
+	free(ee);
+	mvms_remote_free(rem);
+	return rc;
+}
