@@ -458,7 +458,7 @@ int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char
 		goto done;
 	}
 	for (;;) {
-		const unsigned char *h = data + off, *body;
+		const unsigned char *h, *body;
 		const char *raw;
 		size_t rawlen, rem, pad;
 		uint64_t size, mode;
@@ -471,6 +471,7 @@ int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char
 				     "truncated tar: data ends inside a header at byte %zu", off);
 			goto done;
 		}
+		h = data + off;
 		if (is_zero_block(h, BLOCK)) {
 			/* The end: a second zero block, or (as many writers leave it) the end of
 			 * the data; a lone zero block before more headers is corruption. */
