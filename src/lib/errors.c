@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "common.h"
 
 static _Thread_local char last_msg[1024];
@@ -12,11 +13,14 @@ static _Thread_local int last_code;
 
 int mvms_error_set(int code, const char *fmt, ...)
 {
+	char msg[sizeof(last_msg)];
 	va_list ap;
 
+	/* Formatted aside first: callers may pass mvms_error_last() itself as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(last_msg, msg, sizeof(last_msg));
 	last_code = code;
 	return code;
 }

@@ -589,7 +589,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	parents[1] = src;
 	MVMS_TRY(mvms_push__entries(&pr, st, model, branch, head, parents, 2,
 				    opts->message ? opts->message : message, opts->author, opts->time,
-				    c.out, c.nout, NULL));
+				    c.out, c.nout, NULL, 0));
 	res->created = 1;
 	res->number = pr.number;
 	snprintf(res->id, sizeof(res->id), "%s", pr.id);

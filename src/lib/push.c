@@ -1255,7 +1255,8 @@ done:
 int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 		       const char *branch, int64_t expected_head, const int64_t *parents,
 		       size_t nparents, const char *message, const char *author, int64_t when,
-		       const mvms_push__entry *entries, size_t count, const mvms_manifest *manifest)
+		       const mvms_push__entry *entries, size_t count, const mvms_manifest *manifest,
+		       int check_identical)
 {
 	push_ctx c;
 	push_spec ps;
@@ -1274,7 +1275,7 @@ int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 	ps.model = model;
 	ps.manifest = manifest;
 	error = mvms_store__model_id(&ps.model_id, st, model);
-	if (error == MVMS_ENOTFOUND && manifest) {
+	if (error == MVMS_ENOTFOUND) {
 		/* A new model arrives with its first version; the commit registers it. */
 		ps.model_id = 0;
 		error = 0;
@@ -1305,6 +1306,7 @@ int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 	ps.message = message;
 	ps.author = author;
 	ps.time = when;
+	ps.check_identical = check_identical;
 	error = push_run(&c, &ps, &m);
 done:
 	out->seconds = mvms_now() - t0;

@@ -18,7 +18,7 @@ struct mvms_store {
 	char *path;                  /* the store directory */
 	mvms_db *db;
 	mvms_backend *be;
-	char backend_name[16];
+	char backend_name[512];      /* "local" or "s3://bucket/prefix", "gs://..." */
 	mvms_chunker_params chunker; /* recorded at init: changing it changes every id */
 	int level;
 	uint64_t pack_size;
@@ -58,12 +58,13 @@ struct mvms_safetensors;
 
 /* Commits a version of @model on @branch (compare-and-swap against @expected_head, 0 for
  * none) from @entries, with the given parent rows. Used by merge and sync. With @manifest,
- * that exact manifest is committed (its files must be the entries). */
+ * that exact manifest is committed (its files must be the entries). With @check_identical,
+ * files equal to the head's make no version (out->created 0), as a push. */
 int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
 		       const char *branch, int64_t expected_head, const int64_t *parents,
 		       size_t nparents, const char *message, const char *author, int64_t when,
 		       const mvms_push__entry *entries, size_t count,
-		       const struct mvms_manifest *manifest);
+		       const struct mvms_manifest *manifest, int check_identical);
 
 /* A chunk of a file: its id and raw length. */
 typedef struct mvms_chunk_ref {

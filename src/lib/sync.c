@@ -563,7 +563,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		entries[i].size = f->size;
 	}
 	MVMS_TRY(mvms_push__entries(out, st, m->model_name, branch, head, parents, m->parent_count,
-				    m->message, m->author, m->time, entries, m->file_count, m));
+				    m->message, m->author, m->time, entries, m->file_count, m, 0));
 done:
 	free(entries);
 	free(fm_ids);
@@ -682,14 +682,6 @@ int mvms_sync_upload(mvms_push_result *out, mvms_store *st, const char *model, c
 	}
 	if (error < 0)
 		goto done;
-	if (model_id == 0) {
-		/* push__entries commits to an existing model: register it first. */
-		error = mvms_store__model_create(&model_id, st, model, NULL, NULL);
-		if (error == MVMS_EEXISTS)
-			error = 0;
-		if (error < 0)
-			goto done;
-	}
 	entries = calloc(nh + count + 1, sizeof(*entries));
 	MVMS_CHECK_ALLOC(entries, error);
 	for (i = 0; i < nh; i++) {
@@ -716,7 +708,7 @@ int mvms_sync_upload(mvms_push_result *out, mvms_store *st, const char *model, c
 		n++;
 	}
 	MVMS_TRY(mvms_push__entries(out, st, model, branch, head_row, head_row ? &head_row : NULL,
-				    head_row ? 1 : 0, message, author, 0, entries, n, NULL));
+				    head_row ? 1 : 0, message, author, 0, entries, n, NULL, 1));
 done:
 	free(entries);
 	mvms_file_list_free(hf, nh);

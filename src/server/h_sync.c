@@ -644,7 +644,8 @@ int srv_upload(srv_req *r)
 				 message ? message : "", author ? author : "upload", files, n, tar);
 	if (error < 0)
 		goto done;
-	srv_reply_json(r, 201, push_result_json(r->caps[0], &res));
+	/* The same files as the head: no new version, as with push ("created": false). */
+	srv_reply_json(r, res.created ? 201 : 200, push_result_json(r->caps[0], &res));
 done:
 	if (tmp) {
 		unlink(tmp);

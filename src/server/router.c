@@ -123,7 +123,18 @@ cJSON *srv_body_json(srv_req *r)
 				(unsigned long long)r->opts->max_json);
 		return NULL;
 	}
-	doc = cJSON_ParseWithLength((const char *)data, len);
+	{
+		const char *end = NULL;
+		doc = cJSON_ParseWithLengthOpts((const char *)data, len, &end, 0);
+		/* Nothing but white space may follow the object. */
+		while (doc && end && end < (const char *)data + len &&
+		       (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+			end++;
+		if (doc && end != (const char *)data + len) {
+			cJSON_Delete(doc);
+			doc = NULL;
+		}
+	}
 	if (!doc || !cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
 		srv_reply_error(r, 400, "bad_json", "the body is not a JSON object");
@@ -214,7 +225,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	mvms_error_clear();
 	if (!path || !*path)
 		path = "/";
-	if (q && evhttp_parse_query_str(q, &r.query) < 0) {
+	/* A NUL in a decoded value would silently cut it short ("a%00b" -> "a"): refuse. */
+	if (q && (strstr(q, "%00") || evhttp_parse_query_str(q, &r.query) < 0)) {
 		srv_reply_error(&r, 400, "bad_query", "malformed query string");
 		goto done;
 	}
