@@ -72,7 +72,12 @@ static void hdr_sum(unsigned char *h, int sign)
 	memset(h + 148, ' ', 8);
 	for (i = 0; i < 512; i++)
 		sum += sign ? (long)(signed char)h[i] : (long)h[i];
-	snprintf((char *)h + 148, 8, "%06lo", (unsigned long)sum);
+	{
+		/* Through a wide buffer: the field holds 6 digits and a NUL (sums stay below 8^6). */
+		char field[32];
+		snprintf(field, sizeof(field), "%06lo", (unsigned long)sum);
+		memcpy(h + 148, field, 7);
+	}
 }
 
 /* A ustar header ("ustar\0" "00"), or v7 when @v7 (no magic at all). */

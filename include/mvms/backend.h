@@ -22,6 +22,41 @@ extern "C" {
  */
 int mvms_backend_local(mvms_backend **out, const char *dir);
 
+/* S3 and GCS (XML API) object stores. Credentials and endpoints come the way AWS and Google
+ * tools read them (mvms_backend_s3_options_from_env); secrets never appear in messages. */
+typedef struct mvms_backend_s3_options {
+	unsigned int version;        /* 1 */
+	const char *bucket;          /* required */
+	const char *prefix;          /* key prefix inside the bucket ("" or "a/b/"), may be NULL */
+	const char *endpoint;        /* "https://s3.us-east-1.amazonaws.com", "http://127.0.0.1:8080" */
+	const char *region;          /* "us-east-1"; GCS: "auto" */
+	const char *access_key;      /* SigV4 (AWS keys or GCS HMAC keys) */
+	const char *secret_key;
+	const char *session_token;   /* AWS_SESSION_TOKEN, optional */
+	const char *bearer_token;    /* GCS OAuth access token: sent as is, no SigV4 */
+	int path_style;              /* 1: http://endpoint/bucket/key; 0: http://bucket.endpoint/key */
+	int gcs;                     /* 1: Google Cloud Storage XML API conventions */
+	unsigned concurrency;        /* parallel transfers (0: 8) */
+	unsigned max_retries;        /* on 5xx, 429, timeouts, resets (0: 5) */
+	uint64_t multipart_threshold;/* objects larger than this go up in parts (0: 16 MiB) */
+	uint64_t part_size;          /* (0: 8 MiB) */
+} mvms_backend_s3_options;
+
+/**
+ * Fills @out from the environment for a "s3://BUCKET[/PREFIX]" or "gs://BUCKET[/PREFIX]" URL:
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION,
+ * AWS_ENDPOINT_URL, MVMS_S3_PATH_STYLE=1; for gs:// also GOOGLE_HMAC_ACCESS_ID /
+ * GOOGLE_HMAC_SECRET (else the AWS variables), GOOGLE_OAUTH_ACCESS_TOKEN, and
+ * STORAGE_EMULATOR_HOST or MVMS_GCS_ENDPOINT for the endpoint. Strings point into @url's
+ * copy kept in @buf (at least strlen(url)+1 bytes) or into the environment.
+ * @return 0, or MVMS_EINVALID for a URL that is neither.
+ */
+int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, size_t bufsize,
+				     const char *url);
+
+/** An S3-compatible backend (AWS, MinIO, Ceph, R2, GCS XML API). */
+int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts);
+
 /** An in-memory backend (objects in malloc()ed buffers), for moving packs over the wire
  * and for tests. */
 int mvms_backend_mem(mvms_backend **out);

@@ -21,8 +21,10 @@ typedef struct mvms_store_options {
 	uint32_t chunk_avg;   /* average chunk size, a power of two (0: 64 KiB) */
 	int level;            /* zstd level 1..22 (0: 3) */
 	uint64_t pack_size;   /* target pack size in bytes (0: 64 MiB) */
+	const char *backend;  /* NULL: the local objects/ directory; "s3://BUCKET[/PREFIX]" or
+			       * "gs://BUCKET[/PREFIX]" (credentials from the environment) */
 } mvms_store_options;
-#define MVMS_STORE_OPTIONS_INIT { MVMS_STORE_OPTIONS_VERSION, 0, 0, 0 }
+#define MVMS_STORE_OPTIONS_INIT { MVMS_STORE_OPTIONS_VERSION, 0, 0, 0, NULL }
 
 /**
  * Creates a new store in @dir (created if missing) with @opts (NULL for defaults), which
@@ -42,7 +44,7 @@ void mvms_store_free(mvms_store *st);
 
 typedef struct mvms_store_info {
 	const char *path;     /* borrowed from the store */
-	const char *backend;  /* "local" */
+	const char *backend;  /* "local", or the bucket URL */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	int level;
 	uint64_t pack_size;

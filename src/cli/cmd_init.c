@@ -11,6 +11,7 @@ int cmd_init(int argc, char **argv)
 		{ "chunk-avg", required_argument, NULL, 'c' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "pack-size", required_argument, NULL, 'p' },
+		{ "backend", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -41,6 +42,9 @@ int cmd_init(int argc, char **argv)
 				return cli_usage_error("init", "bad --pack-size '%s'", optarg);
 			o.pack_size = v;
 			break;
+		case 'b':
+			o.backend = optarg;
+			break;
 		case 'h':
 			cli_print_usage(cli_find("init"));
 			return EXIT_OK;
@@ -66,8 +70,8 @@ int cmd_init(int argc, char **argv)
 		cli_print_json(doc);
 	} else if (!cli.quiet) {
 		char a[32], b[32], m[32], p[32];
-		printf("initialised store %s: chunks %s/%s/%s (min/avg/max), zstd level %d, packs %s\n",
-		       info.path, cli_human(a, sizeof(a), info.chunk_min),
+		printf("initialised store %s (objects: %s): chunks %s/%s/%s (min/avg/max), zstd level %d, "
+		       "packs %s\n", info.path, info.backend, cli_human(a, sizeof(a), info.chunk_min),
 		       cli_human(b, sizeof(b), info.chunk_avg), cli_human(m, sizeof(m), info.chunk_max),
 		       info.level, cli_human(p, sizeof(p), info.pack_size));
 	}

@@ -11,7 +11,7 @@
 struct cli_globals cli;
 
 static const cli_cmd commands[] = {
-	{ "init", cmd_init, "[--chunk-avg SIZE] [--level N] [--pack-size SIZE]",
+	{ "init", cmd_init, "[--chunk-avg SIZE] [--level N] [--pack-size SIZE] [--backend s3://B[/P] | gs://B[/P]]",
 	  "create a store (parameters are recorded in it)" },
 	{ "register", cmd_register, "MODEL [--description TEXT]", "register a model" },
 	{ "models", cmd_models, "", "list models" },

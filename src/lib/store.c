@@ -114,7 +114,8 @@ static int load_config(mvms_store *st)
 	st->level = (int)level;
 	st->pack_size = pack;
 	snprintf(st->backend_name, sizeof(st->backend_name), "%s", backend);
-	if (strcmp(backend, "local") != 0)
+	if (strcmp(backend, "local") != 0 && strncmp(backend, "s3://", 5) != 0 &&
+	    strncmp(backend, "gs://", 5) != 0)
 		error = mvms_error_set(MVMS_ENOTSUPPORTED, "store: backend '%s' is not supported",
 				       backend);
 done:
@@ -178,13 +179,31 @@ static int store_open(mvms_store **out, const char *dir, int create,
 		snprintf(num, sizeof(num), "%" PRIu64,
 			 opts->pack_size ? opts->pack_size : (uint64_t)MVMS_PACK_SIZE_DEFAULT);
 		MVMS_TRY(config_set(st, "pack_size", num));
-		MVMS_TRY(config_set(st, "backend", "local"));
+		if (opts->backend && strcmp(opts->backend, "local") != 0) {
+			/* Checked now, so a typo fails at init rather than at the first push. */
+			mvms_backend_s3_options so;
+			char *tmp = malloc(strlen(opts->backend) + 1);
+			MVMS_CHECK_ALLOC(tmp, error);
+			error = mvms_backend_s3_options_from_env(&so, tmp, strlen(opts->backend) + 1,
+								 opts->backend);
+			free(tmp);
+			if (error < 0)
+				goto done;
+		}
+		MVMS_TRY(config_set(st, "backend", opts->backend ? opts->backend : "local"));
 		MVMS_TRY(config_set(st, "chunker", "fastcdc-gear-v1"));
 		MVMS_TRY(config_set(st, "format", "1"));
 		MVMS_TRY(mvms_db_commit(st->db));
 	}
 	MVMS_TRY(load_config(st));
-	MVMS_TRY(mvms_backend_local(&st->be, objdir));
+	if (strcmp(st->backend_name, "local") == 0) {
+		MVMS_TRY(mvms_backend_local(&st->be, objdir));
+	} else {
+		mvms_backend_s3_options so;
+		char buf[sizeof(st->backend_name)];
+		MVMS_TRY(mvms_backend_s3_options_from_env(&so, buf, sizeof(buf), st->backend_name));
+		MVMS_TRY(mvms_backend_s3(&st->be, &so));
+	}
 	*out = st;
 	st = NULL;
 done:
