@@ -13,4 +13,5 @@
 #include "mvms/sync.h"
 #include "mvms/remote.h"
 #include "mvms/deploy.h"
+#include "mvms/gc.h"
 #endif

@@ -53,6 +53,10 @@ static const cli_cmd commands[] = {
 	{ "watch", cmd_watch, "MODEL ENV [--exec CMD] [--dir DIR] [--interval S] [--once]",
 	  "pull each new deployment and run a hook (hot update)" },
 	{ "status", cmd_status, "MODEL ENV", "live per-version counters from a server (--remote)" },
+	{ "delete", cmd_delete, "MODEL@REF",
+	  "delete a version that no branch, tag or deployment reaches" },
+	{ "gc", cmd_gc, "[--grace DURATION] [--dry-run]",
+	  "remove packs, chunks and objects that no version uses" },
 	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };

@@ -823,6 +823,15 @@ done:
 
 static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
 {
+	if (!f->abs && !f->chunks) {
+		/* A content the caller said the store has (merge, sync): it must still be there,
+		 * a gc may have run since it was checked. */
+		int error = file_content_row(out, c, &f->id);
+		if (error == MVMS_ENOTFOUND)
+			error = mvms_error_set(MVMS_ECONFLICT, "push: the content of %s vanished (a gc "
+					       "ran meanwhile): push again", f->path);
+		return error;
+	}
 	return mvms_push__add_content(out, c->st, &f->id, f->size, f->chunks, f->nchunks, f->st,
 				      f->tensor_ids);
 }
