@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpus of the fuzz targets: a few small valid inputs per parser, under
+tests/fuzz/corpus/<target>/. The files are committed; rerun this after a format change.
+Python 3 standard library only (the zstd record of the pack seeds is a fixed frame)."""
+import hashlib
+import io
+import json
+import os
+import struct
+import sys
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "corpus")
+
+
+def oid(data):
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def put(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- safetensors: u64 header length, JSON header, tensor data ----
+def safetensors(tensors, metadata=None, pad=0):
+    header, data = {}, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, blob in tensors:
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    h = json.dumps(header, separators=(",", ":")).encode() + b" " * pad
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def gen_safetensors():
+    put("safetensors", "two_tensors", safetensors(
+        [("w", "F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4)),
+         ("b", "BF16", [2], b"\x80\x3f\x00\x40")],
+        metadata={"format": "pt", "note": "seed"}, pad=5))
+    put("safetensors", "scalar_and_empty", safetensors(
+        [("s", "I64", [], struct.pack("<q", 7)),
+         ("e", "U8", [0], b""),
+         ("z", "F16", [3, 1], b"\x00\x3c" * 3)]))
+    put("safetensors", "no_tensors", safetensors([]))
+    put("safetensors", "all_dtypes", safetensors(
+        [(dt.lower(), dt, [1], b"\x01" * n) for dt, n in
+         [("BOOL", 1), ("U8", 1), ("I8", 1), ("F8_E4M3", 1), ("F8_E5M2", 1), ("I16", 2), ("U16", 2), ("F16", 2),
+          ("BF16", 2), ("I32", 4), ("U32", 4), ("F32", 4), ("F64", 8), ("I64", 8),
+          ("U64", 8)]]))
+
+
+# ---- canonical manifests (the encoder's exact bytes) ----
+def jstr(s):
+    out = '"'
+    for c in s:
+        if c in '"\\':
+            out += "\\" + c
+        elif ord(c) < 0x20:
+            out += "\\u%04x" % ord(c)
+        else:
+            out += c
+    return out + '"'
+
+
+def manifest(uid, name, parents, author, time, message, meta, files):
+    s = '{"format":1,"model":{"uid":%s,"name":%s},"parents":[%s],"author":%s,' % (
+        jstr(uid), jstr(name), ",".join('"%s"' % p for p in parents), jstr(author))
+    s += '"time":%d,"message":%s,"meta":{%s},"files":[' % (
+        time, jstr(message), ",".join("%s:%s" % (jstr(k), jstr(v)) for k, v in sorted(meta.items())))
+    s += ",".join('{"path":%s,"mode":%d,"size":%d,"id":"%s"}' % (jstr(p), m, sz, i)
+                  for p, m, sz, i in sorted(files))
+    return (s + "]}\n").encode()
+
+
+def gen_manifest():
+    uid = "0123456789abcdef0123456789abcdef"
+    f1 = oid(b"file one").hex()
+    f2 = oid(b"file two").hex()
+    put("manifest", "first", manifest(uid, "resnet", [], "ci", 1700000000, "first version", {},
+                                      [("model.safetensors", 0o644, 1234, f1)]))
+    put("manifest", "merge", manifest(
+        uid, "resnet", [oid(b"p1").hex(), oid(b"p2").hex()], "Ann \"a\" <a@x>", 1700000500,
+        "merge\n\ttab \\ and \x01", {"dataset": "imagenet", "lr": "0.1"},
+        [("bin/run.sh", 0o755, 10, f2), ("weights/a.safetensors", 0o644, 0, f1)]))
+    put("manifest", "empty", manifest(uid, "m", [], "", 0, "", {}, []))
+
+
+# ---- chunk lists: "MVMSFMAP" u32 1 u32 0 u64 size u64 count, then (id, u64 len) ----
+def filemap(chunks):
+    h = b"MVMSFMAP" + struct.pack("<IIQQ", 1, 0, sum(len(c) for c in chunks), len(chunks))
+    return h + b"".join(oid(c) + struct.pack("<Q", len(c)) for c in chunks)
+
+
+def gen_filemap():
+    put("filemap", "one_chunk", filemap([b"a" * 100]))
+    put("filemap", "three_chunks", filemap([b"x" * 65536, b"y" * 4096, b"z"]))
+    put("filemap", "empty_file", filemap([]))
+
+
+# ---- packs: header, records, index, trailer (src/lib/pack.h); one flags byte first ----
+ZSTD_RAW = b"tensor bytes! " * 20
+ZSTD_FRAME = bytes.fromhex("28b52ffd601800ad00007074656e736f722062797465732120010007a14e25")
+
+
+def pack(records):
+    body = b"MVMSPACK" + struct.pack("<II", 1, 0)
+    index = b""
+    for codec, raw, stored in records:
+        cid = oid(raw)
+        index += cid + struct.pack("<QIIB", len(body), len(raw), len(stored), codec)
+        body += struct.pack("<BII", codec, len(raw), len(stored)) + cid + stored
+    trailer = struct.pack("<QII", len(body), len(index) // 49, 0) + oid(index) + b"MVMSPEND"
+    return body + index + trailer
+
+
+def gen_pack():
+    raw1 = b"hello, chunk\n"
+    p1 = pack([(0, raw1, raw1)])
+    p2 = pack([(0, b"\x00" * 64, b"\x00" * 64), (1, ZSTD_RAW, ZSTD_FRAME), (0, b"z", b"z")])
+    put("pack", "raw_one", b"\x00" + p1)
+    put("pack", "raw_zstd_fixhash", b"\x01" + p2)
+    put("pack", "expect_id", b"\x03" + p1)
+
+
+# ---- tars (ustar, GNU long names, pax), trimmed to the two end blocks ----
+def tar(fmt, entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for name, mode, data in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1700000000
+            ti.mode = mode
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    b = buf.getvalue()
+    end = len(b)
+    while end >= 512 and b[end - 512:end] == bytes(512):
+        end -= 512
+    return b[:end] + bytes(1024)
+
+
+def gen_tar():
+    put("tar", "ustar", tar(tarfile.USTAR_FORMAT, [
+        ("model", 0o755, None), ("model/config.json", 0o644, b'{"a":1}\n'),
+        ("model/run.sh", 0o755, b"#!/bin/sh\necho hi\n")]))
+    put("tar", "gnu_longname", tar(tarfile.GNU_FORMAT, [
+        ("d/" + "n" * 120 + ".bin", 0o644, b"long name\n")]))
+    put("tar", "pax", tar(tarfile.PAX_FORMAT, [
+        ("p/" + "\u00e9" * 60 + "/weights.safetensors", 0o644, b"x" * 700)]))
+    put("tar", "empty", bytes(1024))
+
+
+def main():
+    gen_safetensors()
+    gen_manifest()
+    gen_filemap()
+    gen_pack()
+    gen_tar()
+    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
+    print("corpus: %d bytes under %s" % (total, OUT), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
