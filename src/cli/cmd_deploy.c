@@ -367,8 +367,9 @@ int cmd_watch(int argc, char **argv)
 			size_t len = 0;
 			error = 0;
 			if (mvms_remote_escape(&em, model) < 0 || mvms_remote_escape(&ee, env) < 0 ||
+			    /* Short polls: a signal is only seen between requests. */
 			    asprintf(&path, "/v1/models/%s/deployments/%s?wait=%lld&since=%lld", em, ee,
-				     once ? 0LL : 30LL, (long long)(seen < 0 ? 0 : seen)) < 0)
+				     once ? 0LL : 3LL, (long long)(seen < 0 ? 0 : seen)) < 0)
 				error = MVMS_ERROR;
 			else
 				error = mvms_remote_get(&body, &len, rem, path);
@@ -437,8 +438,12 @@ int cmd_watch(int argc, char **argv)
 			if (!cli.quiet)
 				fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env,
 					model, (long long)d->revision, spec, dir);
-			if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0)
+			if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0) {
 				fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
+				/* With --once the caller asked for one update: say it failed. */
+				if (once)
+					rc = EXIT_ERROR;
+			}
 		}
 		mvms_deployment_free(d);
 		if (once)

@@ -251,7 +251,7 @@ is "$(sed -n 5p "$WORK/hook.env")" 7 "the hook sees MVMS_REVISION=7"
 is "$(sed -n 6p "$WORK/hook.env")" "$WORK/wd/m@v1" "MVMS_DIR is DIR/MODEL@vN"
 check "the pulled files are there when the hook runs" same_tree "$WORK/v1" "$WORK/hook.copy"
 mvms watch m prod --once --dir "$WORK/wd" --exec 'exit 7'
-is_rc 0 "watch --once with a failing hook still exits 0"
+is_rc 1 "watch --once with a failing hook exits 1"
 like "$ERR" "the hook exited with 7" "and says the hook failed"
 mvms watch m nowhere --once --dir "$WORK/wd" --exec 'touch "$WORK/never"'
 is_rc 0 "watch --once on a never-deployed env"
