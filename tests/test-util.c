@@ -144,6 +144,20 @@ static void test_manifest(void)
 		       "non-canonical whitespace refused");
 		free(alt);
 	}
+	{
+		/* Re-encoding keeps a misplaced or repeated entry as it came: still refused. */
+		char *unsorted = strdup(enc.ptr);
+		const char *two = "{\"format\":1,\"model\":{\"uid\":\"00112233445566778899aabbccddeeff\","
+				  "\"name\":\"m\"},\"parents\":[],\"author\":\"a\",\"time\":1,"
+				  "\"message\":\"\",\"meta\":{\"k\":\"1\",\"k\":\"2\"},\"files\":[]}\n";
+		/* a.txt -> c.txt: the first file now sorts after the second (b/run.sh). */
+		memcpy(strstr(unsorted, "\"path\":\"a.txt\"") + 8, "c", 1);
+		is_int(mvms_manifest_decode(&d, unsorted, strlen(unsorted)), MVMS_EMISMATCH,
+		       "files out of order refused");
+		is_int(mvms_manifest_decode(&d, two, strlen(two)), MVMS_EMISMATCH,
+		       "repeated metadata key refused");
+		free(unsorted);
+	}
 	files[0].path = "b/run.sh"; /* sorted: files[0] was a.txt */
 	is_int(mvms_manifest_sort(&m), MVMS_EINVALID, "duplicate paths refused");
 	mvms_buf_dispose(&enc);

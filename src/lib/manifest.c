@@ -211,6 +211,14 @@ int mvms_manifest_decode(mvms_manifest **out, const char *data, size_t len)
 				   cJSON_GetObjectItemCaseSensitive(it, "id")->valuestring) < 0)
 			goto bad;
 	}
+	/* Canonical also means sorted and unique: re-encoding alone would keep a repeated or
+	 * misplaced path or key as it came. */
+	for (i = 1; i < m->file_count; i++)
+		if (strcmp(m->files[i - 1].path, m->files[i].path) >= 0)
+			goto bad;
+	for (i = 1; i < m->meta_count; i++)
+		if (strcmp(m->meta_keys[i - 1], m->meta_keys[i]) >= 0)
+			goto bad;
 	MVMS_TRY(mvms_manifest_encode(&check, m));
 	if (check.size != len || memcmp(check.ptr, data, len) != 0)
 		goto bad;

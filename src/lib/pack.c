@@ -11,6 +11,7 @@
 #include "common.h"
 #include "hash.h"
 #include "pack.h"
+#include "mvms/chunker.h"
 
 #define PACK_MAGIC "MVMSPACK"
 #define PACK_END_MAGIC "MVMSPEND"
@@ -118,7 +119,8 @@ int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 		error = mvms_error_set(MVMS_EINVALID, "pack: unknown codec %u", (unsigned)codec);
 		goto done;
 	}
-	if ((codec == MVMS_CODEC_RAW && stored_len != raw_len) ||
+	if (raw_len == 0 || raw_len > MVMS_CHUNKER_AVG_MAX * 2u ||
+	    (codec == MVMS_CODEC_RAW && stored_len != raw_len) ||
 	    (codec == MVMS_CODEC_ZSTD && (stored_len == 0 || stored_len > mvms_codec_bound(raw_len)))) {
 		error = mvms_error_set(MVMS_EINVALID, "pack: codec %u: %u stored bytes for %u raw",
 				       (unsigned)codec, stored_len, raw_len);
@@ -348,7 +350,10 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 					       (unsigned long long)e->offset, e->stored_len);
 			goto done;
 		}
-		if ((e->codec != MVMS_CODEC_RAW && e->codec != MVMS_CODEC_ZSTD) ||
+		/* No chunk is longer than the largest max size a store can be set up with: a
+		 * claimed length beyond it would make a reader allocate gigabytes. */
+		if (e->raw_len == 0 || e->raw_len > MVMS_CHUNKER_AVG_MAX * 2u ||
+		    (e->codec != MVMS_CODEC_RAW && e->codec != MVMS_CODEC_ZSTD) ||
 		    (e->codec == MVMS_CODEC_RAW && e->stored_len != e->raw_len) ||
 		    (e->codec == MVMS_CODEC_ZSTD &&
 		     (e->stored_len == 0 || e->stored_len > mvms_codec_bound(e->raw_len)))) {

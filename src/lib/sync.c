@@ -388,7 +388,7 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 	uint64_t total = 0, hlen;
 	char hex[MVMS_OID_HEXSZ + 1];
 	int64_t row;
-	int error = 0, ok = 0;
+	int error = 0, ok = 0, began = 0;
 
 	MVMS_TRY(mvms_sync_parse_filemap(&chunks, &n, &total, filemap, len, id));
 	if (total != size) {
@@ -433,8 +433,16 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 		mvms_object_key(key, sizeof(key), "files", id);
 		MVMS_TRY(mvms_backend_put(st->be, key, filemap, len));
 	}
+	/* One transaction for the content and all its chunk rows: one sync to disk, not one
+	 * per chunk. */
+	MVMS_TRY(mvms_db_begin(st->db));
+	began = 1;
 	MVMS_TRY(mvms_push__add_content(&row, st, id, size, refs, n, sf, tids));
+	MVMS_TRY(mvms_db_commit(st->db));
+	began = 0;
 done:
+	if (began)
+		mvms_db_rollback(st->db);
 	mvms_buf_dispose(&head);
 	mvms_safetensors_free(sf);
 	free(tids);
