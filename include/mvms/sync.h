@@ -120,6 +120,15 @@ int mvms_sync_parse_filemap(mvms_oid **chunks, size_t *count, uint64_t *size, co
 int mvms_sync_write_file(mvms_store *st, const char *dir, const char *path, unsigned mode,
 			 uint64_t size, const mvms_oid *id, const mvms_oid *chunks, size_t nchunks);
 
+/* Collects chunks (already checked against their ids by the caller) into packs of @st, so
+ * that a remote pull that streamed a file still leaves its chunks in the client's cache.
+ * Chunks the store has are skipped. Packs are indexed as they fill and at finish. */
+typedef struct mvms_chunk_sink mvms_chunk_sink;
+int mvms_chunk_sink_new(mvms_chunk_sink **out, mvms_store *st);
+int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data, size_t len);
+int mvms_chunk_sink_finish(mvms_chunk_sink *s);
+void mvms_chunk_sink_free(mvms_chunk_sink *s);
+
 /* ---- streaming a stored file (server replies) ---- */
 
 typedef struct mvms_file_reader mvms_file_reader;

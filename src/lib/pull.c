@@ -256,6 +256,56 @@ done:
 	return error;
 }
 
+int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path)
+{
+	int error = 0;
+
+	*fd = -1;
+	*tmp = *final = NULL;
+	MVMS_TRY(mvms_path_check(path));
+	MVMS_TRY(mkdir_parents(dir, path));
+	if (asprintf(final, "%s/%s", dir, path) < 0 ||
+	    asprintf(tmp, "%s/%s.mvms-tmp-XXXXXX", dir, path) < 0) {
+		free(*final);
+		*final = *tmp = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	*fd = mkostemp(*tmp, O_CLOEXEC);
+	if (*fd < 0) {
+		error = mvms_error_set(MVMS_ERROR, "pull: create %s: %s", *tmp, strerror(errno));
+		free(*tmp);
+		free(*final);
+		*tmp = *final = NULL;
+	}
+done:
+	return error;
+}
+
+int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep)
+{
+	int error = 0;
+
+	if (keep && (fchmod(fd, mode) < 0 || close(fd) < 0)) {
+		fd = -1;
+		error = mvms_error_set(MVMS_ERROR, "pull: %s: %s", tmp, strerror(errno));
+		keep = 0;
+	} else if (keep) {
+		fd = -1;
+		if (rename(tmp, final) < 0) {
+			error = mvms_error_set(MVMS_ERROR, "pull: rename to %s: %s", final, strerror(errno));
+			keep = 0;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!keep && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(final);
+	return error;
+}
+
 /* Writes @path from the chunks loaded in @c, checked, through a temporary name. */
 static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned mode,
 			uint64_t size, const mvms_oid *want)
@@ -265,23 +315,9 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 	mvms_oid got;
 	size_t first, last, round;
 	uint64_t total = 0;
-	int fd = -1, error = 0;
+	int fd = -1, error = 0, ok = 0;
 
-	MVMS_TRY(mvms_path_check(path));
-	MVMS_TRY(mkdir_parents(dir, path));
-	if (asprintf(&final, "%s/%s", dir, path) < 0 ||
-	    asprintf(&tmp, "%s/%s.mvms-tmp-XXXXXX", dir, path) < 0) {
-		final = tmp = NULL;
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-		goto done;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		error = mvms_error_set(MVMS_ERROR, "pull: create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto done;
-	}
+	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, path));
 	mvms_hasher_init(&fh);
 	for (first = 0; first < c->nchunks; first = last) {
 		for (last = first, round = 0; last < c->nchunks && round < ROUND_BYTES; last++) {
@@ -298,25 +334,13 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 				       path, hex);
 		goto done;
 	}
-	if (fchmod(fd, mode) < 0 || close(fd) < 0) {
-		fd = -1;
-		error = mvms_error_set(MVMS_ERROR, "pull: %s: %s", tmp, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp, final) < 0) {
-		error = mvms_error_set(MVMS_ERROR, "pull: rename to %s: %s", final, strerror(errno));
-		goto done;
-	}
-	free(tmp);
-	tmp = NULL;
+	ok = 1;
 done:
-	if (fd >= 0)
-		close(fd);
-	if (tmp)
-		unlink(tmp);
-	free(tmp);
-	free(final);
+	if (tmp) {
+		int end = mvms_sync__file_end(fd, tmp, final, mode, ok);
+		if (error == 0)
+			error = end;
+	}
 	return error;
 }
 

@@ -20,6 +20,7 @@
 #include "mvms/remote.h"
 #include "mvms/sync.h"
 #include "manifest.h"
+#include "hash.h"
 
 #define MISSING_BATCH 100000u     /* ids per missing-chunks question */
 #define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
@@ -729,6 +730,186 @@ done:
 	return error;
 }
 
+/* ---- streaming a whole file, chunk by chunk checked as the bytes arrive ---- */
+
+typedef struct stream_ctx {
+	const unsigned char *fm;   /* the file's chunk list: entries of (id, u64 length) */
+	size_t n, next;            /* chunks, and the next one to complete */
+	mvms_buf stage;            /* bytes of a chunk that arrived in pieces */
+	int fd;
+	const char *path;
+	mvms_hasher fh;
+	mvms_chunk_sink *sink;
+	uint64_t done, total;
+	const mvms_pull_options *opts;
+	int error;
+	char msg[300];
+} stream_ctx;
+
+static const unsigned char *fm_entry(const stream_ctx *c, size_t i)
+{
+	return c->fm + 32 + i * 40;
+}
+
+/* One whole chunk: check it, write it, account it, cache it. */
+static int stream_chunk(stream_ctx *c, const unsigned char *data, size_t len)
+{
+	mvms_oid got, want;
+	char hex[MVMS_OID_HEXSZ + 1];
+
+	memcpy(want.id, fm_entry(c, c->next), MVMS_OID_RAWSZ);
+	mvms_oid_hash(&got, data, len);
+	if (mvms_oid_cmp(&got, &want) != 0) {
+		mvms_oid_fmt(hex, &want);
+		snprintf(c->msg, sizeof(c->msg), "pull: %s: chunk %.16s arrived corrupt", c->path, hex);
+		return MVMS_EMISMATCH;
+	}
+	if (mvms_write_full(c->fd, data, len, c->path) < 0 ||
+	    mvms_chunk_sink_add(c->sink, &want, data, len) < 0) {
+		snprintf(c->msg, sizeof(c->msg), "%s", mvms_error_last());
+		return MVMS_ERROR;
+	}
+	mvms_hasher_add_chunk(&c->fh, &want, len);
+	c->next++;
+	c->done += len;
+	return 0;
+}
+
+static size_t stream_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	stream_ctx *c = arg;
+	const unsigned char *data = (const unsigned char *)p;
+	size_t len = size * nmemb, left = len;
+
+	while (left > 0 && c->error == 0) {
+		size_t want;
+		if (c->next >= c->n) {
+			snprintf(c->msg, sizeof(c->msg), "pull: %s: more bytes than the file has", c->path);
+			c->error = MVMS_EMISMATCH;
+			break;
+		}
+		want = (size_t)mvms_le64_get(fm_entry(c, c->next) + 32);
+		if (c->stage.size == 0 && left >= want) {
+			/* Whole chunks straight from curl's buffer: no copy. */
+			c->error = stream_chunk(c, data, want);
+			data += want;
+			left -= want;
+			continue;
+		}
+		{
+			size_t take = want - c->stage.size < left ? want - c->stage.size : left;
+			if (mvms_buf_put(&c->stage, data, take) < 0) {
+				c->error = MVMS_ERROR;
+				break;
+			}
+			data += take;
+			left -= take;
+			if (c->stage.size == want) {
+				c->error = stream_chunk(c, (const unsigned char *)c->stage.ptr, want);
+				mvms_buf_clear(&c->stage);
+			}
+		}
+	}
+	if (c->opts && c->opts->progress)
+		c->opts->progress(c->done, c->total, c->opts->payload);
+	return c->error ? 0 : len;
+}
+
+static int stream_file(mvms_remote *r, const char *model, const char *vid, const mvms_manifest_file *f,
+		       const void *fm, size_t nchunks, const char *dir, mvms_chunk_sink *sink,
+		       const mvms_pull_options *opts, uint64_t *done_bytes, uint64_t total)
+{
+	stream_ctx c;
+	char *em = NULL, *ep = NULL, *url = NULL, *tmp = NULL, *final = NULL;
+	struct curl_slist *h = NULL;
+	mvms_oid got;
+	long status = 0;
+	CURLcode cc;
+	int error = 0, ok = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.fm = fm;
+	c.n = nchunks;
+	c.fd = -1;
+	c.path = f->path;
+	c.sink = sink;
+	c.opts = opts;
+	c.done = *done_bytes;
+	c.total = total;
+	mvms_hasher_init(&c.fh);
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	/* The path keeps its '/': escape it segment by segment. */
+	{
+		mvms_buf pb = MVMS_BUF_INIT;
+		const char *seg = f->path, *slash;
+		do {
+			char *e = NULL;
+			slash = strchr(seg, '/');
+			char *part = slash ? strndup(seg, (size_t)(slash - seg)) : strdup(seg);
+			if (!part || mvms_remote_escape(&e, part) < 0) {
+				free(part);
+				mvms_buf_dispose(&pb);
+				error = mvms_error_set(MVMS_ERROR, "out of memory");
+				goto done;
+			}
+			mvms_buf_printf(&pb, "%s%s", pb.size ? "/" : "", e);
+			free(part);
+			free(e);
+			seg = slash ? slash + 1 : NULL;
+		} while (seg);
+		ep = mvms_buf_detach(&pb);
+	}
+	if (asprintf(&url, "%s/v1/models/%s/versions/%s/files/%s", r->url, em, vid, ep) < 0) {
+		url = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	MVMS_TRY(mvms_sync__file_begin(&c.fd, &tmp, &final, dir, f->path));
+	if (r->auth)
+		h = curl_slist_append(h, r->auth);
+	curl_easy_setopt(r->curl, CURLOPT_URL, url);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, stream_cb);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &c);
+	cc = curl_easy_perform(r->curl);
+	r->stats.requests++;
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (c.error) {
+		error = mvms_error_set(c.error, "%s", c.msg);
+		goto done;
+	}
+	if (cc != CURLE_OK || status != 200) {
+		error = mvms_error_set(status == 404 ? MVMS_ENOTFOUND : MVMS_ERROR,
+				       "remote: GET %s: %s", f->path,
+				       cc != CURLE_OK ? curl_easy_strerror(cc) : "unexpected HTTP status");
+		goto done;
+	}
+	r->stats.bytes_received += c.done - *done_bytes;
+	mvms_hasher_final(&c.fh, &got);
+	if (c.next != c.n || c.stage.size || mvms_oid_cmp(&got, &f->id) != 0) {
+		error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: the file that arrived is short or does "
+				       "not match its id", f->path);
+		goto done;
+	}
+	*done_bytes = c.done;
+	ok = 1;
+done:
+	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	if (tmp) {
+		int end = mvms_sync__file_end(c.fd, tmp, final, f->mode, ok);
+		if (error == 0)
+			error = end;
+	}
+	mvms_buf_dispose(&c.stage);
+	free(em);
+	free(ep);
+	free(url);
+	return error;
+}
+
 int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, const char *dir,
 		     const mvms_pull_options *opts)
 {
@@ -736,13 +917,16 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	char model[256], *ref;
 	cJSON *v = NULL;
 	const char *id;
-	mvms_oid vid, **chunks = NULL, *all = NULL, *want = NULL;
-	size_t *nchunks = NULL, nall = 0, nwant = 0, i, k;
+	mvms_oid vid, **chunks = NULL, *want = NULL;
+	size_t *nchunks = NULL, *fmlen = NULL, nwant = 0, i, k, nmax = 0;
+	void **fm = NULL;
+	int *stream = NULL;
 	mvms_manifest *m = NULL;
+	mvms_chunk_sink *sink = NULL;
 	void *mdata = NULL;
 	size_t mlen = 0;
 	unsigned char *missing = NULL;
-	uint64_t fetched = 0, total = 0;
+	uint64_t fetched = 0, total = 0, done_bytes = 0;
 	double t0 = mvms_now();
 	struct stat sb;
 	int error = 0;
@@ -781,54 +965,76 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	}
 	chunks = calloc(m->file_count + 1, sizeof(*chunks));
 	nchunks = calloc(m->file_count + 1, sizeof(*nchunks));
+	fm = calloc(m->file_count + 1, sizeof(*fm));
+	fmlen = calloc(m->file_count + 1, sizeof(*fmlen));
+	stream = calloc(m->file_count + 1, sizeof(*stream));
 	MVMS_CHECK_ALLOC(chunks, error);
 	MVMS_CHECK_ALLOC(nchunks, error);
+	MVMS_CHECK_ALLOC(fm, error);
+	MVMS_CHECK_ALLOC(fmlen, error);
+	MVMS_CHECK_ALLOC(stream, error);
 	for (i = 0; i < m->file_count; i++) {
-		void *fm = NULL;
-		size_t fmlen = 0;
 		uint64_t size = 0;
-		MVMS_TRY(fetch_object(&fm, &fmlen, r, "files", &m->files[i].id));
-		error = mvms_sync_parse_filemap(&chunks[i], &nchunks[i], &size, fm, fmlen,
-						&m->files[i].id);
-		free(fm);
-		if (error < 0)
-			goto done;
+		MVMS_TRY(fetch_object(&fm[i], &fmlen[i], r, "files", &m->files[i].id));
+		MVMS_TRY(mvms_sync_parse_filemap(&chunks[i], &nchunks[i], &size, fm[i], fmlen[i],
+						 &m->files[i].id));
 		if (size != m->files[i].size) {
 			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: size does not match its chunks",
 					       m->files[i].path);
 			goto done;
 		}
-		nall += nchunks[i];
 		total += size;
+		if (nchunks[i] > nmax)
+			nmax = nchunks[i];
 	}
-	all = calloc(nall + 1, sizeof(*all));
-	MVMS_CHECK_ALLOC(all, error);
-	for (i = 0, k = 0; i < m->file_count; i++) {
-		memcpy(all + k, chunks[i], nchunks[i] * sizeof(*all));
-		k += nchunks[i];
-	}
-	if (nall > 1)
-		qsort(all, nall, sizeof(*all), cmp_oid);
-	for (i = 0, k = 0; i < nall; i++)
-		if (k == 0 || mvms_oid_cmp(&all[k - 1], &all[i]) != 0)
-			all[k++] = all[i];
-	nall = k;
-	missing = calloc(nall + 1, 1);
-	want = calloc(nall + 1, sizeof(*want));
+	/* A file the cache has little of streams whole (the server decodes, we check each
+	 * chunk as it arrives); one it mostly has fetches just the chunks it lacks. */
+	missing = calloc(nmax + 1, 1);
 	MVMS_CHECK_ALLOC(missing, error);
-	MVMS_CHECK_ALLOC(want, error);
-	MVMS_TRY(mvms_sync_missing(missing, r->cache, all, nall));
-	for (i = 0; i < nall; i++)
-		if (missing[i])
-			want[nwant++] = all[i];
-	MVMS_TRY(fetch_chunks(r, want, nwant, &fetched));
 	for (i = 0; i < m->file_count; i++) {
+		uint64_t have = 0;
+		MVMS_TRY(mvms_sync_missing(missing, r->cache, chunks[i], nchunks[i]));
+		for (k = 0; k < nchunks[i]; k++)
+			if (!missing[k])
+				have += mvms_le64_get((const unsigned char *)fm[i] + 32 + k * 40 + 32);
+		stream[i] = have * 2 < m->files[i].size;
+		if (!stream[i])
+			for (k = 0; k < nchunks[i]; k++)
+				if (missing[k]) {
+					mvms_oid *t = realloc(want, (nwant + 1) * sizeof(*t));
+					MVMS_CHECK_ALLOC(t, error);
+					want = t;
+					want[nwant++] = chunks[i][k];
+				}
+	}
+	if (nwant > 1) {
+		qsort(want, nwant, sizeof(*want), cmp_oid);
+		for (i = 0, k = 0; i < nwant; i++)
+			if (k == 0 || mvms_oid_cmp(&want[k - 1], &want[i]) != 0)
+				want[k++] = want[i];
+		nwant = k;
+	}
+	MVMS_TRY(fetch_chunks(r, want, nwant, &fetched));
+	/* Files from the cache first: the sink below owns the cache's database while it runs. */
+	for (i = 0; i < m->file_count; i++) {
+		if (stream[i])
+			continue;
 		MVMS_TRY(mvms_sync_write_file(r->cache, dir, m->files[i].path, m->files[i].mode,
 					      m->files[i].size, &m->files[i].id, chunks[i], nchunks[i]));
+		done_bytes += m->files[i].size;
 		out->bytes += m->files[i].size;
 		if (opts && opts->progress)
-			opts->progress(out->bytes, total, opts->payload);
+			opts->progress(done_bytes, total, opts->payload);
 	}
+	MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
+	for (i = 0; i < m->file_count; i++) {
+		if (!stream[i])
+			continue;
+		MVMS_TRY(stream_file(r, model, id, &m->files[i], fm[i], nchunks[i], dir, sink, opts,
+				     &done_bytes, total));
+		out->bytes += m->files[i].size;
+	}
+	MVMS_TRY(mvms_chunk_sink_finish(sink));
 	snprintf(out->id, sizeof(out->id), "%s", id);
 	{
 		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
@@ -837,11 +1043,18 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	out->files = m->file_count;
 done:
 	out->seconds = mvms_now() - t0;
-	for (i = 0; chunks && m && i < m->file_count; i++)
-		free(chunks[i]);
+	mvms_chunk_sink_free(sink);
+	for (i = 0; m && i < m->file_count; i++) {
+		if (chunks)
+			free(chunks[i]);
+		if (fm)
+			free(fm[i]);
+	}
 	free(chunks);
 	free(nchunks);
-	free(all);
+	free(fm);
+	free(fmlen);
+	free(stream);
 	free(want);
 	free(missing);
 	free(mdata);

@@ -86,6 +86,11 @@ typedef int (*mvms_pull__sink)(const void *data, size_t len, void *payload);
 int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
 			     uint64_t len, mvms_pull__sink sink, void *payload);
 
+/* A file written under a temporary name in @dir: begin creates it (and parent directories);
+ * end with @keep renames it into place with @mode, else removes it. Both free the names. */
+int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path);
+int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep);
+
 /* "unknown" / $MVMS_AUTHOR / $USER. */
 const char *mvms_store__default_author(void);
 

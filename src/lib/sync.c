@@ -5,6 +5,7 @@
  * made (its manifest, checked, committed byte for byte, so the client's id is the id). It
  * speaks no HTTP: the server and the remote client call it.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "store_int.h"
@@ -722,4 +723,194 @@ done:
 	mvms_file_list_free(hf, nh);
 	mvms_version_info_free(head);
 	return error;
+}
+
+/* Chunks go to a worker thread through a bounded queue, so writing the cache (packs,
+ * fsync, index) overlaps the download instead of adding to it. The worker is the only user
+ * of the store's database while the sink lives. */
+#define SINK_QUEUE_MAX (64u * 1024 * 1024)
+
+typedef struct sink_item {
+	struct sink_item *next;
+	mvms_oid id;
+	size_t len;
+	unsigned char data[];
+} sink_item;
+
+struct mvms_chunk_sink {
+	mvms_store *st;
+	mvms_pack_writer *w;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t lock;
+	pthread_cond_t more, room;
+	sink_item *head, *tail;
+	size_t queued;
+	int closing;
+	int error;                 /* the worker's first error */
+	char msg[512];
+};
+
+static int sink_flush(mvms_chunk_sink *s)
+{
+	const mvms_pack_entry *e;
+	size_t n;
+	uint64_t size;
+	mvms_oid pid;
+	int error = 0;
+
+	if (!s->w)
+		return 0;
+	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &e, &n, s->w));
+	MVMS_TRY(mvms_push__index_pack(s->st, &pid, size, e, n));
+done:
+	mvms_pack_writer_free(s->w);
+	s->w = NULL;
+	return error;
+}
+
+static int sink_store(mvms_chunk_sink *s, const sink_item *it)
+{
+	unsigned char missing = 0;
+	int error = 0;
+
+	MVMS_TRY(mvms_sync_missing(&missing, s->st, &it->id, 1));
+	if (!missing)
+		goto done;
+	if (!s->w)
+		MVMS_TRY(mvms_pack_writer_new(&s->w, s->st->be));
+	/* Stored raw: compressing would make the cache the bottleneck of the download. */
+	MVMS_TRY(mvms_pack_writer_add(s->w, &it->id, MVMS_CODEC_RAW, (uint32_t)it->len, it->data,
+				      (uint32_t)it->len));
+	if (mvms_pack_writer_size(s->w) >= s->st->pack_size)
+		MVMS_TRY(sink_flush(s));
+done:
+	return error;
+}
+
+static void *sink_main(void *arg)
+{
+	mvms_chunk_sink *s = arg;
+	sink_item *it;
+	int error = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (!s->head && !s->closing)
+			pthread_cond_wait(&s->more, &s->lock);
+		it = s->head;
+		if (it) {
+			s->head = it->next;
+			if (!s->head)
+				s->tail = NULL;
+			s->queued -= it->len;
+			pthread_cond_signal(&s->room);
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (!it)
+			break;
+		if (error == 0)
+			error = sink_store(s, it);
+		free(it);
+		if (error < 0 && !s->error) {
+			pthread_mutex_lock(&s->lock);
+			s->error = error;
+			snprintf(s->msg, sizeof(s->msg), "%s", mvms_error_last());
+			pthread_cond_broadcast(&s->room);
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	if (error == 0 && (error = sink_flush(s)) < 0) {
+		s->error = error;
+		snprintf(s->msg, sizeof(s->msg), "%s", mvms_error_last());
+	}
+	return NULL;
+}
+
+int mvms_chunk_sink_new(mvms_chunk_sink **out, mvms_store *st)
+{
+	mvms_chunk_sink *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	s->st = st;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->more, NULL);
+	pthread_cond_init(&s->room, NULL);
+	if (pthread_create(&s->thread, NULL, sink_main, s) != 0) {
+		mvms_chunk_sink_free(s);
+		return mvms_error_set(MVMS_ERROR, "cache: cannot start its writer thread");
+	}
+	s->started = 1;
+	*out = s;
+	return 0;
+}
+
+int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data, size_t len)
+{
+	sink_item *it = malloc(sizeof(*it) + len);
+	int error;
+
+	if (!it)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	it->next = NULL;
+	it->id = *id;
+	it->len = len;
+	memcpy(it->data, data, len);
+	pthread_mutex_lock(&s->lock);
+	while (s->queued + len > SINK_QUEUE_MAX && s->head && !s->error)
+		pthread_cond_wait(&s->room, &s->lock);
+	if ((error = s->error) == 0) {
+		if (s->tail)
+			s->tail->next = it;
+		else
+			s->head = it;
+		s->tail = it;
+		s->queued += len;
+		it = NULL;
+		pthread_cond_signal(&s->more);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(it);
+	return error < 0 ? mvms_error_set(error, "%s", s->msg) : 0;
+}
+
+int mvms_chunk_sink_finish(mvms_chunk_sink *s)
+{
+	if (s->started) {
+		pthread_mutex_lock(&s->lock);
+		s->closing = 1;
+		pthread_cond_signal(&s->more);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+		s->started = 0;
+	}
+	return s->error < 0 ? mvms_error_set(s->error, "%s", s->msg) : 0;
+}
+
+void mvms_chunk_sink_free(mvms_chunk_sink *s)
+{
+	sink_item *it, *next;
+
+	if (!s)
+		return;
+	if (s->started) {
+		/* Abandoned (the pull failed): drop what is queued, stop the worker. */
+		pthread_mutex_lock(&s->lock);
+		for (it = s->head; it; it = next) {
+			next = it->next;
+			free(it);
+		}
+		s->head = s->tail = NULL;
+		s->closing = 1;
+		pthread_cond_signal(&s->more);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	mvms_pack_writer_free(s->w);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->more);
+	pthread_cond_destroy(&s->room);
+	free(s);
 }

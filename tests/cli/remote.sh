@@ -1,0 +1,131 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# mvms-store --remote: push, pull, log and show against a real server on 127.0.0.1 (port 0):
+# byte-identical round trips, only new chunks travel on a second push, a pull with a fresh
+# cache streams (each chunk checked) and a pull with a warm cache fetches nothing new,
+# identical pushes make no version, concurrent pushes conflict cleanly, bad input.
+. "$TESTS_SRCDIR/cli/lib.sh"
+setup
+
+SRV_PID=
+cleanup() {
+	if [ -n "$SRV_PID" ]; then
+		kill -TERM "$SRV_PID" 2>/dev/null
+		wait "$SRV_PID" 2>/dev/null
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$MVMS" --store "$WORK/server" init -q >/dev/null 2>&1 || bail "init the server's store"
+W=$("$MVMS" --store "$WORK/server" token create --scope write 2>/dev/null) || bail "token"
+R=$("$MVMS" --store "$WORK/server" token create --scope read 2>/dev/null) || bail "read token"
+"$MVMS" --store "$WORK/server" serve --listen 127.0.0.1:0 --port-file "$WORK/port" \
+	--threads 2 --no-access-log </dev/null >"$WORK/srv.out" 2>"$WORK/srv.log" &
+SRV_PID=$!
+i=0
+while ! grep -q '^[0-9][0-9]*$' "$WORK/port" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -le 100 ] || bail "the server did not start: $(cat "$WORK/srv.log")"
+	sleep 0.1
+done
+URL="http://127.0.0.1:$(cat "$WORK/port")"
+XDG_CACHE_HOME=$WORK/cache-a
+export XDG_CACHE_HOME
+rem() {
+	run "$MVMS" --remote "$URL" --token "$W" "$@"
+}
+
+mkmodel -q --size 6M --tensors 12 --extras "$WORK/v1"
+mkmodel -q --size 6M --tensors 12 --change 20 --extras "$WORK/v2"
+mkdir -p "$WORK/v1/deep/er"
+printf 'nested\n' >"$WORK/v1/deep/er/file name.txt"
+
+rem --json push m "$WORK/v1" -m first
+is_rc 0 "remote push of v1"
+is "$(json_get version)" 1 "it is m@v1"
+ID1=$(json_get id)
+V1_STORED=$(json_get new_stored_bytes)
+num_gt "$V1_STORED" 3000000 "v1 sent most of its bytes ($V1_STORED)"
+
+rem --json push m "$WORK/v2" -m second
+is_rc 0 "remote push of v2"
+is "$(json_get version)" 2 "it is m@v2"
+V2_STORED=$(json_get new_stored_bytes)
+num_lt "$V2_STORED" $((V1_STORED / 2)) "v2 sent only its changed chunks ($V2_STORED of $V1_STORED)"
+
+rem --json push m "$WORK/v2"
+is_rc 0 "pushing the same tree again"
+is "$(json_get created)" false "no version for an identical tree"
+is "$(json_get version)" 2 "it names the head, v2"
+
+run "$MVMS" --store "$WORK/server" verify
+is_rc 0 "the server's store verifies"
+run "$MVMS" --store "$WORK/server" show m@v1 --json
+is "$(json_get id)" "$ID1" "the server stored the id the client computed"
+
+# A fresh cache: the pull streams whole files and fills the cache on the way.
+XDG_CACHE_HOME=$WORK/cache-b
+rem pull m@v1 -o "$WORK/p1"
+is_rc 0 "remote pull of v1 with a fresh cache"
+check "v1 came back byte-identical (nested paths, spaces)" same_tree "$WORK/v1" "$WORK/p1"
+check "the cache now holds v1's chunks" test -n "$(find "$WORK/cache-b" -name '*' -path '*packs*' -type f)"
+rem pull m@v2 -o "$WORK/p2"
+is_rc 0 "remote pull of v2 with the cache warm from v1"
+check "v2 came back byte-identical" same_tree "$WORK/v2" "$WORK/p2"
+rem pull m -o "$WORK/p3"
+is_rc 0 "a bare MODEL pulls latest"
+check "latest is v2" same_tree "$WORK/v2" "$WORK/p3"
+
+rem log m
+is_rc 0 "remote log"
+like "$OUT" "m@v2" "log lists v2"
+like "$OUT" "m@v1" "log lists v1"
+rem show m@v1
+is_rc 0 "remote show"
+like "$OUT" "model.safetensors" "show lists the files"
+like "$OUT" "$ID1" "show has the id"
+
+# Bad input and errors.
+rem pull m@v9 -o "$WORK/p9"
+is_rc 3 "pulling an unknown version: exit 3"
+check "no directory was made for it" test ! -e "$WORK/p9/model.safetensors"
+rem pull m@v1 -o "$WORK/p1"
+is_rc 1 "pulling into a non-empty directory is refused"
+run "$MVMS" --remote "$URL" --token "$R" push m "$WORK/v1" -m "with a read token"
+is_rc 1 "a push with a read token fails"
+like "$ERR" "403" "and says 403"
+run "$MVMS" --remote "$URL" --token "mvms_0000000000000000_bad" log m
+is_rc 1 "a bad token fails"
+like "$ERR" "401" "and says 401"
+run "$MVMS" --remote "http://127.0.0.1:1" --token "$W" log m
+rc_nonzero "an unreachable server fails"
+like "$ERR" "remote" "with a message about the remote"
+run "$MVMS" --remote "ftp://x" log m
+is_rc 1 "a non-http URL is refused"
+rem push m "$WORK/missing"
+is_rc 3 "pushing a missing path: exit 3"
+
+# Two pushes to one branch at once: both succeed in turn or one reports the conflict.
+mkdir -p "$WORK/c1" "$WORK/c2"
+printf 'one\n' >"$WORK/c1/a.txt"
+printf 'two\n' >"$WORK/c2/a.txt"
+XDG_CACHE_HOME=$WORK/cache-c "$MVMS" --remote "$URL" --token "$W" -q push race "$WORK/c1" \
+	>"$WORK/r1.out" 2>"$WORK/r1.err" &
+P1=$!
+XDG_CACHE_HOME=$WORK/cache-d "$MVMS" --remote "$URL" --token "$W" -q push race "$WORK/c2" \
+	>"$WORK/r2.out" 2>"$WORK/r2.err" &
+P2=$!
+wait $P1
+RC1=$?
+wait $P2
+RC2=$?
+check "each concurrent push succeeded or reported a conflict (exit 4)" \
+	sh -c "[ $RC1 = 0 -o $RC1 = 4 ] && [ $RC2 = 0 -o $RC2 = 4 ] && [ $RC1 = 0 -o $RC2 = 0 ]"
+run "$MVMS" --store "$WORK/server" log race
+N=$(printf '%s\n' "$OUT" | grep -c 'race@v')
+is "$N" "$(( (RC1 == 0) + (RC2 == 0) ))" "one version per successful push, none for a conflict"
+run "$MVMS" --store "$WORK/server" verify
+is_rc 0 "the server's store still verifies"
+
+done_testing
