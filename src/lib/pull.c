@@ -24,6 +24,11 @@
 /* Bytes decoded per round, then written: small enough that the decoded bytes are still in
  * the CPU cache when write() copies them (16 MiB rounds made pull 3x slower here). */
 #define ROUND_BYTES (1u * 1024 * 1024)
+/* Over the network (S3, GCS) a read costs a round trip: rounds are larger, their ranges are
+ * fetched by this many requests at once, and a range is at most 4 MiB so they spread. */
+#define REMOTE_ROUND_BYTES (32u * 1024 * 1024)
+#define REMOTE_RANGE_MAX (4u * 1024 * 1024)
+#define REMOTE_READERS 8
 
 typedef struct pull_chunk {
 	mvms_oid id;
@@ -36,6 +41,14 @@ typedef struct pull_chunk {
 	char errmsg[160];
 } pull_chunk;
 
+/* One ranged read of consecutive records of a pack. */
+typedef struct pull_range {
+	size_t first;             /* chunk index it starts at */
+	uint64_t offset, len;
+	int error;
+	char msg[300];
+} pull_range;
+
 typedef struct pull_ctx {
 	mvms_store *st;
 	mvms_pool *pool;
@@ -47,6 +60,10 @@ typedef struct pull_ctx {
 	uint64_t done_bytes, total_bytes;
 	const mvms_pull_options *opts;
 	size_t base;     /* first chunk of the round being decoded */
+	mvms_pool *io;   /* concurrent reads for a remote backend, or NULL */
+	size_t round_bytes, range_max;
+	pull_range *ranges;
+	size_t nranges, cranges;
 } pull_ctx;
 
 static int mkdir_parents(const char *dir, const char *rel)
@@ -117,6 +134,20 @@ static int ensure(unsigned char **p, size_t *cap, size_t need)
 	return 0;
 }
 
+static void read_one(size_t i, unsigned worker, void *ctx)
+{
+	pull_ctx *c = ctx;
+	pull_range *r = &c->ranges[i];
+	const pull_chunk *ch = &c->chunks[r->first];
+	char key[MVMS_KEY_MAX];
+
+	(void)worker;
+	mvms_object_key(key, sizeof(key), "packs", &ch->pack);
+	r->error = c->st->be->get(c->st->be, key, r->offset, c->in + ch->in_off, (size_t)r->len);
+	if (r->error < 0)
+		snprintf(r->msg, sizeof(r->msg), "%s", mvms_error_last());
+}
+
 /* Reads, decodes, verifies and writes chunks [first, last) of the current file. */
 static int pull_round(pull_ctx *c, size_t first, size_t last, int fd, mvms_hasher *fh,
 		      const char *path)
@@ -134,26 +165,44 @@ static int pull_round(pull_ctx *c, size_t first, size_t last, int fd, mvms_hashe
 	MVMS_TRY(ensure(&c->in, &c->in_cap, in_need));
 	MVMS_TRY(ensure(&c->out, &c->out_cap, out_need));
 	/* Coalesce records that sit next to each other in one pack into one read. */
+	c->nranges = 0;
 	for (i = first; i < last; i = j) {
 		uint64_t end = c->chunks[i].offset + MVMS_PACK_RECORD_HDR + c->chunks[i].stored_len;
 		for (j = i + 1; j < last; j++) {
 			const pull_chunk *n = &c->chunks[j];
 			if (mvms_oid_cmp(&n->pack, &c->chunks[i].pack) != 0 || n->offset != end ||
-			    end - c->chunks[i].offset >= RANGE_MAX)
+			    end - c->chunks[i].offset >= c->range_max)
 				break;
 			end += MVMS_PACK_RECORD_HDR + n->stored_len;
 		}
-		mvms_object_key(key, sizeof(key), "packs", &c->chunks[i].pack);
-		error = c->st->be->get(c->st->be, key, c->chunks[i].offset, c->in + c->chunks[i].in_off,
-				       (size_t)(end - c->chunks[i].offset));
-		if (error < 0) {
-			mvms_oid_fmt(hex, &c->chunks[i].id);
-			error = mvms_error_set(error == MVMS_ENOTFOUND ? MVMS_EMISMATCH : error,
+		if (c->nranges == c->cranges) {
+			size_t ncap = c->cranges ? c->cranges * 2 : 16;
+			pull_range *t = realloc(c->ranges, ncap * sizeof(*t));
+			MVMS_CHECK_ALLOC(t, error);
+			c->ranges = t;
+			c->cranges = ncap;
+		}
+		c->ranges[c->nranges].first = i;
+		c->ranges[c->nranges].offset = c->chunks[i].offset;
+		c->ranges[c->nranges].len = end - c->chunks[i].offset;
+		c->ranges[c->nranges].error = 0;
+		c->nranges++;
+	}
+	if (c->io)
+		mvms_pool_run(c->io, c->nranges, read_one, c);
+	else
+		for (i = 0; i < c->nranges; i++)
+			read_one(i, 0, c);
+	for (i = 0; i < c->nranges; i++)
+		if (c->ranges[i].error < 0) {
+			mvms_oid_fmt(hex, &c->chunks[c->ranges[i].first].id);
+			mvms_object_key(key, sizeof(key), "packs", &c->chunks[c->ranges[i].first].pack);
+			error = mvms_error_set(c->ranges[i].error == MVMS_ENOTFOUND ? MVMS_EMISMATCH
+										 : c->ranges[i].error,
 					       "pull: %s: cannot read chunk %.16s from %s: %s", path, hex,
-					       key, mvms_error_last());
+					       key, c->ranges[i].msg);
 			goto done;
 		}
-	}
 	c->base = first;
 	mvms_pool_run(c->pool, last - first, decode_one, c);
 	for (i = first; i < last; i++) {
@@ -320,7 +369,7 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, path));
 	mvms_hasher_init(&fh);
 	for (first = 0; first < c->nchunks; first = last) {
-		for (last = first, round = 0; last < c->nchunks && round < ROUND_BYTES; last++) {
+		for (last = first, round = 0; last < c->nchunks && round < c->round_bytes; last++) {
 			round += c->chunks[last].raw_len;
 			total += c->chunks[last].raw_len;
 		}
@@ -364,6 +413,13 @@ static int pull_ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *o
 	memset(c, 0, sizeof(*c));
 	c->st = st;
 	c->opts = opts;
+	c->round_bytes = ROUND_BYTES;
+	c->range_max = RANGE_MAX;
+	if (strcmp(st->backend_name, "local") != 0) {
+		c->round_bytes = REMOTE_ROUND_BYTES;
+		c->range_max = REMOTE_RANGE_MAX;
+		MVMS_TRY(mvms_pool_new(&c->io, REMOTE_READERS));
+	}
 	MVMS_TRY(mvms_pool_new(&c->pool, 0));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
@@ -381,6 +437,8 @@ static void pull_ctx_dispose(pull_ctx *c)
 		mvms_codec_free(c->codecs[w]);
 	free(c->codecs);
 	mvms_pool_free(c->pool);
+	mvms_pool_free(c->io);
+	free(c->ranges);
 	free(c->chunks);
 	free(c->in);
 	free(c->out);

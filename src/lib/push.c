@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -78,7 +79,155 @@ typedef struct push_ctx {
 	uint64_t bytes_done, bytes_total;
 	push_file *files;
 	size_t nfiles, cfiles;
+	struct uploader *up;     /* remote backends: packs upload while chunking goes on */
 } push_ctx;
+
+/* Over the network a pack's commit is an upload that takes seconds: a background thread
+ * finishes (uploads) full packs, at most UP_INFLIGHT at a time, while the push thread keeps
+ * chunking; the push thread indexes each pack in the database once its upload is done, so a
+ * pack is never indexed before it is durable. */
+#define UP_INFLIGHT 2
+
+typedef struct up_item {
+	struct up_item *next;
+	mvms_pack_writer *w;
+	int error;
+	char msg[512];
+	mvms_oid pid;
+	uint64_t size;
+	const mvms_pack_entry *entries;
+	size_t count;
+} up_item;
+
+typedef struct uploader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	up_item *todo, *todo_tail, *done;
+	size_t inflight;         /* queued or uploading */
+	int closing;
+} uploader;
+
+static void *uploader_main(void *arg)
+{
+	uploader *u = arg;
+	up_item *it;
+
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		while (!u->todo && !u->closing)
+			pthread_cond_wait(&u->cond, &u->lock);
+		if (!(it = u->todo))
+			break;
+		u->todo = it->next;
+		if (!u->todo)
+			u->todo_tail = NULL;
+		pthread_mutex_unlock(&u->lock);
+		it->error = mvms_pack_writer_finish(&it->pid, &it->size, &it->entries, &it->count, it->w);
+		if (it->error < 0)
+			snprintf(it->msg, sizeof(it->msg), "%s", mvms_error_last());
+		pthread_mutex_lock(&u->lock);
+		it->next = u->done;
+		u->done = it;
+		u->inflight--;
+		pthread_cond_broadcast(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+static int uploader_start(uploader **out)
+{
+	uploader *u = calloc(1, sizeof(*u));
+
+	*out = NULL;
+	if (!u)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	if (pthread_create(&u->thread, NULL, uploader_main, u) != 0) {
+		pthread_mutex_destroy(&u->lock);
+		pthread_cond_destroy(&u->cond);
+		free(u);
+		return mvms_error_set(MVMS_ERROR, "push: cannot start the upload thread");
+	}
+	*out = u;
+	return 0;
+}
+
+/* Indexes the packs whose upload finished; with @all, waits for every one first. */
+static int uploader_harvest(push_ctx *c, int all)
+{
+	uploader *u = c->up;
+	up_item *list, *it;
+	int error = 0;
+
+	pthread_mutex_lock(&u->lock);
+	while (all && u->inflight > 0)
+		pthread_cond_wait(&u->cond, &u->lock);
+	list = u->done;
+	u->done = NULL;
+	pthread_mutex_unlock(&u->lock);
+	while ((it = list)) {
+		list = it->next;
+		if (error == 0 && it->error < 0)
+			error = mvms_error_set(it->error, "%s", it->msg);
+		if (error == 0 && (error = mvms_push__index_pack(c->st, &it->pid, it->size, it->entries,
+								  it->count)) == 0) {
+			c->res->packs++;
+			c->res->new_stored_bytes += it->size;
+		}
+		mvms_pack_writer_free(it->w);
+		free(it);
+	}
+	return error;
+}
+
+static int uploader_add(push_ctx *c, mvms_pack_writer *w)
+{
+	uploader *u = c->up;
+	up_item *it = calloc(1, sizeof(*it));
+
+	if (!it) {
+		mvms_pack_writer_free(w);
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
+	it->w = w;
+	pthread_mutex_lock(&u->lock);
+	/* Bounded: memory is a few packs, whatever the size of the push. */
+	while (u->inflight >= UP_INFLIGHT)
+		pthread_cond_wait(&u->cond, &u->lock);
+	if (u->todo_tail)
+		u->todo_tail->next = it;
+	else
+		u->todo = it;
+	u->todo_tail = it;
+	u->inflight++;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return uploader_harvest(c, 0);
+}
+
+static void uploader_stop(uploader *u)
+{
+	up_item *it, *next;
+
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->closing = 1;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	pthread_join(u->thread, NULL);
+	for (it = u->done; it; it = next) {
+		next = it->next;
+		mvms_pack_writer_free(it->w);
+		free(it);
+	}
+	pthread_mutex_destroy(&u->lock);
+	pthread_cond_destroy(&u->cond);
+	free(u);
+}
 
 /* ---- the pending-chunk set ---- */
 
@@ -343,6 +492,11 @@ static int flush_pack(push_ctx *c)
 
 	if (!c->pack)
 		return 0;
+	if (c->up) {
+		mvms_pack_writer *w = c->pack;
+		c->pack = NULL;
+		return uploader_add(c, w);
+	}
 	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, c->pack));
 	/* The pack is durable now; index it so that the next push (or a re-run of this one)
 	 * finds its chunks, whether or not this push completes. */
@@ -1087,10 +1241,14 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], st->level));
 	c->buf = malloc(READ_BUF_SIZE);
 	MVMS_CHECK_ALLOC(c->buf, error);
+	if (strcmp(st->backend_name, "local") != 0)
+		MVMS_TRY(uploader_start(&c->up));
 	for (i = 0; i < c->nfiles; i++)
 		if (c->files[i].abs)
 			MVMS_TRY(push_one_file(c, &c->files[i]));
 	MVMS_TRY(flush_pack(c));
+	if (c->up)
+		MVMS_TRY(uploader_harvest(c, 1));
 	if (c->opts && c->opts->progress)
 		c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
 	out->files = c->nfiles;
@@ -1166,6 +1324,7 @@ static void push_dispose(push_ctx *c, mvms_manifest *m)
 	free(m->meta_keys);
 	free(m->meta_values);
 	mvms_pack_writer_free(c->pack);
+	uploader_stop(c->up);
 	for (w = 0; c->codecs && w < mvms_pool_size(c->pool); w++)
 		mvms_codec_free(c->codecs[w]);
 	free(c->codecs);
