@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <cjson/cJSON.h>
 #include "mvms.h"
+#include "views.h"
 
 /* Exit codes (documented in docs/user-guide.md). */
 #define EXIT_OK 0
@@ -51,8 +52,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_parse_size(uint64_t *out, const char *s);
 /* "1.5 GiB" */
 const char *cli_human(char *buf, size_t n, uint64_t bytes);
-/* ISO 8601 UTC. */
-const char *cli_time(char *buf, size_t n, int64_t t);
+
 /* Prints a JSON document (and a newline) on stdout, then frees it. */
 void cli_print_json(cJSON *doc);
 /* getopt_long with the command's options; handles --help for the command. Returns
@@ -99,7 +99,6 @@ int cmd_gc(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
-/* A version as JSON (shared by push, show, log). */
-cJSON *cli_version_json(const mvms_version_info *v);
+
 
 #endif

@@ -13,38 +13,6 @@
 #include <unistd.h>
 #include "cli.h"
 
-static cJSON *deployment_json(const mvms_deployment *d)
-{
-	cJSON *o = cJSON_CreateObject(), *arr;
-	char tbuf[32];
-	long long total = 0;
-	size_t i;
-
-	cJSON_AddStringToObject(o, "model", d->model);
-	cJSON_AddStringToObject(o, "env", d->env);
-	cJSON_AddNumberToObject(o, "revision", (double)d->revision);
-	cJSON_AddStringToObject(o, "action", d->action);
-	if (d->from_revision)
-		cJSON_AddNumberToObject(o, "from_revision", (double)d->from_revision);
-	cJSON_AddStringToObject(o, "author", d->author);
-	cJSON_AddStringToObject(o, "reason", d->reason);
-	if (d->revision)
-		cJSON_AddStringToObject(o, "created_at", cli_time(tbuf, sizeof(tbuf), d->created_at));
-	for (i = 0; i < d->target_count; i++)
-		total += d->targets[i].weight;
-	arr = cJSON_AddArrayToObject(o, "targets");
-	for (i = 0; i < d->target_count; i++) {
-		cJSON *t = cJSON_CreateObject();
-		cJSON_AddNumberToObject(t, "version", (double)d->targets[i].number);
-		cJSON_AddStringToObject(t, "id", d->targets[i].id);
-		cJSON_AddNumberToObject(t, "weight", d->targets[i].weight);
-		cJSON_AddNumberToObject(t, "share", total ? 100.0 * d->targets[i].weight / (double)total : 0);
-		cJSON_AddStringToObject(t, "endpoint", d->targets[i].endpoint);
-		cJSON_AddItemToArray(arr, t);
-	}
-	return o;
-}
-
 static void print_deployment(const mvms_deployment *d, int brief)
 {
 	char tbuf[32];
@@ -59,7 +27,7 @@ static void print_deployment(const mvms_deployment *d, int brief)
 	}
 	if (brief) {
 		printf("#%-4lld %s  %-12s %-8s", (long long)d->revision,
-		       cli_time(tbuf, sizeof(tbuf), d->created_at), d->author, d->action);
+		       view_time(tbuf, sizeof(tbuf), d->created_at), d->author, d->action);
 		if (d->from_revision)
 			printf(" (to #%lld)", (long long)d->from_revision);
 		for (i = 0; i < d->target_count; i++)
@@ -71,7 +39,7 @@ static void print_deployment(const mvms_deployment *d, int brief)
 		return;
 	}
 	printf("%s of %s: revision %lld (%s by %s at %s%s%s%s)\n", d->env, d->model,
-	       (long long)d->revision, d->action, d->author, cli_time(tbuf, sizeof(tbuf), d->created_at),
+	       (long long)d->revision, d->action, d->author, view_time(tbuf, sizeof(tbuf), d->created_at),
 	       *d->reason ? ": \"" : "", d->reason, *d->reason ? "\"" : "");
 	for (i = 0; i < d->target_count; i++)
 		printf("  v%-5lld %5.1f%%  weight %-6d %.12s  %s\n", (long long)d->targets[i].number,
@@ -86,7 +54,7 @@ static int finish(mvms_store *st, mvms_deployment *d, int error)
 	if (error < 0)
 		rc = cli_fail(error);
 	else if (cli.json)
-		cli_print_json(deployment_json(d));
+		cli_print_json(view_deployment(d));
 	else if (!cli.quiet)
 		print_deployment(d, 0);
 	mvms_deployment_free(d);
@@ -237,7 +205,7 @@ static int list_cmd(int argc, char **argv, int history)
 	}
 	if (one) {
 		if (cli.json)
-			cli_print_json(deployment_json(one));
+			cli_print_json(view_deployment(one));
 		else
 			print_deployment(one, 0);
 		goto done;
@@ -245,7 +213,7 @@ static int list_cmd(int argc, char **argv, int history)
 	if (cli.json) {
 		cJSON *arr = cJSON_CreateArray();
 		for (i = 0; i < n; i++)
-			cJSON_AddItemToArray(arr, deployment_json(list[i]));
+			cJSON_AddItemToArray(arr, view_deployment(list[i]));
 		cli_print_json(arr);
 	} else {
 		if (n == 0)

@@ -8,97 +8,6 @@
 #include <string.h>
 #include "cli.h"
 
-static const char *status_word(char s)
-{
-	switch (s) {
-	case 'A': return "added";
-	case 'D': return "removed";
-	case 'M': return "modified";
-	case 'R': return "renamed";
-	case 'T': return "mode";
-	case 'S': return "dtype/shape";
-	default: return "?";
-	}
-}
-
-static cJSON *diff_json(const mvms_diff *d, int tensors)
-{
-	cJSON *doc = cJSON_CreateObject(), *arr, *o, *t, *ta;
-	size_t i, j;
-
-	cJSON_AddItemToObject(doc, "from", cli_version_json(d->from));
-	cJSON_AddItemToObject(doc, "to", cli_version_json(d->to));
-	arr = cJSON_AddArrayToObject(doc, "files");
-	for (i = 0; i < d->file_count; i++) {
-		const mvms_diff_file *f = &d->files[i];
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "status", status_word(f->status));
-		cJSON_AddStringToObject(o, "path", f->path);
-		if (f->old_path)
-			cJSON_AddStringToObject(o, "old_path", f->old_path);
-		if (f->status != 'A') {
-			cJSON_AddNumberToObject(o, "old_size", (double)f->old_size);
-			cJSON_AddNumberToObject(o, "old_mode", f->old_mode);
-			cJSON_AddStringToObject(o, "old_id", f->old_id);
-		}
-		if (f->status != 'D') {
-			cJSON_AddNumberToObject(o, "new_size", (double)f->new_size);
-			cJSON_AddNumberToObject(o, "new_mode", f->new_mode);
-			cJSON_AddStringToObject(o, "new_id", f->new_id);
-			cJSON_AddNumberToObject(o, "size_change", (double)f->new_size - (double)f->old_size);
-			cJSON_AddNumberToObject(o, "shared_bytes", (double)f->shared_bytes);
-			cJSON_AddNumberToObject(o, "new_bytes", (double)f->new_bytes);
-		}
-		if (f->tensor_diff) {
-			t = cJSON_AddObjectToObject(o, "tensors");
-			cJSON_AddNumberToObject(t, "total", (double)f->tensors_total);
-			cJSON_AddNumberToObject(t, "changed", (double)f->tensors_changed);
-			cJSON_AddNumberToObject(t, "added", (double)f->tensors_added);
-			cJSON_AddNumberToObject(t, "removed", (double)f->tensors_removed);
-			cJSON_AddNumberToObject(t, "unchanged", (double)f->tensors_unchanged);
-			cJSON_AddNumberToObject(t, "bytes_total", (double)f->bytes_total);
-			cJSON_AddNumberToObject(t, "bytes_changed", (double)f->bytes_changed);
-			if (tensors) {
-				ta = cJSON_AddArrayToObject(t, "list");
-				for (j = 0; j < f->tensor_count; j++) {
-					const mvms_diff_tensor *x = &f->tensors[j];
-					cJSON *e = cJSON_CreateObject();
-					cJSON_AddStringToObject(e, "name", x->name);
-					cJSON_AddStringToObject(e, "status", status_word(x->status));
-					if (x->old_dtype) {
-						cJSON_AddStringToObject(e, "old_dtype", x->old_dtype);
-						cJSON_AddItemToObject(e, "old_shape", cJSON_Parse(x->old_shape));
-					}
-					if (x->new_dtype) {
-						cJSON_AddStringToObject(e, "new_dtype", x->new_dtype);
-						cJSON_AddItemToObject(e, "new_shape", cJSON_Parse(x->new_shape));
-					}
-					cJSON_AddItemToArray(ta, e);
-				}
-			}
-		}
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(doc, "unchanged_files", (double)d->unchanged_files);
-	arr = cJSON_AddArrayToObject(doc, "meta");
-	for (i = 0; i < d->meta_count; i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "key", d->meta[i].key);
-		if (d->meta[i].old_value)
-			cJSON_AddStringToObject(o, "old", d->meta[i].old_value);
-		else
-			cJSON_AddNullToObject(o, "old");
-		if (d->meta[i].new_value)
-			cJSON_AddStringToObject(o, "new", d->meta[i].new_value);
-		else
-			cJSON_AddNullToObject(o, "new");
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(doc, "shared_bytes", (double)d->shared_bytes);
-	cJSON_AddNumberToObject(doc, "new_bytes", (double)d->new_bytes);
-	return doc;
-}
-
 static void print_text(const mvms_diff *d, int stat, int tensors)
 {
 	char a[32], b[32], c[32], e[32];
@@ -208,7 +117,7 @@ int cmd_diff(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json)
-		cli_print_json(diff_json(d, tensors));
+		cli_print_json(view_diff(d, tensors));
 	else
 		print_text(d, stat, tensors);
 done:

@@ -8,124 +8,6 @@
 #include <string.h>
 #include "cli.h"
 
-static void dot_escape(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		if (*s == '\n') {
-			fputs("\\n", stdout);
-			continue;
-		}
-		putchar(*s);
-	}
-}
-
-static void print_dot(const mvms_lineage *l)
-{
-	size_t i;
-
-	printf("digraph lineage {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
-	for (i = 0; i < l->node_count; i++) {
-		printf("  \"%s\" [label=\"", l->nodes[i].id);
-		dot_escape(l->nodes[i].model);
-		printf("@v%lld\\n%.12s\"%s];\n", (long long)l->nodes[i].number, l->nodes[i].id,
-		       i == 0 ? ", style=bold" : "");
-	}
-	for (i = 0; i < l->edge_count; i++)
-		printf("  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
-		       l->nodes[l->edges[i].parent].id, l->edges[i].position ? " [style=dashed]" : "");
-	printf("}\n");
-}
-
-static void print_mermaid(const mvms_lineage *l)
-{
-	size_t i;
-	const char *p;
-
-	/* Parents above children, as the seed's diagrams read: older at the top. */
-	printf("graph TD\n");
-	for (i = 0; i < l->node_count; i++) {
-		printf("  n%zu[\"", i);
-		for (p = l->nodes[i].model; *p; p++)
-			fputs(*p == '"' ? "#quot;" : (char[2]){ *p, 0 }, stdout);
-		printf("@v%lld %.8s\"]\n", (long long)l->nodes[i].number, l->nodes[i].id);
-	}
-	for (i = 0; i < l->edge_count; i++)
-		printf("  n%zu %s n%zu\n", l->edges[i].parent, l->edges[i].position ? "-.->" : "-->",
-		       l->edges[i].child);
-}
-
-static int cmp_depth(const void *a, const void *b)
-{
-	const mvms_lineage_node *x = *(mvms_lineage_node *const *)a, *y = *(mvms_lineage_node *const *)b;
-	int c = strcmp(x->model, y->model);
-
-	/* Descendants (negative depth) first, newest at the top, like log. */
-	if (x->depth != y->depth)
-		return x->depth < y->depth ? -1 : 1;
-	if (c)
-		return c;
-	return x->number < y->number ? 1 : x->number > y->number ? -1 : 0;
-}
-
-static void print_text(const mvms_lineage *l)
-{
-	mvms_lineage_node **order = malloc(l->node_count * sizeof(*order));
-	size_t i, j;
-	char tbuf[32];
-
-	if (!order)
-		return;
-	for (i = 0; i < l->node_count; i++)
-		order[i] = &l->nodes[i];
-	qsort(order, l->node_count, sizeof(*order), cmp_depth);
-	for (i = 0; i < l->node_count; i++) {
-		const mvms_lineage_node *n = order[i];
-		size_t idx = (size_t)(n - l->nodes);
-		int first = 1;
-		printf("%+4d  %s@v%lld  %.12s  %s  %s", n->depth, n->model, (long long)n->number, n->id,
-		       cli_time(tbuf, sizeof(tbuf), n->created_at), n->message);
-		for (j = 0; j < l->edge_count; j++)
-			if (l->edges[j].child == idx) {
-				const mvms_lineage_node *p = &l->nodes[l->edges[j].parent];
-				printf("%s%s@v%lld", first ? "  <- " : ", ", p->model, (long long)p->number);
-				first = 0;
-			}
-		printf("\n");
-	}
-	free(order);
-}
-
-static cJSON *lineage_json(const mvms_lineage *l)
-{
-	cJSON *doc = cJSON_CreateObject(), *nodes, *edges;
-	char tbuf[32];
-	size_t i;
-
-	cJSON_AddStringToObject(doc, "start", l->nodes[0].id);
-	nodes = cJSON_AddArrayToObject(doc, "nodes");
-	for (i = 0; i < l->node_count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "model", l->nodes[i].model);
-		cJSON_AddNumberToObject(o, "version", (double)l->nodes[i].number);
-		cJSON_AddStringToObject(o, "id", l->nodes[i].id);
-		cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
-		cJSON_AddStringToObject(o, "message", l->nodes[i].message);
-		cJSON_AddStringToObject(o, "created_at", cli_time(tbuf, sizeof(tbuf), l->nodes[i].created_at));
-		cJSON_AddItemToArray(nodes, o);
-	}
-	edges = cJSON_AddArrayToObject(doc, "edges");
-	for (i = 0; i < l->edge_count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "child", l->nodes[l->edges[i].child].id);
-		cJSON_AddStringToObject(o, "parent", l->nodes[l->edges[i].parent].id);
-		cJSON_AddNumberToObject(o, "position", l->edges[i].position);
-		cJSON_AddItemToArray(edges, o);
-	}
-	return doc;
-}
-
 int cmd_lineage(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -177,13 +59,13 @@ int cmd_lineage(int argc, char **argv)
 		goto done;
 	}
 	if (strcmp(format, "json") == 0)
-		cli_print_json(lineage_json(l));
+		cli_print_json(view_lineage(l));
 	else if (strcmp(format, "dot") == 0)
-		print_dot(l);
+		view_lineage_dot(stdout, l);
 	else if (strcmp(format, "mermaid") == 0)
-		print_mermaid(l);
+		view_lineage_mermaid(stdout, l);
 	else
-		print_text(l);
+		view_lineage_text(stdout, l);
 done:
 	mvms_lineage_free(l);
 	mvms_store_free(st);
@@ -212,7 +94,7 @@ int cmd_merge_base(int argc, char **argv)
 	if (cli.json) {
 		cJSON *doc = cJSON_CreateArray();
 		for (i = 0; i < n; i++)
-			cJSON_AddItemToArray(doc, cli_version_json(list[i]));
+			cJSON_AddItemToArray(doc, view_version(list[i]));
 		cli_print_json(doc);
 	} else {
 		for (i = 0; i < n; i++)

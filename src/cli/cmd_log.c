@@ -128,7 +128,7 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 
 	if (oneline) {
 		printf("%s@v%-4lld %.12s  %s  %-12s %s", v->model, (long long)v->number, v->id,
-		       cli_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
+		       view_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
 		for (i = 0; i < v->ref_count; i++)
 			printf("%s%s", i ? ", " : "  (", v->refs[i]);
 		printf("%s\n", v->ref_count ? ")" : "");
@@ -139,7 +139,7 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 		printf("parent   %s@v%lld %.12s\n", v->parents[i].model, (long long)v->parents[i].number,
 		       v->parents[i].id);
 	printf("author   %s\ndate     %s\nfiles    %llu (%s)\n", v->author,
-	       cli_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
+	       view_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
 	       cli_human(a, sizeof(a), v->logical_bytes));
 	for (i = 0; i < v->ref_count; i++)
 		printf("ref      %s\n", v->refs[i]);
@@ -208,7 +208,7 @@ int cmd_log(int argc, char **argv)
 	if (cli.json) {
 		cJSON *doc = cJSON_CreateArray();
 		for (i = 0; i < n; i++)
-			cJSON_AddItemToArray(doc, cli_version_json(list[i]));
+			cJSON_AddItemToArray(doc, view_version(list[i]));
 		cli_print_json(doc);
 	} else {
 		for (i = 0; i < n; i++)
@@ -281,7 +281,7 @@ int cmd_show(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cJSON *doc = cli_version_json(v), *arr = cJSON_AddArrayToObject(doc, "file_list");
+		cJSON *doc = view_version(v), *arr = cJSON_AddArrayToObject(doc, "file_list");
 		for (i = 0; i < n; i++) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "path", files[i].path);

@@ -78,7 +78,7 @@ int cmd_models(int argc, char **argv)
 			cJSON_AddStringToObject(o, "description", list[i].description);
 			cJSON_AddNumberToObject(o, "versions", (double)list[i].versions);
 			cJSON_AddStringToObject(o, "created_at",
-						cli_time(tbuf, sizeof(tbuf), list[i].created_at));
+						view_time(tbuf, sizeof(tbuf), list[i].created_at));
 			cJSON_AddItemToArray(doc, o);
 		}
 		cli_print_json(doc);

@@ -17,14 +17,14 @@ static int print_refs(mvms_ref_info *list, size_t n)
 			cJSON_AddNumberToObject(o, "version", (double)list[i].number);
 			cJSON_AddStringToObject(o, "id", list[i].id);
 			cJSON_AddStringToObject(o, "updated_at",
-						cli_time(tbuf, sizeof(tbuf), list[i].updated_at));
+						view_time(tbuf, sizeof(tbuf), list[i].updated_at));
 			cJSON_AddItemToArray(doc, o);
 		}
 		cli_print_json(doc);
 	} else {
 		for (i = 0; i < n; i++)
 			printf("%-24s v%-5lld %.12s  %s\n", list[i].name, (long long)list[i].number,
-			       list[i].id, cli_time(tbuf, sizeof(tbuf), list[i].updated_at));
+			       list[i].id, view_time(tbuf, sizeof(tbuf), list[i].updated_at));
 	}
 	return EXIT_OK;
 }

@@ -65,7 +65,7 @@ static int parse_duration(int64_t *out, const char *s)
 
 static const char *time_or(char *buf, size_t n, int64_t t, const char *none)
 {
-	return t ? cli_time(buf, n, t) : none;
+	return t ? view_time(buf, n, t) : none;
 }
 
 static int token_create(int argc, char **argv)
@@ -132,7 +132,7 @@ static int token_create(int argc, char **argv)
 		cJSON_AddStringToObject(doc, "models", info->models);
 		if (info->expires_at)
 			cJSON_AddStringToObject(doc, "expires_at",
-						cli_time(tbuf, sizeof(tbuf), info->expires_at));
+						view_time(tbuf, sizeof(tbuf), info->expires_at));
 		else
 			cJSON_AddNullToObject(doc, "expires_at");
 		cli_print_json(doc);
@@ -181,15 +181,15 @@ static int token_list(int argc, char **argv)
 			cJSON_AddStringToObject(o, "scope", scope_name(list[i].scope));
 			cJSON_AddStringToObject(o, "models", list[i].models);
 			cJSON_AddStringToObject(o, "created_at",
-						cli_time(cbuf, sizeof(cbuf), list[i].created_at));
+						view_time(cbuf, sizeof(cbuf), list[i].created_at));
 			if (list[i].expires_at)
 				cJSON_AddStringToObject(o, "expires_at",
-							cli_time(ebuf, sizeof(ebuf), list[i].expires_at));
+							view_time(ebuf, sizeof(ebuf), list[i].expires_at));
 			else
 				cJSON_AddNullToObject(o, "expires_at");
 			if (list[i].revoked_at)
 				cJSON_AddStringToObject(o, "revoked_at",
-							cli_time(rbuf, sizeof(rbuf), list[i].revoked_at));
+							view_time(rbuf, sizeof(rbuf), list[i].revoked_at));
 			else
 				cJSON_AddNullToObject(o, "revoked_at");
 			cJSON_AddStringToObject(o, "description", list[i].description);
@@ -202,7 +202,7 @@ static int token_list(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			printf("%-16s  %-5s  %-20s  %-20s  %-20s  %-20s  %s\n", list[i].id,
 			       scope_name(list[i].scope), list[i].models,
-			       cli_time(cbuf, sizeof(cbuf), list[i].created_at),
+			       view_time(cbuf, sizeof(cbuf), list[i].created_at),
 			       time_or(ebuf, sizeof(ebuf), list[i].expires_at, "never"),
 			       time_or(rbuf, sizeof(rbuf), list[i].revoked_at, "-"),
 			       list[i].description);

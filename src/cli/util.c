@@ -132,18 +132,6 @@ const char *cli_human(char *buf, size_t n, uint64_t bytes)
 	return buf;
 }
 
-const char *cli_time(char *buf, size_t n, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm))
-		snprintf(buf, n, "%lld", (long long)t);
-	else
-		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
 void cli_print_json(cJSON *doc)
 {
 	char *s = cJSON_Print(doc);
@@ -156,33 +144,3 @@ void cli_print_json(cJSON *doc)
 	cJSON_Delete(doc);
 }
 
-cJSON *cli_version_json(const mvms_version_info *v)
-{
-	cJSON *o = cJSON_CreateObject(), *a, *p;
-	char tbuf[32];
-	size_t i;
-
-	cJSON_AddStringToObject(o, "model", v->model);
-	cJSON_AddNumberToObject(o, "version", (double)v->number);
-	cJSON_AddStringToObject(o, "id", v->id);
-	cJSON_AddStringToObject(o, "message", v->message);
-	cJSON_AddStringToObject(o, "author", v->author);
-	cJSON_AddStringToObject(o, "created_at", cli_time(tbuf, sizeof(tbuf), v->created_at));
-	cJSON_AddNumberToObject(o, "files", (double)v->file_count);
-	cJSON_AddNumberToObject(o, "logical_bytes", (double)v->logical_bytes);
-	a = cJSON_AddArrayToObject(o, "parents");
-	for (i = 0; i < v->parent_count; i++) {
-		p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "model", v->parents[i].model);
-		cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
-		cJSON_AddStringToObject(p, "id", v->parents[i].id);
-		cJSON_AddItemToArray(a, p);
-	}
-	p = cJSON_AddObjectToObject(o, "meta");
-	for (i = 0; i < v->meta_count; i++)
-		cJSON_AddStringToObject(p, v->meta_keys[i], v->meta_values[i]);
-	a = cJSON_AddArrayToObject(o, "refs");
-	for (i = 0; i < v->ref_count; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(v->refs[i]));
-	return o;
-}

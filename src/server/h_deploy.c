@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include "server.h"
+#include "views.h"
 
 #define POLL_MS 200            /* how often a long-poll looks at the revision */
 #define WAIT_MAX 300           /* seconds a long-poll may wait */
@@ -187,42 +188,6 @@ void srv_deploy_gauges(struct evbuffer *b, mvms_store *st)
 
 /* ---- reading and changing ---- */
 
-static cJSON *deployment_json(const mvms_deployment *d)
-{
-	cJSON *o = cJSON_CreateObject(), *arr;
-	char ts[32];
-	time_t t = (time_t)d->created_at;
-	struct tm tm;
-	long long total = 0;
-	size_t i;
-
-	cJSON_AddStringToObject(o, "model", d->model);
-	cJSON_AddStringToObject(o, "env", d->env);
-	cJSON_AddNumberToObject(o, "revision", (double)d->revision);
-	cJSON_AddStringToObject(o, "action", d->action);
-	if (d->from_revision)
-		cJSON_AddNumberToObject(o, "from_revision", (double)d->from_revision);
-	cJSON_AddStringToObject(o, "author", d->author);
-	cJSON_AddStringToObject(o, "reason", d->reason);
-	if (d->revision && gmtime_r(&t, &tm)) {
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		cJSON_AddStringToObject(o, "created_at", ts);
-	}
-	for (i = 0; i < d->target_count; i++)
-		total += d->targets[i].weight;
-	arr = cJSON_AddArrayToObject(o, "targets");
-	for (i = 0; i < d->target_count; i++) {
-		cJSON *x = cJSON_CreateObject();
-		cJSON_AddNumberToObject(x, "version", (double)d->targets[i].number);
-		cJSON_AddStringToObject(x, "id", d->targets[i].id);
-		cJSON_AddNumberToObject(x, "weight", d->targets[i].weight);
-		cJSON_AddNumberToObject(x, "share", total ? 100.0 * d->targets[i].weight / (double)total : 0);
-		cJSON_AddStringToObject(x, "endpoint", d->targets[i].endpoint);
-		cJSON_AddItemToArray(arr, x);
-	}
-	return o;
-}
-
 int srv_deployments_list(srv_req *r)
 {
 	mvms_deployment **list = NULL;
@@ -235,7 +200,7 @@ int srv_deployments_list(srv_req *r)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "deployments");
 	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, deployment_json(list[i]));
+		cJSON_AddItemToArray(arr, view_deployment(list[i]));
 	mvms_deployment_list_free(list, n);
 	srv_reply_json(r, 200, doc);
 	return 0;
@@ -253,7 +218,7 @@ int srv_deployment_history(srv_req *r)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "revisions");
 	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, deployment_json(list[i]));
+		cJSON_AddItemToArray(arr, view_deployment(list[i]));
 	mvms_deployment_list_free(list, n);
 	srv_reply_json(r, 200, doc);
 	return 0;
@@ -314,7 +279,7 @@ static void waiter_tick(evutil_socket_t fd, short what, void *arg)
 	evhttp_connection_set_closecb(w->evcon, NULL, NULL);
 	w->r.replied = 0;
 	if (changed && mvms_deploy_get(&d, w->r.st, w->model, w->env) == 0)
-		srv_reply_json(&w->r, 200, deployment_json(d));
+		srv_reply_json(&w->r, 200, view_deployment(d));
 	else if (changed)
 		srv_reply_mvms(&w->r, mvms_error_last_code());
 	else
@@ -379,7 +344,7 @@ int srv_deployment_get(srv_req *r)
 		}
 		return 0;
 	}
-	srv_reply_json(r, 200, deployment_json(d));
+	srv_reply_json(r, 200, view_deployment(d));
 	mvms_deployment_free(d);
 	return 0;
 }
@@ -453,7 +418,7 @@ static int do_change(srv_req *r, int kind)
 	}
 	if (error < 0)
 		goto done;
-	srv_reply_json(r, 201, deployment_json(d));
+	srv_reply_json(r, 201, view_deployment(d));
 done:
 	mvms_deployment_free(d);
 	cJSON_Delete(doc);

@@ -13,69 +13,13 @@
 #include <time.h>
 #include <event2/buffer.h>
 #include "server.h"
+#include "views.h"
 
 /* ---- small helpers ---- */
 
 static const char *nz(const char *s)
 {
 	return s ? s : "";
-}
-
-static const char *iso_time(char *buf, size_t n, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&tt, &tm))
-		snprintf(buf, n, "%lld", (long long)t);
-	else
-		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
-
-/* A version as the CLI prints it (cli_version_json). */
-static cJSON *version_json(const mvms_version_info *v)
-{
-	cJSON *o = cJSON_CreateObject(), *a, *p;
-	char tbuf[32];
-	size_t i;
-
-	cJSON_AddStringToObject(o, "model", nz(v->model));
-	cJSON_AddNumberToObject(o, "version", (double)v->number);
-	cJSON_AddStringToObject(o, "id", v->id);
-	cJSON_AddStringToObject(o, "message", nz(v->message));
-	cJSON_AddStringToObject(o, "author", nz(v->author));
-	cJSON_AddStringToObject(o, "created_at", iso_time(tbuf, sizeof(tbuf), v->created_at));
-	cJSON_AddNumberToObject(o, "files", (double)v->file_count);
-	cJSON_AddNumberToObject(o, "logical_bytes", (double)v->logical_bytes);
-	a = cJSON_AddArrayToObject(o, "parents");
-	for (i = 0; i < v->parent_count; i++) {
-		p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "model", nz(v->parents[i].model));
-		cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
-		cJSON_AddStringToObject(p, "id", v->parents[i].id);
-		cJSON_AddItemToArray(a, p);
-	}
-	p = cJSON_AddObjectToObject(o, "meta");
-	for (i = 0; i < v->meta_count; i++)
-		cJSON_AddStringToObject(p, v->meta_keys[i], nz(v->meta_values[i]));
-	a = cJSON_AddArrayToObject(o, "refs");
-	for (i = 0; i < v->ref_count; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(nz(v->refs[i])));
-	return o;
-}
-
-static cJSON *model_json(const mvms_model_info *m)
-{
-	cJSON *o = cJSON_CreateObject();
-	char tbuf[32];
-
-	cJSON_AddStringToObject(o, "model", nz(m->name));
-	cJSON_AddStringToObject(o, "uid", m->uid);
-	cJSON_AddStringToObject(o, "description", nz(m->description));
-	cJSON_AddNumberToObject(o, "versions", (double)m->versions);
-	cJSON_AddStringToObject(o, "created_at", iso_time(tbuf, sizeof(tbuf), m->created_at));
-	return o;
 }
 
 static cJSON *ref_json(const char *model, const mvms_ref_info *ref)
@@ -87,7 +31,7 @@ static cJSON *ref_json(const char *model, const mvms_ref_info *ref)
 	cJSON_AddStringToObject(o, "name", nz(ref->name));
 	cJSON_AddNumberToObject(o, "version", (double)ref->number);
 	cJSON_AddStringToObject(o, "id", ref->id);
-	cJSON_AddStringToObject(o, "updated_at", iso_time(tbuf, sizeof(tbuf), ref->updated_at));
+	cJSON_AddStringToObject(o, "updated_at", view_time(tbuf, sizeof(tbuf), ref->updated_at));
 	return o;
 }
 
@@ -214,18 +158,6 @@ static int body_strings(srv_req *r, const cJSON *doc, const char *const *allowed
 	return 0;
 }
 
-static void reply_text(srv_req *r, const char *type, struct evbuffer *b)
-{
-	size_t len = evbuffer_get_length(b);
-	const unsigned char *p = len ? evbuffer_pullup(b, -1) : (const unsigned char *)"";
-
-	if (len && !p) {
-		srv_reply_error(r, 500, "error", "out of memory");
-		return;
-	}
-	srv_reply_bytes(r, 200, type, p, len);
-}
-
 /* ---- models ---- */
 
 int srv_models_list(srv_req *r)
@@ -243,7 +175,7 @@ int srv_models_list(srv_req *r)
 		/* A token limited to some models sees only those. */
 		if (r->token_models && fnmatch(r->token_models, list[i].name, 0) != 0)
 			continue;
-		cJSON_AddItemToArray(arr, model_json(&list[i]));
+		cJSON_AddItemToArray(arr, view_model(&list[i]));
 	}
 	mvms_model_list_free(list, n);
 	srv_reply_json(r, 200, doc);
@@ -271,7 +203,7 @@ int srv_models_create(srv_req *r)
 	if ((error = mvms_model_register(r->st, v[0], v[1])) < 0 ||
 	    (error = mvms_model_get(&m, r->st, v[0])) < 0)
 		goto done;
-	srv_reply_json(r, 201, model_json(m));
+	srv_reply_json(r, 201, view_model(m));
 done:
 	mvms_model_info_free(m);
 	cJSON_Delete(doc);
@@ -285,7 +217,7 @@ int srv_model_get(srv_req *r)
 
 	if ((error = mvms_model_get(&m, r->st, r->caps[0])) < 0)
 		return error;
-	srv_reply_json(r, 200, model_json(m));
+	srv_reply_json(r, 200, view_model(m));
 	mvms_model_info_free(m);
 	return 0;
 }
@@ -310,7 +242,7 @@ int srv_versions_list(srv_req *r)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "versions");
 	for (i = 0; i < n && (limit == 0 || i < (size_t)limit); i++)
-		cJSON_AddItemToArray(arr, version_json(list[i]));
+		cJSON_AddItemToArray(arr, view_version(list[i]));
 	mvms_version_list_free(list, n);
 	srv_reply_json(r, 200, doc);
 	return 0;
@@ -334,7 +266,7 @@ int srv_version_get(srv_req *r)
 		goto done;
 	/* As `mvms-store show --json`: the version object ("files" is its file count) plus
 	 * "file_list", the manifest. */
-	doc = version_json(v);
+	doc = view_version(v);
 	arr = cJSON_AddArrayToObject(doc, "file_list");
 	for (i = 0; i < n; i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -358,106 +290,7 @@ done:
 
 /* ---- diff ---- */
 
-static const char *status_word(char s)
-{
-	switch (s) {
-	case 'A': return "added";
-	case 'D': return "removed";
-	case 'M': return "modified";
-	case 'R': return "renamed";
-	case 'T': return "mode";
-	case 'S': return "dtype/shape";
-	default: return "?";
-	}
-}
-
-/* A shape string ("[2,3]") as JSON; the string itself if it does not parse. */
-static cJSON *shape_json(const char *shape)
-{
-	cJSON *j = shape ? cJSON_Parse(shape) : NULL;
-
-	return j ? j : cJSON_CreateString(nz(shape));
-}
-
 /* The same document as `mvms-store diff --json` (cmd_diff.c diff_json). */
-static cJSON *diff_json(const mvms_diff *d, int tensors)
-{
-	cJSON *doc = cJSON_CreateObject(), *arr, *o, *t, *ta;
-	size_t i, j;
-
-	cJSON_AddItemToObject(doc, "from", version_json(d->from));
-	cJSON_AddItemToObject(doc, "to", version_json(d->to));
-	arr = cJSON_AddArrayToObject(doc, "files");
-	for (i = 0; i < d->file_count; i++) {
-		const mvms_diff_file *f = &d->files[i];
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "status", status_word(f->status));
-		cJSON_AddStringToObject(o, "path", nz(f->path));
-		if (f->old_path)
-			cJSON_AddStringToObject(o, "old_path", f->old_path);
-		if (f->status != 'A') {
-			cJSON_AddNumberToObject(o, "old_size", (double)f->old_size);
-			cJSON_AddNumberToObject(o, "old_mode", f->old_mode);
-			cJSON_AddStringToObject(o, "old_id", f->old_id);
-		}
-		if (f->status != 'D') {
-			cJSON_AddNumberToObject(o, "new_size", (double)f->new_size);
-			cJSON_AddNumberToObject(o, "new_mode", f->new_mode);
-			cJSON_AddStringToObject(o, "new_id", f->new_id);
-			cJSON_AddNumberToObject(o, "size_change", (double)f->new_size - (double)f->old_size);
-			cJSON_AddNumberToObject(o, "shared_bytes", (double)f->shared_bytes);
-			cJSON_AddNumberToObject(o, "new_bytes", (double)f->new_bytes);
-		}
-		if (f->tensor_diff) {
-			t = cJSON_AddObjectToObject(o, "tensors");
-			cJSON_AddNumberToObject(t, "total", (double)f->tensors_total);
-			cJSON_AddNumberToObject(t, "changed", (double)f->tensors_changed);
-			cJSON_AddNumberToObject(t, "added", (double)f->tensors_added);
-			cJSON_AddNumberToObject(t, "removed", (double)f->tensors_removed);
-			cJSON_AddNumberToObject(t, "unchanged", (double)f->tensors_unchanged);
-			cJSON_AddNumberToObject(t, "bytes_total", (double)f->bytes_total);
-			cJSON_AddNumberToObject(t, "bytes_changed", (double)f->bytes_changed);
-			if (tensors) {
-				ta = cJSON_AddArrayToObject(t, "list");
-				for (j = 0; j < f->tensor_count; j++) {
-					const mvms_diff_tensor *x = &f->tensors[j];
-					cJSON *e = cJSON_CreateObject();
-					cJSON_AddStringToObject(e, "name", nz(x->name));
-					cJSON_AddStringToObject(e, "status", status_word(x->status));
-					if (x->old_dtype) {
-						cJSON_AddStringToObject(e, "old_dtype", x->old_dtype);
-						cJSON_AddItemToObject(e, "old_shape", shape_json(x->old_shape));
-					}
-					if (x->new_dtype) {
-						cJSON_AddStringToObject(e, "new_dtype", x->new_dtype);
-						cJSON_AddItemToObject(e, "new_shape", shape_json(x->new_shape));
-					}
-					cJSON_AddItemToArray(ta, e);
-				}
-			}
-		}
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(doc, "unchanged_files", (double)d->unchanged_files);
-	arr = cJSON_AddArrayToObject(doc, "meta");
-	for (i = 0; i < d->meta_count; i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "key", nz(d->meta[i].key));
-		if (d->meta[i].old_value)
-			cJSON_AddStringToObject(o, "old", d->meta[i].old_value);
-		else
-			cJSON_AddNullToObject(o, "old");
-		if (d->meta[i].new_value)
-			cJSON_AddStringToObject(o, "new", d->meta[i].new_value);
-		else
-			cJSON_AddNullToObject(o, "new");
-		cJSON_AddItemToArray(arr, o);
-	}
-	cJSON_AddNumberToObject(doc, "shared_bytes", (double)d->shared_bytes);
-	cJSON_AddNumberToObject(doc, "new_bytes", (double)d->new_bytes);
-	return doc;
-}
-
 int srv_diff(srv_req *r)
 {
 	const char *from, *to;
@@ -472,7 +305,7 @@ int srv_diff(srv_req *r)
 		goto done;
 	if ((error = mvms_diff_get(&d, r->st, a, b, tensors ? MVMS_DIFF_TENSORS : 0)) < 0)
 		goto done;
-	srv_reply_json(r, 200, diff_json(d, tensors));
+	srv_reply_json(r, 200, view_diff(d, tensors));
 done:
 	mvms_diff_free(d);
 	free(a);
@@ -482,143 +315,10 @@ done:
 
 /* ---- lineage ---- */
 
-/* Appends @s escaped for a DOT string: '"' and '\' get a backslash, newlines become \n. */
-static void dot_escape(struct evbuffer *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\n') {
-			evbuffer_add(b, "\\n", 2);
-			continue;
-		}
-		if (*s == '"' || *s == '\\')
-			evbuffer_add(b, "\\", 1);
-		evbuffer_add(b, s, 1);
-	}
-}
-
-static void lineage_dot(struct evbuffer *b, const mvms_lineage *l)
-{
-	size_t i;
-
-	evbuffer_add_printf(b, "digraph lineage {\n  rankdir=BT;\n"
-			       "  node [shape=box, fontname=\"monospace\"];\n");
-	for (i = 0; i < l->node_count; i++) {
-		evbuffer_add_printf(b, "  \"%s\" [label=\"", l->nodes[i].id);
-		dot_escape(b, nz(l->nodes[i].model));
-		evbuffer_add_printf(b, "@v%lld\\n%.12s\"%s];\n", (long long)l->nodes[i].number,
-				    l->nodes[i].id, i == 0 ? ", style=bold" : "");
-	}
-	for (i = 0; i < l->edge_count; i++)
-		evbuffer_add_printf(b, "  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
-				    l->nodes[l->edges[i].parent].id,
-				    l->edges[i].position ? " [style=dashed]" : "");
-	evbuffer_add_printf(b, "}\n");
-}
-
-static void lineage_mermaid(struct evbuffer *b, const mvms_lineage *l)
-{
-	size_t i;
-	const char *p;
-
-	/* Parents above children: older at the top. */
-	evbuffer_add_printf(b, "graph TD\n");
-	for (i = 0; i < l->node_count; i++) {
-		evbuffer_add_printf(b, "  n%zu[\"", i);
-		for (p = nz(l->nodes[i].model); *p; p++) {
-			if (*p == '"')
-				evbuffer_add(b, "#quot;", 6);
-			else
-				evbuffer_add(b, p, 1);
-		}
-		evbuffer_add_printf(b, "@v%lld %.8s\"]\n", (long long)l->nodes[i].number,
-				    l->nodes[i].id);
-	}
-	for (i = 0; i < l->edge_count; i++)
-		evbuffer_add_printf(b, "  n%zu %s n%zu\n", l->edges[i].parent,
-				    l->edges[i].position ? "-.->" : "-->", l->edges[i].child);
-}
-
-static int cmp_depth(const void *a, const void *b)
-{
-	const mvms_lineage_node *x = *(mvms_lineage_node *const *)a;
-	const mvms_lineage_node *y = *(mvms_lineage_node *const *)b;
-	int c = strcmp(nz(x->model), nz(y->model));
-
-	/* Descendants (negative depth) first, newest at the top, like log. */
-	if (x->depth != y->depth)
-		return x->depth < y->depth ? -1 : 1;
-	if (c)
-		return c;
-	return x->number < y->number ? 1 : x->number > y->number ? -1 : 0;
-}
-
-static int lineage_text(struct evbuffer *b, const mvms_lineage *l)
-{
-	mvms_lineage_node **order = malloc((l->node_count + 1) * sizeof(*order));
-	size_t i, j;
-	char tbuf[32];
-
-	if (!order)
-		return -1;
-	for (i = 0; i < l->node_count; i++)
-		order[i] = &l->nodes[i];
-	qsort(order, l->node_count, sizeof(*order), cmp_depth);
-	for (i = 0; i < l->node_count; i++) {
-		const mvms_lineage_node *n = order[i];
-		size_t idx = (size_t)(n - l->nodes);
-		int first = 1;
-		evbuffer_add_printf(b, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, nz(n->model),
-				    (long long)n->number, n->id,
-				    iso_time(tbuf, sizeof(tbuf), n->created_at), nz(n->message));
-		for (j = 0; j < l->edge_count; j++)
-			if (l->edges[j].child == idx) {
-				const mvms_lineage_node *p = &l->nodes[l->edges[j].parent];
-				evbuffer_add_printf(b, "%s%s@v%lld", first ? "  <- " : ", ",
-						    nz(p->model), (long long)p->number);
-				first = 0;
-			}
-		evbuffer_add(b, "\n", 1);
-	}
-	free(order);
-	return 0;
-}
-
-/* The same document as `mvms-store lineage --format json`. */
-static cJSON *lineage_json(const mvms_lineage *l)
-{
-	cJSON *doc = cJSON_CreateObject(), *nodes, *edges;
-	char tbuf[32];
-	size_t i;
-
-	cJSON_AddStringToObject(doc, "start", l->node_count ? l->nodes[0].id : "");
-	nodes = cJSON_AddArrayToObject(doc, "nodes");
-	for (i = 0; i < l->node_count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "model", nz(l->nodes[i].model));
-		cJSON_AddNumberToObject(o, "version", (double)l->nodes[i].number);
-		cJSON_AddStringToObject(o, "id", l->nodes[i].id);
-		cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
-		cJSON_AddStringToObject(o, "message", nz(l->nodes[i].message));
-		cJSON_AddStringToObject(o, "created_at",
-					iso_time(tbuf, sizeof(tbuf), l->nodes[i].created_at));
-		cJSON_AddItemToArray(nodes, o);
-	}
-	edges = cJSON_AddArrayToObject(doc, "edges");
-	for (i = 0; i < l->edge_count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "child", l->nodes[l->edges[i].child].id);
-		cJSON_AddStringToObject(o, "parent", l->nodes[l->edges[i].parent].id);
-		cJSON_AddNumberToObject(o, "position", l->edges[i].position);
-		cJSON_AddItemToArray(edges, o);
-	}
-	return doc;
-}
-
 int srv_lineage(srv_req *r)
 {
 	const char *dir = srv_query(r, "direction"), *format = srv_query(r, "format");
 	int direction = MVMS_LINEAGE_ANCESTORS, error = 0;
-	struct evbuffer *b = NULL;
 	mvms_lineage *l = NULL;
 	char *spec = NULL;
 	long depth;
@@ -648,27 +348,31 @@ int srv_lineage(srv_req *r)
 	if ((error = mvms_lineage_get(&l, r->st, spec, direction, (int)depth)) < 0)
 		goto done;
 	if (!strcmp(format, "json")) {
-		srv_reply_json(r, 200, lineage_json(l));
+		srv_reply_json(r, 200, view_lineage(l));
 		goto done;
 	}
-	if (!(b = evbuffer_new())) {
-		srv_reply_error(r, 500, "error", "out of memory");
-		goto done;
-	}
-	if (!strcmp(format, "dot")) {
-		lineage_dot(b, l);
-		reply_text(r, "text/vnd.graphviz; charset=utf-8", b);
-	} else if (!strcmp(format, "mermaid")) {
-		lineage_mermaid(b, l);
-		reply_text(r, "text/plain; charset=utf-8", b);
-	} else if (lineage_text(b, l) < 0) {
-		srv_reply_error(r, 500, "error", "out of memory");
-	} else {
-		reply_text(r, "text/plain; charset=utf-8", b);
+	/* The text forms are the CLI's, rendered into memory. */
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (!f) {
+			srv_reply_error(r, 500, "error", "out of memory");
+			goto done;
+		}
+		if (!strcmp(format, "dot"))
+			view_lineage_dot(f, l);
+		else if (!strcmp(format, "mermaid"))
+			view_lineage_mermaid(f, l);
+		else
+			view_lineage_text(f, l);
+		fclose(f);
+		srv_reply_bytes(r, 200, !strcmp(format, "dot") ? "text/vnd.graphviz; charset=utf-8"
+							 : "text/plain; charset=utf-8",
+				text, len);
+		free(text);
 	}
 done:
-	if (b)
-		evbuffer_free(b);
 	mvms_lineage_free(l);
 	free(spec);
 	return error;
@@ -693,7 +397,7 @@ int srv_merge_base(srv_req *r)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "merge_bases");
 	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, version_json(list[i]));
+		cJSON_AddItemToArray(arr, view_version(list[i]));
 	srv_reply_json(r, 200, doc);
 done:
 	mvms_version_list_free(list, n);

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How things look to people and programs: the JSON documents and text renderings of
+ * versions, models, diffs, lineage and deployments, shared by the command line and the
+ * HTTP server so that `--json` and the API answer with the same shapes. It formats; it does
+ * not read the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "views.h"
+
+const char *view_time(char *buf, size_t n, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm))
+		snprintf(buf, n, "%lld", (long long)t);
+	else
+		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+cJSON *view_version(const mvms_version_info *v)
+{
+	cJSON *o = cJSON_CreateObject(), *a, *p;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(o, "model", v->model);
+	cJSON_AddNumberToObject(o, "version", (double)v->number);
+	cJSON_AddStringToObject(o, "id", v->id);
+	cJSON_AddStringToObject(o, "message", v->message);
+	cJSON_AddStringToObject(o, "author", v->author);
+	cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), v->created_at));
+	cJSON_AddNumberToObject(o, "files", (double)v->file_count);
+	cJSON_AddNumberToObject(o, "logical_bytes", (double)v->logical_bytes);
+	a = cJSON_AddArrayToObject(o, "parents");
+	for (i = 0; i < v->parent_count; i++) {
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "model", v->parents[i].model);
+		cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
+		cJSON_AddStringToObject(p, "id", v->parents[i].id);
+		cJSON_AddItemToArray(a, p);
+	}
+	p = cJSON_AddObjectToObject(o, "meta");
+	for (i = 0; i < v->meta_count; i++)
+		cJSON_AddStringToObject(p, v->meta_keys[i], v->meta_values[i]);
+	a = cJSON_AddArrayToObject(o, "refs");
+	for (i = 0; i < v->ref_count; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(v->refs[i]));
+	return o;
+}
+
+cJSON *view_model(const mvms_model_info *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	char tbuf[32];
+
+	cJSON_AddStringToObject(o, "model", m->name);
+	cJSON_AddStringToObject(o, "uid", m->uid);
+	cJSON_AddStringToObject(o, "description", m->description);
+	cJSON_AddNumberToObject(o, "versions", (double)m->versions);
+	cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), m->created_at));
+	return o;
+}
+
+const char *view_diff_status(char s)
+{
+	switch (s) {
+	case 'A': return "added";
+	case 'D': return "removed";
+	case 'M': return "modified";
+	case 'R': return "renamed";
+	case 'T': return "mode";
+	case 'S': return "dtype/shape";
+	default: return "?";
+	}
+}
+
+cJSON *view_diff(const mvms_diff *d, int tensors)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr, *o, *t, *ta;
+	size_t i, j;
+
+	cJSON_AddItemToObject(doc, "from", view_version(d->from));
+	cJSON_AddItemToObject(doc, "to", view_version(d->to));
+	arr = cJSON_AddArrayToObject(doc, "files");
+	for (i = 0; i < d->file_count; i++) {
+		const mvms_diff_file *f = &d->files[i];
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "status", view_diff_status(f->status));
+		cJSON_AddStringToObject(o, "path", f->path);
+		if (f->old_path)
+			cJSON_AddStringToObject(o, "old_path", f->old_path);
+		if (f->status != 'A') {
+			cJSON_AddNumberToObject(o, "old_size", (double)f->old_size);
+			cJSON_AddNumberToObject(o, "old_mode", f->old_mode);
+			cJSON_AddStringToObject(o, "old_id", f->old_id);
+		}
+		if (f->status != 'D') {
+			cJSON_AddNumberToObject(o, "new_size", (double)f->new_size);
+			cJSON_AddNumberToObject(o, "new_mode", f->new_mode);
+			cJSON_AddStringToObject(o, "new_id", f->new_id);
+			cJSON_AddNumberToObject(o, "size_change", (double)f->new_size - (double)f->old_size);
+			cJSON_AddNumberToObject(o, "shared_bytes", (double)f->shared_bytes);
+			cJSON_AddNumberToObject(o, "new_bytes", (double)f->new_bytes);
+		}
+		if (f->tensor_diff) {
+			t = cJSON_AddObjectToObject(o, "tensors");
+			cJSON_AddNumberToObject(t, "total", (double)f->tensors_total);
+			cJSON_AddNumberToObject(t, "changed", (double)f->tensors_changed);
+			cJSON_AddNumberToObject(t, "added", (double)f->tensors_added);
+			cJSON_AddNumberToObject(t, "removed", (double)f->tensors_removed);
+			cJSON_AddNumberToObject(t, "unchanged", (double)f->tensors_unchanged);
+			cJSON_AddNumberToObject(t, "bytes_total", (double)f->bytes_total);
+			cJSON_AddNumberToObject(t, "bytes_changed", (double)f->bytes_changed);
+			if (tensors) {
+				ta = cJSON_AddArrayToObject(t, "list");
+				for (j = 0; j < f->tensor_count; j++) {
+					const mvms_diff_tensor *x = &f->tensors[j];
+					cJSON *e = cJSON_CreateObject();
+					cJSON_AddStringToObject(e, "name", x->name);
+					cJSON_AddStringToObject(e, "status", view_diff_status(x->status));
+					if (x->old_dtype) {
+						cJSON_AddStringToObject(e, "old_dtype", x->old_dtype);
+						cJSON_AddItemToObject(e, "old_shape", cJSON_Parse(x->old_shape));
+					}
+					if (x->new_dtype) {
+						cJSON_AddStringToObject(e, "new_dtype", x->new_dtype);
+						cJSON_AddItemToObject(e, "new_shape", cJSON_Parse(x->new_shape));
+					}
+					cJSON_AddItemToArray(ta, e);
+				}
+			}
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(doc, "unchanged_files", (double)d->unchanged_files);
+	arr = cJSON_AddArrayToObject(doc, "meta");
+	for (i = 0; i < d->meta_count; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", d->meta[i].key);
+		if (d->meta[i].old_value)
+			cJSON_AddStringToObject(o, "old", d->meta[i].old_value);
+		else
+			cJSON_AddNullToObject(o, "old");
+		if (d->meta[i].new_value)
+			cJSON_AddStringToObject(o, "new", d->meta[i].new_value);
+		else
+			cJSON_AddNullToObject(o, "new");
+		cJSON_AddItemToArray(arr, o);
+	}
+	cJSON_AddNumberToObject(doc, "shared_bytes", (double)d->shared_bytes);
+	cJSON_AddNumberToObject(doc, "new_bytes", (double)d->new_bytes);
+	return doc;
+}
+
+static void dot_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+void view_lineage_dot(FILE *f, const mvms_lineage *l)
+{
+	size_t i;
+
+	fprintf(f, "digraph lineage {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
+	for (i = 0; i < l->node_count; i++) {
+		fprintf(f, "  \"%s\" [label=\"", l->nodes[i].id);
+		dot_escape(f, l->nodes[i].model);
+		fprintf(f, "@v%lld\\n%.12s\"%s];\n", (long long)l->nodes[i].number, l->nodes[i].id,
+		       i == 0 ? ", style=bold" : "");
+	}
+	for (i = 0; i < l->edge_count; i++)
+		fprintf(f, "  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
+		       l->nodes[l->edges[i].parent].id, l->edges[i].position ? " [style=dashed]" : "");
+	fprintf(f, "}\n");
+}
+
+void view_lineage_mermaid(FILE *f, const mvms_lineage *l)
+{
+	size_t i;
+	const char *p;
+
+	/* Parents above children, as the seed's diagrams read: older at the top. */
+	fprintf(f, "graph TD\n");
+	for (i = 0; i < l->node_count; i++) {
+		fprintf(f, "  n%zu[\"", i);
+		for (p = l->nodes[i].model; *p; p++)
+			fputs(*p == '"' ? "#quot;" : (char[2]){ *p, 0 }, f);
+		fprintf(f, "@v%lld %.8s\"]\n", (long long)l->nodes[i].number, l->nodes[i].id);
+	}
+	for (i = 0; i < l->edge_count; i++)
+		fprintf(f, "  n%zu %s n%zu\n", l->edges[i].parent, l->edges[i].position ? "-.->" : "-->",
+		       l->edges[i].child);
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const mvms_lineage_node *x = *(mvms_lineage_node *const *)a, *y = *(mvms_lineage_node *const *)b;
+	int c = strcmp(x->model, y->model);
+
+	/* Descendants (negative depth) first, newest at the top, like log. */
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if (c)
+		return c;
+	return x->number < y->number ? 1 : x->number > y->number ? -1 : 0;
+}
+
+void view_lineage_text(FILE *f, const mvms_lineage *l)
+{
+	mvms_lineage_node **order = malloc(l->node_count * sizeof(*order));
+	size_t i, j;
+	char tbuf[32];
+
+	if (!order)
+		return;
+	for (i = 0; i < l->node_count; i++)
+		order[i] = &l->nodes[i];
+	qsort(order, l->node_count, sizeof(*order), cmp_depth);
+	for (i = 0; i < l->node_count; i++) {
+		const mvms_lineage_node *n = order[i];
+		size_t idx = (size_t)(n - l->nodes);
+		int first = 1;
+		fprintf(f, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, n->model, (long long)n->number, n->id,
+		       view_time(tbuf, sizeof(tbuf), n->created_at), n->message);
+		for (j = 0; j < l->edge_count; j++)
+			if (l->edges[j].child == idx) {
+				const mvms_lineage_node *p = &l->nodes[l->edges[j].parent];
+				fprintf(f, "%s%s@v%lld", first ? "  <- " : ", ", p->model, (long long)p->number);
+				first = 0;
+			}
+		fprintf(f, "\n");
+	}
+	free(order);
+}
+
+cJSON *view_lineage(const mvms_lineage *l)
+{
+	cJSON *doc = cJSON_CreateObject(), *nodes, *edges;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(doc, "start", l->nodes[0].id);
+	nodes = cJSON_AddArrayToObject(doc, "nodes");
+	for (i = 0; i < l->node_count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", l->nodes[i].model);
+		cJSON_AddNumberToObject(o, "version", (double)l->nodes[i].number);
+		cJSON_AddStringToObject(o, "id", l->nodes[i].id);
+		cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
+		cJSON_AddStringToObject(o, "message", l->nodes[i].message);
+		cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), l->nodes[i].created_at));
+		cJSON_AddItemToArray(nodes, o);
+	}
+	edges = cJSON_AddArrayToObject(doc, "edges");
+	for (i = 0; i < l->edge_count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "child", l->nodes[l->edges[i].child].id);
+		cJSON_AddStringToObject(o, "parent", l->nodes[l->edges[i].parent].id);
+		cJSON_AddNumberToObject(o, "position", l->edges[i].position);
+		cJSON_AddItemToArray(edges, o);
+	}
+	return doc;
+}
+
+cJSON *view_deployment(const mvms_deployment *d)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+	char tbuf[32];
+	long long total = 0;
+	size_t i;
+
+	cJSON_AddStringToObject(o, "model", d->model);
+	cJSON_AddStringToObject(o, "env", d->env);
+	cJSON_AddNumberToObject(o, "revision", (double)d->revision);
+	cJSON_AddStringToObject(o, "action", d->action);
+	if (d->from_revision)
+		cJSON_AddNumberToObject(o, "from_revision", (double)d->from_revision);
+	cJSON_AddStringToObject(o, "author", d->author);
+	cJSON_AddStringToObject(o, "reason", d->reason);
+	if (d->revision)
+		cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), d->created_at));
+	for (i = 0; i < d->target_count; i++)
+		total += d->targets[i].weight;
+	arr = cJSON_AddArrayToObject(o, "targets");
+	for (i = 0; i < d->target_count; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddNumberToObject(t, "version", (double)d->targets[i].number);
+		cJSON_AddStringToObject(t, "id", d->targets[i].id);
+		cJSON_AddNumberToObject(t, "weight", d->targets[i].weight);
+		cJSON_AddNumberToObject(t, "share", total ? 100.0 * d->targets[i].weight / (double)total : 0);
+		cJSON_AddStringToObject(t, "endpoint", d->targets[i].endpoint);
+		cJSON_AddItemToArray(arr, t);
+	}
+	return o;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared renderings of the command line and the HTTP server: one JSON shape per kind of
+ * thing (a version, a model, a diff, a lineage, a deployment) and the text, DOT and Mermaid
+ * forms of a lineage. Returned cJSON documents belong to the caller.
+ */
+#ifndef MVMS_VIEWS_H
+#define MVMS_VIEWS_H
+
+#include <stdio.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "mvms.h"
+
+/* ISO 8601 UTC ("2026-11-26T02:00:04Z") into @buf. */
+const char *view_time(char *buf, size_t n, int64_t t);
+cJSON *view_version(const mvms_version_info *v);
+cJSON *view_model(const mvms_model_info *m);
+/* "added", "removed", "modified", "renamed", "mode", "dtype/shape" for a diff status. */
+const char *view_diff_status(char s);
+/* With @tensors, each changed tensor is listed. */
+cJSON *view_diff(const mvms_diff *d, int tensors);
+cJSON *view_lineage(const mvms_lineage *l);
+void view_lineage_dot(FILE *f, const mvms_lineage *l);
+void view_lineage_mermaid(FILE *f, const mvms_lineage *l);
+void view_lineage_text(FILE *f, const mvms_lineage *l);
+cJSON *view_deployment(const mvms_deployment *d);
+
+#endif
