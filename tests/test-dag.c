@@ -770,6 +770,64 @@ static void test_race(void)
 	mvms_store_free(st);
 }
 
+/* The first DAG question of a handle takes the SQL path, later ones the in-memory index: both
+ * must give the same answer, node for node and edge for edge. */
+static void same_lineage(const mvms_lineage *a, const mvms_lineage *b, const char *what)
+{
+	size_t i, j, same = a->node_count == b->node_count && a->edge_count == b->edge_count;
+
+	for (i = 0; same && i < a->node_count; i++) {
+		for (j = 0; j < b->node_count && strcmp(a->nodes[i].id, b->nodes[j].id); j++)
+			;
+		if (j == b->node_count || a->nodes[i].depth != b->nodes[j].depth ||
+		    a->nodes[i].number != b->nodes[j].number || strcmp(a->nodes[i].model, b->nodes[j].model) ||
+		    strcmp(a->nodes[i].message, b->nodes[j].message))
+			same = 0;
+	}
+	ok(same, "SQL path and in-memory index agree: %s", what);
+}
+
+static void test_paths_agree(void)
+{
+	mvms_store *st = NULL;
+	mvms_model_info *models = NULL;
+	size_t nm = 0, i, checked = 0;
+	int dir_i;
+
+	if (mvms_store_open(&st, storedir, 0) < 0 || mvms_model_list(&models, &nm, st) < 0) {
+		ok(0, "open the store to compare the two DAG paths");
+		mvms_store_free(st);
+		return;
+	}
+	mvms_store_free(st);
+	for (i = 0; i < nm; i++) {
+		int64_t which[2] = { 1, models[i].versions };
+		size_t w;
+		for (w = 0; w < 2; w++)
+			for (dir_i = MVMS_LINEAGE_ANCESTORS; dir_i <= MVMS_LINEAGE_BOTH; dir_i++) {
+				mvms_store *fresh = NULL;
+				mvms_lineage *a = NULL, *b = NULL;
+				char spec[200];
+				snprintf(spec, sizeof(spec), "%s@v%lld", models[i].name, (long long)which[w]);
+				if (models[i].versions < 1 || mvms_store_open(&fresh, storedir, 0) < 0)
+					continue;
+				/* The first question takes the SQL path, the second the index. */
+				if (mvms_lineage_get(&a, fresh, spec, dir_i, -1) == 0 &&
+				    mvms_lineage_get(&b, fresh, spec, dir_i, -1) == 0) {
+					char what[240];
+					snprintf(what, sizeof(what), "%s direction %d", spec, dir_i);
+					same_lineage(a, b, what);
+					checked++;
+				}
+				mvms_lineage_free(a);
+				mvms_lineage_free(b);
+				mvms_store_free(fresh);
+			}
+	}
+	ok(checked >= 10, "the two DAG paths were compared on %zu lineages", checked);
+	mvms_model_list_free(models, nm);
+}
+
 int main(void)
 {
 	mvms_store *st = NULL;
@@ -791,6 +849,7 @@ int main(void)
 	test_shapes(st);
 	test_diff(st);
 	mvms_store_free(st);
+	test_paths_agree();
 	test_race();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

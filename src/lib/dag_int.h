@@ -7,6 +7,7 @@
 #define MVMS_DAG_INT_H
 
 #include "store_int.h"
+#include "mvms/dag.h"
 
 typedef struct mvms_vfile {
 	char *path;
@@ -33,5 +34,20 @@ void mvms_dag__free_tensors(mvms_vtensor *t, size_t n);
 int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y);
 /* Merge bases of two version rows (*out malloc()ed, *count may be 0). */
 int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int64_t a, int64_t b);
+
+/* The in-memory DAG index of a store handle (dagcache.c), or NULL when the SQL path is to be
+ * used (the first DAG question of a handle, or a failed build). Valid until the next call. */
+typedef struct mvms_dagcache mvms_dagcache;
+mvms_dagcache *mvms_dag__cache(mvms_store *st);
+void mvms_dag__cache_free(mvms_dagcache *c);
+/* Node index of a version row (-1 when unknown), and back. */
+int mvms_dag__node(const mvms_dagcache *c, int64_t row);
+size_t mvms_dag__count(const mvms_dagcache *c);
+int64_t mvms_dag__row(const mvms_dagcache *c, int node);
+int64_t mvms_dag__gen(const mvms_dagcache *c, int node);
+size_t mvms_dag__parents(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos);
+size_t mvms_dag__children(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos);
+/* A lineage node from the index (model and message strdup()ed). */
+int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int depth);
 
 #endif

@@ -225,9 +225,77 @@ done:
 	return error;
 }
 
+/* Lineage over the in-memory index: the same walk as bfs(), memory reads only.
+ * Returns 1 (nothing done) when the start version is not in the index. */
+static int lineage_mem(walk *w, const mvms_dagcache *dc, int64_t row, int direction, int depth)
+{
+	mvms_lineage *l = w->l;
+	int32_t *seen = NULL;
+	uint32_t *queue = NULL;
+	size_t qh, qt, n = mvms_dag__count(dc), k, pass;
+	int start = mvms_dag__node(dc, row), error = 0;
+
+	if (start < 0)
+		return 1;
+	seen = malloc((n + 1) * sizeof(*seen));
+	queue = malloc((n + 1) * sizeof(*queue));
+	MVMS_CHECK_ALLOC(seen, error);
+	MVMS_CHECK_ALLOC(queue, error);
+	for (k = 0; k < n; k++)
+		seen[k] = -1;
+	w->cap_nodes = 64;
+	l->nodes = malloc(w->cap_nodes * sizeof(*l->nodes));
+	MVMS_CHECK_ALLOC(l->nodes, error);
+	MVMS_TRY(mvms_dag__fill(&l->nodes[0], dc, start, 0));
+	l->node_count = 1;
+	seen[start] = 0;
+	for (pass = 0; pass < 2; pass++) {
+		int up = pass == 0;
+		if (!(direction & (up ? MVMS_LINEAGE_ANCESTORS : MVMS_LINEAGE_DESCENDANTS)))
+			continue;
+		qh = qt = 0;
+		queue[qt++] = (uint32_t)start;
+		while (qh < qt) {
+			uint32_t cur = queue[qh++];
+			int d = l->nodes[seen[cur]].depth;
+			const uint32_t *nb;
+			const int *pos;
+			size_t nn, j;
+			if (depth >= 0 && (d < 0 ? -d : d) >= depth)
+				continue;
+			nn = up ? mvms_dag__parents(dc, (int)cur, &nb, &pos)
+				: mvms_dag__children(dc, (int)cur, &nb, &pos);
+			for (j = 0; j < nn; j++) {
+				uint32_t o = nb[j];
+				if (seen[o] < 0) {
+					if (l->node_count == w->cap_nodes) {
+						mvms_lineage_node *t = realloc(l->nodes, w->cap_nodes * 2 * sizeof(*t));
+						MVMS_CHECK_ALLOC(t, error);
+						l->nodes = t;
+						w->cap_nodes *= 2;
+					}
+					MVMS_TRY(mvms_dag__fill(&l->nodes[l->node_count], dc, (int)o,
+								up ? d + 1 : d - 1));
+					seen[o] = (int32_t)l->node_count++;
+					queue[qt++] = o;
+				}
+				if (up)
+					MVMS_TRY(add_edge(w, (size_t)seen[cur], (size_t)seen[o], pos[j]));
+				else
+					MVMS_TRY(add_edge(w, (size_t)seen[o], (size_t)seen[cur], pos[j]));
+			}
+		}
+	}
+done:
+	free(seen);
+	free(queue);
+	return error;
+}
+
 int mvms_lineage_get(mvms_lineage **out, mvms_store *st, const char *spec, int direction,
 		     int depth)
 {
+	mvms_dagcache *dc;
 	walk w;
 	int64_t row;
 	size_t start;
@@ -243,6 +311,14 @@ int mvms_lineage_get(mvms_lineage **out, mvms_store *st, const char *spec, int d
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
 	w.l = calloc(1, sizeof(*w.l));
 	MVMS_CHECK_ALLOC(w.l, error);
+	if ((dc = mvms_dag__cache(st)) && (error = lineage_mem(&w, dc, row, direction, depth)) <= 0) {
+		if (error < 0)
+			goto done;
+		*out = w.l;
+		w.l = NULL;
+		goto done;
+	}
+	error = 0;
 	MVMS_TRY(add_node(&start, &w, row, 0));
 	if (direction & MVMS_LINEAGE_ANCESTORS)
 		MVMS_TRY(bfs(&w, 1, depth));
@@ -287,6 +363,7 @@ typedef struct pnode {
 
 typedef struct paint {
 	mvms_store *st;
+	const mvms_dagcache *dc;  /* in-memory index, or NULL for SQL */
 	pnode *nodes;
 	size_t n, cap;
 	size_t *heap, hn, hcap;
@@ -379,12 +456,17 @@ static int pnode_get(size_t *out, paint *p, int64_t row, int64_t gen)
 	return rm_put(&p->map, row, *out);
 }
 
-static int generation_of(int64_t *out, mvms_store *st, int64_t row)
+static int generation_of(int64_t *out, const paint *p, int64_t row)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT generation FROM versions WHERE id = ?");
-	int error = MVMS_ENOTFOUND;
+	mvms_store *st = p->st;
+	sqlite3_stmt *s;
+	int error = MVMS_ENOTFOUND, node;
 
-	if (!s)
+	if (p->dc && (node = mvms_dag__node(p->dc, row)) >= 0) {
+		*out = mvms_dag__gen(p->dc, node);
+		return 0;
+	}
+	if (!(s = mvms_db_stmt(st->db, "SELECT generation FROM versions WHERE id = ?")))
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, row);
 	if (sqlite3_step(s) == SQLITE_ROW) {
@@ -396,19 +478,35 @@ static int generation_of(int64_t *out, mvms_store *st, int64_t row)
 }
 
 /* Parents of a version with their generations; *out is malloc()ed pairs (row, gen). */
-static int parents_of(int64_t **out, size_t *n, mvms_store *st, int64_t row)
+static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 {
 	static const char q[] =
 		"SELECT vp.parent, v.generation FROM version_parents vp "
 		"JOIN versions v ON v.id = vp.parent WHERE vp.child = ? ORDER BY vp.position";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
+	mvms_store *st = p->st;
+	sqlite3_stmt *s;
 	int64_t *list = NULL, *t;
 	size_t k = 0;
-	int rc;
+	int rc, node;
 
 	*out = NULL;
 	*n = 0;
-	if (!s)
+	if (p->dc && (node = mvms_dag__node(p->dc, row)) >= 0) {
+		const uint32_t *par;
+		const int *pos;
+		size_t np = mvms_dag__parents(p->dc, node, &par, &pos);
+		list = malloc((2 * np + 1) * sizeof(*list));
+		if (!list)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		for (k = 0; k < np; k++) {
+			list[2 * k] = mvms_dag__row(p->dc, (int)par[k]);
+			list[2 * k + 1] = mvms_dag__gen(p->dc, (int)par[k]);
+		}
+		*out = list;
+		*n = np;
+		return 0;
+	}
+	if (!(s = mvms_db_stmt(st->db, q)))
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, row);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -444,17 +542,18 @@ int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
 
 	memset(&p, 0, sizeof(p));
 	p.st = st;
+	p.dc = mvms_dag__cache(st);
 	if (x == y)
 		return 1;
-	MVMS_TRY(generation_of(&gx, st, x));
-	MVMS_TRY(generation_of(&gy, st, y));
+	MVMS_TRY(generation_of(&gx, &p, x));
+	MVMS_TRY(generation_of(&gy, &p, y));
 	if (gy <= gx)
 		goto done;
 	MVMS_TRY(pnode_get(&node, &p, y, gy));
 	MVMS_TRY(heap_push(&p, node));
 	while (p.hn && !found) {
 		size_t c = heap_pop(&p);
-		MVMS_TRY(parents_of(&par, &np, st, p.nodes[c].row));
+		MVMS_TRY(parents_of(&par, &np, &p, p.nodes[c].row));
 		for (i = 0; i < np && !found; i++) {
 			size_t q;
 			if (par[2 * i] == x) {
@@ -488,14 +587,15 @@ int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int6
 	*count = 0;
 	memset(&p, 0, sizeof(p));
 	p.st = st;
+	p.dc = mvms_dag__cache(st);
 	res = calloc(2, sizeof(*res));
 	MVMS_CHECK_ALLOC(res, error);
 	if (a == b) {
 		res[nres++] = a;
 		goto finish;
 	}
-	MVMS_TRY(generation_of(&ga, st, a));
-	MVMS_TRY(generation_of(&gb, st, b));
+	MVMS_TRY(generation_of(&ga, &p, a));
+	MVMS_TRY(generation_of(&gb, &p, b));
 	MVMS_TRY(pnode_get(&na, &p, a, ga));
 	MVMS_TRY(pnode_get(&nb, &p, b, gb));
 	set_flags(&p, na, PAINT_A);
@@ -517,7 +617,7 @@ int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int6
 			}
 			flags |= STALE;
 		}
-		MVMS_TRY(parents_of(&par, &np, st, p.nodes[c].row));
+		MVMS_TRY(parents_of(&par, &np, &p, p.nodes[c].row));
 		for (i = 0; i < np; i++) {
 			size_t q;
 			MVMS_TRY(pnode_get(&q, &p, par[2 * i], par[2 * i + 1]));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "store_int.h"
+#include "dag_int.h"
 
 static int mkdir_p(const char *path)
 {
@@ -235,6 +236,7 @@ void mvms_store_free(mvms_store *st)
 {
 	if (!st)
 		return;
+	mvms_dag__cache_free(st->dag);
 	mvms_backend_free(st->be);
 	mvms_db_free(st->db);
 	free(st->path);

@@ -22,6 +22,8 @@ struct mvms_store {
 	mvms_chunker_params chunker; /* recorded at init: changing it changes every id */
 	int level;
 	uint64_t pack_size;
+	struct mvms_dagcache *dag;   /* in-memory DAG index (dagcache.c), NULL until built */
+	unsigned dag_queries;        /* DAG questions asked so far on this handle */
 };
 
 /* Row id of a model by name: MVMS_ENOTFOUND when absent. */

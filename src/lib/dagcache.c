@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An in-memory index of the version DAG for one store handle: every version's row, model,
+ * number, id, message, time and generation, and its parent and child edges in compressed
+ * arrays. Lineage and merge-base walks then cost memory reads instead of SQL statements per
+ * version. It is built on the second DAG question a handle is asked (a one-shot command
+ * keeps the SQL path and pays nothing), and rebuilt when the database changed since
+ * (PRAGMA data_version for other connections, total_changes for this one).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "store_int.h"
+#include "dag_int.h"
+
+struct mvms_dagcache {
+	int64_t data_version, total_changes;
+	int64_t max_row;
+	int32_t *idx;            /* row id -> node, -1 for none */
+	size_t n;
+	int64_t *row, *gen, *number, *created;
+	uint32_t *model;         /* index into names */
+	char (*oid)[MVMS_OID_HEXSZ + 1];
+	char **message;
+	char **names;
+	size_t nnames;
+	uint32_t *par_off, *par, *ch_off, *ch;
+	int *par_pos, *ch_pos;
+};
+
+static int64_t pragma_i64(mvms_store *st, const char *sql)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, sql);
+	int64_t v = -1;
+
+	if (s && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	if (s)
+		sqlite3_reset(s);
+	return v;
+}
+
+static void cache_free(mvms_dagcache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; c->message && i < c->n; i++)
+		free(c->message[i]);
+	for (i = 0; c->names && i < c->nnames; i++)
+		free(c->names[i]);
+	free(c->idx);
+	free(c->row);
+	free(c->gen);
+	free(c->number);
+	free(c->created);
+	free(c->model);
+	free(c->oid);
+	free(c->message);
+	free(c->names);
+	free(c->par_off);
+	free(c->par);
+	free(c->par_pos);
+	free(c->ch_off);
+	free(c->ch);
+	free(c->ch_pos);
+	free(c);
+}
+
+void mvms_dag__cache_free(mvms_dagcache *c)
+{
+	cache_free(c);
+}
+
+static int build(mvms_dagcache **out, mvms_store *st)
+{
+	mvms_dagcache *c = NULL;
+	sqlite3 *h = mvms_db_handle(st->db);
+	sqlite3_stmt *s = NULL;
+	int64_t max_model = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM models");
+	int64_t nv = pragma_i64(st, "SELECT count(*) FROM versions");
+	int64_t ne = pragma_i64(st, "SELECT count(*) FROM version_parents");
+	int32_t *model_idx = NULL;
+	size_t i, k;
+	int error = 0, rc;
+
+	*out = NULL;
+	if (max_model < 0 || nv < 0 || ne < 0) {
+		error = mvms_error_set(MVMS_ERROR, "dag: cannot count versions");
+		goto done;
+	}
+	c = calloc(1, sizeof(*c));
+	MVMS_CHECK_ALLOC(c, error);
+	c->data_version = pragma_i64(st, "PRAGMA data_version");
+	c->total_changes = sqlite3_total_changes64(h);
+	c->max_row = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM versions");
+	model_idx = malloc((size_t)(max_model + 1) * sizeof(*model_idx));
+	c->names = calloc((size_t)max_model + 1, sizeof(char *));
+	c->idx = malloc((size_t)(c->max_row + 1) * sizeof(*c->idx));
+	c->row = malloc(((size_t)nv + 1) * sizeof(int64_t));
+	c->gen = malloc(((size_t)nv + 1) * sizeof(int64_t));
+	c->number = malloc(((size_t)nv + 1) * sizeof(int64_t));
+	c->created = malloc(((size_t)nv + 1) * sizeof(int64_t));
+	c->model = malloc(((size_t)nv + 1) * sizeof(uint32_t));
+	c->oid = malloc(((size_t)nv + 1) * sizeof(*c->oid));
+	c->message = calloc((size_t)nv + 1, sizeof(char *));
+	c->par_off = calloc((size_t)nv + 2, sizeof(uint32_t));
+	c->ch_off = calloc((size_t)nv + 2, sizeof(uint32_t));
+	c->par = malloc(((size_t)ne + 1) * sizeof(uint32_t));
+	c->par_pos = malloc(((size_t)ne + 1) * sizeof(int));
+	c->ch = malloc(((size_t)ne + 1) * sizeof(uint32_t));
+	c->ch_pos = malloc(((size_t)ne + 1) * sizeof(int));
+	if (!model_idx || !c->names || !c->idx || !c->row || !c->gen || !c->number || !c->created ||
+	    !c->model || !c->oid || !c->message || !c->par_off || !c->ch_off || !c->par ||
+	    !c->par_pos || !c->ch || !c->ch_pos) {
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	for (i = 0; i <= (size_t)max_model; i++)
+		model_idx[i] = -1;
+	for (i = 0; i <= (size_t)c->max_row; i++)
+		c->idx[i] = -1;
+
+	if (sqlite3_prepare_v2(h, "SELECT id, name FROM models", -1, &s, NULL) != SQLITE_OK)
+		goto sql;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		if (id < 0 || id > max_model || !(c->names[c->nnames] = mvms_db_column_strdup(s, 1)))
+			continue;
+		model_idx[id] = (int32_t)c->nnames++;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+
+	if (sqlite3_prepare_v2(h, "SELECT id, oid, model_id, number, message, created_at, generation "
+				  "FROM versions ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		goto sql;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && c->n < (size_t)nv) {
+		int64_t id = sqlite3_column_int64(s, 0), m = sqlite3_column_int64(s, 2);
+		const unsigned char *oid = sqlite3_column_text(s, 1);
+		if (id < 0 || id > c->max_row || m < 0 || m > max_model || model_idx[m] < 0)
+			continue;
+		i = c->n;
+		c->idx[id] = (int32_t)i;
+		c->row[i] = id;
+		snprintf(c->oid[i], sizeof(c->oid[i]), "%s", oid ? (const char *)oid : "");
+		c->model[i] = (uint32_t)model_idx[m];
+		c->number[i] = sqlite3_column_int64(s, 3);
+		c->message[i] = mvms_db_column_strdup(s, 4);
+		c->created[i] = sqlite3_column_int64(s, 5);
+		c->gen[i] = sqlite3_column_int64(s, 6);
+		MVMS_CHECK_ALLOC(c->message[i], error);
+		c->n++;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+
+	/* Parent edges sorted by child give the parent lists; counting sort gives the children. */
+	if (sqlite3_prepare_v2(h, "SELECT child, parent, position FROM version_parents "
+				  "ORDER BY child, position", -1, &s, NULL) != SQLITE_OK)
+		goto sql;
+	k = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && k < (size_t)ne) {
+		int64_t ch = sqlite3_column_int64(s, 0), pa = sqlite3_column_int64(s, 1);
+		if (ch < 0 || ch > c->max_row || pa < 0 || pa > c->max_row || c->idx[ch] < 0 ||
+		    c->idx[pa] < 0)
+			continue;
+		c->par_off[c->idx[ch] + 1]++;
+		c->ch_off[c->idx[pa] + 1]++;
+		c->par[k] = (uint32_t)c->idx[pa];
+		c->par_pos[k] = sqlite3_column_int(s, 2);
+		c->ch[k] = (uint32_t)c->idx[ch];  /* child of each edge, for the second pass */
+		k++;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	for (i = 0; i < c->n; i++) {
+		c->par_off[i + 1] += c->par_off[i];
+		c->ch_off[i + 1] += c->ch_off[i];
+	}
+	{
+		/* Edges came sorted by child, so par[] is already grouped; fill children. */
+		uint32_t *fill = calloc(c->n + 1, sizeof(*fill)), *child_of = c->ch;
+		uint32_t *ch = malloc((k + 1) * sizeof(*ch));
+		int *pos = malloc((k + 1) * sizeof(*pos));
+		if (!fill || !ch || !pos) {
+			free(fill);
+			free(ch);
+			free(pos);
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < k; i++) {
+			uint32_t p = c->par[i];
+			uint32_t slot = c->ch_off[p] + fill[p]++;
+			ch[slot] = child_of[i];
+			pos[slot] = c->par_pos[i];
+		}
+		free(fill);
+		free(c->ch);
+		free(c->ch_pos);
+		c->ch = ch;
+		c->ch_pos = pos;
+	}
+	*out = c;
+	c = NULL;
+	goto done;
+sql:
+	error = mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
+done:
+	sqlite3_finalize(s);
+	free(model_idx);
+	cache_free(c);
+	return error;
+}
+
+mvms_dagcache *mvms_dag__cache(mvms_store *st)
+{
+	mvms_dagcache *c = st->dag;
+
+	if (c && c->data_version == pragma_i64(st, "PRAGMA data_version") &&
+	    c->total_changes == sqlite3_total_changes64(mvms_db_handle(st->db)))
+		return c;
+	cache_free(c);
+	st->dag = NULL;
+	/* A handle asked once keeps the SQL path: a one-shot command would pay for nothing. */
+	if (st->dag_queries++ < 1)
+		return NULL;
+	if (build(&st->dag, st) < 0) {
+		mvms_error_clear();
+		st->dag = NULL;
+	}
+	return st->dag;
+}
+
+int mvms_dag__node(const mvms_dagcache *c, int64_t row)
+{
+	return row >= 0 && row <= c->max_row ? c->idx[row] : -1;
+}
+
+int64_t mvms_dag__row(const mvms_dagcache *c, int node) { return c->row[node]; }
+int64_t mvms_dag__gen(const mvms_dagcache *c, int node) { return c->gen[node]; }
+
+size_t mvms_dag__parents(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos)
+{
+	*list = c->par + c->par_off[node];
+	*pos = c->par_pos + c->par_off[node];
+	return c->par_off[node + 1] - c->par_off[node];
+}
+
+size_t mvms_dag__children(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos)
+{
+	*list = c->ch + c->ch_off[node];
+	*pos = c->ch_pos + c->ch_off[node];
+	return c->ch_off[node + 1] - c->ch_off[node];
+}
+
+int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int depth)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->id, c->oid[node], sizeof(out->id));
+	out->model = strdup(c->names[c->model[node]]);
+	out->message = strdup(c->message[node]);
+	out->number = c->number[node];
+	out->created_at = c->created[node];
+	out->depth = depth;
+	return out->model && out->message ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
+size_t mvms_dag__count(const mvms_dagcache *c)
+{
+	return c->n;
+}
