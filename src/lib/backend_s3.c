@@ -151,7 +151,10 @@ int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, si
 			out->secret_key = env("AWS_SECRET_ACCESS_KEY");
 		}
 		out->bearer_token = env("GOOGLE_OAUTH_ACCESS_TOKEN");
-		out->region = "auto";
+		/* GCS signs in region "auto"; an S3-compatible stand-in (an emulator, a local
+		 * S3 server) may insist on its own, so MVMS_GCS_REGION overrides it. AWS_REGION is
+		 * not used: it is often set for AWS work and would break real GCS. */
+		out->region = env("MVMS_GCS_REGION") ? env("MVMS_GCS_REGION") : "auto";
 		out->endpoint = env("MVMS_GCS_ENDPOINT") ? env("MVMS_GCS_ENDPOINT")
 							 : env("STORAGE_EMULATOR_HOST");
 	}

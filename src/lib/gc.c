@@ -141,7 +141,10 @@ static int orphan_cb(const char *key, uint64_t size, void *payload)
 {
 	sweep *w = payload;
 	static const char q_v[] = "SELECT 1 FROM versions WHERE oid = ?";
-	static const char q_c[] = "SELECT 1 FROM contents WHERE oid = ?";
+	/* In use while some file of some version has it (true whether or not gc has removed the
+	 * unused content rows yet, so a dry run counts the same). */
+	static const char q_c[] =
+		"SELECT 1 FROM contents c JOIN files f ON f.content_id = c.id WHERE c.oid = ? LIMIT 1";
 	const char *slash = strrchr(key, '/');
 	sqlite3_stmt *s;
 	mvms_oid id;

@@ -169,13 +169,16 @@ static int uploader_harvest(push_ctx *c, int all)
 	u->done = NULL;
 	pthread_mutex_unlock(&u->lock);
 	while ((it = list)) {
+		int e = it->error;
 		list = it->next;
-		if (error == 0 && it->error < 0)
-			error = mvms_error_set(it->error, "%s", it->msg);
-		if (error == 0 && (error = mvms_push__index_pack(c->st, &it->pid, it->size, it->entries,
-								  it->count)) == 0) {
+		/* Every pack that made it is indexed, even after another failed: a re-run of the
+		 * push must find it instead of uploading it again. */
+		if (e == 0 && (e = mvms_push__index_pack(c->st, &it->pid, it->size, it->entries,
+							 it->count)) == 0) {
 			c->res->packs++;
 			c->res->new_stored_bytes += it->size;
+		} else if (error == 0) {
+			error = it->error < 0 ? mvms_error_set(it->error, "%s", it->msg) : e;
 		}
 		mvms_pack_writer_free(it->w);
 		free(it);
@@ -1247,8 +1250,11 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		if (c->files[i].abs)
 			MVMS_TRY(push_one_file(c, &c->files[i]));
 	MVMS_TRY(flush_pack(c));
-	if (c->up)
-		MVMS_TRY(uploader_harvest(c, 1));
+	if (c->up) {
+		error = uploader_harvest(c, 1);
+		if (error < 0)
+			goto done;
+	}
 	if (c->opts && c->opts->progress)
 		c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
 	out->files = c->nfiles;
@@ -1304,6 +1310,14 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	for (i = 0; i < m->file_count; i++)
 		m->files[i].path = NULL;
 done:
+	if (error < 0 && c->up) {
+		/* Uploads still in flight: wait, and index those that completed (see harvest). */
+		int saved = mvms_error_last_code();
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", mvms_error_last());
+		uploader_harvest(c, 1);
+		mvms_error_set(saved ? saved : error, "%s", msg);
+	}
 	return error;
 }
 

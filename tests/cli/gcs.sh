@@ -307,14 +307,15 @@ mkmodel -q --size 3M --tensors 6 --seed 61 "$WORK/g1"
 mkmodel -q --size 3M --tensors 6 --seed 61 --change 20 --change-seed 4 "$WORK/g2"
 
 # issue 5: "pointing a gs:// store at the local S3 servers": the stock Swift signs in
-# us-east-1; gs:// always signs with "auto" (AWS_REGION is ignored for gs://)
+# us-east-1; gs:// signs with "auto" unless MVMS_GCS_REGION says otherwise (AWS_REGION is
+# ignored for gs://, as it is often set for AWS work)
 ST0=$WORK/st0
-run $CLEAN AWS_REGION=us-east-1 MVMS_GCS_ENDPOINT=$SWIFT GOOGLE_HMAC_ACCESS_ID=$KEY_ID \
+run $CLEAN MVMS_GCS_REGION=us-east-1 MVMS_GCS_ENDPOINT=$SWIFT GOOGLE_HMAC_ACCESS_ID=$KEY_ID \
 	GOOGLE_HMAC_SECRET=$SECRET MVMS_S3_PATH_STYLE=1 "$MVMS" --store "$ST0" init \
 	--backend "gs://$SWIFT_BUCKET/$GP-stock"
-run $CLEAN AWS_REGION=us-east-1 MVMS_GCS_ENDPOINT=$SWIFT GOOGLE_HMAC_ACCESS_ID=$KEY_ID \
+run $CLEAN MVMS_GCS_REGION=us-east-1 MVMS_GCS_ENDPOINT=$SWIFT GOOGLE_HMAC_ACCESS_ID=$KEY_ID \
 	GOOGLE_HMAC_SECRET=$SECRET MVMS_S3_PATH_STYLE=1 "$MVMS" --store "$ST0" push m "$WORK/g1" -m one
-is_rc 0 "gs:// with HMAC keys and AWS_REGION=us-east-1 pushes to the stock Swift (location us-east-1)"
+is_rc 0 "gs:// with HMAC keys and MVMS_GCS_REGION=us-east-1 pushes to the stock Swift (location us-east-1)"
 
 ST=$WORK/stg
 gsh "$GCSEP" --store "$ST" init --backend "gs://$SWIFT_BUCKET/$GP"

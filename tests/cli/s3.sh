@@ -158,12 +158,28 @@ mvms --store "$ST1" pull m@v2 -o "$WORK/o2"
 check "pulled v2 is byte-identical" cmp "$WORK/v2/model.safetensors" "$WORK/o2/model.safetensors"
 
 # ---- LIST pagination ----
+# verify reads the packs the database knows (HEAD and ranged GETs); gc is what lists the
+# bucket: it must see every object of a deleted version across pages of 2 keys.
 
 MVMS_S3_LIST_PAGE=2 run "$MVMS" --store "$ST1" --json verify
-is_rc 0 "verify with MVMS_S3_LIST_PAGE=2 (LIST in pages of 2 keys)"
-is "$(json_get packs)" "$(grep -c 'packs/' "$WORK/keys2")" "verify sees every pack across the pages"
+is_rc 0 "verify is clean"
+is "$(json_get packs)" "$(grep -c 'packs/' "$WORK/keys2")" "verify sees every pack"
 is "$(json_get manifests)" 2 "verify sees both manifests"
-is "$(json_get ok)" true "verify: no problems"
+mkdir -p "$WORK/gone"
+printf 'a version to delete\n' >"$WORK/gone/x.txt"
+mvms --store "$ST1" branch m scratch m@v1
+mvms --store "$ST1" push m "$WORK/gone" -b scratch -m scratch
+mvms --store "$ST1" branch -d m scratch
+mvms --store "$ST1" delete m@v3
+is_rc 0 "delete the scratch version (m@v3)"
+MVMS_S3_LIST_PAGE=2 run "$MVMS" --store "$ST1" --json gc --grace 0 --dry-run
+is_rc 0 "gc --dry-run with MVMS_S3_LIST_PAGE=2 (LIST in pages of 2 keys)"
+is "$(json_get objects)" 2 "gc finds the deleted version's manifest and chunk list across the pages"
+MVMS_S3_LIST_PAGE=2 run "$MVMS" --store "$ST1" --json gc --grace 0
+is_rc 0 "gc removes them"
+is "$(json_get packs)" 1 "and the scratch version's pack"
+run "$MVMS" --store "$ST1" verify
+is_rc 0 "the store verifies after gc"
 
 # ---- wrong secret ----
 
