@@ -94,8 +94,15 @@ AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST" pull m@v1 
 rc_nonzero "pull with a wrong secret fails on RGW"
 unlike "$ERR" "WrongSecret0123456789" "the error does not show the secret"
 
-# The CLI has no command that creates an object only if absent:
-# mvms_backend_s3_put_if_absent is reached from C only.
-skip "conditional create through the store ('exists' on the second create): no CLI command does it; needs a C test of mvms_backend_s3_put_if_absent against this server"
+# No store command creates an object only if absent, so a small C probe calls
+# mvms_backend_s3_put_if_absent (If-None-Match: *) against this server.
+run "$S3PROBE" "s3://$BUCKET/probe" create cond-key
+is_rc 0 "conditional create of a new key succeeds on RGW"
+is "$OUT" "created" "first conditional create: created"
+run "$S3PROBE" "s3://$BUCKET/probe" create cond-key
+is_rc 3 "second conditional create of the same key is refused"
+is "$OUT" "exists" "second conditional create: exists, nothing overwritten"
+run "$S3PROBE" "s3://$BUCKET/probe" roundtrip "odd key +=()*'~ é/x"
+is_rc 0 "a key with spaces, reserved characters and UTF-8 round-trips on RGW"
 
 done_testing
