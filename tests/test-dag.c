@@ -828,6 +828,131 @@ static void test_paths_agree(void)
 	mvms_model_list_free(models, nm);
 }
 
+/* Merge bases against an oracle built from full ancestor sets: the common ancestors of a and
+ * b that are not a proper ancestor of another common ancestor. Every pair of versions (up
+ * to a cap), through the SQL path (a fresh handle's first question) and the index, which
+ * answers "one is on the other's first-parent line" without a walk. */
+typedef struct anc_set {
+	char spec[200];
+	char (*ids)[MVMS_VERSION_ID_HEXSZ + 1];
+	size_t n;
+} anc_set;
+
+static int anc_has(const anc_set *s, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static const anc_set *anc_find(const anc_set *all, size_t n, const char *id)
+{
+	size_t i;
+
+	/* ids[0] of each set is the version itself (depth 0 comes first). */
+	for (i = 0; i < n; i++)
+		if (all[i].n && strcmp(all[i].ids[0], id) == 0)
+			return &all[i];
+	return NULL;
+}
+
+static void test_merge_base_oracle(void)
+{
+	enum { MAXV = 90, MAXPAIRS = 1500 };
+	mvms_store *st = NULL, *fresh = NULL;
+	mvms_model_info *models = NULL;
+	anc_set *all = calloc(MAXV, sizeof(*all));
+	size_t nm = 0, nv = 0, i, j, k, pairs = 0, wrong = 0, sql_pairs = 0, judged = 0;
+
+	if (!all || mvms_store_open(&st, storedir, 0) < 0 || mvms_model_list(&models, &nm, st) < 0) {
+		ok(0, "open the store for the merge-base oracle");
+		goto done;
+	}
+	for (i = 0; i < nm; i++)
+		for (k = 1; k <= (size_t)models[i].versions && nv < MAXV; k++) {
+			mvms_lineage *l = NULL;
+			anc_set *s = &all[nv];
+			size_t d, m;
+			snprintf(s->spec, sizeof(s->spec), "%s@v%zu", models[i].name, k);
+			if (mvms_lineage_get(&l, st, s->spec, MVMS_LINEAGE_ANCESTORS, -1) < 0)
+				continue;
+			s->ids = calloc(l->node_count + 1, sizeof(*s->ids));
+			for (d = 0; s->ids && d <= l->node_count && s->n < l->node_count; d++)
+				for (m = 0; m < l->node_count; m++)
+					if ((size_t)l->nodes[m].depth == d)
+						snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", l->nodes[m].id);
+			mvms_lineage_free(l);
+			nv++;
+		}
+	for (i = 0; i < nv && pairs < MAXPAIRS; i++)
+		for (j = 0; j < nv && pairs < MAXPAIRS; j++) {
+			mvms_version_info **list = NULL;
+			size_t count = 0, want = 0, got = 0, c, e;
+			mvms_store *h = st;
+			int bad = 0;
+			if (i == j)
+				continue;
+			/* Every fifth pair asks a fresh handle: its first question takes the SQL path. */
+			if (pairs % 5 == 0) {
+				mvms_store_free(fresh);
+				fresh = NULL;
+				if (mvms_store_open(&fresh, storedir, 0) == 0) {
+					h = fresh;
+					sql_pairs++;
+				}
+			}
+			pairs++;
+			if (mvms_merge_base(&list, &count, h, all[i].spec, all[j].spec) < 0) {
+				diag("merge-base %s %s: %s", all[i].spec, all[j].spec, mvms_error_last());
+				wrong++;
+				continue;
+			}
+			for (c = 0; c < all[i].n; c++) {
+				const char *id = all[i].ids[c];
+				int lowest = anc_has(&all[j], id);
+				for (e = 0; lowest && e < all[i].n; e++) {
+					const anc_set *o;
+					if (e == c || !anc_has(&all[j], all[i].ids[e]))
+						continue;
+					o = anc_find(all, nv, all[i].ids[e]);
+					if (!o) {
+						/* an ancestor outside the sampled versions: cannot judge */
+						lowest = 0;
+						bad = -1;
+					} else if (anc_has(o, id)) {
+						lowest = 0;
+					}
+				}
+				if (lowest) {
+					want++;
+					for (e = 0; e < count; e++)
+						if (strcmp(list[e]->id, id) == 0)
+							got++;
+				}
+			}
+			if (bad == 0 && (want != count || got != want)) {
+				diag("merge-base %s %s: %zu answers, oracle %zu, %zu in common", all[i].spec,
+				     all[j].spec, count, want, got);
+				wrong++;
+			}
+			if (bad == 0)
+				judged++;
+			mvms_version_list_free(list, count);
+		}
+	ok(judged >= 100 && wrong == 0, "merge-base agrees with the ancestor-set oracle on %zu of "
+	   "%zu pairs (%zu through the SQL path), %zu wrong", judged, pairs, sql_pairs, wrong);
+done:
+	for (i = 0; all && i < MAXV; i++)
+		free(all[i].ids);
+	free(all);
+	mvms_model_list_free(models, nm);
+	mvms_store_free(fresh);
+	mvms_store_free(st);
+}
+
 int main(void)
 {
 	mvms_store *st = NULL;
@@ -850,6 +975,7 @@ int main(void)
 	test_diff(st);
 	mvms_store_free(st);
 	test_paths_agree();
+	test_merge_base_oracle();
 	test_race();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -47,6 +47,9 @@ int64_t mvms_dag__row(const mvms_dagcache *c, int node);
 int64_t mvms_dag__gen(const mvms_dagcache *c, int node);
 size_t mvms_dag__parents(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos);
 size_t mvms_dag__children(const mvms_dagcache *c, int node, const uint32_t **list, const int **pos);
+/* 1 when node @x is @y or reached from @y by first parents only (O(1), no walk). A 0 says
+ * nothing: @x may still be an ancestor through a merge's other parents. */
+int mvms_dag__first_parent_ancestor(const mvms_dagcache *c, int x, int y);
 /* A lineage node from the index (model and message strdup()ed). */
 int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int depth);
 

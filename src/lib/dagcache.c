@@ -25,6 +25,10 @@ struct mvms_dagcache {
 	size_t nnames;
 	uint32_t *par_off, *par, *ch_off, *ch;
 	int *par_pos, *ch_pos;
+	/* Pre- and post-order numbers (from 1) of a walk of the first-parent forest: x is a
+	 * first-parent ancestor of y when y's interval nests in x's. 0: not reached (a cycle
+	 * in a damaged database). */
+	uint32_t *tin, *tout;
 };
 
 static int64_t pragma_i64(mvms_store *st, const char *sql)
@@ -64,12 +68,57 @@ static void cache_free(mvms_dagcache *c)
 	free(c->ch_off);
 	free(c->ch);
 	free(c->ch_pos);
+	free(c->tin);
+	free(c->tout);
 	free(c);
 }
 
 void mvms_dag__cache_free(mvms_dagcache *c)
 {
 	cache_free(c);
+}
+
+/* Number the first-parent forest depth first, iteratively (chains are 100k deep). */
+static int first_parent_intervals(mvms_dagcache *c)
+{
+	uint32_t *stack = malloc((c->n + 1) * sizeof(*stack)), *it = malloc((c->n + 1) * sizeof(*it));
+	uint32_t t = 0;
+	size_t r, sp;
+	int error = 0;
+
+	c->tin = calloc(c->n + 1, sizeof(*c->tin));
+	c->tout = calloc(c->n + 1, sizeof(*c->tout));
+	if (!stack || !it || !c->tin || !c->tout) {
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	for (r = 0; r < c->n; r++) {
+		if (c->par_off[r + 1] != c->par_off[r])
+			continue;
+		sp = 0;
+		stack[sp++] = (uint32_t)r;
+		c->tin[r] = ++t;
+		it[r] = c->ch_off[r];
+		while (sp) {
+			uint32_t u = stack[sp - 1], v;
+			if (it[u] == c->ch_off[u + 1]) {
+				c->tout[u] = ++t;
+				sp--;
+				continue;
+			}
+			v = c->ch[it[u]++];
+			/* par[] of a child is sorted by position: its first entry is the first parent. */
+			if (c->tin[v] || c->par[c->par_off[v]] != u)
+				continue;
+			c->tin[v] = ++t;
+			it[v] = c->ch_off[v];
+			stack[sp++] = v;
+		}
+	}
+done:
+	free(stack);
+	free(it);
+	return error;
 }
 
 static int build(mvms_dagcache **out, mvms_store *st)
@@ -202,6 +251,7 @@ static int build(mvms_dagcache **out, mvms_store *st)
 		c->ch = ch;
 		c->ch_pos = pos;
 	}
+	MVMS_TRY(first_parent_intervals(c));
 	*out = c;
 	c = NULL;
 	goto done;
@@ -265,6 +315,11 @@ int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int
 	out->created_at = c->created[node];
 	out->depth = depth;
 	return out->model && out->message ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
+int mvms_dag__first_parent_ancestor(const mvms_dagcache *c, int x, int y)
+{
+	return c->tin[x] && c->tin[y] && c->tin[x] <= c->tin[y] && c->tout[y] <= c->tout[x];
 }
 
 size_t mvms_dag__count(const mvms_dagcache *c)

@@ -531,6 +531,15 @@ static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 	return 0;
 }
 
+static int first_parent_ancestor(const mvms_dagcache *dc, int64_t x, int64_t y)
+{
+	int nx, ny;
+
+	if (!dc || (nx = mvms_dag__node(dc, x)) < 0 || (ny = mvms_dag__node(dc, y)) < 0)
+		return 0;
+	return mvms_dag__first_parent_ancestor(dc, nx, ny);
+}
+
 int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
 {
 	/* Walk down from y, never below x's generation: an ancestor of y with a generation
@@ -544,6 +553,8 @@ int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
 	p.st = st;
 	p.dc = mvms_dag__cache(st);
 	if (x == y)
+		return 1;
+	if (first_parent_ancestor(p.dc, x, y))
 		return 1;
 	MVMS_TRY(generation_of(&gx, &p, x));
 	MVMS_TRY(generation_of(&gy, &p, y));
@@ -592,6 +603,12 @@ int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int6
 	MVMS_CHECK_ALLOC(res, error);
 	if (a == b) {
 		res[nres++] = a;
+		goto finish;
+	}
+	/* One on the other's first-parent line (an old version of a branch and its head, the
+	 * common far-apart case) is its sole merge base: an O(1) answer, no walk. */
+	if (first_parent_ancestor(p.dc, a, b) || first_parent_ancestor(p.dc, b, a)) {
+		res[nres++] = first_parent_ancestor(p.dc, a, b) ? a : b;
 		goto finish;
 	}
 	MVMS_TRY(generation_of(&ga, &p, a));
