@@ -729,6 +729,7 @@ done:
  * fsync, index) overlaps the download instead of adding to it. The worker is the only user
  * of the store's database while the sink lives. */
 #define SINK_QUEUE_MAX (64u * 1024 * 1024)
+#define SINK_WAKE (8u * 1024 * 1024)
 
 typedef struct sink_item {
 	struct sink_item *next;
@@ -745,7 +746,8 @@ struct mvms_chunk_sink {
 	pthread_mutex_t lock;
 	pthread_cond_t more, room;
 	sink_item *head, *tail;
-	size_t queued;
+	size_t queued;             /* bytes queued or being stored */
+	int waiting;               /* the producer waits for room */
 	int closing;
 	int error;                 /* the worker's first error */
 	char msg[512];
@@ -771,12 +773,8 @@ done:
 
 static int sink_store(mvms_chunk_sink *s, const sink_item *it)
 {
-	unsigned char missing = 0;
 	int error = 0;
 
-	MVMS_TRY(mvms_sync_missing(&missing, s->st, &it->id, 1));
-	if (!missing)
-		goto done;
 	if (!s->w)
 		MVMS_TRY(mvms_pack_writer_new(&s->w, s->st->be));
 	/* Stored raw: compressing would make the cache the bottleneck of the download. */
@@ -788,42 +786,82 @@ done:
 	return error;
 }
 
+/* Which items of a batch the cache lacks, in one read transaction: a lookup per chunk on
+ * its own would take and drop SQLite's file lock each time (4 fcntl calls a chunk). */
+static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, sink_item *batch)
+{
+	mvms_oid *ids = NULL;
+	sink_item *it;
+	size_t n = 0, i;
+	int error = 0, began = 0;
+
+	for (it = batch; it; it = it->next)
+		n++;
+	if (n > *cap) {
+		unsigned char *t = realloc(*flags, n);
+		MVMS_CHECK_ALLOC(t, error);
+		*flags = t;
+		*cap = n;
+	}
+	ids = malloc(n * sizeof(*ids));
+	MVMS_CHECK_ALLOC(ids, error);
+	for (it = batch, i = 0; it; it = it->next)
+		ids[i++] = it->id;
+	MVMS_TRY(mvms_db_exec(s->st->db, "BEGIN"));
+	began = 1;
+	MVMS_TRY(mvms_sync_missing(*flags, s->st, ids, n));
+	error = mvms_db_commit(s->st->db);
+	began = 0;
+done:
+	if (began)
+		mvms_db_rollback(s->st->db);
+	free(ids);
+	return error;
+}
+
 static void *sink_main(void *arg)
 {
 	mvms_chunk_sink *s = arg;
-	sink_item *it;
+	sink_item *batch, *it;
+	unsigned char *flags = NULL;
+	size_t cap = 0, i;
 	int error = 0;
 
 	for (;;) {
+		/* Take everything queued: one wake-up and one lookup per batch, not per chunk. */
 		pthread_mutex_lock(&s->lock);
 		while (!s->head && !s->closing)
 			pthread_cond_wait(&s->more, &s->lock);
-		it = s->head;
-		if (it) {
-			s->head = it->next;
-			if (!s->head)
-				s->tail = NULL;
-			s->queued -= it->len;
-			pthread_cond_signal(&s->room);
-		}
+		batch = s->head;
+		s->head = s->tail = NULL;
 		pthread_mutex_unlock(&s->lock);
-		if (!it)
+		if (!batch)
 			break;
 		if (error == 0)
-			error = sink_store(s, it);
-		free(it);
-		if (error < 0 && !s->error) {
+			error = sink_missing(&flags, &cap, s, batch);
+		for (i = 0; batch; i++) {
+			it = batch;
+			batch = it->next;
+			if (error == 0 && flags[i])
+				error = sink_store(s, it);
 			pthread_mutex_lock(&s->lock);
-			s->error = error;
-			snprintf(s->msg, sizeof(s->msg), "%s", mvms_error_last());
-			pthread_cond_broadcast(&s->room);
+			s->queued -= it->len;
+			if (error < 0 && !s->error) {
+				s->error = error;
+				snprintf(s->msg, sizeof(s->msg), "%s", mvms_error_last());
+				pthread_cond_broadcast(&s->room);
+			}
+			if (s->waiting)
+				pthread_cond_signal(&s->room);
 			pthread_mutex_unlock(&s->lock);
+			free(it);
 		}
 	}
 	if (error == 0 && (error = sink_flush(s)) < 0) {
 		s->error = error;
 		snprintf(s->msg, sizeof(s->msg), "%s", mvms_error_last());
 	}
+	free(flags);
 	return NULL;
 }
 
@@ -859,8 +897,12 @@ int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data
 	it->len = len;
 	memcpy(it->data, data, len);
 	pthread_mutex_lock(&s->lock);
-	while (s->queued + len > SINK_QUEUE_MAX && s->head && !s->error)
+	while (s->queued + len > SINK_QUEUE_MAX && s->queued && !s->error) {
+		s->waiting = 1;
+		pthread_cond_signal(&s->more);
 		pthread_cond_wait(&s->room, &s->lock);
+	}
+	s->waiting = 0;
 	if ((error = s->error) == 0) {
 		if (s->tail)
 			s->tail->next = it;
@@ -869,7 +911,9 @@ int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data
 		s->tail = it;
 		s->queued += len;
 		it = NULL;
-		pthread_cond_signal(&s->more);
+		/* Wake the worker for a batch, not for every chunk. */
+		if (s->queued >= SINK_WAKE)
+			pthread_cond_signal(&s->more);
 	}
 	pthread_mutex_unlock(&s->lock);
 	free(it);
