@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -49,21 +50,31 @@ typedef struct pull_range {
 	char msg[300];
 } pull_range;
 
+/* The records of one round as read: a buffer and the ranges that fill it. */
+typedef struct pull_set {
+	struct pull_ctx *c;
+	unsigned char *in;
+	size_t in_cap;
+	pull_range *ranges;
+	size_t nranges, cranges;
+	size_t first, last;       /* the round's chunks */
+} pull_set;
+
 typedef struct pull_ctx {
 	mvms_store *st;
 	mvms_pool *pool;
 	mvms_codec **codecs;
 	pull_chunk *chunks;
 	size_t nchunks, cchunks;
-	unsigned char *in, *out;
-	size_t in_cap, out_cap;
+	unsigned char *out;           /* the decoded round */
+	size_t out_cap;
 	uint64_t done_bytes, total_bytes;
 	const mvms_pull_options *opts;
 	size_t base;     /* first chunk of the round being decoded */
 	mvms_pool *io;   /* concurrent reads for a remote backend, or NULL */
 	size_t round_bytes, range_max;
-	pull_range *ranges;
-	size_t nranges, cranges;
+	pull_set *decoding;
+	pull_set set[2]; /* a remote pull reads the next round into one while it decodes the other */
 } pull_ctx;
 
 static int mkdir_parents(const char *dir, const char *rel)
@@ -114,7 +125,7 @@ static void decode_one(size_t i, unsigned worker, void *ctx)
 	pull_chunk *ch = &c->chunks[c->base + i];
 
 	ch->error = mvms_pack_decode_record(c->codecs[worker], c->out + ch->out_off, ch->raw_len,
-					    &ch->id, c->in + ch->in_off,
+					    &ch->id, c->decoding->in + ch->in_off,
 					    MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
 	if (ch->error < 0)
 		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
@@ -136,36 +147,34 @@ static int ensure(unsigned char **p, size_t *cap, size_t need)
 
 static void read_one(size_t i, unsigned worker, void *ctx)
 {
-	pull_ctx *c = ctx;
-	pull_range *r = &c->ranges[i];
+	pull_set *set = ctx;
+	pull_ctx *c = set->c;
+	pull_range *r = &set->ranges[i];
 	const pull_chunk *ch = &c->chunks[r->first];
 	char key[MVMS_KEY_MAX];
 
 	(void)worker;
 	mvms_object_key(key, sizeof(key), "packs", &ch->pack);
-	r->error = c->st->be->get(c->st->be, key, r->offset, c->in + ch->in_off, (size_t)r->len);
+	r->error = c->st->be->get(c->st->be, key, r->offset, set->in + ch->in_off, (size_t)r->len);
 	if (r->error < 0)
 		snprintf(r->msg, sizeof(r->msg), "%s", mvms_error_last());
 }
 
-/* Reads, decodes, verifies and writes chunks [first, last) of the current file. */
-static int pull_round(pull_ctx *c, size_t first, size_t last, int fd, mvms_hasher *fh,
-		      const char *path)
+/* Lays out the reads of chunks [first, last) into @set: consecutive records of one pack
+ * coalesce into one range read. */
+static int plan_round(pull_ctx *c, pull_set *set, size_t first, size_t last)
 {
-	size_t i, j, in_need = 0, out_need = 0;
-	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+	size_t i, j, in_need = 0;
 	int error = 0;
 
+	set->first = first;
+	set->last = last;
 	for (i = first; i < last; i++) {
-		c->chunks[i].out_off = out_need;
-		out_need += c->chunks[i].raw_len;
 		c->chunks[i].in_off = in_need;
 		in_need += MVMS_PACK_RECORD_HDR + (size_t)c->chunks[i].stored_len;
 	}
-	MVMS_TRY(ensure(&c->in, &c->in_cap, in_need));
-	MVMS_TRY(ensure(&c->out, &c->out_cap, out_need));
-	/* Coalesce records that sit next to each other in one pack into one read. */
-	c->nranges = 0;
+	MVMS_TRY(ensure(&set->in, &set->in_cap, in_need));
+	set->nranges = 0;
 	for (i = first; i < last; i = j) {
 		uint64_t end = c->chunks[i].offset + MVMS_PACK_RECORD_HDR + c->chunks[i].stored_len;
 		for (j = i + 1; j < last; j++) {
@@ -175,35 +184,62 @@ static int pull_round(pull_ctx *c, size_t first, size_t last, int fd, mvms_hashe
 				break;
 			end += MVMS_PACK_RECORD_HDR + n->stored_len;
 		}
-		if (c->nranges == c->cranges) {
-			size_t ncap = c->cranges ? c->cranges * 2 : 16;
-			pull_range *t = realloc(c->ranges, ncap * sizeof(*t));
+		if (set->nranges == set->cranges) {
+			size_t ncap = set->cranges ? set->cranges * 2 : 16;
+			pull_range *t = realloc(set->ranges, ncap * sizeof(*t));
 			MVMS_CHECK_ALLOC(t, error);
-			c->ranges = t;
-			c->cranges = ncap;
+			set->ranges = t;
+			set->cranges = ncap;
 		}
-		c->ranges[c->nranges].first = i;
-		c->ranges[c->nranges].offset = c->chunks[i].offset;
-		c->ranges[c->nranges].len = end - c->chunks[i].offset;
-		c->ranges[c->nranges].error = 0;
-		c->nranges++;
+		set->ranges[set->nranges].first = i;
+		set->ranges[set->nranges].offset = c->chunks[i].offset;
+		set->ranges[set->nranges].len = end - c->chunks[i].offset;
+		set->ranges[set->nranges].error = 0;
+		set->nranges++;
 	}
-	if (c->io)
-		mvms_pool_run(c->io, c->nranges, read_one, c);
+done:
+	return error;
+}
+
+/* Runs a planned round's reads; failures stay in its ranges for finish_round. Also the
+ * body of the prefetch thread, which must not touch anything but @set and its chunks. */
+static void *read_round(void *arg)
+{
+	pull_set *set = arg;
+	size_t i;
+
+	if (set->c->io)
+		mvms_pool_run(set->c->io, set->nranges, read_one, set);
 	else
-		for (i = 0; i < c->nranges; i++)
-			read_one(i, 0, c);
-	for (i = 0; i < c->nranges; i++)
-		if (c->ranges[i].error < 0) {
-			mvms_oid_fmt(hex, &c->chunks[c->ranges[i].first].id);
-			mvms_object_key(key, sizeof(key), "packs", &c->chunks[c->ranges[i].first].pack);
-			error = mvms_error_set(c->ranges[i].error == MVMS_ENOTFOUND ? MVMS_EMISMATCH
-										 : c->ranges[i].error,
+		for (i = 0; i < set->nranges; i++)
+			read_one(i, 0, set);
+	return NULL;
+}
+
+/* Decodes, verifies and writes a round that has been read. */
+static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, const char *path)
+{
+	size_t i, out_need = 0, first = set->first, last = set->last;
+	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+	int error = 0;
+
+	for (i = 0; i < set->nranges; i++)
+		if (set->ranges[i].error < 0) {
+			mvms_oid_fmt(hex, &c->chunks[set->ranges[i].first].id);
+			mvms_object_key(key, sizeof(key), "packs", &c->chunks[set->ranges[i].first].pack);
+			error = mvms_error_set(set->ranges[i].error == MVMS_ENOTFOUND ? MVMS_EMISMATCH
+										 : set->ranges[i].error,
 					       "pull: %s: cannot read chunk %.16s from %s: %s", path, hex,
-					       key, c->ranges[i].msg);
+					       key, set->ranges[i].msg);
 			goto done;
 		}
+	for (i = first; i < last; i++) {
+		c->chunks[i].out_off = out_need;
+		out_need += c->chunks[i].raw_len;
+	}
+	MVMS_TRY(ensure(&c->out, &c->out_cap, out_need));
 	c->base = first;
+	c->decoding = set;
 	mvms_pool_run(c->pool, last - first, decode_one, c);
 	for (i = first; i < last; i++) {
 		if (c->chunks[i].error < 0) {
@@ -355,6 +391,19 @@ int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep)
 	return error;
 }
 
+/* The end of the round that starts at chunk @first; adds its bytes to *total. */
+static size_t round_end(const pull_ctx *c, size_t first, uint64_t *total)
+{
+	size_t last;
+	uint64_t round = 0;
+
+	for (last = first; last < c->nchunks && round < c->round_bytes; last++) {
+		round += c->chunks[last].raw_len;
+		*total += c->chunks[last].raw_len;
+	}
+	return last;
+}
+
 /* Writes @path from the chunks loaded in @c, checked, through a temporary name. */
 static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned mode,
 			uint64_t size, const mvms_oid *want)
@@ -362,18 +411,43 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 	char *final = NULL, *tmp = NULL, hex[MVMS_OID_HEXSZ + 1];
 	mvms_hasher fh;
 	mvms_oid got;
-	size_t first, last, round;
+	size_t first, last, next_last = 0;
 	uint64_t total = 0;
-	int fd = -1, error = 0, ok = 0;
+	pull_set *cur, *next;
+	pthread_t prefetch;
+	int fd = -1, error = 0, ok = 0, prefetching = 0;
 
 	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, path));
 	mvms_hasher_init(&fh);
-	for (first = 0; first < c->nchunks; first = last) {
-		for (last = first, round = 0; last < c->nchunks && round < c->round_bytes; last++) {
-			round += c->chunks[last].raw_len;
-			total += c->chunks[last].raw_len;
+	/* Over the network the next round is read while this one is decoded and written, so
+	 * the transfer never waits for the CPU (a remote round is 32 MiB: two in memory). */
+	cur = &c->set[0];
+	next = &c->set[1];
+	last = round_end(c, 0, &total);
+	if (c->nchunks) {
+		MVMS_TRY(plan_round(c, cur, 0, last));
+		read_round(cur);
+	}
+	for (first = 0; first < c->nchunks; first = last, last = next_last) {
+		pull_set *t;
+		next_last = last < c->nchunks ? round_end(c, last, &total) : last;
+		if (last < c->nchunks) {
+			MVMS_TRY(plan_round(c, next, last, next_last));
+			if (c->io && pthread_create(&prefetch, NULL, read_round, next) == 0)
+				prefetching = 1;
+			else
+				read_round(next);
 		}
-		MVMS_TRY(pull_round(c, first, last, fd, &fh, path));
+		error = finish_round(c, cur, fd, &fh, path);
+		if (prefetching) {
+			pthread_join(prefetch, NULL);
+			prefetching = 0;
+		}
+		if (error < 0)
+			goto done;
+		t = cur;
+		cur = next;
+		next = t;
 	}
 	mvms_hasher_final(&fh, &got);
 	if (total != size || mvms_oid_cmp(&got, want) != 0) {
@@ -413,6 +487,8 @@ static int pull_ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *o
 	memset(c, 0, sizeof(*c));
 	c->st = st;
 	c->opts = opts;
+	c->set[0].c = c;
+	c->set[1].c = c;
 	c->round_bytes = ROUND_BYTES;
 	c->range_max = RANGE_MAX;
 	if (strcmp(st->backend_name, "local") != 0) {
@@ -438,9 +514,11 @@ static void pull_ctx_dispose(pull_ctx *c)
 	free(c->codecs);
 	mvms_pool_free(c->pool);
 	mvms_pool_free(c->io);
-	free(c->ranges);
+	free(c->set[0].ranges);
+	free(c->set[1].ranges);
+	free(c->set[0].in);
+	free(c->set[1].in);
 	free(c->chunks);
-	free(c->in);
 	free(c->out);
 }
 
