@@ -82,11 +82,13 @@ typedef struct push_ctx {
 	struct uploader *up;     /* remote backends: packs upload while chunking goes on */
 } push_ctx;
 
-/* Over the network a pack's commit is an upload that takes seconds: a background thread
- * finishes (uploads) full packs, at most UP_INFLIGHT at a time, while the push thread keeps
- * chunking; the push thread indexes each pack in the database once its upload is done, so a
- * pack is never indexed before it is durable. */
-#define UP_INFLIGHT 2
+/* Over the network a pack's commit is an upload that takes seconds: background threads
+ * finish (upload) full packs, UP_THREADS at once and at most UP_INFLIGHT queued or
+ * uploading, while the push thread keeps chunking; the push thread indexes each pack in the
+ * database once its upload is done, so a pack is never indexed before it is durable. One
+ * PUT at a time left the link idle between packs; memory stays a few packs. */
+#define UP_THREADS 2
+#define UP_INFLIGHT 3
 
 typedef struct up_item {
 	struct up_item *next;
@@ -100,7 +102,8 @@ typedef struct up_item {
 } up_item;
 
 typedef struct uploader {
-	pthread_t thread;
+	pthread_t thread[UP_THREADS];
+	unsigned nthreads;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	up_item *todo, *todo_tail, *done;
@@ -145,7 +148,10 @@ static int uploader_start(uploader **out)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
-	if (pthread_create(&u->thread, NULL, uploader_main, u) != 0) {
+	for (; u->nthreads < UP_THREADS; u->nthreads++)
+		if (pthread_create(&u->thread[u->nthreads], NULL, uploader_main, u) != 0)
+			break;
+	if (u->nthreads == 0) {
 		pthread_mutex_destroy(&u->lock);
 		pthread_cond_destroy(&u->cond);
 		free(u);
@@ -214,6 +220,7 @@ static int uploader_add(push_ctx *c, mvms_pack_writer *w)
 static void uploader_stop(uploader *u)
 {
 	up_item *it, *next;
+	unsigned i;
 
 	if (!u)
 		return;
@@ -221,7 +228,8 @@ static void uploader_stop(uploader *u)
 	u->closing = 1;
 	pthread_cond_broadcast(&u->cond);
 	pthread_mutex_unlock(&u->lock);
-	pthread_join(u->thread, NULL);
+	for (i = 0; i < u->nthreads; i++)
+		pthread_join(u->thread[i], NULL);
 	for (it = u->done; it; it = next) {
 		next = it->next;
 		mvms_pack_writer_free(it->w);
