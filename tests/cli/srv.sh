@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the tests that drive a real `mvms-store serve` on 127.0.0.1 with curl
+# (server.sh, server-bad.sh): start and stop servers (port 0, --port-file), send a request
+# and look at its status, headers and JSON body. Sourced after lib.sh and `setup`; sets
+# the EXIT trap. REQ_MAX_TIME (seconds, default 60) bounds each request.
+
+SRV_PIDS=
+
+# srv_stop PID: SIGTERM, then wait (bounded: SIGKILL after 15 s); sets SRV_RC
+srv_stop() {
+	SRV_RC=
+	kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; SRV_RC=$?; return 0; }
+	_w=0
+	while kill -0 "$1" 2>/dev/null && [ $_w -lt 150 ]; do
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		diag "server $1 ignored SIGTERM for 15 s: killing it"
+		kill -KILL "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
+	SRV_RC=$?
+	_rest=
+	for _p in $SRV_PIDS; do
+		[ "$_p" = "$1" ] || _rest="$_rest $_p"
+	done
+	SRV_PIDS=$_rest
+}
+
+cleanup() {
+	for _p in $SRV_PIDS; do
+		srv_stop "$_p"
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# srv_start NAME [serve options...]: a server on $MVMS_STORE; sets SRV_PID and URL.
+# Its stderr (the access log) goes to $WORK/NAME.log.
+srv_start() {
+	_name=$1
+	shift
+	rm -f "$WORK/$_name.port"
+	"$MVMS" --store "$MVMS_STORE" serve --listen 127.0.0.1:0 \
+		--port-file "$WORK/$_name.port" "$@" \
+		>"$WORK/$_name.out" 2>"$WORK/$_name.log" </dev/null &
+	SRV_PID=$!
+	SRV_PIDS="$SRV_PIDS $SRV_PID"
+	_w=0
+	while ! grep -q '^[0-9][0-9]*$' "$WORK/$_name.port" 2>/dev/null; do
+		if ! kill -0 "$SRV_PID" 2>/dev/null; then
+			diag "server log:" "$(tail -n 20 "$WORK/$_name.log")"
+			bail "the server ($_name) exited before listening"
+		fi
+		_w=$((_w + 1))
+		[ $_w -le 100 ] || bail "the server ($_name) wrote no port file within 10 s"
+		sleep 0.1
+	done
+	URL="http://127.0.0.1:$(cat "$WORK/$_name.port")"
+}
+
+# req METHOD URL [curl options...]: sets CODE; the body is in $WORK/body (and BODY), the
+# headers in $WORK/hdr. HEAD is sent with curl -I (no body is awaited).
+req() {
+	_m=$1
+	_u=$2
+	shift 2
+	: >"$WORK/body"
+	: >"$WORK/hdr"
+	if [ "$_m" = HEAD ]; then
+		CODE=$(curl -s -I --max-time "${REQ_MAX_TIME:-60}" -o "$WORK/hdr" -w '%{http_code}' "$@" "$_u")
+	else
+		CODE=$(curl -s -X "$_m" --max-time "${REQ_MAX_TIME:-60}" -o "$WORK/body" -D "$WORK/hdr" \
+			-w '%{http_code}' "$@" "$_u")
+	fi
+	BODY=$(cat "$WORK/body")
+	LAST_REQ="$_m $_u"
+}
+
+# hdr NAME: a reply header's value (last occurrence, CR stripped)
+hdr() {
+	grep -i "^$1:" "$WORK/hdr" | tail -n 1 | sed 's/^[^:]*:[[:space:]]*//' | tr -d '\r'
+}
+
+# is_code WANT DESC
+is_code() {
+	if [ "$CODE" = "$1" ]; then
+		ok "$2"
+	else
+		not_ok "$2"
+		diag "$LAST_REQ: want HTTP $1, got $CODE" "body: $(head -c 400 "$WORK/body")"
+		return 1
+	fi
+}
+
+# jnum KEY: the first number value of "KEY" in $WORK/body (compact JSON)
+jnum() {
+	grep -o "\"$1\":-\{0,1\}[0-9][0-9.]*" "$WORK/body" | head -n 1 | sed 's/^[^:]*://'
+}
+
+# jstr KEY: the first string value of "KEY" in $WORK/body (no escaped quotes expected)
+jstr() {
+	grep -o "\"$1\":\"[^\"]*\"" "$WORK/body" | head -n 1 | sed 's/^[^:]*:"//; s/"$//'
+}
+
+# jcount KEY: how many times "KEY": occurs in $WORK/body
+jcount() {
+	grep -o "\"$1\":" "$WORK/body" | wc -l | tr -d ' '
+}
+
+# file_id SPEC PATH: the file id that `show --json` gives for PATH
+file_id() {
+	"$MVMS" show --json "$1" 2>/dev/null | awk -v p="$2" '
+		index($0, "\"path\":") && index($0, "\"" p "\"") { hit = 1; next }
+		hit && index($0, "\"id\":") { sub(/.*"id":[[:space:]]*"/, ""); sub(/".*/, ""); print; exit }'
+}
+
+# healthy: /healthz answers 200; the first time it does not, the server logs are shown
+DUMPED=
+healthy() {
+	_hc=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/healthz")
+	[ "$_hc" = 200 ] && return 0
+	if [ -z "$DUMPED" ]; then
+		DUMPED=1
+		for _l in "$WORK"/*.log; do
+			diag "$_l (last lines):"
+			tail -n 30 "$_l" | sed 's/^/  /' | while IFS= read -r _x; do diag "$_x"; done
+		done
+	fi
+	return 1
+}
