@@ -21,6 +21,9 @@ fi
 
 setup
 
+# hdr, is_code, jnum, jstr; req and cleanup are this file's own (the token, the upstreams)
+. "$TESTS_SRCDIR/cli/srv.sh"
+
 # ---- processes: the server, upstreams, watchers; all stopped on exit ----
 PIDS=
 
@@ -101,29 +104,6 @@ req_as() {
 	shift
 	req "$@"
 	AUTH=$_saved
-}
-
-# hdr NAME: a reply header's value (CR stripped)
-hdr() {
-	grep -i "^$1:" "$WORK/hdr" | tail -n 1 | sed 's/^[^:]*:[[:space:]]*//' | tr -d '\r'
-}
-
-is_code() {
-	if [ "$CODE" = "$1" ]; then
-		ok "$2"
-	else
-		not_ok "$2"
-		diag "$LAST_REQ: want HTTP $1, got $CODE" "body: $(head -c 400 "$WORK/body")"
-		return 1
-	fi
-}
-
-# jnum KEY / jstr KEY: the first value of "KEY" in $WORK/body (compact JSON)
-jnum() {
-	grep -o "\"$1\":-\{0,1\}[0-9][0-9.]*" "$WORK/body" | head -n 1 | sed 's/^[^:]*://'
-}
-jstr() {
-	grep -o "\"$1\":\"[^\"]*\"" "$WORK/body" | head -n 1 | sed 's/^[^:]*:"//; s/"$//'
 }
 
 # predict_many ENV N [curl options...]: N POSTs to /predict/m/ENV over one connection
