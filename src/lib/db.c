@@ -213,6 +213,22 @@ int mvms_db_begin(mvms_db *db)
 	return mvms_db_exec(db, "BEGIN IMMEDIATE");
 }
 
+int mvms_db_read_begin(mvms_db *db, int *began)
+{
+	int error = 0;
+
+	*began = 0;
+	if (sqlite3_get_autocommit(db->h) && (error = mvms_db_exec(db, "BEGIN")) == 0)
+		*began = 1;
+	return error;
+}
+
+void mvms_db_read_end(mvms_db *db, int began)
+{
+	if (began)
+		sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+}
+
 int mvms_db_commit(mvms_db *db)
 {
 	return mvms_db_exec(db, "COMMIT");

@@ -37,6 +37,10 @@ int mvms_db_exec(mvms_db *db, const char *sql);
 /** BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails). */
 int mvms_db_begin(mvms_db *db);
 int mvms_db_commit(mvms_db *db);
+/* A read transaction around many lookups, unless one is open already (*began says which):
+ * each lookup on its own would take and drop SQLite's file lock and stat its journal. */
+int mvms_db_read_begin(mvms_db *db, int *began);
+void mvms_db_read_end(mvms_db *db, int began);
 void mvms_db_rollback(mvms_db *db);
 
 /** Converts an SQLite result code into an MVMS_E* code with a message:

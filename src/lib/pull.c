@@ -302,7 +302,7 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 	sqlite3_stmt *s;
 	char hex[MVMS_OID_HEXSZ + 1];
 	size_t i;
-	int error = 0, rc;
+	int error = 0, rc, began = 0;
 
 	c->nchunks = 0;
 	if (n > c->cchunks) {
@@ -311,6 +311,7 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 		c->chunks = t;
 		c->cchunks = n;
 	}
+	MVMS_TRY(mvms_db_read_begin(c->st->db, &began));
 	for (i = 0; i < n; i++) {
 		pull_chunk *ch = &c->chunks[i];
 		if (!(s = mvms_db_stmt(c->st->db, q))) {
@@ -338,6 +339,7 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 		c->nchunks++;
 	}
 done:
+	mvms_db_read_end(c->st->db, began);
 	return error;
 }
 

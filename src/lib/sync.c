@@ -23,22 +23,26 @@ int mvms_sync_missing(unsigned char *missing, mvms_store *st, const mvms_oid *id
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT 1 FROM chunks WHERE oid = ?");
 	size_t i;
-	int rc;
+	int rc, error = 0, began = 0;
 
 	if (!s)
 		return MVMS_ERROR;
+	if (n > 1)
+		MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(s);
 		mvms_db_bind_oid(s, 1, &ids[i]);
 		rc = sqlite3_step(s);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			sqlite3_reset(s);
-			return mvms_db_error(st->db, rc, "look up chunk");
+			error = mvms_db_error(st->db, rc, "look up chunk");
+			goto done;
 		}
 		missing[i] = rc == SQLITE_DONE;
 	}
+done:
 	sqlite3_reset(s);
-	return 0;
+	mvms_db_read_end(st->db, began);
+	return error;
 }
 
 int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, size_t len,
@@ -793,7 +797,7 @@ static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, 
 	mvms_oid *ids = NULL;
 	sink_item *it;
 	size_t n = 0, i;
-	int error = 0, began = 0;
+	int error = 0;
 
 	for (it = batch; it; it = it->next)
 		n++;
@@ -807,14 +811,8 @@ static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, 
 	MVMS_CHECK_ALLOC(ids, error);
 	for (it = batch, i = 0; it; it = it->next)
 		ids[i++] = it->id;
-	MVMS_TRY(mvms_db_exec(s->st->db, "BEGIN"));
-	began = 1;
 	MVMS_TRY(mvms_sync_missing(*flags, s->st, ids, n));
-	error = mvms_db_commit(s->st->db);
-	began = 0;
 done:
-	if (began)
-		mvms_db_rollback(s->st->db);
 	free(ids);
 	return error;
 }
