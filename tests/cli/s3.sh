@@ -225,6 +225,25 @@ while read -r k; do
 done <"$WORK/local-keys"
 is "$bad" 0 "every pack downloaded by aws equals the local store's"
 
+# ---- a pack corrupted in the bucket: the pull refuses, leaves no file, verify names it ----
+CP=$(grep 'packs/' "$WORK/keys1" | head -n 1)
+CPF=$(find "$WORK/dl" -type f -path "*${CP#"$P1"/}" | head -n 1)
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 3] ^= 0xff; open(sys.argv[2], "wb").write(b)' \
+	"$CPF" "$WORK/bad-pack"
+run $AWS s3 cp --quiet "$WORK/bad-pack" "s3://$BUCKET/$CP"
+is_rc 0 "a byte of one of v1's packs flipped in the bucket"
+mvms --store "$ST1" pull m@v1 -o "$WORK/o-corrupt"
+rc_fail "pull of v1 with a corrupt pack fails"
+like "$ERR" "hash mismatch" "the error says the bytes are wrong (hash mismatch)"
+check "no model.safetensors is left behind" test ! -e "$WORK/o-corrupt/model.safetensors"
+mvms --store "$ST1" --json verify
+is "$(json_get ok)" false "verify reports the corrupt pack"
+run $AWS s3 cp --quiet "$CPF" "s3://$BUCKET/$CP"
+is_rc 0 "the pack put back"
+mvms --store "$ST1" pull m@v1 -o "$WORK/o-fixed"
+is_rc 0 "pull works again"
+check "and is byte-identical" cmp "$WORK/v1/model.safetensors" "$WORK/o-fixed/model.safetensors"
+
 # ---- range reads through a recording proxy ----
 
 start_proxy() { # ARGS... for faultproxy.py
