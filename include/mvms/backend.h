@@ -38,7 +38,7 @@ typedef struct mvms_backend_s3_options {
 	int gcs;                     /* 1: Google Cloud Storage XML API conventions */
 	unsigned concurrency;        /* parallel transfers (0: 8) */
 	unsigned max_retries;        /* on 5xx, 429, timeouts, resets (0: 5) */
-	uint64_t multipart_threshold;/* objects larger than this go up in parts (0: 16 MiB) */
+	uint64_t multipart_threshold;/* objects larger than this go up in parts (0: 100 MiB) */
 	uint64_t part_size;          /* (0: 8 MiB) */
 } mvms_backend_s3_options;
 

@@ -17,7 +17,10 @@
 
 #define S3_DEFAULT_CONCURRENCY 8
 #define S3_DEFAULT_RETRIES 5
-#define S3_DEFAULT_THRESHOLD (16ull << 20)
+/* A pack (64 MiB by default) goes up in one PUT: fewer requests, and servers that build
+ * multipart objects from segments (Swift) serve them slower. Two packs upload at once, so
+ * the link stays busy without parts; larger packs still go up in parallel parts. */
+#define S3_DEFAULT_THRESHOLD (100ull << 20)
 #define S3_DEFAULT_PART (8ull << 20)
 #define S3_MIN_PART (5ull << 20)     /* S3's minimum for every part but the last */
 #define S3_MAX_PARTS 10000
@@ -97,7 +100,7 @@ static const char *env(const char *name)
 int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, size_t bufsize,
 				     const char *url)
 {
-	const char *rest;
+	const char *rest, *t;
 	char *slash;
 	int gs;
 	size_t n;
@@ -131,6 +134,15 @@ int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, si
 		return mvms_error_set(MVMS_EINVALID, "backend '%.200s': empty prefix component",
 				      url);
 
+	if ((t = env("MVMS_S3_MULTIPART_THRESHOLD"))) {
+		char *end = NULL;
+		unsigned long long v = strtoull(t, &end, 10);
+		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+		if (end == t || (shift && end[1]) || (!shift && *end) || v == 0 || v > (1ull << 40) >> shift)
+			return mvms_error_set(MVMS_EINVALID, "MVMS_S3_MULTIPART_THRESHOLD '%.40s': want "
+					      "a size in bytes, with K, M or G", t);
+		out->multipart_threshold = (uint64_t)v << shift;
+	}
 	out->gcs = gs;
 	out->path_style = env("MVMS_S3_PATH_STYLE") && strcmp(getenv("MVMS_S3_PATH_STYLE"), "1") == 0;
 	out->session_token = env("AWS_SESSION_TOKEN");

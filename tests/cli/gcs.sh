@@ -61,7 +61,7 @@ skip() {
 CLEAN="env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_REGION
  -u AWS_DEFAULT_REGION -u AWS_ENDPOINT_URL -u GOOGLE_HMAC_ACCESS_ID -u GOOGLE_HMAC_SECRET
  -u GOOGLE_OAUTH_ACCESS_TOKEN -u STORAGE_EMULATOR_HOST -u MVMS_GCS_ENDPOINT -u MVMS_S3_PATH_STYLE
- -u MVMS_S3_RESOLVE -u MVMS_S3_LIST_PAGE"
+ -u MVMS_S3_RESOLVE -u MVMS_S3_LIST_PAGE -u MVMS_S3_MULTIPART_THRESHOLD"
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -87,10 +87,12 @@ done
 RPORT=$(cat "$WORK/rec.port")
 REC=127.0.0.1:$RPORT
 
-# gsb ARGS...: mvms-store with only the bearer token and the path-style emulator endpoint
+# gsb ARGS...: mvms-store with only the bearer token and the path-style emulator endpoint,
+# and a multipart threshold under the 24 MiB pack below (the default, 100 MiB, is above a
+# default pack) so that multipart requests get recorded
 gsb() {
 	run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 \
-		"$MVMS" "$@"
+		MVMS_S3_MULTIPART_THRESHOLD=16M "$MVMS" "$@"
 }
 # recq [-f FROM] [-t TO] EXPR: how many recorded requests (numbers FROM..TO, default all)
 # satisfy the Python expression EXPR over r (the record: method, path, query, args,
@@ -131,7 +133,7 @@ gsb --store "$SB" init --backend gs://bkt/pfx
 is_rc 0 "init --backend gs://bkt/pfx (bearer token, STORAGE_EMULATOR_HOST=$REC)" ||
 	bail "cannot create a gs:// store"
 gsb --store "$SB" --json push m "$WORK/b1" -m one
-is_rc 0 "push v1 (24 MiB: one pack above the 16 MiB multipart threshold) with the bearer token"
+is_rc 0 "push v1 (24 MiB: one pack above MVMS_S3_MULTIPART_THRESHOLD=16M) with the bearer token"
 B1_ID=$(json_get id)
 # MVMS_GCS_ENDPOINT wins over STORAGE_EMULATOR_HOST (here a port nothing listens on)
 run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN STORAGE_EMULATOR_HOST=127.0.0.1:1 \
