@@ -439,9 +439,9 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 	for (first = 0; first < c->nchunks; first = last, last = next_last) {
 		pull_set *t;
 		next_last = last < c->nchunks ? round_end(c, last, &total) : last;
-		if (last < c->nchunks) {
+		if (c->io && last < c->nchunks) {
 			MVMS_TRY(plan_round(c, next, last, next_last));
-			if (c->io && pthread_create(&prefetch, NULL, read_round, next) == 0)
+			if (pthread_create(&prefetch, NULL, read_round, next) == 0)
 				prefetching = 1;
 			else
 				read_round(next);
@@ -453,6 +453,12 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 		}
 		if (error < 0)
 			goto done;
+		/* A local read is a page-cache copy: read the next round only now, so a round's
+		 * input is still in the CPU cache when it is decoded. */
+		if (!c->io && last < c->nchunks) {
+			MVMS_TRY(plan_round(c, next, last, next_last));
+			read_round(next);
+		}
 		t = cur;
 		cur = next;
 		next = t;
