@@ -290,6 +290,36 @@ static void test_shapes(mvms_store *st)
 		ok(bases_are(st, &c[4], &c[6], 1, w), "chain: merge-base of v4 and v6 is v4");
 	}
 
+	/* Shapes where a branch's line goes down to main by first parents, but the fork point
+	 * is not the merge base: a sub-branch of the branch was merged into main (sub), or the
+	 * branch synced main in (sync). The in-memory index must fall back to the walk. */
+	{
+		vrow m1, m2, b1, b2, s1, m3, n1, n2, c1, c2, n3;
+		m1 = mkv(st, "sub", 1, NULL, NULL);
+		m2 = mkv(st, "sub", 2, &m1, NULL);
+		b1 = mkv(st, "sub", 3, &m1, NULL);
+		b2 = mkv(st, "sub", 4, &b1, NULL);
+		s1 = mkv(st, "sub", 5, &b1, NULL);
+		m3 = mkv(st, "sub", 6, &m2, &s1);
+		n1 = mkv(st, "sync", 1, NULL, NULL);
+		n2 = mkv(st, "sync", 2, &n1, NULL);
+		c1 = mkv(st, "sync", 3, &n1, NULL);
+		c2 = mkv(st, "sync", 4, &c1, &n2);
+		n3 = mkv(st, "sync", 5, &n2, NULL);
+		{
+			const vrow *w1[] = { &b1 }, *w2[] = { &n2 };
+			int round;
+			/* twice: the second asks the in-memory index */
+			for (round = 0; round < 2; round++) {
+				ok(bases_are(st, &b2, &m3, 1, w1), "sub-branch merged into main: the base is "
+				   "the branch version it came from, not the fork (round %d)", round);
+				ok(bases_are(st, &m3, &b2, 1, w1), "sub-branch: symmetric (round %d)", round);
+				ok(bases_are(st, &c2, &n3, 1, w2), "branch that synced main in: the base is the "
+				   "synced main version (round %d)", round);
+			}
+		}
+	}
+
 	/* diamond: d1 <- d2, d1 <- d3, d4 = merge(d2, d3) */
 	d[1] = mkv(st, "dia", 1, NULL, NULL);
 	d[2] = mkv(st, "dia", 2, &d[1], NULL);

@@ -50,6 +50,16 @@ size_t mvms_dag__children(const mvms_dagcache *c, int node, const uint32_t **lis
 /* 1 when node @x is @y or reached from @y by first parents only (O(1), no walk). A 0 says
  * nothing: @x may still be an ancestor through a merge's other parents. */
 int mvms_dag__first_parent_ancestor(const mvms_dagcache *c, int x, int y);
+/* 1 when @x reaches @y by first parents, one side edge into a merge, then first parents
+ * again (an old branch version and the main line that merged it); O(log n + side edges
+ * leaving @x's first-parent subtree, at most 4096 looked at). A 0 says nothing. */
+int mvms_dag__one_merge_ancestor(const mvms_dagcache *c, int x, int y);
+/* 1 with *base set when @x's line goes down by first parents, through versions with one
+ * parent whose descendants all stay on their first-parent subtree, to a version *base on
+ * @y's first-parent line: *base is then the one merge base of @x and @y (an abandoned or
+ * open branch and the main line). Costs the length of @x's side of the fork (at most 4096
+ * steps, each O(log n)); 0 says nothing. */
+int mvms_dag__fork_base(const mvms_dagcache *c, int x, int y, int *base);
 /* A lineage node from the index (model and message strdup()ed). */
 int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int depth);
 

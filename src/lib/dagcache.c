@@ -29,6 +29,11 @@ struct mvms_dagcache {
 	 * first-parent ancestor of y when y's interval nests in x's. 0: not reached (a cycle
 	 * in a damaged database). */
 	uint32_t *tin, *tout;
+	/* Every edge into a merge from one of its other parents (not the first), as (tin of
+	 * that parent, the merge), sorted: "a reaches b through one merge" is then a range of
+	 * this array (the parents inside a's first-parent subtree) and an O(1) test each. */
+	struct merge_edge { uint32_t tin, merge; } *medges;
+	size_t nmedges;
 };
 
 static int64_t pragma_i64(mvms_store *st, const char *sql)
@@ -70,12 +75,20 @@ static void cache_free(mvms_dagcache *c)
 	free(c->ch_pos);
 	free(c->tin);
 	free(c->tout);
+	free(c->medges);
 	free(c);
 }
 
 void mvms_dag__cache_free(mvms_dagcache *c)
 {
 	cache_free(c);
+}
+
+static int medge_cmp(const void *pa, const void *pb)
+{
+	const struct merge_edge *a = pa, *b = pb;
+
+	return a->tin < b->tin ? -1 : a->tin > b->tin;
 }
 
 /* Number the first-parent forest depth first, iteratively (chains are 100k deep). */
@@ -115,6 +128,22 @@ static int first_parent_intervals(mvms_dagcache *c)
 			stack[sp++] = v;
 		}
 	}
+	/* The side edges of merges, by the pre-order number of the parent they come from. */
+	c->medges = malloc((c->par_off[c->n] + 1) * sizeof(*c->medges));
+	if (!c->medges) {
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	for (r = 0; r < c->n; r++) {
+		uint32_t k;
+		for (k = c->par_off[r] + 1; k < c->par_off[r + 1]; k++)
+			if (c->tin[c->par[k]]) {
+				c->medges[c->nmedges].tin = c->tin[c->par[k]];
+				c->medges[c->nmedges].merge = (uint32_t)r;
+				c->nmedges++;
+			}
+	}
+	qsort(c->medges, c->nmedges, sizeof(*c->medges), medge_cmp);
 done:
 	free(stack);
 	free(it);
@@ -320,6 +349,65 @@ int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int
 int mvms_dag__first_parent_ancestor(const mvms_dagcache *c, int x, int y)
 {
 	return c->tin[x] && c->tin[y] && c->tin[x] <= c->tin[y] && c->tout[y] <= c->tout[x];
+}
+
+int mvms_dag__one_merge_ancestor(const mvms_dagcache *c, int x, int y)
+{
+	size_t lo = 0, hi = c->nmedges, seen;
+
+	if (!c->tin[x] || !c->tin[y])
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->medges[mid].tin < c->tin[x])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* A bounded look: past this many side edges the caller's walk is the better bet. */
+	for (seen = 0; lo < c->nmedges && c->medges[lo].tin < c->tout[x] && seen < 4096; lo++, seen++)
+		if (mvms_dag__first_parent_ancestor(c, (int)c->medges[lo].merge, y))
+			return 1;
+	return 0;
+}
+
+/* 1 when some merge takes a side parent from @x's first-parent subtree: then @x may have
+ * descendants outside that subtree. */
+static int side_edge_out(const mvms_dagcache *c, int x)
+{
+	size_t lo = 0, hi = c->nmedges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->medges[mid].tin < c->tin[x])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nmedges && c->medges[lo].tin < c->tout[x];
+}
+
+int mvms_dag__fork_base(const mvms_dagcache *c, int x, int y, int *base)
+{
+	int p = x, steps;
+
+	if (!c->tin[x] || !c->tin[y])
+		return 0;
+	for (steps = 0; steps < 4096; steps++) {
+		if (mvms_dag__first_parent_ancestor(c, p, y)) {
+			*base = p;
+			return 1;
+		}
+		/* p is no ancestor of y only if all its descendants are in its first-parent
+		 * subtree (y is not), and x's ancestry gains nothing besides p only if p has one
+		 * parent. */
+		if (c->par_off[p + 1] - c->par_off[p] != 1 || side_edge_out(c, p))
+			return 0;
+		p = (int)c->par[c->par_off[p]];
+		if (!c->tin[p])
+			return 0;
+	}
+	return 0;
 }
 
 size_t mvms_dag__count(const mvms_dagcache *c)

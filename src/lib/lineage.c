@@ -531,13 +531,16 @@ static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 	return 0;
 }
 
+/* 1 when the index proves x an ancestor of y without a walk (first parents only, or with
+ * one merge's side edge); 0 when it cannot tell. */
 static int first_parent_ancestor(const mvms_dagcache *dc, int64_t x, int64_t y)
 {
 	int nx, ny;
 
 	if (!dc || (nx = mvms_dag__node(dc, x)) < 0 || (ny = mvms_dag__node(dc, y)) < 0)
 		return 0;
-	return mvms_dag__first_parent_ancestor(dc, nx, ny);
+	return mvms_dag__first_parent_ancestor(dc, nx, ny) ||
+	       mvms_dag__one_merge_ancestor(dc, nx, ny);
 }
 
 int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
@@ -605,11 +608,20 @@ int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int6
 		res[nres++] = a;
 		goto finish;
 	}
-	/* One on the other's first-parent line (an old version of a branch and its head, the
-	 * common far-apart case) is its sole merge base: an O(1) answer, no walk. */
-	if (first_parent_ancestor(p.dc, a, b) || first_parent_ancestor(p.dc, b, a)) {
-		res[nres++] = first_parent_ancestor(p.dc, a, b) ? a : b;
+	/* One an ancestor of the other (an old version and a later head of its line, or a
+	 * merged branch's version and the main line) is the sole merge base: when the index
+	 * proves it, no walk. */
+	if ((red = first_parent_ancestor(p.dc, a, b)) || first_parent_ancestor(p.dc, b, a)) {
+		res[nres++] = red ? a : b;
 		goto finish;
+	}
+	if (p.dc) {
+		int xa = mvms_dag__node(p.dc, a), xb = mvms_dag__node(p.dc, b), base;
+		if (xa >= 0 && xb >= 0 && (mvms_dag__fork_base(p.dc, xa, xb, &base) ||
+					   mvms_dag__fork_base(p.dc, xb, xa, &base))) {
+			res[nres++] = mvms_dag__row(p.dc, base);
+			goto finish;
+		}
 	}
 	MVMS_TRY(generation_of(&ga, &p, a));
 	MVMS_TRY(generation_of(&gb, &p, b));
