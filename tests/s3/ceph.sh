@@ -124,6 +124,7 @@ show_logs() {
 }
 
 do_start() {
+	s3_lock
 	do_setup
 	load_ports
 	_t0=$(s3_now_ms)
@@ -137,7 +138,14 @@ do_start() {
 		s3_wait_for "the monitor on :$MON" 60 mon_up || { show_logs; do_stop; s3_die "the monitor did not start"; }
 		if ! [ -s "$CB/osd.0/fsid" ]; then
 			uuid=$(uuidgen)
-			id=$(ceph_cli osd new "$uuid" 2>>"$CB/log/start.log") || { show_logs; do_stop; s3_die "ceph osd new failed"; }
+			# A monitor just created can refuse the first commands (EPERM "problem getting
+			# command descriptions", seen under load): retry; the same uuid gives the same id.
+			n=0
+			until id=$(ceph_cli osd new "$uuid" 2>>"$CB/log/start.log"); do
+				n=$((n + 1))
+				[ "$n" -lt 10 ] || { show_logs; do_stop; s3_die "ceph osd new failed"; }
+				sleep 1
+			done
 			[ "$id" = 0 ] || { do_stop; s3_die "ceph osd new gave id '$id', want 0"; }
 			ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$uuid" >>"$CB/log/start.log" 2>&1 ||
 				{ show_logs; do_stop; s3_die "ceph-osd --mkfs failed"; }
@@ -149,6 +157,7 @@ do_start() {
 		radosgw -c "$CONF" -n client.rgw.a >>"$CB/log/start.log" 2>&1 || { show_logs; do_stop; s3_die "radosgw failed"; }
 	fi
 	s3_wait_for "radosgw on $ENDPOINT" 120 rgw_up || { show_logs; do_stop; s3_die "radosgw did not start"; }
+	s3_unlock   # every port is bound now
 	if ! [ -s "$CB/user-done" ]; then
 		n=0
 		until timeout 60 radosgw-admin -c "$CONF" user create --uid=tester --display-name=tester \

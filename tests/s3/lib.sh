@@ -7,10 +7,38 @@
 umask 022
 
 s3_prog=${0##*/}
-s3_die() { printf '%s: %s\n' "$s3_prog" "$*" >&2; exit 1; }
+s3_die() { printf '%s: %s\n' "$s3_prog" "$*" >&2; s3_unlock; exit 1; }
 s3_say() { printf '%s: %s\n' "$s3_prog" "$*" >&2; }
 
 S3_BASE=${MVMS_S3_BASE:-${TMPDIR:-/tmp}/mvms-s3.$(id -u)}
+
+# Test scripts may start servers at the same time (make -j check): a machine-wide lock
+# (an atomic mkdir, so no file descriptor leaks into the daemons) makes picking ports and
+# binding them one starter at a time; the next starter then sees those ports taken. A
+# lock whose holder died is taken over.
+S3_LOCK=${TMPDIR:-/tmp}/mvms-s3-start.lock
+S3_LOCKED=
+s3_lock() {
+	_n=0
+	until mkdir "$S3_LOCK" 2>/dev/null; do
+		_holder=$(cat "$S3_LOCK/pid" 2>/dev/null || :)
+		if [ -n "$_holder" ] && ! kill -0 "$_holder" 2>/dev/null; then
+			rm -rf "$S3_LOCK"
+			continue
+		fi
+		_n=$((_n + 1))
+		[ "$_n" -lt 3000 ] || { printf '%s: %s\n' "$s3_prog" "another server start has held $S3_LOCK for 10 minutes" >&2; exit 1; }
+		sleep 0.2
+	done
+	echo $$ >"$S3_LOCK/pid"
+	S3_LOCKED=1
+}
+s3_unlock() {
+	if [ -n "$S3_LOCKED" ]; then
+		rm -rf "$S3_LOCK"
+	fi
+	S3_LOCKED=
+}
 S3_REGION=us-east-1
 
 s3_now_ms() {

@@ -158,6 +158,7 @@ memcached_up() { s3_port_busy "$MEMC"; }
 running() { s3_pid_alive "$RUN/proxy.pid"; }
 
 do_start() {
+	s3_lock
 	do_setup
 	load_ports
 	_t0=$(s3_now_ms)
@@ -187,6 +188,7 @@ do_start() {
 		do_stop
 		s3_die "Swift did not start"
 	fi
+	s3_unlock   # every port is bound now
 	# the proxy can still answer 503 for a moment after everything listens: retry
 	n=0
 	until s3_make_bucket "$ENDPOINT" "$BUCKET" 2>/dev/null && s3_bucket_ok "$ENDPOINT" "$BUCKET"; do
