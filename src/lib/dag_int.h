@@ -60,6 +60,10 @@ int mvms_dag__one_merge_ancestor(const mvms_dagcache *c, int x, int y);
  * open branch and the main line). Costs the length of @x's side of the fork (at most 4096
  * steps, each O(log n)); 0 says nothing. */
 int mvms_dag__fork_base(const mvms_dagcache *c, int x, int y, int *base);
+/* A lineage walk's visited set: begin (a new epoch), then seen/mark per node. */
+int mvms_dag__walk_begin(uint32_t *epoch, mvms_dagcache *c);
+int mvms_dag__seen(size_t *slot, const mvms_dagcache *c, uint32_t epoch, int node);
+void mvms_dag__mark(mvms_dagcache *c, uint32_t epoch, int node, size_t slot);
 /* A lineage node from the index (model and message strdup()ed). */
 int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int depth);
 

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "store_int.h"
 #include "dag_int.h"
 
@@ -34,6 +35,11 @@ struct mvms_dagcache {
 	 * this array (the parents inside a's first-parent subtree) and an O(1) test each. */
 	struct merge_edge { uint32_t tin, merge; } *medges;
 	size_t nmedges;
+	/* Scratch of a lineage walk: node -> its index in the answer, valid where stamp equals
+	 * the walk's epoch, so a walk never clears a store-sized array (a handle walks one
+	 * lineage at a time). */
+	struct walk_mark { uint32_t stamp, slot; } *mark;
+	uint32_t epoch;
 };
 
 static int64_t pragma_i64(mvms_store *st, const char *sql)
@@ -76,6 +82,7 @@ static void cache_free(mvms_dagcache *c)
 	free(c->tin);
 	free(c->tout);
 	free(c->medges);
+	free(c->mark);
 	free(c);
 }
 
@@ -408,6 +415,32 @@ int mvms_dag__fork_base(const mvms_dagcache *c, int x, int y, int *base)
 			return 0;
 	}
 	return 0;
+}
+
+int mvms_dag__walk_begin(uint32_t *epoch, mvms_dagcache *c)
+{
+	if (!c->mark && !(c->mark = calloc(c->n + 1, sizeof(*c->mark))))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	if (++c->epoch == 0) {
+		memset(c->mark, 0, (c->n + 1) * sizeof(*c->mark));
+		c->epoch = 1;
+	}
+	*epoch = c->epoch;
+	return 0;
+}
+
+int mvms_dag__seen(size_t *slot, const mvms_dagcache *c, uint32_t epoch, int node)
+{
+	if (c->mark[node].stamp != epoch)
+		return 0;
+	*slot = c->mark[node].slot;
+	return 1;
+}
+
+void mvms_dag__mark(mvms_dagcache *c, uint32_t epoch, int node, size_t slot)
+{
+	c->mark[node].stamp = epoch;
+	c->mark[node].slot = (uint32_t)slot;
 }
 
 size_t mvms_dag__count(const mvms_dagcache *c)

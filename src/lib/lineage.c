@@ -225,49 +225,62 @@ done:
 	return error;
 }
 
-/* Lineage over the in-memory index: the same walk as bfs(), memory reads only.
- * Returns 1 (nothing done) when the start version is not in the index. */
-static int lineage_mem(walk *w, const mvms_dagcache *dc, int64_t row, int direction, int depth)
+static int push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		uint32_t *t = realloc(*v, ncap * sizeof(*t));
+		if (!t)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		*v = t;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+/* Lineage over the in-memory index: the same walk as bfs(), memory reads only. Its
+ * bookkeeping grows with the answer, never with the store: a 10-node lineage in a 100k
+ * store must not clear a 100k-entry array (the index's epoch-stamped scratch instead). Returns 1 (nothing done) when the start
+ * version is not in the index. */
+static int lineage_mem(walk *w, mvms_dagcache *dc, int64_t row, int direction, int depth)
 {
 	mvms_lineage *l = w->l;
-	int32_t *seen = NULL;
-	uint32_t *queue = NULL;
-	size_t qh, qt, n = mvms_dag__count(dc), k, pass;
+	uint32_t *ids = NULL, *queue = NULL;   /* the node of each index; indices to visit */
+	size_t nids = 0, cids = 0, qh, qt, qcap = 0, pass;
 	int start = mvms_dag__node(dc, row), error = 0;
+	uint32_t epoch;
 
 	if (start < 0)
 		return 1;
-	seen = malloc((n + 1) * sizeof(*seen));
-	queue = malloc((n + 1) * sizeof(*queue));
-	MVMS_CHECK_ALLOC(seen, error);
-	MVMS_CHECK_ALLOC(queue, error);
-	for (k = 0; k < n; k++)
-		seen[k] = -1;
+	MVMS_TRY(mvms_dag__walk_begin(&epoch, dc));
 	w->cap_nodes = 64;
 	l->nodes = malloc(w->cap_nodes * sizeof(*l->nodes));
 	MVMS_CHECK_ALLOC(l->nodes, error);
 	MVMS_TRY(mvms_dag__fill(&l->nodes[0], dc, start, 0));
 	l->node_count = 1;
-	seen[start] = 0;
+	MVMS_TRY(push_u32(&ids, &nids, &cids, (uint32_t)start));
+	mvms_dag__mark(dc, epoch, start, 0);
 	for (pass = 0; pass < 2; pass++) {
 		int up = pass == 0;
 		if (!(direction & (up ? MVMS_LINEAGE_ANCESTORS : MVMS_LINEAGE_DESCENDANTS)))
 			continue;
 		qh = qt = 0;
-		queue[qt++] = (uint32_t)start;
+		MVMS_TRY(push_u32(&queue, &qt, &qcap, 0));
 		while (qh < qt) {
-			uint32_t cur = queue[qh++];
-			int d = l->nodes[seen[cur]].depth;
+			size_t ci = queue[qh++];
+			uint32_t cur = ids[ci];
+			int d = l->nodes[ci].depth;
 			const uint32_t *nb;
 			const int *pos;
-			size_t nn, j;
+			size_t nn, j, oi;
 			if (depth >= 0 && (d < 0 ? -d : d) >= depth)
 				continue;
 			nn = up ? mvms_dag__parents(dc, (int)cur, &nb, &pos)
 				: mvms_dag__children(dc, (int)cur, &nb, &pos);
 			for (j = 0; j < nn; j++) {
 				uint32_t o = nb[j];
-				if (seen[o] < 0) {
+				if (!mvms_dag__seen(&oi, dc, epoch, (int)o)) {
 					if (l->node_count == w->cap_nodes) {
 						mvms_lineage_node *t = realloc(l->nodes, w->cap_nodes * 2 * sizeof(*t));
 						MVMS_CHECK_ALLOC(t, error);
@@ -276,18 +289,20 @@ static int lineage_mem(walk *w, const mvms_dagcache *dc, int64_t row, int direct
 					}
 					MVMS_TRY(mvms_dag__fill(&l->nodes[l->node_count], dc, (int)o,
 								up ? d + 1 : d - 1));
-					seen[o] = (int32_t)l->node_count++;
-					queue[qt++] = o;
+					oi = l->node_count++;
+					MVMS_TRY(push_u32(&ids, &nids, &cids, o));
+					mvms_dag__mark(dc, epoch, (int)o, oi);
+					MVMS_TRY(push_u32(&queue, &qt, &qcap, (uint32_t)oi));
 				}
 				if (up)
-					MVMS_TRY(add_edge(w, (size_t)seen[cur], (size_t)seen[o], pos[j]));
+					MVMS_TRY(add_edge(w, ci, oi, pos[j]));
 				else
-					MVMS_TRY(add_edge(w, (size_t)seen[o], (size_t)seen[cur], pos[j]));
+					MVMS_TRY(add_edge(w, oi, ci, pos[j]));
 			}
 		}
 	}
 done:
-	free(seen);
+	free(ids);
 	free(queue);
 	return error;
 }
