@@ -24,52 +24,17 @@ setup
 # hdr, is_code, jnum, jstr; req and cleanup are this file's own (the token, the upstreams)
 . "$TESTS_SRCDIR/cli/srv.sh"
 
-# ---- processes: the server, upstreams, watchers; all stopped on exit ----
-PIDS=
-
-# stop PID: SIGTERM, then wait (SIGKILL after 10 s); sets STOP_RC and STOP_TENTHS
-stop() {
-	STOP_RC=
-	STOP_TENTHS=0
-	if kill -TERM "$1" 2>/dev/null; then
-		while kill -0 "$1" 2>/dev/null && [ $STOP_TENTHS -lt 100 ]; do
-			sleep 0.1
-			STOP_TENTHS=$((STOP_TENTHS + 1))
-		done
-		if kill -0 "$1" 2>/dev/null; then
-			diag "process $1 ignored SIGTERM for 10 s: killing it"
-			kill -KILL "$1" 2>/dev/null
-		fi
-	fi
-	wait "$1" 2>/dev/null
-	STOP_RC=$?
-	_rest=
-	for _p in $PIDS; do
-		[ "$_p" = "$1" ] || _rest="$_rest $_p"
-	done
-	PIDS=$_rest
-}
+# ---- processes: the server, upstreams, watchers (SRV_PIDS); all killed on exit ----
+SRV_STOP_TENTHS=100   # srv_stop: SIGKILL after 10 s
 
 cleanup() {
-	for _p in $PIDS; do
+	for _p in $SRV_PIDS; do
 		kill -KILL "$_p" 2>/dev/null
 		wait "$_p" 2>/dev/null
 	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# wait_port FILE PID WHAT: until FILE holds a port number (10 s); prints the port
-wait_port() {
-	_w=0
-	while ! grep -q '^[0-9][0-9]*$' "$1" 2>/dev/null; do
-		kill -0 "$2" 2>/dev/null || bail "$3 exited before listening"
-		_w=$((_w + 1))
-		[ $_w -le 100 ] || bail "$3 wrote no port file within 10 s"
-		sleep 0.1
-	done
-	cat "$1"
-}
 
 # upstream NAME [options...]: starts tests/upstream --name NAME; sets UP_PID and UP_URL
 upstream() {
@@ -79,8 +44,9 @@ upstream() {
 	"$UPSTREAM" --name "$_n" --port-file "$WORK/up-$_n.port" "$@" \
 		>/dev/null 2>"$WORK/up-$_n.log" </dev/null &
 	UP_PID=$!
-	PIDS="$PIDS $UP_PID"
-	UP_URL="http://127.0.0.1:$(wait_port "$WORK/up-$_n.port" "$UP_PID" "upstream $_n")"
+	SRV_PIDS="$SRV_PIDS $UP_PID"
+	wait_port "$WORK/up-$_n.port" "$UP_PID" "upstream $_n" "$WORK/up-$_n.log"
+	UP_URL="http://127.0.0.1:$PORT"
 }
 
 # req METHOD URL [curl options...]: sets CODE; the body is in $WORK/body (and BODY), the
@@ -146,8 +112,9 @@ AUTH="Authorization: Bearer $W"
 "$MVMS" serve --listen 127.0.0.1:0 --port-file "$WORK/srv.port" --threads 2 --no-access-log \
 	>"$WORK/srv.out" 2>"$WORK/srv.log" </dev/null &
 SRV_PID=$!
-PIDS="$PIDS $SRV_PID"
-URL="http://127.0.0.1:$(wait_port "$WORK/srv.port" "$SRV_PID" "the server")"
+SRV_PIDS="$SRV_PIDS $SRV_PID"
+wait_port "$WORK/srv.port" "$SRV_PID" "the server" "$WORK/srv.log"
+URL="http://127.0.0.1:$PORT"
 
 upstream v1
 UP1=$UP_URL
@@ -307,7 +274,7 @@ mvms deploy m@v3 down --weight 1000000 --endpoint "$DOWN_URL"
 mvms deploy m@v1 down --weight 1 --endpoint "$UP1"
 mvms deploy m@v3 alone --endpoint "$DOWN_URL"
 is_rc 0 "deploy to down and alone (v3 on an upstream about to stop)"
-stop "$DOWN_PID"
+srv_stop "$DOWN_PID"
 req POST "$URL/predict/m/down" -d x
 is_code 200 "an upstream that is down: retried on v1, 200"
 is "$(jstr version)" v1 "from v1"
@@ -454,7 +421,7 @@ is "$(tr '\n' ' ' <"$WORK/once.log" 2>/dev/null)" "3 v1 weights of v1 " "the hoo
 	--exec 'echo "$MVMS_REVISION $MVMS_VERSION" >>"$WORK/watch.log"' \
 	>/dev/null 2>"$WORK/watch.err" </dev/null &
 WP=$!
-PIDS="$PIDS $WP"
+SRV_PIDS="$SRV_PIDS $WP"
 _w=0
 while [ "$(cat "$WORK/watch.log" 2>/dev/null | wc -l)" -lt 1 ] && [ $_w -lt 100 ]; do
 	sleep 0.1
@@ -469,13 +436,13 @@ while [ "$(cat "$WORK/watch.log" 2>/dev/null | wc -l)" -lt 2 ] && [ $_w -lt 100 
 done
 is "$(sed -n 2p "$WORK/watch.log" 2>/dev/null)" "4 v2" "the hook ran again for revision 4 (v2)"
 num_lt "$_w" 30 "within 3 s of the deploy (long-poll; $_w tenths)"
-stop "$WP"
-num_le "$STOP_TENTHS" 50 "watch --remote stops within 5 s of SIGTERM (took $STOP_TENTHS tenths)"
+srv_stop "$WP"
+num_le "$SRV_TENTHS" 50 "watch --remote stops within 5 s of SIGTERM (took $SRV_TENTHS tenths)"
 
 # ---- the server is still healthy and stops cleanly ----
 req GET "$URL/healthz"
 is_code 200 "healthz after all that"
-stop "$SRV_PID"
-is "$STOP_RC" 0 "the server stops on SIGTERM with 0"
+srv_stop "$SRV_PID"
+is "$SRV_RC" 0 "the server stops on SIGTERM with 0"
 
 done_testing

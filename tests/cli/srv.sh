@@ -1,23 +1,25 @@
 # SPDX-License-Identifier: MIT
 # Helpers for the tests that drive a real `mvms-store serve` on 127.0.0.1 with curl
-# (server.sh, server-bad.sh): start and stop servers (port 0, --port-file), send a request
+# (server.sh, server-bad.sh, predict.sh): start and stop servers (port 0, --port-file), send a request
 # and look at its status, headers and JSON body. Sourced after lib.sh and `setup`; sets
 # the EXIT trap. REQ_MAX_TIME (seconds, default 60) bounds each request.
 
 SRV_PIDS=
 
-# srv_stop PID: SIGTERM, then wait (bounded: SIGKILL after 15 s); sets SRV_RC
+# srv_stop PID: SIGTERM, then wait (SIGKILL after SRV_STOP_TENTHS tenths of a second,
+# default 150); sets SRV_RC (its exit status) and SRV_TENTHS (how long it took to go)
 srv_stop() {
 	SRV_RC=
-	kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; SRV_RC=$?; return 0; }
-	_w=0
-	while kill -0 "$1" 2>/dev/null && [ $_w -lt 150 ]; do
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		diag "server $1 ignored SIGTERM for 15 s: killing it"
-		kill -KILL "$1" 2>/dev/null
+	SRV_TENTHS=0
+	if kill -TERM "$1" 2>/dev/null; then
+		while kill -0 "$1" 2>/dev/null && [ "$SRV_TENTHS" -lt "${SRV_STOP_TENTHS:-150}" ]; do
+			sleep 0.1
+			SRV_TENTHS=$((SRV_TENTHS + 1))
+		done
+		if kill -0 "$1" 2>/dev/null; then
+			diag "process $1 ignored SIGTERM for $SRV_TENTHS tenths of a second: killing it"
+			kill -KILL "$1" 2>/dev/null
+		fi
 	fi
 	wait "$1" 2>/dev/null
 	SRV_RC=$?
@@ -26,6 +28,23 @@ srv_stop() {
 		[ "$_p" = "$1" ] || _rest="$_rest $_p"
 	done
 	SRV_PIDS=$_rest
+}
+
+# wait_port FILE PID WHAT [LOG]: until FILE holds a port number (10 s), then sets PORT;
+# bails when PID exits first (showing the end of LOG) or nothing comes. Not in $(...): a
+# bail there would only end the subshell.
+wait_port() {
+	_w=0
+	while ! grep -q '^[0-9][0-9]*$' "$1" 2>/dev/null; do
+		if ! kill -0 "$2" 2>/dev/null; then
+			[ -z "${4:-}" ] || diag "$3's log:" "$(tail -n 20 "$4")"
+			bail "$3 exited before listening"
+		fi
+		_w=$((_w + 1))
+		[ $_w -le 100 ] || bail "$3 wrote no port file within 10 s"
+		sleep 0.1
+	done
+	PORT=$(cat "$1")
 }
 
 cleanup() {
@@ -47,17 +66,8 @@ srv_start() {
 		>"$WORK/$_name.out" 2>"$WORK/$_name.log" </dev/null &
 	SRV_PID=$!
 	SRV_PIDS="$SRV_PIDS $SRV_PID"
-	_w=0
-	while ! grep -q '^[0-9][0-9]*$' "$WORK/$_name.port" 2>/dev/null; do
-		if ! kill -0 "$SRV_PID" 2>/dev/null; then
-			diag "server log:" "$(tail -n 20 "$WORK/$_name.log")"
-			bail "the server ($_name) exited before listening"
-		fi
-		_w=$((_w + 1))
-		[ $_w -le 100 ] || bail "the server ($_name) wrote no port file within 10 s"
-		sleep 0.1
-	done
-	URL="http://127.0.0.1:$(cat "$WORK/$_name.port")"
+	wait_port "$WORK/$_name.port" "$SRV_PID" "the server ($_name)" "$WORK/$_name.log"
+	URL="http://127.0.0.1:$PORT"
 }
 
 # req METHOD URL [curl options...]: sets CODE; the body is in $WORK/body (and BODY), the
