@@ -358,29 +358,9 @@ int mvms_dag__first_parent_ancestor(const mvms_dagcache *c, int x, int y)
 	return c->tin[x] && c->tin[y] && c->tin[x] <= c->tin[y] && c->tout[y] <= c->tout[x];
 }
 
-int mvms_dag__one_merge_ancestor(const mvms_dagcache *c, int x, int y)
-{
-	size_t lo = 0, hi = c->nmedges, seen;
-
-	if (!c->tin[x] || !c->tin[y])
-		return 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->medges[mid].tin < c->tin[x])
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* A bounded look: past this many side edges the caller's walk is the better bet. */
-	for (seen = 0; lo < c->nmedges && c->medges[lo].tin < c->tout[x] && seen < 4096; lo++, seen++)
-		if (mvms_dag__first_parent_ancestor(c, (int)c->medges[lo].merge, y))
-			return 1;
-	return 0;
-}
-
-/* 1 when some merge takes a side parent from @x's first-parent subtree: then @x may have
- * descendants outside that subtree. */
-static int side_edge_out(const mvms_dagcache *c, int x)
+/* The first side edge whose parent lies in @x's first-parent subtree, if any: the side
+ * edges leaving that subtree are those from here while their tin is below tout[x]. */
+static size_t side_edges_from(const mvms_dagcache *c, int x)
 {
 	size_t lo = 0, hi = c->nmedges;
 
@@ -391,7 +371,30 @@ static int side_edge_out(const mvms_dagcache *c, int x)
 		else
 			hi = mid;
 	}
-	return lo < c->nmedges && c->medges[lo].tin < c->tout[x];
+	return lo;
+}
+
+int mvms_dag__one_merge_ancestor(const mvms_dagcache *c, int x, int y)
+{
+	size_t i, seen;
+
+	if (!c->tin[x] || !c->tin[y])
+		return 0;
+	/* A bounded look: past this many side edges the caller's walk is the better bet. */
+	for (i = side_edges_from(c, x), seen = 0;
+	     i < c->nmedges && c->medges[i].tin < c->tout[x] && seen < 4096; i++, seen++)
+		if (mvms_dag__first_parent_ancestor(c, (int)c->medges[i].merge, y))
+			return 1;
+	return 0;
+}
+
+/* 1 when some merge takes a side parent from @x's first-parent subtree: then @x may have
+ * descendants outside that subtree. */
+static int side_edge_out(const mvms_dagcache *c, int x)
+{
+	size_t i = side_edges_from(c, x);
+
+	return i < c->nmedges && c->medges[i].tin < c->tout[x];
 }
 
 int mvms_dag__fork_base(const mvms_dagcache *c, int x, int y, int *base)

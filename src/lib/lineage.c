@@ -240,14 +240,14 @@ static int push_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 }
 
 /* Lineage over the in-memory index: the same walk as bfs(), memory reads only. Its
- * bookkeeping grows with the answer, never with the store: a 10-node lineage in a 100k
- * store must not clear a 100k-entry array (the index's epoch-stamped scratch instead). Returns 1 (nothing done) when the start
- * version is not in the index. */
+ * bookkeeping grows with the answer, never with the store: the visited set is the index's
+ * epoch-stamped scratch (node -> index in the answer), not a store-sized array cleared per
+ * walk. Returns 1 (nothing done) when the start version is not in the index. */
 static int lineage_mem(walk *w, mvms_dagcache *dc, int64_t row, int direction, int depth)
 {
 	mvms_lineage *l = w->l;
-	uint32_t *ids = NULL, *queue = NULL;   /* the node of each index; indices to visit */
-	size_t nids = 0, cids = 0, qh, qt, qcap = 0, pass;
+	uint32_t *queue = NULL;                /* nodes to visit */
+	size_t qh, qt, qcap = 0, pass;
 	int start = mvms_dag__node(dc, row), error = 0;
 	uint32_t epoch;
 
@@ -259,21 +259,21 @@ static int lineage_mem(walk *w, mvms_dagcache *dc, int64_t row, int direction, i
 	MVMS_CHECK_ALLOC(l->nodes, error);
 	MVMS_TRY(mvms_dag__fill(&l->nodes[0], dc, start, 0));
 	l->node_count = 1;
-	MVMS_TRY(push_u32(&ids, &nids, &cids, (uint32_t)start));
 	mvms_dag__mark(dc, epoch, start, 0);
 	for (pass = 0; pass < 2; pass++) {
 		int up = pass == 0;
 		if (!(direction & (up ? MVMS_LINEAGE_ANCESTORS : MVMS_LINEAGE_DESCENDANTS)))
 			continue;
 		qh = qt = 0;
-		MVMS_TRY(push_u32(&queue, &qt, &qcap, 0));
+		MVMS_TRY(push_u32(&queue, &qt, &qcap, (uint32_t)start));
 		while (qh < qt) {
-			size_t ci = queue[qh++];
-			uint32_t cur = ids[ci];
-			int d = l->nodes[ci].depth;
+			uint32_t cur = queue[qh++];
 			const uint32_t *nb;
 			const int *pos;
-			size_t nn, j, oi;
+			size_t nn, j, ci = 0, oi;
+			int d;
+			mvms_dag__seen(&ci, dc, epoch, (int)cur);
+			d = l->nodes[ci].depth;
 			if (depth >= 0 && (d < 0 ? -d : d) >= depth)
 				continue;
 			nn = up ? mvms_dag__parents(dc, (int)cur, &nb, &pos)
@@ -290,9 +290,8 @@ static int lineage_mem(walk *w, mvms_dagcache *dc, int64_t row, int direction, i
 					MVMS_TRY(mvms_dag__fill(&l->nodes[l->node_count], dc, (int)o,
 								up ? d + 1 : d - 1));
 					oi = l->node_count++;
-					MVMS_TRY(push_u32(&ids, &nids, &cids, o));
 					mvms_dag__mark(dc, epoch, (int)o, oi);
-					MVMS_TRY(push_u32(&queue, &qt, &qcap, (uint32_t)oi));
+					MVMS_TRY(push_u32(&queue, &qt, &qcap, o));
 				}
 				if (up)
 					MVMS_TRY(add_edge(w, ci, oi, pos[j]));
@@ -302,7 +301,6 @@ static int lineage_mem(walk *w, mvms_dagcache *dc, int64_t row, int direction, i
 		}
 	}
 done:
-	free(ids);
 	free(queue);
 	return error;
 }
@@ -548,7 +546,7 @@ static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 
 /* 1 when the index proves x an ancestor of y without a walk (first parents only, or with
  * one merge's side edge); 0 when it cannot tell. */
-static int first_parent_ancestor(const mvms_dagcache *dc, int64_t x, int64_t y)
+static int index_proves_ancestor(const mvms_dagcache *dc, int64_t x, int64_t y)
 {
 	int nx, ny;
 
@@ -572,7 +570,7 @@ int mvms_dag__is_ancestor(mvms_store *st, int64_t x, int64_t y)
 	p.dc = mvms_dag__cache(st);
 	if (x == y)
 		return 1;
-	if (first_parent_ancestor(p.dc, x, y))
+	if (index_proves_ancestor(p.dc, x, y))
 		return 1;
 	MVMS_TRY(generation_of(&gx, &p, x));
 	MVMS_TRY(generation_of(&gy, &p, y));
@@ -626,7 +624,7 @@ int mvms_dag__merge_base_rows(int64_t **out, size_t *count, mvms_store *st, int6
 	/* One an ancestor of the other (an old version and a later head of its line, or a
 	 * merged branch's version and the main line) is the sole merge base: when the index
 	 * proves it, no walk. */
-	if ((red = first_parent_ancestor(p.dc, a, b)) || first_parent_ancestor(p.dc, b, a)) {
+	if ((red = index_proves_ancestor(p.dc, a, b)) || index_proves_ancestor(p.dc, b, a)) {
 		res[nres++] = red ? a : b;
 		goto finish;
 	}
