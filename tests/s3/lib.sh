@@ -183,3 +183,17 @@ s3_make_bucket() {
 s3_bucket_ok() {
 	[ "$(s3_signed -I "$1/$2")" = 200 ]
 }
+
+# s3_print_env: the export lines a client needs for the server whose ENDPOINT, KEY, SECRET
+# and BUCKET the calling script has loaded (`SCRIPT env`, for eval)
+s3_print_env() {
+	cat <<ENV
+export AWS_ENDPOINT_URL='$ENDPOINT'
+export AWS_ACCESS_KEY_ID='$KEY'
+export AWS_SECRET_ACCESS_KEY='$SECRET'
+export AWS_REGION='$S3_REGION'
+export AWS_DEFAULT_REGION='$S3_REGION'
+export MVMS_S3_PATH_STYLE=1
+export MVMS_S3_TEST_BUCKET='$BUCKET'
+ENV
+}

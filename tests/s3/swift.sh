@@ -210,15 +210,7 @@ do_stop() {
 
 do_env() {
 	load_ports || s3_die "not set up (run: $0 start)"
-	cat <<ENV
-export AWS_ENDPOINT_URL='$ENDPOINT'
-export AWS_ACCESS_KEY_ID='$KEY'
-export AWS_SECRET_ACCESS_KEY='$SECRET'
-export AWS_REGION='$S3_REGION'
-export AWS_DEFAULT_REGION='$S3_REGION'
-export MVMS_S3_PATH_STYLE=1
-export MVMS_S3_TEST_BUCKET='$BUCKET'
-ENV
+	s3_print_env
 }
 
 case ${1:-} in
