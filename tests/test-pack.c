@@ -4,14 +4,13 @@
  * packs written to and read from a local backend in a temporary directory: round trip,
  * pack id, and detection of corrupt records, index, trailer and truncation.
  */
-#include <dirent.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sodium.h>
 #include "tap.h"
+#include "testfs.h"
 #include "common.h"
 #include "hash.h"
 #include "codec.h"
@@ -19,35 +18,6 @@
 #include "mvms/backend.h"
 
 #define NCHUNKS 200
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Entries in a directory other than "." and ".."; -1 if it cannot be opened. */
-static int count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 static int count_cb(const char *key, uint64_t size, void *payload)
 {

@@ -5,23 +5,15 @@
  * duplicates within and across batches are harmless, more than the queue's bound passes
  * through without deadlock, and a sink abandoned mid-way lets go cleanly.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "tap.h"
+#include "testfs.h"
 #include "store_int.h"
 #include "hash.h"
 #include "mvms/sync.h"
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* Chunk @i: deterministic bytes, distinct per index. */
 static void fill(unsigned char *buf, size_t len, size_t i)
@@ -130,7 +122,7 @@ int main(void)
 	   "what was stored before stays stored");
 
 	mvms_store_free(st);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(dir);
 	free(buf);
 	free(missing);
 	free(ids);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Temporary-directory helpers for the unit tests: remove a tree, count a directory's
+ * entries. Not for trees the test made read-only (test-tar.c has its own, which chmods).
+ */
+#ifndef MVMS_TESTFS_H
+#define MVMS_TESTFS_H
+
+#include <dirent.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+
+static int testfs_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static inline void rm_rf(const char *dir)
+{
+	nftw(dir, testfs_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Entries in a directory other than "." and ".."; -1 if it cannot be opened. */
+static inline int count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+#endif
