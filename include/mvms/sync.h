@@ -142,8 +142,33 @@ int mvms_file_reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_o
 			  mvms_store *st, const char *spec, const char *path, uint64_t start,
 			  uint64_t end);
 /**
- * The next piece of verified bytes (borrowed until the next call); *len 0 at the end.
- * MVMS_EMISMATCH when stored bytes are corrupt.
+ * Opens file @path of version @spec to read its chunks as the store keeps them: each chunk's
+ * pack record (41-byte header, then the stored, usually zstd, bytes) in file order, the
+ * "records stream" of docs/formats.md. *bytes_out is the stream's length. The bytes are NOT
+ * decoded or hashed here (only each header is compared with the index): whoever receives
+ * them must check every chunk against its id, as mvms_remote_pull does.
+ */
+int mvms_file_reader_open_records(mvms_file_reader **out, uint64_t *bytes_out, char *id_out,
+				  mvms_store *st, const char *spec, const char *path);
+/**
+ * For a reader opened for records, the same in two steps so the caller can read straight
+ * into its own buffer: next_run plans the next run of records and sets *len to its length
+ * (0 at the end); read_run reads it into @dst (*len bytes).
+ */
+/* (A run planned and neither read nor taken as a descriptor is skipped by the next plan.) */
+int mvms_file_reader_next_run(size_t *len, mvms_file_reader *r);
+int mvms_file_reader_read_run(void *dst, mvms_file_reader *r);
+/**
+ * Instead of read_run, where the backend can (a local store): *fd is a new descriptor of the
+ * pack holding the planned run (the caller closes it) and *offset the run's place in it, for
+ * sendfile(2); the headers are then not compared with the index (the receiver checks every
+ * record). *fd is -1 when the backend has no descriptors: use read_run.
+ */
+int mvms_file_reader_run_fd(int *fd, uint64_t *offset, mvms_file_reader *r);
+/**
+ * The next piece of verified bytes, or of whole records for a reader opened for records
+ * (borrowed until the next call); *len 0 at the end. MVMS_EMISMATCH when stored bytes are
+ * corrupt.
  */
 int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r);
 void mvms_file_reader_free(mvms_file_reader *r);

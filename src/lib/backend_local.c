@@ -256,36 +256,45 @@ static void local_backend__writer_abort(mvms_backend_writer *bw)
 		local_writer_free((local_writer *)bw);
 }
 
+static int local_backend__open_fd(int *fd, mvms_backend *be, const char *key)
+{
+	local_backend *lb = (local_backend *)be;
+	int error = 0;
+	char *path = NULL;
+
+	*fd = -1;
+	MVMS_TRY(check_key(key, 0));
+	path = path_join(lb->dir, key);
+	MVMS_CHECK_ALLOC(path, error);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			error = mvms_error_set(MVMS_ENOTFOUND, "object %s: not found", key);
+		else
+			error = mvms_error_set(MVMS_ERROR, "local: open %s: %s", key,
+					       strerror(errno));
+	}
+done:
+	free(path);
+	return error;
+}
+
 static int local_backend__get(mvms_backend *be, const char *key, uint64_t offset, void *buf,
 			      size_t len)
 {
-	local_backend *lb = (local_backend *)be;
 	int error = 0, fd = -1;
-	char *path = NULL;
 
-	MVMS_TRY(check_key(key, 0));
 	/* pread takes an off_t: keep offset + len representable. */
 	if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset) {
 		error = mvms_error_set(MVMS_EINVALID, "object %s: range %llu+%zu out of bounds",
 				       key, (unsigned long long)offset, len);
 		goto done;
 	}
-	path = path_join(lb->dir, key);
-	MVMS_CHECK_ALLOC(path, error);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			error = mvms_error_set(MVMS_ENOTFOUND, "object %s: not found", key);
-		else
-			error = mvms_error_set(MVMS_ERROR, "local: open %s: %s", key,
-					       strerror(errno));
-		goto done;
-	}
+	MVMS_TRY(local_backend__open_fd(&fd, be, key));
 	error = mvms_read_full(fd, buf, len, offset, key);
 done:
 	if (fd >= 0)
 		close(fd);
-	free(path);
 	return error;
 }
 
@@ -490,6 +499,7 @@ int mvms_backend_local(mvms_backend **out, const char *dir)
 	lb->parent.list = local_backend__list;
 	lb->parent.remove = local_backend__remove;
 	lb->parent.free = local_backend__free;
+	lb->parent.open_fd = local_backend__open_fd;
 	*out = &lb->parent;
 	lb = NULL;
 done:

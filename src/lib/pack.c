@@ -101,11 +101,11 @@ done:
 	return error;
 }
 
-int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
-			 uint32_t raw_len, const void *stored, uint32_t stored_len)
+/* Checks one record's fields and appends its index entry at @offset (not yet counted). */
+static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
+		     uint32_t stored_len, uint64_t offset)
 {
 	int error = 0;
-	unsigned char hdr[MVMS_PACK_RECORD_HDR];
 	mvms_pack_entry *e;
 	uint64_t end;
 
@@ -128,7 +128,7 @@ int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 	}
 	/* The index stores a u32 count and u64 offsets: refuse to write what cannot be read. */
 	if (w->count >= UINT32_MAX ||
-	    mvms_add_overflow(&end, w->size, (uint64_t)MVMS_PACK_RECORD_HDR + stored_len)) {
+	    mvms_add_overflow(&end, offset, (uint64_t)MVMS_PACK_RECORD_HDR + stored_len)) {
 		error = mvms_error_set(MVMS_EINVALID, "pack: too large");
 		goto done;
 	}
@@ -145,23 +145,57 @@ int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 		w->entries = n;
 		w->alloc = nalloc;
 	}
+	e = &w->entries[w->count];
+	e->id = *id;
+	e->offset = offset;
+	e->raw_len = raw_len;
+	e->stored_len = stored_len;
+	e->codec = codec;
+done:
+	return error;
+}
 
+int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
+			 uint32_t raw_len, const void *stored, uint32_t stored_len)
+{
+	int error = 0;
+	unsigned char hdr[MVMS_PACK_RECORD_HDR];
+
+	MVMS_TRY(add_entry(w, id, codec, raw_len, stored_len, w->size));
 	hdr[0] = codec;
 	mvms_le32_put(hdr + 1, raw_len);
 	mvms_le32_put(hdr + 5, stored_len);
 	memcpy(hdr + 9, id->id, MVMS_OID_RAWSZ);
-
-	e = &w->entries[w->count];
-	e->id = *id;
-	e->offset = w->size;
-	e->raw_len = raw_len;
-	e->stored_len = stored_len;
-	e->codec = codec;
-
 	MVMS_TRY(stage_put(w, hdr, sizeof(hdr)));
 	MVMS_TRY(stage_put(w, stored, stored_len));
 	w->count++;
 done:
+	return error;
+}
+
+int mvms_pack_writer_add_records(mvms_pack_writer *w, const void *records, size_t len)
+{
+	const unsigned char *p = records;
+	size_t off = 0, first = w->count;
+	int error = 0;
+
+	while (off < len) {
+		mvms_oid id;
+		uint32_t stored;
+		if (len - off < MVMS_PACK_RECORD_HDR ||
+		    len - off - MVMS_PACK_RECORD_HDR < (stored = mvms_le32_get(p + off + 5))) {
+			error = mvms_error_set(MVMS_EINVALID, "pack: a record run ends mid-record");
+			goto done;
+		}
+		memcpy(id.id, p + off + 9, MVMS_OID_RAWSZ);
+		MVMS_TRY(add_entry(w, &id, p[off], mvms_le32_get(p + off + 1), stored, w->size + off));
+		w->count++;
+		off += MVMS_PACK_RECORD_HDR + (size_t)stored;
+	}
+	MVMS_TRY(stage_put(w, records, len));
+done:
+	if (error < 0)
+		w->count = first; /* nothing of the run was written */
 	return error;
 }
 

@@ -44,6 +44,13 @@ int mvms_pack_writer_new(mvms_pack_writer **out, mvms_backend *be);
 int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 			 uint32_t raw_len, const void *stored, uint32_t stored_len);
 
+/**
+ * Appends records already in pack form, back to back (41-byte header and stored bytes each),
+ * each checked like mvms_pack_writer_add; a large run is written without a copy. On error
+ * nothing of the run is added.
+ */
+int mvms_pack_writer_add_records(mvms_pack_writer *w, const void *records, size_t len);
+
 /** Bytes written so far (header and records), to decide when a pack is full. */
 uint64_t mvms_pack_writer_size(const mvms_pack_writer *w);
 

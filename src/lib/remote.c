@@ -230,7 +230,7 @@ int mvms_remote_open(mvms_remote **out, const char *url, const char *token, cons
 	curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "mvms-store/" PACKAGE_VERSION);
 	/* curl's 16 KiB default costs a recv, a poll and a callback per 16 KiB of a 50 GB pull;
 	 * 512 KiB (the largest every libcurl since 7.53 takes) also hands most chunks over whole. */
-	curl_easy_setopt(r->curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(r->curl, CURLOPT_BUFFERSIZE, 8192L * 1024);
 	MVMS_TRY(call(r, "GET", "/v1/store", NULL, 0, NULL, &resp, "store parameters"));
 	if (!(doc = parse_json(&resp, "store parameters"))) {
 		error = MVMS_ERROR;
@@ -398,12 +398,48 @@ static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
 	return error;
 }
 
-static int cmp_oid(const void *a, const void *b)
+static _Thread_local const mvms_oid *order_ids; /* what cmp_index compares by, in one qsort */
+
+static int cmp_index(const void *a, const void *b)
 {
-	return mvms_oid_cmp(a, b);
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = mvms_oid_cmp(&order_ids[x], &order_ids[y]);
+
+	return c ? c : (x > y) - (x < y);
 }
 
-/* Asks which of @ids (sorted, unique) the server lacks; *missing is a new array. */
+/* Drops the repeats from @ids, keeping each id's first place. */
+static int unique_in_order(mvms_oid *ids, size_t *n)
+{
+	size_t *order = NULL, i, k;
+	unsigned char *dup = NULL;
+	int error = 0;
+
+	if (*n < 2)
+		return 0;
+	order = malloc(*n * sizeof(*order));
+	dup = calloc(*n, 1);
+	MVMS_CHECK_ALLOC(order, error);
+	MVMS_CHECK_ALLOC(dup, error);
+	for (i = 0; i < *n; i++)
+		order[i] = i;
+	order_ids = ids;
+	qsort(order, *n, sizeof(*order), cmp_index);
+	order_ids = NULL;
+	for (i = 1; i < *n; i++)
+		if (mvms_oid_cmp(&ids[order[i]], &ids[order[i - 1]]) == 0)
+			dup[order[i]] = 1;
+	for (i = 0, k = 0; i < *n; i++)
+		if (!dup[i])
+			ids[k++] = ids[i];
+	*n = k;
+done:
+	free(order);
+	free(dup);
+	return error;
+}
+
+/* Asks which of @ids (unique) the server lacks, in their order; *missing is a new array. */
 static int ask_missing(mvms_oid **missing, size_t *nmissing, mvms_remote *r, const mvms_oid *ids,
 		       size_t n)
 {
@@ -589,12 +625,10 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 		k += files[i].nchunks;
 	}
 	out->chunks = nids;
-	if (nids > 1)
-		qsort(ids, nids, sizeof(*ids), cmp_oid);
-	for (i = 0, k = 0; i < nids; i++)
-		if (k == 0 || mvms_oid_cmp(&ids[k - 1], &ids[i]) != 0)
-			ids[k++] = ids[i];
-	nids = k;
+	/* Each chunk once, in file order: the server keeps the packs as they come, and a pull
+	 * reads consecutive records of a pack with one read (sorted by id, every chunk of a
+	 * later pull was a read, a sendfile and a wake-up of its own). */
+	MVMS_TRY(unique_in_order(ids, &nids));
 	MVMS_TRY(ask_missing(&missing, &nmissing, r, ids, nids));
 	out->new_chunks = nmissing;
 	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
@@ -733,88 +767,23 @@ done:
 	return error;
 }
 
-/* ---- streaming a whole file, chunk by chunk checked as the bytes arrive ---- */
+/* ---- streaming a whole file as its stored records, every chunk checked on arrival ---- */
 
 typedef struct stream_ctx {
-	const unsigned char *fm;   /* the file's chunk list: entries of (id, u64 length) */
-	size_t n, next;            /* chunks, and the next one to complete */
-	mvms_buf stage;            /* bytes of a chunk that arrived in pieces */
-	int fd;
-	const char *path;
-	mvms_hasher fh;
-	mvms_chunk_sink *sink;
-	uint64_t done, total;
-	const mvms_pull_options *opts;
+	mvms_sync__recv *rv;
+	uint64_t wire;             /* reply bytes */
 	int error;
-	char msg[300];
+	char msg[400];
 } stream_ctx;
-
-static const unsigned char *fm_entry(const stream_ctx *c, size_t i)
-{
-	return c->fm + 32 + i * 40;
-}
-
-/* One whole chunk: check it, write it, account it, cache it. */
-static int stream_chunk(stream_ctx *c, const unsigned char *data, size_t len)
-{
-	mvms_oid got, want;
-	char hex[MVMS_OID_HEXSZ + 1];
-
-	memcpy(want.id, fm_entry(c, c->next), MVMS_OID_RAWSZ);
-	mvms_oid_hash(&got, data, len);
-	if (mvms_oid_cmp(&got, &want) != 0) {
-		mvms_oid_fmt(hex, &want);
-		snprintf(c->msg, sizeof(c->msg), "pull: %s: chunk %.16s arrived corrupt", c->path, hex);
-		return MVMS_EMISMATCH;
-	}
-	if (mvms_write_full(c->fd, data, len, c->path) < 0 ||
-	    mvms_chunk_sink_add(c->sink, &want, data, len) < 0) {
-		snprintf(c->msg, sizeof(c->msg), "%s", mvms_error_last());
-		return MVMS_ERROR;
-	}
-	mvms_hasher_add_chunk(&c->fh, &want, len);
-	c->next++;
-	c->done += len;
-	return 0;
-}
 
 static size_t stream_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
 	stream_ctx *c = arg;
-	const unsigned char *data = (const unsigned char *)p;
-	size_t len = size * nmemb, left = len;
+	size_t len = size * nmemb;
 
-	while (left > 0 && c->error == 0) {
-		size_t want;
-		if (c->next >= c->n) {
-			snprintf(c->msg, sizeof(c->msg), "pull: %s: more bytes than the file has", c->path);
-			c->error = MVMS_EMISMATCH;
-			break;
-		}
-		want = (size_t)mvms_le64_get(fm_entry(c, c->next) + 32);
-		if (c->stage.size == 0 && left >= want) {
-			/* Whole chunks straight from curl's buffer: no copy. */
-			c->error = stream_chunk(c, data, want);
-			data += want;
-			left -= want;
-			continue;
-		}
-		{
-			size_t take = want - c->stage.size < left ? want - c->stage.size : left;
-			if (mvms_buf_put(&c->stage, data, take) < 0) {
-				c->error = MVMS_ERROR;
-				break;
-			}
-			data += take;
-			left -= take;
-			if (c->stage.size == want) {
-				c->error = stream_chunk(c, (const unsigned char *)c->stage.ptr, want);
-				mvms_buf_clear(&c->stage);
-			}
-		}
-	}
-	if (c->opts && c->opts->progress)
-		c->opts->progress(c->done, c->total, c->opts->payload);
+	c->wire += len;
+	if (c->error == 0 && (c->error = mvms_sync__recv_add(c->rv, p, len)) < 0)
+		snprintf(c->msg, sizeof(c->msg), "%s", mvms_error_last());
 	return c->error ? 0 : len;
 }
 
@@ -825,21 +794,11 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 	stream_ctx c;
 	char *em = NULL, *ep = NULL, *url = NULL, *tmp = NULL, *final = NULL;
 	struct curl_slist *h = NULL;
-	mvms_oid got;
 	long status = 0;
 	CURLcode cc;
-	int error = 0, ok = 0;
+	int fd = -1, error = 0, ok = 0;
 
 	memset(&c, 0, sizeof(c));
-	c.fm = fm;
-	c.n = nchunks;
-	c.fd = -1;
-	c.path = f->path;
-	c.sink = sink;
-	c.opts = opts;
-	c.done = *done_bytes;
-	c.total = total;
-	mvms_hasher_init(&c.fh);
 	MVMS_TRY(mvms_remote_escape(&em, model));
 	/* The path keeps its '/': escape it segment by segment. */
 	{
@@ -862,12 +821,18 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 		} while (seg);
 		ep = mvms_buf_detach(&pb);
 	}
-	if (asprintf(&url, "%s/v1/models/%s/versions/%s/files/%s", r->url, em, vid, ep) < 0) {
+	/* Records, not bytes: the server sends chunks as it stores them (no decoding there), we
+	 * decode and check each once, and the cache keeps them compressed. */
+	if (asprintf(&url, "%s/v1/models/%s/versions/%s/files/%s?format=records", r->url, em, vid,
+		     ep) < 0) {
 		url = NULL;
 		error = mvms_error_set(MVMS_ERROR, "out of memory");
 		goto done;
 	}
-	MVMS_TRY(mvms_sync__file_begin(&c.fd, &tmp, &final, dir, f->path));
+	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, f->path));
+	MVMS_TRY(mvms_sync__recv_new(&c.rv, fd, f->path, fm, nchunks, sink,
+				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
+				     *done_bytes, total));
 	if (r->auth)
 		h = curl_slist_append(h, r->auth);
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
@@ -889,24 +854,19 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 				       cc != CURLE_OK ? curl_easy_strerror(cc) : "unexpected HTTP status");
 		goto done;
 	}
-	r->stats.bytes_received += c.done - *done_bytes;
-	mvms_hasher_final(&c.fh, &got);
-	if (c.next != c.n || c.stage.size || mvms_oid_cmp(&got, &f->id) != 0) {
-		error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: the file that arrived is short or does "
-				       "not match its id", f->path);
-		goto done;
-	}
-	*done_bytes = c.done;
+	MVMS_TRY(mvms_sync__recv_finish(c.rv, &f->id));
+	r->stats.bytes_received += c.wire;
+	*done_bytes = mvms_sync__recv_done(c.rv);
 	ok = 1;
 done:
 	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
+	mvms_sync__recv_free(c.rv);
 	if (tmp) {
-		int end = mvms_sync__file_end(c.fd, tmp, final, f->mode, ok);
+		int end = mvms_sync__file_end(fd, tmp, final, f->mode, ok);
 		if (error == 0)
 			error = end;
 	}
-	mvms_buf_dispose(&c.stage);
 	free(em);
 	free(ep);
 	free(url);
@@ -1010,13 +970,8 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 					want[nwant++] = chunks[i][k];
 				}
 	}
-	if (nwant > 1) {
-		qsort(want, nwant, sizeof(*want), cmp_oid);
-		for (i = 0, k = 0; i < nwant; i++)
-			if (k == 0 || mvms_oid_cmp(&want[k - 1], &want[i]) != 0)
-				want[k++] = want[i];
-		nwant = k;
-	}
+	/* In file order, so the cache's packs are too (see mvms_remote_push). */
+	MVMS_TRY(unique_in_order(want, &nwant));
 	MVMS_TRY(fetch_chunks(r, want, nwant, &fetched));
 	/* Files from the cache first: the sink below owns the cache's database while it runs. */
 	for (i = 0; i < m->file_count; i++) {

@@ -93,6 +93,31 @@ int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t o
 int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path);
 int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep);
 
+/* Hands @n whole records in pack form (back to back, already checked by the caller) to the
+ * cache; the sink owns @records (malloc()ed) from here on, also on error. */
+struct mvms_chunk_sink;
+int mvms_sync__sink_add_records(struct mvms_chunk_sink *s, unsigned char *records, size_t len,
+				size_t n);
+
+/*
+ * A file arriving as its stored chunk records (a remote pull's records stream, docs/formats.md):
+ * add takes the bytes as they come, in pieces of any size; every record must be the next
+ * chunk of the file's chunk list @fm (@n entries of 32-byte id and u64 length after a 32-byte
+ * header, as checked by mvms_sync_parse_filemap). A decoder thread takes the records a
+ * megabyte at a time while more arrive, decodes and checks them against their ids in parallel,
+ * writes the bytes to @fd and hands the records to @sink as they are. finish checks that every
+ * chunk came and that the file hashes to @want. @progress is called from the decoder thread.
+ */
+typedef struct mvms_sync__recv mvms_sync__recv;
+int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const void *fm, size_t n,
+			struct mvms_chunk_sink *sink, mvms_progress_cb progress, void *payload,
+			uint64_t done, uint64_t total);
+int mvms_sync__recv_add(mvms_sync__recv *rv, const void *data, size_t len);
+int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want);
+/* @done (as given to new) plus the raw bytes of this file written so far. */
+uint64_t mvms_sync__recv_done(const mvms_sync__recv *rv);
+void mvms_sync__recv_free(mvms_sync__recv *rv);
+
 /* "unknown" / $MVMS_AUTHOR / $USER. */
 const char *mvms_store__default_author(void);
 

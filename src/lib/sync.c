@@ -730,17 +730,26 @@ done:
 }
 
 /* Chunks go to a worker thread through a bounded queue, so writing the cache (packs,
- * fsync, index) overlaps the download instead of adding to it. The worker is the only user
- * of the store's database while the sink lives. */
+ * fsync, index) overlaps the download instead of adding to it. They travel as blocks of
+ * records in pack form (a remote pull hands over the records as they arrived), so a block
+ * the cache lacks entirely is one write, with no copy. The worker is the only user of the
+ * store's database while the sink lives. */
 #define SINK_QUEUE_MAX (64u * 1024 * 1024)
-#define SINK_WAKE (8u * 1024 * 1024)
+#define SINK_WAKE (2u * 1024 * 1024)
 
 typedef struct sink_item {
 	struct sink_item *next;
-	mvms_oid id;
-	size_t len;
-	unsigned char data[];
+	unsigned char *data;       /* records back to back: 41-byte header, stored bytes */
+	size_t len, n;             /* bytes, records */
 } sink_item;
+
+static void sink_item_free(sink_item *it)
+{
+	if (it) {
+		free(it->data);
+		free(it);
+	}
+}
 
 struct mvms_chunk_sink {
 	mvms_store *st;
@@ -775,43 +784,86 @@ done:
 	return error;
 }
 
-static int sink_store(mvms_chunk_sink *s, const sink_item *it)
+/* Stores the records of @it the cache lacks (@missing, one flag each), kept as they arrived
+ * (compressed by the server, or raw): compressing here would hold up the download. */
+static int sink_store(mvms_chunk_sink *s, const sink_item *it, const unsigned char *missing)
 {
+	size_t i, off, all = 1;
 	int error = 0;
 
+	for (i = 0; i < it->n; i++)
+		all &= missing[i] != 0;
 	if (!s->w)
 		MVMS_TRY(mvms_pack_writer_new(&s->w, s->st->be));
-	/* Stored raw: compressing would make the cache the bottleneck of the download. */
-	MVMS_TRY(mvms_pack_writer_add(s->w, &it->id, MVMS_CODEC_RAW, (uint32_t)it->len, it->data,
-				      (uint32_t)it->len));
+	if (all) {
+		MVMS_TRY(mvms_pack_writer_add_records(s->w, it->data, it->len));
+	} else {
+		for (i = 0, off = 0; i < it->n; i++) {
+			const unsigned char *h = it->data + off;
+			uint32_t stored = mvms_le32_get(h + 5);
+			mvms_oid id;
+			memcpy(id.id, h + 9, MVMS_OID_RAWSZ);
+			if (missing[i])
+				MVMS_TRY(mvms_pack_writer_add(s->w, &id, h[0], mvms_le32_get(h + 1),
+							      h + MVMS_PACK_RECORD_HDR, stored));
+			off += MVMS_PACK_RECORD_HDR + (size_t)stored;
+		}
+	}
 	if (mvms_pack_writer_size(s->w) >= s->st->pack_size)
 		MVMS_TRY(sink_flush(s));
 done:
 	return error;
 }
 
-/* Which items of a batch the cache lacks, in one read transaction: a lookup per chunk on
+/* The ids sink_missing sorts by: only the sink's worker thread sorts. */
+static _Thread_local const mvms_oid *sort_ids;
+
+static int cmp_by_id(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = mvms_oid_cmp(&sort_ids[x], &sort_ids[y]);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Which records of a batch the cache lacks, in one read transaction: a lookup per chunk on
  * its own would take and drop SQLite's file lock each time (4 fcntl calls a chunk). */
 static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, sink_item *batch)
 {
 	mvms_oid *ids = NULL;
 	sink_item *it;
-	size_t n = 0, i;
+	size_t n = 0, i, k, off;
 	int error = 0;
 
 	for (it = batch; it; it = it->next)
-		n++;
+		n += it->n;
 	if (n > *cap) {
 		unsigned char *t = realloc(*flags, n);
 		MVMS_CHECK_ALLOC(t, error);
 		*flags = t;
 		*cap = n;
 	}
-	ids = malloc(n * sizeof(*ids));
+	ids = malloc((n + 1) * sizeof(*ids));
 	MVMS_CHECK_ALLOC(ids, error);
 	for (it = batch, i = 0; it; it = it->next)
-		ids[i++] = it->id;
+		for (k = 0, off = 0; k < it->n; k++, i++) {
+			memcpy(ids[i].id, it->data + off + 9, MVMS_OID_RAWSZ);
+			off += MVMS_PACK_RECORD_HDR + (size_t)mvms_le32_get(it->data + off + 5);
+		}
 	MVMS_TRY(mvms_sync_missing(*flags, s->st, ids, n));
+	/* A chunk twice in one batch (a file that repeats itself) is stored once. */
+	if (n > 1) {
+		size_t *order = malloc(n * sizeof(*order));
+		MVMS_CHECK_ALLOC(order, error);
+		for (i = 0; i < n; i++)
+			order[i] = i;
+		sort_ids = ids;
+		qsort(order, n, sizeof(*order), cmp_by_id);
+		for (i = 1; i < n; i++)
+			if (mvms_oid_cmp(&ids[order[i]], &ids[order[i - 1]]) == 0)
+				(*flags)[order[i] > order[i - 1] ? order[i] : order[i - 1]] = 0;
+		free(order);
+	}
 done:
 	free(ids);
 	return error;
@@ -826,7 +878,7 @@ static void *sink_main(void *arg)
 	int error = 0;
 
 	for (;;) {
-		/* Take everything queued: one wake-up and one lookup per batch, not per chunk. */
+		/* Take everything queued: one wake-up and one lookup per batch, not per block. */
 		pthread_mutex_lock(&s->lock);
 		while (!s->head && !s->closing)
 			pthread_cond_wait(&s->more, &s->lock);
@@ -837,11 +889,12 @@ static void *sink_main(void *arg)
 			break;
 		if (error == 0)
 			error = sink_missing(&flags, &cap, s, batch);
-		for (i = 0; batch; i++) {
+		for (i = 0; batch; ) {
 			it = batch;
 			batch = it->next;
-			if (error == 0 && flags[i])
-				error = sink_store(s, it);
+			if (error == 0)
+				error = sink_store(s, it, flags + i);
+			i += it->n;
 			pthread_mutex_lock(&s->lock);
 			s->queued -= it->len;
 			if (error < 0 && !s->error) {
@@ -852,7 +905,7 @@ static void *sink_main(void *arg)
 			if (s->waiting)
 				pthread_cond_signal(&s->room);
 			pthread_mutex_unlock(&s->lock);
-			free(it);
+			sink_item_free(it);
 		}
 	}
 	if (error == 0 && (error = sink_flush(s)) < 0) {
@@ -883,17 +936,19 @@ int mvms_chunk_sink_new(mvms_chunk_sink **out, mvms_store *st)
 	return 0;
 }
 
-int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data, size_t len)
+int mvms_sync__sink_add_records(mvms_chunk_sink *s, unsigned char *records, size_t len, size_t n)
 {
-	sink_item *it = malloc(sizeof(*it) + len);
+	sink_item *it = malloc(sizeof(*it));
 	int error;
 
-	if (!it)
+	if (!it) {
+		free(records);
 		return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
 	it->next = NULL;
-	it->id = *id;
+	it->data = records;
 	it->len = len;
-	memcpy(it->data, data, len);
+	it->n = n;
 	pthread_mutex_lock(&s->lock);
 	while (s->queued + len > SINK_QUEUE_MAX && s->queued && !s->error) {
 		s->waiting = 1;
@@ -909,13 +964,29 @@ int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data
 		s->tail = it;
 		s->queued += len;
 		it = NULL;
-		/* Wake the worker for a batch, not for every chunk. */
+		/* Wake the worker for a batch, not for every block. */
 		if (s->queued >= SINK_WAKE)
 			pthread_cond_signal(&s->more);
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(it);
+	sink_item_free(it);
 	return error < 0 ? mvms_error_set(error, "%s", s->msg) : 0;
+}
+
+int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data, size_t len)
+{
+	unsigned char *rec;
+
+	if (len == 0 || len > UINT32_MAX)
+		return mvms_error_set(MVMS_EINVALID, "cache: a %zu-byte chunk", len);
+	if (!(rec = malloc(MVMS_PACK_RECORD_HDR + len)))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	rec[0] = MVMS_CODEC_RAW;
+	mvms_le32_put(rec + 1, (uint32_t)len);
+	mvms_le32_put(rec + 5, (uint32_t)len);
+	memcpy(rec + 9, id->id, MVMS_OID_RAWSZ);
+	memcpy(rec + MVMS_PACK_RECORD_HDR, data, len);
+	return mvms_sync__sink_add_records(s, rec, MVMS_PACK_RECORD_HDR + len, 1);
 }
 
 int mvms_chunk_sink_finish(mvms_chunk_sink *s)
@@ -942,7 +1013,7 @@ void mvms_chunk_sink_free(mvms_chunk_sink *s)
 		pthread_mutex_lock(&s->lock);
 		for (it = s->head; it; it = next) {
 			next = it->next;
-			free(it);
+			sink_item_free(it);
 		}
 		s->head = s->tail = NULL;
 		s->closing = 1;

@@ -28,6 +28,7 @@
 #define MAX_IDS (1u << 20)          /* ids in one missing-chunks question */
 #define MAX_FETCH_IDS 4096          /* chunks in one fetch */
 #define STREAM_PIECE (1u << 20)     /* bytes queued per write while streaming a file */
+#define SENDFILE_MIN (256u << 10)   /* a records run this long is sent with sendfile */
 
 
 int srv_store_info(srv_req *r)
@@ -300,7 +301,7 @@ typedef struct stream {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	mvms_file_reader *reader;
-	int done;
+	int records;               /* the reader gives runs of records */
 } stream;
 
 static void stream_free(stream *s)
@@ -330,10 +331,56 @@ static void stream_pump(struct evhttp_connection *evcon, void *arg)
 	int error = 0;
 
 	(void)evcon;
+	/* Only ever moved whole into the connection's output, which drains to the socket: so
+	 * file segments stay sendfile(2) chains instead of being mapped into memory. */
+	if (b)
+		evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
 	while (b && queued < STREAM_PIECE) {
-		if ((error = mvms_file_reader_next(&data, &len, s->reader)) < 0 || len == 0)
-			break;
-		evbuffer_add(b, data, len);
+		if (s->records) {
+			/* Straight from the pack into the reply's memory: no copy in between. */
+			struct evbuffer_iovec v;
+			struct evbuffer_file_segment *seg;
+			uint64_t at;
+			int fd;
+			if ((error = mvms_file_reader_next_run(&len, s->reader)) < 0 || len == 0)
+				break;
+			/* A long run of a local pack goes to the socket with sendfile, no copy through
+			 * us; short ones (records scattered over packs) are read and sent together,
+			 * as a sendfile each would cost a write call and a loop turn each. */
+			fd = -1;
+			if (len >= SENDFILE_MIN &&
+			    (error = mvms_file_reader_run_fd(&fd, &at, s->reader)) < 0)
+				break;
+			if (fd >= 0) {
+				seg = evbuffer_file_segment_new(fd, (ev_off_t)at, (ev_off_t)len,
+								EVBUF_FS_CLOSE_ON_FREE);
+				if (!seg) {
+					close(fd);
+					error = mvms_error_set(MVMS_ERROR, "cannot map a pack for sending");
+					break;
+				}
+				error = evbuffer_add_file_segment(b, seg, 0, (ev_off_t)len);
+				evbuffer_file_segment_free(seg);
+				if (error < 0) {
+					error = mvms_error_set(MVMS_ERROR, "out of memory");
+					break;
+				}
+				queued += len;
+				continue;
+			}
+			if (evbuffer_reserve_space(b, (ev_ssize_t)len, &v, 1) < 1 || v.iov_len < len) {
+				error = mvms_error_set(MVMS_ERROR, "out of memory");
+				break;
+			}
+			if ((error = mvms_file_reader_read_run(v.iov_base, s->reader)) < 0)
+				break;
+			v.iov_len = len;
+			evbuffer_commit_space(b, &v, 1);
+		} else {
+			if ((error = mvms_file_reader_next(&data, &len, s->reader)) < 0 || len == 0)
+				break;
+			evbuffer_add(b, data, len);
+		}
 		queued += len;
 	}
 	s->r.bytes_out += queued;
@@ -361,6 +408,9 @@ static void stream_pump(struct evhttp_connection *evcon, void *arg)
 	evhttp_send_reply_chunk_with_cb(s->req, b, stream_pump, s);
 	evbuffer_free(b);
 }
+
+static int stream_start(srv_req *r, mvms_file_reader *reader, uint64_t len, int ranged,
+			int records);
 
 /* Parses a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range. 1 with [*start, *end) set,
  * 0 without a usable header, -1 when unsatisfiable. */
@@ -398,16 +448,29 @@ int srv_file_get(srv_req *r)
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(r->req);
 	mvms_file_reader *reader = NULL;
-	char spec[512], id[MVMS_OID_HEXSZ + 1], etag[MVMS_OID_HEXSZ + 3], num[64], cr[96];
+	char spec[512], id[MVMS_OID_HEXSZ + 1], etag[MVMS_OID_HEXSZ + 5], cr[96];
 	uint64_t size = 0, start = 0, end = 0;
-	const char *inm;
-	stream *s;
-	int error, ranged;
+	const char *inm, *format = srv_query(r, "format");
+	int error, ranged, records = 0;
 
 	snprintf(spec, sizeof(spec), "%s@%s", r->caps[0], r->caps[1]);
+	if (format && strcmp(format, "records") == 0)
+		records = 1;
+	else if (format && strcmp(format, "bytes") != 0)
+		return srv_reply_error(r, 400, "bad_format", "format must be 'bytes' or 'records'");
+	if (records && evhttp_find_header(ih, "Range"))
+		return srv_reply_error(r, 400, "bad_range", "a records stream is sent whole: no Range");
 	/* Open once for the size and id; the range decides where to start. */
-	if ((error = mvms_file_reader_open(&reader, &size, id, r->st, spec, r->caps[2], 0, 0)) < 0)
+	error = records ? mvms_file_reader_open_records(&reader, &size, id, r->st, spec, r->caps[2])
+			: mvms_file_reader_open(&reader, &size, id, r->st, spec, r->caps[2], 0, 0);
+	if (error < 0)
 		return error;
+	if (records) {
+		/* Another representation of the file: its own ETag, never a Range. */
+		snprintf(etag, sizeof(etag), "\"%.64s.r\"", id);
+		evhttp_add_header(oh, "ETag", etag);
+		return stream_start(r, reader, size, 0, 1);
+	}
 	mvms_file_reader_free(reader);
 	reader = NULL;
 	snprintf(etag, sizeof(etag), "\"%s\"", id);
@@ -431,14 +494,26 @@ int srv_file_get(srv_req *r)
 	}
 	if ((error = mvms_file_reader_open(&reader, NULL, NULL, r->st, spec, r->caps[2], start, end)) < 0)
 		return error;
-	snprintf(num, sizeof(num), "%" PRIu64, end - start);
-	evhttp_add_header(oh, "Content-Length", num);
-	evhttp_add_header(oh, "Content-Type", "application/octet-stream");
 	if (ranged) {
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end - 1, size);
 		evhttp_add_header(oh, "Content-Range", cr);
 	}
-	if (r->method == EVHTTP_REQ_HEAD || end == start) {
+	return stream_start(r, reader, end - start, ranged, 0);
+}
+
+/* Answers with @len bytes from @reader (which it takes), streamed a piece at a time. */
+static int stream_start(srv_req *r, mvms_file_reader *reader, uint64_t len, int ranged,
+			int records)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
+	char num[64];
+	stream *s;
+
+	snprintf(num, sizeof(num), "%" PRIu64, len);
+	evhttp_add_header(oh, "Content-Length", num);
+	evhttp_add_header(oh, "Content-Type",
+			  records ? "application/vnd.mvms.records" : "application/octet-stream");
+	if (r->method == EVHTTP_REQ_HEAD || len == 0) {
 		mvms_file_reader_free(reader);
 		r->replied = 1;
 		r->status = ranged ? 206 : 200;
@@ -460,6 +535,7 @@ int srv_file_get(srv_req *r)
 	s->req = r->req;
 	s->evcon = evhttp_request_get_connection(r->req);
 	s->reader = reader;
+	s->records = records;
 	r->replied = 1;
 	srv_worker_inflight(r->w, 1);
 	evhttp_connection_set_closecb(s->evcon, stream_closed, s);

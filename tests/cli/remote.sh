@@ -70,6 +70,12 @@ rem pull m@v1 -o "$WORK/p1"
 is_rc 0 "remote pull of v1 with a fresh cache"
 check "v1 came back byte-identical (nested paths, spaces)" same_tree "$WORK/v1" "$WORK/p1"
 check "the cache now holds v1's chunks" test -n "$(find "$WORK/cache-b" -name '*' -path '*packs*' -type f)"
+CACHE_B=$(dirname "$(find "$WORK/cache-b" -name store.db | head -n 1)")
+run "$MVMS" --store "$CACHE_B" verify
+is_rc 0 "the cache verifies (its chunks kept as the server stored them)"
+run "$MVMS" --store "$CACHE_B" stats --json
+num_lt "$(json_get stored_bytes)" "$(json_get unique_bytes)" \
+	"the cache keeps them compressed ($(json_get stored_bytes) of $(json_get unique_bytes) bytes)"
 rem pull m@v2 -o "$WORK/p2"
 is_rc 0 "remote pull of v2 with the cache warm from v1"
 check "v2 came back byte-identical" same_tree "$WORK/v2" "$WORK/p2"
@@ -127,5 +133,27 @@ N=$(printf '%s\n' "$OUT" | grep -c 'race@v')
 is "$N" "$(( (RC1 == 0) + (RC2 == 0) ))" "one version per successful push, none for a conflict"
 run "$MVMS" --store "$WORK/server" verify
 is_rc 0 "the server's store still verifies"
+
+# The server sends stored records unchecked; the client checks each chunk. A byte flipped in
+# the server's pack must fail the pull, leave no file and keep the bad chunk out of the cache.
+mkmodel -q --size 2M --tensors 4 "$WORK/z"
+rem --json push z "$WORK/z" -m "to be damaged"
+is_rc 0 "remote push of z"
+ZPACK=$(ls -t $(find "$WORK/server/objects/packs" -type f) | head -n 1)
+SZ=$(file_size "$ZPACK")
+OFF=$((SZ / 2))
+OLD=$(dd if="$ZPACK" bs=1 skip=$OFF count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $(((OLD + 1) % 256)))" | dd of="$ZPACK" bs=1 seek=$OFF conv=notrunc 2>/dev/null ||
+	bail "cannot write into $ZPACK"
+XDG_CACHE_HOME=$WORK/cache-z
+rem pull z -o "$WORK/pz"
+is_rc 1 "a pull of a file whose chunk is damaged on the server fails"
+like "$ERR" "arrived corrupt" "and says a chunk arrived corrupt"
+is "$(find "$WORK/pz" -type f 2>/dev/null | wc -l | tr -d ' ')" 0 "no file (or temporary file) is left"
+CACHE_Z=$(dirname "$(find "$WORK/cache-z" -name store.db | head -n 1)")
+run "$MVMS" --store "$CACHE_Z" verify
+is_rc 0 "the cache it fed still verifies"
+run "$MVMS" --store "$WORK/server" verify
+is_rc 1 "(the server's own verify finds the damage)"
 
 done_testing

@@ -150,6 +150,31 @@ req GET "$URL/v1/models/alpha/versions/v1/files/model.safetensors" -H "$AR" \
 	-H 'Range: bytes=5000000-6000000'
 is_code 416 "a range far past the end is 416"
 
+# The records stream the CLI pulls with: the chunks as stored, checked here by records.py
+# (headers against the chunk list, zstd -d, BLAKE2b; python3 and zstd come with
+# .ci/install-deps) and put back together.
+req GET "$URL/v1/objects/files/$FID" -H "$AR"
+is_code 200 "GET the chunk list of model.safetensors"
+cp "$WORK/body" "$WORK/fmap"
+req GET "$URL/v1/models/alpha/versions/v1/files/model.safetensors?format=records" -H "$AR"
+is_code 200 "GET file ?format=records"
+is "$(hdr Content-Type)" "application/vnd.mvms.records" "its Content-Type"
+is "$(hdr Content-Length)" "$(file_size "$WORK/body")" "its Content-Length is the stream's length"
+is "$(hdr ETag)" "\"$FID.r\"" "its ETag is not the bytes' ETag"
+run python3 "$TESTS_SRCDIR/cli/records.py" "$WORK/body" "$WORK/fmap" "$WORK/fromrec"
+is_rc 0 "every record names the next chunk and decodes to it ($OUT)"
+check "the records put together are the file" cmp -s "$WORK/fromrec" "$MF"
+req GET "$URL/v1/models/alpha/versions/v1/files/model.safetensors?format=records" -H "$AR" \
+	-H 'Range: bytes=0-99'
+is_code 400 "a Range on a records stream is 400"
+like "$BODY" '"code":"bad_range"' "with code bad_range"
+req GET "$URL/v1/models/alpha/versions/v1/files/model.safetensors?format=zip" -H "$AR"
+is_code 400 "an unknown format is 400"
+like "$BODY" '"code":"bad_format"' "with code bad_format"
+req GET "$URL/v1/models/alpha/versions/v1/files/model.safetensors?format=bytes" -H "$AR"
+is_code 200 "format=bytes is the default"
+check "the same bytes" cmp -s "$WORK/body" "$MF"
+
 req HEAD "$URL/v1/models/alpha/versions/v1/files/model.safetensors" -H "$AR"
 is_code 200 "HEAD on a file"
 is "$(hdr Content-Length)" "$MSIZE" "HEAD gives Content-Length"

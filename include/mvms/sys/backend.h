@@ -55,6 +55,10 @@ struct mvms_backend {
 	int (*remove)(mvms_backend *be, const char *key);
 	/* Required. Frees the backend. */
 	void (*free)(mvms_backend *be);
+	/* Optional (the server's records stream). Opens the object for reading and sets *fd
+	 * (the caller closes it), so its bytes can go to a socket with sendfile(2) instead of
+	 * through user memory. MVMS_ENOTFOUND when the key does not exist. */
+	int (*open_fd)(int *fd, mvms_backend *be, const char *key);
 };
 
 #ifdef __cplusplus
