@@ -51,12 +51,16 @@ static const char *reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
 	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
 	default: return status < 400 ? "OK" : "Error";
 	}
 }
@@ -109,6 +113,13 @@ void srv_reply_bytes(srv_req *r, int status, const char *type, const void *data,
 	r->status = status;
 	if (type)
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", type);
+	if (r->method == EVHTTP_REQ_HEAD) {
+		/* The headers a GET would get, no body: libevent 2.1 would send one after HEAD. */
+		char num[32];
+		snprintf(num, sizeof(num), "%zu", len);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Length", num);
+		len = 0;
+	}
 	if (b && len)
 		evbuffer_add(b, data, len);
 	r->bytes_out = len;

@@ -225,6 +225,17 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	mvms_error_clear();
 	if (!path || !*path)
 		path = "/";
+	{
+		/* A request the gate refused before libevent could answer it with HTML. */
+		const char *why, *code;
+		int status;
+		if (srv_gate_refusal(req, &status, &code, &why)) {
+			r.route = "-";
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+			srv_reply_error(&r, status, code, "%s", why);
+			goto done;
+		}
+	}
 	/* A NUL in a decoded value would silently cut it short ("a%00b" -> "a"): refuse. */
 	if (q && (strstr(q, "%00") || evhttp_parse_query_str(q, &r.query) < 0)) {
 		srv_reply_error(&r, 400, "bad_query", "malformed query string");

@@ -27,6 +27,7 @@ struct srv_worker {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	srv_gate *gate;
 	mvms_store *st;
 	const srv_options *opts;
 	int started;
@@ -60,6 +61,7 @@ static void *worker_main(void *arg)
 {
 	srv_worker *w = arg;
 
+	srv_gate_enter(w->gate);
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -190,6 +192,11 @@ int srv_run(const srv_options *opts)
 		if (!w->http)
 			goto done;
 		evhttp_set_gencb(w->http, srv_dispatch, w);
+		if (srv_gate_new(&w->gate, opts->max_body) < 0) {
+			fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
+			goto done;
+		}
+		evhttp_set_bevcb(w->http, srv_gate_bev, NULL);
 		evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
 		evhttp_set_max_headers_size(w->http, 64 * 1024);
 		evhttp_set_timeout(w->http, opts->timeout);
@@ -230,6 +237,7 @@ done:
 			evhttp_free(workers[i].http);
 		if (workers[i].base)
 			event_base_free(workers[i].base);
+		srv_gate_free(workers[i].gate);
 		mvms_store_free(workers[i].st);
 	}
 	free(workers);

@@ -149,6 +149,26 @@ struct evbuffer;
 void srv_deploy_metrics(struct evbuffer *b);
 void srv_deploy_gauges(struct evbuffer *b, mvms_store *st);
 
+/* ---- the gate (gate.c): framing checks before libevent's parser ---- */
+
+typedef struct srv_gate srv_gate;   /* one per worker */
+int srv_gate_new(srv_gate **out, uint64_t max_body);
+void srv_gate_free(srv_gate *g);
+/** Makes @g the gate of the calling worker thread (before its loop runs). */
+void srv_gate_enter(srv_gate *g);
+/** evhttp_set_bevcb callback: a connection's bufferevent, with the gate on its input. */
+struct bufferevent *srv_gate_bev(struct event_base *base, void *arg);
+/** For tests and fuzzing: @len bytes arriving on slot @fd go through the gate; what evhttp
+ * would get is appended to @out. */
+void srv_gate_feed(srv_gate *g, int fd, const void *data, size_t len, struct evbuffer *out);
+/**
+ * Called once for each request the dispatcher gets, in order: 1 when @req is the one the
+ * gate refused (or its stand-in); *status, *code (a JSON error code) and *msg (borrowed from
+ * the gate) say why. The reply must close the connection.
+ */
+int srv_gate_refusal(struct evhttp_request *req, int *status, const char **code,
+		     const char **msg);
+
 /* ---- the server (server.c) ---- */
 
 /** Runs the server until SIGTERM or SIGINT; in-flight requests finish first. */

@@ -12,7 +12,7 @@ set -u
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 case $secs in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number, not '$secs'" >&2; exit 2 ;; esac
-all_targets="safetensors manifest filemap pack tar"
+all_targets="safetensors manifest filemap pack tar gate"
 targets=${*:-$all_targets}
 for t in $targets; do
 	case " $all_targets " in *" $t "*) ;; *) echo "run.sh: unknown target '$t' (known: $all_targets)" >&2; exit 2 ;; esac
@@ -72,7 +72,7 @@ cat > "$inc/config.h" <<CONF
 CONF
 dep_cflags=$(pkg-config --cflags libcjson libsodium libzstd sqlite3 libcurl 2>/dev/null || true)
 cflags="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
--I$top/include -I$top/src/lib -I$inc -include $inc/config.h $dep_cflags"
+-I$top/include -I$top/src/lib -I$top/src/server -I$inc -include $inc/config.h $dep_cflags"
 libs="-lsqlite3 -lsodium -lzstd -lcjson -lcurl -lpthread -lm"
 jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 
@@ -93,6 +93,10 @@ for t in $targets; do
 		srcs="$top/src/server/tar.c"
 		objs=
 		tlibs=
+	elif [ "$t" = gate ]; then
+		srcs="$top/src/server/gate.c"
+		objs=$work/libmvms_fuzz.a
+		tlibs="$libs -levent"
 	else
 		srcs=
 		objs=$work/libmvms_fuzz.a
