@@ -91,6 +91,9 @@ typedef struct mvms_stats {
 	uint64_t unique_bytes;   /* raw bytes of unique chunks */
 	uint64_t stored_bytes;   /* bytes of all packs */
 	uint64_t chunks, packs;
+	uint64_t sources;        /* files outside the store holding chunks (a client cache's
+				  * pulled files, schema/005_sources.sql) */
+	uint64_t source_bytes;   /* their sizes */
 	double dedup_ratio;      /* logical / unique */
 	double compression_ratio;/* unique / stored */
 } mvms_stats;

@@ -141,8 +141,12 @@ typedef struct mvms_pull_options {
 	int force;                 /* write into a non-empty directory */
 	mvms_progress_cb progress;
 	void *payload;
+	/* Remote pulls: the files written become the client cache's sources (later pulls read
+	 * chunks from them). With cache_copy the chunks downloaded are also kept in the cache's
+	 * packs, so they outlive the pulled files (a CI runner that keeps only the cache). */
+	int cache_copy;
 } mvms_pull_options;
-#define MVMS_PULL_OPTIONS_INIT { MVMS_PULL_OPTIONS_VERSION, 0, NULL, NULL }
+#define MVMS_PULL_OPTIONS_INIT { MVMS_PULL_OPTIONS_VERSION, 0, NULL, NULL, 0 }
 
 typedef struct mvms_pull_result {
 	char id[MVMS_VERSION_ID_HEXSZ + 1];

@@ -10,6 +10,7 @@ int cmd_pull(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "cache-copy", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -26,6 +27,7 @@ int cmd_pull(int argc, char **argv)
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'f': o.force = 1; break;
+		case 'C': o.cache_copy = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("pull"));
 			return EXIT_OK;

@@ -34,6 +34,8 @@ int cmd_stats(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "stored_bytes", (double)s.stored_bytes);
 		cJSON_AddNumberToObject(doc, "chunks", (double)s.chunks);
 		cJSON_AddNumberToObject(doc, "packs", (double)s.packs);
+		cJSON_AddNumberToObject(doc, "sources", (double)s.sources);
+		cJSON_AddNumberToObject(doc, "source_bytes", (double)s.source_bytes);
 		cJSON_AddNumberToObject(doc, "dedup_ratio", s.dedup_ratio);
 		cJSON_AddNumberToObject(doc, "compression_ratio", s.compression_ratio);
 		cli_print_json(doc);
@@ -49,6 +51,9 @@ int cmd_stats(int argc, char **argv)
 		       (unsigned long long)s.chunks, (unsigned long long)s.packs, s.packs == 1 ? "" : "s",
 		       s.dedup_ratio, s.compression_ratio,
 		       s.stored_bytes ? (double)s.logical_bytes / (double)s.stored_bytes : 0.0);
+		if (s.sources)
+			printf("pulled files    %llu (%s), read as a cache\n",
+			       (unsigned long long)s.sources, cli_human(a, sizeof(a), s.source_bytes));
 	}
 done:
 	mvms_store_free(st);

@@ -19,7 +19,8 @@ static const cli_cmd commands[] = {
 	  "MODEL PATH [-m MSG] [-b BRANCH] [--parent MODEL@REF ...] [--meta KEY=VALUE ...] "
 	  "[--author NAME]",
 	  "store a file or directory as a new version" },
-	{ "pull", cmd_pull, "MODEL@REF [-o DIR] [--force]", "write a version's files to a directory" },
+	{ "pull", cmd_pull, "MODEL@REF [-o DIR] [--force] [--cache-copy]",
+	  "write a version's files to a directory" },
 	{ "log", cmd_log, "MODEL [-b BRANCH]", "list a model's versions, newest first" },
 	{ "show", cmd_show, "MODEL@REF", "show a version and its files" },
 	{ "tag", cmd_tag, "MODEL@REF NAME", "name a version (tags never move)" },

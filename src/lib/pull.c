@@ -36,6 +36,7 @@ typedef struct pull_chunk {
 	mvms_oid pack;
 	uint64_t offset;
 	uint32_t raw_len, stored_len;
+	int src;         /* -1: a record in pack @pack; else raw bytes in source file c->srcs[src] */
 	size_t in_off;   /* record position in the read buffer */
 	size_t out_off;  /* decoded position in the output buffer */
 	int error;
@@ -75,7 +76,15 @@ typedef struct pull_ctx {
 	size_t round_bytes, range_max;
 	pull_set *decoding;
 	pull_set set[2]; /* a remote pull reads the next round into one while it decodes the other */
+	struct pull_src { int64_t id; char *path; } *srcs; /* source files chunks come from */
+	size_t nsrcs;
 } pull_ctx;
+
+/* Bytes a chunk takes where it is kept: a record (header and stored bytes) or raw bytes. */
+static size_t span(const pull_chunk *ch)
+{
+	return ch->src < 0 ? MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len : ch->raw_len;
+}
 
 static int mkdir_parents(const char *dir, const char *rel)
 {
@@ -123,10 +132,24 @@ static void decode_one(size_t i, unsigned worker, void *ctx)
 {
 	pull_ctx *c = ctx;
 	pull_chunk *ch = &c->chunks[c->base + i];
+	const unsigned char *in = c->decoding->in + ch->in_off;
+	mvms_oid got;
 
+	if (ch->src >= 0) {
+		/* A file a pull wrote: it may have been changed since, so its bytes are checked. */
+		mvms_oid_hash(&got, in, ch->raw_len);
+		if (mvms_oid_cmp(&got, &ch->id) != 0) {
+			ch->error = MVMS_EMISMATCH;
+			snprintf(ch->errmsg, sizeof(ch->errmsg), "cache: %s changed since it was pulled",
+				 c->srcs[ch->src].path);
+			return;
+		}
+		memcpy(c->out + ch->out_off, in, ch->raw_len);
+		ch->error = 0;
+		return;
+	}
 	ch->error = mvms_pack_decode_record(c->codecs[worker], c->out + ch->out_off, ch->raw_len,
-					    &ch->id, c->decoding->in + ch->in_off,
-					    MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
+					    &ch->id, in, MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
 	if (ch->error < 0)
 		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
 }
@@ -154,8 +177,29 @@ static void read_one(size_t i, unsigned worker, void *ctx)
 	char key[MVMS_KEY_MAX];
 
 	(void)worker;
-	mvms_object_key(key, sizeof(key), "packs", &ch->pack);
-	r->error = c->st->be->get(c->st->be, key, r->offset, set->in + ch->in_off, (size_t)r->len);
+	if (ch->src >= 0) {
+		/* Gone or too short: the file changed (ENOTFOUND, it will be forgotten); any other
+		 * failure (EMFILE, EIO) is this pull's problem, not the file's. */
+		const char *p = c->srcs[ch->src].path;
+		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		struct stat sb;
+		if (fd < 0)
+			r->error = mvms_error_set(errno == ENOENT || errno == ENOTDIR ? MVMS_ENOTFOUND
+										    : MVMS_ERROR,
+						  "%s: %s", p, strerror(errno));
+		else if (fstat(fd, &sb) < 0)
+			r->error = mvms_error_set(MVMS_ERROR, "%s: %s", p, strerror(errno));
+		else if ((uint64_t)sb.st_size < r->offset + r->len)
+			r->error = mvms_error_set(MVMS_ENOTFOUND, "%s is shorter than when it was pulled", p);
+		else
+			r->error = mvms_read_full(fd, set->in + ch->in_off, (size_t)r->len, r->offset, p);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		mvms_object_key(key, sizeof(key), "packs", &ch->pack);
+		r->error = c->st->be->get(c->st->be, key, r->offset, set->in + ch->in_off,
+					  (size_t)r->len);
+	}
 	if (r->error < 0)
 		snprintf(r->msg, sizeof(r->msg), "%s", mvms_error_last());
 }
@@ -171,18 +215,19 @@ static int plan_round(pull_ctx *c, pull_set *set, size_t first, size_t last)
 	set->last = last;
 	for (i = first; i < last; i++) {
 		c->chunks[i].in_off = in_need;
-		in_need += MVMS_PACK_RECORD_HDR + (size_t)c->chunks[i].stored_len;
+		in_need += span(&c->chunks[i]);
 	}
 	MVMS_TRY(ensure(&set->in, &set->in_cap, in_need));
 	set->nranges = 0;
 	for (i = first; i < last; i = j) {
-		uint64_t end = c->chunks[i].offset + MVMS_PACK_RECORD_HDR + c->chunks[i].stored_len;
+		uint64_t end = c->chunks[i].offset + span(&c->chunks[i]);
 		for (j = i + 1; j < last; j++) {
 			const pull_chunk *n = &c->chunks[j];
-			if (mvms_oid_cmp(&n->pack, &c->chunks[i].pack) != 0 || n->offset != end ||
-			    end - c->chunks[i].offset >= c->range_max)
+			if (n->src != c->chunks[i].src ||
+			    (n->src < 0 && mvms_oid_cmp(&n->pack, &c->chunks[i].pack) != 0) ||
+			    n->offset != end || end - c->chunks[i].offset >= c->range_max)
 				break;
-			end += MVMS_PACK_RECORD_HDR + n->stored_len;
+			end += span(n);
 		}
 		if (set->nranges == set->cranges) {
 			size_t ncap = set->cranges ? set->cranges * 2 : 16;
@@ -216,6 +261,16 @@ static void *read_round(void *arg)
 	return NULL;
 }
 
+/* A source file could not be read or no longer holds its chunks: forget it (its chunks
+ * count as missing from now on) and say so; a caller may fetch them and try again. */
+static int source_failed(pull_ctx *c, int src, const char *path, const char *why)
+{
+	if (mvms_sources_forget(c->st, c->srcs[src].id) < 0)
+		return MVMS_ERROR;
+	return mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s: it is no longer used as a cache",
+			      path, why);
+}
+
 /* Decodes, verifies and writes a round that has been read. */
 static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, const char *path)
 {
@@ -225,6 +280,16 @@ static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, con
 
 	for (i = 0; i < set->nranges; i++)
 		if (set->ranges[i].error < 0) {
+			const pull_chunk *ch = &c->chunks[set->ranges[i].first];
+			if (ch->src >= 0 && set->ranges[i].error == MVMS_ENOTFOUND) {
+				error = source_failed(c, ch->src, path, set->ranges[i].msg);
+				goto done;
+			}
+			if (ch->src >= 0) {
+				error = mvms_error_set(set->ranges[i].error, "pull: %s: %s", path,
+						       set->ranges[i].msg);
+				goto done;
+			}
 			mvms_oid_fmt(hex, &c->chunks[set->ranges[i].first].id);
 			mvms_object_key(key, sizeof(key), "packs", &c->chunks[set->ranges[i].first].pack);
 			error = mvms_error_set(set->ranges[i].error == MVMS_ENOTFOUND ? MVMS_EMISMATCH
@@ -246,6 +311,10 @@ static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, con
 		c->decoding = set;
 		mvms_pool_run(c->pool, end - first, decode_one, c);
 		for (i = first; i < end; i++) {
+			if (c->chunks[i].error < 0 && c->chunks[i].src >= 0) {
+				error = source_failed(c, c->chunks[i].src, path, c->chunks[i].errmsg);
+				goto done;
+			}
 			if (c->chunks[i].error < 0) {
 				error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s", path,
 						       c->chunks[i].errmsg);
@@ -286,6 +355,7 @@ static int load_chunks(pull_ctx *c, const mvms_oid *content)
 		}
 		ch = &c->chunks[c->nchunks++];
 		memset(ch, 0, sizeof(*ch));
+		ch->src = -1;
 		MVMS_TRY(mvms_db_column_oid(&ch->id, s, 0));
 		MVMS_TRY(mvms_db_column_oid(&ch->pack, s, 1));
 		ch->offset = (uint64_t)sqlite3_column_int64(s, 2);
@@ -299,7 +369,47 @@ done:
 	return error;
 }
 
-/* Looks each chunk up (for a file this store knows by chunk ids only: a remote pull). */
+/* A chunk that no pack holds: in a source file? Sets ch->src, offset and lengths if so. */
+static int load_from_source(pull_ctx *c, pull_chunk *ch)
+{
+	static const char q[] =
+		"SELECT s.id, s.path, c.offset, c.length FROM source_chunks c "
+		"JOIN sources s ON s.id = c.source_id WHERE c.chunk = ? LIMIT 1";
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+	int64_t id;
+	size_t k;
+	int error = 0, rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, &ch->id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+		for (k = 0; k < c->nsrcs && c->srcs[k].id != id; k++)
+			;
+		if (k == c->nsrcs) {
+			struct pull_src *t = realloc(c->srcs, (k + 1) * sizeof(*t));
+			MVMS_CHECK_ALLOC(t, error);
+			c->srcs = t;
+			c->srcs[k].id = id;
+			c->srcs[k].path = mvms_db_column_strdup(s, 1);
+			MVMS_CHECK_ALLOC(c->srcs[k].path, error);
+			c->nsrcs++;
+		}
+		ch->src = (int)k;
+		ch->offset = (uint64_t)sqlite3_column_int64(s, 2);
+		ch->raw_len = ch->stored_len = (uint32_t)sqlite3_column_int64(s, 3);
+	} else if (rc != SQLITE_DONE) {
+		error = mvms_db_error(c->st->db, rc, "look up a source");
+	}
+done:
+	sqlite3_reset(s);
+	return error;
+}
+
+/* Looks each chunk up (for a file this store knows by chunk ids only: a remote pull), in
+ * packs first, then in source files. */
 static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 {
 	static const char q[] =
@@ -337,7 +447,10 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 		sqlite3_reset(s);
 		if (error < 0)
 			goto done;
-		if (rc != SQLITE_ROW) {
+		ch->src = -1;
+		if (rc != SQLITE_ROW)
+			MVMS_TRY(load_from_source(c, ch));
+		if (rc != SQLITE_ROW && ch->src < 0) {
 			mvms_oid_fmt(hex, &ids[i]);
 			error = mvms_error_set(MVMS_ENOTFOUND, "chunk %s is not in this store", hex);
 			goto done;
@@ -534,6 +647,9 @@ static void pull_ctx_dispose(pull_ctx *c)
 	free(c->set[1].in);
 	free(c->chunks);
 	free(c->out);
+	for (w = 0; w < c->nsrcs; w++)
+		free(c->srcs[w].path);
+	free(c->srcs);
 }
 
 /* ---- a file arriving as its stored records ---- */
@@ -620,8 +736,10 @@ static int recv_decode(mvms_sync__recv *rv, recv_block *b)
 	c->done_bytes += out_need;
 	if (rv->progress)
 		rv->progress(c->done_bytes, c->total_bytes, rv->payload);
-	error = mvms_sync__sink_add_records(rv->sink, b->data, b->len, b->n);
-	b->data = NULL;
+	if (rv->sink) {
+		error = mvms_sync__sink_add_records(rv->sink, b->data, b->len, b->n);
+		b->data = NULL;
+	}
 done:
 	return error;
 }
@@ -806,6 +924,7 @@ static int recv_record(mvms_sync__recv *rv)
 	}
 	ch = &b->chunks[b->n++];
 	memset(ch, 0, sizeof(*ch));
+	ch->src = -1;
 	memcpy(ch->id.id, h + 9, MVMS_OID_RAWSZ);
 	ch->raw_len = mvms_le32_get(h + 1);
 	ch->stored_len = mvms_le32_get(h + 5);

@@ -873,6 +873,57 @@ done:
 	return error;
 }
 
+/* Records pulled file @f as a source of the cache: later pulls read its chunks there. */
+static int add_source(mvms_remote *r, const char *dir, const mvms_manifest_file *f, const void *fm,
+		      size_t n)
+{
+	char *final = NULL;
+	int error;
+
+	if (asprintf(&final, "%s/%s", dir, f->path) < 0)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	error = mvms_sources_add(r->cache, final, &f->id, fm, n);
+	free(final);
+	return error;
+}
+
+/* Writes file @f from the cache, fetching the chunks it lacks first. A file pulled before
+ * that no longer holds its chunks is forgotten by the read (pull.c): then the chunks it was
+ * to give are fetched too and the file is written again, as long as each try forgets one. */
+static int pull_from_cache(mvms_remote *r, const char *dir, const mvms_manifest_file *f,
+			   const mvms_oid *chunks, size_t n, uint64_t *fetched)
+{
+	unsigned char *have = calloc(n + 1, 1);
+	mvms_oid *want = NULL;
+	size_t nwant, k;
+	int error = 0;
+
+	MVMS_CHECK_ALLOC(have, error);
+	want = calloc(n + 1, sizeof(*want));
+	MVMS_CHECK_ALLOC(want, error);
+	for (;;) {
+		uint64_t before, after;
+		MVMS_TRY(mvms_sources_count(&before, r->cache));
+		MVMS_TRY(mvms_sources_have(have, r->cache, chunks, n));
+		for (k = 0, nwant = 0; k < n; k++)
+			if (!have[k])
+				want[nwant++] = chunks[k];
+		/* In file order, so the cache's packs are too (see mvms_remote_push). */
+		MVMS_TRY(unique_in_order(want, &nwant));
+		MVMS_TRY(fetch_chunks(r, want, nwant, fetched));
+		error = mvms_sync_write_file(r->cache, dir, f->path, f->mode, f->size, &f->id, chunks,
+					     n);
+		if (error != MVMS_EMISMATCH && error != MVMS_ENOTFOUND)
+			break;
+		if (mvms_sources_count(&after, r->cache) < 0 || after >= before)
+			break; /* no stale file was the cause: report it */
+	}
+done:
+	free(have);
+	free(want);
+	return error;
+}
+
 int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, const char *dir,
 		     const mvms_pull_options *opts)
 {
@@ -880,15 +931,15 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	char model[256], *ref;
 	cJSON *v = NULL;
 	const char *id;
-	mvms_oid vid, **chunks = NULL, *want = NULL;
-	size_t *nchunks = NULL, *fmlen = NULL, nwant = 0, i, k, nmax = 0;
+	mvms_oid vid, **chunks = NULL;
+	size_t *nchunks = NULL, *fmlen = NULL, i, k, nmax = 0;
 	void **fm = NULL;
 	int *stream = NULL;
 	mvms_manifest *m = NULL;
 	mvms_chunk_sink *sink = NULL;
 	void *mdata = NULL;
 	size_t mlen = 0;
-	unsigned char *missing = NULL;
+	unsigned char *present = NULL;
 	uint64_t fetched = 0, total = 0, done_bytes = 0;
 	double t0 = mvms_now();
 	struct stat sb;
@@ -950,49 +1001,49 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 		if (nchunks[i] > nmax)
 			nmax = nchunks[i];
 	}
-	/* A file the cache has little of streams whole (the server decodes, we check each
-	 * chunk as it arrives); one it mostly has fetches just the chunks it lacks. */
-	missing = calloc(nmax + 1, 1);
-	MVMS_CHECK_ALLOC(missing, error);
+	/* The cache's record of files pulled before: those that changed are no longer used. */
+	MVMS_TRY(mvms_sources_prune(NULL, r->cache));
+	/* A file the cache has little of streams whole (as the server stores it; we check each
+	 * chunk as it arrives); one it mostly has, in packs or in files pulled before, fetches
+	 * just the chunks it lacks. Either way the file becomes a source for later pulls
+	 * instead of being copied into the cache's packs. */
+	present = calloc(nmax + 1, 1);
+	MVMS_CHECK_ALLOC(present, error);
 	for (i = 0; i < m->file_count; i++) {
 		uint64_t have = 0;
-		MVMS_TRY(mvms_sync_missing(missing, r->cache, chunks[i], nchunks[i]));
+		MVMS_TRY(mvms_sources_have(present, r->cache, chunks[i], nchunks[i]));
 		for (k = 0; k < nchunks[i]; k++)
-			if (!missing[k])
+			if (present[k])
 				have += mvms_le64_get((const unsigned char *)fm[i] + 32 + k * 40 + 32);
 		stream[i] = have * 2 < m->files[i].size;
-		if (!stream[i])
-			for (k = 0; k < nchunks[i]; k++)
-				if (missing[k]) {
-					mvms_oid *t = realloc(want, (nwant + 1) * sizeof(*t));
-					MVMS_CHECK_ALLOC(t, error);
-					want = t;
-					want[nwant++] = chunks[i][k];
-				}
 	}
-	/* In file order, so the cache's packs are too (see mvms_remote_push). */
-	MVMS_TRY(unique_in_order(want, &nwant));
-	MVMS_TRY(fetch_chunks(r, want, nwant, &fetched));
-	/* Files from the cache first: the sink below owns the cache's database while it runs. */
+	/* Files from the cache first: a sink (cache_copy) owns the cache's database while it
+	 * runs, which is while files stream. */
 	for (i = 0; i < m->file_count; i++) {
 		if (stream[i])
 			continue;
-		MVMS_TRY(mvms_sync_write_file(r->cache, dir, m->files[i].path, m->files[i].mode,
-					      m->files[i].size, &m->files[i].id, chunks[i], nchunks[i]));
+		MVMS_TRY(pull_from_cache(r, dir, &m->files[i], chunks[i], nchunks[i], &fetched));
+		/* Recorded at once: it may replace a file the next ones would read (pull --force). */
+		MVMS_TRY(add_source(r, dir, &m->files[i], fm[i], nchunks[i]));
 		done_bytes += m->files[i].size;
 		out->bytes += m->files[i].size;
 		if (opts && opts->progress)
 			opts->progress(done_bytes, total, opts->payload);
 	}
-	MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
 	for (i = 0; i < m->file_count; i++) {
 		if (!stream[i])
 			continue;
+		if (opts && opts->cache_copy && !sink)
+			MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
 		MVMS_TRY(stream_file(r, model, id, &m->files[i], fm[i], nchunks[i], dir, sink, opts,
 				     &done_bytes, total));
 		out->bytes += m->files[i].size;
 	}
-	MVMS_TRY(mvms_chunk_sink_finish(sink));
+	if (sink)
+		MVMS_TRY(mvms_chunk_sink_finish(sink));
+	for (i = 0; i < m->file_count; i++)
+		if (stream[i])
+			MVMS_TRY(add_source(r, dir, &m->files[i], fm[i], nchunks[i]));
 	snprintf(out->id, sizeof(out->id), "%s", id);
 	{
 		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
@@ -1013,8 +1064,7 @@ done:
 	free(fm);
 	free(fmlen);
 	free(stream);
-	free(want);
-	free(missing);
+	free(present);
 	free(mdata);
 	mvms_manifest_free(m);
 	cJSON_Delete(v);

@@ -519,6 +519,8 @@ int mvms_store_stats(mvms_stats *out, mvms_store *st)
 	MVMS_TRY(scalar_u64(&out->stored_bytes, st, "SELECT coalesce(sum(size), 0) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->chunks, st, "SELECT count(*) FROM chunks"));
 	MVMS_TRY(scalar_u64(&out->packs, st, "SELECT count(*) FROM packs"));
+	MVMS_TRY(scalar_u64(&out->sources, st, "SELECT count(*) FROM sources"));
+	MVMS_TRY(scalar_u64(&out->source_bytes, st, "SELECT coalesce(sum(size), 0) FROM sources"));
 	out->dedup_ratio = out->unique_bytes ? (double)out->logical_bytes / (double)out->unique_bytes
 					     : 0.0;
 	out->compression_ratio =

@@ -118,6 +118,18 @@ int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want);
 uint64_t mvms_sync__recv_done(const mvms_sync__recv *rv);
 void mvms_sync__recv_free(mvms_sync__recv *rv);
 
+/* Sources (sources.c): files outside the store holding chunks byte for byte.
+ * add records @path (its realpath), a file whose chunk list @fm (@n entries, as in
+ * mvms_sync__recv_new) it holds, replacing an older record of the same path; prune forgets
+ * the files whose size, mtime or inode changed or that are gone; forget drops one; have
+ * sets have[i] when chunk ids[i] is in a pack or a source. */
+int mvms_sources_add(mvms_store *st, const char *path, const mvms_oid *content, const void *fm,
+		     size_t n);
+int mvms_sources_prune(size_t *dropped, mvms_store *st);
+int mvms_sources_forget(mvms_store *st, int64_t id);
+int mvms_sources_count(uint64_t *out, mvms_store *st);
+int mvms_sources_have(unsigned char *have, mvms_store *st, const mvms_oid *ids, size_t n);
+
 /* "unknown" / $MVMS_AUTHOR / $USER. */
 const char *mvms_store__default_author(void);
 

@@ -64,21 +64,82 @@ is_rc 0 "the server's store verifies"
 run "$MVMS" --store "$WORK/server" show m@v1 --json
 is "$(json_get id)" "$ID1" "the server stored the id the client computed"
 
-# A fresh cache: the pull streams whole files and fills the cache on the way.
+# sent_bytes: the server's mvms_http_bytes_sent_total (/metrics), to see what a pull fetched.
+sent_bytes() {
+	curl -s "$URL/metrics" | sed -n 's/^mvms_http_bytes_sent_total \([0-9.e+]*\).*/\1/p' |
+		awk '{ printf "%d", $1 }'
+}
+
+# A fresh cache: the pull streams whole files; the files it wrote become the cache.
 XDG_CACHE_HOME=$WORK/cache-b
 rem pull m@v1 -o "$WORK/p1"
 is_rc 0 "remote pull of v1 with a fresh cache"
 check "v1 came back byte-identical (nested paths, spaces)" same_tree "$WORK/v1" "$WORK/p1"
-check "the cache now holds v1's chunks" test -n "$(find "$WORK/cache-b" -name '*' -path '*packs*' -type f)"
 CACHE_B=$(dirname "$(find "$WORK/cache-b" -name store.db | head -n 1)")
-run "$MVMS" --store "$CACHE_B" verify
-is_rc 0 "the cache verifies (its chunks kept as the server stored them)"
 run "$MVMS" --store "$CACHE_B" stats --json
-num_lt "$(json_get stored_bytes)" "$(json_get unique_bytes)" \
-	"the cache keeps them compressed ($(json_get stored_bytes) of $(json_get unique_bytes) bytes)"
+is "$(json_get sources)" "$(find "$WORK/v1" -type f | wc -l | tr -d ' ')" \
+	"the cache records each pulled file as a source"
+is "$(json_get packs)" 0 "and copies none of them into packs"
+S0=$(sent_bytes)
+rem pull m@v1 -o "$WORK/p1b"
+is_rc 0 "pulling v1 again, into another directory"
+check "byte-identical" same_tree "$WORK/v1" "$WORK/p1b"
+num_lt $(($(sent_bytes) - S0)) 200000 "the chunks came from the first pull's files: the server sent $(($(sent_bytes) - S0)) bytes for 6 MB"
+S0=$(sent_bytes)
 rem pull m@v2 -o "$WORK/p2"
 is_rc 0 "remote pull of v2 with the cache warm from v1"
 check "v2 came back byte-identical" same_tree "$WORK/v2" "$WORK/p2"
+num_lt $(($(sent_bytes) - S0)) 3000000 "only v2's new chunks came over ($(($(sent_bytes) - S0)) bytes)"
+# The pulled files are the user's: a cache that reads them checks every chunk.
+MODEL1=$WORK/p1/model.safetensors
+printf 'X' | dd of="$MODEL1" bs=1 seek=1000000 conv=notrunc 2>/dev/null
+touch -r "$WORK/p1b/model.safetensors" "$WORK/p1/config.json"
+rem pull m@v1 -o "$WORK/p1c"
+is_rc 0 "a pull after a pulled file was edited in place"
+check "still byte-identical" same_tree "$WORK/v1" "$WORK/p1c"
+rm -rf "$WORK/p1b" "$WORK/p1c"
+# Edited with its size and modification time put back: only the chunk check can tell.
+cp "$WORK/p2/model.safetensors" "$WORK/p2.keep"
+printf 'Y' | dd of="$WORK/p2/model.safetensors" bs=1 seek=2000000 conv=notrunc 2>/dev/null
+touch -r "$WORK/p2.keep" "$WORK/p2/model.safetensors"
+rm -f "$WORK/p1/model.safetensors"
+rem pull m@v2 -o "$WORK/p2b"
+is_rc 0 "a pull whose cached file was changed behind its back (same size and time)"
+check "byte-identical all the same" same_tree "$WORK/v2" "$WORK/p2b"
+rm -rf "$WORK/p2b"
+# Pulling a version over an earlier pull's files replaces files the cache reads from.
+XDG_CACHE_HOME=$WORK/cache-f
+rem pull m@v1 -o "$WORK/pf"
+is_rc 0 "a pull of v1 into pf"
+rem pull --force m@v2 -o "$WORK/pf"
+is_rc 0 "then v2 over it with --force"
+check "pf has v2's files, byte-identical (and v1's extra file, --force keeps it)" sh -c \
+	'cd "$1" && find . -type f | while read -r f; do cmp -s "$f" "$2/$f" || exit 1; done' \
+	sh "$WORK/v2" "$WORK/pf"
+rem pull --force m@v1 -o "$WORK/pf"
+is_rc 0 "and v1 over that again"
+check "pf is v1, byte-identical" same_tree "$WORK/v1" "$WORK/pf"
+rm -rf "$WORK/pf"
+# --cache-copy: the downloaded chunks also go into the cache's packs, which outlive the files.
+XDG_CACHE_HOME=$WORK/cache-copy
+rem pull --cache-copy m@v1 -o "$WORK/pc"
+is_rc 0 "a pull with --cache-copy"
+check "byte-identical" same_tree "$WORK/v1" "$WORK/pc"
+CACHE_C=$(dirname "$(find "$WORK/cache-copy" -name store.db | head -n 1)")
+run "$MVMS" --store "$CACHE_C" stats --json
+num_gt "$(json_get packs)" 0 "the cache has packs ($(json_get packs))"
+num_lt "$(json_get stored_bytes)" "$(json_get unique_bytes)" \
+	"holding the chunks as the server stores them, compressed ($(json_get stored_bytes) of $(json_get unique_bytes) bytes)"
+run "$MVMS" --store "$CACHE_C" verify
+is_rc 0 "the cache verifies"
+rm -rf "$WORK/pc"
+S0=$(sent_bytes)
+rem pull m@v1 -o "$WORK/pc2"
+is_rc 0 "with the pulled files gone, a pull from that cache"
+check "byte-identical" same_tree "$WORK/v1" "$WORK/pc2"
+num_lt $(($(sent_bytes) - S0)) 200000 "came from its packs: the server sent $(($(sent_bytes) - S0)) bytes"
+rm -rf "$WORK/pc2"
+XDG_CACHE_HOME=$WORK/cache-b
 rem pull m -o "$WORK/p3"
 is_rc 0 "a bare MODEL pulls latest"
 check "latest is v2" same_tree "$WORK/v2" "$WORK/p3"
@@ -151,8 +212,8 @@ is_rc 1 "a pull of a file whose chunk is damaged on the server fails"
 like "$ERR" "arrived corrupt" "and says a chunk arrived corrupt"
 is "$(find "$WORK/pz" -type f 2>/dev/null | wc -l | tr -d ' ')" 0 "no file (or temporary file) is left"
 CACHE_Z=$(dirname "$(find "$WORK/cache-z" -name store.db | head -n 1)")
-run "$MVMS" --store "$CACHE_Z" verify
-is_rc 0 "the cache it fed still verifies"
+run "$MVMS" --store "$CACHE_Z" stats --json
+is "$(json_get sources)" 0 "the file that failed is not recorded as a source"
 run "$MVMS" --store "$WORK/server" verify
 is_rc 1 "(the server's own verify finds the damage)"
 
