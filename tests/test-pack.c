@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include "tap.h"
 #include "testfs.h"
+#include "testdata.h"
 #include "common.h"
 #include "hash.h"
 #include "codec.h"
@@ -34,24 +35,6 @@ static int count_keys(mvms_backend *be, const char *prefix)
 	if (be->list(be, prefix, count_cb, &n) < 0)
 		return -1;
 	return n;
-}
-
-/* Text-like bytes that zstd shrinks well but not trivially. */
-static void fill_text(unsigned char *p, size_t len, unsigned seed)
-{
-	static const char *words[] = { "tensor ", "weight ", "bias ", "layer.", "attn ",
-				       "0.125 ", "mlp ", "\n" };
-	size_t i = 0;
-
-	while (i < len) {
-		const char *w = words[(seed = seed * 1103515245u + 12345u) >> 16 & 7];
-		size_t n = strlen(w);
-
-		if (n > len - i)
-			n = len - i;
-		memcpy(p + i, w, n);
-		i += n;
-	}
 }
 
 static void test_codec(void)

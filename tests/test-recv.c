@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "tap.h"
 #include "testfs.h"
+#include "testdata.h"
 #include "store_int.h"
 #include "common.h"
 #include "hash.h"
@@ -26,38 +27,6 @@
 static char dir[] = "/tmp/mvms-test-recv-XXXXXX";
 
 /* ---- test data ---- */
-
-/* Bytes zstd cannot shrink. */
-static void fill_random(unsigned char *p, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	size_t k;
-
-	for (k = 0; k < len; k++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[k] = (unsigned char)x;
-	}
-}
-
-/* Text-like bytes that zstd shrinks well but not trivially. */
-static void fill_text(unsigned char *p, size_t len, uint32_t seed)
-{
-	static const char *words[] = { "tensor ", "weight ", "bias ", "layer.", "attn ",
-				       "0.125 ", "mlp ", "\n" };
-	size_t i = 0;
-
-	while (i < len) {
-		const char *w = words[(seed = seed * 1103515245u + 12345u) >> 16 & 7];
-		size_t n = strlen(w);
-
-		if (n > len - i)
-			n = len - i;
-		memcpy(p + i, w, n);
-		i += n;
-	}
-}
 
 /* A file cut into chunks, as the chunk list, as the raw bytes and as its records stream. */
 typedef struct corpus {
@@ -204,28 +173,6 @@ static unsigned char *dup_bytes(const void *p, size_t len)
 }
 
 /* ---- helpers ---- */
-
-static int read_whole(unsigned char **out, size_t *len, const char *path)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), error = -1;
-
-	*out = NULL;
-	*len = 0;
-	if (fd < 0 || fstat(fd, &sb) < 0)
-		goto done;
-	*out = malloc((size_t)sb.st_size + 1);
-	if (!*out)
-		goto done;
-	if (sb.st_size && mvms_read_full(fd, *out, (size_t)sb.st_size, 0, path) < 0)
-		goto done;
-	*len = (size_t)sb.st_size;
-	error = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	return error;
-}
 
 static int new_store(mvms_store **out, const char *name, uint64_t pack_size)
 {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "tap.h"
 #include "testfs.h"
+#include "testdata.h"
 #include "store_int.h"
 #include "common.h"
 #include "hash.h"
@@ -26,20 +27,6 @@
 static char dir[] = "/tmp/mvms-test-sources-XXXXXX";
 
 /* ---- test data ---- */
-
-/* Bytes that differ for every seed (so no two contents share a chunk). */
-static void fill_random(unsigned char *p, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	size_t k;
-
-	for (k = 0; k < len; k++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[k] = (unsigned char)x;
-	}
-}
 
 /* A file content: its bytes, its chunks (ids and lengths), its chunk list and its id. */
 typedef struct content {
@@ -167,27 +154,6 @@ static int write_file(const char *rel, const unsigned char *p, size_t len)
 	if (close(fd) < 0)
 		rc = -1;
 	return rc;
-}
-
-static int read_whole(unsigned char **out, size_t *len, const char *path)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), error = -1;
-
-	*out = NULL;
-	*len = 0;
-	if (fd < 0 || fstat(fd, &sb) < 0)
-		goto done;
-	if (!(*out = malloc((size_t)sb.st_size + 1)))
-		goto done;
-	if (sb.st_size && mvms_read_full(fd, *out, (size_t)sb.st_size, 0, path) < 0)
-		goto done;
-	*len = (size_t)sb.st_size;
-	error = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	return error;
 }
 
 /* 1 when @dir/@rel holds exactly @c's bytes. */

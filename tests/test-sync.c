@@ -11,23 +11,10 @@
 #include <unistd.h>
 #include "tap.h"
 #include "testfs.h"
+#include "testdata.h"
 #include "store_int.h"
 #include "hash.h"
 #include "mvms/sync.h"
-
-/* Chunk @i: deterministic bytes, distinct per index. */
-static void fill(unsigned char *buf, size_t len, size_t i)
-{
-	size_t k;
-	uint32_t x = (uint32_t)(i * 2654435761u + 1);
-
-	for (k = 0; k < len; k++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		buf[k] = (unsigned char)x;
-	}
-}
 
 static int64_t count_rows(mvms_store *st, const char *sql)
 {
@@ -72,20 +59,20 @@ int main(void)
 	for (i = 0; i < SMALL + 500; i++) {
 		size_t k = i < SMALL ? i : i - SMALL;
 		if (i < SMALL) {
-			fill(buf, SMALL_LEN, k);
+			fill_random(buf, SMALL_LEN, k);
 			mvms_oid_hash(&ids[k], buf, SMALL_LEN);
 			if (mvms_chunk_sink_add(sink, &ids[k], buf, SMALL_LEN) < 0)
 				bad_add++;
 		}
 		if (i >= 500) {
 			size_t d = i - 500;
-			fill(buf, SMALL_LEN, d);
+			fill_random(buf, SMALL_LEN, d);
 			if (mvms_chunk_sink_add(sink, &ids[d], buf, SMALL_LEN) < 0)
 				bad_add++;
 		}
 	}
 	for (i = 0; i < BIG; i++) {
-		fill(buf, BIG_LEN, SMALL + i);
+		fill_random(buf, BIG_LEN, SMALL + i);
 		mvms_oid_hash(&ids[SMALL + i], buf, BIG_LEN);
 		if (mvms_chunk_sink_add(sink, &ids[SMALL + i], buf, BIG_LEN) < 0)
 			bad_add++;
@@ -112,7 +99,7 @@ int main(void)
 	/* A sink dropped mid-way (a failed pull): no hang, no leak, the store still opens. */
 	ok(mvms_chunk_sink_new(&sink, st) == 0, "a second sink starts");
 	for (i = 0; i < 40; i++) {
-		fill(buf, BIG_LEN, 100000 + i);
+		fill_random(buf, BIG_LEN, 100000 + i);
 		mvms_oid_hash(&ids[0], buf, BIG_LEN);
 		mvms_chunk_sink_add(sink, &ids[0], buf, BIG_LEN);
 	}
