@@ -341,15 +341,9 @@ static void gate_feed(srv_gate *g, gate_conn *c, struct evbuffer *out, struct ev
 		case G_HEAD:
 			evbuffer_add_buffer(c->hold, in);
 			n = head_end(c);
-			if (n == 0) {
-				if (evbuffer_get_length(c->hold) > GATE_HEAD_MAX) {
-					refuse(&v, 431, "header_too_large",
-					       "the request head is larger than %u bytes", GATE_HEAD_MAX);
-					gate_refuse(c, out, &v);
-				}
-				return;
-			}
-			if (n > GATE_HEAD_MAX) {
+			if (n == 0 && evbuffer_get_length(c->hold) <= GATE_HEAD_MAX)
+				return; /* more to come */
+			if (n == 0 || n > GATE_HEAD_MAX) {
 				refuse(&v, 431, "header_too_large", "the request head is larger than %u bytes",
 				       GATE_HEAD_MAX);
 				gate_refuse(c, out, &v);
