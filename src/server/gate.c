@@ -194,8 +194,6 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 				return refuse(v, 400, "bad_request", "the request line has no HTTP version");
 			}
 			http11 = sp2[8] == '1';
-			if ((size_t)(sp2 - sp1 - 1) >= GATE_HEAD_MAX)
-				return refuse(v, 414, "uri_too_long", "the request target is too long");
 			{
 				char *target = strndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 				uri = target ? evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT)
