@@ -62,6 +62,9 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts);
 int mvms_backend_mem(mvms_backend **out);
 /** Adds an object to a memory backend, taking ownership of @data (malloc()ed). */
 int mvms_backend_mem_put_owned(mvms_backend *be, const char *key, void *data, size_t len);
+/** Adds an object whose bytes stay the caller's: @data must live, unchanged, as long as the
+ * object is in the backend (no copy: a pack that arrived in a request body is read in place). */
+int mvms_backend_mem_put_borrowed(mvms_backend *be, const char *key, const void *data, size_t len);
 /** Removes an object from a memory backend and hands its buffer to the caller (free()). */
 int mvms_backend_mem_take(void **out, size_t *len, mvms_backend *be, const char *key);
 

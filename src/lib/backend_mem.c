@@ -13,6 +13,7 @@ typedef struct mem_object {
 	char *key;
 	unsigned char *data;
 	size_t len;
+	int borrowed;              /* data is the caller's: never freed here */
 } mem_object;
 
 typedef struct mem_backend {
@@ -138,7 +139,8 @@ static int mem_backend__remove(mvms_backend *be, const char *key)
 		if (strcmp(o->key, key) == 0) {
 			*pp = o->next;
 			free(o->key);
-			free(o->data);
+			if (!o->borrowed)
+				free(o->data);
 			free(o);
 			break;
 		}
@@ -153,7 +155,8 @@ static void mem_backend__free(mvms_backend *be)
 	for (o = m->objects; o; o = n) {
 		n = o->next;
 		free(o->key);
-		free(o->data);
+		if (!o->borrowed)
+			free(o->data);
 		free(o);
 	}
 	free(m);
@@ -186,6 +189,24 @@ int mvms_backend_mem_put_owned(mvms_backend *be, const char *key, void *data, si
 	return mem_store((mem_backend *)be, key, data, len);
 }
 
+int mvms_backend_mem_put_borrowed(mvms_backend *be, const char *key, const void *data, size_t len)
+{
+	mem_backend *m = (mem_backend *)be;
+	mem_object *o = find(m, key);
+	int error;
+
+	if (o)
+		return 0;
+	/* A no-op buffer first: mem_store owns what it gets, so hand it none and set after. */
+	if ((error = mem_store(m, key, NULL, 0)) < 0)
+		return error;
+	o = find(m, key);
+	o->data = (unsigned char *)data;
+	o->len = len;
+	o->borrowed = 1;
+	return 0;
+}
+
 int mvms_backend_mem_take(void **out, size_t *len, mvms_backend *be, const char *key)
 {
 	mem_backend *m = (mem_backend *)be;
@@ -193,6 +214,14 @@ int mvms_backend_mem_take(void **out, size_t *len, mvms_backend *be, const char 
 
 	for (pp = &m->objects; (o = *pp); pp = &o->next)
 		if (strcmp(o->key, key) == 0) {
+			if (o->borrowed) {
+				void *copy = malloc(o->len ? o->len : 1);
+				if (!copy)
+					return mvms_error_set(MVMS_ERROR, "out of memory");
+				memcpy(copy, o->data, o->len);
+				o->data = copy;
+				o->borrowed = 0;
+			}
 			*pp = o->next;
 			*out = o->data;
 			*len = o->len;

@@ -52,7 +52,7 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 	mvms_backend *mem = NULL;
 	mvms_pack_entry *e = NULL;
 	mvms_codec *codec = NULL;
-	unsigned char *copy = NULL, *raw = NULL;
+	unsigned char *raw = NULL;
 	size_t n = 0, i, raw_cap = 0;
 	uint64_t size = 0;
 	char pkey[MVMS_KEY_MAX];
@@ -63,13 +63,9 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 		error = mvms_error_set(MVMS_EMISMATCH, "pack: %zu bytes is too short for a pack", len);
 		goto done;
 	}
-	/* Read it with the same checks as a pack on disk: a memory backend holds the bytes. */
+	/* Read it with the same checks as a pack on disk: a memory backend lends the bytes. */
 	MVMS_TRY(mvms_backend_mem(&mem));
-	copy = malloc(len);
-	MVMS_CHECK_ALLOC(copy, error);
-	memcpy(copy, data, len);
-	MVMS_TRY(mvms_backend_mem_put_owned(mem, key, copy, len));
-	copy = NULL;
+	MVMS_TRY(mvms_backend_mem_put_borrowed(mem, key, data, len));
 	if ((error = mvms_pack_read_index(&e, &n, &size, mem, key, expect)) < 0) {
 		error = mvms_error_set(MVMS_EMISMATCH, "%s", mvms_error_last());
 		goto done;
@@ -95,7 +91,6 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 	if (id_out)
 		*id_out = pid;
 done:
-	free(copy);
 	free(raw);
 	free(e);
 	mvms_codec_free(codec);
