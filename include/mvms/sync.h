@@ -30,8 +30,10 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 			   const mvms_oid *expect);
 
 /**
- * Builds a pack in memory holding the given chunks, copied as stored (each verified on the
- * way). *out is malloc()ed. MVMS_ENOTFOUND when the store lacks one of them.
+ * Builds a pack in memory holding the given chunks, copied as stored: each record's header
+ * is compared with the index, the bytes are not decoded here, since the pack goes to a
+ * receiver that decodes and checks every chunk before keeping it (mvms_sync_receive_pack).
+ * *out is malloc()ed. MVMS_ENOTFOUND when the store lacks one of them.
  */
 int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms_store *st,
 			    const mvms_oid *ids, size_t n);

@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -490,35 +491,101 @@ done:
 	return error;
 }
 
-/* Uploads packs of @ids from the cache, about pack_size raw bytes each. */
+/* One pack being built from the cache while the previous one travels. */
+typedef struct export_job {
+	mvms_remote *r;
+	const mvms_oid *ids;
+	size_t n;
+	void *pack;
+	size_t len;
+	mvms_oid pid;
+	int error;
+	char msg[512];
+} export_job;
+
+static void *export_main(void *arg)
+{
+	export_job *j = arg;
+
+	j->error = mvms_sync_export_chunks(&j->pack, &j->len, &j->pid, j->r->cache, j->ids, j->n);
+	if (j->error < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", mvms_error_last());
+	return NULL;
+}
+
+/* Uploads packs of @ids from the cache, about pack_size raw bytes each. The next pack is
+ * built in a thread while the current one is sent and checked by the server: this thread
+ * uses only the connection, that one only the cache. */
 static int upload_chunks(mvms_push_result *res, mvms_remote *r, const mvms_oid *ids, size_t n)
 {
 	mvms_buf resp = MVMS_BUF_INIT;
-	size_t i = 0, j;
-	int error = 0;
+	export_job job[2];
+	pthread_t thread;
+	size_t i = 0, per = (size_t)(r->pack_size / (64 * 1024)), cur = 0;
+	int error = 0, running = 0;
 
-	while (i < n) {
-		void *pack = NULL;
-		size_t len = 0;
-		mvms_oid pid;
+	memset(job, 0, sizeof(job));
+	/* Chunks are at most 32 MiB; take up to a pack's worth by count of 64 KiB chunks. */
+	if (per == 0)
+		per = 1;
+	if (n == 0)
+		goto done;
+	job[0].r = r;
+	job[0].ids = ids;
+	job[0].n = per < n ? per : n;
+	export_main(&job[0]);
+	i = job[0].n;
+	for (;;) {
+		export_job *j = &job[cur], *next = &job[1 - cur];
 		char hex[MVMS_OID_HEXSZ + 1], path[96];
-		/* Chunks are at most 32 MiB; take up to a pack's worth by count of 64 KiB chunks. */
-		j = i + (size_t)(r->pack_size / (64 * 1024));
-		if (j > n || j <= i)
-			j = n;
-		MVMS_TRY(mvms_sync_export_chunks(&pack, &len, &pid, r->cache, ids + i, j - i));
-		mvms_oid_fmt(hex, &pid);
+		if (j->error < 0) {
+			error = mvms_error_set(j->error, "%s", j->msg);
+			goto done;
+		}
+		if (i < n) {
+			memset(next, 0, sizeof(*next));
+			next->r = r;
+			next->ids = ids + i;
+			next->n = per < n - i ? per : n - i;
+			i += next->n;
+			if (pthread_create(&thread, NULL, export_main, next) == 0)
+				running = 1;
+			else
+				export_main(next);
+		}
+		mvms_oid_fmt(hex, &j->pid);
 		snprintf(path, sizeof(path), "/v1/packs/%s", hex);
-		error = call(r, "PUT", path, pack, len, "application/octet-stream", &resp, "upload pack");
-		free(pack);
+		error = call(r, "PUT", path, j->pack, j->len, "application/octet-stream", &resp,
+			     "upload pack");
+		free(j->pack);
+		j->pack = NULL;
+		if (error == MVMS_EINVALID && strstr(mvms_error_last(), "HTTP 400")) {
+			/* The server checks each chunk we send; we read them from our cache unchecked. */
+			char why[512];
+			snprintf(why, sizeof(why), "%s", mvms_error_last());
+			error = mvms_error_set(MVMS_EMISMATCH, "%s (the chunks came from this client's "
+					       "cache: mvms-store --store %s verify)", why, r->cache->path);
+			goto done;
+		}
 		if (error < 0)
 			goto done;
 		res->packs++;
-		res->new_stored_bytes += len;
-		r->stats.chunks_sent += j - i;
-		i = j;
+		res->new_stored_bytes += j->len;
+		r->stats.chunks_sent += j->n;
+		if (running) {
+			pthread_join(thread, NULL);
+			running = 0;
+		}
+		if (next->r == NULL || next->ids == NULL || j->ids + j->n == ids + n)
+			break;
+		j->r = NULL;
+		cur = 1 - cur;
 	}
 done:
+	if (running)
+		pthread_join(thread, NULL);
+	free(job[0].pack);
+	free(job[1].pack);
 	mvms_buf_dispose(&resp);
 	return error;
 }

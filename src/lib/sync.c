@@ -134,11 +134,13 @@ static int locate(chunk_loc *out, mvms_store *st, const mvms_oid *id)
 	return error;
 }
 
-/* Reads one stored record (header and bytes) into @rec and decodes it into @raw, checked. */
-static int read_record(unsigned char **rec, size_t *rec_cap, unsigned char **raw, size_t *raw_cap,
-		       mvms_codec *codec, mvms_store *st, const mvms_oid *id, chunk_loc *loc)
+/* Reads one stored record (header and bytes) into @rec. Its header must be the one the index
+ * describes (a misplaced offset shows here); the bytes are not decoded: whoever receives the
+ * record decodes and checks it before using it (mvms_sync_receive_pack). */
+static int read_record(unsigned char **rec, size_t *rec_cap, mvms_store *st, const mvms_oid *id,
+		       chunk_loc *loc)
 {
-	char key[MVMS_KEY_MAX];
+	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
 	size_t need;
 	int error = 0;
 
@@ -150,15 +152,15 @@ static int read_record(unsigned char **rec, size_t *rec_cap, unsigned char **raw
 		*rec = t;
 		*rec_cap = need;
 	}
-	if ((size_t)loc->raw_len + 1 > *raw_cap) {
-		unsigned char *t = realloc(*raw, (size_t)loc->raw_len + 1);
-		MVMS_CHECK_ALLOC(t, error);
-		*raw = t;
-		*raw_cap = (size_t)loc->raw_len + 1;
-	}
 	mvms_object_key(key, sizeof(key), "packs", &loc->pack);
 	MVMS_TRY(st->be->get(st->be, key, loc->offset, *rec, need));
-	MVMS_TRY(mvms_pack_decode_record(codec, *raw, loc->raw_len, id, *rec, need));
+	if ((*rec)[0] != loc->codec || mvms_le32_get(*rec + 1) != loc->raw_len ||
+	    mvms_le32_get(*rec + 5) != loc->stored_len ||
+	    memcmp(*rec + 9, id->id, MVMS_OID_RAWSZ) != 0) {
+		mvms_oid_fmt(hex, id);
+		error = mvms_error_set(MVMS_EMISMATCH, "export: the record of chunk %.16s in %s is not "
+				       "where the index says", hex, key);
+	}
 done:
 	return error;
 }
@@ -168,26 +170,25 @@ int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms
 {
 	mvms_backend *mem = NULL;
 	mvms_pack_writer *w = NULL;
-	mvms_codec *codec = NULL;
-	unsigned char *rec = NULL, *raw = NULL;
-	size_t rec_cap = 0, raw_cap = 0, i, count;
+	unsigned char *rec = NULL;
+	size_t rec_cap = 0, i, count;
 	const mvms_pack_entry *entries;
 	char key[MVMS_KEY_MAX];
 	uint64_t size;
 	chunk_loc loc;
 	mvms_oid pid;
-	int error = 0;
+	int error = 0, began = 0;
 
 	*out = NULL;
 	*out_len = 0;
 	if (n == 0)
 		return mvms_error_set(MVMS_EINVALID, "export: no chunks asked for");
 	MVMS_TRY(mvms_backend_mem(&mem));
-	MVMS_TRY(mvms_codec_new(&codec, 0));
 	MVMS_TRY(mvms_pack_writer_new(&w, mem));
+	/* One read transaction for all the look-ups (see mvms_db_read_begin). */
+	MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	for (i = 0; i < n; i++) {
-		/* Decoded to check it, sent as stored: the receiver checks again. */
-		MVMS_TRY(read_record(&rec, &rec_cap, &raw, &raw_cap, codec, st, &ids[i], &loc));
+		MVMS_TRY(read_record(&rec, &rec_cap, st, &ids[i], &loc));
 		MVMS_TRY(mvms_pack_writer_add(w, &ids[i], rec[0], loc.raw_len,
 					      rec + MVMS_PACK_RECORD_HDR, loc.stored_len));
 	}
@@ -197,11 +198,10 @@ int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms
 	if (pack_id)
 		*pack_id = pid;
 done:
+	mvms_db_read_end(st->db, began);
 	mvms_pack_writer_free(w);
-	mvms_codec_free(codec);
 	mvms_backend_free(mem);
 	free(rec);
-	free(raw);
 	return error;
 }
 
@@ -323,7 +323,15 @@ static int read_prefix(mvms_buf *out, mvms_store *st, const mvms_chunk_ref *refs
 	MVMS_TRY(mvms_codec_new(&codec, 0));
 	for (i = 0; i < n && out->size < want; i++) {
 		uint64_t take;
-		MVMS_TRY(read_record(&rec, &rec_cap, &raw, &raw_cap, codec, st, &refs[i].id, &loc));
+		MVMS_TRY(read_record(&rec, &rec_cap, st, &refs[i].id, &loc));
+		if ((size_t)loc.raw_len + 1 > raw_cap) {
+			unsigned char *t = realloc(raw, (size_t)loc.raw_len + 1);
+			MVMS_CHECK_ALLOC(t, error);
+			raw = t;
+			raw_cap = (size_t)loc.raw_len + 1;
+		}
+		MVMS_TRY(mvms_pack_decode_record(codec, raw, loc.raw_len, &refs[i].id, rec,
+						 MVMS_PACK_RECORD_HDR + (size_t)loc.stored_len));
 		take = want - out->size < loc.raw_len ? want - out->size : loc.raw_len;
 		MVMS_TRY(mvms_buf_put(out, raw, (size_t)take));
 	}
