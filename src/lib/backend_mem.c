@@ -36,23 +36,27 @@ static mem_object *find(mem_backend *m, const char *key)
 	return NULL;
 }
 
-/* Takes ownership of @data (malloc()ed). */
-static int mem_store(mem_backend *m, const char *key, unsigned char *data, size_t len)
+/* Takes ownership of @data (malloc()ed) unless @borrowed. */
+static int mem_store(mem_backend *m, const char *key, unsigned char *data, size_t len,
+		     int borrowed)
 {
 	mem_object *o = find(m, key);
 
 	if (o) {
-		free(data); /* keys are content hashes: same key, same bytes */
+		if (!borrowed)
+			free(data); /* keys are content hashes: same key, same bytes */
 		return 0;
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o || !(o->key = strdup(key))) {
 		free(o);
-		free(data);
+		if (!borrowed)
+			free(data);
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	}
 	o->data = data;
 	o->len = len;
+	o->borrowed = borrowed;
 	o->next = m->objects;
 	m->objects = o;
 	return 0;
@@ -80,7 +84,7 @@ static int mem_backend__writer_commit(mvms_backend_writer *bw, const char *key)
 	mem_writer *w = (mem_writer *)bw;
 	size_t len = w->buf.size;
 	unsigned char *data = (unsigned char *)mvms_buf_detach(&w->buf);
-	int error = data ? mem_store((mem_backend *)bw->be, key, data, len)
+	int error = data ? mem_store((mem_backend *)bw->be, key, data, len, 0)
 			 : mvms_error_set(MVMS_ERROR, "out of memory");
 
 	free(w);
@@ -186,25 +190,12 @@ int mvms_backend_mem(mvms_backend **out)
 
 int mvms_backend_mem_put_owned(mvms_backend *be, const char *key, void *data, size_t len)
 {
-	return mem_store((mem_backend *)be, key, data, len);
+	return mem_store((mem_backend *)be, key, data, len, 0);
 }
 
 int mvms_backend_mem_put_borrowed(mvms_backend *be, const char *key, const void *data, size_t len)
 {
-	mem_backend *m = (mem_backend *)be;
-	mem_object *o = find(m, key);
-	int error;
-
-	if (o)
-		return 0;
-	/* A no-op buffer first: mem_store owns what it gets, so hand it none and set after. */
-	if ((error = mem_store(m, key, NULL, 0)) < 0)
-		return error;
-	o = find(m, key);
-	o->data = (unsigned char *)data;
-	o->len = len;
-	o->borrowed = 1;
-	return 0;
+	return mem_store((mem_backend *)be, key, (unsigned char *)data, len, 1);
 }
 
 int mvms_backend_mem_take(void **out, size_t *len, mvms_backend *be, const char *key)

@@ -264,22 +264,6 @@ done:
 	return error;
 }
 
-static int version_model(int64_t *out, mvms_store *st, int64_t row)
-{
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT model_id FROM versions WHERE id = ?");
-	int error = MVMS_ENOTFOUND;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		error = 0;
-	}
-	sqlite3_reset(s);
-	return error;
-}
-
 enum change { CHANGE_DEPLOY, CHANGE_REMOVE, CHANGE_ROLLBACK };
 
 static int change(mvms_deployment **out, mvms_store *st, enum change kind, const char *spec,
@@ -319,7 +303,7 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 	if (spec) {
 		int64_t vm;
 		MVMS_TRY(mvms_refs__resolve_row(&vrow, NULL, st, spec));
-		MVMS_TRY(version_model(&vm, st, vrow));
+		MVMS_TRY(mvms_version__model(&vm, st, vrow));
 		if (vm != model_id) {
 			error = mvms_error_set(MVMS_EINVALID, "deploy: %s is not a version of %s", spec, model);
 			goto done;

@@ -468,22 +468,6 @@ static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, in
 	return 0;
 }
 
-static int model_of(int64_t *out, mvms_store *st, int64_t row)
-{
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT model_id FROM versions WHERE id = ?");
-	int error = MVMS_ENOTFOUND;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		error = 0;
-	}
-	sqlite3_reset(s);
-	return error;
-}
-
 int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const char *source,
 	       const mvms_merge_options *opts)
 {
@@ -519,7 +503,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
 	MVMS_TRY(mvms_refs__branch_head(&head, st, model_id, branch));
 	MVMS_TRY(mvms_refs__resolve_row(&src, NULL, st, source));
-	MVMS_TRY(model_of(&src_model, st, src));
+	MVMS_TRY(mvms_version__model(&src_model, st, src));
 
 	if ((anc = mvms_dag__is_ancestor(st, src, head)) < 0) {
 		error = anc;

@@ -101,6 +101,48 @@ done:
 	return error;
 }
 
+void mvms_pack_record_get(mvms_pack_record *out, const void *hdr)
+{
+	const unsigned char *h = hdr;
+
+	out->codec = h[0];
+	out->raw_len = mvms_le32_get(h + 1);
+	out->stored_len = mvms_le32_get(h + 5);
+	memcpy(out->id.id, h + 9, MVMS_OID_RAWSZ);
+}
+
+void mvms_pack_record_put(void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
+			  uint32_t stored_len)
+{
+	unsigned char *h = hdr;
+
+	h[0] = codec;
+	mvms_le32_put(h + 1, raw_len);
+	mvms_le32_put(h + 5, stored_len);
+	memcpy(h + 9, id->id, MVMS_OID_RAWSZ);
+}
+
+int mvms_pack_record_ok(uint8_t codec, uint32_t raw_len, uint32_t stored_len)
+{
+	if (raw_len == 0 || raw_len > MVMS_CHUNKER_AVG_MAX * 2u)
+		return 0;
+	if (codec == MVMS_CODEC_RAW)
+		return stored_len == raw_len;
+	if (codec == MVMS_CODEC_ZSTD)
+		return stored_len != 0 && stored_len <= mvms_codec_bound(raw_len);
+	return 0;
+}
+
+int mvms_pack_record_is(const void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
+			uint32_t stored_len)
+{
+	mvms_pack_record r;
+
+	mvms_pack_record_get(&r, hdr);
+	return r.codec == codec && r.raw_len == raw_len && r.stored_len == stored_len &&
+	       mvms_oid_cmp(&r.id, id) == 0;
+}
+
 /* Checks one record's fields and appends its index entry at @offset (not yet counted). */
 static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
 		     uint32_t stored_len, uint64_t offset)
@@ -119,9 +161,7 @@ static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uin
 		error = mvms_error_set(MVMS_EINVALID, "pack: unknown codec %u", (unsigned)codec);
 		goto done;
 	}
-	if (raw_len == 0 || raw_len > MVMS_CHUNKER_AVG_MAX * 2u ||
-	    (codec == MVMS_CODEC_RAW && stored_len != raw_len) ||
-	    (codec == MVMS_CODEC_ZSTD && (stored_len == 0 || stored_len > mvms_codec_bound(raw_len)))) {
+	if (!mvms_pack_record_ok(codec, raw_len, stored_len)) {
 		error = mvms_error_set(MVMS_EINVALID, "pack: codec %u: %u stored bytes for %u raw",
 				       (unsigned)codec, stored_len, raw_len);
 		goto done;
@@ -162,10 +202,7 @@ int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 	unsigned char hdr[MVMS_PACK_RECORD_HDR];
 
 	MVMS_TRY(add_entry(w, id, codec, raw_len, stored_len, w->size));
-	hdr[0] = codec;
-	mvms_le32_put(hdr + 1, raw_len);
-	mvms_le32_put(hdr + 5, stored_len);
-	memcpy(hdr + 9, id->id, MVMS_OID_RAWSZ);
+	mvms_pack_record_put(hdr, id, codec, raw_len, stored_len);
 	MVMS_TRY(stage_put(w, hdr, sizeof(hdr)));
 	MVMS_TRY(stage_put(w, stored, stored_len));
 	w->count++;
@@ -180,17 +217,19 @@ int mvms_pack_writer_add_records(mvms_pack_writer *w, const void *records, size_
 	int error = 0;
 
 	while (off < len) {
-		mvms_oid id;
-		uint32_t stored;
-		if (len - off < MVMS_PACK_RECORD_HDR ||
-		    len - off - MVMS_PACK_RECORD_HDR < (stored = mvms_le32_get(p + off + 5))) {
+		mvms_pack_record r;
+		if (len - off < MVMS_PACK_RECORD_HDR) {
 			error = mvms_error_set(MVMS_EINVALID, "pack: a record run ends mid-record");
 			goto done;
 		}
-		memcpy(id.id, p + off + 9, MVMS_OID_RAWSZ);
-		MVMS_TRY(add_entry(w, &id, p[off], mvms_le32_get(p + off + 1), stored, w->size + off));
+		mvms_pack_record_get(&r, p + off);
+		if (len - off - MVMS_PACK_RECORD_HDR < r.stored_len) {
+			error = mvms_error_set(MVMS_EINVALID, "pack: a record run ends mid-record");
+			goto done;
+		}
+		MVMS_TRY(add_entry(w, &r.id, r.codec, r.raw_len, r.stored_len, w->size + off));
 		w->count++;
-		off += MVMS_PACK_RECORD_HDR + (size_t)stored;
+		off += MVMS_PACK_RECORD_HDR + (size_t)r.stored_len;
 	}
 	MVMS_TRY(stage_put(w, records, len));
 done:

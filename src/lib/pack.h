@@ -35,6 +35,27 @@ typedef struct mvms_pack_entry {
 	uint8_t codec;       /* enum mvms_codec_id */
 } mvms_pack_entry;
 
+/* One record's header (41 bytes: u8 codec | u32 raw_len | u32 stored_len | 32 B id). */
+typedef struct mvms_pack_record {
+	uint8_t codec;
+	uint32_t raw_len, stored_len;
+	mvms_oid id;
+} mvms_pack_record;
+
+/** Reads the record header at @hdr (MVMS_PACK_RECORD_HDR bytes). */
+void mvms_pack_record_get(mvms_pack_record *out, const void *hdr);
+/** Writes a record header at @hdr. */
+void mvms_pack_record_put(void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
+			  uint32_t stored_len);
+/** 1 when a pack may hold a record of these fields: a known codec, a chunk length the
+ * chunker can make, and a stored size the codec can produce (raw: equal; zstd: 1 to its
+ * bound). Whoever takes records from outside checks this before buffering them. */
+int mvms_pack_record_ok(uint8_t codec, uint32_t raw_len, uint32_t stored_len);
+/** 1 when the header at @hdr is exactly the one an index entry describes (a record found
+ * where the index says it is). */
+int mvms_pack_record_is(const void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
+			uint32_t stored_len);
+
 typedef struct mvms_pack_writer mvms_pack_writer;
 
 /** Starts a new pack on @be (nothing visible until finish). */

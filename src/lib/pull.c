@@ -866,10 +866,10 @@ done:
  * rv->need. */
 static int recv_header(mvms_sync__recv *rv)
 {
-	const unsigned char *h = rv->cur->data + rv->cur->len, *e;
-	uint32_t raw_len = mvms_le32_get(h + 1), stored = mvms_le32_get(h + 5);
+	const unsigned char *e;
 	char hex[MVMS_OID_HEXSZ + 1], got[MVMS_OID_HEXSZ + 1];
-	mvms_oid want, sent;
+	mvms_pack_record h;
+	mvms_oid want;
 	int error = 0;
 
 	if (rv->next >= rv->n) {
@@ -877,31 +877,29 @@ static int recv_header(mvms_sync__recv *rv)
 				       rv->path);
 		goto done;
 	}
+	mvms_pack_record_get(&h, rv->cur->data + rv->cur->len);
 	e = rv->fm + 32 + rv->next * 40;
 	memcpy(want.id, e, MVMS_OID_RAWSZ);
-	memcpy(sent.id, h + 9, MVMS_OID_RAWSZ);
 	mvms_oid_fmt(hex, &want);
-	if (mvms_oid_cmp(&want, &sent) != 0) {
-		mvms_oid_fmt(got, &sent);
+	if (mvms_oid_cmp(&want, &h.id) != 0) {
+		mvms_oid_fmt(got, &h.id);
 		error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: the server sent chunk %.16s where "
 				       "chunk %.16s belongs", rv->path, got, hex);
 		goto done;
 	}
-	if (raw_len != mvms_le64_get(e + 32)) {
+	if (h.raw_len != mvms_le64_get(e + 32)) {
 		error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: chunk %.16s came as %u bytes, its file "
-				       "lists %llu", rv->path, hex, (unsigned)raw_len,
+				       "lists %llu", rv->path, hex, (unsigned)h.raw_len,
 				       (unsigned long long)mvms_le64_get(e + 32));
 		goto done;
 	}
-	if ((h[0] != MVMS_CODEC_RAW && h[0] != MVMS_CODEC_ZSTD) ||
-	    (h[0] == MVMS_CODEC_RAW && stored != raw_len) ||
-	    (h[0] == MVMS_CODEC_ZSTD && (stored == 0 || stored > mvms_codec_bound(raw_len)))) {
+	if (!mvms_pack_record_ok(h.codec, h.raw_len, h.stored_len)) {
 		error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: chunk %.16s came with codec %u and %u "
 				       "stored bytes for %u: not a record this store can keep", rv->path,
-				       hex, (unsigned)h[0], (unsigned)stored, (unsigned)raw_len);
+				       hex, (unsigned)h.codec, (unsigned)h.stored_len, (unsigned)h.raw_len);
 		goto done;
 	}
-	rv->need = MVMS_PACK_RECORD_HDR + (size_t)stored;
+	rv->need = MVMS_PACK_RECORD_HDR + (size_t)h.stored_len;
 	MVMS_TRY(recv_room(rv, rv->need));
 done:
 	return error;
@@ -911,7 +909,7 @@ done:
 static int recv_record(mvms_sync__recv *rv)
 {
 	recv_block *b = rv->cur;
-	const unsigned char *h = b->data + b->len;
+	mvms_pack_record h;
 	pull_chunk *ch;
 	int error = 0;
 
@@ -922,12 +920,13 @@ static int recv_record(mvms_sync__recv *rv)
 		b->chunks = t;
 		rv->ccur = ncap;
 	}
+	mvms_pack_record_get(&h, b->data + b->len);
 	ch = &b->chunks[b->n++];
 	memset(ch, 0, sizeof(*ch));
 	ch->src = -1;
-	memcpy(ch->id.id, h + 9, MVMS_OID_RAWSZ);
-	ch->raw_len = mvms_le32_get(h + 1);
-	ch->stored_len = mvms_le32_get(h + 5);
+	ch->id = h.id;
+	ch->raw_len = h.raw_len;
+	ch->stored_len = h.stored_len;
 	ch->in_off = b->len;
 	b->len += rv->need;
 	b->raw += ch->raw_len;
@@ -1167,6 +1166,7 @@ typedef struct reader_row {
 	mvms_oid id, pack;
 	uint64_t at;
 	uint32_t raw_len, stored;
+	uint8_t codec;
 } reader_row;
 
 struct mvms_file_reader {
@@ -1192,7 +1192,7 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 		"SELECT c.id, c.oid, c.size FROM versions v JOIN files f ON f.version_id = v.id "
 		"JOIN contents c ON c.id = f.content_id WHERE v.oid = ? AND f.path = ?";
 	static const char q_chunks[] =
-		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset "
+		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset, ch.codec "
 		"FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
 		"JOIN packs p ON p.id = ch.pack_id WHERE cc.content_id = ?1 "
 		"AND cc.offset + ch.raw_len > ?2 AND cc.offset < ?3 ORDER BY cc.seq";
@@ -1320,6 +1320,7 @@ int mvms_file_reader_next_run(size_t *len, mvms_file_reader *r)
 			row->at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
 			row->raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
 			row->stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
+			row->codec = (uint8_t)sqlite3_column_int(r->chunks, 6);
 			r->have_ahead = 1;
 		}
 		if (n > 0 && (mvms_oid_cmp(&row->pack, &r->run[0].pack) != 0 ||
@@ -1358,9 +1359,8 @@ int mvms_file_reader_read_run(void *dst, mvms_file_reader *r)
 	mvms_object_key(key, sizeof(key), "packs", &r->run[0].pack);
 	MVMS_TRY(r->st->be->get(r->st->be, key, r->run[0].at, dst, r->run_len));
 	for (i = 0, off = 0; i < r->nrun; off += MVMS_PACK_RECORD_HDR + r->run[i].stored, i++) {
-		const unsigned char *h = p + off;
-		if (mvms_le32_get(h + 1) != r->run[i].raw_len || mvms_le32_get(h + 5) != r->run[i].stored ||
-		    memcmp(h + 9, r->run[i].id.id, MVMS_OID_RAWSZ) != 0) {
+		if (!mvms_pack_record_is(p + off, &r->run[i].id, r->run[i].codec, r->run[i].raw_len,
+					 r->run[i].stored)) {
 			mvms_oid_fmt(hex, &r->run[i].id);
 			error = mvms_error_set(MVMS_EMISMATCH, "read file: the record of chunk %.16s in "
 					       "%s is not where the index says", hex, key);

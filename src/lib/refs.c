@@ -218,25 +218,32 @@ static int model_of_row(int64_t *out, mvms_store *st, int64_t row)
 			  NULL, 0);
 }
 
+/* Adds a tag or branch: @sql inserts (model_id, name, version_id, time) into its table.
+ * MVMS_EEXISTS when the name is taken. */
+static int ref_insert(mvms_store *st, const char *sql, int64_t model_id, const char *name,
+		      int64_t row, const char *what)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, sql);
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, row);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	return mvms_db_step_done(st->db, s, what);
+}
+
 int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
 {
-	sqlite3_stmt *s;
 	int64_t row, model_id;
 	int error = 0;
 
 	MVMS_TRY(mvms_ref_name_check(name));
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
 	MVMS_TRY(model_of_row(&model_id, st, row));
-	if (!(s = mvms_db_stmt(st->db, "INSERT INTO tags(model_id, name, version_id, created_at) "
-				       "VALUES (?, ?, ?, ?)"))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_int64(s, 1, model_id);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, row);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	error = mvms_db_step_done(st->db, s, "create tag");
+	error = ref_insert(st, "INSERT INTO tags(model_id, name, version_id, created_at) "
+			       "VALUES (?, ?, ?, ?)", model_id, name, row, "create tag");
 	if (error == MVMS_EEXISTS)
 		error = mvms_error_set(MVMS_EEXISTS, "tag '%s' exists already (tags never move)", name);
 done:
@@ -245,7 +252,6 @@ done:
 
 int mvms_branch_create(mvms_store *st, const char *model, const char *name, const char *spec)
 {
-	sqlite3_stmt *s;
 	int64_t row, model_id, spec_model;
 	int error = 0;
 
@@ -263,16 +269,8 @@ int mvms_branch_create(mvms_store *st, const char *model, const char *name, cons
 	} else {
 		MVMS_TRY(mvms_refs__branch_head(&row, st, model_id, "main"));
 	}
-	if (!(s = mvms_db_stmt(st->db, "INSERT INTO branches(model_id, name, version_id, updated_at) "
-				       "VALUES (?, ?, ?, ?)"))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_int64(s, 1, model_id);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, row);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	error = mvms_db_step_done(st->db, s, "create branch");
+	error = ref_insert(st, "INSERT INTO branches(model_id, name, version_id, updated_at) "
+			       "VALUES (?, ?, ?, ?)", model_id, name, row, "create branch");
 	if (error == MVMS_EEXISTS)
 		error = mvms_error_set(MVMS_EEXISTS, "branch '%s' exists already", name);
 done:

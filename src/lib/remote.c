@@ -399,44 +399,21 @@ static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
 	return error;
 }
 
-static _Thread_local const mvms_oid *order_ids; /* what cmp_index compares by, in one qsort */
-
-static int cmp_index(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = mvms_oid_cmp(&order_ids[x], &order_ids[y]);
-
-	return c ? c : (x > y) - (x < y);
-}
-
 /* Drops the repeats from @ids, keeping each id's first place. */
 static int unique_in_order(mvms_oid *ids, size_t *n)
 {
-	size_t *order = NULL, i, k;
-	unsigned char *dup = NULL;
+	unsigned char *repeat = malloc(*n + 1);
+	size_t i, k;
 	int error = 0;
 
-	if (*n < 2)
-		return 0;
-	order = malloc(*n * sizeof(*order));
-	dup = calloc(*n, 1);
-	MVMS_CHECK_ALLOC(order, error);
-	MVMS_CHECK_ALLOC(dup, error);
-	for (i = 0; i < *n; i++)
-		order[i] = i;
-	order_ids = ids;
-	qsort(order, *n, sizeof(*order), cmp_index);
-	order_ids = NULL;
-	for (i = 1; i < *n; i++)
-		if (mvms_oid_cmp(&ids[order[i]], &ids[order[i - 1]]) == 0)
-			dup[order[i]] = 1;
+	MVMS_CHECK_ALLOC(repeat, error);
+	MVMS_TRY(mvms_sync__repeats(repeat, ids, *n));
 	for (i = 0, k = 0; i < *n; i++)
-		if (!dup[i])
+		if (!repeat[i])
 			ids[k++] = ids[i];
 	*n = k;
 done:
-	free(order);
-	free(dup);
+	free(repeat);
 	return error;
 }
 

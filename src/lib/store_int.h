@@ -33,14 +33,19 @@ int mvms_store__model_create(int64_t *out, mvms_store *st, const char *name, con
 			     const char *description);
 /* 32 hex digits of fresh randomness. */
 void mvms_store__new_uid(char *out);
-/* The model row id and uid of a version row. */
+/* The uid of model row @model_id. */
 int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id);
+/* The versions row of full version id @id (64 hex); MVMS_ENOTFOUND when absent. */
+int mvms_version__row(int64_t *out, mvms_store *st, const char *id);
 
 /* Resolves a spec to a versions row id (and fills info when info_out is not NULL). */
 int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_store *st,
 			   const char *spec);
 /* Loads a version by row id. */
 int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row);
+/* The model row id of a version row: MVMS_ENOTFOUND, with no message set, when the row
+ * cannot be read (absent, or any database error). */
+int mvms_version__model(int64_t *out, mvms_store *st, int64_t row);
 /* Branch head row id (0 with MVMS_ENOTFOUND when the branch does not exist). */
 int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch);
 
@@ -92,6 +97,9 @@ int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t o
  * end with @keep renames it into place with @mode, else removes it. Both free the names. */
 int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path);
 int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep);
+
+/* Sets repeat[i] when ids[i] occurred before, in @ids' order (the first of each stays 0). */
+int mvms_sync__repeats(unsigned char *repeat, const mvms_oid *ids, size_t n);
 
 /* Hands @n whole records in pack form (back to back, already checked by the caller) to the
  * cache; the sink owns @records (malloc()ed) from here on, also on error. */

@@ -154,9 +154,7 @@ static int read_record(unsigned char **rec, size_t *rec_cap, mvms_store *st, con
 	}
 	mvms_object_key(key, sizeof(key), "packs", &loc->pack);
 	MVMS_TRY(st->be->get(st->be, key, loc->offset, *rec, need));
-	if ((*rec)[0] != loc->codec || mvms_le32_get(*rec + 1) != loc->raw_len ||
-	    mvms_le32_get(*rec + 5) != loc->stored_len ||
-	    memcmp(*rec + 9, id->id, MVMS_OID_RAWSZ) != 0) {
+	if (!mvms_pack_record_is(*rec, id, loc->codec, loc->raw_len, loc->stored_len)) {
 		mvms_oid_fmt(hex, id);
 		error = mvms_error_set(MVMS_EMISMATCH, "export: the record of chunk %.16s in %s is not "
 				       "where the index says", hex, key);
@@ -533,20 +531,13 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	parents = calloc(m->parent_count + 1, sizeof(*parents));
 	MVMS_CHECK_ALLOC(parents, error);
 	for (i = 0; i < m->parent_count; i++) {
-		sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT id FROM versions WHERE oid = ?");
-		if (!s) {
-			error = MVMS_ERROR;
-			goto done;
-		}
 		mvms_oid_fmt(hex, &m->parents[i]);
-		sqlite3_bind_text(s, 1, hex, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			parents[i] = sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
-		if (!parents[i]) {
+		if ((error = mvms_version__row(&parents[i], st, hex)) == MVMS_ENOTFOUND) {
 			error = mvms_error_set(MVMS_EINVALID, "parent %s is not in this store", hex);
 			goto done;
 		}
+		if (error < 0)
+			goto done;
 	}
 	fm_ids = calloc(nfilemaps + 1, sizeof(*fm_ids));
 	entries = calloc(m->file_count + 1, sizeof(*entries));
@@ -802,14 +793,13 @@ static int sink_store(mvms_chunk_sink *s, const sink_item *it, const unsigned ch
 		MVMS_TRY(mvms_pack_writer_add_records(s->w, it->data, it->len));
 	} else {
 		for (i = 0, off = 0; i < it->n; i++) {
-			const unsigned char *h = it->data + off;
-			uint32_t stored = mvms_le32_get(h + 5);
-			mvms_oid id;
-			memcpy(id.id, h + 9, MVMS_OID_RAWSZ);
+			mvms_pack_record r;
+			mvms_pack_record_get(&r, it->data + off);
 			if (missing[i])
-				MVMS_TRY(mvms_pack_writer_add(s->w, &id, h[0], mvms_le32_get(h + 1),
-							      h + MVMS_PACK_RECORD_HDR, stored));
-			off += MVMS_PACK_RECORD_HDR + (size_t)stored;
+				MVMS_TRY(mvms_pack_writer_add(s->w, &r.id, r.codec, r.raw_len,
+							      it->data + off + MVMS_PACK_RECORD_HDR,
+							      r.stored_len));
+			off += MVMS_PACK_RECORD_HDR + (size_t)r.stored_len;
 		}
 	}
 	if (mvms_pack_writer_size(s->w) >= s->st->pack_size)
@@ -818,7 +808,7 @@ done:
 	return error;
 }
 
-/* The ids sink_missing sorts by: only the sink's worker thread sorts. */
+/* What cmp_by_id compares by, for the one qsort of mvms_sync__repeats in this thread. */
 static _Thread_local const mvms_oid *sort_ids;
 
 static int cmp_by_id(const void *a, const void *b)
@@ -829,10 +819,35 @@ static int cmp_by_id(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
+int mvms_sync__repeats(unsigned char *repeat, const mvms_oid *ids, size_t n)
+{
+	size_t *order = NULL, i;
+	int error = 0;
+
+	memset(repeat, 0, n);
+	if (n < 2)
+		return 0;
+	order = malloc(n * sizeof(*order));
+	MVMS_CHECK_ALLOC(order, error);
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	sort_ids = ids;
+	qsort(order, n, sizeof(*order), cmp_by_id);
+	sort_ids = NULL;
+	/* Equal ids sort by position: each one after the first of its run is a repeat. */
+	for (i = 1; i < n; i++)
+		if (mvms_oid_cmp(&ids[order[i]], &ids[order[i - 1]]) == 0)
+			repeat[order[i]] = 1;
+done:
+	free(order);
+	return error;
+}
+
 /* Which records of a batch the cache lacks, in one read transaction: a lookup per chunk on
  * its own would take and drop SQLite's file lock each time (4 fcntl calls a chunk). */
 static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, sink_item *batch)
 {
+	unsigned char *repeat = NULL;
 	mvms_oid *ids = NULL;
 	sink_item *it;
 	size_t n = 0, i, k, off;
@@ -850,24 +865,21 @@ static int sink_missing(unsigned char **flags, size_t *cap, mvms_chunk_sink *s, 
 	MVMS_CHECK_ALLOC(ids, error);
 	for (it = batch, i = 0; it; it = it->next)
 		for (k = 0, off = 0; k < it->n; k++, i++) {
-			memcpy(ids[i].id, it->data + off + 9, MVMS_OID_RAWSZ);
-			off += MVMS_PACK_RECORD_HDR + (size_t)mvms_le32_get(it->data + off + 5);
+			mvms_pack_record r;
+			mvms_pack_record_get(&r, it->data + off);
+			ids[i] = r.id;
+			off += MVMS_PACK_RECORD_HDR + (size_t)r.stored_len;
 		}
 	MVMS_TRY(mvms_sync_missing(*flags, s->st, ids, n));
 	/* A chunk twice in one batch (a file that repeats itself) is stored once. */
-	if (n > 1) {
-		size_t *order = malloc(n * sizeof(*order));
-		MVMS_CHECK_ALLOC(order, error);
-		for (i = 0; i < n; i++)
-			order[i] = i;
-		sort_ids = ids;
-		qsort(order, n, sizeof(*order), cmp_by_id);
-		for (i = 1; i < n; i++)
-			if (mvms_oid_cmp(&ids[order[i]], &ids[order[i - 1]]) == 0)
-				(*flags)[order[i] > order[i - 1] ? order[i] : order[i - 1]] = 0;
-		free(order);
-	}
+	repeat = malloc(n + 1);
+	MVMS_CHECK_ALLOC(repeat, error);
+	MVMS_TRY(mvms_sync__repeats(repeat, ids, n));
+	for (i = 0; i < n; i++)
+		if (repeat[i])
+			(*flags)[i] = 0;
 done:
+	free(repeat);
 	free(ids);
 	return error;
 }
@@ -984,10 +996,7 @@ int mvms_chunk_sink_add(mvms_chunk_sink *s, const mvms_oid *id, const void *data
 		return mvms_error_set(MVMS_EINVALID, "cache: a %zu-byte chunk", len);
 	if (!(rec = malloc(MVMS_PACK_RECORD_HDR + len)))
 		return mvms_error_set(MVMS_ERROR, "out of memory");
-	rec[0] = MVMS_CODEC_RAW;
-	mvms_le32_put(rec + 1, (uint32_t)len);
-	mvms_le32_put(rec + 5, (uint32_t)len);
-	memcpy(rec + 9, id->id, MVMS_OID_RAWSZ);
+	mvms_pack_record_put(rec, id, MVMS_CODEC_RAW, (uint32_t)len, (uint32_t)len);
 	memcpy(rec + MVMS_PACK_RECORD_HDR, data, len);
 	return mvms_sync__sink_add_records(s, rec, MVMS_PACK_RECORD_HDR + len, 1);
 }

@@ -125,6 +125,22 @@ done:
 	return error;
 }
 
+int mvms_version__model(int64_t *out, mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT model_id FROM versions WHERE id = ?");
+	int error = MVMS_ENOTFOUND;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		error = 0;
+	}
+	sqlite3_reset(s);
+	return error;
+}
+
 void mvms_version_info_free(mvms_version_info *v)
 {
 	size_t i;
@@ -222,7 +238,7 @@ done:
 	return error;
 }
 
-static int version_row(int64_t *out, mvms_store *st, const char *id)
+int mvms_version__row(int64_t *out, mvms_store *st, const char *id)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT id FROM versions WHERE oid = ?");
 	int error = 0;
@@ -255,7 +271,7 @@ int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 
 	*out = NULL;
 	*count = 0;
-	MVMS_TRY(version_row(&row, st, v->id));
+	MVMS_TRY(mvms_version__row(&row, st, v->id));
 	if (!(s = mvms_db_stmt(st->db, q))) {
 		error = MVMS_ERROR;
 		goto done;

@@ -322,6 +322,45 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 	stream_free(s);
 }
 
+/* Adds the next run of records of @r to @b (*len its length, 0 at the end). A long run of a
+ * local pack goes to the socket with sendfile, no copy through us; a short one (records
+ * scattered over packs) is read straight into the reply's memory and sent with the others,
+ * as a sendfile each would cost a write call and a loop turn each. */
+static int add_run(struct evbuffer *b, size_t *len, mvms_file_reader *r)
+{
+	struct evbuffer_file_segment *seg;
+	struct evbuffer_iovec v;
+	uint64_t at;
+	int fd = -1, error = 0;
+
+	if ((error = mvms_file_reader_next_run(len, r)) < 0 || *len == 0)
+		goto done;
+	if (*len >= SENDFILE_MIN && (error = mvms_file_reader_run_fd(&fd, &at, r)) < 0)
+		goto done;
+	if (fd >= 0) {
+		seg = evbuffer_file_segment_new(fd, (ev_off_t)at, (ev_off_t)*len, EVBUF_FS_CLOSE_ON_FREE);
+		if (!seg) {
+			close(fd);
+			error = mvms_error_set(MVMS_ERROR, "cannot map a pack for sending");
+			goto done;
+		}
+		if (evbuffer_add_file_segment(b, seg, 0, (ev_off_t)*len) < 0)
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+		evbuffer_file_segment_free(seg);
+		goto done;
+	}
+	if (evbuffer_reserve_space(b, (ev_ssize_t)*len, &v, 1) < 1 || v.iov_len < *len) {
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	if ((error = mvms_file_reader_read_run(v.iov_base, r)) < 0)
+		goto done;
+	v.iov_len = *len;
+	evbuffer_commit_space(b, &v, 1);
+done:
+	return error;
+}
+
 static void stream_pump(struct evhttp_connection *evcon, void *arg)
 {
 	stream *s = arg;
@@ -337,45 +376,8 @@ static void stream_pump(struct evhttp_connection *evcon, void *arg)
 		evbuffer_set_flags(b, EVBUFFER_FLAG_DRAINS_TO_FD);
 	while (b && queued < STREAM_PIECE) {
 		if (s->records) {
-			/* Straight from the pack into the reply's memory: no copy in between. */
-			struct evbuffer_iovec v;
-			struct evbuffer_file_segment *seg;
-			uint64_t at;
-			int fd;
-			if ((error = mvms_file_reader_next_run(&len, s->reader)) < 0 || len == 0)
+			if ((error = add_run(b, &len, s->reader)) < 0 || len == 0)
 				break;
-			/* A long run of a local pack goes to the socket with sendfile, no copy through
-			 * us; short ones (records scattered over packs) are read and sent together,
-			 * as a sendfile each would cost a write call and a loop turn each. */
-			fd = -1;
-			if (len >= SENDFILE_MIN &&
-			    (error = mvms_file_reader_run_fd(&fd, &at, s->reader)) < 0)
-				break;
-			if (fd >= 0) {
-				seg = evbuffer_file_segment_new(fd, (ev_off_t)at, (ev_off_t)len,
-								EVBUF_FS_CLOSE_ON_FREE);
-				if (!seg) {
-					close(fd);
-					error = mvms_error_set(MVMS_ERROR, "cannot map a pack for sending");
-					break;
-				}
-				error = evbuffer_add_file_segment(b, seg, 0, (ev_off_t)len);
-				evbuffer_file_segment_free(seg);
-				if (error < 0) {
-					error = mvms_error_set(MVMS_ERROR, "out of memory");
-					break;
-				}
-				queued += len;
-				continue;
-			}
-			if (evbuffer_reserve_space(b, (ev_ssize_t)len, &v, 1) < 1 || v.iov_len < len) {
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				break;
-			}
-			if ((error = mvms_file_reader_read_run(v.iov_base, s->reader)) < 0)
-				break;
-			v.iov_len = len;
-			evbuffer_commit_space(b, &v, 1);
 		} else {
 			if ((error = mvms_file_reader_next(&data, &len, s->reader)) < 0 || len == 0)
 				break;
