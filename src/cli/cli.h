@@ -42,6 +42,9 @@ int cli_open_store(mvms_store **out);
 /* Connects to --remote (or $MVMS_REMOTE). Prints the error and returns the exit code on
  * failure, 0 on success. */
 int cli_open_remote(mvms_remote **out);
+/* GETs @path from the server and parses the reply into *out (the caller's, for cJSON_Delete).
+ * Prints the error and returns the exit code on failure, 0 on success. */
+int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path);
 /* The store directory chosen by --store, $MVMS_STORE or the XDG default. */
 const char *cli_store_dir(void);
 /* Prints "mvms-store: <last error>" and returns the exit code for an MVMS_E* code. */
@@ -55,8 +58,7 @@ const char *cli_human(char *buf, size_t n, uint64_t bytes);
 
 /* Prints a JSON document (and a newline) on stdout, then frees it. */
 void cli_print_json(cJSON *doc);
-/* getopt_long with the command's options; handles --help for the command. Returns
- * getopt's value; '?' after printing a usage error. */
+/* The command named @name (NULL if none), and its usage text printed to stdout. */
 const cli_cmd *cli_find(const char *name);
 void cli_print_usage(const cli_cmd *c);
 

@@ -239,6 +239,19 @@ int cmd_deploy_log(int argc, char **argv)
 	return list_cmd(argc, argv, 1);
 }
 
+/* "/v1/models/<escaped model>/deployments/<escaped env><suffix>"; NULL when out of memory. */
+static char *deployment_path(const char *model, const char *env, const char *suffix)
+{
+	char *em = NULL, *ee = NULL, *p = NULL;
+
+	if (mvms_remote_escape(&em, model) < 0 || mvms_remote_escape(&ee, env) < 0 ||
+	    asprintf(&p, "/v1/models/%s/deployments/%s%s", em, ee, suffix) < 0)
+		p = NULL;
+	free(em);
+	free(ee);
+	return p;
+}
+
 /* ---- watch: the hot-update hook ---- */
 
 static volatile sig_atomic_t watch_stop;
@@ -331,18 +344,13 @@ int cmd_watch(int argc, char **argv)
 		char spec[300], dir[4096];
 		if (rem) {
 			/* Long-poll: the server answers as soon as the deployment changes. */
-			char *path = NULL, *em = NULL, *ee = NULL, *body = NULL;
+			char query[64], *path, *body = NULL;
 			size_t len = 0;
-			error = 0;
-			if (mvms_remote_escape(&em, model) < 0 || mvms_remote_escape(&ee, env) < 0 ||
-			    /* Short polls: a signal is only seen between requests. */
-			    asprintf(&path, "/v1/models/%s/deployments/%s?wait=%lld&since=%lld", em, ee,
-				     once ? 0LL : 3LL, (long long)(seen < 0 ? 0 : seen)) < 0)
-				error = MVMS_ERROR;
-			else
-				error = mvms_remote_get(&body, &len, rem, path);
-			free(em);
-			free(ee);
+			/* Short polls: a signal is only seen between requests. */
+			snprintf(query, sizeof(query), "?wait=%lld&since=%lld", once ? 0LL : 3LL,
+				 (long long)(seen < 0 ? 0 : seen));
+			path = deployment_path(model, env, query);
+			error = path ? mvms_remote_get(&body, &len, rem, path) : MVMS_ERROR;
 			free(path);
 			if (error == MVMS_ETIMEOUT || (error == 0 && len == 0)) {
 				free(body);
@@ -429,10 +437,9 @@ int cmd_watch(int argc, char **argv)
 int cmd_status(int argc, char **argv)
 {
 	mvms_remote *rem = NULL;
-	char *path = NULL, *em = NULL, *ee = NULL, *body = NULL;
-	size_t len = 0;
+	char *path = NULL;
 	cJSON *doc = NULL, *it;
-	int rc, error;
+	int rc;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		cli_print_usage(cli_find("status"));
@@ -447,22 +454,12 @@ int cmd_status(int argc, char **argv)
 	}
 	if ((rc = cli_open_remote(&rem)) != 0)
 		return rc;
-	if (mvms_remote_escape(&em, argv[1]) < 0 || mvms_remote_escape(&ee, argv[2]) < 0 ||
-	    asprintf(&path, "/v1/models/%s/deployments/%s/status", em, ee) < 0) {
-		path = NULL;
+	if (!(path = deployment_path(argv[1], argv[2], "/status"))) {
 		rc = EXIT_ERROR;
 		goto done;
 	}
-	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0) {
-		rc = cli_fail(error);
+	if ((rc = cli_remote_get_json(&doc, rem, path)) != 0)
 		goto done;
-	}
-	doc = cJSON_ParseWithLength(body, len);
-	if (!doc) {
-		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
-		rc = EXIT_ERROR;
-		goto done;
-	}
 	if (cli.json) {
 		cli_print_json(doc);
 		doc = NULL;
@@ -484,10 +481,7 @@ int cmd_status(int argc, char **argv)
 	}
 done:
 	cJSON_Delete(doc);
-	free(body);
 	free(path);
-	free(em);
-	free(ee);
 	mvms_remote_free(rem);
 	return rc;
 }

@@ -84,30 +84,6 @@ static mvms_version_info *version_from_json(const cJSON *o)
 	return v;
 }
 
-/* GET from the server; prints the error and returns the exit code on failure. */
-static int remote_json(cJSON **out, const char *path)
-{
-	mvms_remote *rem = NULL;
-	char *body = NULL;
-	size_t len = 0;
-	int rc, error;
-
-	*out = NULL;
-	if ((rc = cli_open_remote(&rem)) != 0)
-		return rc;
-	error = mvms_remote_get(&body, &len, rem, path);
-	mvms_remote_free(rem);
-	if (error < 0)
-		return cli_fail(error);
-	*out = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!*out) {
-		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
-		return EXIT_ERROR;
-	}
-	return 0;
-}
-
 /* "/v1/models/<escaped model><suffix>" */
 static char *model_path(const char *model, const char *suffix)
 {
@@ -119,6 +95,24 @@ static char *model_path(const char *model, const char *suffix)
 		p = NULL;
 	free(em);
 	return p;
+}
+
+/* GETs model_path(@model, @suffix) from the server; prints the error and returns the exit code
+ * on failure. */
+static int remote_json(cJSON **out, const char *model, const char *suffix)
+{
+	mvms_remote *rem = NULL;
+	char *path = model_path(model, suffix);
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		return EXIT_ERROR;
+	if ((rc = cli_open_remote(&rem)) == 0)
+		rc = cli_remote_get_json(out, rem, path);
+	mvms_remote_free(rem);
+	free(path);
+	return rc;
 }
 
 static void print_version_text(const mvms_version_info *v, int oneline)
@@ -175,15 +169,17 @@ int cmd_log(int argc, char **argv)
 		return cli_usage_error("log", "want one MODEL");
 	if (cli.remote) {
 		cJSON *doc = NULL, *it;
-		char *eb = NULL, *suffix = NULL, *path;
+		char *eb = NULL, *suffix = NULL;
 		if (branch && (mvms_remote_escape(&eb, branch) < 0 ||
-			       asprintf(&suffix, "/versions?branch=%s", eb) < 0))
-			suffix = NULL;
-		path = model_path(argv[optind], suffix ? suffix : "/versions");
+			       asprintf(&suffix, "/versions?branch=%s", eb) < 0)) {
+			/* Not the unfiltered list in its place: that would be another answer. */
+			free(eb);
+			fprintf(stderr, "mvms-store: out of memory\n");
+			return EXIT_ERROR;
+		}
+		rc = remote_json(&doc, argv[optind], suffix ? suffix : "/versions");
 		free(eb);
 		free(suffix);
-		rc = path ? remote_json(&doc, path) : EXIT_ERROR;
-		free(path);
 		if (rc)
 			return rc;
 		if (cli.json) {
@@ -238,16 +234,18 @@ int cmd_show(int argc, char **argv)
 	if (cli.remote) {
 		const char *at = strchr(argv[1], '@');
 		char *model = strndup(argv[1], at ? (size_t)(at - argv[1]) : strlen(argv[1]));
-		char *er = NULL, *suffix = NULL, *path = NULL;
+		char *er = NULL, *suffix = NULL;
 		cJSON *doc = NULL, *it;
 		if (model && mvms_remote_escape(&er, at ? at + 1 : "latest") == 0 &&
 		    asprintf(&suffix, "/versions/%s", er) >= 0)
-			path = model_path(model, suffix);
+			rc = remote_json(&doc, model, suffix);
+		else {
+			rc = EXIT_ERROR;
+			suffix = NULL; /* asprintf leaves it undefined on failure */
+		}
 		free(model);
 		free(er);
 		free(suffix);
-		rc = path ? remote_json(&doc, path) : EXIT_ERROR;
-		free(path);
 		if (rc)
 			return rc;
 		if (cli.json) {

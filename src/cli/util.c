@@ -47,6 +47,24 @@ int cli_open_remote(mvms_remote **out)
 	return error < 0 ? cli_fail(error) : 0;
 }
 
+int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int error;
+
+	*out = NULL;
+	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0)
+		return cli_fail(error);
+	*out = cJSON_ParseWithLength(body, len);
+	free(body);
+	if (!*out) {
+		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
+		return EXIT_ERROR;
+	}
+	return 0;
+}
+
 int cli_fail(int code)
 {
 	const char *msg = mvms_error_last();
