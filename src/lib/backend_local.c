@@ -83,6 +83,19 @@ static char *path_join(const char *dir, const char *key)
 	return p;
 }
 
+/* The file of @key (checked with check_key) in a new string (free()) in *out. */
+static int key_path(char **out, const local_backend *lb, const char *key)
+{
+	int error = 0;
+
+	*out = NULL;
+	MVMS_TRY(check_key(key, 0));
+	*out = path_join(lb->dir, key);
+	MVMS_CHECK_ALLOC(*out, error);
+done:
+	return error;
+}
+
 /* fsync the directory holding @path (which is modified and restored). */
 static int fsync_parent(char *path)
 {
@@ -213,7 +226,7 @@ static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key
 	int error = 0, fd;
 	char *path = NULL;
 
-	MVMS_TRY(check_key(key, 0));
+	MVMS_TRY(key_path(&path, lb, key));
 	if (w->failed) {
 		error = mvms_error_set(MVMS_ERROR, "local: commit %s: a write failed", key);
 		goto done;
@@ -232,8 +245,6 @@ static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key
 				       strerror(errno));
 		goto done;
 	}
-	path = path_join(lb->dir, key);
-	MVMS_CHECK_ALLOC(path, error);
 	MVMS_TRY(make_dirs(path, strlen(lb->dir), 0, 1));
 	/* An existing key holds the same bytes (keys are content hashes), so replacing it is
 	 * an idempotent success, and it also repairs a damaged copy. */
@@ -263,9 +274,7 @@ static int local_backend__open_fd(int *fd, mvms_backend *be, const char *key)
 	char *path = NULL;
 
 	*fd = -1;
-	MVMS_TRY(check_key(key, 0));
-	path = path_join(lb->dir, key);
-	MVMS_CHECK_ALLOC(path, error);
+	MVMS_TRY(key_path(&path, lb, key));
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
@@ -306,9 +315,7 @@ static int local_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 	struct stat st;
 
 	*out = 0;
-	MVMS_TRY(check_key(key, 0));
-	path = path_join(lb->dir, key);
-	MVMS_CHECK_ALLOC(path, error);
+	MVMS_TRY(key_path(&path, lb, key));
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			error = mvms_error_set(MVMS_ENOTFOUND, "object %s: not found", key);
@@ -438,9 +445,7 @@ static int local_backend__remove(mvms_backend *be, const char *key)
 	int error = 0;
 	char *path = NULL;
 
-	MVMS_TRY(check_key(key, 0));
-	path = path_join(lb->dir, key);
-	MVMS_CHECK_ALLOC(path, error);
+	MVMS_TRY(key_path(&path, lb, key));
 	if (unlink(path) < 0 && errno != ENOENT && errno != ENOTDIR)
 		error = mvms_error_set(MVMS_ERROR, "local: remove %s: %s", key, strerror(errno));
 done:

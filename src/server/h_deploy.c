@@ -47,14 +47,24 @@ static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static vstat *stats;
 static size_t nstats, cstats;
 
-static vstat *stat_for(const char *model, const char *env, int64_t number)
+/* The counters of a version, or NULL if it has none yet. Call with stats_lock held. */
+static vstat *stat_find(const char *model, const char *env, int64_t number)
 {
 	size_t i;
-	vstat *t;
 
 	for (i = 0; i < nstats; i++)
 		if (stats[i].number == number && !strcmp(stats[i].model, model) && !strcmp(stats[i].env, env))
 			return &stats[i];
+	return NULL;
+}
+
+/* The counters of a version, added (zeroed) if it has none; NULL on OOM. stats_lock held. */
+static vstat *stat_for(const char *model, const char *env, int64_t number)
+{
+	vstat *t;
+
+	if ((t = stat_find(model, env, number)))
+		return t;
 	if (nstats == cstats) {
 		size_t nc = cstats ? cstats * 2 : 16;
 		t = realloc(stats, nc * sizeof(*t));
@@ -188,40 +198,56 @@ void srv_deploy_gauges(struct evbuffer *b, mvms_store *st)
 
 /* ---- reading and changing ---- */
 
+/* Replies 200 with {"@key": [deployment, ...]}; @list stays the caller's. */
+static void reply_deployments(srv_req *r, const char *key, mvms_deployment *const *list,
+			      size_t n)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, key);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, view_deployment(list[i]));
+	srv_reply_json(r, 200, doc);
+}
+
 int srv_deployments_list(srv_req *r)
 {
 	mvms_deployment **list = NULL;
-	size_t n = 0, i;
-	cJSON *doc, *arr;
+	size_t n = 0;
 	int error;
 
 	if ((error = mvms_deploy_list(&list, &n, r->st, r->caps[0])) < 0)
 		return error;
-	doc = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(doc, "deployments");
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, view_deployment(list[i]));
+	reply_deployments(r, "deployments", list, n);
 	mvms_deployment_list_free(list, n);
-	srv_reply_json(r, 200, doc);
 	return 0;
 }
 
 int srv_deployment_history(srv_req *r)
 {
 	mvms_deployment **list = NULL;
-	size_t n = 0, i;
-	cJSON *doc, *arr;
+	size_t n = 0;
 	int error;
 
 	if ((error = mvms_deploy_history(&list, &n, r->st, r->caps[0], r->caps[1])) < 0)
 		return error;
-	doc = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(doc, "revisions");
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, view_deployment(list[i]));
+	reply_deployments(r, "revisions", list, n);
 	mvms_deployment_list_free(list, n);
-	srv_reply_json(r, 200, doc);
 	return 0;
+}
+
+/*
+ * Copies @r into @dst for a reply sent after the handler returns (long-poll, /predict). The
+ * copy holds none of what the router frees then: captures, the token's model glob, the
+ * upload slot. Nor may it read the query parameters (the router clears them too).
+ */
+static void req_detach(srv_req *dst, const srv_req *r)
+{
+	*dst = *r;
+	memset(dst->caps, 0, sizeof(dst->caps));
+	dst->ncaps = 0;
+	dst->token_models = NULL;
+	dst->counted_upload = 0;
 }
 
 /* A long-poll waiting for the revision to pass @since. */
@@ -321,11 +347,7 @@ int srv_deployment_get(srv_req *r)
 		w = calloc(1, sizeof(*w));
 		if (!w)
 			return mvms_error_set(MVMS_ERROR, "out of memory");
-		w->r = *r;
-		memset(w->r.caps, 0, sizeof(w->r.caps));
-		w->r.ncaps = 0;
-		w->r.token_models = NULL;
-		w->r.counted_upload = 0;
+		req_detach(&w->r, r);
 		w->model = strdup(r->caps[0]);
 		w->env = strdup(r->caps[1]);
 		w->since = sv;
@@ -456,13 +478,8 @@ int srv_deployment_status(srv_req *r)
 	arr = cJSON_AddArrayToObject(doc, "versions");
 	pthread_mutex_lock(&stats_lock);
 	for (i = 0; i < d->target_count; i++) {
-		vstat zero, *v = NULL;
-		size_t k;
+		vstat zero, *v = stat_find(d->model, d->env, d->targets[i].number);
 		cJSON *o = cJSON_CreateObject();
-		for (k = 0; k < nstats; k++)
-			if (stats[k].number == d->targets[i].number && !strcmp(stats[k].model, d->model) &&
-			    !strcmp(stats[k].env, d->env))
-				v = &stats[k];
 		if (!v) {
 			memset(&zero, 0, sizeof(zero));
 			v = &zero;
@@ -685,11 +702,7 @@ static int predict(srv_req *r, const char *model, const char *env)
 	rq = srv_query(r, "retry");
 	f->retry = !key && (!rq || strcmp(rq, "0") != 0);
 	f->t0 = mono();
-	f->r = *r;
-	memset(f->r.caps, 0, sizeof(f->r.caps));
-	f->r.ncaps = 0;
-	f->r.token_models = NULL;
-	f->r.counted_upload = 0;
+	req_detach(&f->r, r);
 	r->replied = 1;
 	if (send_upstream(f) < 0) {
 		f->r.replied = 0;

@@ -124,8 +124,8 @@ static char *spec_for(srv_req *r, const char *model, const char *ref, const char
  * required). Fills @out[i] with the fields' values (NULL when absent or null). 0, or -1
  * after replying 400.
  */
-static int body_strings(srv_req *r, const cJSON *doc, const char *const *allowed,
-			const int *required, const char **out, size_t n)
+static int check_strings(srv_req *r, const cJSON *doc, const char *const *allowed,
+			 const int *required, const char **out, size_t n)
 {
 	const cJSON *it;
 	size_t i;
@@ -156,6 +156,35 @@ static int body_strings(srv_req *r, const cJSON *doc, const char *const *allowed
 		out[i] = it->valuestring;
 	}
 	return 0;
+}
+
+/*
+ * The request body as a JSON object of string fields (check_strings); @out[i] borrows from
+ * the document. NULL after replying 400/413; free with cJSON_Delete.
+ */
+static cJSON *body_strings(srv_req *r, const char *const *allowed, const int *required,
+			   const char **out, size_t n)
+{
+	cJSON *doc = srv_body_json(r);
+
+	if (doc && check_strings(r, doc, allowed, required, out, n) < 0) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
+/*
+ * The version spec for the {ref} capture, a ref of the model in the path ('@' refused).
+ * NULL after replying (400/403/500).
+ */
+static char *path_spec(srv_req *r)
+{
+	if (strchr(r->caps[1], '@')) {
+		srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
+		return NULL;
+	}
+	return spec_for(r, r->caps[0], r->caps[1], "ref");
 }
 
 /* ---- models ---- */
@@ -191,10 +220,8 @@ int srv_models_create(srv_req *r)
 	cJSON *doc;
 	int error = 0;
 
-	if (!(doc = srv_body_json(r)))
+	if (!(doc = body_strings(r, fields, required, v, 2)))
 		return 0;
-	if (body_strings(r, doc, fields, required, v, 2) < 0)
-		goto done;
 	if ((error = mvms_model_name_check(v[0])) < 0)
 		goto done;
 	/* The route has no model capture: check the token's model glob here. */
@@ -257,9 +284,7 @@ int srv_version_get(srv_req *r)
 	cJSON *doc, *arr;
 	int error;
 
-	if (strchr(r->caps[1], '@'))
-		return srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
-	if (!(spec = spec_for(r, r->caps[0], r->caps[1], "ref")))
+	if (!(spec = path_spec(r)))
 		return 0;
 	if ((error = mvms_version_resolve(&v, r->st, spec)) < 0 ||
 	    (error = mvms_version_files(&files, &n, r->st, v)) < 0)
@@ -341,9 +366,7 @@ int srv_lineage(srv_req *r)
 	/* Absent: unlimited (-1), as the CLI without --depth. */
 	if (int_query(&depth, r, "depth", -1, 0, 1000000000L) < 0)
 		return 0;
-	if (strchr(r->caps[1], '@'))
-		return srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
-	if (!(spec = spec_for(r, r->caps[0], r->caps[1], "ref")))
+	if (!(spec = path_spec(r)))
 		return 0;
 	if ((error = mvms_lineage_get(&l, r->st, spec, direction, (int)depth)) < 0)
 		goto done;
@@ -469,10 +492,8 @@ int srv_branch_create(srv_req *r)
 	cJSON *doc;
 	int error = 0;
 
-	if (!(doc = srv_body_json(r)))
+	if (!(doc = body_strings(r, fields, required, v, 2)))
 		return 0;
-	if (body_strings(r, doc, fields, required, v, 2) < 0)
-		goto done;
 	/* "from" absent or null: the head of main. */
 	if (v[1] && !(spec = spec_for(r, r->caps[0], v[1], "from")))
 		goto done;
@@ -509,10 +530,8 @@ int srv_tag_create(srv_req *r)
 	cJSON *doc;
 	int error = 0;
 
-	if (!(doc = srv_body_json(r)))
+	if (!(doc = body_strings(r, fields, required, v, 2)))
 		return 0;
-	if (body_strings(r, doc, fields, required, v, 2) < 0)
-		goto done;
 	/* A tag belongs to the model of the version it names: that must be this model. */
 	at = strchr(v[1], '@');
 	if (at && ((size_t)(at - v[1]) != strlen(r->caps[0]) ||
