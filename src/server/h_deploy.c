@@ -236,20 +236,6 @@ int srv_deployment_history(srv_req *r)
 	return 0;
 }
 
-/*
- * Copies @r into @dst for a reply sent after the handler returns (long-poll, /predict). The
- * copy holds none of what the router frees then: captures, the token's model glob, the
- * upload slot. Nor may it read the query parameters (the router clears them too).
- */
-static void req_detach(srv_req *dst, const srv_req *r)
-{
-	*dst = *r;
-	memset(dst->caps, 0, sizeof(dst->caps));
-	dst->ncaps = 0;
-	dst->token_models = NULL;
-	dst->counted_upload = 0;
-}
-
 /* A long-poll waiting for the revision to pass @since. */
 typedef struct waiter {
 	srv_req r;
@@ -259,14 +245,6 @@ typedef struct waiter {
 	int64_t since;
 	double deadline;
 } waiter;
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void waiter_free(waiter *w)
 {
@@ -298,7 +276,7 @@ static void waiter_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	changed = mvms_deploy_revision(&rev, w->r.st, w->model, w->env) == 0 && rev > w->since;
-	if (!changed && mono() < w->deadline) {
+	if (!changed && srv_now() < w->deadline) {
 		evtimer_add(w->timer, &tv);
 		return;
 	}
@@ -347,11 +325,11 @@ int srv_deployment_get(srv_req *r)
 		w = calloc(1, sizeof(*w));
 		if (!w)
 			return mvms_error_set(MVMS_ERROR, "out of memory");
-		req_detach(&w->r, r);
+		srv_req_detach(&w->r, r);
 		w->model = strdup(r->caps[0]);
 		w->env = strdup(r->caps[1]);
 		w->since = sv;
-		w->deadline = mono() + (double)wv;
+		w->deadline = srv_now() + (double)wv;
 		w->evcon = evhttp_request_get_connection(r->req);
 		w->timer = evtimer_new(srv_worker_base(r->w), waiter_tick, w);
 		if (!w->model || !w->env || !w->timer) {
@@ -562,7 +540,7 @@ static int send_upstream(forward *f);
 
 static void finish_forward(forward *f, int ok)
 {
-	record(f->d->model, f->d->env, f->d->targets[f->target].number, ok, mono() - f->t0, f->upstream);
+	record(f->d->model, f->d->env, f->d->targets[f->target].number, ok, srv_now() - f->t0, f->upstream);
 	forward_free(f);
 }
 
@@ -574,15 +552,15 @@ static void upstream_done(struct evhttp_request *ureq, void *arg)
 	const char *ct;
 	char ver[64];
 
-	f->upstream += mono() - f->up_t0;
+	f->upstream += srv_now() - f->up_t0;
 	if (code == 0 || code >= 500) {
 		/* Nothing back (refused, reset, timed out) or the server failed. */
-		int timeout = code == 0 && mono() - f->up_t0 >= UPSTREAM_TIMEOUT - 0.5;
+		int timeout = code == 0 && srv_now() - f->up_t0 >= UPSTREAM_TIMEOUT - 0.5;
 		if (f->retry && f->attempts < 2) {
 			int next = pick(f->d, NULL, (int)f->target);
 			if (next >= 0) {
 				record(f->d->model, f->d->env, f->d->targets[f->target].number, 0,
-				       mono() - f->t0, 0);
+				       srv_now() - f->t0, 0);
 				f->target = (size_t)next;
 				if (send_upstream(f) == 0)
 					return;
@@ -651,7 +629,7 @@ static int send_upstream(forward *f)
 		evhttp_add_header(evhttp_request_get_output_headers(ureq), "Content-Type", f->ctype);
 	evbuffer_add(evhttp_request_get_output_buffer(ureq), f->body, f->body_len);
 	path = evhttp_uri_get_path(u);
-	f->up_t0 = mono();
+	f->up_t0 = srv_now();
 	if (evhttp_make_request(f->up, ureq, EVHTTP_REQ_POST, path && *path ? path : "/") < 0) {
 		evhttp_uri_free(u);
 		return -1;
@@ -701,8 +679,8 @@ static int predict(srv_req *r, const char *model, const char *env)
 	f->target = (size_t)t;
 	rq = srv_query(r, "retry");
 	f->retry = !key && (!rq || strcmp(rq, "0") != 0);
-	f->t0 = mono();
-	req_detach(&f->r, r);
+	f->t0 = srv_now();
+	srv_req_detach(&f->r, r);
 	r->replied = 1;
 	if (send_upstream(f) < 0) {
 		f->r.replied = 0;

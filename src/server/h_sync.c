@@ -528,11 +528,7 @@ static int stream_start(srv_req *r, mvms_file_reader *reader, uint64_t len, int 
 		mvms_file_reader_free(reader);
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	}
-	s->r = *r;
-	memset(s->r.caps, 0, sizeof(s->r.caps));
-	s->r.ncaps = 0;
-	s->r.token_models = NULL;
-	s->r.counted_upload = 0;
+	srv_req_detach(&s->r, r);
 	s->r.status = ranged ? 206 : 200;
 	s->req = r->req;
 	s->evcon = evhttp_request_get_connection(r->req);

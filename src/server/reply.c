@@ -11,7 +11,7 @@
 #include <event2/buffer.h>
 #include "server.h"
 
-static double now(void)
+double srv_now(void)
 {
 	struct timespec ts;
 
@@ -68,7 +68,7 @@ static const char *reason(int status)
 /* Logs one line per request and counts it, once, when its reply is complete. */
 void srv_request_done(srv_req *r)
 {
-	double secs = now() - r->t0;
+	double secs = srv_now() - r->t0;
 
 	srv_metrics_request(r, secs);
 	if (r->opts->access_log) {

@@ -193,12 +193,13 @@ static int authenticate(srv_req *r)
 	return 0;
 }
 
-static double now(void)
+void srv_req_detach(srv_req *dst, const srv_req *r)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	*dst = *r;
+	memset(dst->caps, 0, sizeof(dst->caps));
+	dst->ncaps = 0;
+	dst->token_models = NULL;
+	dst->counted_upload = 0;
 }
 
 void srv_dispatch(struct evhttp_request *req, void *arg)
@@ -219,7 +220,7 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	r.st = srv_worker_store(w);
 	r.opts = srv_worker_options(w);
 	r.method = evhttp_request_get_command(req);
-	r.t0 = now();
+	r.t0 = srv_now();
 	r.bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	TAILQ_INIT(&r.query);
 	mvms_error_clear();

@@ -174,6 +174,17 @@ int srv_gate_refusal(struct evhttp_request *req, int *status, const char **code,
 /** Runs the server until SIGTERM or SIGINT; in-flight requests finish first. */
 int srv_run(const srv_options *opts);
 
+/**
+ * Copies @r into @dst for a reply sent after the handler returns (a streamed file, a
+ * long-poll, /predict). The copy holds none of what the router frees then: captures, the
+ * token's model glob, the upload slot. Nor may it read the query parameters (the router
+ * clears them too).
+ */
+void srv_req_detach(srv_req *dst, const srv_req *r);
+
+/** Seconds on the monotonic clock (request timing, deadlines). */
+double srv_now(void);
+
 /** Dispatches a request (router.c); installed as each worker's evhttp generic callback. */
 void srv_dispatch(struct evhttp_request *req, void *worker);
 
