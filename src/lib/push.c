@@ -493,7 +493,7 @@ done:
 	return error;
 }
 
-static int flush_pack(push_ctx *c)
+int mvms_push__commit_pack(uint64_t *size_out, mvms_store *st, mvms_pack_writer *w)
 {
 	const mvms_pack_entry *entries;
 	size_t count;
@@ -501,22 +501,32 @@ static int flush_pack(push_ctx *c)
 	mvms_oid pid;
 	int error = 0;
 
-	if (!c->pack)
-		return 0;
-	if (c->up) {
-		mvms_pack_writer *w = c->pack;
-		c->pack = NULL;
-		return uploader_add(c, w);
-	}
-	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, c->pack));
+	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, w));
 	/* The pack is durable now; index it so that the next push (or a re-run of this one)
 	 * finds its chunks, whether or not this push completes. */
-	MVMS_TRY(mvms_push__index_pack(c->st, &pid, size, entries, count));
+	MVMS_TRY(mvms_push__index_pack(st, &pid, size, entries, count));
+	if (size_out)
+		*size_out = size;
+done:
+	mvms_pack_writer_free(w);
+	return error;
+}
+
+static int flush_pack(push_ctx *c)
+{
+	mvms_pack_writer *w = c->pack;
+	uint64_t size;
+	int error = 0;
+
+	if (!w)
+		return 0;
+	c->pack = NULL;
+	if (c->up)
+		return uploader_add(c, w);
+	MVMS_TRY(mvms_push__commit_pack(&size, c->st, w));
 	c->res->packs++;
 	c->res->new_stored_bytes += size;
 done:
-	mvms_pack_writer_free(c->pack);
-	c->pack = NULL;
 	return error;
 }
 

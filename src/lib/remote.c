@@ -418,37 +418,42 @@ done:
 }
 
 /* Asks which of @ids (unique) the server lacks, in their order; *missing is a new array. */
+/* POSTs {"ids": [hex of ids[0..n)]} to @path; the reply is in @resp. */
+static int post_ids(mvms_buf *resp, mvms_remote *r, const char *path, const mvms_oid *ids,
+		    size_t n, const char *what)
+{
+	cJSON *req = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(req, "ids");
+	char hex[MVMS_OID_HEXSZ + 1], *body;
+	size_t j;
+	int error;
+
+	for (j = 0; j < n; j++) {
+		mvms_oid_fmt(hex, &ids[j]);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+	}
+	body = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (!body)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	error = call(r, "POST", path, body, strlen(body), "application/json", resp, what);
+	free(body);
+	return error;
+}
+
 static int ask_missing(mvms_oid **missing, size_t *nmissing, mvms_remote *r, const mvms_oid *ids,
 		       size_t n)
 {
 	mvms_buf resp = MVMS_BUF_INIT;
 	mvms_oid *out = NULL;
 	size_t k = 0, i, end;
-	char hex[MVMS_OID_HEXSZ + 1];
 	int error = 0;
 
 	out = calloc(n + 1, sizeof(*out));
 	MVMS_CHECK_ALLOC(out, error);
 	for (i = 0; i < n; i = end) {
-		cJSON *req = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(req, "ids"), *doc, *it;
-		char *body;
-		size_t j;
+		cJSON *doc, *it;
 		end = i + MISSING_BATCH < n ? i + MISSING_BATCH : n;
-		for (j = i; j < end; j++) {
-			mvms_oid_fmt(hex, &ids[j]);
-			cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
-		}
-		body = cJSON_PrintUnformatted(req);
-		cJSON_Delete(req);
-		if (!body) {
-			error = mvms_error_set(MVMS_ERROR, "out of memory");
-			goto done;
-		}
-		error = call(r, "POST", "/v1/chunks/missing", body, strlen(body), "application/json",
-			     &resp, "missing chunks");
-		free(body);
-		if (error < 0)
-			goto done;
+		MVMS_TRY(post_ids(&resp, r, "/v1/chunks/missing", ids + i, end - i, "missing chunks"));
 		if (!(doc = parse_json(&resp, "missing chunks"))) {
 			error = MVMS_ERROR;
 			goto done;
@@ -778,29 +783,12 @@ done:
 static int fetch_chunks(mvms_remote *r, const mvms_oid *ids, size_t n, uint64_t *bytes)
 {
 	mvms_buf resp = MVMS_BUF_INIT;
-	char hex[MVMS_OID_HEXSZ + 1];
-	size_t i, j, end;
+	size_t i, end;
 	int error = 0;
 
 	for (i = 0; i < n; i = end) {
-		cJSON *req = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(req, "ids");
-		char *body;
 		end = i + FETCH_BATCH < n ? i + FETCH_BATCH : n;
-		for (j = i; j < end; j++) {
-			mvms_oid_fmt(hex, &ids[j]);
-			cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
-		}
-		body = cJSON_PrintUnformatted(req);
-		cJSON_Delete(req);
-		if (!body) {
-			error = mvms_error_set(MVMS_ERROR, "out of memory");
-			goto done;
-		}
-		error = call(r, "POST", "/v1/chunks", body, strlen(body), "application/json", &resp,
-			     "fetch chunks");
-		free(body);
-		if (error < 0)
-			goto done;
+		MVMS_TRY(post_ids(&resp, r, "/v1/chunks", ids + i, end - i, "fetch chunks"));
 		/* Checked on arrival, chunk by chunk, like any pack from outside. */
 		MVMS_TRY(mvms_sync_receive_pack(NULL, r->cache, resp.ptr, resp.size, NULL));
 		*bytes += resp.size;

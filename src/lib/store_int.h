@@ -82,6 +82,10 @@ typedef struct mvms_chunk_ref {
 /* Indexes a committed pack and its chunks (one transaction; existing rows are kept). */
 int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 			  const struct mvms_pack_entry *entries, size_t count);
+/* Finishes pack writer @w (which it frees, whatever the result) and indexes the pack;
+ * *size_out (may be NULL) is its size. */
+struct mvms_pack_writer;
+int mvms_push__commit_pack(uint64_t *size_out, mvms_store *st, struct mvms_pack_writer *w);
 /* Adds a file content (its chunk list and tensors) unless it exists; *out is its row. */
 int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
 			   const mvms_chunk_ref *chunks, size_t nchunks,

@@ -762,20 +762,12 @@ struct mvms_chunk_sink {
 
 static int sink_flush(mvms_chunk_sink *s)
 {
-	const mvms_pack_entry *e;
-	size_t n;
-	uint64_t size;
-	mvms_oid pid;
-	int error = 0;
+	mvms_pack_writer *w = s->w;
 
-	if (!s->w)
+	if (!w)
 		return 0;
-	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &e, &n, s->w));
-	MVMS_TRY(mvms_push__index_pack(s->st, &pid, size, e, n));
-done:
-	mvms_pack_writer_free(s->w);
 	s->w = NULL;
-	return error;
+	return mvms_push__commit_pack(NULL, s->st, w);
 }
 
 /* Stores the records of @it the cache lacks (@missing, one flag each), kept as they arrived
