@@ -128,6 +128,20 @@ static int dir_is_empty(const char *dir)
 	return empty;
 }
 
+int mvms_sync__pull_dir(const char *dir, int force)
+{
+	int empty = dir_is_empty(dir);
+
+	if (empty < 0)
+		return mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(errno));
+	if (!empty && !force)
+		return mvms_error_set(MVMS_EEXISTS, "pull: %s is not empty (use --force to write into it)",
+				      dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", dir, strerror(errno));
+	return 0;
+}
+
 static void decode_one(size_t i, unsigned worker, void *ctx)
 {
 	pull_ctx *c = ctx;
@@ -1061,7 +1075,7 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	size_t nfiles = 0, i;
 	pull_ctx c;
 	double t0 = mvms_now();
-	int error = 0, empty;
+	int error = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!opts)
@@ -1069,20 +1083,7 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	MVMS_TRY(pull_ctx_init(&c, st, opts));
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
 	MVMS_TRY(mvms_version_files(&files, &nfiles, st, v));
-	empty = dir_is_empty(dir);
-	if (empty < 0) {
-		error = mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(errno));
-		goto done;
-	}
-	if (!empty && !opts->force) {
-		error = mvms_error_set(MVMS_EEXISTS,
-				       "pull: %s is not empty (use --force to write into it)", dir);
-		goto done;
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		error = mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", dir, strerror(errno));
-		goto done;
-	}
+	MVMS_TRY(mvms_sync__pull_dir(dir, opts->force));
 	for (i = 0; i < nfiles; i++)
 		c.total_bytes += files[i].size;
 	for (i = 0; i < nfiles; i++)

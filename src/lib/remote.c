@@ -6,7 +6,6 @@
  * manifest and chunk lists (checked against their ids), fetch packs of the chunks the cache
  * lacks (checked on arrival), write files from the cache (checked again).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -974,7 +973,6 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	unsigned char *present = NULL;
 	uint64_t fetched = 0, total = 0, done_bytes = 0;
 	double t0 = mvms_now();
-	struct stat sb;
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -990,25 +988,7 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	/* The manifest is the trust anchor: its bytes hash to the version id. */
 	MVMS_TRY(fetch_object(&mdata, &mlen, r, "manifests", &vid));
 	MVMS_TRY(mvms_manifest_decode(&m, mdata, mlen));
-	if (stat(dir, &sb) == 0 && !(opts && opts->force)) {
-		DIR *d = opendir(dir);
-		struct dirent *de;
-		int empty = 1;
-		while (d && (de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				empty = 0;
-		if (d)
-			closedir(d);
-		if (!empty) {
-			error = mvms_error_set(MVMS_EEXISTS,
-					       "pull: %s is not empty (use --force to write into it)", dir);
-			goto done;
-		}
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		error = mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", dir, strerror(errno));
-		goto done;
-	}
+	MVMS_TRY(mvms_sync__pull_dir(dir, opts && opts->force));
 	chunks = calloc(m->file_count + 1, sizeof(*chunks));
 	nchunks = calloc(m->file_count + 1, sizeof(*nchunks));
 	fm = calloc(m->file_count + 1, sizeof(*fm));
