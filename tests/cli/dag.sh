@@ -7,41 +7,8 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 
-# A Python 3 for reading JSON (the standard library only; no numpy needed here).
-PY=
-for p in /usr/bin/python3 python3; do
-	if command -v "$p" >/dev/null 2>&1; then
-		PY=$p
-		break
-	fi
-done
-
-skip() {
-	test_n=$((test_n + 1))
-	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
-}
-
-# jq_is FILE EXPR WANT DESC: python's str(eval(EXPR)) with d = the JSON document equals WANT
-jq_is() {
-	if [ -z "$PY" ]; then
-		skip "python3 not installed: $4"
-		return 0
-	fi
-	_got=$("$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$1" "$2" 2>&1)
-	is "$_got" "$3" "$4"
-}
-
-# poke FILE TENSOR [BYTES]: overwrite 8 bytes inside TENSOR's data (numpy-free)
-poke() {
-	_hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
-	_off=$(head -c $((8 + _hl)) "$1" | tail -c "$_hl" |
-		sed -n "s/.*\"$2\":{[^}]*\"data_offsets\":\[\([0-9]*\),.*/\1/p")
-	[ -n "$_off" ] || bail "poke: no tensor $2 in $1"
-	printf '%s' "${3:-ZZZZZZZZ}" | dd of="$1" bs=1 seek=$((8 + _hl + _off + 64)) conv=notrunc 2>/dev/null ||
-		bail "poke: dd failed"
-}
+# A Python 3 for jq_is (the standard library only; no numpy needed here)
+find_py
 
 # lines of $OUT (without a trailing empty line)
 nlines() {

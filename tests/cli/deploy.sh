@@ -7,16 +7,8 @@
 # background `watch --interval 1` that picks up a new deploy and stops on SIGTERM.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
-
-WATCH_PID=
-cleanup() {
-	if [ -n "$WATCH_PID" ]; then
-		kill -KILL "$WATCH_PID" 2>/dev/null
-		wait "$WATCH_PID" 2>/dev/null
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+# srv_stop for the background watch; the EXIT trap stops it too (SRV_PIDS)
+. "$TESTS_SRCDIR/cli/srv.sh"
 
 mkmodel -q --size 256K --tensors 4 --seed 31 "$WORK/v1"
 mkmodel -q --size 256K --tensors 4 --seed 31 --change 50 --change-seed 1 "$WORK/v2"
@@ -258,21 +250,13 @@ is_rc 0 "watch --once on a never-deployed env"
 check "runs no hook" test ! -e "$WORK/never"
 
 # ---- watch in the background ----
-# wait_lines FILE N SECONDS: until FILE has N lines; prints the tenths of a second waited
-wait_lines() {
-	_w=0
-	while [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -lt "$2" ] && [ $_w -lt $(($3 * 10)) ]; do
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-	echo $_w
-}
 rm -rf "$WORK/wd2"
 mkdir "$WORK/wd2"
 "$MVMS" watch m prod --interval 1 --dir "$WORK/wd2" \
 	--exec 'echo "$MVMS_REVISION $MVMS_VERSION $MVMS_DIR" >>"$WORK/hook.log"' \
 	>"$WORK/watch.out" 2>"$WORK/watch.err" </dev/null &
 WATCH_PID=$!
+SRV_PIDS="$SRV_PIDS $WATCH_PID"
 wait_lines "$WORK/hook.log" 1 15 >/dev/null
 is "$(sed -n 1p "$WORK/hook.log" | cut -d' ' -f1-2)" "7 v1" "background watch: the hook ran for revision 7 (v1)"
 mvms deploy m@v3 prod -m "hot update"
@@ -287,23 +271,14 @@ T=$(wait_lines "$WORK/hook.log" 3 15)
 is "$(sed -n 3p "$WORK/hook.log" | cut -d' ' -f1-2)" "9 v3" "the hook runs for every new revision (9, still v3)"
 sleep 2
 is "$(wc -l <"$WORK/hook.log" | tr -d ' ')" 3 "no hook runs while nothing changes"
-kill -TERM "$WATCH_PID"
-_w=0
-while kill -0 "$WATCH_PID" 2>/dev/null && [ $_w -lt 50 ]; do
-	sleep 0.1
-	_w=$((_w + 1))
-done
-if kill -0 "$WATCH_PID" 2>/dev/null; then
+SRV_STOP_TENTHS=50   # srv_stop: SIGKILL after 5 s
+srv_stop "$WATCH_PID"
+if [ -n "$SRV_KILLED" ]; then
 	not_ok "watch stops within 5 s of SIGTERM"
-	kill -KILL "$WATCH_PID" 2>/dev/null
-	wait "$WATCH_PID" 2>/dev/null
 else
 	ok "watch stops within 5 s of SIGTERM"
-	wait "$WATCH_PID"
-	RC=$?
-	is "$RC" 0 "and exits 0"
+	is "$SRV_RC" 0 "and exits 0"
 fi
-WATCH_PID=
 
 # `verify` is clean at the end
 mvms verify

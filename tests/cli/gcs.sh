@@ -22,40 +22,25 @@
 # running.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-skip_all() {
-	if [ "${CI:-}" = true ]; then
-		bail "$* (CI=true: S3 tests must run)"
-	fi
-	printf '1..0 # SKIP %s\n' "$*"
-	exit 0
-}
-[ "${MVMS_TEST_S3:-1}" = 0 ] && skip_all "MVMS_TEST_S3=0"
-command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed for tests/s3/gcsrecorder.py"
+[ "${MVMS_TEST_S3:-1}" = 0 ] && s3_skip_all "MVMS_TEST_S3=0"
+command -v python3 >/dev/null 2>&1 || s3_skip_all "python3 is needed for tests/s3/gcsrecorder.py"
 
-setup
-S3=$TESTS_SRCDIR/s3
-MVMS_S3_BASE=${MVMS_S3_BASE:-$WORK/s3}
-export MVMS_S3_BASE
+s3_setup
 SWIFT_BUCKET=mvms-test
 MVMS_S3_BUCKET=$SWIFT_BUCKET
 MVMS_S3_BACKOFF_MS=20
 export MVMS_S3_BUCKET MVMS_S3_BACKOFF_MS
 
-we_started=0
 REC_PID=
 GCSPROXY_PID=
 cleanup() {
 	[ -n "$REC_PID" ] && kill "$REC_PID" 2>/dev/null
 	[ -n "$GCSPROXY_PID" ] && kill "$GCSPROXY_PID" 2>/dev/null
-	[ "$we_started" = 1 ] && "$S3/swift.sh" stop >/dev/null 2>&1
+	s3_stop_started
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-skip() {
-	test_n=$((test_n + 1))
-	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
-}
 # every variable that chooses credentials or the endpoint: unset for each gs:// command,
 # which then sets only what it tests
 CLEAN="env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_REGION
@@ -67,7 +52,7 @@ free_port() {
 }
 
 if ! "$MVMS" help init 2>&1 | grep -q -- '--backend'; then
-	skip_all "mvms-store has no 'init --backend' (object-store backends not wired into the CLI)"
+	s3_skip_all "mvms-store has no 'init --backend' (object-store backends not wired into the CLI)"
 fi
 
 # ======================= 1. bearer token against the recorder =======================
@@ -244,34 +229,17 @@ REC_PID=
 
 # ======================= 2. HMAC keys against Swift (strict SigV4) =======================
 
-swift_ok=1
-if ! "$S3/swift.sh" status 2>/dev/null; then
-	we_started=1
-	t0=$(date +%s)
-	if ! "$S3/swift.sh" start >"$WORK/swift-start.log" 2>&1; then
-		reason=$(grep -v '^==' "$WORK/swift-start.log" | tail -n 1)
-		sed 's/^/# /' "$WORK/swift-start.log"
-		[ "${CI:-}" = true ] && bail "cannot start Swift: ${reason:-see log} (CI=true: S3 tests must run)"
-		skip "gs:// with HMAC keys against Swift: cannot start Swift: ${reason:-see log}"
-		swift_ok=0
-	else
-		diag "Swift started in $(($(date +%s) - t0)) s: $(tail -n 1 "$WORK/swift-start.log")"
-	fi
+if ! s3_start swift Swift; then
+	s3_ci_bail "$S3_WHY"
+	skip "gs:// with HMAC keys against Swift: $S3_WHY"
+	done_testing
 fi
-[ "$swift_ok" = 1 ] || done_testing
 
 eval "$("$S3/swift.sh" env)" || bail "swift.sh env failed"
 SWIFT=$AWS_ENDPOINT_URL
 KEY_ID=$AWS_ACCESS_KEY_ID
 SECRET=$AWS_SECRET_ACCESS_KEY
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_PAGER=
-AWS_EC2_METADATA_DISABLED=true
-export AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_PAGER AWS_EC2_METADATA_DISABLED
-AWSBIN=${MVMS_AWS:-aws}
-[ -z "${MVMS_AWS:-}" ] && [ -x /usr/bin/aws ] && AWSBIN=/usr/bin/aws
-command -v "$AWSBIN" >/dev/null 2>&1 || bail "aws (Debian's awscli, installed by swift.sh) is missing"
+s3_aws_cli || bail "aws (Debian's awscli, installed by swift.sh) is missing"
 
 # The GCS stand-in: a second Swift proxy on the same storage (rings, memcached, object
 # servers) whose s3api has `location = auto`, the region GCS signs with.
@@ -293,7 +261,7 @@ until python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1]
 	sleep 0.1
 done
 
-if [ "$we_started" = 1 ]; then GP=gcs-prefix; else GP=gcs-prefix/t$$; fi
+if [ -n "$S3_STARTED" ]; then GP=gcs-prefix; else GP=gcs-prefix/t$$; fi
 # gsh ENDPOINT ARGS...: mvms-store with the GOOGLE_HMAC_* keys only (AWS_* unset)
 gsh() {
 	_ep=$1

@@ -20,6 +20,11 @@
 #   json_get KEY [FILE]   value of the top-level KEY in cJSON's pretty output (FILE
 #                         defaults to "$WORK/out"), quotes and trailing comma removed
 #   bail REASON           "Bail out!" and exit 1 (for setup failures)
+#   skip DESC             one skipped test; skip_all REASON: the whole script (1..0 # SKIP)
+#   find_py / jq_is FILE EXPR WANT DESC   a Python 3 in PY; a check of a JSON file with it
+#   poke, branch_at, wait_lines, same_tree, mode_of, file_size: see each one
+#
+# The object-store tests (s3.sh, s3-rgw.sh, gcs.sh) use the s3_* helpers at the end.
 
 umask 022
 LC_ALL=C
@@ -47,6 +52,18 @@ not_ok() {
 	test_n=$((test_n + 1))
 	fail_n=$((fail_n + 1))
 	printf 'not ok %d - %s\n' "$test_n" "$*"
+}
+
+# skip DESC: one test that does not run ("ok N # SKIP DESC")
+skip() {
+	test_n=$((test_n + 1))
+	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
+}
+
+# skip_all REASON: nothing here can run: an empty plan ("1..0 # SKIP REASON"), exit 0
+skip_all() {
+	printf '1..0 # SKIP %s\n' "$*"
+	exit 0
 }
 
 # check DESC CMD...
@@ -254,6 +271,118 @@ setup() {
 # mkmodel ARGS...: generate a model dir, bail on failure; sets MK_OUT to its output
 mkmodel() {
 	MK_OUT=$("$MKMODEL" "$@" 2>&1) || bail "mkmodel $*: $MK_OUT"
+}
+
+# poke FILE TENSOR [BYTES]: overwrite 8 bytes inside TENSOR's data (numpy-free)
+poke() {
+	_hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+	_off=$(head -c $((8 + _hl)) "$1" | tail -c "$_hl" |
+		sed -n "s/.*\"$2\":{[^}]*\"data_offsets\":\[\([0-9]*\),.*/\1/p")
+	[ -n "$_off" ] || bail "poke: no tensor $2 in $1"
+	printf '%s' "${3:-ZZZZZZZZ}" | dd of="$1" bs=1 seek=$((8 + _hl + _off + 64)) conv=notrunc 2>/dev/null ||
+		bail "poke: dd failed"
+}
+
+# branch_at MODEL BRANCH: the version ("vN") BRANCH points at, empty if none
+branch_at() {
+	"$MVMS" branches "$1" 2>/dev/null | awk -v b="$2" '$1 == b { print $2 }'
+}
+
+# wait_lines FILE N SECONDS: until FILE has N lines; prints the tenths of a second waited
+wait_lines() {
+	_w=0
+	while [ "$(cat "$1" 2>/dev/null | wc -l | tr -d ' ')" -lt "$2" ] && [ $_w -lt $(($3 * 10)) ]; do
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+	echo $_w
+}
+
+# find_py: sets PY to a Python 3 (/usr/bin/python3 first, then python3 in PATH), or to ""
+# when there is none
+find_py() {
+	PY=
+	for _p in /usr/bin/python3 python3; do
+		if command -v "$_p" >/dev/null 2>&1; then
+			PY=$_p
+			break
+		fi
+	done
+}
+
+# jq_is FILE EXPR WANT DESC: python's str(eval(EXPR)) with d = the JSON document equals
+# WANT (the standard library only). Needs find_py first; skips when there is no Python.
+jq_is() {
+	if [ -z "$PY" ]; then
+		skip "python3 not installed: $4"
+		return 0
+	fi
+	_got=$("$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2]))' "$1" "$2" 2>&1)
+	is "$_got" "$3" "$4"
+}
+
+# ---- the object-store tests (s3.sh, s3-rgw.sh, gcs.sh) ----
+# The servers come from tests/s3/swift.sh and tests/s3/ceph.sh (SERVER below: swift, ceph).
+
+# s3_ci_bail REASON: with CI=true these tests must run: bail out with REASON
+s3_ci_bail() {
+	[ "${CI:-}" != true ] || bail "$* (CI=true: S3 tests must run)"
+}
+
+# s3_skip_all REASON: skip_all, except under CI=true (s3_ci_bail)
+s3_skip_all() {
+	s3_ci_bail "$*"
+	skip_all "$*"
+}
+
+# s3_setup: setup, then S3 (the tests/s3 directory) and MVMS_S3_BASE (the servers' base
+# dir, default $WORK/s3; exported). No server is started yet: S3_STARTED is empty.
+s3_setup() {
+	setup
+	S3=$TESTS_SRCDIR/s3
+	MVMS_S3_BASE=${MVMS_S3_BASE:-$WORK/s3}
+	export MVMS_S3_BASE
+	S3_STARTED=
+}
+
+# s3_start SERVER NAME [LINES]: make sure SERVER's server runs. One already running is
+# reused (and left running); otherwise this script starts it, sets S3_STARTED=SERVER (for
+# s3_stop_started) and tells in diag how long it took. When it cannot start, its start
+# log (the last LINES lines; all by default) goes out as TAP comments, S3_WHY says
+# "cannot start NAME: <the log's last line>" and it returns 1.
+s3_start() {
+	"$S3/$1.sh" status 2>/dev/null && return 0
+	S3_STARTED=$1
+	_t0=$(date +%s)
+	if ! "$S3/$1.sh" start >"$WORK/$1-start.log" 2>&1; then
+		S3_WHY=$(grep -v '^==' "$WORK/$1-start.log" | tail -n 1)
+		S3_WHY="cannot start $2: ${S3_WHY:-see log}"
+		sed 's/^/# /' "$WORK/$1-start.log" | tail -n "${3:-+1}"
+		return 1
+	fi
+	diag "$2 started in $(($(date +%s) - _t0)) s: $(tail -n 1 "$WORK/$1-start.log")"
+}
+
+# s3_stop_started: stop the server s3_start started (for the EXIT trap)
+s3_stop_started() {
+	[ -z "$S3_STARTED" ] || "$S3/$S3_STARTED.sh" stop >/dev/null 2>&1
+}
+
+# s3_aws_cli: the aws cli without any user configuration (exported AWS_CONFIG_FILE,
+# AWS_SHARED_CREDENTIALS_FILE, AWS_PAGER, AWS_EC2_METADATA_DISABLED); sets AWSBIN to
+# $MVMS_AWS, else Debian's awscli (/usr/bin/aws: another aws earlier in PATH may be a
+# different one), else aws. Returns 1 when there is none.
+s3_aws_cli() {
+	AWS_CONFIG_FILE=/dev/null
+	AWS_SHARED_CREDENTIALS_FILE=/dev/null
+	AWS_PAGER=
+	AWS_EC2_METADATA_DISABLED=true
+	export AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_PAGER AWS_EC2_METADATA_DISABLED
+	AWSBIN=${MVMS_AWS:-aws}
+	[ -z "${MVMS_AWS:-}" ] && [ -x /usr/bin/aws ] && AWSBIN=/usr/bin/aws
+	command -v "$AWSBIN" >/dev/null 2>&1
 }
 
 done_testing() {

@@ -8,22 +8,11 @@
 setup
 
 ST=$TESTS_SRCDIR/cli/st.py
-PY=
-for p in /usr/bin/python3 python3; do
-	if command -v "$p" >/dev/null 2>&1; then
-		PY=$p
-		break
-	fi
-done
+find_py
 HAVE_NP=
 if [ -n "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then
 	HAVE_NP=yes
 fi
-
-skip() {
-	test_n=$((test_n + 1))
-	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
-}
 
 # st ARGS...: run st.py (numpy needed)
 st() {
@@ -44,32 +33,6 @@ st_check() {
 		diag "$_r"
 		;;
 	esac
-}
-
-# jq_is FILE EXPR WANT DESC (python's json, no numpy)
-jq_is() {
-	if [ -z "$PY" ]; then
-		skip "python3 not installed: $4"
-		return 0
-	fi
-	_got=$("$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(eval(sys.argv[2]))' "$1" "$2" 2>&1)
-	is "$_got" "$3" "$4"
-}
-
-# poke FILE TENSOR [BYTES]: overwrite 8 bytes inside TENSOR's data (numpy-free)
-poke() {
-	_hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
-	_off=$(head -c $((8 + _hl)) "$1" | tail -c "$_hl" |
-		sed -n "s/.*\"$2\":{[^}]*\"data_offsets\":\[\([0-9]*\),.*/\1/p")
-	[ -n "$_off" ] || bail "poke: no tensor $2 in $1"
-	printf '%s' "${3:-ZZZZZZZZ}" | dd of="$1" bs=1 seek=$((8 + _hl + _off + 64)) conv=notrunc 2>/dev/null ||
-		bail "poke: dd failed"
-}
-
-branch_at() { # MODEL BRANCH -> "vN" or empty
-	"$MVMS" branches "$1" 2>/dev/null | awk -v b="$2" '$1 == b { print $2 }'
 }
 
 log_of() { # MODEL -> "m@v3 m@v2 m@v1 "

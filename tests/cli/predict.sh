@@ -10,18 +10,13 @@
 # the HTTP change endpoints' bad input; `watch --remote` (hot update by long-poll).
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-if ! command -v curl >/dev/null 2>&1; then
-	echo "1..0 # SKIP curl not installed"
-	exit 0
-fi
-[ -n "$UPSTREAM" ] && [ -x "$UPSTREAM" ] || {
-	echo "1..0 # SKIP UPSTREAM (tests/upstream) is not set or not built"
-	exit 0
-}
+command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+[ -n "$UPSTREAM" ] && [ -x "$UPSTREAM" ] || skip_all "UPSTREAM (tests/upstream) is not set or not built"
 
 setup
 
-# hdr, is_code, jnum, jstr; req and cleanup are this file's own (the token, the upstreams)
+# srv_start, req (with REQ_AUTH, the token), hdr, is_code, jnum, jstr; cleanup is this
+# file's own (it kills the upstreams at once)
 . "$TESTS_SRCDIR/cli/srv.sh"
 
 # ---- processes: the server, upstreams, watchers (SRV_PIDS); all killed on exit ----
@@ -49,27 +44,13 @@ upstream() {
 	UP_URL="http://127.0.0.1:$PORT"
 }
 
-# req METHOD URL [curl options...]: sets CODE; the body is in $WORK/body (and BODY), the
-# headers in $WORK/hdr
-req() {
-	_m=$1
-	_u=$2
-	shift 2
-	: >"$WORK/body"
-	: >"$WORK/hdr"
-	CODE=$(curl -s -X "$_m" --max-time 60 -o "$WORK/body" -D "$WORK/hdr" -w '%{http_code}' \
-		-H "$AUTH" "$@" "$_u")
-	BODY=$(cat "$WORK/body")
-	LAST_REQ="$_m $_u"
-}
-
 # req_as TOKEN METHOD URL [curl options...]: req with another token
 req_as() {
-	_saved=$AUTH
-	AUTH="Authorization: Bearer $1"
+	_saved=$REQ_AUTH
+	REQ_AUTH="Authorization: Bearer $1"
 	shift
 	req "$@"
-	AUTH=$_saved
+	REQ_AUTH=$_saved
 }
 
 # predict_many ENV N [curl options...]: N POSTs to /predict/m/ENV over one connection
@@ -108,13 +89,9 @@ done
 W=$("$MVMS" token create --scope write 2>"$WORK/token.err") || bail "token create: $(cat "$WORK/token.err")"
 R=$("$MVMS" token create --scope read 2>"$WORK/token.err") || bail "token create --scope read"
 AUTH="Authorization: Bearer $W"
+REQ_AUTH=$AUTH
 
-"$MVMS" serve --listen 127.0.0.1:0 --port-file "$WORK/srv.port" --threads 2 --no-access-log \
-	>"$WORK/srv.out" 2>"$WORK/srv.log" </dev/null &
-SRV_PID=$!
-SRV_PIDS="$SRV_PIDS $SRV_PID"
-wait_port "$WORK/srv.port" "$SRV_PID" "the server" "$WORK/srv.log"
-URL="http://127.0.0.1:$PORT"
+srv_start srv --threads 2 --no-access-log
 
 upstream v1
 UP1=$UP_URL
@@ -422,20 +399,12 @@ is "$(tr '\n' ' ' <"$WORK/once.log" 2>/dev/null)" "3 v1 weights of v1 " "the hoo
 	>/dev/null 2>"$WORK/watch.err" </dev/null &
 WP=$!
 SRV_PIDS="$SRV_PIDS $WP"
-_w=0
-while [ "$(cat "$WORK/watch.log" 2>/dev/null | wc -l)" -lt 1 ] && [ $_w -lt 100 ]; do
-	sleep 0.1
-	_w=$((_w + 1))
-done
+wait_lines "$WORK/watch.log" 1 10 >/dev/null
 is "$(head -n 1 "$WORK/watch.log" 2>/dev/null)" "3 v1" "watch --remote: the hook ran for revision 3"
 mvms deploy m@v2 prod --weight 1000 -q
-_w=0
-while [ "$(cat "$WORK/watch.log" 2>/dev/null | wc -l)" -lt 2 ] && [ $_w -lt 100 ]; do
-	sleep 0.1
-	_w=$((_w + 1))
-done
+T=$(wait_lines "$WORK/watch.log" 2 10)
 is "$(sed -n 2p "$WORK/watch.log" 2>/dev/null)" "4 v2" "the hook ran again for revision 4 (v2)"
-num_lt "$_w" 30 "within 3 s of the deploy (long-poll; $_w tenths)"
+num_lt "$T" 30 "within 3 s of the deploy (long-poll; $T tenths)"
 srv_stop "$WP"
 num_le "$SRV_TENTHS" 50 "watch --remote stops within 5 s of SIGTERM (took $SRV_TENTHS tenths)"
 

@@ -16,11 +16,6 @@ mvms push m "$WORK/v1" -m one
 is_rc 0 "push m v1" || bail "push failed"
 ID1=$(push_id)
 
-# branches: NAME VN lines
-branch_at() { # MODEL BRANCH -> "vN" or empty
-	"$MVMS" branches "$1" 2>/dev/null | awk -v b="$2" '$1 == b { print $2 }'
-}
-
 mvms branch m exp
 is_rc 0 "branch m exp (from main)"
 is "$(branch_at m exp)" v1 "exp starts at main's head (v1)"

@@ -6,30 +6,13 @@
 # identical pushes make no version, concurrent pushes conflict cleanly, bad input.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
-
-SRV_PID=
-cleanup() {
-	if [ -n "$SRV_PID" ]; then
-		kill -TERM "$SRV_PID" 2>/dev/null
-		wait "$SRV_PID" 2>/dev/null
-	fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+. "$TESTS_SRCDIR/cli/srv.sh"
 
 "$MVMS" --store "$WORK/server" init -q >/dev/null 2>&1 || bail "init the server's store"
 W=$("$MVMS" --store "$WORK/server" token create --scope write 2>/dev/null) || bail "token"
 R=$("$MVMS" --store "$WORK/server" token create --scope read 2>/dev/null) || bail "read token"
-"$MVMS" --store "$WORK/server" serve --listen 127.0.0.1:0 --port-file "$WORK/port" \
-	--threads 2 --no-access-log </dev/null >"$WORK/srv.out" 2>"$WORK/srv.log" &
-SRV_PID=$!
-i=0
-while ! grep -q '^[0-9][0-9]*$' "$WORK/port" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 100 ] || bail "the server did not start: $(cat "$WORK/srv.log")"
-	sleep 0.1
-done
-URL="http://127.0.0.1:$(cat "$WORK/port")"
+SRV_STORE=$WORK/server
+srv_start srv --threads 2 --no-access-log
 XDG_CACHE_HOME=$WORK/cache-a
 export XDG_CACHE_HOME
 rem() {
@@ -159,6 +142,12 @@ is_rc 3 "pulling an unknown version: exit 3"
 check "no directory was made for it" test ! -e "$WORK/p9/model.safetensors"
 rem pull m@v1 -o "$WORK/p1"
 is_rc 1 "pulling into a non-empty directory is refused"
+like "$ERR" "is not empty" "and says why"
+printf 'x\n' >"$WORK/afile"
+rem pull m@v1 -o "$WORK/afile"
+is_rc 1 "pulling onto a regular file is refused"
+like "$ERR" "Not a directory" "and says why"
+is "$(cat "$WORK/afile")" x "the file is left as it was"
 run "$MVMS" --remote "$URL" --token "$R" push m "$WORK/v1" -m "with a read token"
 is_rc 1 "a push with a read token fails"
 like "$ERR" "403" "and says 403"

@@ -8,47 +8,22 @@
 # started the script skips, unless CI=true: then it bails out. Cold start about 20 s.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-skip_all() {
-	if [ "${CI:-}" = true ]; then
-		bail "$* (CI=true: S3 tests must run)"
-	fi
-	printf '1..0 # SKIP %s\n' "$*"
-	exit 0
-}
-[ "${MVMS_TEST_S3:-1}" = 0 ] && skip_all "MVMS_TEST_S3=0"
-[ "${MVMS_TEST_S3_RGW:-1}" = 0 ] && skip_all "MVMS_TEST_S3_RGW=0"
+[ "${MVMS_TEST_S3:-1}" = 0 ] && s3_skip_all "MVMS_TEST_S3=0"
+[ "${MVMS_TEST_S3_RGW:-1}" = 0 ] && s3_skip_all "MVMS_TEST_S3_RGW=0"
 
-setup
-S3=$TESTS_SRCDIR/s3
-MVMS_S3_BASE=${MVMS_S3_BASE:-$WORK/s3}
-export MVMS_S3_BASE
+s3_setup
 BUCKET=mvms-test
 MVMS_S3_BUCKET=$BUCKET
 export MVMS_S3_BUCKET
 
-skip() {
-	test_n=$((test_n + 1))
-	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
-}
-
-we_started=0
 cleanup() {
-	[ "$we_started" = 1 ] && "$S3/ceph.sh" stop >/dev/null 2>&1
+	s3_stop_started
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-if ! "$S3/ceph.sh" status 2>/dev/null; then
-	we_started=1
-	t0=$(date +%s)
-	if ! "$S3/ceph.sh" start >"$WORK/ceph-start.log" 2>&1; then
-		reason=$(grep -v '^==' "$WORK/ceph-start.log" | tail -n 1)
-		sed 's/^/# /' "$WORK/ceph-start.log" | tail -n 40
-		skip_all "cannot start Ceph radosgw: ${reason:-see log}"
-	fi
-	diag "Ceph started in $(($(date +%s) - t0)) s: $(tail -n 1 "$WORK/ceph-start.log")"
-fi
-eval "$("$S3/ceph.sh" env)" || skip_all "ceph.sh env failed"
+s3_start ceph "Ceph radosgw" 40 || s3_skip_all "$S3_WHY"
+eval "$("$S3/ceph.sh" env)" || s3_skip_all "ceph.sh env failed"
 MVMS_S3_BACKOFF_MS=50
 export MVMS_S3_BACKOFF_MS
 

@@ -14,67 +14,36 @@
 # left running.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-skip_all() {
-	if [ "${CI:-}" = true ]; then
-		bail "$* (CI=true: S3 tests must run)"
-	fi
-	printf '1..0 # SKIP %s\n' "$*"
-	exit 0
-}
-[ "${MVMS_TEST_S3:-1}" = 0 ] && skip_all "MVMS_TEST_S3=0"
+[ "${MVMS_TEST_S3:-1}" = 0 ] && s3_skip_all "MVMS_TEST_S3=0"
 
-setup
-S3=$TESTS_SRCDIR/s3
-MVMS_S3_BASE=${MVMS_S3_BASE:-$WORK/s3}
-export MVMS_S3_BASE
+s3_setup
 BUCKET=mvms-test
 MVMS_S3_BUCKET=$BUCKET
 export MVMS_S3_BUCKET
 
-we_started=0
 PROXY_PID=
 cleanup() {
 	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
 	[ -n "${PUSH_PID:-}" ] && kill "$PUSH_PID" 2>/dev/null
-	[ "$we_started" = 1 ] && "$S3/swift.sh" stop >/dev/null 2>&1
+	s3_stop_started
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-if ! "$S3/swift.sh" status 2>/dev/null; then
-	we_started=1
-	t0=$(date +%s)
-	if ! "$S3/swift.sh" start >"$WORK/swift-start.log" 2>&1; then
-		reason=$(grep -v '^==' "$WORK/swift-start.log" | tail -n 1)
-		cat "$WORK/swift-start.log" | sed 's/^/# /'
-		skip_all "cannot start Swift: ${reason:-see log}"
-	fi
-	diag "Swift started in $(($(date +%s) - t0)) s: $(tail -n 1 "$WORK/swift-start.log")"
-fi
-eval "$("$S3/swift.sh" env)" || skip_all "swift.sh env failed"
+s3_start swift Swift || s3_skip_all "$S3_WHY"
+eval "$("$S3/swift.sh" env)" || s3_skip_all "swift.sh env failed"
 ENDPOINT=$AWS_ENDPOINT_URL
 GOOD_SECRET=$AWS_SECRET_ACCESS_KEY
 MVMS_S3_BACKOFF_MS=50
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_PAGER=
-AWS_EC2_METADATA_DISABLED=true
-export MVMS_S3_BACKOFF_MS AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_PAGER AWS_EC2_METADATA_DISABLED
-# Debian's awscli (/usr/bin/aws) first: another aws earlier in PATH may be a different one
-AWSBIN=${MVMS_AWS:-aws}
-[ -z "${MVMS_AWS:-}" ] && [ -x /usr/bin/aws ] && AWSBIN=/usr/bin/aws
-command -v "$AWSBIN" >/dev/null 2>&1 || skip_all "aws (Debian's awscli) is not installed"
-command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed for tests/s3/faultproxy.py"
+export MVMS_S3_BACKOFF_MS
+s3_aws_cli || s3_skip_all "aws (Debian's awscli) is not installed"
+command -v python3 >/dev/null 2>&1 || s3_skip_all "python3 is needed for tests/s3/faultproxy.py"
 
 # awsq ARGS...: the aws cli against the endpoint in $ENDPOINT (not a proxy)
 awsq() {
 	"$AWSBIN" --endpoint-url "$ENDPOINT" --region "$AWS_REGION" "$@"
 }
 AWS="$AWSBIN --endpoint-url $ENDPOINT --region $AWS_REGION"
-skip() {
-	test_n=$((test_n + 1))
-	printf 'ok %d # SKIP %s\n' "$test_n" "$*"
-}
 # rc_fail DESC: the command failed (any non-zero status but a timeout)
 rc_fail() {
 	if [ "$RC" != 0 ] && [ "$RC" != 124 ]; then

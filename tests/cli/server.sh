@@ -8,10 +8,7 @@
 # --allow-anonymous-read and --read-only servers; `verify` is clean at the end.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-if ! command -v curl >/dev/null 2>&1; then
-	echo "1..0 # SKIP curl not installed"
-	exit 0
-fi
+command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 
 setup
 

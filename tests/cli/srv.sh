@@ -1,16 +1,20 @@
 # SPDX-License-Identifier: MIT
 # Helpers for the tests that drive a real `mvms-store serve` on 127.0.0.1 with curl
-# (server.sh, server-bad.sh, predict.sh): start and stop servers (port 0, --port-file), send a request
-# and look at its status, headers and JSON body. Sourced after lib.sh and `setup`; sets
-# the EXIT trap. REQ_MAX_TIME (seconds, default 60) bounds each request.
+# (server.sh, server-bad.sh, predict.sh, remote.sh): start and stop servers (port 0,
+# --port-file), send a request and look at its status, headers and JSON body. deploy.sh
+# uses only srv_stop, for its background `watch`. Sourced after lib.sh and `setup`; sets
+# the EXIT trap, which stops every process in SRV_PIDS. REQ_MAX_TIME (seconds, default
+# 60) bounds each request.
 
 SRV_PIDS=
 
 # srv_stop PID: SIGTERM, then wait (SIGKILL after SRV_STOP_TENTHS tenths of a second,
-# default 150); sets SRV_RC (its exit status) and SRV_TENTHS (how long it took to go)
+# default 150); sets SRV_RC (its exit status), SRV_TENTHS (how long it took to go) and
+# SRV_KILLED (1 if it had to be killed, else empty)
 srv_stop() {
 	SRV_RC=
 	SRV_TENTHS=0
+	SRV_KILLED=
 	if kill -TERM "$1" 2>/dev/null; then
 		while kill -0 "$1" 2>/dev/null && [ "$SRV_TENTHS" -lt "${SRV_STOP_TENTHS:-150}" ]; do
 			sleep 0.1
@@ -19,6 +23,7 @@ srv_stop() {
 		if kill -0 "$1" 2>/dev/null; then
 			diag "process $1 ignored SIGTERM for $SRV_TENTHS tenths of a second: killing it"
 			kill -KILL "$1" 2>/dev/null
+			SRV_KILLED=1
 		fi
 	fi
 	wait "$1" 2>/dev/null
@@ -55,13 +60,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# srv_start NAME [serve options...]: a server on $MVMS_STORE; sets SRV_PID and URL.
-# Its stderr (the access log) goes to $WORK/NAME.log.
+# srv_start NAME [serve options...]: a server on $SRV_STORE (default $MVMS_STORE); sets
+# SRV_PID and URL. Its stderr (the access log) goes to $WORK/NAME.log.
 srv_start() {
 	_name=$1
 	shift
 	rm -f "$WORK/$_name.port"
-	"$MVMS" --store "$MVMS_STORE" serve --listen 127.0.0.1:0 \
+	"$MVMS" --store "${SRV_STORE:-$MVMS_STORE}" serve --listen 127.0.0.1:0 \
 		--port-file "$WORK/$_name.port" "$@" \
 		>"$WORK/$_name.out" 2>"$WORK/$_name.log" </dev/null &
 	SRV_PID=$!
@@ -71,7 +76,8 @@ srv_start() {
 }
 
 # req METHOD URL [curl options...]: sets CODE; the body is in $WORK/body (and BODY), the
-# headers in $WORK/hdr. HEAD is sent with curl -I (no body is awaited).
+# headers in $WORK/hdr. HEAD is sent with curl -I (no body is awaited). REQ_AUTH, when
+# set, is a header sent with every request (predict.sh: "Authorization: Bearer ...").
 req() {
 	_m=$1
 	_u=$2
@@ -79,10 +85,11 @@ req() {
 	: >"$WORK/body"
 	: >"$WORK/hdr"
 	if [ "$_m" = HEAD ]; then
-		CODE=$(curl -s -I --max-time "${REQ_MAX_TIME:-60}" -o "$WORK/hdr" -w '%{http_code}' "$@" "$_u")
+		CODE=$(curl -s -I --max-time "${REQ_MAX_TIME:-60}" -o "$WORK/hdr" -w '%{http_code}' \
+			${REQ_AUTH:+-H "$REQ_AUTH"} "$@" "$_u")
 	else
 		CODE=$(curl -s -X "$_m" --max-time "${REQ_MAX_TIME:-60}" -o "$WORK/body" -D "$WORK/hdr" \
-			-w '%{http_code}' "$@" "$_u")
+			-w '%{http_code}' ${REQ_AUTH:+-H "$REQ_AUTH"} "$@" "$_u")
 	fi
 	BODY=$(cat "$WORK/body")
 	LAST_REQ="$_m $_u"

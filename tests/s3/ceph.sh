@@ -24,18 +24,11 @@ SECRET=TESTSK
 S3_NETRC=$CB/netrc
 PKGS="ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl"
 
-load_ports() {
-	[ -s "$CB/ports" ] || return 1
-	. "$CB/ports"
-	ENDPOINT=http://127.0.0.1:$PORT
-}
+load_ports() { s3_load_ports "$CB"; }
 
 ceph_cli() { timeout 30 ceph -c "$CONF" "$@"; }
 
-do_install() {
-	mkdir -p "$S3_BASE" || s3_die "cannot create $S3_BASE"
-	s3_install $PKGS
-}
+do_install() { s3_install $PKGS; }
 
 do_setup() {
 	do_install
@@ -116,12 +109,7 @@ osd_up() { ceph_cli osd stat 2>/dev/null | grep -q '1 up'; }
 rgw_up() { [ "$(s3_http_code "$ENDPOINT/")" != 000 ]; }
 running() { s3_pid_alive "$CB/run/client.rgw.a.pid"; }
 
-show_logs() {
-	for f in "$CB"/log/*.log; do
-		printf '== %s\n' "$f" >&2
-		tail -n 5 "$f" >&2
-	done
-}
+show_logs() { s3_show_logs "$CB/log"; }
 
 do_start() {
 	s3_lock
@@ -168,16 +156,7 @@ do_start() {
 		done
 		date >"$CB/user-done"
 	fi
-	n=0
-	until s3_make_bucket "$ENDPOINT" "$BUCKET" 2>/dev/null && s3_bucket_ok "$ENDPOINT" "$BUCKET"; do
-		n=$((n + 1))
-		if [ "$n" -ge 50 ]; then
-			s3_make_bucket "$ENDPOINT" "$BUCKET"
-			do_stop
-			s3_die "cannot create bucket $BUCKET at $ENDPOINT"
-		fi
-		sleep 0.2
-	done
+	s3_bucket_ready 50 || { do_stop; s3_die "cannot create bucket $BUCKET at $ENDPOINT"; }
 	s3_say "Ceph radosgw ready in $(s3_secs_since "$_t0") s: $ENDPOINT bucket $BUCKET"
 }
 
@@ -185,17 +164,12 @@ do_stop() {
 	s3_stop_pidfiles "${SIG:-TERM}" "$CB/run/client.rgw.a.pid" "$CB/run/osd.0.pid" "$CB/run/mon.a.pid"
 }
 
-do_env() {
-	load_ports || s3_die "not set up (run: $0 start)"
-	s3_print_env
-}
-
 case ${1:-} in
 install) do_install ;;
 setup) do_setup ;;
 start) do_start ;;
 stop) do_stop ;;
-env) do_env ;;
+env) s3_env "$CB" ;;
 status) load_ports && running && rgw_up ;;
 *) echo "usage: $0 install|setup|start|stop|env|status" >&2; exit 2 ;;
 esac

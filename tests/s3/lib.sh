@@ -49,8 +49,10 @@ s3_secs_since() { # START_MS -> "1.234"
 	awk -v a="$1" -v b="$(s3_now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
 }
 
-# s3_install PKG...: apt-get install the packages that are missing (root only, quiet).
+# s3_install PKG...: create $S3_BASE, then apt-get install the packages that are missing
+# (root only, quiet).
 s3_install() {
+	mkdir -p "$S3_BASE" || s3_die "cannot create $S3_BASE"
 	_missing=
 	for _p in "$@"; do
 		dpkg-query -W -f='${Status}\n' "$_p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -71,6 +73,28 @@ s3_install() {
 			{ tail -n 5 "$S3_BASE/apt.log" >&2; s3_die "apt-get install$_missing failed (log: $S3_BASE/apt.log)"; }
 	fi
 	s3_say "installed$_missing in $(s3_secs_since "$_t0") s"
+}
+
+# s3_load_ports DIR: read DIR/ports (PORT=... and the server's other ports, written by its
+# setup) and set ENDPOINT; false when DIR is not set up
+s3_load_ports() {
+	[ -s "$1/ports" ] || return 1
+	. "$1/ports"
+	ENDPOINT=http://127.0.0.1:$PORT
+}
+
+# s3_env DIR: the `env` command: s3_load_ports DIR, then s3_print_env
+s3_env() {
+	s3_load_ports "$1" || s3_die "not set up (run: $0 start)"
+	s3_print_env
+}
+
+# s3_show_logs DIR: the last lines of each DIR/*.log, on stderr (a start that failed)
+s3_show_logs() {
+	for _f in "$1"/*.log; do
+		printf '== %s\n' "$_f" >&2
+		tail -n 5 "$_f" >&2
+	done
 }
 
 # s3_port_busy PORT: true if something listens on 127.0.0.1:PORT
@@ -182,6 +206,21 @@ s3_make_bucket() {
 # s3_bucket_ok ENDPOINT BUCKET: a signed HEAD of the bucket answers 200
 s3_bucket_ok() {
 	[ "$(s3_signed -I "$1/$2")" = 200 ]
+}
+
+# s3_bucket_ready TRIES: create $BUCKET at $ENDPOINT until a signed HEAD finds it, every
+# 0.2 s (a server can still answer 503 for a moment after everything listens). After
+# TRIES failed attempts it tries once more to show the server's answer, and returns 1.
+s3_bucket_ready() {
+	_n=0
+	until s3_make_bucket "$ENDPOINT" "$BUCKET" 2>/dev/null && s3_bucket_ok "$ENDPOINT" "$BUCKET"; do
+		_n=$((_n + 1))
+		if [ "$_n" -ge "$1" ]; then
+			s3_make_bucket "$ENDPOINT" "$BUCKET"
+			return 1
+		fi
+		sleep 0.2
+	done
 }
 
 # s3_print_env: the export lines a client needs for the server whose ENDPOINT, KEY, SECRET

@@ -33,16 +33,9 @@ S3_NETRC=$SB/netrc
 # awscli: the independent client the tests cross-check with (and bench/s3 compares to)
 PKGS="swift swift-proxy swift-object swift-container swift-account memcached curl awscli"
 
-load_ports() {
-	[ -s "$SB/ports" ] || return 1
-	. "$SB/ports"
-	ENDPOINT=http://127.0.0.1:$PORT
-}
+load_ports() { s3_load_ports "$SB"; }
 
-do_install() {
-	mkdir -p "$S3_BASE" || s3_die "cannot create $S3_BASE"
-	s3_install $PKGS
-}
+do_install() { s3_install $PKGS; }
 
 do_setup() {
 	do_install
@@ -181,24 +174,12 @@ do_start() {
 	if ! s3_wait_for "memcached on :$MEMC" 30 memcached_up ||
 		! s3_wait_for "the object/container/account servers on :$OBJ-$ACCT" 60 backend_up ||
 		! s3_wait_for "the proxy's /healthcheck on $ENDPOINT" 60 proxy_up; then
-		for f in "$LOG"/*.log; do
-			printf '== %s\n' "$f" >&2
-			tail -n 5 "$f" >&2
-		done
+		s3_show_logs "$LOG"
 		do_stop
 		s3_die "Swift did not start"
 	fi
 	s3_unlock   # every port is bound now
-	# the proxy can still answer 503 for a moment after everything listens: retry
-	n=0
-	until s3_make_bucket "$ENDPOINT" "$BUCKET" 2>/dev/null && s3_bucket_ok "$ENDPOINT" "$BUCKET"; do
-		n=$((n + 1))
-		if [ "$n" -ge 25 ]; then
-			s3_make_bucket "$ENDPOINT" "$BUCKET"
-			s3_die "cannot create bucket $BUCKET at $ENDPOINT"
-		fi
-		sleep 0.2
-	done
+	s3_bucket_ready 25 || s3_die "cannot create bucket $BUCKET at $ENDPOINT"
 	s3_say "Swift ready in $(s3_secs_since "$_t0") s: $ENDPOINT bucket $BUCKET"
 }
 
@@ -208,17 +189,12 @@ do_stop() {
 		"$RUN/account.pid" "$RUN/memcached.pid"
 }
 
-do_env() {
-	load_ports || s3_die "not set up (run: $0 start)"
-	s3_print_env
-}
-
 case ${1:-} in
 install) do_install ;;
 setup) do_setup ;;
 start) do_start ;;
 stop) do_stop ;;
-env) do_env ;;
+env) s3_env "$SB" ;;
 status) load_ports && running && proxy_up ;;
 *) echo "usage: $0 install|setup|start|stop|env|status" >&2; exit 2 ;;
 esac
