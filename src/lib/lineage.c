@@ -705,8 +705,7 @@ int mvms_merge_base(mvms_version_info ***out, size_t *count, mvms_store *st, con
 		    const char *b)
 {
 	int64_t ra, rb, *rows = NULL;
-	size_t n = 0, i, loaded = 0;
-	mvms_version_info **list = NULL;
+	size_t n = 0;
 	int error = 0;
 
 	*out = NULL;
@@ -714,17 +713,8 @@ int mvms_merge_base(mvms_version_info ***out, size_t *count, mvms_store *st, con
 	MVMS_TRY(mvms_refs__resolve_row(&ra, NULL, st, a));
 	MVMS_TRY(mvms_refs__resolve_row(&rb, NULL, st, b));
 	MVMS_TRY(mvms_dag__merge_base_rows(&rows, &n, st, ra, rb));
-	list = calloc(n + 1, sizeof(*list));
-	MVMS_CHECK_ALLOC(list, error);
-	for (i = 0; i < n; i++) {
-		MVMS_TRY(mvms_version__load(&list[i], st, rows[i]));
-		loaded++;
-	}
-	*out = list;
-	*count = n;
-	list = NULL;
+	error = mvms_version__load_rows(out, count, st, rows, n);
 done:
-	mvms_version_list_free(list, loaded);
 	free(rows);
 	return error;
 }

@@ -553,19 +553,10 @@ static void compress_one(size_t i, unsigned worker, void *ctx)
 
 static int chunk_known(push_ctx *c, const mvms_oid *id)
 {
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, "SELECT 1 FROM chunks WHERE oid = ?");
-	int rc;
+	unsigned char missing;
+	int error = mvms_sync_missing(&missing, c->st, id, 1);
 
-	if (!s)
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, id);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return mvms_db_error(c->st->db, rc, "look up chunk");
+	return error < 0 ? error : !missing;
 }
 
 typedef struct file_state {

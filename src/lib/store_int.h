@@ -43,6 +43,9 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 			   const char *spec);
 /* Loads a version by row id. */
 int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row);
+/* Loads the versions of rows[0..n) into a new array (mvms_version_list_free). */
+int mvms_version__load_rows(mvms_version_info ***out, size_t *count, mvms_store *st,
+			    const int64_t *rows, size_t n);
 /* The model row id of a version row: MVMS_ENOTFOUND, with no message set, when the row
  * cannot be read (absent, or any database error). */
 int mvms_version__model(int64_t *out, mvms_store *st, int64_t row);

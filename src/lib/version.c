@@ -176,6 +176,29 @@ void mvms_version_list_free(mvms_version_info **list, size_t count)
 	free(list);
 }
 
+int mvms_version__load_rows(mvms_version_info ***out, size_t *count, mvms_store *st,
+			    const int64_t *rows, size_t n)
+{
+	mvms_version_info **list;
+	size_t i, loaded = 0;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	list = calloc(n + 1, sizeof(*list));
+	MVMS_CHECK_ALLOC(list, error);
+	for (i = 0; i < n; i++) {
+		MVMS_TRY(mvms_version__load(&list[i], st, rows[i]));
+		loaded++;
+	}
+	*out = list;
+	*count = n;
+	list = NULL;
+done:
+	mvms_version_list_free(list, loaded);
+	return error;
+}
+
 int mvms_version_log(mvms_version_info ***out, size_t *count, mvms_store *st,
 		     const char *model, const char *branch)
 {
@@ -187,10 +210,8 @@ int mvms_version_log(mvms_version_info ***out, size_t *count, mvms_store *st,
 		"SELECT vp.parent FROM version_parents vp JOIN anc ON vp.child = anc.id) "
 		"SELECT v.id FROM versions v JOIN anc ON v.id = anc.id "
 		"ORDER BY v.created_at DESC, v.model_id = ?2 DESC, v.number DESC";
-	mvms_version_info **list = NULL, **tmp;
-	size_t n = 0;
 	int64_t model_id, head = 0, *rows = NULL, *rtmp;
-	size_t nrows = 0, i;
+	size_t nrows = 0;
 	sqlite3_stmt *s;
 	int error = 0, rc;
 
@@ -222,19 +243,9 @@ int mvms_version_log(mvms_version_info ***out, size_t *count, mvms_store *st,
 		error = mvms_db_error(st->db, rc, "log");
 		goto done;
 	}
-	list = calloc(nrows + 1, sizeof(*list));
-	MVMS_CHECK_ALLOC(list, error);
-	for (i = 0; i < nrows; i++) {
-		MVMS_TRY(mvms_version__load(&list[n], st, rows[i]));
-		n++;
-	}
-	tmp = list;
-	*out = tmp;
-	*count = n;
-	list = NULL;
+	error = mvms_version__load_rows(out, count, st, rows, nrows);
 done:
 	free(rows);
-	mvms_version_list_free(list, n);
 	return error;
 }
 
