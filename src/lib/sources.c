@@ -194,17 +194,8 @@ done:
 
 int mvms_sources_count(uint64_t *out, mvms_store *st)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT count(*) FROM sources");
-	int rc;
-
 	*out = 0;
-	if (!s)
-		return MVMS_ERROR;
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW)
-		return mvms_db_error(st->db, rc, "count sources");
-	*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return 0;
+	return mvms_store__u64(out, st, "SELECT count(*) FROM sources", "count sources");
 }
 
 int mvms_sources_have(unsigned char *have, mvms_store *st, const mvms_oid *ids, size_t n)

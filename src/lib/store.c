@@ -488,7 +488,7 @@ void mvms_model_list_free(mvms_model_info *list, size_t count)
 
 /* ---- statistics ---- */
 
-static int scalar_u64(uint64_t *out, mvms_store *st, const char *sql)
+int mvms_store__u64(uint64_t *out, mvms_store *st, const char *sql, const char *what)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, sql);
 	int rc, error = 0;
@@ -499,9 +499,14 @@ static int scalar_u64(uint64_t *out, mvms_store *st, const char *sql)
 	if (rc == SQLITE_ROW)
 		*out = (uint64_t)sqlite3_column_int64(s, 0);
 	else
-		error = mvms_db_error(st->db, rc, "statistics");
+		error = mvms_db_error(st->db, rc, what);
 	sqlite3_reset(s);
 	return error;
+}
+
+static int scalar_u64(uint64_t *out, mvms_store *st, const char *sql)
+{
+	return mvms_store__u64(out, st, sql, "statistics");
 }
 
 int mvms_store_stats(mvms_stats *out, mvms_store *st)

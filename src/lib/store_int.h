@@ -31,6 +31,9 @@ int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name);
 /* Registers @name with @uid (NULL: a new random one); MVMS_EEXISTS when it exists. */
 int mvms_store__model_create(int64_t *out, mvms_store *st, const char *name, const char *uid,
 			     const char *description);
+/* The one integer a query (@sql, a string literal: statements are cached by pointer)
+ * answers; @what names it in an error. */
+int mvms_store__u64(uint64_t *out, mvms_store *st, const char *sql, const char *what);
 /* 32 hex digits of fresh randomness. */
 void mvms_store__new_uid(char *out);
 /* The uid of model row @model_id. */
