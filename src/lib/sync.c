@@ -408,8 +408,13 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 	for (i = 0; i < n; i++)
 		if (missing[i]) {
 			mvms_oid_fmt(hex, &chunks[i]);
-			error = mvms_error_set(MVMS_EINVALID,
-					       "chunk %s is not here: upload its pack before committing", hex);
+			/* Under a lease the client asked which chunks were missing after taking
+			 * it: one that was here then went with a gc (an old unused pack). */
+			error = st->lease[0]
+				? mvms_error_set(MVMS_ECONFLICT, "chunk %s is not here any more (a gc "
+						 "removed it after the client was told it was): push again", hex)
+				: mvms_error_set(MVMS_EINVALID, "chunk %s is not here: upload its pack "
+						 "before committing", hex);
 			goto done;
 		}
 	MVMS_TRY(filemap_refs(&refs, filemap, n));
@@ -562,7 +567,11 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 						       f->path, hex);
 				goto done;
 			}
-			MVMS_TRY(add_content_from_filemap(st, &f->id, f->size, filemaps[j], filemap_lens[j]));
+			if ((error = add_content_from_filemap(st, &f->id, f->size, filemaps[j],
+							      filemap_lens[j])) < 0) {
+				out->gc_conflict = error == MVMS_ECONFLICT;
+				goto done;
+			}
 		}
 		entries[i].path = f->path;
 		entries[i].mode = f->mode;

@@ -59,6 +59,9 @@ static const route routes[] = {
 	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE },
 	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ },
 	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/leases", srv_lease_create, SRV_SCOPE_WRITE },
+	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE },
+	{ M_DELETE, "/v1/leases/{id}", srv_lease_release, SRV_SCOPE_WRITE },
 	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ },
 };
 
