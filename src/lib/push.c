@@ -956,7 +956,10 @@ done:
 	return error;
 }
 
-/* "files/ab/<file id>", so that the database can be rebuilt from the object store. */
+/* "files/ab/<file id>", so that the database can be rebuilt from the object store.
+ * Written even when it is there already: no row names it (the content is new), so it may
+ * be an old orphan that a gc is about to remove; written anew it is young, and this
+ * push's lease keeps it. */
 static int write_filemap(push_ctx *c, const push_file *f)
 {
 	char key[MVMS_KEY_MAX];
@@ -965,9 +968,6 @@ static int write_filemap(push_ctx *c, const push_file *f)
 	int error = 0;
 
 	mvms_object_key(key, sizeof(key), "files", &f->id);
-	if (be->stat(&(uint64_t){ 0 }, be, key) == 0)
-		return 0;
-	mvms_error_clear();
 	MVMS_TRY(filemap_encode(&enc, f));
 	error = mvms_backend_put(be, key, enc.ptr, enc.size);
 done:
