@@ -125,11 +125,30 @@ static int call(mvms_remote *r, const char *method, const char *path, const void
 	return 0;
 }
 
+int mvms_json_has_nul(const char *data, size_t len)
+{
+	size_t i;
+
+	/* Outside strings a backslash is not JSON at all, so no need to track quotes; each
+	 * escape is skipped whole, so "\\u0000" (a backslash, then text) is not a NUL. */
+	for (i = 0; i + 1 < len; i++) {
+		if (data[i] != '\\')
+			continue;
+		if (data[i + 1] == 'u' && len - i >= 6 && memcmp(data + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
 static cJSON *parse_json(const mvms_buf *b, const char *what)
 {
-	cJSON *doc = cJSON_ParseWithLength(b->ptr ? b->ptr : "", b->size);
+	cJSON *doc = NULL;
 
-	if (!doc)
+	if (b->ptr && mvms_json_has_nul(b->ptr, b->size))
+		mvms_error_set(MVMS_ERROR, "remote: %s: the server's reply has a NUL (\\u0000) in a string",
+			       what);
+	else if (!(doc = cJSON_ParseWithLength(b->ptr ? b->ptr : "", b->size)))
 		mvms_error_set(MVMS_ERROR, "remote: %s: the server's reply is not JSON", what);
 	return doc;
 }

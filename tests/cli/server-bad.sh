@@ -114,6 +114,16 @@ req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"../evil"}'
 is_err 400 "invalid" "POST /v1/models with a bad model name"
 req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"x3"} trailing'
 is_err 400 "bad_json" "POST /v1/models with trailing garbage after the object"
+# cJSON cuts a string at an escaped NUL: {"name":"a\u0000b"} would register model "a".
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"a\u0000b"}'
+is_err 400 "bad_json" "POST /v1/models with a NUL (\\u0000) inside the name"
+like "$BODY" "NUL" "the message says the NUL is the trouble"
+req GET "$URL/v1/models/a" -H "$AW"
+is_code 404 "no model 'a' was made from 'a\\u0000b'"
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"nk","desc\u0000ription":"x"}'
+is_err 400 "bad_json" "POST /v1/models with a NUL (\\u0000) inside a key"
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"a\\u0000b"}'
+is_err 400 "invalid" "an escaped backslash before u0000 is no NUL: the name is refused as a name"
 req POST "$URL/v1/models/alpha/branches" -H "$AW" -H "$JSON" -d '{"name":true}'
 is_err 400 "bad_field" "POST branches with a boolean name"
 req POST "$URL/v1/models/alpha/tags" -H "$AW" -H "$JSON" -d '{"name":"t"}'

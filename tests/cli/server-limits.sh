@@ -3,7 +3,9 @@
 # The server at the edge of its resources and its announcement: out of file descriptors
 # (serve under `ulimit -n 64` with 120 idle connections) it pauses accepting instead of
 # spinning on accept(), logs that once, and serves again when the connections go; the line
-# "serving ... on http://ADDR:PORT" names the address actually bound.
+# "serving ... on http://ADDR:PORT" names the address actually bound. And the client's
+# edge: a server's reply whose JSON strings hold an escaped NUL (which would cut them short)
+# is refused.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
@@ -37,6 +39,57 @@ else
 	skip "127.0.0.2 cannot be bound here: the announcement of another address"
 	skip "127.0.0.2 cannot be bound here: /healthz on it"
 fi
+
+# ---- a client refuses a reply with a NUL in a string ----
+# A stand-in server: its first /v1/store reply has a NUL in a string, later ones are fine;
+# its version list has a NUL in a message.
+XDG_CACHE_HOME=$WORK/cache
+export XDG_CACHE_HOME
+"$PY" - "$WORK/fake.port" <<'EOF' >/dev/null 2>&1 &
+import http.server, sys
+store = b'{"api":1,"backend":"local","chunker":"fastcdc-gear-v1","chunk_min":8192,' \
+        b'"chunk_avg":65536,"chunk_max":131072,"zstd_level":3,"pack_size":67108864,' \
+        b'"max_body":1073741824,"note":"%s"}'
+versions = b'{"versions":[{"model":"m","version":1,"id":"' + b'ab' * 32 + \
+    b'","message":"good\\u0000evil","author":"x","created_at":"2026-01-01T00:00:00Z",' \
+    b'"files":1,"logical_bytes":1,"parents":[],"meta":{},"refs":["branch:main"]}]}'
+seen = []
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/v1/store":
+            body = store % (b"a\\u0000b" if not seen else b"fine")
+            seen.append(1)
+        elif self.path.startswith("/v1/models/m/versions"):
+            body = versions
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+s.timeout = 30
+with open(sys.argv[1], "w") as f:
+    f.write("%d\n" % s.server_address[1])
+for _ in range(4):
+    s.handle_request()
+EOF
+FAKE=$!
+SRV_PIDS="$SRV_PIDS $FAKE"
+wait_port "$WORK/fake.port" "$FAKE" "the stand-in server"
+mvms --remote "http://127.0.0.1:$PORT" log m
+rc_nonzero "a /v1/store reply with a NUL in a string: the client refuses it"
+like "$ERR" "NUL" "and says why"
+mvms --remote "http://127.0.0.1:$PORT" log m
+rc_nonzero "a version list with a NUL in a message: the client refuses it"
+like "$ERR" "NUL" "and says why"
+unlike "$OUT" "good" "and prints no message cut at the NUL"
+srv_stop "$FAKE"
 
 # ---- out of file descriptors ----
 # cpu_ticks PID: user + system CPU time of PID so far, in clock ticks (/proc/PID/stat
