@@ -401,6 +401,30 @@ raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n'
 raw_err 413 too_large "one chunk over --max-body 64K"
 raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nno colon\r\n\r\n'
 raw_err 400 bad_request "a malformed trailer"
+# Framing two readers could read two ways (RFC 9112 6.3): refused, and nothing after the
+# head is taken for a request of its own.
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n'
+raw_err 400 bad_request "Content-Length with Transfer-Encoding"
+unlike "$RAW" '{"status":"ok"}' "Content-Length with Transfer-Encoding: no request smuggled in its body"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n'
+raw_err 400 bad_request "Transfer-Encoding, then Content-Length"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}GET /healthz HTTP/1.1\r\n\r\n'
+raw_err 400 bad_request "two different Content-Lengths"
+unlike "$RAW" '{"status":"ok"}' "two different Content-Lengths: no request smuggled"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}'
+raw_err 400 bad_request "the same Content-Length twice"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n{}'
+raw_err 400 bad_request "a Content-Length list"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: +2\r\n\r\n{}'
+raw_err 400 bad_request "a Content-Length with a sign"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}'
+raw_err 400 bad_request "white space between a header name and its colon"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+raw_err 400 bad_request "Transfer-Encoding twice"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+raw_err 501 not_implemented "a Transfer-Encoding other than chunked"
+raw 'HEAD /healthz HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'
+raw_err 400 bad_request "HEAD with Content-Length and Transfer-Encoding"
 # The framing is kept exactly: bodies and pipelined requests land where libevent puts them,
 # and a refusal hits the request it is about, not the one before it.
 raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
