@@ -223,6 +223,28 @@ is_err 400 "" "a real pack under an id that does not match its body"
 is "$(packs_on_disk)" "$PACKS0" "none of them left a file under objects/packs"
 check "the real pack's name is not in the store" test ! -e "$MVMS_STORE/objects/packs/$(printf '%s' "$PACK_ID" | cut -c1-2)/$PACK_ID"
 
+# An internal error (500): the reply names no file of the server's, the log has the detail
+# under the id the reply gives. objects/tmp as a plain file stops even root from writing.
+if [ -d "$MVMS_STORE/objects/tmp" ] && rmdir "$MVMS_STORE/objects/tmp" 2>/dev/null; then
+	: >"$MVMS_STORE/objects/tmp"
+	req PUT "$URL/v1/packs/$PACK_ID" -H "$AW" --data-binary "@$PACK"
+	rm -f "$MVMS_STORE/objects/tmp"
+	mkdir "$MVMS_STORE/objects/tmp"
+	is_err 500 "error" "PUT a pack when the store cannot write a temp file"
+	unlike "$BODY" "$MVMS_STORE" "the 500 reply does not name the store's directory"
+	unlike "$BODY" "objects/tmp" "the 500 reply does not name the store's files"
+	EID=$(printf '%s' "$BODY" | sed -n 's/.*details under \(E[0-9-]*\).*/\1/p')
+	if [ -n "$EID" ]; then
+		like "$(grep -F "error $EID:" "$WORK/main.log")" "$MVMS_STORE/objects/tmp" \
+			"the server's log has the detail under the reply's id $EID"
+	else
+		not_ok "the 500 reply gives an error id"
+		diag "body: $BODY"
+	fi
+else
+	skip "objects/tmp is not an empty directory: the 500 test"
+fi
+
 # Cut off mid-body: Content-Length says the whole pack, half of it is sent, then the
 # client goes away (curl gives up after 2 s).
 head -c $((PACK_SIZE / 2)) "$PACK" >"$WORK/half"
