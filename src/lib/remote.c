@@ -125,22 +125,6 @@ static int call(mvms_remote *r, const char *method, const char *path, const void
 	return 0;
 }
 
-int mvms_json_has_nul(const char *data, size_t len)
-{
-	size_t i;
-
-	/* Outside strings a backslash is not JSON at all, so no need to track quotes; each
-	 * escape is skipped whole, so "\\u0000" (a backslash, then text) is not a NUL. */
-	for (i = 0; i + 1 < len; i++) {
-		if (data[i] != '\\')
-			continue;
-		if (data[i + 1] == 'u' && len - i >= 6 && memcmp(data + i + 2, "0000", 4) == 0)
-			return 1;
-		i++;
-	}
-	return 0;
-}
-
 static cJSON *parse_json(const mvms_buf *b, const char *what)
 {
 	cJSON *doc = NULL;
