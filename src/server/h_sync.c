@@ -243,7 +243,7 @@ int srv_version_commit(srv_req *r)
 		name = cJSON_GetObjectItemCaseSensitive(mm, "name");
 		if (!cJSON_IsString(name) || strcmp(name->valuestring, r->caps[0]) != 0) {
 			cJSON_Delete(mdoc);
-			error = srv_reply_error(r, 400, "bad_manifest",
+			error = srv_reply_error(r, 400, "invalid_manifest",
 						"the manifest is not for model '%s'", r->caps[0]);
 			goto done;
 		}
@@ -279,8 +279,16 @@ int srv_version_commit(srv_req *r)
 			lens[i] = blen;
 			i++;
 		}
+	/* A bad branch name is "invalid"; past it, anything refused is the commit itself. */
+	if ((error = mvms_ref_name_check(br ? br->valuestring : "main")) < 0)
+		goto done;
 	error = mvms_sync_commit(&res, r->st, br ? br->valuestring : "main", eh->valuestring,
 				 man->valuestring, strlen(man->valuestring), maps, lens, nmaps);
+	if (error == MVMS_EINVALID || error == MVMS_EMISMATCH) {
+		/* The library validated the commit whole: its first problem, nothing committed. */
+		error = srv_reply_error(r, 400, "invalid_manifest", "%s", mvms_error_last());
+		goto done;
+	}
 	if (error < 0)
 		goto done;
 	srv_reply_json(r, 201, push_result_json(r->caps[0], &res));
