@@ -107,7 +107,10 @@ done:
 }
 
 /* Each schema file runs in its own transaction together with the user_version bump, so a
- * crash leaves the database at the previous level, never half-way. */
+ * crash leaves the database at the previous level, never half-way. Several processes may
+ * open a new or old store at once: each step takes the write lock (BEGIN IMMEDIATE, waiting
+ * out the busy timeout) and reads the level again under it, so a step another process
+ * applied meanwhile is skipped, not run twice. */
 static int migrate(mvms_db *db)
 {
 	int error = 0, level;
@@ -125,6 +128,15 @@ static int migrate(mvms_db *db)
 		if (mvms_schema[i].level <= level)
 			continue;
 		MVMS_TRY(mvms_db_begin(db));
+		if ((level = mvms_db_level(db)) < 0) {
+			error = mvms_db_error(db, sqlite3_errcode(db->h), "read schema level");
+			mvms_db_rollback(db);
+			goto done;
+		}
+		if (mvms_schema[i].level <= level) {
+			MVMS_TRY(mvms_db_commit(db));
+			continue;
+		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_schema[i].level);
 		if ((error = exec_as(db, mvms_schema[i].sql, "apply")) < 0 ||
 		    (mvms_schema[i].level == 2 && (error = backfill_generation(db)) < 0) ||
@@ -138,6 +150,23 @@ static int migrate(mvms_db *db)
 		}
 	}
 done:
+	return error;
+}
+
+/* Switching a new database to WAL needs it to itself, and SQLite answers BUSY at once,
+ * without the busy handler, while another process opens it too (pushes creating one store
+ * at once): retry for as long as the busy timeout would wait. The mode is then recorded in
+ * the file, and later opens find it set. */
+static int wal_mode(mvms_db *db)
+{
+	int error = 0, i;
+
+	for (i = 0; i < 3000; i++) {
+		error = mvms_db_exec(db, "PRAGMA journal_mode = WAL");
+		if (error != MVMS_ECONFLICT)
+			break;
+		sqlite3_sleep(10);
+	}
 	return error;
 }
 
@@ -162,9 +191,9 @@ int mvms_db_open(mvms_db **out, const char *path, int create)
 	sqlite3_extended_result_codes(db->h, 1);
 	/* Writers wait for each other rather than fail: pushes are short transactions. */
 	sqlite3_busy_timeout(db->h, 30000);
-	MVMS_TRY(exec_as(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
-			     "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;",
-			 "set up the connection"));
+	MVMS_TRY(wal_mode(db));
+	MVMS_TRY(exec_as(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
+			     "PRAGMA cache_size = -16384;", "set up the connection"));
 	MVMS_TRY(migrate(db));
 	*out = db;
 	db = NULL;
