@@ -2,9 +2,11 @@
 /*
  * Unit tests of the S3 backend parts that need no server: options from the environment
  * (s3:// and gs:// URLs, bad URLs), URL building and key encoding (path-style and virtual
- * host, store prefix), the canonical query order, ListObjectsV2 parsing (continuation
- * token, entities, prefix stripping), retry and auth classification, and an error message
- * after retries against a closed port (names the bucket and key, never the secret).
+ * host, store prefix, path style by itself for IP/localhost endpoints and buckets that
+ * cannot be a host label), the canonical query order, ListObjectsV2 parsing (continuation
+ * token, entities, prefix stripping), retry and auth classification, what each refusal
+ * means (naming the key id), and error messages against a closed port (names the bucket
+ * and key, never the secret; the access check names the endpoint).
  * Servers are tested by tests/s3/.
  */
 #include <stdio.h>
@@ -54,6 +56,16 @@ static void test_options(void)
 	is_str(o.endpoint, "http://127.0.0.1:8080", "  AWS_ENDPOINT_URL");
 	ok(o.path_style == 1, "  MVMS_S3_PATH_STYLE=1");
 	is_str(o.session_token, "TOKEN", "  AWS_SESSION_TOKEN");
+
+	setenv("MVMS_S3_PATH_STYLE", "0", 1);
+	is_int(mvms_backend_s3_options_from_env(&o, buf, sizeof(buf), "s3://bkt"), 0,
+	       "MVMS_S3_PATH_STYLE=0 parses");
+	ok(o.path_style == -1, "  MVMS_S3_PATH_STYLE=0: virtual host, even for an IP endpoint");
+	setenv("MVMS_S3_PATH_STYLE", "yes", 1);
+	is_int(mvms_backend_s3_options_from_env(&o, buf, sizeof(buf), "s3://bkt"), MVMS_EINVALID,
+	       "MVMS_S3_PATH_STYLE=yes is refused");
+	ok(strstr(mvms_error_last(), "MVMS_S3_PATH_STYLE") != NULL, "  the error names the variable");
+	setenv("MVMS_S3_PATH_STYLE", "1", 1);
 
 	setenv("GOOGLE_HMAC_ACCESS_ID", "GOOG1", 1);
 	setenv("GOOGLE_HMAC_SECRET", "GSECRET", 1);
@@ -182,6 +194,88 @@ static void test_urls(void)
 	}
 	mvms_buf_dispose(&url);
 	mvms_buf_dispose(&host);
+}
+
+/* Path style where a virtual host cannot work, as the AWS SDKs' endpoint rules. */
+static void test_path_style(void)
+{
+	static const struct {
+		const char *endpoint;
+		int path_style;
+		const char *url;
+	} cases[] = {
+		{ "http://127.0.0.1:9000", 0, "http://127.0.0.1:9000/bkt/k" },
+		{ "http://10.1.2.3", 0, "http://10.1.2.3/bkt/k" },
+		{ "http://[::1]:9000", 0, "http://[::1]:9000/bkt/k" },
+		{ "http://localhost:9000", 0, "http://localhost:9000/bkt/k" },
+		{ "https://LocalHost", 0, "https://LocalHost/bkt/k" },
+		{ "http://minio.example:9000", 0, "http://bkt.minio.example:9000/k" },
+		{ "http://s3.localhost:9000", 0, "http://bkt.s3.localhost:9000/k" },
+		{ "http://127.0.0.1:9000", -1, "http://bkt.127.0.0.1:9000/k" },
+		{ "http://minio.example:9000", 1, "http://minio.example:9000/bkt/k" },
+	};
+	mvms_buf url = MVMS_BUF_INIT, host = MVMS_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < MVMS_ARRAY_SIZE(cases); i++) {
+		mvms_backend *be = make(cases[i].endpoint, cases[i].path_style, NULL);
+		mvms_buf_clear(&url);
+		mvms_buf_clear(&host);
+		if (be)
+			mvms_s3_build_url(&url, &host, be, "k", NULL, 0);
+		is_str(url.ptr, cases[i].url, cases[i].url);
+		mvms_backend_free(be);
+	}
+	mvms_buf_dispose(&url);
+	mvms_buf_dispose(&host);
+
+	ok(mvms_s3_needs_path_style("s3.example.com", "my.models", 1), "a dotted bucket over https: path style");
+	ok(!mvms_s3_needs_path_style("s3.example.com", "my.models", 0), "a dotted bucket over http: virtual host");
+	ok(mvms_s3_needs_path_style("s3.example.com", "My_Models", 0), "upper case or '_' in the bucket: path style");
+	ok(mvms_s3_needs_path_style("s3.example.com", "a..b", 0), "an empty label in the bucket: path style");
+	ok(!mvms_s3_needs_path_style("s3.us-east-1.amazonaws.com", "models-1", 1), "a plain bucket on AWS: virtual host");
+	ok(mvms_s3_needs_path_style("192.168.0.10", "models", 1), "an IPv4 host without a port: path style");
+	ok(!mvms_s3_needs_path_style("1.2.3.4.nip.io:80", "models", 0), "a name that starts like an address: virtual host");
+}
+
+/* What a 401/403 means, naming the key id, never the secret (the reason never sees it). */
+static void test_auth_reason(void)
+{
+	static const struct {
+		long status;
+		const char *code, *message, *key, *want;
+		int bearer;
+	} cases[] = {
+		{ 403, "SignatureDoesNotMatch", "The request signature we calculated does not match",
+		  "AKIDX", "bad signature: the secret key does not match access key id 'AKIDX'", 0 },
+		{ 403, "InvalidAccessKeyId", NULL, "AKIDX",
+		  "bad credentials: the server does not know access key id 'AKIDX'", 0 },
+		{ 403, "AccessDenied", "Access Denied", "AKIDX",
+		  "access denied to access key id 'AKIDX': the credentials are valid but lack a "
+		  "permission on this bucket or prefix (server: \"Access Denied\")", 0 },
+		{ 400, "ExpiredToken", NULL, "ASIAX",
+		  "expired or invalid session token of access key id 'ASIAX' (renew AWS_SESSION_TOKEN)", 0 },
+		{ 403, "RequestTimeTooSkewed", NULL, "AKIDX",
+		  "this machine's clock is too far from the server's", 0 },
+		{ 403, NULL, NULL, "AKIDX", "access refused for access key id 'AKIDX' (a wrong secret, "
+		  "an unknown key id or a missing permission)", 0 },
+		{ 403, NULL, NULL, NULL, "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", 0 },
+		{ 401, "AuthenticationRequired", NULL, NULL, "the OAuth access token "
+		  "(GOOGLE_OAUTH_ACCESS_TOKEN) was refused (expired? get a new one)", 1 },
+		{ 403, "SomethingNew", "line\none", "AKIDX", "access refused for access key id 'AKIDX' "
+		  "(server: \"line one\")", 0 },
+	};
+	mvms_buf out = MVMS_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < MVMS_ARRAY_SIZE(cases); i++) {
+		mvms_buf_clear(&out);
+		is_int(mvms_s3_auth_reason(&out, cases[i].status, cases[i].code, cases[i].message,
+					   cases[i].key, cases[i].bearer), 0, "auth reason formats");
+		is_str(out.ptr, cases[i].want, cases[i].code ? cases[i].code : "no code");
+	}
+	mvms_buf_dispose(&out);
+	ok(mvms_s3_is_auth_error(400, "ExpiredToken"), "ExpiredToken (400) is auth");
 }
 
 typedef struct {
@@ -322,6 +416,10 @@ static void test_error_message(void)
 	   "PUT error names the method, bucket and key");
 	rc = be->get(be, "", 0, b, 4);
 	is_int(rc, MVMS_EINVALID, "empty key refused");
+	rc = mvms_backend_s3_check(be);
+	ok(rc < 0 && strstr(mvms_error_last(), "cannot connect to http://127.0.0.1:1") != NULL,
+	   "the access check says it cannot connect, naming the endpoint");
+	diag("%s", mvms_error_last());
 	mvms_backend_free(be);
 	unsetenv("MVMS_S3_BACKOFF_MS");
 }
@@ -330,6 +428,8 @@ int main(void)
 {
 	test_options();
 	test_urls();
+	test_path_style();
+	test_auth_reason();
 	test_list_parse();
 	test_classification();
 	test_error_message();

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests: pushing small trees through the library, resolving every kind of ref
- * (vN, branch, tag, latest, id prefix, ambiguous prefix), ref name rules, branches.
+ * (vN, branch, tag, latest, id prefix, ambiguous prefix), ref name rules, branches, and
+ * refs that cannot shadow versions: names that read as ids, prefixes or vN are refused,
+ * and an older store's refs that clash with an id reading are ambiguous, not a pick.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,6 +67,120 @@ static void fake_version(mvms_store *st, const char *oid, int number)
 		diag("fake version: %s", mvms_error_last());
 }
 
+/* @got contains @want. */
+static void like(const char *got, const char *want, const char *name)
+{
+	if (!ok(got && strstr(got, want) != NULL, "%s", name))
+		diag("got '%s', want it to contain '%s'", got ? got : "(null)", want);
+}
+
+/* One test that does not run here. */
+static void skip(const char *why)
+{
+	printf("ok %d # SKIP %s\n", ++tap_n, why);
+}
+
+/* Adds a tag or branch row directly, as an older store without the name rules has them. */
+static void raw_ref(mvms_store *st, const char *table, const char *name, int number)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO %s SELECT m.id, '%s', v.id, 0 FROM models m JOIN versions v "
+		 "ON v.model_id = m.id WHERE m.name = 'm' AND v.number = %d", table, name, number);
+	if (mvms_db_exec(st->db, sql) < 0)
+		diag("raw ref: %s", mvms_error_last());
+}
+
+/* An old store's refs that now read as ids: they still resolve when nothing clashes and
+ * are ambiguous when they do (r1, r2: m@v1 and m@v2). */
+static void old_store_refs(mvms_store *st, const mvms_push_result *r1, const mvms_push_result *r2)
+{
+	static const char *const free_names[] = { "0000", "1111", "2222", "3333", "4444" };
+	const char *free_name = NULL;
+	char spec[128], prefix[16];
+	size_t i;
+	int rc;
+
+	/* Finding 3: a tag named with v2's full id, pointing at v1. */
+	raw_ref(st, "tags", r2->id, 1);
+	snprintf(spec, sizeof(spec), "m@%s", r2->id);
+	rc = mvms_version_resolve(&(mvms_version_info *){ NULL }, st, spec);
+	is_int(rc, MVMS_EAMBIGUOUS, "old store: a tag named with v2's full id makes it ambiguous");
+	ok(strstr(mvms_error_last(), "id -> m@v2") && strstr(mvms_error_last(), "tag -> m@v1"),
+	   "the message names both readings (id -> v2, tag -> v1)");
+	diag("%s", mvms_error_last());
+	is_int(resolve_num(st, "m@v2"), 2, "v2 stays reachable by number");
+
+	/* A tag named like a prefix of v2's id, pointing at v1. */
+	snprintf(prefix, sizeof(prefix), "%.6s", r2->id);
+	raw_ref(st, "tags", prefix, 1);
+	snprintf(spec, sizeof(spec), "m@%s", prefix);
+	is_int(mvms_version_resolve(&(mvms_version_info *){ NULL }, st, spec), MVMS_EAMBIGUOUS,
+	       "old store: a tag named like v2's id prefix is ambiguous");
+	/* A branch named like v1's id prefix, pointing at v1: the readings agree. */
+	snprintf(prefix, sizeof(prefix), "%.8s", r1->id);
+	raw_ref(st, "branches", prefix, 1);
+	snprintf(spec, sizeof(spec), "m@%s", prefix);
+	is_int(resolve_num(st, spec), 1, "old store: a branch named like its own version's prefix resolves");
+
+	/* A hex-named tag that no id starts with: it still resolves (no data loss). */
+	for (i = 0; i < sizeof(free_names) / sizeof(free_names[0]) && !free_name; i++)
+		if (strncmp(r1->id, free_names[i], 4) != 0 && strncmp(r2->id, free_names[i], 4) != 0)
+			free_name = free_names[i];
+	raw_ref(st, "tags", free_name, 2);
+	snprintf(spec, sizeof(spec), "m@%s", free_name);
+	is_int(resolve_num(st, spec), 2, "old store: a hex-named tag that matches no id still resolves");
+
+	/* A tag and a branch of one name (refused when created, so only in an old store). */
+	raw_ref(st, "tags", "twin", 1);
+	raw_ref(st, "branches", "twin", 1);
+	rc = mvms_version_resolve(&(mvms_version_info *){ NULL }, st, "m@twin");
+	is_int(rc, MVMS_EAMBIGUOUS, "a tag and a branch of one name are ambiguous, even on one version");
+	ok(strstr(mvms_error_last(), "tag -> m@v1") && strstr(mvms_error_last(), "branch -> m@v1"),
+	   "the message names the tag and the branch");
+}
+
+/* Names that could be read as a version are refused when created, with the reason. */
+static void shadow_names(mvms_store *st, const mvms_push_result *r2)
+{
+	static const char *const bad[] = { "000000", "abcdef", "v7", "ABCD", "2024", "DeadBeef", "v0" };
+	static const char *const good[] = { "abc", "123", "V7", "v7a", "release-2024", "cafe-1",
+					    "deadbeefx", "x0000" };
+	char spec[128], name[128];
+	size_t i;
+
+	/* Finding 3: tag sp@v1 <full id of v2> was accepted, and then m@<id> gave v1. */
+	is_int(mvms_tag_create(st, "m@v1", r2->id), MVMS_EINVALID, "a tag named with a full id is refused");
+	like(mvms_error_last(), "version id", "the message says it reads as a version id");
+	is_int(mvms_branch_create(st, "m", r2->id, "m@v1"), MVMS_EINVALID,
+	       "a branch named with a full id is refused");
+	snprintf(spec, sizeof(spec), "m@%s", r2->id);
+	is_int(resolve_num(st, spec), 2, "m@<v2's full id> is v2");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(name, sizeof(name), "tag '%s' is refused", bad[i]);
+		is_int(mvms_tag_create(st, "m@v1", bad[i]), MVMS_EINVALID, name);
+		snprintf(name, sizeof(name), "branch '%s' is refused", bad[i]);
+		is_int(mvms_branch_create(st, "m", bad[i], "m@v1"), MVMS_EINVALID, name);
+	}
+	like(mvms_error_last(), "reads as a version number", "the message for v0 says why");
+	is_int(mvms_ref_name_check("ABCD"), MVMS_EINVALID, "upper-case hex counts as an id prefix");
+	like(mvms_error_last(), "id prefix", "the message says it reads as an id prefix");
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(name, sizeof(name), "'%s' is a valid name", good[i]);
+		is_int(mvms_ref_name_check(good[i]), 0, name);
+	}
+
+	/* A name one kind of ref holds cannot be taken by another: m@NAME would be ambiguous. */
+	is_int(mvms_tag_create(st, "m@v1", "shared"), 0, "tag 'shared'");
+	is_int(mvms_branch_create(st, "m", "shared", "m@v1"), MVMS_EEXISTS,
+	       "a branch cannot take a tag's name");
+	is_int(mvms_branch_create(st, "m", "lane", "m@v1"), 0, "branch 'lane'");
+	is_int(mvms_tag_create(st, "m@v2", "lane"), MVMS_EEXISTS, "a tag cannot take a branch's name");
+	like(mvms_error_last(), "ambiguous", "the message says why");
+	is_int(resolve_num(st, "m@lane"), 1, "m@lane is still the branch");
+}
+
 int main(void)
 {
 	mvms_store *st = NULL;
@@ -99,6 +215,12 @@ int main(void)
 	is_int(resolve_num(st, "m@main"), 2, "branch main");
 	snprintf(spec, sizeof(spec), "m@%.8s", r1.id);
 	is_int(resolve_num(st, spec), 1, "8-hex id prefix");
+	if (strncmp(r1.id, r2.id, 4) != 0) {
+		snprintf(spec, sizeof(spec), "m@%.4s", r2.id);
+		is_int(resolve_num(st, spec), 2, "4-hex id prefix");
+	} else {
+		skip("v1's and v2's ids share 4 hex digits");
+	}
 	snprintf(spec, sizeof(spec), "m@%s", r1.id);
 	is_int(resolve_num(st, spec), 1, "full id");
 	is_int(mvms_tag_create(st, "m@v1", "release-1"), 0, "tag");
@@ -111,6 +233,7 @@ int main(void)
 	       "unknown model");
 	is_int(mvms_version_resolve(&(mvms_version_info *){ NULL }, st, "m@abc"), MVMS_ENOTFOUND,
 	       "3-hex prefix is too short");
+	like(mvms_error_last(), "at least 4 hex digits", "the message says prefixes need 4 digits");
 	is_int(mvms_version_resolve(&(mvms_version_info *){ NULL }, st, "m@"), MVMS_EINVALID,
 	       "empty ref");
 	is_int(mvms_version_resolve(&(mvms_version_info *){ NULL }, st, "../m@v1"), MVMS_EINVALID,
@@ -147,6 +270,9 @@ int main(void)
 	is_int(mvms_branch_delete(st, "m", "main"), MVMS_EINVALID, "main cannot be deleted");
 	is_int(mvms_branch_delete(st, "m", "exp"), 0, "delete exp");
 	is_int(mvms_branch_delete(st, "m", "exp"), MVMS_ENOTFOUND, "delete twice");
+
+	shadow_names(st, &r2);
+	old_store_refs(st, &r1, &r2);
 
 	mvms_store_free(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

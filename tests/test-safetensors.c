@@ -315,6 +315,43 @@ static void test_accepted_variants(void)
 	}
 }
 
+/* Dense: the tensors fill the data area, so a file rebuilt from them loses no byte. */
+static void test_dense(void)
+{
+	static const struct {
+		const char *header;
+		size_t data_len;
+		int dense;
+		const char *what;
+	} cases[] = {
+		{ "{\"a\":" T("U8", "[4]", "[4,8]") ",\"b\":" T("U8", "[4]", "[0,4]") "}", 8, 1,
+		  "two tensors back to back (out of order in the header)" },
+		{ "{\"a\":" T("U8", "[8]", "[0,8]") ",\"b\":" T("U8", "[0]", "[0,0]") ",\"c\":"
+		  T("U8", "[0]", "[8,8]") "}", 8, 1, "empty tensors on the boundaries" },
+		{ "{\"__metadata__\":{\"k\":\"v\"}}", 0, 1, "no tensors, no data" },
+		{ "{\"a\":" T("U8", "[4]", "[0,4]") ",\"b\":" T("U8", "[4]", "[6,10]") "}", 10, 0,
+		  "a gap of 2 bytes between two tensors" },
+		{ "{\"a\":" T("U8", "[4]", "[2,6]") "}", 6, 0, "a gap before the first tensor" },
+		{ "{\"a\":" T("U8", "[4]", "[0,4]") "}", 9, 0, "5 bytes after the last tensor" },
+		{ "{\"__metadata__\":{\"k\":\"v\"}}", 3, 0, "no tensors, 3 bytes of data" },
+	};
+	size_t i;
+
+	for (i = 0; i < MVMS_ARRAY_SIZE(cases); i++) {
+		file f = build(cases[i].header, cases[i].data_len);
+		mvms_safetensors *st = NULL;
+		int rc = parse_file(&st, &f);
+
+		if (!ok(rc == 0 && st, "parsed: %s", cases[i].what))
+			diag("rc %d (%s)", rc, mvms_error_last());
+		else
+			ok(mvms_safetensors_dense(st, f.size) == cases[i].dense, "%s: %s",
+			   cases[i].what, cases[i].dense ? "dense" : "bytes outside the tensors");
+		mvms_safetensors_free(st);
+		free(f.ptr);
+	}
+}
+
 /* xorshift64: fixed seed, so a failing mutation can be replayed. */
 static uint64_t rnd(uint64_t *x)
 {
@@ -395,6 +432,7 @@ int main(void)
 	test_small();
 	test_malformed();
 	test_accepted_variants();
+	test_dense();
 	test_mutations();
 	return done_testing();
 }

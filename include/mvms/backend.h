@@ -34,7 +34,9 @@ typedef struct mvms_backend_s3_options {
 	const char *secret_key;
 	const char *session_token;   /* AWS_SESSION_TOKEN, optional */
 	const char *bearer_token;    /* GCS OAuth access token: sent as is, no SigV4 */
-	int path_style;              /* 1: http://endpoint/bucket/key; 0: http://bucket.endpoint/key */
+	int path_style;              /* 1: http://endpoint/bucket/key; -1: http://bucket.endpoint/key;
+				      * 0: virtual host unless the endpoint is an IP address or
+				      * localhost or the bucket cannot be a host label (AWS SDK rules) */
 	int gcs;                     /* 1: Google Cloud Storage XML API conventions */
 	unsigned concurrency;        /* parallel transfers (0: 8) */
 	unsigned max_retries;        /* on 5xx, 429, timeouts, resets (0: 5) */
@@ -45,7 +47,7 @@ typedef struct mvms_backend_s3_options {
 /**
  * Fills @out from the environment for a "s3://BUCKET[/PREFIX]" or "gs://BUCKET[/PREFIX]" URL:
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION,
- * AWS_ENDPOINT_URL, MVMS_S3_PATH_STYLE=1; for gs:// also GOOGLE_HMAC_ACCESS_ID /
+ * AWS_ENDPOINT_URL, MVMS_S3_PATH_STYLE (1 or 0); for gs:// also GOOGLE_HMAC_ACCESS_ID /
  * GOOGLE_HMAC_SECRET (else the AWS variables), GOOGLE_OAUTH_ACCESS_TOKEN, and
  * STORAGE_EMULATOR_HOST or MVMS_GCS_ENDPOINT for the endpoint. Strings point into @url's
  * copy kept in @buf (at least strlen(url)+1 bytes) or into the environment.

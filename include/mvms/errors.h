@@ -17,7 +17,7 @@ enum mvms_error_code {
 	MVMS_ERROR = -1,          /* generic failure: see the message */
 	MVMS_ENOTFOUND = -3,      /* model, version, ref, object or file does not exist */
 	MVMS_EEXISTS = -4,        /* the name or object exists already */
-	MVMS_EAMBIGUOUS = -5,     /* an id prefix matches more than one version */
+	MVMS_EAMBIGUOUS = -5,     /* a ref names more than one version (or kind of ref) */
 	MVMS_EBUFS = -6,          /* output buffer too small */
 	MVMS_EUSER = -7,          /* a callback asked to stop */
 	MVMS_EINVALID = -8,       /* bad argument or malformed input */

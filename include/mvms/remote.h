@@ -52,6 +52,13 @@ int mvms_remote_get(char **out, size_t *out_len, mvms_remote *r, const char *pat
 /** Percent-encodes one path segment or query value (*out free()). */
 int mvms_remote_escape(char **out, const char *s);
 
+/**
+ * 1 when the JSON text @data (@len bytes) has an escaped NUL ("\u0000") in a string or a
+ * key, else 0. A parser that makes C strings (cJSON) cuts such a string there, so that
+ * {"name":"a\u0000b"} would name "a": the server and this client refuse those documents.
+ */
+int mvms_json_has_nul(const char *data, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

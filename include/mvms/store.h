@@ -28,8 +28,12 @@ typedef struct mvms_store_options {
 
 /**
  * Creates a new store in @dir (created if missing) with @opts (NULL for defaults), which
- * are recorded in the store. @return 0, MVMS_EEXISTS when @dir holds a store already,
- * MVMS_EINVALID for bad options.
+ * are recorded in the store. Options are checked before anything is created, a bucket
+ * backend by listing it once with the environment's credentials. Safe when other processes
+ * create the same store at once. @return 0, MVMS_EEXISTS when @dir holds a store already
+ * (or another process created it first), MVMS_EINVALID for bad options; for a bucket,
+ * MVMS_ENOTFOUND (no such bucket), MVMS_EAUTH (credentials refused) or MVMS_ERROR (cannot
+ * connect), with nothing created.
  */
 int mvms_store_init(mvms_store **out, const char *dir, const mvms_store_options *opts);
 

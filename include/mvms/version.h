@@ -42,8 +42,11 @@ void mvms_version_info_free(mvms_version_info *v);
 void mvms_version_list_free(mvms_version_info **list, size_t count);
 
 /**
- * Resolves "MODEL@REF" (or "MODEL", meaning MODEL@latest). REF is vN, a branch, a tag,
- * "latest" (head of main) or an id prefix of at least 6 hex digits.
+ * Resolves "MODEL@REF" (or "MODEL", meaning MODEL@latest). REF is read as each of: a full
+ * version id (64 hex digits), vN, a tag, a branch, a deployment environment, "latest" (head
+ * of main) and an id prefix of at least 4 hex digits. Exactly one reading must match: when
+ * several do (an older store's tag named like an id, a tag and a branch of one name) or a
+ * prefix matches several versions, the result is MVMS_EAMBIGUOUS, never a pick.
  * @return 0, MVMS_ENOTFOUND, MVMS_EAMBIGUOUS (the message lists candidates), MVMS_EINVALID.
  */
 int mvms_version_resolve(mvms_version_info **out, mvms_store *st, const char *spec);
@@ -84,14 +87,18 @@ typedef struct mvms_ref_info {
 } mvms_ref_info;
 void mvms_ref_list_free(mvms_ref_info *refs, size_t count);
 
-/** Creates a tag (fixed). MVMS_EEXISTS when the tag exists. */
+/** Creates a tag (fixed). MVMS_EEXISTS when the tag exists, or a branch or environment of
+ * the model has that name. */
 int mvms_tag_create(mvms_store *st, const char *spec, const char *name);
 int mvms_tag_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
-/** Creates a branch at @spec, or (spec NULL) at the head of main. MVMS_EEXISTS if it exists. */
+/** Creates a branch at @spec, or (spec NULL) at the head of main. MVMS_EEXISTS if it exists,
+ * or a tag or environment of the model has that name. */
 int mvms_branch_create(mvms_store *st, const char *model, const char *name, const char *spec);
 int mvms_branch_delete(mvms_store *st, const char *model, const char *name);
 int mvms_branch_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
-/** 0 when @name is a valid branch or tag name (git-like rules), else MVMS_EINVALID. */
+/** 0 when @name is a valid branch, tag or environment name (git-like rules), else
+ * MVMS_EINVALID with the reason. Names a ref could be mistaken for are refused: "latest",
+ * vN (v and digits) and 4 or more hex digits alone (any case: an id or id prefix). */
 int mvms_ref_name_check(const char *name);
 
 /* ---- push ---- */

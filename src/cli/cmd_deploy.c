@@ -361,7 +361,8 @@ int cmd_watch(int argc, char **argv)
 				break;
 			}
 			{
-				cJSON *doc = cJSON_ParseWithLength(body, len), *t, *it;
+				cJSON *doc = mvms_json_has_nul(body, len) ? NULL
+					     : cJSON_ParseWithLength(body, len), *t, *it;
 				free(body);
 				d = calloc(1, sizeof(*d));
 				if (!doc || !d) {

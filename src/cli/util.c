@@ -56,6 +56,11 @@ int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path)
 	*out = NULL;
 	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0)
 		return cli_fail(error);
+	if (mvms_json_has_nul(body, len)) {
+		free(body);
+		fprintf(stderr, "mvms-store: the server's reply has a NUL (\\u0000) in a string\n");
+		return EXIT_ERROR;
+	}
 	*out = cJSON_ParseWithLength(body, len);
 	free(body);
 	if (!*out) {

@@ -144,7 +144,13 @@ int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, si
 		out->multipart_threshold = (uint64_t)v << shift;
 	}
 	out->gcs = gs;
-	out->path_style = env("MVMS_S3_PATH_STYLE") && strcmp(getenv("MVMS_S3_PATH_STYLE"), "1") == 0;
+	/* Unset: the default (virtual host, path style where the endpoint needs it). */
+	if ((t = env("MVMS_S3_PATH_STYLE"))) {
+		if (strcmp(t, "1") != 0 && strcmp(t, "0") != 0)
+			return mvms_error_set(MVMS_EINVALID, "MVMS_S3_PATH_STYLE '%.40s': want 1 (path "
+					      "style) or 0 (virtual host)", t);
+		out->path_style = *t == '1' ? 1 : -1;
+	}
 	out->session_token = env("AWS_SESSION_TOKEN");
 	if (!gs) {
 		out->access_key = env("AWS_ACCESS_KEY_ID");
@@ -461,8 +467,11 @@ int mvms_s3_is_auth_error(long status, const char *code)
 {
 	if (status == 401 || status == 403)
 		return 1;
+	/* AWS answers 400 to an expired or malformed session token. */
 	return code && (strcmp(code, "SignatureDoesNotMatch") == 0 ||
-			strcmp(code, "InvalidAccessKeyId") == 0 || strcmp(code, "AccessDenied") == 0);
+			strcmp(code, "InvalidAccessKeyId") == 0 || strcmp(code, "AccessDenied") == 0 ||
+			strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+			strcmp(code, "TokenRefreshRequired") == 0);
 }
 
 /* ---- request building ---------------------------------------------------------------- */
@@ -556,6 +565,18 @@ static size_t on_read(char *out, size_t size, size_t nmemb, void *ud)
 		memcpy(out, c->body + c->body_pos, n);
 	c->body_pos += n;
 	return n;
+}
+
+/* curl rewinds the body when it sends it again on a new connection (the server closed a
+ * reused one, or answered before reading it all); without this it fails the request. */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+	s3_call *c = ud;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > c->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	c->body_pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 static int add_header(struct curl_slist **l, const char *fmt, const char *a, const char *b)
@@ -711,6 +732,8 @@ static int call_setup(s3_call *c)
 		curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c->h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c->h, CURLOPT_READDATA, c);
+		curl_easy_setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c->h, CURLOPT_SEEKDATA, c);
 		curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
 		if (strcmp(c->method, "POST") == 0)
 			curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, "POST");
@@ -723,6 +746,25 @@ done:
 	mvms_buf_dispose(&path);
 	mvms_buf_dispose(&authz);
 	return error;
+}
+
+/* MVMS_EAUTH, with what the refusal means (the server's Code and Message, the key id). */
+static int auth_failed(const s3_call *c, const char *what, const char *code)
+{
+	const s3_backend *s = c->s;
+	mvms_buf why = MVMS_BUF_INIT, msg = MVMS_BUF_INIT;
+	int rc;
+
+	if (c->resp.size)
+		mvms_s3_xml_text(&msg, c->resp.ptr, c->resp.size, "Message");
+	rc = mvms_s3_auth_reason(&why, c->status, code, msg.size ? msg.ptr : NULL, s->access_key,
+				 s->bearer != NULL);
+	rc = mvms_error_set(MVMS_EAUTH, "s3: %s %s/%s%s: HTTP %ld%s%s: %s", what, s->bucket,
+			    s->prefix, c->key ? c->key : "", c->status, code ? " " : "",
+			    code ? code : "", rc == 0 && why.ptr ? why.ptr : "access refused");
+	mvms_buf_dispose(&why);
+	mvms_buf_dispose(&msg);
+	return rc;
 }
 
 /* After a transfer: 0 for 2xx, 1 to retry, or a negative code with the message set. */
@@ -751,21 +793,17 @@ static int call_judge(s3_call *c, const char *what)
 					strcmp(code.ptr, "NotFound") == 0)) {
 		rc = mvms_error_set(MVMS_ENOTFOUND, "s3: %s %s/%s%s: not found", what, s->bucket,
 				    s->prefix, c->key ? c->key : "");
+	} else if (mvms_s3_is_auth_error(c->status, has_code ? code.ptr : NULL)) {
+		rc = auth_failed(c, what, has_code ? code.ptr : NULL);
 	} else {
 		int code_num = MVMS_ERROR;
-		if (mvms_s3_is_auth_error(c->status, has_code ? code.ptr : NULL))
-			code_num = MVMS_EAUTH;
-		else if (c->status == 412)
+		if (c->status == 412)
 			code_num = MVMS_EEXISTS;
 		else if (c->status == 501)
 			code_num = MVMS_ENOTSUPPORTED;
 		rc = mvms_error_set(code_num, "s3: %s %s/%s%s: HTTP %ld%s%s%s", what, s->bucket,
 				    s->prefix, c->key ? c->key : "", c->status, has_code ? " " : "",
-				    has_code ? code.ptr : "",
-				    code_num == MVMS_EAUTH && !s->access_key && !s->bearer
-					    ? " (no credentials: set AWS_ACCESS_KEY_ID and "
-					      "AWS_SECRET_ACCESS_KEY)"
-					    : (c->attempt ? " (retries exhausted)" : ""));
+				    has_code ? code.ptr : "", c->attempt ? " (retries exhausted)" : "");
 	}
 	mvms_buf_dispose(&code);
 	return rc;
@@ -1051,11 +1089,27 @@ static void s3_backend__writer_abort(mvms_backend_writer *bw)
 	free(bw);
 }
 
+static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, void *buf,
+			   size_t len);
+
+/* A refused HEAD says no why (no body): a one-byte GET of the key asks for the reason. Its
+ * message replaces the HEAD's only when it is a refusal too. */
+static int auth_reason_by_get(mvms_backend *be, const char *key)
+{
+	char head_msg[1024];
+	unsigned char one;
+
+	snprintf(head_msg, sizeof(head_msg), "%s", mvms_error_last());
+	if (s3_backend__get(be, key, 0, &one, 1) != MVMS_EAUTH)
+		mvms_error_set(MVMS_EAUTH, "%s", head_msg);
+	return MVMS_EAUTH;
+}
+
 static int s3_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be, const char *key)
 {
 	s3_call c = { 0 };
 	curl_off_t cl = -1, ft = -1;
-	int error;
+	int error, bodyless;
 
 	*out = 0;
 	if (mtime)
@@ -1089,7 +1143,10 @@ static int s3_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be
 			break;
 		sleep_ms(backoff_ms(c.s, c.attempt));
 	}
+	bodyless = c.resp.size == 0;
 	call_dispose(&c);
+	if (error == MVMS_EAUTH && bodyless)
+		error = auth_reason_by_get(be, key);
 	return error;
 }
 
@@ -1284,6 +1341,39 @@ int mvms_backend_s3_put_if_absent(mvms_backend *be, const char *key, const void 
 	return s3_put((s3_backend *)be, key, data ? data : "", len, "*");
 }
 
+int mvms_backend_s3_check(mvms_backend *be)
+{
+	s3_backend *s = (s3_backend *)be;
+	mvms_sigv4_pair q[3];
+	s3_call c = { 0 };
+	int error;
+
+	if (!be || (strcmp(be->name, "s3") != 0 && strcmp(be->name, "gcs") != 0))
+		return mvms_error_set(MVMS_EINVALID, "s3: check on a non-S3 backend");
+	q[0] = (mvms_sigv4_pair){ "list-type", "2" };
+	q[1] = (mvms_sigv4_pair){ "max-keys", "1" };
+	q[2] = (mvms_sigv4_pair){ "prefix", s->prefix };
+	c.s = s;
+	c.method = "GET";
+	c.query = q;
+	c.nquery = 3;
+	c.resp_max = S3_ERRBODY_MAX;
+	error = call_run(&c);
+	if (error == 0 && !memmem(c.resp.ptr ? c.resp.ptr : "", c.resp.size, "ListBucketResult", 16))
+		error = mvms_error_set(MVMS_ERROR, "s3: listing bucket '%s' at %s://%s gave no "
+				       "ListBucketResult: is it an S3 server?", s->bucket, s->scheme,
+				       s->authority);
+	else if (error < 0 && c.cc != CURLE_OK)
+		error = mvms_error_set(error, "s3: cannot connect to %s://%s (%s)", s->scheme,
+				       s->authority, mvms_error_last() + (strncmp(mvms_error_last(),
+									  "s3: ", 4) ? 0 : 4));
+	else if (error < 0 && c.status == 404)
+		error = mvms_error_set(MVMS_ENOTFOUND, "s3: no such bucket '%s' at %s://%s (create it "
+				       "first)", s->bucket, s->scheme, s->authority);
+	call_dispose(&c);
+	return error;
+}
+
 static void global_init(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1365,7 +1455,12 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts)
 			MVMS_CHECK_ALLOC(s->session_token, error);
 		}
 	}
-	s->path_style = opts->path_style;
+	/* As the AWS SDKs: an IP address or localhost endpoint has no name to put the bucket
+	 * in front of, so it takes path style unless virtual host is asked for (-1). */
+	s->path_style = opts->path_style > 0 ||
+			(opts->path_style == 0 &&
+			 mvms_s3_needs_path_style(s->authority, s->bucket,
+						  strcmp(s->scheme, "https") == 0));
 	s->concurrency = opts->concurrency ? opts->concurrency : S3_DEFAULT_CONCURRENCY;
 	s->max_retries = opts->max_retries ? opts->max_retries : S3_DEFAULT_RETRIES;
 	s->threshold = opts->multipart_threshold ? opts->multipart_threshold : S3_DEFAULT_THRESHOLD;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "db.h"
 #include "schema_sql.h"
@@ -23,7 +24,15 @@ struct mvms_db {
 int mvms_db_error(mvms_db *db, int rc, const char *what)
 {
 	const char *msg = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+	char buf[512];
+	int sys = db && db->h ? sqlite3_system_errno(db->h) : 0;
 
+	/* "disk I/O error" alone hides a full disk: say what the system said, once. */
+	if (sys > 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ||
+			(rc & 0xff) == SQLITE_CANTOPEN) && !strstr(msg, strerror(sys))) {
+		snprintf(buf, sizeof(buf), "%s (%s)", msg, strerror(sys));
+		msg = buf;
+	}
 	switch (rc & 0xff) {
 	case SQLITE_CONSTRAINT:
 		return mvms_error_set(MVMS_EEXISTS, "db: %s: %s", what, msg);
@@ -35,17 +44,19 @@ int mvms_db_error(mvms_db *db, int rc, const char *what)
 	}
 }
 
+/* Runs @sql; a failure says "db: WHAT: why" (sqlite3_exec's own message is the why that
+ * mvms_db_error adds, so it is not passed on: it said everything twice). */
+static int exec_as(mvms_db *db, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : mvms_db_error(db, rc, what);
+}
+
 int mvms_db_exec(mvms_db *db, const char *sql)
 {
-	char *err = NULL;
-	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &err);
-	int error = 0;
-
-	if (rc != SQLITE_OK) {
-		error = mvms_db_error(db, rc, err ? err : "exec");
-		sqlite3_free(err);
-	}
-	return error;
+	/* A short statement (BEGIN, COMMIT, a PRAGMA) names itself. */
+	return exec_as(db, sql, strlen(sql) <= 40 && !strchr(sql, ';') ? sql : "exec");
 }
 
 int mvms_db_level_latest(void)
@@ -96,7 +107,10 @@ done:
 }
 
 /* Each schema file runs in its own transaction together with the user_version bump, so a
- * crash leaves the database at the previous level, never half-way. */
+ * crash leaves the database at the previous level, never half-way. Several processes may
+ * open a new or old store at once: each step takes the write lock (BEGIN IMMEDIATE, waiting
+ * out the busy timeout) and reads the level again under it, so a step another process
+ * applied meanwhile is skipped, not run twice. */
 static int migrate(mvms_db *db)
 {
 	int error = 0, level;
@@ -114,17 +128,45 @@ static int migrate(mvms_db *db)
 		if (mvms_schema[i].level <= level)
 			continue;
 		MVMS_TRY(mvms_db_begin(db));
+		if ((level = mvms_db_level(db)) < 0) {
+			error = mvms_db_error(db, sqlite3_errcode(db->h), "read schema level");
+			mvms_db_rollback(db);
+			goto done;
+		}
+		if (mvms_schema[i].level <= level) {
+			MVMS_TRY(mvms_db_commit(db));
+			continue;
+		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_schema[i].level);
-		if ((error = mvms_db_exec(db, mvms_schema[i].sql)) < 0 ||
+		if ((error = exec_as(db, mvms_schema[i].sql, "apply")) < 0 ||
 		    (mvms_schema[i].level == 2 && (error = backfill_generation(db)) < 0) ||
 		    (error = mvms_db_exec(db, pragma)) < 0 || (error = mvms_db_commit(db)) < 0) {
+			const char *why = mvms_error_last();
 			mvms_db_rollback(db);
-			mvms_error_set(error, "db: migration %s failed: %s", mvms_schema[i].name,
-				       mvms_error_last());
+			if (strncmp(why, "db: ", 4) == 0) /* one "db: " is enough */
+				why += 4;
+			mvms_error_set(error, "db: migration %s failed: %s", mvms_schema[i].name, why);
 			goto done;
 		}
 	}
 done:
+	return error;
+}
+
+/* Switching a new database to WAL needs it to itself, and SQLite answers BUSY at once,
+ * without the busy handler, while another process opens it too (pushes creating one store
+ * at once): retry for as long as the busy timeout would wait. The mode is then recorded in
+ * the file, and later opens find it set. */
+static int wal_mode(mvms_db *db)
+{
+	int error = 0, i;
+
+	for (i = 0; i < 3000; i++) {
+		error = mvms_db_exec(db, "PRAGMA journal_mode = WAL");
+		if (error != MVMS_ECONFLICT)
+			break;
+		sqlite3_sleep(10);
+	}
 	return error;
 }
 
@@ -149,8 +191,9 @@ int mvms_db_open(mvms_db **out, const char *path, int create)
 	sqlite3_extended_result_codes(db->h, 1);
 	/* Writers wait for each other rather than fail: pushes are short transactions. */
 	sqlite3_busy_timeout(db->h, 30000);
-	MVMS_TRY(mvms_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
-				  "PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;"));
+	MVMS_TRY(wal_mode(db));
+	MVMS_TRY(exec_as(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
+			     "PRAGMA cache_size = -16384;", "set up the connection"));
 	MVMS_TRY(migrate(db));
 	*out = db;
 	db = NULL;

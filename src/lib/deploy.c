@@ -25,7 +25,7 @@ int mvms_deploy_env_check(const char *env)
 	int error = mvms_ref_name_check(env);
 
 	if (error < 0)
-		return mvms_error_set(MVMS_EINVALID, "bad environment name '%s'", env ? env : "");
+		return mvms_error_set(MVMS_EINVALID, "bad environment name: %s", mvms_error_last());
 	return 0;
 }
 
@@ -310,6 +310,8 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 		}
 	}
 	MVMS_TRY(current_revision(&cur, st, model_id, env));
+	if (cur == 0) /* a new environment: MODEL@ENV must not clash with a branch or tag */
+		MVMS_TRY(mvms_refs__name_free(st, model_id, env, "environment"));
 	if (o->expected_revision >= 0 && o->expected_revision != cur) {
 		error = mvms_error_set(MVMS_ECONFLICT,
 				       "deploy: %s of %s is at revision %lld, not %lld: another change "

@@ -3,8 +3,10 @@
  * Merge: a 3-way merge by path of a source version into a branch, against their merge
  * base(s). A safetensors file changed on both sides in disjoint tensors is merged tensor by
  * tensor: a new, valid file is built (header rebuilt, tensor data streamed and verified from
- * the chunks of each side) and stored through the normal push path, so it dedups. Conflicts
- * are reported and nothing is written unless they are resolved. Fast-forwards move the branch.
+ * the chunks of each side) and stored through the normal push path, so it dedups; a file
+ * with bytes outside its tensors is merged as a whole instead, since a rebuild would drop
+ * them. Conflicts are reported and nothing is written unless they are resolved.
+ * Fast-forwards move the branch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,8 +176,8 @@ static int buf_sink(const void *data, size_t len, void *payload)
 	return mvms_buf_put(payload, data, len);
 }
 
-/* Reads a safetensors file's header (through verified chunk reads) for its __metadata__. */
-static int read_metadata(char **out, mvms_store *st, const mvms_vfile *f)
+/* Reads and parses a stored safetensors file's header, through verified chunk reads. */
+static int read_header(mvms_safetensors **out, mvms_store *st, const mvms_vfile *f)
 {
 	mvms_buf head = MVMS_BUF_INIT;
 	mvms_safetensors *sf = NULL;
@@ -197,13 +199,45 @@ static int read_metadata(char **out, mvms_store *st, const mvms_vfile *f)
 				       "longer parses", f->path);
 		goto done;
 	}
+	*out = sf;
+	sf = NULL;
+done:
+	mvms_safetensors_free(sf);
+	mvms_buf_dispose(&head);
+	return error;
+}
+
+/* A safetensors file's __metadata__ (NULL when it has none). */
+static int read_metadata(char **out, mvms_store *st, const mvms_vfile *f)
+{
+	mvms_safetensors *sf = NULL;
+	int error = 0;
+
+	*out = NULL;
+	MVMS_TRY(read_header(&sf, st, f));
 	if (sf->metadata_json) {
 		*out = strdup(sf->metadata_json);
 		MVMS_CHECK_ALLOC(*out, error);
 	}
 done:
 	mvms_safetensors_free(sf);
-	mvms_buf_dispose(&head);
+	return error;
+}
+
+/* Whether both sides can be rebuilt from their tensors: a file with bytes outside its
+ * tensors (gaps, trailing bytes) would lose them, so it is merged as a whole file. */
+static int tensor_mergeable(int *out, mvms_store *st, const mvms_vfile *o, const mvms_vfile *t)
+{
+	mvms_safetensors *so = NULL, *stt = NULL;
+	int error = 0;
+
+	*out = 0;
+	MVMS_TRY(read_header(&so, st, o));
+	MVMS_TRY(read_header(&stt, st, t));
+	*out = mvms_safetensors_dense(so, o->size) && mvms_safetensors_dense(stt, t->size);
+done:
+	mvms_safetensors_free(so);
+	mvms_safetensors_free(stt);
 	return error;
 }
 
@@ -415,7 +449,7 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 		      const mvms_vfile *t)
 {
 	const mvms_vfile *b = be ? be->f : NULL;
-	int ambiguous = be && be->ambiguous, side;
+	int ambiguous = be && be->ambiguous, side, dense = 1, error;
 	char idb[MVMS_OID_HEXSZ + 1], ido[MVMS_OID_HEXSZ + 1], idt[MVMS_OID_HEXSZ + 1];
 	const char *kind;
 
@@ -431,8 +465,12 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 	if (side == MVMS_MERGE_THEIRS)
 		return take(c, t);
 	if (!ambiguous && b && o && t && b->safetensors && o->safetensors && t->safetensors &&
-	    o->mode == t->mode)
-		return merge_tensors(c, b, o, t);
+	    o->mode == t->mode) {
+		if ((error = tensor_mergeable(&dense, c->st, o, t)) < 0)
+			return error;
+		if (dense)
+			return merge_tensors(c, b, o, t);
+	}
 	if (c->o->strategy == MVMS_MERGE_OURS)
 		return take(c, o);
 	if (c->o->strategy == MVMS_MERGE_THEIRS)
@@ -440,9 +478,10 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 	fmt_id(idb, b);
 	fmt_id(ido, o);
 	fmt_id(idt, t);
-	kind = ambiguous ? "bases-disagree" : !b ? "add-add" : (!o || !t) ? "modify-delete"
-			 : (o->mode != t->mode && mvms_oid_cmp(&o->oid, &t->oid) == 0) ? "mode"
-											: "both-modified";
+	kind = ambiguous ? "bases-disagree" : !dense ? "bytes-outside-tensors"
+	     : !b ? "add-add" : (!o || !t) ? "modify-delete"
+	     : (o->mode != t->mode && mvms_oid_cmp(&o->oid, &t->oid) == 0) ? "mode"
+	     : "both-modified";
 	return add_conflict(c, path, NULL, kind, idb, ido, idt);
 }
 

@@ -478,14 +478,19 @@ done:
 
 int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path)
 {
+	const char *slash;
 	int error = 0;
 
 	*fd = -1;
 	*tmp = *final = NULL;
 	MVMS_TRY(mvms_path_check(path));
 	MVMS_TRY(mkdir_parents(dir, path));
+	/* The temporary name is short and fixed, beside the final one: a name derived from
+	 * the file's would overflow NAME_MAX for names near 255 bytes. */
+	slash = strrchr(path, '/');
 	if (asprintf(final, "%s/%s", dir, path) < 0 ||
-	    asprintf(tmp, "%s/%s.mvms-tmp-XXXXXX", dir, path) < 0) {
+	    asprintf(tmp, "%s/%.*s.mvms-tmp-XXXXXX", dir,
+		     slash ? (int)(slash - path + 1) : 0, path) < 0) {
 		free(*final);
 		*final = *tmp = NULL;
 		error = mvms_error_set(MVMS_ERROR, "out of memory");

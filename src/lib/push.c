@@ -25,6 +25,7 @@
 #include "pool.h"
 #include "manifest.h"
 #include "safetensors.h"
+#include "validate.h"
 #include "mvms/sync.h"
 
 /* Read, cut, hash and compress 2 MiB at a time: the bytes stay in the CPU cache from read()
@@ -1331,6 +1332,39 @@ typedef struct push_spec {
 	int stage_only;             /* store the chunks, make no version (remote push) */
 } push_spec;
 
+/* The whole commit, checked (validate.c) before any object or row of it is written:
+ * files read by this push by the chunks it cut, others by the content the store has. */
+static int validate_commit(push_ctx *c, const push_spec *ps)
+{
+	mvms_commit_plan plan;
+	mvms_commit_file *cf = calloc(c->nfiles + 1, sizeof(*cf));
+	size_t i;
+	int error = 0;
+
+	MVMS_CHECK_ALLOC(cf, error);
+	for (i = 0; i < c->nfiles; i++) {
+		const push_file *f = &c->files[i];
+		cf[i].path = f->path;
+		cf[i].mode = f->mode;
+		cf[i].size = f->size;
+		cf[i].id = f->id;
+		cf[i].source = f->abs ? MVMS_COMMIT_CHUNKS : MVMS_COMMIT_STORED;
+		cf[i].chunks = f->chunks;
+		cf[i].nchunks = f->nchunks;
+	}
+	memset(&plan, 0, sizeof(plan));
+	plan.model_id = ps->model_id;
+	plan.branch = ps->branch;
+	plan.files = cf;
+	plan.nfiles = c->nfiles;
+	plan.parents = ps->parents;
+	plan.nparents = ps->nparents;
+	error = mvms_validate_commit(c->st, &plan);
+done:
+	free(cf);
+	return error;
+}
+
 /* Reads and stores the files that are not in the store yet, then commits the version. */
 static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 {
@@ -1381,6 +1415,7 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		goto done;
 	}
 
+	MVMS_TRY(gone(c, validate_commit(c, ps)));
 	if (ps->manifest) {
 		/* A manifest made elsewhere (a client): commit its exact bytes, so the id the
 		 * client computed is the id stored. */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Naming versions: MODEL@REF resolution (vN, branch, tag, latest, id prefix), and the
- * branches and tags that point at versions. Branch moves by push are compare-and-swap
- * and live in push.c's transaction; here are the explicit create/delete/list commands.
+ * Naming versions: MODEL@REF resolution (full id, vN, tag, branch, environment, latest, id
+ * prefix), and the branches and tags that point at versions. A ref never shadows a
+ * version: names that read as an id, an id prefix or vN are refused when created, and a
+ * REF that more than one reading matches (older stores) is an error naming them all.
+ * Branch moves by push are compare-and-swap and live in push.c's transaction; here are
+ * the explicit create/delete/list commands.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,13 +13,27 @@
 #include <time.h>
 #include "store_int.h"
 
-#define PREFIX_MIN 6
+/* Shorter hex strings are names, never id prefixes (so "abc" or "123" stay usable). */
+#define PREFIX_MIN 4
 #define AMBIGUOUS_SHOW 8
+
+static int is_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* "v" followed by one or more digits: how MODEL@vN names version numbers. */
+static int is_vnum(const char *s)
+{
+	return s[0] == 'v' && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1);
+}
 
 int mvms_ref_name_check(const char *name)
 {
 	size_t i, n = name ? strlen(name) : 0;
-	int digits = 1;
 
 	if (n == 0 || n > 100)
 		return mvms_error_set(MVMS_EINVALID, "ref name must be 1 to 100 characters");
@@ -30,12 +47,18 @@ int mvms_ref_name_check(const char *name)
 			return mvms_error_set(MVMS_EINVALID,
 					      "bad ref name '%s': only letters, digits, '.', '_', "
 					      "'-' and '/' are allowed", name);
-		if (i > 0 && !isdigit((unsigned char)c))
-			digits = 0;
 	}
-	/* Reserved: these would shadow version numbers and the 'latest' alias. */
-	if (strcmp(name, "latest") == 0 || (name[0] == 'v' && n > 1 && digits))
-		return mvms_error_set(MVMS_EINVALID, "ref name '%s' is reserved", name);
+	/* Reserved: these would shadow version numbers, ids and the 'latest' alias. */
+	if (strcmp(name, "latest") == 0)
+		return mvms_error_set(MVMS_EINVALID, "ref name 'latest' is reserved (the head of main)");
+	if (is_vnum(name))
+		return mvms_error_set(MVMS_EINVALID,
+				      "ref name '%s' is reserved: it reads as a version number", name);
+	if (n >= PREFIX_MIN && is_hex(name))
+		return mvms_error_set(MVMS_EINVALID,
+				      "ref name '%s' could be read as a version id%s: names of %d or "
+				      "more hex digits alone are reserved for ids", name,
+				      n == MVMS_OID_HEXSZ ? "" : " prefix", PREFIX_MIN);
 	return 0;
 }
 
@@ -85,14 +108,6 @@ static int lookup_row(int64_t *out, mvms_store *st, const char *sql, int64_t mod
 	return error;
 }
 
-static int is_hex(const char *s)
-{
-	for (; *s; s++)
-		if (!isxdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 static int resolve_prefix(int64_t *out, mvms_store *st, int64_t model_id, const char *model,
 			  const char *prefix)
 {
@@ -136,6 +151,120 @@ static int resolve_prefix(int64_t *out, mvms_store *st, int64_t model_id, const 
 	return error;
 }
 
+/* One reading of a REF that matched: what kind of name it is and the version it gives. */
+typedef struct ref_hit {
+	const char *kind;
+	int64_t row;
+	int named;                 /* a tag, branch or environment (not an id or number) */
+} ref_hit;
+
+#define HITS_MAX 8
+
+/* Records the outcome @rc of one lookup: MVMS_ENOTFOUND is no hit, other errors stop. */
+static int add_hit(ref_hit *hits, size_t *n, int rc, const char *kind, int64_t row, int named)
+{
+	if (rc == MVMS_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	hits[*n].kind = kind;
+	hits[*n].row = row;
+	hits[*n].named = named;
+	(*n)++;
+	return 0;
+}
+
+/* The error for a REF that reads as more than one thing: every reading and its version. */
+static int ambiguous_error(mvms_store *st, const char *model, const char *ref,
+			   const ref_hit *hits, size_t n)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT number, oid FROM versions WHERE id = ?");
+	mvms_buf list = MVMS_BUF_INIT;
+	size_t i;
+	int error;
+
+	for (i = 0; s && i < n; i++) {
+		sqlite3_bind_int64(s, 1, hits[i].row);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			mvms_buf_printf(&list, "%s%s -> %s@v%lld (%.12s)", i ? ", " : "", hits[i].kind,
+					model, (long long)sqlite3_column_int64(s, 0),
+					(const char *)sqlite3_column_text(s, 1));
+		sqlite3_reset(s);
+	}
+	error = mvms_error_set(MVMS_EAMBIGUOUS,
+			       "%s@%s is ambiguous: %s; name the version by number (%s@vN)", model,
+			       ref, list.ptr ? list.ptr : "", model);
+	mvms_buf_dispose(&list);
+	return error;
+}
+
+/*
+ * Every reading of @ref, in the documented order: full id, vN, tag, branch, environment,
+ * latest, id prefix. Names that read as ids or numbers are refused when created, so in a
+ * store made by this version at most one reading matches; where more do (a tag and a
+ * branch of one name, or an older store's ref named like an id), the ref is an error,
+ * never a silent pick.
+ */
+static int resolve_ref(int64_t *out, mvms_store *st, int64_t model_id, const char *model,
+		       const char *ref)
+{
+	static const char q_number[] = "SELECT id FROM versions WHERE model_id = ? AND number = ?";
+	static const char q_tag[] = "SELECT version_id FROM tags WHERE model_id = ? AND name = ?";
+	static const char q_branch[] =
+		"SELECT version_id FROM branches WHERE model_id = ? AND name = ?";
+	/* MODEL@ENV: the environment's primary version (highest weight). */
+	static const char q_env[] =
+		"SELECT t.version_id FROM deployment_targets t "
+		"JOIN versions v ON v.id = t.version_id "
+		"WHERE t.model_id = ?1 AND t.env = ?2 AND t.revision = "
+		"(SELECT max(revision) FROM deployment_revisions WHERE model_id = ?1 AND env = ?2) "
+		"ORDER BY t.weight DESC, v.number DESC LIMIT 1";
+	ref_hit hits[HITS_MAX];
+	size_t n = 0, i, named = 0, len = strlen(ref);
+	int hex = is_hex(ref), error = 0, rc;
+	int64_t row = 0;
+
+	if (hex && len == MVMS_OID_HEXSZ) {
+		rc = resolve_prefix(&row, st, model_id, model, ref);
+		MVMS_TRY(add_hit(hits, &n, rc, "id", row, 0));
+	}
+	if (is_vnum(ref)) {
+		rc = len > 18 ? MVMS_ENOTFOUND
+			      : lookup_row(&row, st, q_number, model_id, NULL, strtoll(ref + 1, NULL, 10));
+		MVMS_TRY(add_hit(hits, &n, rc, "version number", row, 0));
+	}
+	rc = lookup_row(&row, st, q_tag, model_id, ref, 0);
+	MVMS_TRY(add_hit(hits, &n, rc, "tag", row, 1));
+	rc = lookup_row(&row, st, q_branch, model_id, ref, 0);
+	MVMS_TRY(add_hit(hits, &n, rc, "branch", row, 1));
+	rc = lookup_row(&row, st, q_env, model_id, ref, 0);
+	MVMS_TRY(add_hit(hits, &n, rc, "environment", row, 1));
+	if (n == 0 && strcmp(ref, "latest") == 0) {
+		rc = lookup_row(&row, st, q_branch, model_id, "main", 0);
+		MVMS_TRY(add_hit(hits, &n, rc, "latest", row, 0));
+	}
+	if (hex && len >= PREFIX_MIN && len < MVMS_OID_HEXSZ) {
+		rc = resolve_prefix(&row, st, model_id, model, ref);
+		MVMS_TRY(add_hit(hits, &n, rc, "id prefix", row, 0));
+	}
+	if (n == 0) {
+		error = MVMS_ENOTFOUND;
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		named += (size_t)hits[i].named;
+	for (i = 1; i < n && hits[i].row == hits[0].row; i++)
+		;
+	/* Two kinds of name are ambiguous even on one version today: a branch moves. */
+	if (i < n || named > 1) {
+		error = ambiguous_error(st, model, ref, hits, n);
+		goto done;
+	}
+	*out = hits[0].row;
+done:
+	return error;
+}
+
 int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_store *st,
 			   const char *spec)
 {
@@ -156,43 +285,13 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 	}
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
-
-	if (ref[0] == 'v' && ref[1] && strspn(ref + 1, "0123456789") == strlen(ref + 1)) {
-		error = strlen(ref) > 18 ? MVMS_ENOTFOUND
-					 : lookup_row(&row, st,
-						      "SELECT id FROM versions WHERE model_id = ? AND number = ?",
-						      model_id, NULL, strtoll(ref + 1, NULL, 10));
-	} else {
-		error = lookup_row(&row, st,
-				   "SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
-				   model_id, ref, 0);
-		if (error == MVMS_ENOTFOUND)
-			error = lookup_row(&row, st,
-					   "SELECT version_id FROM tags WHERE model_id = ? AND name = ?",
-					   model_id, ref, 0);
-		if (error == MVMS_ENOTFOUND)
-			/* MODEL@ENV: the environment's primary version (highest weight). */
-			error = lookup_row(&row, st,
-					   "SELECT t.version_id FROM deployment_targets t "
-					   "JOIN versions v ON v.id = t.version_id "
-					   "WHERE t.model_id = ?1 AND t.env = ?2 AND t.revision = "
-					   "(SELECT max(revision) FROM deployment_revisions "
-					   " WHERE model_id = ?1 AND env = ?2) "
-					   "ORDER BY t.weight DESC, v.number DESC LIMIT 1",
-					   model_id, ref, 0);
-		if (error == MVMS_ENOTFOUND && strcmp(ref, "latest") == 0)
-			error = lookup_row(&row, st,
-					   "SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
-					   model_id, "main", 0);
-		if (error == MVMS_ENOTFOUND && strlen(ref) >= PREFIX_MIN && is_hex(ref))
-			error = resolve_prefix(&row, st, model_id, model, ref);
-	}
+	error = resolve_ref(&row, st, model_id, model, ref);
 	if (error == MVMS_ENOTFOUND) {
 		error = mvms_error_set(MVMS_ENOTFOUND,
 				       "%s@%s: no such version, branch, tag, environment or id prefix%s",
 				       model, ref,
 				       strlen(ref) < PREFIX_MIN && is_hex(ref)
-					       ? " (id prefixes need at least 6 hex digits)"
+					       ? " (id prefixes need at least 4 hex digits)"
 					       : "");
 		goto done;
 	}
@@ -216,6 +315,32 @@ static int model_of_row(int64_t *out, mvms_store *st, int64_t row)
 {
 	return lookup_row(out, st, "SELECT model_id FROM versions WHERE id = ?1 AND ?2 = 0", row,
 			  NULL, 0);
+}
+
+int mvms_refs__name_free(mvms_store *st, int64_t model_id, const char *name, const char *kind)
+{
+	static const char *const kinds[] = { "tag", "branch", "environment" };
+	static const char *const sql[] = {
+		"SELECT version_id FROM tags WHERE model_id = ? AND name = ?",
+		"SELECT version_id FROM branches WHERE model_id = ? AND name = ?",
+		"SELECT revision FROM deployment_revisions WHERE model_id = ? AND env = ? LIMIT 1",
+	};
+	int64_t row;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kinds[i], kind) == 0)
+			continue;
+		rc = lookup_row(&row, st, sql[i], model_id, name, 0);
+		if (rc == 0)
+			return mvms_error_set(MVMS_EEXISTS,
+					      "%s '%s' exists already: a %s of the same name would make "
+					      "MODEL@%s ambiguous", kinds[i], name, kind, name);
+		if (rc != MVMS_ENOTFOUND)
+			return rc;
+	}
+	return 0;
 }
 
 /* Adds a tag or branch: @sql inserts (model_id, name, version_id, time) into its table.
@@ -242,6 +367,7 @@ int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
 	MVMS_TRY(mvms_ref_name_check(name));
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
 	MVMS_TRY(model_of_row(&model_id, st, row));
+	MVMS_TRY(mvms_refs__name_free(st, model_id, name, "tag"));
 	error = ref_insert(st, "INSERT INTO tags(model_id, name, version_id, created_at) "
 			       "VALUES (?, ?, ?, ?)", model_id, name, row, "create tag");
 	if (error == MVMS_EEXISTS)
@@ -269,6 +395,7 @@ int mvms_branch_create(mvms_store *st, const char *model, const char *name, cons
 	} else {
 		MVMS_TRY(mvms_refs__branch_head(&row, st, model_id, "main"));
 	}
+	MVMS_TRY(mvms_refs__name_free(st, model_id, name, "branch"));
 	error = ref_insert(st, "INSERT INTO branches(model_id, name, version_id, updated_at) "
 			       "VALUES (?, ?, ?, ?)", model_id, name, row, "create branch");
 	if (error == MVMS_EEXISTS)

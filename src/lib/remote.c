@@ -138,9 +138,12 @@ static int call(mvms_remote *r, const char *method, const char *path, const void
 
 static cJSON *parse_json(const mvms_buf *b, const char *what)
 {
-	cJSON *doc = cJSON_ParseWithLength(b->ptr ? b->ptr : "", b->size);
+	cJSON *doc = NULL;
 
-	if (!doc)
+	if (b->ptr && mvms_json_has_nul(b->ptr, b->size))
+		mvms_error_set(MVMS_ERROR, "remote: %s: the server's reply has a NUL (\\u0000) in a string",
+			       what);
+	else if (!(doc = cJSON_ParseWithLength(b->ptr ? b->ptr : "", b->size)))
 		mvms_error_set(MVMS_ERROR, "remote: %s: the server's reply is not JSON", what);
 	return doc;
 }

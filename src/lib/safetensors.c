@@ -266,6 +266,23 @@ done:
 	return error;
 }
 
+int mvms_safetensors_dense(const mvms_safetensors *st, uint64_t file_size)
+{
+	uint64_t pos = st->header_end;
+	size_t i;
+
+	/* Sorted by offset, non-empty tensors do not overlap (check_layout); an empty one
+	 * sits on a boundary and covers nothing. */
+	for (i = 0; i < st->count; i++) {
+		if (st->tensors[i].length == 0)
+			continue;
+		if (st->tensors[i].offset != pos)
+			return 0;
+		pos += st->tensors[i].length;
+	}
+	return pos == file_size;
+}
+
 /* "__metadata__" is an object of strings; it is kept printed compactly. */
 static int parse_metadata(mvms_safetensors *st, const cJSON *meta)
 {

@@ -46,6 +46,13 @@ int mvms_safetensors_probe(mvms_safetensors **out, int fd, uint64_t file_size);
 int mvms_safetensors_parse(mvms_safetensors **out, size_t *needed, const void *head,
 			   size_t head_len, uint64_t file_size);
 
+/**
+ * 1 when the tensors fill the data area exactly: the first starts at the header's end, each
+ * next where the last ended, and the last ends at @file_size; 0 when bytes lie outside every
+ * tensor (gaps, or trailing bytes), which a file rebuilt from its tensors would lose.
+ */
+int mvms_safetensors_dense(const mvms_safetensors *st, uint64_t file_size);
+
 /** Bytes per element of a safetensors dtype ("BF16" -> 2), 0 if unknown. */
 unsigned mvms_safetensors_dtype_size(const char *dtype);
 

@@ -99,6 +99,31 @@ int mvms_s3_retryable(int curl_code, long status, const char *code);
 /** 1 when the HTTP status and S3 error code mean bad credentials or no permission. */
 int mvms_s3_is_auth_error(long status, const char *code);
 
+/**
+ * 1 when requests must name the bucket in the path (http://endpoint/bucket/key) whatever
+ * the addressing asked for by default, as the AWS SDKs do: the endpoint's host
+ * (@authority, "host[:port]") is an IP address or localhost, or @bucket cannot be a host
+ * name label (a dot over @https, upper case, '_').
+ */
+int mvms_s3_needs_path_style(const char *authority, const char *bucket, int https);
+
+/**
+ * Appends to @out what a refused request (HTTP @status 401/403, S3 error @code and
+ * @message, both may be NULL) means: bad signature (wrong secret), unknown key id, access
+ * denied, expired token, clock skew. Names @key_id (or the bearer token, when @bearer),
+ * never a secret.
+ */
+int mvms_s3_auth_reason(mvms_buf *out, long status, const char *code, const char *message,
+			const char *key_id, int bearer);
+
+/**
+ * Checks that the bucket can be listed under the store's prefix with the credentials
+ * given (one LIST of at most one key). @return 0; MVMS_ENOTFOUND when the bucket does not
+ * exist; MVMS_EAUTH for bad credentials or a missing permission; MVMS_ERROR (or
+ * MVMS_ETIMEOUT) when the endpoint cannot be reached. The message says which.
+ */
+int mvms_backend_s3_check(mvms_backend *be);
+
 /** Copies the text of the first <@tag>...</@tag> in @xml, entities decoded; 0, or
  * MVMS_ENOTFOUND when absent. */
 int mvms_s3_xml_text(mvms_buf *out, const char *xml, size_t len, const char *tag);

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
+#include "sigv4.h"
 
 static int mkdir_p(const char *path)
 {
@@ -124,13 +125,112 @@ done:
 	return error;
 }
 
+/* Checks a new store's options before anything is created, so that a refused init leaves
+ * nothing behind: the parameters, and for a bucket that it exists and the credentials in
+ * the environment can list it (a typo or a wrong secret fails now, not at the first push). */
+static int check_new(mvms_chunker_params *cp, const mvms_store_options *opts)
+{
+	mvms_backend_s3_options so;
+	mvms_backend *be = NULL;
+	char *buf = NULL;
+	int error = 0;
+
+	MVMS_TRY(mvms_chunker_params_init(cp, opts->chunk_avg));
+	if (opts->level < 0 || opts->level > 22) {
+		error = mvms_error_set(MVMS_EINVALID, "store: zstd level %d outside 1..22",
+				       opts->level);
+		goto done;
+	}
+	if (opts->pack_size && (opts->pack_size < 1024 * 1024 ||
+				opts->pack_size > 4096ull * 1024 * 1024)) {
+		error = mvms_error_set(MVMS_EINVALID, "store: pack size must be between 1 MiB and 4 GiB");
+		goto done;
+	}
+	if (opts->backend && strcmp(opts->backend, "local") != 0) {
+		buf = malloc(strlen(opts->backend) + 1);
+		MVMS_CHECK_ALLOC(buf, error);
+		MVMS_TRY(mvms_backend_s3_options_from_env(&so, buf, strlen(opts->backend) + 1,
+							  opts->backend));
+		MVMS_TRY(mvms_backend_s3(&be, &so));
+		MVMS_TRY(mvms_backend_s3_check(be));
+	}
+done:
+	mvms_backend_free(be);
+	free(buf);
+	return error;
+}
+
+/* 1 when the store's parameters are recorded (the last step of creating it). */
+static int config_present(int *out, mvms_store *st)
+{
+	char *v = NULL;
+	int error = config_get(&v, st, "format");
+
+	free(v);
+	*out = error == 0;
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
+	}
+	return error;
+}
+
+/*
+ * Records a new store's parameters (@opts, or the defaults when NULL). Several processes
+ * may create one store at once (pushes into a new directory): the check is repeated under
+ * the write lock, the first one records, and the others use what it recorded; an init
+ * (@opts set) that finds the parameters there already fails with MVMS_EEXISTS.
+ */
+static int config_create(mvms_store *st, const char *dir, int create,
+			 const mvms_store_options *opts)
+{
+	mvms_store_options def = MVMS_STORE_OPTIONS_INIT;
+	mvms_chunker_params cp;
+	int error = 0, present = 0;
+	char num[32];
+
+	MVMS_TRY(config_present(&present, st));
+	if (!present) {
+		MVMS_TRY(mvms_db_begin(st->db));
+		MVMS_TRY(config_present(&present, st));
+	}
+	if (present && opts) {
+		error = mvms_error_set(MVMS_EEXISTS, "store: %s holds a store already", dir);
+		goto done;
+	}
+	if (present)
+		goto done;
+	if (!create) {
+		error = mvms_error_set(MVMS_ENOTFOUND, "store: %s has no parameters: its creation "
+				       "did not finish (run 'mvms-store init')", dir);
+		goto done;
+	}
+	if (!opts)
+		opts = &def;
+	MVMS_TRY(mvms_chunker_params_init(&cp, opts->chunk_avg));
+	snprintf(num, sizeof(num), "%" PRIu32, cp.avg_size);
+	MVMS_TRY(config_set(st, "chunk_avg", num));
+	snprintf(num, sizeof(num), "%d", opts->level ? opts->level : MVMS_LEVEL_DEFAULT);
+	MVMS_TRY(config_set(st, "zstd_level", num));
+	snprintf(num, sizeof(num), "%" PRIu64,
+		 opts->pack_size ? opts->pack_size : (uint64_t)MVMS_PACK_SIZE_DEFAULT);
+	MVMS_TRY(config_set(st, "pack_size", num));
+	MVMS_TRY(config_set(st, "backend", opts->backend ? opts->backend : "local"));
+	MVMS_TRY(config_set(st, "chunker", "fastcdc-gear-v1"));
+	MVMS_TRY(config_set(st, "format", "1"));
+	error = mvms_db_commit(st->db);
+done:
+	mvms_db_rollback(st->db);
+	return error;
+}
+
 static int store_open(mvms_store **out, const char *dir, int create,
 		      const mvms_store_options *opts)
 {
 	mvms_store *st = NULL;
 	char *dbpath = NULL, *objdir = NULL;
-	int error = 0, exists;
-	char num[32];
+	int error = 0, exists, present = 0;
+	mvms_chunker_params cp;
 
 	*out = NULL;
 	st = calloc(1, sizeof(*st));
@@ -147,55 +247,22 @@ static int store_open(mvms_store **out, const char *dir, int create,
 				       "store: no store at %s (run 'mvms-store init' first)", dir);
 		goto done;
 	}
-	if (exists && opts) {
-		error = mvms_error_set(MVMS_EEXISTS, "store: %s holds a store already", dir);
-		goto done;
+	if (exists) {
+		MVMS_TRY(mvms_db_open(&st->db, dbpath, 0));
+		MVMS_TRY(config_present(&present, st));
+		if (present && opts) {
+			error = mvms_error_set(MVMS_EEXISTS, "store: %s holds a store already", dir);
+			goto done;
+		}
 	}
-	if (!exists)
-		MVMS_TRY(mkdir_p(dir));
-	MVMS_TRY(mvms_db_open(&st->db, dbpath, !exists));
+	if (opts)
+		MVMS_TRY(check_new(&cp, opts));
 	if (!exists) {
-		mvms_store_options def = MVMS_STORE_OPTIONS_INIT;
-		mvms_chunker_params cp;
-
-		if (!opts)
-			opts = &def;
-		MVMS_TRY(mvms_chunker_params_init(&cp, opts->chunk_avg));
-		if (opts->level < 0 || opts->level > 22) {
-			error = mvms_error_set(MVMS_EINVALID, "store: zstd level %d outside 1..22",
-					       opts->level);
-			goto done;
-		}
-		if (opts->pack_size && (opts->pack_size < 1024 * 1024 ||
-					opts->pack_size > 4096ull * 1024 * 1024)) {
-			error = mvms_error_set(MVMS_EINVALID,
-					       "store: pack size must be between 1 MiB and 4 GiB");
-			goto done;
-		}
-		MVMS_TRY(mvms_db_begin(st->db));
-		snprintf(num, sizeof(num), "%" PRIu32, cp.avg_size);
-		MVMS_TRY(config_set(st, "chunk_avg", num));
-		snprintf(num, sizeof(num), "%d", opts->level ? opts->level : MVMS_LEVEL_DEFAULT);
-		MVMS_TRY(config_set(st, "zstd_level", num));
-		snprintf(num, sizeof(num), "%" PRIu64,
-			 opts->pack_size ? opts->pack_size : (uint64_t)MVMS_PACK_SIZE_DEFAULT);
-		MVMS_TRY(config_set(st, "pack_size", num));
-		if (opts->backend && strcmp(opts->backend, "local") != 0) {
-			/* Checked now, so a typo fails at init rather than at the first push. */
-			mvms_backend_s3_options so;
-			char *tmp = malloc(strlen(opts->backend) + 1);
-			MVMS_CHECK_ALLOC(tmp, error);
-			error = mvms_backend_s3_options_from_env(&so, tmp, strlen(opts->backend) + 1,
-								 opts->backend);
-			free(tmp);
-			if (error < 0)
-				goto done;
-		}
-		MVMS_TRY(config_set(st, "backend", opts->backend ? opts->backend : "local"));
-		MVMS_TRY(config_set(st, "chunker", "fastcdc-gear-v1"));
-		MVMS_TRY(config_set(st, "format", "1"));
-		MVMS_TRY(mvms_db_commit(st->db));
+		MVMS_TRY(mkdir_p(dir));
+		MVMS_TRY(mvms_db_open(&st->db, dbpath, 1));
 	}
+	if (!present)
+		MVMS_TRY(config_create(st, dir, create, opts));
 	MVMS_TRY(load_config(st));
 	if (strcmp(st->backend_name, "local") == 0) {
 		MVMS_TRY(mvms_backend_local(&st->be, objdir));

@@ -75,6 +75,10 @@ int mvms_version__load_rows(mvms_version_info ***out, size_t *count, mvms_store 
 int mvms_version__model(int64_t *out, mvms_store *st, int64_t row);
 /* Branch head row id (0 with MVMS_ENOTFOUND when the branch does not exist). */
 int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch);
+/* 0 when no ref of another kind than @kind ("tag", "branch" or "environment") is named
+ * @name in model @model_id; MVMS_EEXISTS (with a message) when one is, since MODEL@NAME
+ * would then be ambiguous. */
+int mvms_refs__name_free(mvms_store *st, int64_t model_id, const char *name, const char *kind);
 
 /* One file of a version being committed by push__entries: either a file to read (abs) or
  * a content the store already has (abs NULL, content and size set). */

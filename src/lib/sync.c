@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "pack.h"
 #include "safetensors.h"
+#include "validate.h"
 
 #define FILEMAP_HDR 32
 #define FILEMAP_ENTRY 40
@@ -551,6 +552,12 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	for (j = 0; j < nfilemaps; j++)
 		if (mvms_sync_object_id(&fm_ids[j], "files", filemaps[j], filemap_lens[j]) < 0)
 			memset(&fm_ids[j], 0, sizeof(fm_ids[j]));
+	/* The whole commit is checked before any content row or object of it is written. */
+	if ((error = mvms_validate_manifest(st, m, model_id, branch, parents, fm_ids, filemaps,
+					    filemap_lens, nfilemaps)) < 0) {
+		out->gc_conflict = error == MVMS_ECONFLICT; /* under a lease: a gc took a chunk */
+		goto done;
+	}
 	for (i = 0; i < m->file_count; i++) {
 		const mvms_manifest_file *f = &m->files[i];
 		if ((have = content_exists(st, &f->id)) < 0) {
@@ -723,6 +730,8 @@ int mvms_sync_upload(mvms_push_result *out, mvms_store *st, const char *model, c
 		entries[n].abs = files[i].abs;
 		n++;
 	}
+	/* The tree's paths, checked before any file is read and stored. */
+	MVMS_TRY(mvms_validate_entry_paths(entries, n));
 	MVMS_TRY(mvms_push__entries(out, st, model, branch, head_row, head_row ? &head_row : NULL,
 				    head_row ? 1 : 0, message, author, 0, entries, n, NULL, 1));
 done:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small shared helpers: growing buffers, canonical JSON string escaping, object keys,
- * full reads and writes on file descriptors, a monotonic clock.
+ * full reads and writes on file descriptors, a monotonic clock, the check for an escaped NUL
+ * in JSON text.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common.h"
+#include "mvms/remote.h"
 
 int mvms_buf_grow(mvms_buf *b, size_t extra)
 {
@@ -171,4 +173,20 @@ double mvms_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int mvms_json_has_nul(const char *data, size_t len)
+{
+	size_t i;
+
+	/* Outside strings a backslash is not JSON at all, so no need to track quotes; each
+	 * escape is skipped whole, so "\\u0000" (a backslash, then text) is not a NUL. */
+	for (i = 0; i + 1 < len; i++) {
+		if (data[i] != '\\')
+			continue;
+		if (data[i + 1] == 'u' && len - i >= 6 && memcmp(data + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
 }

@@ -147,6 +147,58 @@ static void header_value(const char **v, size_t *n)
 		(*n)--;
 }
 
+/* The body's framing from its headers, refusing whatever two readers could frame two
+ * ways (RFC 9112 6.3): a front proxy and evhttp must agree where a request ends, or a
+ * request can hide inside another's body. evhttp looks at the first Content-Length only,
+ * takes "+5" or " 5" for 5, and any Transfer-Encoding but a lone "chunked" for none; so
+ * Content-Length with Transfer-Encoding, either one twice, a Content-Length that is not
+ * all digits, and a Transfer-Encoding other than "chunked" are all refused. */
+static int check_framing(head_verdict *v, const char *cl, size_t cl_len, unsigned ncl,
+			 const char *te, size_t te_len, unsigned nte, uint64_t max_body)
+{
+	char buf[32];
+	unsigned long long val;
+	size_t i;
+
+	if (ncl && nte)
+		return refuse(v, 400, "bad_request",
+			      "Content-Length and Transfer-Encoding together: the body's end is ambiguous");
+	if (ncl > 1)
+		return refuse(v, 400, "bad_request", "more than one Content-Length header");
+	if (nte > 1)
+		return refuse(v, 400, "bad_request", "more than one Transfer-Encoding header");
+	if (nte) {
+		if (te_len == 7 && strncasecmp(te, "chunked", 7) == 0) {
+			v->chunked = 1;
+			return 0;
+		}
+		return refuse(v, 501, "not_implemented",
+			      "Transfer-Encoding '%.*s' is not supported (only chunked)",
+			      (int)(te_len < 32 ? te_len : 32), te);
+	}
+	if (!ncl)
+		return 0;
+	for (i = 0; i < cl_len; i++)
+		if (cl[i] < '0' || cl[i] > '9')
+			break;
+	if (cl_len == 0 || i < cl_len)
+		return refuse(v, 400, "bad_request", "Content-Length is not a number");
+	while (cl_len > 1 && *cl == '0') /* leading zeros say nothing */
+		cl++, cl_len--;
+	if (cl_len >= sizeof(buf))
+		return refuse(v, 413, "too_large", "the body is larger than --max-body (%llu bytes)",
+			      (unsigned long long)max_body);
+	memcpy(buf, cl, cl_len);
+	buf[cl_len] = '\0';
+	errno = 0;
+	val = strtoull(buf, NULL, 10);
+	if (errno == ERANGE || val > max_body)
+		return refuse(v, 413, "too_large", "the body is larger than --max-body (%llu bytes)",
+			      (unsigned long long)max_body);
+	v->length = (uint64_t)val;
+	return 0;
+}
+
 /* Checks @h (@n bytes through the empty line, NUL-free) as evhttp_parse_firstline_ and
  * evhttp_parse_headers_ would, and decides the body's framing as evhttp_get_body will. */
 static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_body)
@@ -155,10 +207,9 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 					     "TRACE", "CONNECT", "PATCH" };
 	const char *line = h, *end = h + n, *nl, *sp1, *sp2, *cl = NULL, *te = NULL, *ex = NULL;
 	size_t len, cl_len = 0, te_len = 0, ex_len = 0, i;
-	char buf[64], *e;
+	unsigned ncl = 0, nte = 0;
 	int is_head = 0, first = 1, known_method = 0, http11 = 0;
 	struct evhttp_uri *uri;
-	long long val;
 
 	memset(v, 0, sizeof(*v));
 	for (; line < end; line = nl + 1) {
@@ -214,14 +265,21 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 			size_t val_n;
 			if (!colon)
 				return refuse(v, 400, "bad_request", "a header line without ':'");
+			/* "Content-Length : 5" is no Content-Length to evhttp, but may be one to a
+			 * proxy in front (RFC 9112 5.1: refuse white space before the colon). */
+			if (colon == line || memchr(line, ' ', (size_t)(colon - line)) ||
+			    memchr(line, '\t', (size_t)(colon - line)))
+				return refuse(v, 400, "bad_request", "a header name that is empty or has white space");
 			val_p = colon + 1;
 			val_n = (size_t)(line + len - val_p);
 			header_value(&val_p, &val_n);
-			if (!cl && colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+			if (colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0 &&
+			    ncl++ == 0) {
 				cl = val_p;
 				cl_len = val_n;
 			}
-			if (!te && colon - line == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+			if (colon - line == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0 &&
+			    nte++ == 0) {
 				te = val_p;
 				te_len = val_n;
 			}
@@ -231,29 +289,19 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 			}
 		}
 	}
-	if (is_head)
-		return 0; /* evhttp reads no body after HEAD, whatever the headers say */
+	/* Ambiguous framing is refused even where evhttp reads no body (HEAD): a proxy in
+	 * front may read one. */
+	if (check_framing(v, cl, cl_len, ncl, te, te_len, nte, max_body) < 0)
+		return -1;
+	if (is_head) {
+		/* evhttp reads no body after HEAD, whatever the headers say */
+		v->chunked = 0;
+		v->length = 0;
+		return 0;
+	}
 	/* evhttp_get_body answers any other expectation with its own 417 page. */
 	if (http11 && ex && !(ex_len == 12 && strncasecmp(ex, "100-continue", 12) == 0))
 		return refuse(v, 417, "expectation_failed", "only Expect: 100-continue is understood");
-	if (te && te_len == 7 && strncasecmp(te, "chunked", 7) == 0) {
-		v->chunked = 1;
-		return 0;
-	}
-	if (!cl)
-		return 0;
-	if (cl_len == 0 || cl_len >= sizeof(buf))
-		return refuse(v, 400, "bad_request", "Content-Length is not a number");
-	memcpy(buf, cl, cl_len);
-	buf[cl_len] = '\0';
-	errno = 0;
-	val = strtoll(buf, &e, 10);
-	if (*e != '\0' || val < 0)
-		return refuse(v, 400, "bad_request", "Content-Length is not a number");
-	if (errno == ERANGE || (uint64_t)val > max_body)
-		return refuse(v, 413, "too_large", "the body is larger than --max-body (%llu bytes)",
-			      (unsigned long long)max_body);
-	v->length = (uint64_t)val;
 	return 0;
 }
 

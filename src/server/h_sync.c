@@ -251,7 +251,7 @@ int srv_version_commit(srv_req *r)
 		name = cJSON_GetObjectItemCaseSensitive(mm, "name");
 		if (!cJSON_IsString(name) || strcmp(name->valuestring, r->caps[0]) != 0) {
 			cJSON_Delete(mdoc);
-			error = srv_reply_error(r, 400, "bad_manifest",
+			error = srv_reply_error(r, 400, "invalid_manifest",
 						"the manifest is not for model '%s'", r->caps[0]);
 			goto done;
 		}
@@ -287,6 +287,9 @@ int srv_version_commit(srv_req *r)
 			lens[i] = blen;
 			i++;
 		}
+	/* A bad branch name is "invalid"; past it, anything refused is the commit itself. */
+	if ((error = mvms_ref_name_check(br ? br->valuestring : "main")) < 0)
+		goto done;
 	if (srv_lease_enter(r) < 0)
 		goto done;
 	error = mvms_sync_commit(&res, r->st, br ? br->valuestring : "main", eh->valuestring,
@@ -299,6 +302,11 @@ int srv_version_commit(srv_req *r)
 	if (error == MVMS_ECONFLICT && res.gc_conflict) {
 		/* Not a moved branch: a new push (the client starts over once) succeeds. */
 		error = srv_reply_error(r, 409, "gc_conflict", "%s", mvms_error_last());
+		goto done;
+	}
+	if (error == MVMS_EINVALID || error == MVMS_EMISMATCH) {
+		/* The library validated the commit whole: its first problem, nothing committed. */
+		error = srv_reply_error(r, 400, "invalid_manifest", "%s", mvms_error_last());
 		goto done;
 	}
 	if (error < 0)

@@ -2,12 +2,16 @@
 /*
  * Replies: JSON documents, JSON errors {"error":{"code","message"}}, raw bytes; the one
  * table that maps MVMS_E* codes to HTTP statuses; the access log line and metrics that
- * every finished reply records.
+ * every finished reply records. A 500's message stays in the server's log under an error id:
+ * what failed inside names the store's files, which are no business of a client's.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 #include "server.h"
 
@@ -144,6 +148,48 @@ void srv_reply_json(srv_req *r, int status, cJSON *doc)
 	cJSON_Delete(doc);
 }
 
+/* What a client may learn of an internal error: the state of the server it runs into (a
+ * full disk: it may retry elsewhere or tell someone), never a path. NULL when none. */
+static const char *condition(const char *msg)
+{
+	static const struct {
+		int err;
+		const char *says;
+	} known[] = {
+		{ ENOSPC, "the server is out of disk space" },
+		{ EDQUOT, "the server is out of disk quota" },
+		{ EROFS, "the server's storage is read-only" },
+		{ EMFILE, "the server is out of file descriptors" },
+		{ ENFILE, "the server is out of file descriptors" },
+		{ ENOMEM, "the server is out of memory" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strstr(msg, strerror(known[i].err)))
+			return known[i].says;
+	if (strstr(msg, "database or disk is full"))
+		return "the server is out of disk space";
+	if (strstr(msg, "out of memory"))
+		return "the server is out of memory";
+	return NULL;
+}
+
+/* Logs @msg, the detail of an internal error, under a new id and puts in @msg what the
+ * client gets instead. */
+static void internal_error(srv_req *r, char *msg, size_t size)
+{
+	static atomic_ulong serial;
+	const char *uri = evhttp_request_get_uri(r->req), *cond = condition(msg);
+	char id[48];
+
+	snprintf(id, sizeof(id), "E%ld-%lu", (long)getpid(), atomic_fetch_add(&serial, 1) + 1);
+	fprintf(stderr, "mvms-store: serve: error %s: %s %s: %s\n", id,
+		r->route ? r->route : "-", uri ? uri : "", msg);
+	snprintf(msg, size, "internal error%s%s; the server's log has the details under %s",
+		 cond ? ": " : "", cond ? cond : "", id);
+}
+
 int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -153,6 +199,8 @@ int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (status == 500)
+		internal_error(r, msg, sizeof(msg));
 	doc = cJSON_CreateObject();
 	err = cJSON_AddObjectToObject(doc, "error");
 	cJSON_AddStringToObject(err, "code", code);

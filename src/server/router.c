@@ -143,6 +143,13 @@ cJSON *srv_body_json(srv_req *r)
 		srv_reply_error(r, 400, "bad_json", "the body is not a JSON object");
 		return NULL;
 	}
+	/* cJSON would cut a string at an escaped NUL: {"name":"a\u0000b"} would name "a". */
+	if (mvms_json_has_nul((const char *)data, len)) {
+		cJSON_Delete(doc);
+		srv_reply_error(r, 400, "bad_json",
+				"a string in the body holds a NUL (\\u0000), which is not accepted");
+		return NULL;
+	}
 	return doc;
 }
 

@@ -2,24 +2,41 @@
 /*
  * mvms-store serve: binds one listening socket and runs N worker threads, each with its own
  * event loop, evhttp and store handle (SQLite connections are not shared between threads),
- * all accepting on that socket. SIGTERM/SIGINT stop accepting, let requests in flight finish
- * (bounded), then close. Request handling is router.c's.
+ * all accepting on that socket (each through its own duplicate of it: libevent closes the
+ * descriptor it was given). SIGTERM/SIGINT stop accepting, let requests in flight finish
+ * (bounded), then close. Out of descriptors (EMFILE, ENFILE), accept() fails at once and
+ * the listening socket stays readable: a worker stops listening for a back-off that
+ * doubles while nothing gets accepted, instead of spinning, and logs the episode once when
+ * it starts and once when it ends. Request handling is router.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
 #include "server.h"
 
 #define GRACE_SECONDS 30
+/* Accepting paused after accept() failed: first pause, longest pause (also how long the
+ * listener must go without a failure for the episode to end). */
+#define PAUSE_MIN_MS 100
+#define PAUSE_MAX_MS 1000
+
+enum accept_state {
+	ACCEPTING,        /* no trouble */
+	PAUSED,           /* listener disabled until the resume timer fires */
+	PROBING,          /* listening again; the episode ends after PAUSE_MAX_MS without a failure */
+};
 
 struct srv_worker {
 	unsigned index;
@@ -33,7 +50,19 @@ struct srv_worker {
 	int started;
 	int inflight;                /* streaming replies still being sent */
 	int stopping;
+	struct evconnlistener *lev;  /* the listener of `bound` */
+	struct event *resume;        /* ends a pause, then ends the episode */
+	enum accept_state accept;
+	unsigned pause_ms;           /* the current pause */
+	unsigned pauses;             /* pauses in this episode */
+	unsigned long accepted;      /* connections accepted since the last pause */
+	double episode_t0;
 };
+
+static _Thread_local srv_worker *tl_worker;
+/* Workers in a back-off episode: the first to start one and the last to end one log it, so
+ * an episode is two lines however many workers share the socket. */
+static atomic_int episodes;
 
 void srv_worker_inflight(srv_worker *w, int delta)
 {
@@ -61,9 +90,79 @@ static void *worker_main(void *arg)
 {
 	srv_worker *w = arg;
 
+	tl_worker = w;
 	srv_gate_enter(w->gate);
 	event_base_dispatch(w->base);
 	return NULL;
+}
+
+/* evhttp's listener failed an accept() with an error that retrying at once cannot cure
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM...): the socket stays readable, so listening on would
+ * spin. Stop listening for a while: the pause doubles while accepting gets nowhere, and
+ * starts again from the shortest when connections were accepted since the last one. */
+static void accept_failed(struct evconnlistener *lev, void *arg)
+{
+	srv_worker *w = tl_worker;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv;
+
+	(void)arg;
+	if (!w || w->lev != lev || w->stopping)
+		return;
+	evconnlistener_disable(lev);
+	if (w->accept == ACCEPTING) {
+		w->pause_ms = PAUSE_MIN_MS;
+		w->pauses = 0;
+		w->episode_t0 = srv_now();
+		if (atomic_fetch_add(&episodes, 1) == 0)
+			fprintf(stderr,
+				"mvms-store: serve: cannot accept connections: %s; pausing accepts "
+				"(%d ms, doubling up to %d ms) until it works again\n",
+				evutil_socket_error_to_string(err), PAUSE_MIN_MS, PAUSE_MAX_MS);
+	} else if (w->accepted > 0) {
+		w->pause_ms = PAUSE_MIN_MS;
+	} else if ((w->pause_ms *= 2) > PAUSE_MAX_MS) {
+		w->pause_ms = PAUSE_MAX_MS;
+	}
+	w->accept = PAUSED;
+	w->pauses++;
+	w->accepted = 0;
+	tv.tv_sec = w->pause_ms / 1000;
+	tv.tv_usec = (w->pause_ms % 1000) * 1000;
+	event_add(w->resume, &tv);
+}
+
+/* The resume timer: listen again after a pause; after a quiet PAUSE_MAX_MS, the episode
+ * is over. */
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	srv_worker *w = arg;
+	struct timeval tv = { PAUSE_MAX_MS / 1000, (PAUSE_MAX_MS % 1000) * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (w->stopping || !w->lev)
+		return;
+	if (w->accept == PAUSED) {
+		w->accept = PROBING;
+		evconnlistener_enable(w->lev);
+		event_add(w->resume, &tv);
+	} else if (w->accept == PROBING) {
+		w->accept = ACCEPTING;
+		if (atomic_fetch_sub(&episodes, 1) == 1)
+			fprintf(stderr,
+				"mvms-store: serve: accepting again after %.1f s (%u pause%s)\n",
+				srv_now() - w->episode_t0, w->pauses, w->pauses == 1 ? "" : "s");
+	}
+}
+
+/* Each connection's bufferevent (evhttp_set_bevcb): the gate's, counting accepts. */
+static struct bufferevent *worker_bev(struct event_base *base, void *arg)
+{
+	srv_worker *w = arg;
+
+	w->accepted++;
+	return srv_gate_bev(base, NULL);
 }
 
 /* Runs in the worker's own loop: stop accepting; handlers reply before returning, so only
@@ -76,9 +175,12 @@ static void stop_worker(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (w->resume)
+		event_del(w->resume);
 	if (w->bound) {
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
+		w->lev = NULL;
 	}
 	w->stopping = 1;
 	if (w->inflight <= 0)
@@ -123,16 +225,33 @@ static int parse_listen(struct sockaddr_storage *ss, socklen_t *len, const char 
 	return 0;
 }
 
-static int bound_port(int fd)
+/* The address @fd is bound to, as "http://ADDR:PORT" (IPv6 in brackets), with a note
+ * when it is a wildcard: what --listen asked for, with port 0 resolved. The port, or -1. */
+static int bound_url(char *url, size_t n, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port, any;
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+		port = ntohs(a6->sin6_port);
+		any = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+		if (!inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host)))
+			return -1;
+		snprintf(url, n, "http://[%s]:%d%s", host, port, any ? " (all interfaces)" : "");
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)&ss;
+		port = ntohs(a4->sin_port);
+		any = a4->sin_addr.s_addr == htonl(INADDR_ANY);
+		if (!inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host)))
+			return -1;
+		snprintf(url, n, "http://%s:%d%s", host, port, any ? " (all IPv4 interfaces)" : "");
+	}
+	return port;
 }
 
 int srv_run(const srv_options *opts)
@@ -142,7 +261,8 @@ int srv_run(const srv_options *opts)
 	srv_worker *workers = NULL;
 	sigset_t sigs;
 	unsigned n = opts->threads, i;
-	int fd = -1, one = 1, port, sig, rc = 1, error;
+	int fd = -1, one = 1, port, sig, rc = 1, error, wfd;
+	char url[INET6_ADDRSTRLEN + 64];
 	FILE *pf;
 
 	if (evthread_use_pthreads() < 0) {
@@ -167,7 +287,11 @@ int srv_run(const srv_options *opts)
 			strerror(errno));
 		goto done;
 	}
-	port = bound_port(fd);
+	if ((port = bound_url(url, sizeof(url), fd)) < 0) {
+		fprintf(stderr, "mvms-store: serve: cannot read the bound address: %s\n",
+			strerror(errno));
+		goto done;
+	}
 
 	/* Signals go to the main thread's sigwait only: block them before threads exist. */
 	sigemptyset(&sigs);
@@ -196,24 +320,33 @@ int srv_run(const srv_options *opts)
 			fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
 			goto done;
 		}
-		evhttp_set_bevcb(w->http, srv_gate_bev, NULL);
+		evhttp_set_bevcb(w->http, worker_bev, w);
 		evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
 		evhttp_set_max_headers_size(w->http, 64 * 1024);
 		evhttp_set_timeout(w->http, opts->timeout);
 		evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-		w->bound = evhttp_accept_socket_with_handle(w->http, fd);
-		if (!w->bound)
+		/* libevent closes the descriptor of a listener it frees: each its own. */
+		if ((wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			fprintf(stderr, "mvms-store: serve: %s\n", strerror(errno));
 			goto done;
+		}
+		w->bound = evhttp_accept_socket_with_handle(w->http, wfd);
+		if (!w->bound)
+			goto done; /* wfd: libevent may have closed it; the process is ending */
+		w->lev = evhttp_bound_socket_get_listener(w->bound);
+		w->resume = evtimer_new(w->base, accept_resume, w);
+		if (!w->resume)
+			goto done;
+		evconnlistener_set_error_cb(w->lev, accept_failed);
 	}
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			goto stop;
 		workers[i].started = 1;
 	}
-	fprintf(stderr, "mvms-store: serving %s on http://%s:%d with %u thread%s%s\n",
-		opts->store_dir, ss.ss_family == AF_INET6 ? "[::1]" : "127.0.0.1", port, n,
-		n == 1 ? "" : "s", opts->read_only ? " (read-only)" : "");
+	fprintf(stderr, "mvms-store: serving %s on %s with %u thread%s%s\n", opts->store_dir, url,
+		n, n == 1 ? "" : "s", opts->read_only ? " (read-only)" : "");
 	if (opts->port_file && (pf = fopen(opts->port_file, "w"))) {
 		fprintf(pf, "%d\n", port);
 		fclose(pf);
@@ -233,6 +366,8 @@ stop:
 			pthread_join(workers[i].thread, NULL);
 done:
 	for (i = 0; workers && i < n; i++) {
+		if (workers[i].resume)
+			event_free(workers[i].resume);
 		if (workers[i].http)
 			evhttp_free(workers[i].http);
 		if (workers[i].base)

@@ -94,9 +94,9 @@ is_rc 3 "pull of an unknown version v99 exits 3"
 like "$ERR" "v99" "the message names v99"
 mvms pull m@no-such-branch -o "$WORK/o1"
 is_rc 3 "pull of an unknown branch exits 3"
-SHORT=$(printf '%s' "$ID" | cut -c1-5)
+SHORT=$(printf '%s' "$ID" | cut -c1-3)
 mvms pull "m@$SHORT" -o "$WORK/o1"
-rc_nonzero "a 5-hex id prefix (of a real id) is refused: prefixes need 6 hex digits"
+rc_nonzero "a 3-hex id prefix (of a real id) is refused: prefixes need 4 hex digits"
 like "$ERR" "$SHORT" "the message names the prefix"
 check "failed pulls created no output dir" test ! -e "$WORK/o1"
 mvms show m@v99

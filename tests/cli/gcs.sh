@@ -154,8 +154,9 @@ num_gt "$(recq -f $((LIST1 + 1)) -t "$LISTED" "r['method'] == 'GET' and r['args'
 num_gt "$(recq -f $((LIST1 + 1)) -t "$LISTED" "r['method'] == 'GET' and 'continuation-token' in r['args']")" 0 \
 	"gc followed the continuation tokens over several pages"
 
-# virtual-host addressing (no MVMS_S3_PATH_STYLE): Host: bkt.127.0.0.1:PORT, path /pfx/...
-run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN MVMS_GCS_ENDPOINT=http://$REC \
+# virtual-host addressing (MVMS_S3_PATH_STYLE=0: an IP endpoint would take path style by
+# itself): Host: bkt.127.0.0.1:PORT, path /pfx/...
+run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN MVMS_GCS_ENDPOINT=http://$REC MVMS_S3_PATH_STYLE=0 \
 	MVMS_S3_RESOLVE="bkt.127.0.0.1:$RPORT:127.0.0.1" "$MVMS" --store "$SB" pull m@v2 -o "$WORK/ob4"
 is_rc 0 "pull v2 with virtual-host addressing (MVMS_S3_RESOLVE pins bkt.127.0.0.1)"
 check "byte-identical" cmp "$WORK/b2/model.safetensors" "$WORK/ob4/model.safetensors"
@@ -223,6 +224,19 @@ run $CLEAN STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 "$MVMS" --store "$SB"
 rc_nonzero "pull with no credentials at all fails"
 like "$ERR" "401" "the error says HTTP 401"
 diag "no credentials: $ERR"
+
+# ---- init checks the bucket and the token before it creates anything ----
+run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN STORAGE_EMULATOR_HOST=$REC \
+	"$MVMS" --store "$WORK/st-gnob" init --backend gs://nobkt/pfx
+is_rc 3 "gs:// init with a bucket that does not exist: exit 3 (an IP endpoint: path style by itself)"
+like "$ERR" "no such bucket 'nobkt'" "and says so"
+check "no store is left behind" test ! -e "$WORK/st-gnob"
+run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$BADTOK STORAGE_EMULATOR_HOST=$REC \
+	"$MVMS" --store "$WORK/st-gbad" init --backend gs://bkt/pfx2
+is_rc 1 "gs:// init with a wrong token fails"
+like "$ERR" "the OAuth access token (GOOGLE_OAUTH_ACCESS_TOKEN) was refused" "and says the token was refused"
+unlike "$ERR$OUT" "wrong-token" "without the token"
+check "no store is left behind" test ! -e "$WORK/st-gbad"
 kill "$REC_PID" 2>/dev/null
 wait "$REC_PID" 2>/dev/null
 REC_PID=

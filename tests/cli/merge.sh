@@ -330,6 +330,69 @@ else
 	done
 fi
 
+# ---- bytes outside the tensors: a gap between two tensors, bytes after the last one ----
+# A file rebuilt from its tensors would drop them, so such a file is merged as a whole.
+# gapfile OUT GAP TAIL CHANGED: tensors a, b, c (F32 [16,16]), GAP bytes between a and b,
+# TAIL bytes after c, tensor CHANGED (or "none") holding other values
+gapfile() {
+	python3 - "$@" <<'EOF'
+import json, struct, sys
+out, gap, tail, changed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+data, hdr = b"", {}
+for name in "abc":
+    if name == "b":
+        data += b"G" * gap
+    body = bytes(((ord(name) if name != changed else 7) + i) % 251 for i in range(1024))
+    hdr[name] = {"dtype": "F32", "shape": [16, 16], "data_offsets": [len(data), len(data) + 1024]}
+    data += body
+data += b"T" * tail
+h = json.dumps(hdr, separators=(",", ":")).encode()
+h += b" " * (-len(h) % 8)
+open(out, "wb").write(struct.pack("<Q", len(h)) + h + data)
+EOF
+}
+if command -v python3 >/dev/null 2>&1; then
+	mkdir -p "$WORK/g-base" "$WORK/g-exp" "$WORK/g-main" || bail "mkdir"
+	gapfile "$WORK/g-base/gap.safetensors" 64 0 none && gapfile "$WORK/g-base/tail.safetensors" 0 100 none &&
+		gapfile "$WORK/g-exp/gap.safetensors" 64 0 a && gapfile "$WORK/g-exp/tail.safetensors" 0 100 a &&
+		gapfile "$WORK/g-main/gap.safetensors" 64 0 c && gapfile "$WORK/g-main/tail.safetensors" 0 100 c ||
+		bail "cannot write the safetensors files with gaps"
+	mvms push g "$WORK/g-base"
+	mvms show --json g@v1
+	jq_is "$WORK/out" '[(f["format"], f["tensors"]) for f in d["file_list"]]' "[('safetensors', 3), ('safetensors', 3)]" \
+		"files with a gap and with trailing bytes are pushed as safetensors (3 tensors each)"
+	mvms branch g exp
+	mvms push g "$WORK/g-exp" -b exp
+	mvms push g "$WORK/g-main"
+	for b in g-ours g-theirs; do
+		mvms branch g $b
+	done
+	LOG_BEFORE=$(log_of g)
+	mvms merge g exp
+	is_rc 4 "different tensors changed on both sides of files with bytes outside tensors: a conflict"
+	check "gap.safetensors: bytes-outside-tensors" sh -c 'printf "%s\n" "$1" | grep -Eq "^  bytes-outside-tensors +gap.safetensors$"' sh "$OUT"
+	check "tail.safetensors: bytes-outside-tensors" sh -c 'printf "%s\n" "$1" | grep -Eq "^  bytes-outside-tensors +tail.safetensors$"' sh "$OUT"
+	is "$(log_of g)" "$LOG_BEFORE" "no version was made"
+	mvms merge g exp --into g-ours --ours
+	is_rc 0 "--ours settles them as whole files"
+	if pull_to g@g-ours "$WORK/o-gours"; then
+		check "--ours: gap.safetensors is main's, byte for byte" cmp "$WORK/g-main/gap.safetensors" "$WORK/o-gours/gap.safetensors"
+		check "--ours: tail.safetensors is main's, byte for byte" cmp "$WORK/g-main/tail.safetensors" "$WORK/o-gours/tail.safetensors"
+	else
+		not_ok "pull the --ours merge of files with gaps"
+	fi
+	mvms merge g exp --into g-theirs --theirs
+	is_rc 0 "--theirs settles them as whole files"
+	if pull_to g@g-theirs "$WORK/o-gtheirs"; then
+		check "--theirs: gap.safetensors is exp's, byte for byte" cmp "$WORK/g-exp/gap.safetensors" "$WORK/o-gtheirs/gap.safetensors"
+		check "--theirs: tail.safetensors is exp's, byte for byte" cmp "$WORK/g-exp/tail.safetensors" "$WORK/o-gtheirs/tail.safetensors"
+	else
+		not_ok "pull the --theirs merge of files with gaps"
+	fi
+else
+	skip "python3 is needed to write safetensors files with gaps"
+fi
+
 mvms merge m nope
 is_rc 3 "merging an unknown source exits 3"
 mvms merge m exp --into nobranch

@@ -182,4 +182,63 @@ is "$CONSISTENT" yes "each round: at least one push wins, and the log has exactl
 mvms verify
 is_rc 0 "verify is clean"
 
+# ---- concurrent first pushes into a new store ----
+# Three pushes of different models create one store at once: they race on the schema
+# migrations and on recording the store's parameters. Each must succeed.
+TRIES=10
+t=1
+while [ $t -le $TRIES ]; do
+	for i in 1 2 3; do
+		printf 'try %d model %d\n' $t $i >"$WORK/new-$t-$i.txt"
+		(
+			$_TIMEOUT "$MVMS" --store "$WORK/new-$t" push "n$i" "$WORK/new-$t-$i.txt" \
+				>"$WORK/new-$t-$i.out" 2>"$WORK/new-$t-$i.err" </dev/null
+			echo $? >"$WORK/new-$t-$i.rc"
+		) &
+	done
+	wait
+	t=$((t + 1))
+done
+FAILED=$(cat "$WORK"/new-*.rc | grep -cv '^0$')
+is "$FAILED" 0 "$TRIES tries of 3 concurrent pushes into a new store: every push succeeds" ||
+	grep -h . "$WORK"/new-*.err | grep -v '^  ' | sort | uniq -c | head -n 5 | sed 's/^/# /'
+GOOD=0
+t=1
+while [ $t -le $TRIES ]; do
+	NV=0
+	for i in 1 2 3; do
+		NV=$((NV + $("$MVMS" --store "$WORK/new-$t" log "n$i" 2>/dev/null | grep -c "^n$i@v1 ")))
+	done
+	if [ "$NV" = 3 ] && "$MVMS" --store "$WORK/new-$t" verify >/dev/null 2>&1; then
+		GOOD=$((GOOD + 1))
+	else
+		diag "try $t: $NV of 3 versions, or verify failed"
+	fi
+	t=$((t + 1))
+done
+is "$GOOD" "$TRIES" "each new store has the 3 versions and verifies"
+
+# two inits of one new store at once: one creates it, the other says it exists
+t=1
+INIT_OK=0
+while [ $t -le 5 ]; do
+	for i in 1 2; do
+		(
+			$_TIMEOUT "$MVMS" --store "$WORK/init-$t" init --pack-size $((i + 1))M \
+				>/dev/null 2>"$WORK/init-$t-$i.err" </dev/null
+			echo $? >"$WORK/init-$t-$i.rc"
+		) &
+	done
+	wait
+	WON=$(cat "$WORK"/init-$t-*.rc | grep -c '^0$')
+	LOST=$(grep -l 'holds a store already' "$WORK"/init-$t-*.err 2>/dev/null | wc -l | tr -d ' ')
+	if [ "$WON" = 1 ] && [ "$LOST" = 1 ]; then
+		INIT_OK=$((INIT_OK + 1))
+	else
+		diag "init round $t: $WON succeeded, $LOST said 'holds a store already'"
+	fi
+	t=$((t + 1))
+done
+is "$INIT_OK" 5 "two concurrent inits of one store: one wins, the other fails with 'holds a store already' (5 rounds)"
+
 done_testing

@@ -47,6 +47,18 @@ is_rc 0 "the server's store verifies"
 run "$MVMS" --store "$WORK/server" show m@v1 --json
 is "$(json_get id)" "$ID1" "the server stored the id the client computed"
 
+# Names of 255 bytes (NAME_MAX): neither the server nor the pull's temporary file may
+# derive a longer name from them.
+LONG=$(printf '%0255d' 0 | tr 0 n)
+mkdir -p "$WORK/long/sub" || bail mkdir
+printf 'top\n' >"$WORK/long/$LONG"
+printf 'nested\n' >"$WORK/long/sub/$LONG"
+rem push long "$WORK/long"
+is_rc 0 "remote push of files whose names are 255 bytes long"
+rem pull long@v1 -o "$WORK/p-long"
+is_rc 0 "remote pull of them"
+check "a 255-byte name pulls byte-identical over the remote (top and nested)" same_tree "$WORK/long" "$WORK/p-long"
+
 # sent_bytes: the server's mvms_http_bytes_sent_total (/metrics), to see what a pull fetched.
 sent_bytes() {
 	curl -s "$URL/metrics" | sed -n 's/^mvms_http_bytes_sent_total \([0-9.e+]*\).*/\1/p' |

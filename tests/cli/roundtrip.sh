@@ -189,6 +189,17 @@ run env MVMS_AUTHOR=alice "$MVMS" push who "$WORK/other.bin" --author bob
 mvms show --json who@v2
 is "$(json_get author)" bob "--author wins over \$MVMS_AUTHOR"
 
+# ---- names of 255 bytes (NAME_MAX): the pull's temporary name must not grow them ----
+LONG=$(printf '%0255d' 0 | tr 0 n)
+mkdir -p "$WORK/long/sub" || bail mkdir
+printf 'top\n' >"$WORK/long/$LONG"
+printf 'nested\n' >"$WORK/long/sub/$LONG"
+mvms push long "$WORK/long"
+is_rc 0 "push files whose names are 255 bytes long"
+mvms pull long@v1 -o "$WORK/o-long"
+is_rc 0 "pull them back"
+check "a 255-byte name pulls byte-identical (at the top and in a directory)" same_tree "$WORK/long" "$WORK/o-long"
+
 # ---- verify ----
 mvms verify
 is_rc 0 "verify is clean after all this"

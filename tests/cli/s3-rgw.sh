@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # S3 backend against Ceph radosgw (tests/s3/ceph.sh: 1 monitor, 1 OSD, radosgw on
 # 127.0.0.1), the one local server that enforces conditional PUT (If-None-Match: *).
-# A second strict SigV4 implementation for the round trip, and the conditional create.
+# A second strict SigV4 implementation for the round trip, what access errors say
+# (InvalidAccessKeyId is RGW's), path style for an IP endpoint, init's bucket check, and
+# the conditional create.
 #
 # MVMS_TEST_S3=0 or MVMS_TEST_S3_RGW=0 skips it. When Ceph cannot be installed or
 # started the script skips, unless CI=true: then it bails out. Cold start about 20 s.
@@ -68,6 +70,30 @@ is "$(json_get ok)" true "verify: no problems"
 AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST" pull m@v1 -o "$WORK/o-bad"
 rc_nonzero "pull with a wrong secret fails on RGW"
 unlike "$ERR" "WrongSecret0123456789" "the error does not show the secret"
+like "$ERR" "SignatureDoesNotMatch: bad signature: the secret key does not match access key id '$AWS_ACCESS_KEY_ID'" \
+	"the error says the signature is bad and names the key id"
+AWS_ACCESS_KEY_ID=NOSUCHKEY0123 run "$MVMS" --store "$ST" pull m@v1 -o "$WORK/o-bad2"
+rc_nonzero "pull with an unknown key id fails on RGW"
+like "$ERR" "InvalidAccessKeyId: bad credentials: the server does not know access key id 'NOSUCHKEY0123'" \
+	"the error says the key id is unknown and names it"
+AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST" verify
+rc_nonzero "verify with a wrong secret fails on RGW"
+like "$OUT$ERR" "bad signature" "verify says the signature is bad"
+run "$MVMS" --store "$ST" --json verify
+is "$(json_get ok)" true "with the right secret the store verifies"
+
+# an IP endpoint takes path style without MVMS_S3_PATH_STYLE; init checks the bucket
+run env -u MVMS_S3_PATH_STYLE "$MVMS" --store "$ST" pull m@v2 -o "$WORK/o-auto"
+is_rc 0 "pull from RGW at $AWS_ENDPOINT_URL without MVMS_S3_PATH_STYLE"
+check "byte-identical" cmp "$WORK/v2/model.safetensors" "$WORK/o-auto/model.safetensors"
+run env -u MVMS_S3_PATH_STYLE "$MVMS" --store "$WORK/st-nob" init --backend "s3://nobucket-$$/p"
+is_rc 3 "init with a missing bucket on RGW: exit 3"
+like "$ERR" "no such bucket 'nobucket-$$'" "and says so"
+check "no store is left behind" test ! -e "$WORK/st-nob"
+AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$WORK/st-bad" init --backend "s3://$BUCKET/$P-2"
+is_rc 1 "init with a wrong secret on RGW fails"
+like "$ERR" "bad signature" "and says the signature is bad"
+check "no store is left behind" test ! -e "$WORK/st-bad"
 
 # No store command creates an object only if absent, so a small C probe calls
 # mvms_backend_s3_put_if_absent (If-None-Match: *) against this server.

@@ -4,9 +4,11 @@
 # 127.0.0.1 by tests/s3/swift.sh (installed with apt-get when missing).
 #
 # Round trip, incremental push (only new packs go up), multi-pack range reads, LIST
-# pagination (MVMS_S3_LIST_PAGE=2), wrong secret, cross-check with `aws s3` (Debian's
-# awscli), the server killed during a push, and a fault-injecting proxy
-# (tests/s3/faultproxy.py).
+# pagination (MVMS_S3_LIST_PAGE=2), wrong secret (what the error says), path style by
+# itself for an IP or localhost endpoint, init's access check (missing bucket, wrong
+# secret or key id, nothing listening: refused, nothing left behind), cross-check with
+# `aws s3` (Debian's awscli), the server killed during a push, and a fault-injecting proxy
+# (tests/s3/faultproxy.py), also dropping every 2nd request (bodies rewound).
 #
 # MVMS_TEST_S3=0 skips it all. When the server cannot be installed or started the script
 # skips (1..0 # SKIP), unless CI=true: then it bails out. MVMS_S3_BASE (default: inside
@@ -162,10 +164,58 @@ case $ERR in
 *) not_ok "the error says 403 / SignatureDoesNotMatch"; diag "stderr: $ERR" ;;
 esac
 unlike "$ERR" "WrongSecret0123456789" "the error does not show the secret"
+like "$ERR" "bad signature: the secret key does not match access key id '$AWS_ACCESS_KEY_ID'" \
+	"the error says what is wrong (the signature: the secret) and names the key id"
 check "no file was written" test ! -e "$WORK/o-bad/model.safetensors"
+AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST1" --json verify
+rc_nonzero "verify with a wrong secret fails"
+like "$OUT$ERR" "bad signature: the secret key does not match access key id '$AWS_ACCESS_KEY_ID'" \
+	"verify says the signature is bad (a HEAD's refusal is explained by a GET), naming the key id"
+unlike "$OUT$ERR" "WrongSecret0123456789" "verify's output does not show the secret"
+run "$MVMS" --store "$ST1" --json verify
+is "$(json_get ok)" true "with the right secret the store verifies: the refusals left no mark"
 AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST1" push m "$WORK/v3" -m three
 rc_nonzero "push with a wrong secret fails"
 unlike "$ERR$OUT" "WrongSecret0123456789" "push's error does not show the secret"
+
+# ---- an IP address or localhost endpoint takes path style by itself ----
+# (the AWS SDKs' endpoint rules: there is no host name to put the bucket in front of)
+run env -u MVMS_S3_PATH_STYLE "$MVMS" --store "$ST1" pull m@v2 -o "$WORK/o-auto"
+is_rc 0 "pull with AWS_ENDPOINT_URL=$ENDPOINT and no MVMS_S3_PATH_STYLE"
+check "byte-identical" cmp "$WORK/v2/model.safetensors" "$WORK/o-auto/model.safetensors"
+run env -u MVMS_S3_PATH_STYLE AWS_ENDPOINT_URL="http://localhost:${ENDPOINT##*:}" "$MVMS" --store "$ST1" pull m@v2 -o "$WORK/o-auto-lh"
+is_rc 0 "pull with a localhost endpoint and no MVMS_S3_PATH_STYLE"
+run env MVMS_S3_PATH_STYLE=0 "$MVMS" --store "$ST1" pull m@v2 -o "$WORK/o-vhost"
+rc_nonzero "MVMS_S3_PATH_STYLE=0 asks for virtual host even so"
+like "$ERR" "$BUCKET.127.0.0.1" "(and the host $BUCKET.127.0.0.1 is what it tried)"
+
+# ---- init checks the bucket and the credentials before it creates anything ----
+NOB=nobucket-$$
+run env -u MVMS_S3_PATH_STYLE "$MVMS" --store "$WORK/st-nobucket" init --backend "s3://$NOB/p"
+is_rc 3 "init with a bucket that does not exist: exit 3 (not found)"
+like "$ERR" "no such bucket '$NOB' at $ENDPOINT" "and says: no such bucket, at which endpoint"
+check "no store is left behind" test ! -e "$WORK/st-nobucket"
+AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$WORK/st-badsecret" init --backend "s3://$BUCKET/x$$"
+is_rc 1 "init with a wrong secret fails"
+like "$ERR" "HTTP 403 SignatureDoesNotMatch: bad signature: the secret key does not match access key id '$AWS_ACCESS_KEY_ID'" \
+	"and says the signature is bad, naming the key id"
+unlike "$ERR" "WrongSecret0123456789" "without the secret"
+check "no store is left behind" test ! -e "$WORK/st-badsecret"
+mkdir -p "$WORK/st-empty"
+AWS_ACCESS_KEY_ID=nobody:nokey run "$MVMS" --store "$WORK/st-empty" init --backend "s3://$BUCKET/x$$"
+is_rc 1 "init with an unknown key id fails"
+like "$ERR" "access key id 'nobody:nokey'" "and names that key id"
+is "$(ls -A "$WORK/st-empty")" "" "the existing directory is left empty"
+CLOSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+AWS_ENDPOINT_URL=http://127.0.0.1:$CLOSED MVMS_S3_BACKOFF_MS=1 run "$MVMS" --store "$WORK/st-noserver" init --backend "s3://$BUCKET/x$$"
+is_rc 1 "init with nothing listening at the endpoint fails"
+like "$ERR" "cannot connect to http://127.0.0.1:$CLOSED" "and says it cannot connect to the endpoint"
+check "no store is left behind" test ! -e "$WORK/st-noserver"
+run "$MVMS" --store "$WORK/st-good" init --backend "s3://$BUCKET/x$$"
+is_rc 0 "init with the right credentials and bucket succeeds"
+run "$MVMS" --store "$WORK/st-good" init --backend "s3://$BUCKET/x$$"
+is_rc 1 "a second init of that store is refused"
+like "$ERR" "holds a store already" "(it exists)"
 
 # ---- cross-check with aws s3: download every object, check the content hashes ----
 
@@ -280,6 +330,15 @@ nf=$(grep -c 'FAULT' "$WORK/proxy.log")
 diag "fault proxy: $(grep -c ' -> ' "$WORK/proxy.log") requests, $nf faults:" \
 	"$(grep -o 'FAULT [a-z0-9]*' "$WORK/proxy.log" | sort | uniq -c | tr '\n' ' ')"
 num_gt "$nf" 4 "faults were injected ($nf)"
+# A request whose reused connection is closed under it is sent again by curl on a new one,
+# which needs the body rewound: every 2nd request dropped or reset hits PUTs that way.
+start_proxy --every 2 --faults drop,reset
+AWS_ENDPOINT_URL=$PROXY run "$MVMS" --store "$WORK/st2b" init --pack-size 1M --backend "s3://$BUCKET/$P2-b"
+AWS_ENDPOINT_URL=$PROXY run "$MVMS" --store "$WORK/st2b" push m "$WORK/v1" -m one
+is_rc 0 "push through a proxy that drops or resets every 2nd request (bodies are rewound)"
+stop_proxy
+run "$MVMS" --store "$WORK/st2b" pull m@v1 -o "$WORK/o4b"
+check "and it pulls back byte-identical" cmp "$WORK/v1/model.safetensors" "$WORK/o4b/model.safetensors"
 run "$MVMS" --store "$ST2" --json verify
 is_rc 0 "verify (direct) after the faulty pushes"
 is "$(json_get ok)" true "verify: no problems"

@@ -114,6 +114,16 @@ req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"../evil"}'
 is_err 400 "invalid" "POST /v1/models with a bad model name"
 req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"x3"} trailing'
 is_err 400 "bad_json" "POST /v1/models with trailing garbage after the object"
+# cJSON cuts a string at an escaped NUL: {"name":"a\u0000b"} would register model "a".
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"a\u0000b"}'
+is_err 400 "bad_json" "POST /v1/models with a NUL (\\u0000) inside the name"
+like "$BODY" "NUL" "the message says the NUL is the trouble"
+req GET "$URL/v1/models/a" -H "$AW"
+is_code 404 "no model 'a' was made from 'a\\u0000b'"
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"nk","desc\u0000ription":"x"}'
+is_err 400 "bad_json" "POST /v1/models with a NUL (\\u0000) inside a key"
+req POST "$URL/v1/models" -H "$AW" -H "$JSON" -d '{"name":"a\\u0000b"}'
+is_err 400 "invalid" "an escaped backslash before u0000 is no NUL: the name is refused as a name"
 req POST "$URL/v1/models/alpha/branches" -H "$AW" -H "$JSON" -d '{"name":true}'
 is_err 400 "bad_field" "POST branches with a boolean name"
 req POST "$URL/v1/models/alpha/tags" -H "$AW" -H "$JSON" -d '{"name":"t"}'
@@ -212,6 +222,28 @@ req PUT "$URL/v1/packs/$OTHER_ID" -H "$AW" --data-binary "@$PACK"
 is_err 400 "" "a real pack under an id that does not match its body"
 is "$(packs_on_disk)" "$PACKS0" "none of them left a file under objects/packs"
 check "the real pack's name is not in the store" test ! -e "$MVMS_STORE/objects/packs/$(printf '%s' "$PACK_ID" | cut -c1-2)/$PACK_ID"
+
+# An internal error (500): the reply names no file of the server's, the log has the detail
+# under the id the reply gives. objects/tmp as a plain file stops even root from writing.
+if [ -d "$MVMS_STORE/objects/tmp" ] && rmdir "$MVMS_STORE/objects/tmp" 2>/dev/null; then
+	: >"$MVMS_STORE/objects/tmp"
+	req PUT "$URL/v1/packs/$PACK_ID" -H "$AW" --data-binary "@$PACK"
+	rm -f "$MVMS_STORE/objects/tmp"
+	mkdir "$MVMS_STORE/objects/tmp"
+	is_err 500 "error" "PUT a pack when the store cannot write a temp file"
+	unlike "$BODY" "$MVMS_STORE" "the 500 reply does not name the store's directory"
+	unlike "$BODY" "objects/tmp" "the 500 reply does not name the store's files"
+	EID=$(printf '%s' "$BODY" | sed -n 's/.*details under \(E[0-9-]*\).*/\1/p')
+	if [ -n "$EID" ]; then
+		like "$(grep -F "error $EID:" "$WORK/main.log")" "$MVMS_STORE/objects/tmp" \
+			"the server's log has the detail under the reply's id $EID"
+	else
+		not_ok "the 500 reply gives an error id"
+		diag "body: $BODY"
+	fi
+else
+	skip "objects/tmp is not an empty directory: the 500 test"
+fi
 
 # Cut off mid-body: Content-Length says the whole pack, half of it is sent, then the
 # client goes away (curl gives up after 2 s).
@@ -391,6 +423,30 @@ raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n'
 raw_err 413 too_large "one chunk over --max-body 64K"
 raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nno colon\r\n\r\n'
 raw_err 400 bad_request "a malformed trailer"
+# Framing two readers could read two ways (RFC 9112 6.3): refused, and nothing after the
+# head is taken for a request of its own.
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n'
+raw_err 400 bad_request "Content-Length with Transfer-Encoding"
+unlike "$RAW" '{"status":"ok"}' "Content-Length with Transfer-Encoding: no request smuggled in its body"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n'
+raw_err 400 bad_request "Transfer-Encoding, then Content-Length"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}GET /healthz HTTP/1.1\r\n\r\n'
+raw_err 400 bad_request "two different Content-Lengths"
+unlike "$RAW" '{"status":"ok"}' "two different Content-Lengths: no request smuggled"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}'
+raw_err 400 bad_request "the same Content-Length twice"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n{}'
+raw_err 400 bad_request "a Content-Length list"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length: +2\r\n\r\n{}'
+raw_err 400 bad_request "a Content-Length with a sign"
+raw 'POST /v1/models HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}'
+raw_err 400 bad_request "white space between a header name and its colon"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+raw_err 400 bad_request "Transfer-Encoding twice"
+raw 'POST /v1/models HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+raw_err 501 not_implemented "a Transfer-Encoding other than chunked"
+raw 'HEAD /healthz HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'
+raw_err 400 bad_request "HEAD with Content-Length and Transfer-Encoding"
 # The framing is kept exactly: bodies and pipelined requests land where libevent puts them,
 # and a refusal hits the request it is about, not the one before it.
 raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
