@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # gc against running pushes (issue 10, finding 1): rounds in which a push of many small
-# files runs in the background while `gc --grace 0` runs again and again in the
-# foreground, with garbage for gc to take (a scratch version, deleted just before, whose
+# files (every third one a remote push through `serve`, whose lease the server holds) runs
+# in the background while `gc --grace 0` runs again and again in the foreground, with garbage for gc to take (a scratch version, deleted just before, whose
 # files the push reuses, and temp files of a "killed" push). Nothing about timing is
 # assumed: however the two interleave, every push must commit, the store must verify, and
 # each committed version must come back byte-identical through `serve` to a remote client
@@ -19,7 +19,29 @@ T0=$(date +%s)
 mvms init -q
 is_rc 0 "init" || bail "cannot create a store"
 R=$("$MVMS" token create --scope read 2>/dev/null) || bail "read token"
+W=$("$MVMS" token create --scope write 2>/dev/null) || bail "write token"
 srv_start srv --threads 2 --no-access-log
+
+# The lease endpoints a remote push uses (docs/http-api.md, "Leases").
+req POST "$URL/v1/leases" -H "Authorization: Bearer $W"
+is_code 201 "POST /v1/leases"
+L=$(jstr lease)
+is "${#L}" 32 "a lease id of 32 hex digits"
+req POST "$URL/v1/leases/$L" -H "Authorization: Bearer $W"
+is_code 200 "renewing it"
+req POST "$URL/v1/chunks/missing" -H "Authorization: Bearer $W" -H "Mvms-Lease: $L" -d '{"ids":[]}'
+is_code 200 "a request naming it with Mvms-Lease"
+req DELETE "$URL/v1/leases/$L" -H "Authorization: Bearer $W"
+is_code 200 "releasing it"
+req POST "$URL/v1/leases/$L" -H "Authorization: Bearer $W"
+is_code 409 "renewing a released lease: 409"
+is "$(jstr code)" lease_expired "  lease_expired"
+req POST "$URL/v1/chunks/missing" -H "Authorization: Bearer $W" -H "Mvms-Lease: $L" -d '{"ids":[]}'
+is_code 409 "a request naming a lease that is gone: 409 lease_expired"
+req POST "$URL/v1/chunks/missing" -H "Authorization: Bearer $W" -H "Mvms-Lease: nope" -d '{"ids":[]}'
+is_code 400 "a malformed lease id: 400"
+req POST "$URL/v1/leases" -H "Authorization: Bearer $R"
+is_code 403 "a read token cannot take a lease"
 
 # tree DIR ROUND: FILES small files (a third shared with the scratch version of the round,
 # a third with the previous round, a third new) and one 200 KB binary file
@@ -64,23 +86,39 @@ is_rc 0 "push m@v1" || bail "first push failed"
 i=1
 GCS=0
 DURING=0
+RETRIES=0
 FAILED=0
 VERSIONS="1:t0"
+# The scratch versions, one per round, made now so that by their round they are older than
+# the lease margin: gc may take them while the round's push reuses their files.
 while [ $i -le $ROUNDS ]; do
-	# Garbage: a scratch version, deleted, and the temp file of a killed push.
 	scratch "$WORK/s$i" "$i"
-	"$MVMS" branch m s m@main >/dev/null 2>&1 &&
-		"$MVMS" push m "$WORK/s$i" -b s >"$WORK/s.out" 2>&1 &&
-		"$MVMS" branch -d m s >/dev/null 2>&1 &&
-		"$MVMS" delete "m@$(sed -n 's/^m@\(v[0-9]*\) .*/\1/p' "$WORK/s.out")" >/dev/null 2>&1 ||
-		bail "round $i: cannot make the scratch version: $(cat "$WORK/s.out")"
+	"$MVMS" branch m "s$i" m@v1 >/dev/null 2>&1 &&
+		"$MVMS" push m "$WORK/s$i" -b "s$i" >"$WORK/s$i.out" 2>&1 ||
+		bail "cannot make scratch version $i: $(cat "$WORK/s$i.out")"
+	i=$((i + 1))
+done
+i=1
+while [ $i -le $ROUNDS ]; do
+	# Garbage: the round's scratch version, deleted, and the temp file of a killed push.
+	"$MVMS" branch -d m "s$i" >/dev/null 2>&1 &&
+		"$MVMS" delete "m@$(sed -n 's/^m@\(v[0-9]*\) .*/\1/p' "$WORK/s$i.out")" >/dev/null 2>&1 ||
+		bail "round $i: cannot delete the scratch version"
 	mkdir -p "$MVMS_STORE/objects/tmp"
 	printf 'half a pack\n' >"$MVMS_STORE/objects/tmp/killed$i.tmp"
 
 	tree "$WORK/t$i" "$i"
 	rm -f "$WORK/push.rc"
+	if [ $((i % 3)) = 0 ]; then
+		HOW="remote push"
+		set -- --remote "$URL" --token "$W"
+	else
+		HOW=push
+		set --
+	fi
 	(
-		"$MVMS" --json push m "$WORK/t$i" -m "round $i" >"$WORK/push.out" 2>"$WORK/push.err" </dev/null
+		XDG_CACHE_HOME=$WORK/push-cache "$MVMS" "$@" --json push m "$WORK/t$i" -m "round $i" \
+			>"$WORK/push.out" 2>"$WORK/push.err" </dev/null
 		echo $? >"$WORK/push.rc"
 	) &
 	PUSH=$!
@@ -97,15 +135,16 @@ while [ $i -le $ROUNDS ]; do
 	RC=$(cat "$WORK/push.rc" 2>/dev/null)
 	GCS=$((GCS + n))
 	if [ $RC != 0 ]; then
-		not_ok "round $i: the push racing gc commits"
+		not_ok "round $i: the $HOW racing gc commits"
 		diag "exit $RC: $(cat "$WORK/push.err")"
 		i=$((i + 1))
 		continue
 	fi
 	V=$(json_get version "$WORK/push.out")
+	RETRIES=$((RETRIES + $(json_get retries "$WORK/push.out")))
 	VERSIONS="$VERSIONS $V:t$i"
 	mvms gc --grace 0
-	is_rc 0 "round $i: push m@v$V while gc ran $n times; gc after it" || FAILED=$((FAILED + 1))
+	is_rc 0 "round $i: $HOW of m@v$V while gc ran $n times; gc after it" || FAILED=$((FAILED + 1))
 	mvms verify
 	is_rc 0 "round $i: verify" || FAILED=$((FAILED + 1))
 	rpull "m@v$V" "$WORK/p$i"
@@ -119,7 +158,8 @@ while [ $i -le $ROUNDS ]; do
 	i=$((i + 1))
 done
 is "$FAILED" 0 "every gc and verify succeeded"
-diag "$GCS gc runs, $DURING of them while a push ran, in $((i - 1)) rounds ($(($(date +%s) - T0)) s)"
+diag "$GCS gc runs, $DURING of them while a push ran, in $((i - 1)) rounds ($(($(date +%s) - T0)) s);" \
+	"$RETRIES pushes started over once because a gc took what they reused"
 num_gt "$DURING" 0 "some gc runs overlapped a push ($DURING)"
 
 # Every version, again, now that all the rounds' gcs have run.
