@@ -75,6 +75,10 @@ static int cutoff_at(sweep *w, int reap)
 	if ((error = mvms_lease__oldest(&oldest, &live, &expired, w->st, w->now, reap)) < 0)
 		return error;
 	w->cutoff = w->now - w->o->grace_seconds;
+	/* A bucket may round LastModified up to the next second (Swift does): an object
+	 * written this second is not "younger than a grace of 0". Leases keep their margin. */
+	if (skew(w->st) > 1)
+		w->cutoff++;
 	if (live && oldest - skew(w->st) - 1 < w->cutoff)
 		w->cutoff = oldest - skew(w->st) - 1;
 	if (live > w->res->leases)
