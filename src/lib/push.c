@@ -83,6 +83,15 @@ typedef struct push_ctx {
 	struct uploader *up;     /* remote backends: packs upload while chunking goes on */
 } push_ctx;
 
+/* An error that means gc removed something this push counted on, or dropped its expired
+ * lease: the result says so, and a new push (mvms_push retries once) will succeed. */
+static int gone(push_ctx *c, int error)
+{
+	if (error == MVMS_ECONFLICT)
+		c->res->gc_conflict = 1;
+	return error;
+}
+
 /* Over the network a pack's commit is an upload that takes seconds: background threads
  * finish (upload) full packs, UP_THREADS at once and at most UP_INFLIGHT queued or
  * uploading, while the push thread keeps chunking; the push thread indexes each pack in the
@@ -180,8 +189,8 @@ static int uploader_harvest(push_ctx *c, int all)
 		list = it->next;
 		/* Every pack that made it is indexed, even after another failed: a re-run of the
 		 * push must find it instead of uploading it again. */
-		if (e == 0 && (e = mvms_push__index_pack(c->st, &it->pid, it->size, it->entries,
-							 it->count)) == 0) {
+		if (e == 0 && (e = gone(c, mvms_push__index_pack(c->st, &it->pid, it->size,
+								 it->entries, it->count))) == 0) {
 			c->res->packs++;
 			c->res->new_stored_bytes += it->size;
 		} else if (error == 0) {
@@ -440,15 +449,6 @@ done:
 
 /* ---- packs ---- */
 
-/* An error that means gc removed something this push counted on, or dropped its expired
- * lease: the result says so, and a new push (mvms_push retries once) will succeed. */
-static int gone(push_ctx *c, int error)
-{
-	if (error == MVMS_ECONFLICT)
-		c->res->gc_conflict = 1;
-	return error;
-}
-
 /*
  * A pack that could not be indexed (say, the disk filled up at the database step) is junk
  * nothing will use: remove it now rather than leave it to gc. Not when another writer
@@ -497,11 +497,22 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 		"VALUES (?, ?, ?, ?, ?, ?)";
 	int64_t pack_row = 0;
 	sqlite3_stmt *s;
+	char key[MVMS_KEY_MAX];
+	uint64_t have;
 	size_t i;
 	int error = 0, began = 0;
 
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
+	/* Under the lock gc removes under: a gc that took an old copy of this very pack (same
+	 * chunks, same order) as it was written again has done so by now, and none can after
+	 * the rows are in. */
+	mvms_object_key(key, sizeof(key), "packs", pid);
+	if ((error = st->be->stat(&have, st->be, key)) == MVMS_ENOTFOUND)
+		error = mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s as it was written; "
+				       "nothing was committed: push again", key);
+	if (error < 0)
+		goto done;
 	if (!(s = mvms_db_stmt(st->db, q_pack))) {
 		error = MVMS_ERROR;
 		goto done;
@@ -575,7 +586,7 @@ static int flush_pack(push_ctx *c)
 	c->pack = NULL;
 	if (c->up)
 		return uploader_add(c, w);
-	MVMS_TRY(mvms_push__commit_pack(&size, c->st, w));
+	MVMS_TRY(gone(c, mvms_push__commit_pack(&size, c->st, w)));
 	c->res->packs++;
 	c->res->new_stored_bytes += size;
 done:

@@ -146,6 +146,9 @@ int srv_pack_put(srv_req *r)
 	srv_body(&data, &len, r);
 	error = mvms_sync_receive_pack(&got, r->st, data, len, &want);
 	srv_lease_leave(r);
+	if (error == MVMS_ECONFLICT)
+		/* A gc took an old copy of this pack as it arrived: the push starts over. */
+		return srv_reply_error(r, 409, "gc_conflict", "%s", mvms_error_last());
 	if (error < 0)
 		return error == MVMS_EMISMATCH
 			       ? srv_reply_error(r, 400, "corrupt_pack", "%s; nothing was kept",
