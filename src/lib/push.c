@@ -500,7 +500,7 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 	char key[MVMS_KEY_MAX];
 	uint64_t have;
 	size_t i;
-	int error = 0, began = 0;
+	int error = 0, began = 0, there = 0;
 
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
@@ -513,6 +513,7 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 				       "nothing was committed: push again", key);
 	if (error < 0)
 		goto done;
+	there = 1;
 	if (!(s = mvms_db_stmt(st->db, q_pack))) {
 		error = MVMS_ERROR;
 		goto done;
@@ -551,7 +552,7 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 done:
 	if (began)
 		mvms_db_rollback(st->db);
-	if (error < 0 && error != MVMS_ECONFLICT)
+	if (error < 0 && there && error != MVMS_ECONFLICT)
 		error = drop_unindexed(st, pid, error);
 	return error;
 }
