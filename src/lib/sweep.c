@@ -238,6 +238,8 @@ static int on_object(const char *key, uint64_t size, int64_t mtime, void *payloa
 	mvms_oid id;
 	int used = 0, rows = 0;
 
+	if (strlen(key) >= MVMS_KEY_MAX)
+		return 0; /* none of ours is that long */
 	if (w->kind == K_TEMP)
 		return young(w, mtime) ? (w->res->kept_objects++, 0)
 				       : (add(w, key, size, mtime, K_TEMP, NULL, 0) < 0 ? -1 : 0);
