@@ -506,13 +506,16 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 	began = 1;
 	/* Under the lock gc removes under: a gc that took an old copy of this very pack (same
 	 * chunks, same order) as it was written again has done so by now, and none can after
-	 * the rows are in. */
+	 * the rows are in. A backend that cannot answer (down) says nothing of the kind: the
+	 * pack was just written, and indexing it spares a re-run its upload. */
 	mvms_object_key(key, sizeof(key), "packs", pid);
-	if ((error = st->be->stat(&have, st->be, key)) == MVMS_ENOTFOUND)
+	if ((error = st->be->stat(&have, st->be, key)) == MVMS_ENOTFOUND) {
 		error = mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s as it was written; "
 				       "nothing was committed: push again", key);
-	if (error < 0)
 		goto done;
+	}
+	mvms_error_clear();
+	error = 0;
 	there = 1;
 	if (!(s = mvms_db_stmt(st->db, q_pack))) {
 		error = MVMS_ERROR;
