@@ -34,7 +34,8 @@ cJSON *view_version(const mvms_version_info *v)
 
 	/* A version the reader may not see (the server's stubs, authz.c): its id only. */
 	if (!v->model) {
-		cJSON_AddStringToObject(o, "id", v->id);
+		if (v->id[0])
+			cJSON_AddStringToObject(o, "id", v->id);
 		cJSON_AddBoolToObject(o, "redacted", 1);
 		return o;
 	}

@@ -164,19 +164,137 @@ void srv_authz_redact_version(const srv_req *r, mvms_version_info *v)
 		}
 }
 
+/*
+ * The part of @l the caller may see: the versions joined to the start through covered
+ * versions only, and, as stubs, the uncovered versions right next to one of them. What lies
+ * beyond a stub (more of that model's history, or anything reached only through it) is cut,
+ * with every edge that does not touch a covered version.
+ */
 void srv_authz_redact_lineage(const srv_req *r, mvms_lineage *l)
 {
-	size_t i;
+	unsigned char *cov = NULL, *seen = NULL;
+	size_t *queue = NULL, *to = NULL, qh = 0, qt = 0, i, n, kept;
 
-	if (!l || srv_authz_all(r))
+	if (!l || l->node_count == 0 || srv_authz_all(r))
 		return;
-	for (i = 0; i < l->node_count; i++) {
-		mvms_lineage_node *n = &l->nodes[i];
-		if (n->model && srv_authz_covers(r, n->model))
-			continue;
-		free(n->model);
-		free(n->message);
-		n->model = n->message = NULL;
-		n->number = n->created_at = 0;
+	cov = calloc(l->node_count, 1);
+	seen = calloc(l->node_count, 1);
+	queue = calloc(l->node_count, sizeof(*queue));
+	to = calloc(l->node_count, sizeof(*to));
+	if (!cov || !seen || !queue || !to) {
+		/* No memory to work out the part: show the start version alone. */
+		for (i = 1; i < l->node_count; i++) {
+			free(l->nodes[i].model);
+			free(l->nodes[i].message);
+		}
+		l->node_count = 1;
+		l->edge_count = 0;
+		goto done;
 	}
+	for (i = 0; i < l->node_count; i++)
+		cov[i] = l->nodes[i].model && srv_authz_covers(r, l->nodes[i].model);
+	/* The start is covered (the router checked its model); walk out through covered ones. */
+	seen[0] = 1;
+	queue[qt++] = 0;
+	while (qh < qt) {
+		size_t cur = queue[qh++];
+		if (!cov[cur])
+			continue;
+		for (i = 0; i < l->edge_count; i++) {
+			size_t a = l->edges[i].child, b = l->edges[i].parent, o;
+			if (a != cur && b != cur)
+				continue;
+			o = a == cur ? b : a;
+			if (!seen[o]) {
+				seen[o] = 1;
+				queue[qt++] = o;
+			}
+		}
+	}
+	/* Keep what was reached, stubs for the uncovered; renumber. */
+	for (i = 0, n = 0; i < l->node_count; i++) {
+		mvms_lineage_node *x = &l->nodes[i];
+		if (!seen[i] || !cov[i]) {
+			free(x->model);
+			free(x->message);
+			x->model = x->message = NULL;
+			x->number = x->created_at = 0;
+		}
+		if (!seen[i])
+			continue;
+		to[i] = n;
+		l->nodes[n++] = *x;
+	}
+	kept = n;
+	for (i = 0, n = 0; i < l->edge_count; i++) {
+		mvms_lineage_edge e = l->edges[i];
+		if (!seen[e.child] || !seen[e.parent] || (!cov[e.child] && !cov[e.parent]))
+			continue;
+		e.child = to[e.child];
+		e.parent = to[e.parent];
+		l->edges[n++] = e;
+	}
+	l->edge_count = n;
+	l->node_count = kept;
+done:
+	free(cov);
+	free(seen);
+	free(queue);
+	free(to);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * A log that crossed into other models (?branch=): covered versions as they are, and an
+ * uncovered one as a stub only where it is the parent of a covered one listed (its id is in
+ * that version's manifest); the rest of the uncovered history goes. Compacts @list.
+ */
+void srv_authz_redact_log(const srv_req *r, mvms_version_info **list, size_t *n)
+{
+	const char **parents = NULL;
+	unsigned char *cov = NULL;
+	size_t i, k, np = 0, m = 0;
+
+	if (srv_authz_all(r) || *n == 0)
+		return;
+	cov = calloc(*n, 1);
+	for (i = 0, k = 0; cov && i < *n; i++) {
+		cov[i] = list[i]->model && srv_authz_covers(r, list[i]->model);
+		k += cov[i] ? list[i]->parent_count : 0;
+	}
+	parents = cov ? calloc(k + 1, sizeof(*parents)) : NULL;
+	for (i = 0; parents && i < *n; i++)
+		for (k = 0; cov[i] && k < list[i]->parent_count; k++)
+			parents[np++] = list[i]->parents[k].id;
+	if (parents)
+		qsort(parents, np, sizeof(*parents), cmp_str);
+	for (i = 0; i < *n; i++) {
+		const char *id = list[i]->id;
+		/* Without memory to work it out, only the covered versions stay. */
+		if (!cov || !parents ||
+		    (!cov[i] && !bsearch(&id, parents, np, sizeof(*parents), cmp_str))) {
+			mvms_version_info_free(list[i]);
+			continue;
+		}
+		list[m++] = list[i];
+	}
+	*n = m;
+	for (i = 0; i < *n; i++)
+		srv_authz_redact_version(r, list[i]);
+	free(parents);
+	free(cov);
+}
+
+void srv_authz_redact_unseen(const srv_req *r, mvms_version_info *v)
+{
+	if (!v || srv_authz_all(r) || (v->model && srv_authz_covers(r, v->model))) {
+		srv_authz_redact_version(r, v);
+		return;
+	}
+	stub_version(v);
+	v->id[0] = '\0';
 }

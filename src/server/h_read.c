@@ -268,11 +268,10 @@ int srv_versions_list(srv_req *r)
 		return error;
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "versions");
-	for (i = 0; i < n && (limit == 0 || i < (size_t)limit); i++) {
-		/* With ?branch= the walk crosses into the models the branch came from. */
-		srv_authz_redact_version(r, list[i]);
+	/* With ?branch= the walk crosses into the models the branch came from. */
+	srv_authz_redact_log(r, list, &n);
+	for (i = 0; i < n && (limit == 0 || i < (size_t)limit); i++)
 		cJSON_AddItemToArray(arr, view_version(list[i]));
-	}
 	mvms_version_list_free(list, n);
 	srv_reply_json(r, 200, doc);
 	return 0;
@@ -427,8 +426,9 @@ int srv_merge_base(srv_req *r)
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "merge_bases");
 	for (i = 0; i < n; i++) {
-		/* Two covered versions may share an ancestor of a model the token does not cover. */
-		srv_authz_redact_version(r, list[i]);
+		/* Two covered versions may share an ancestor of a model the token does not cover:
+		 * a stub without even its id, which nothing the caller reads names. */
+		srv_authz_redact_unseen(r, list[i]);
 		cJSON_AddItemToArray(arr, view_version(list[i]));
 	}
 	srv_reply_json(r, 200, doc);

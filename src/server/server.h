@@ -146,7 +146,14 @@ int srv_authz_parents(srv_req *r, const cJSON *manifest);
 /** Turns what the caller may not see into stubs: a version of an uncovered model keeps only
  * its id (model NULL, no message, author, metadata, parents, refs); so does a parent. */
 void srv_authz_redact_version(const srv_req *r, mvms_version_info *v);
+/** As srv_authz_redact_version, for a version whose id the caller has no other way to know
+ * (a merge base): not even the id stays. */
+void srv_authz_redact_unseen(const srv_req *r, mvms_version_info *v);
+/** A lineage cut at the uncovered versions next to covered ones (stubs with their ids). */
 void srv_authz_redact_lineage(const srv_req *r, mvms_lineage *l);
+/** A log: stubs for uncovered parents of listed covered versions; other uncovered ones go
+ * (freed; *n shrinks). */
+void srv_authz_redact_log(const srv_req *r, mvms_version_info **list, size_t *n);
 
 /* ---- metrics (metrics.c) ---- */
 void srv_metrics_request(const srv_req *r, double seconds);
