@@ -4,13 +4,15 @@
  * in the path: reads by hash (objects, chunks) are served only for objects that a version of
  * a covered model holds, and answer exactly as a missing object otherwise; a commit may not
  * name a parent of an uncovered model; versions of uncovered models that a walk of the DAG
- * meets (parents, lineage, log, merge bases) show as stubs that keep only their id.
+ * meets (parents, lineage, log, merge bases) show as stubs, and the walk goes no further.
  *
- * Why the id stays: a version's id is the hash of its manifest, and the manifest of a
+ * Why a stub keeps its id: a version's id is the hash of its manifest, and the manifest of a
  * covered version lists its parents' ids, so a reader has the ids of the uncovered versions
- * next to its own anyway; nothing else can be had for an id (every read by hash of an
- * uncovered version answers 404). A stub tells that a version the caller cannot read sits
- * at that place in the graph, and nothing about it.
+ * next to its own anyway (a child in another model names the covered version as its parent;
+ * its id is all the reader learns of it). Nothing else can be had for an id: every read by
+ * hash of an uncovered version answers 404. Walks stop at the first uncovered version, so no
+ * id deeper in another model's history shows; a merge base is not next to anything the
+ * reader sees, so its stub has no id at all.
  */
 #include <fnmatch.h>
 #include <stdlib.h>
