@@ -76,6 +76,12 @@ like "$OUT" "(redacted)" "the CLI shows the stub"
 unlike "$OUT" "alpha" "and no alpha"
 req GET "$URL/v1/models/team%2Fy/versions/v1/lineage" -H "$ARS"
 like "$BODY" "alpha secret message" "a '*' token sees alpha in the same lineage"
+# two fine-tunes of alpha@v1 in team/: their merge base, alpha@v1, is a stub without its id
+mvms push team/q "$WORK/y2" --parent alpha@v1 -m "team q"
+is_rc 0 "push team/q --parent alpha@v1"
+req GET "$URL/v1/models/team%2Fy/merge-base?a=v1&b=team/q@v1" -H "$ART"
+is_code 200 "merge-base of team/y@v1 and team/q@v1 with the team/* token"
+is "$BODY" '{"merge_bases":[{"redacted":true}]}' "it is alpha@v1: a stub without model, message or id"
 
 # ---- 2. alpha's manifest by hash: 404, exactly as a missing one ----
 FAKE=$(printf '%s' "$AID" | sed 's/.$/0/')
