@@ -6,7 +6,6 @@
  * is called; the push/pull protocol and uploads live in h_sync.c.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +201,7 @@ int srv_models_list(srv_req *r)
 	arr = cJSON_AddArrayToObject(doc, "models");
 	for (i = 0; i < n; i++) {
 		/* A token limited to some models sees only those. */
-		if (r->token_models && fnmatch(r->token_models, list[i].name, 0) != 0)
+		if (!srv_authz_covers(r, list[i].name))
 			continue;
 		cJSON_AddItemToArray(arr, view_model(&list[i]));
 	}

@@ -2,8 +2,9 @@
 /*
  * Routing: one table of {method, pattern, handler, scope, authz}; cross-cutting checks
  * first (read-only mode, authentication with bearer tokens, scope, and the model glob for
- * routes whose first capture is the model), then the handler. Patterns match raw path segments, so a model name with '/' travels as %2F;
- * captures are decoded after matching. Every request is answered exactly once.
+ * routes whose first capture is the model), then the handler. Patterns match raw path
+ * segments, so a model name with '/' travels as %2F; captures are decoded after matching.
+ * Every request is answered exactly once.
  */
 #include <fnmatch.h>
 #include <sys/queue.h>
