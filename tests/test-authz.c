@@ -226,9 +226,17 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		}
 		add_query(q, tmp);
 	} else if (IS("/v1/models/{m}/branches") && post) {
-		if (variant)
+		/* From its own v1; from the other model's (refused: 403 unless the token covers
+		 * both, then 400, a branch stays within its model). */
+		if (variant > 1)
 			return 0;
-		set_body(q, "{\"name\":\"b-%d\",\"from\":\"v1\"}", seq);
+		if (variant) {
+			set_body(q, "{\"name\":\"b-%d\",\"from\":\"%s@v1\"}", seq, other->name);
+			q->also = other;
+			q->ok = 400;
+		} else {
+			set_body(q, "{\"name\":\"b-%d\",\"from\":\"v1\"}", seq);
+		}
 	} else if (IS("/v1/models/{m}/branches/{name}")) {
 		if (variant)
 			return 0;
@@ -246,9 +254,15 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		add_query(q, tmp);
 		set_body(q, "upload %d\n", seq);
 	} else if (IS("/v1/models/{m}/deployments/{env}") && post) {
-		if (variant)
+		/* Its own v1; the other model's v1 is no ref of this model (404). */
+		if (variant > 1)
 			return 0;
-		set_body(q, "{\"ref\":\"v1\"}");
+		if (variant) {
+			set_body(q, "{\"ref\":\"%s@v1\"}", other->name);
+			q->ok = 404;
+		} else {
+			set_body(q, "{\"ref\":\"v1\"}");
+		}
 	} else if (IS("/v1/models/{m}/deployments/{env}/undeploy")) {
 		if (variant)
 			return 0;
