@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "mvms/oid.h"
 #include "mvms/store.h"
 
 #ifdef __cplusplus
@@ -43,6 +44,15 @@ int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *
 int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token);
 /** 1 when @model matches the token's glob, else 0. */
 int mvms_token_allows_model(const mvms_token_info *t, const char *model);
+/**
+ * Whether a token whose model glob is @glob may read objects by hash: for each of the @n
+ * objects of @kind ("manifests": version ids, "files": file ids, "chunks": chunk ids),
+ * covered[i] = 1 when a version of a model whose name matches @glob (fnmatch, as the token)
+ * holds it, else 0. An object no version holds (or that does not exist) is 0.
+ * @return 0, or MVMS_EINVALID (bad kind or empty glob), MVMS_ERROR.
+ */
+int mvms_token_covers_objects(unsigned char *covered, mvms_store *st, const char *glob,
+			      const char *kind, const mvms_oid *ids, size_t n);
 int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st);
 /** MVMS_ENOTFOUND when no such id. */
 int mvms_token_revoke(mvms_store *st, const char *id);

@@ -42,11 +42,13 @@ static mvms_version_info *version_from_json(const cJSON *o)
 
 	if (!v)
 		return NULL;
-	v->model = jstr(o, "model");
-	v->number = (int64_t)jnum(o, "version");
 	id = jstr(o, "id");
 	snprintf(v->id, sizeof(v->id), "%s", id ? id : "");
 	free(id);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "redacted")))
+		return v; /* a version the token may not see: its id only (model NULL) */
+	v->model = jstr(o, "model");
+	v->number = (int64_t)jnum(o, "version");
 	v->message = jstr(o, "message");
 	v->author = jstr(o, "author");
 	v->created_at = jtime(o, "created_at");
@@ -58,7 +60,9 @@ static mvms_version_info *version_from_json(const cJSON *o)
 	if (v->parents)
 		cJSON_ArrayForEach(it, arr) {
 			char *pid = jstr(it, "id");
-			v->parents[v->parent_count].model = jstr(it, "model");
+			v->parents[v->parent_count].model =
+				cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "redacted")) ? NULL
+											: jstr(it, "model");
 			v->parents[v->parent_count].number = (int64_t)jnum(it, "version");
 			snprintf(v->parents[v->parent_count].id, sizeof(v->parents[0].id), "%s",
 				 pid ? pid : "");
@@ -115,11 +119,19 @@ static int remote_json(cJSON **out, const char *model, const char *suffix)
 	return rc;
 }
 
+/* A version a scoped token may not see comes from the server as a stub with its id only. */
+#define REDACTED "(redacted)"
+#define REDACTED_ONELINE "(redacted)    "
+
 static void print_version_text(const mvms_version_info *v, int oneline)
 {
 	char tbuf[32], a[32];
 	size_t i;
 
+	if (!v->model) {
+		printf("%s %.12s\n", oneline ? REDACTED_ONELINE : "version  " REDACTED, v->id);
+		return;
+	}
 	if (oneline) {
 		printf("%s@v%-4lld %.12s  %s  %-12s %s", v->model, (long long)v->number, v->id,
 		       view_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
@@ -130,8 +142,11 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 	}
 	printf("version  %s@v%lld\nid       %s\n", v->model, (long long)v->number, v->id);
 	for (i = 0; i < v->parent_count; i++)
-		printf("parent   %s@v%lld %.12s\n", v->parents[i].model, (long long)v->parents[i].number,
-		       v->parents[i].id);
+		if (v->parents[i].model)
+			printf("parent   %s@v%lld %.12s\n", v->parents[i].model,
+			       (long long)v->parents[i].number, v->parents[i].id);
+		else
+			printf("parent   " REDACTED " %.12s\n", v->parents[i].id);
 	printf("author   %s\ndate     %s\nfiles    %llu (%s)\n", v->author,
 	       view_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
 	       cli_human(a, sizeof(a), v->logical_bytes));

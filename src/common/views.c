@@ -11,6 +11,9 @@
 #include <time.h>
 #include "views.h"
 
+/* How a version the reader may not see (model NULL: a server's stub) is written in text. */
+#define REDACTED "(redacted)"
+
 const char *view_time(char *buf, size_t n, int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -29,6 +32,13 @@ cJSON *view_version(const mvms_version_info *v)
 	char tbuf[32];
 	size_t i;
 
+	/* A version the reader may not see (the server's stubs, authz.c): its id only. */
+	if (!v->model) {
+		if (v->id[0])
+			cJSON_AddStringToObject(o, "id", v->id);
+		cJSON_AddBoolToObject(o, "redacted", 1);
+		return o;
+	}
 	cJSON_AddStringToObject(o, "model", v->model);
 	cJSON_AddNumberToObject(o, "version", (double)v->number);
 	cJSON_AddStringToObject(o, "id", v->id);
@@ -40,9 +50,13 @@ cJSON *view_version(const mvms_version_info *v)
 	a = cJSON_AddArrayToObject(o, "parents");
 	for (i = 0; i < v->parent_count; i++) {
 		p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "model", v->parents[i].model);
-		cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
+		if (v->parents[i].model) {
+			cJSON_AddStringToObject(p, "model", v->parents[i].model);
+			cJSON_AddNumberToObject(p, "version", (double)v->parents[i].number);
+		}
 		cJSON_AddStringToObject(p, "id", v->parents[i].id);
+		if (!v->parents[i].model)
+			cJSON_AddBoolToObject(p, "redacted", 1);
 		cJSON_AddItemToArray(a, p);
 	}
 	p = cJSON_AddObjectToObject(o, "meta");
@@ -178,9 +192,13 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l)
 	fprintf(f, "digraph lineage {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
 	for (i = 0; i < l->node_count; i++) {
 		fprintf(f, "  \"%s\" [label=\"", l->nodes[i].id);
-		dot_escape(f, l->nodes[i].model);
-		fprintf(f, "@v%lld\\n%.12s\"%s];\n", (long long)l->nodes[i].number, l->nodes[i].id,
-		       i == 0 ? ", style=bold" : "");
+		if (l->nodes[i].model) {
+			dot_escape(f, l->nodes[i].model);
+			fprintf(f, "@v%lld", (long long)l->nodes[i].number);
+		} else {
+			fputs(REDACTED, f);
+		}
+		fprintf(f, "\\n%.12s\"%s];\n", l->nodes[i].id, i == 0 ? ", style=bold" : "");
 	}
 	for (i = 0; i < l->edge_count; i++)
 		fprintf(f, "  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
@@ -197,6 +215,10 @@ void view_lineage_mermaid(FILE *f, const mvms_lineage *l)
 	fprintf(f, "graph TD\n");
 	for (i = 0; i < l->node_count; i++) {
 		fprintf(f, "  n%zu[\"", i);
+		if (!l->nodes[i].model) {
+			fprintf(f, REDACTED " %.8s\"]\n", l->nodes[i].id);
+			continue;
+		}
 		for (p = l->nodes[i].model; *p; p++)
 			fputs(*p == '"' ? "#quot;" : (char[2]){ *p, 0 }, f);
 		fprintf(f, "@v%lld %.8s\"]\n", (long long)l->nodes[i].number, l->nodes[i].id);
@@ -209,7 +231,7 @@ void view_lineage_mermaid(FILE *f, const mvms_lineage *l)
 static int cmp_depth(const void *a, const void *b)
 {
 	const mvms_lineage_node *x = *(mvms_lineage_node *const *)a, *y = *(mvms_lineage_node *const *)b;
-	int c = strcmp(x->model, y->model);
+	int c = strcmp(x->model ? x->model : "", y->model ? y->model : "");
 
 	/* Descendants (negative depth) first, newest at the top, like log. */
 	if (x->depth != y->depth)
@@ -234,12 +256,19 @@ void view_lineage_text(FILE *f, const mvms_lineage *l)
 		const mvms_lineage_node *n = order[i];
 		size_t idx = (size_t)(n - l->nodes);
 		int first = 1;
-		fprintf(f, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, n->model, (long long)n->number, n->id,
-		       view_time(tbuf, sizeof(tbuf), n->created_at), n->message);
+		if (n->model)
+			fprintf(f, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, n->model, (long long)n->number,
+				n->id, view_time(tbuf, sizeof(tbuf), n->created_at), n->message);
+		else
+			fprintf(f, "%+4d  " REDACTED "  %.12s", n->depth, n->id);
 		for (j = 0; j < l->edge_count; j++)
 			if (l->edges[j].child == idx) {
 				const mvms_lineage_node *p = &l->nodes[l->edges[j].parent];
-				fprintf(f, "%s%s@v%lld", first ? "  <- " : ", ", p->model, (long long)p->number);
+				if (p->model)
+					fprintf(f, "%s%s@v%lld", first ? "  <- " : ", ", p->model,
+						(long long)p->number);
+				else
+					fprintf(f, "%s" REDACTED " %.12s", first ? "  <- " : ", ", p->id);
 				first = 0;
 			}
 		fprintf(f, "\n");
@@ -257,6 +286,14 @@ cJSON *view_lineage(const mvms_lineage *l)
 	nodes = cJSON_AddArrayToObject(doc, "nodes");
 	for (i = 0; i < l->node_count; i++) {
 		cJSON *o = cJSON_CreateObject();
+		if (!l->nodes[i].model) {
+			/* A stub: where a version the reader may not see sits in the graph. */
+			cJSON_AddStringToObject(o, "id", l->nodes[i].id);
+			cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
+			cJSON_AddBoolToObject(o, "redacted", 1);
+			cJSON_AddItemToArray(nodes, o);
+			continue;
+		}
 		cJSON_AddStringToObject(o, "model", l->nodes[i].model);
 		cJSON_AddNumberToObject(o, "version", (double)l->nodes[i].number);
 		cJSON_AddStringToObject(o, "id", l->nodes[i].id);

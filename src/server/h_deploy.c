@@ -116,27 +116,34 @@ static double quantile(const vstat *v, double q)
 	return 0;
 }
 
-void srv_deploy_metrics(struct evbuffer *b)
+void srv_deploy_metrics(struct evbuffer *b, const srv_req *r)
 {
 	size_t i, k;
 	uint64_t cum;
+
+	/* Series of the models the caller covers only (a token for team/... sees no others). */
+#define SHOWN(i) srv_authz_covers(r, stats[(i)].model)
 
 	evbuffer_add_printf(b, "# HELP mvms_predict_requests_total Prediction requests by model, "
 			       "environment and version.\n# TYPE mvms_predict_requests_total counter\n");
 	pthread_mutex_lock(&stats_lock);
 	for (i = 0; i < nstats; i++)
-		evbuffer_add_printf(b, "mvms_predict_requests_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
-				    stats[i].model, stats[i].env, (long long)stats[i].number,
-				    (unsigned long long)stats[i].requests);
+		if (SHOWN(i))
+			evbuffer_add_printf(b, "mvms_predict_requests_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
+					    stats[i].model, stats[i].env, (long long)stats[i].number,
+					    (unsigned long long)stats[i].requests);
 	evbuffer_add_printf(b, "# HELP mvms_predict_errors_total Failed prediction requests (upstream "
 			       "errors, timeouts, 5xx).\n# TYPE mvms_predict_errors_total counter\n");
 	for (i = 0; i < nstats; i++)
-		evbuffer_add_printf(b, "mvms_predict_errors_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
-				    stats[i].model, stats[i].env, (long long)stats[i].number,
-				    (unsigned long long)stats[i].errors);
+		if (SHOWN(i))
+			evbuffer_add_printf(b, "mvms_predict_errors_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
+					    stats[i].model, stats[i].env, (long long)stats[i].number,
+					    (unsigned long long)stats[i].errors);
 	evbuffer_add_printf(b, "# HELP mvms_predict_duration_seconds Prediction latency seen by the "
 			       "client.\n# TYPE mvms_predict_duration_seconds histogram\n");
 	for (i = 0; i < nstats; i++) {
+		if (!SHOWN(i))
+			continue;
 		for (k = 0, cum = 0; k < NB; k++) {
 			cum += stats[i].buckets[k];
 			evbuffer_add_printf(b, "mvms_predict_duration_seconds_bucket{model=\"%s\",env=\"%s\","
@@ -158,15 +165,18 @@ void srv_deploy_metrics(struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP mvms_predict_upstream_seconds_total Time spent waiting for "
 			       "inference servers.\n# TYPE mvms_predict_upstream_seconds_total counter\n");
 	for (i = 0; i < nstats; i++)
-		evbuffer_add_printf(b, "mvms_predict_upstream_seconds_total{model=\"%s\",env=\"%s\","
-				       "version=\"v%lld\"} %g\n", stats[i].model, stats[i].env,
-				    (long long)stats[i].number, stats[i].upstream_sum);
+		if (SHOWN(i))
+			evbuffer_add_printf(b, "mvms_predict_upstream_seconds_total{model=\"%s\",env=\"%s\","
+					       "version=\"v%lld\"} %g\n", stats[i].model, stats[i].env,
+					    (long long)stats[i].number, stats[i].upstream_sum);
 	pthread_mutex_unlock(&stats_lock);
+#undef SHOWN
 }
 
 /* Revision and weights as gauges, from the store (called by /metrics for each model). */
-void srv_deploy_gauges(struct evbuffer *b, mvms_store *st)
+void srv_deploy_gauges(struct evbuffer *b, const srv_req *r)
 {
+	mvms_store *st = r->st;
 	mvms_model_info *models = NULL;
 	mvms_deployment **list = NULL;
 	size_t nm = 0, nd = 0, i, j, k;
@@ -178,7 +188,8 @@ void srv_deploy_gauges(struct evbuffer *b, mvms_store *st)
 			       "# HELP mvms_deployment_weight Traffic weight of each deployed version.\n"
 			       "# TYPE mvms_deployment_weight gauge\n");
 	for (i = 0; i < nm; i++) {
-		if (mvms_deploy_list(&list, &nd, st, models[i].name) < 0)
+		if (!srv_authz_covers(r, models[i].name) ||
+		    mvms_deploy_list(&list, &nd, st, models[i].name) < 0)
 			continue;
 		for (j = 0; j < nd; j++) {
 			evbuffer_add_printf(b, "mvms_deployment_revision{model=\"%s\",env=\"%s\"} %lld\n",

@@ -6,7 +6,6 @@
  * is called; the push/pull protocol and uploads live in h_sync.c.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +201,7 @@ int srv_models_list(srv_req *r)
 	arr = cJSON_AddArrayToObject(doc, "models");
 	for (i = 0; i < n; i++) {
 		/* A token limited to some models sees only those. */
-		if (r->token_models && fnmatch(r->token_models, list[i].name, 0) != 0)
+		if (!srv_authz_covers(r, list[i].name))
 			continue;
 		cJSON_AddItemToArray(arr, view_model(&list[i]));
 	}
@@ -268,6 +267,8 @@ int srv_versions_list(srv_req *r)
 		return error;
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "versions");
+	/* With ?branch= the walk crosses into the models the branch came from. */
+	srv_authz_redact_log(r, list, &n);
 	for (i = 0; i < n && (limit == 0 || i < (size_t)limit); i++)
 		cJSON_AddItemToArray(arr, view_version(list[i]));
 	mvms_version_list_free(list, n);
@@ -290,7 +291,8 @@ int srv_version_get(srv_req *r)
 	    (error = mvms_version_files(&files, &n, r->st, v)) < 0)
 		goto done;
 	/* As `mvms-store show --json`: the version object ("files" is its file count) plus
-	 * "file_list", the manifest. */
+	 * "file_list", the manifest. Parents of uncovered models are stubs. */
+	srv_authz_redact_version(r, v);
 	doc = view_version(v);
 	arr = cJSON_AddArrayToObject(doc, "file_list");
 	for (i = 0; i < n; i++) {
@@ -330,6 +332,8 @@ int srv_diff(srv_req *r)
 		goto done;
 	if ((error = mvms_diff_get(&d, r->st, a, b, tensors ? MVMS_DIFF_TENSORS : 0)) < 0)
 		goto done;
+	srv_authz_redact_version(r, d->from);
+	srv_authz_redact_version(r, d->to);
 	srv_reply_json(r, 200, view_diff(d, tensors));
 done:
 	mvms_diff_free(d);
@@ -370,6 +374,7 @@ int srv_lineage(srv_req *r)
 		return 0;
 	if ((error = mvms_lineage_get(&l, r->st, spec, direction, (int)depth)) < 0)
 		goto done;
+	srv_authz_redact_lineage(r, l);
 	if (!strcmp(format, "json")) {
 		srv_reply_json(r, 200, view_lineage(l));
 		goto done;
@@ -419,8 +424,12 @@ int srv_merge_base(srv_req *r)
 	/* No shared history is an answer, not an error: an empty list. */
 	doc = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(doc, "merge_bases");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* Two covered versions may share an ancestor of a model the token does not cover:
+		 * a stub without even its id, which nothing the caller reads names. */
+		srv_authz_redact_unseen(r, list[i]);
 		cJSON_AddItemToArray(arr, view_version(list[i]));
+	}
 	srv_reply_json(r, 200, doc);
 done:
 	mvms_version_list_free(list, n);

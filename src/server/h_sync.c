@@ -176,6 +176,11 @@ int srv_chunks_get(srv_req *r)
 		free(ids);
 		return srv_reply_error(r, 400, "bad_request", "no chunk ids");
 	}
+	/* Chunks of the covered models only; any other answers as a missing one. */
+	if (srv_authz_objects(r, "chunks", ids, n) < 0) {
+		free(ids);
+		return 0;
+	}
 	error = mvms_sync_export_chunks(&pack, &len, &pid, r->st, ids, n);
 	free(ids);
 	if (error < 0)
@@ -199,6 +204,8 @@ int srv_object_get(srv_req *r)
 		return srv_reply_error(r, 404, "not_found", "no object kind '%s'", r->caps[0]);
 	if (mvms_oid_parse(&id, r->caps[1]) < 0)
 		return srv_reply_error(r, 400, "bad_id", "object id must be 64 hex digits");
+	if (srv_authz_objects(r, r->caps[0], &id, 1) < 0)
+		return 0;
 	if ((error = mvms_sync_get_object(&data, &len, r->st, r->caps[0], &id)) < 0)
 		return error == MVMS_EMISMATCH ? srv_reply_error(r, 500, "corrupt", "%s", mvms_error_last())
 					       : error;
@@ -256,6 +263,11 @@ int srv_version_commit(srv_req *r)
 			cJSON_Delete(mdoc);
 			error = srv_reply_error(r, 400, "invalid_manifest",
 						"the manifest is not for model '%s'", r->caps[0]);
+			goto done;
+		}
+		/* Nor may it build on a version the token cannot read (403, nothing committed). */
+		if (srv_authz_parents(r, mdoc) < 0) {
+			cJSON_Delete(mdoc);
 			goto done;
 		}
 		cJSON_Delete(mdoc);

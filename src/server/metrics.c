@@ -221,8 +221,8 @@ int srv_handle_metrics(srv_req *r)
 	       "Uploads (pack PUTs, one-request uploads) running now.");
 	evbuffer_add_printf(b, "mvms_uploads_in_flight %d\n", srv_metrics_uploads_now());
 	/* Deployments: per-version prediction counters, and revisions and weights. */
-	srv_deploy_metrics(b);
-	srv_deploy_gauges(b, r->st);
+	srv_deploy_metrics(b, r);
+	srv_deploy_gauges(b, r);
 
 	/* The store's gauges; when they cannot be read the HTTP metrics are still served. */
 	stats_ok = mvms_store_stats(&stats, r->st) == 0;

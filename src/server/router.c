@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Routing: one table of {method, pattern, handler, scope}; cross-cutting checks first
- * (read-only mode, authentication with bearer tokens, scope and model glob), then the
- * handler. Patterns match raw path segments, so a model name with '/' travels as %2F;
- * captures are decoded after matching. Every request is answered exactly once.
+ * Routing: one table of {method, pattern, handler, scope, authz}; cross-cutting checks
+ * first (read-only mode, authentication with bearer tokens, scope, and the model glob for
+ * routes whose first capture is the model), then the handler. Patterns match raw path
+ * segments, so a model name with '/' travels as %2F; captures are decoded after matching.
+ * Every request is answered exactly once.
  */
 #include <fnmatch.h>
 #include <sys/queue.h>
@@ -20,50 +21,67 @@
 #define M_PUT EVHTTP_REQ_PUT
 #define M_DELETE EVHTTP_REQ_DELETE
 
-typedef struct route {
-	unsigned methods;
-	const char *pattern;     /* segments; {x} captures one, {x*} the rest */
-	srv_handler handler;
-	int scope;               /* needed scope; the model is the first capture of /v1/models/{m} */
-} route;
-
-static const route routes[] = {
-	{ M_GET, "/healthz", srv_handle_healthz, SRV_SCOPE_NONE },
-	{ M_GET, "/metrics", srv_handle_metrics, SRV_SCOPE_NONE },
-	{ M_GET, "/v1/store", srv_store_info, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models", srv_models_list, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models", srv_models_create, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/models/{m}", srv_model_get, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/versions", srv_versions_list, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models/{m}/versions", srv_version_commit, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/models/{m}/versions/{ref}", srv_version_get, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/versions/{ref}/lineage", srv_lineage, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/versions/{ref}/files/{path*}", srv_file_get, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/diff", srv_diff, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/merge-base", srv_merge_base, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/branches", srv_branches_list, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models/{m}/branches", srv_branch_create, SRV_SCOPE_WRITE },
-	{ M_DELETE, "/v1/models/{m}/branches/{name}", srv_branch_delete, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/models/{m}/tags", srv_tags_list, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models/{m}/tags", srv_tag_create, SRV_SCOPE_WRITE },
-	{ M_PUT | M_POST, "/v1/models/{m}/upload", srv_upload, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/models/{m}/deployments", srv_deployments_list, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/deployments/{env}", srv_deployment_get, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models/{m}/deployments/{env}", srv_deployment_deploy, SRV_SCOPE_WRITE },
-	{ M_POST, "/v1/models/{m}/deployments/{env}/undeploy", srv_deployment_undeploy, SRV_SCOPE_WRITE },
-	{ M_POST, "/v1/models/{m}/deployments/{env}/rollback", srv_deployment_rollback, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/models/{m}/deployments/{env}/history", srv_deployment_history, SRV_SCOPE_READ },
-	{ M_GET, "/v1/models/{m}/deployments/{env}/status", srv_deployment_status, SRV_SCOPE_READ },
-	{ M_POST, "/v1/models/{m}/deployments/{env}/predict", srv_predict, SRV_SCOPE_READ },
-	{ M_POST, "/predict/{m}/{env}", srv_predict, SRV_SCOPE_READ },
-	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE },
-	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ },
-	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE },
-	{ M_POST, "/v1/leases", srv_lease_create, SRV_SCOPE_WRITE },
-	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE },
-	{ M_DELETE, "/v1/leases/{id}", srv_lease_release, SRV_SCOPE_WRITE },
-	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ },
+/*
+ * Every route says how it is kept to the token's models (enum srv_authz, server.h): one
+ * without a declaration is refused at dispatch, and tests/test-authz walks this table with
+ * tokens of every scope and model glob.
+ */
+static const srv_route routes[] = {
+	{ M_GET, "/healthz", srv_handle_healthz, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
+	{ M_GET, "/metrics", srv_handle_metrics, SRV_SCOPE_NONE, SRV_AUTHZ_FILTERED },
+	{ M_GET, "/v1/store", srv_store_info, SRV_SCOPE_READ, SRV_AUTHZ_STORE },
+	{ M_GET, "/v1/models", srv_models_list, SRV_SCOPE_READ, SRV_AUTHZ_FILTERED },
+	{ M_POST, "/v1/models", srv_models_create, SRV_SCOPE_WRITE, SRV_AUTHZ_NAMED },
+	{ M_GET, "/v1/models/{m}", srv_model_get, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/versions", srv_versions_list, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/versions", srv_version_commit, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/versions/{ref}", srv_version_get,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/lineage", srv_lineage,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/files/{path*}", srv_file_get,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/diff", srv_diff, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/merge-base", srv_merge_base, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/branches", srv_branches_list, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/branches", srv_branch_create, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_DELETE, "/v1/models/{m}/branches/{name}", srv_branch_delete,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/tags", srv_tags_list, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/tags", srv_tag_create, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_PUT | M_POST, "/v1/models/{m}/upload", srv_upload, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/deployments", srv_deployments_list,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/deployments/{env}", srv_deployment_get,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}", srv_deployment_deploy,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/undeploy", srv_deployment_undeploy,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/rollback", srv_deployment_rollback,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/deployments/{env}/history", srv_deployment_history,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/deployments/{env}/status", srv_deployment_status,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/predict", srv_predict,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/predict/{m}/{env}", srv_predict, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE, SRV_AUTHZ_UPLOAD },
+	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ, SRV_AUTHZ_CONTENT },
+	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE, SRV_AUTHZ_UPLOAD },
+	/* Leases hold gc back store-wide and name nothing of any model. */
+	{ M_POST, "/v1/leases", srv_lease_create, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
+	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
+	{ M_DELETE, "/v1/leases/{id}", srv_lease_release, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
+	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ, SRV_AUTHZ_CONTENT },
 };
+
+const srv_route *srv_routes(size_t *count)
+{
+	*count = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
 
 /* Matches @path against @pattern; captures raw segments (not yet decoded). */
 static int match(const char *pattern, const char *path, char **caps, size_t *ncaps)
@@ -222,7 +240,7 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	char *caps[4] = { NULL, NULL, NULL, NULL };
 	size_t ncaps = 0, i, k;
 	int method_seen = 0, error;
-	const route *rt = NULL;
+	const srv_route *rt = NULL;
 
 	memset(&r, 0, sizeof(r));
 	r.req = req;
@@ -273,6 +291,11 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		goto done;
 	}
 	r.route = rt->pattern;
+	/* Fail closed: a route must say how it keeps to the token's models (authz.c). */
+	if (rt->authz == SRV_AUTHZ_UNDECLARED || (rt->authz == SRV_AUTHZ_MODEL && ncaps == 0)) {
+		srv_reply_error(&r, 500, "error", "route %s declares no authorization", rt->pattern);
+		goto done;
+	}
 	for (k = 0; k < ncaps; k++) {
 		/* Decoded with '+' kept literal: these are path segments, not form fields. */
 		size_t declen = 0;
@@ -285,15 +308,12 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		r.caps[k] = dec;
 		r.ncaps++;
 	}
-	if (rt->scope > SRV_SCOPE_NONE) {
-		if (authenticate(&r) < 0)
-			goto done;
-		if (srv_require(&r, rt->scope,
-				strncmp(rt->pattern, "/v1/models/{m}", 14) == 0 ||
-						strncmp(rt->pattern, "/predict/{m}", 12) == 0
-					? r.caps[0] : NULL) < 0)
-			goto done;
-	}
+	/* A filtered answer needs no token, but one presented decides what it shows. */
+	if ((rt->scope > SRV_SCOPE_NONE || rt->authz == SRV_AUTHZ_FILTERED) && authenticate(&r) < 0)
+		goto done;
+	if (rt->scope > SRV_SCOPE_NONE &&
+	    srv_require(&r, rt->scope, rt->authz == SRV_AUTHZ_MODEL ? r.caps[0] : NULL) < 0)
+		goto done;
 	error = rt->handler(&r);
 	if (error < 0 && !r.replied)
 		srv_reply_mvms(&r, error);

@@ -26,6 +26,21 @@ enum srv_scope {
 	SRV_SCOPE_ADMIN = 3,
 };
 
+/*
+ * How a route is kept to the models a token covers (authz.c). Every route declares one;
+ * 0 is no declaration, which the router refuses to serve (500) and tests/test-authz fails.
+ */
+enum srv_authz {
+	SRV_AUTHZ_UNDECLARED = 0,
+	SRV_AUTHZ_PUBLIC,     /* nothing of any model (/healthz); the token is not looked at */
+	SRV_AUTHZ_STORE,      /* store-wide parameters, nothing of any model (GET /v1/store) */
+	SRV_AUTHZ_MODEL,      /* the first capture is the model: the router checks the glob */
+	SRV_AUTHZ_NAMED,      /* the model is named in the body: the handler checks it */
+	SRV_AUTHZ_FILTERED,   /* lists every model: the handler keeps the covered ones only */
+	SRV_AUTHZ_CONTENT,    /* by hash: the handler serves objects of covered models only */
+	SRV_AUTHZ_UPLOAD,     /* bytes in by hash; the reply names only what the request did */
+};
+
 typedef struct srv_options {
 	const char *store_dir;
 	const char *listen;          /* "127.0.0.1:8080"; port 0 picks a free port */
@@ -65,6 +80,18 @@ typedef struct srv_req {
 
 typedef int (*srv_handler)(srv_req *r);
 
+/* One entry of the route table (router.c). */
+typedef struct srv_route {
+	unsigned methods;        /* EVHTTP_REQ_* bits */
+	const char *pattern;     /* segments; {x} captures one, {x*} the rest */
+	srv_handler handler;
+	int scope;               /* enum srv_scope needed */
+	int authz;               /* enum srv_authz: how the token's models are checked */
+} srv_route;
+
+/** The route table, in matching order (for tests that walk every route). */
+const srv_route *srv_routes(size_t *count);
+
 /* ---- replies (reply.c) ---- */
 
 /** Replies with a JSON document (takes ownership of @doc). */
@@ -99,6 +126,34 @@ int srv_upload_begin(srv_req *r);
  * for anything but plain files and directories inside @dir. */
 int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
 		    size_t errlen);
+
+/* ---- authorization by model (authz.c) ---- */
+
+/** 1 when the caller may see @model: its token's glob matches (anonymous callers get this
+ * far only where anonymous reads are on, and see every model). */
+int srv_authz_covers(const srv_req *r, const char *model);
+/** 1 when the caller sees every model ("*", or anonymous reads): the checks are skipped. */
+int srv_authz_all(const srv_req *r);
+/**
+ * 0 when the caller may read all @n objects of @kind ("manifests", "files", "chunks") by
+ * hash; else replies 404 not_found, exactly as for an object that does not exist, and
+ * returns -1 (also after replying 500 when the database fails).
+ */
+int srv_authz_objects(srv_req *r, const char *kind, const mvms_oid *ids, size_t n);
+/** 0 when the caller covers every parent named in @manifest (a parsed manifest); else
+ * replies 403 (an unknown parent too, so that existence does not show) and returns -1. */
+int srv_authz_parents(srv_req *r, const cJSON *manifest);
+/** Turns what the caller may not see into stubs: a version of an uncovered model keeps only
+ * its id (model NULL, no message, author, metadata, parents, refs); so does a parent. */
+void srv_authz_redact_version(const srv_req *r, mvms_version_info *v);
+/** As srv_authz_redact_version, for a version whose id the caller has no other way to know
+ * (a merge base): not even the id stays. */
+void srv_authz_redact_unseen(const srv_req *r, mvms_version_info *v);
+/** A lineage cut at the uncovered versions next to covered ones (stubs with their ids). */
+void srv_authz_redact_lineage(const srv_req *r, mvms_lineage *l);
+/** A log: stubs for uncovered parents of listed covered versions; other uncovered ones go
+ * (freed; *n shrinks). */
+void srv_authz_redact_log(const srv_req *r, mvms_version_info **list, size_t *n);
 
 /* ---- metrics (metrics.c) ---- */
 void srv_metrics_request(const srv_req *r, double seconds);
@@ -157,8 +212,9 @@ int srv_deployment_history(srv_req *r);
 int srv_deployment_status(srv_req *r);
 int srv_predict(srv_req *r);
 struct evbuffer;
-void srv_deploy_metrics(struct evbuffer *b);
-void srv_deploy_gauges(struct evbuffer *b, mvms_store *st);
+/* Per-model series, for the models @r covers only. */
+void srv_deploy_metrics(struct evbuffer *b, const srv_req *r);
+void srv_deploy_gauges(struct evbuffer *b, const srv_req *r);
 
 /* ---- the gate (gate.c): framing checks before libevent's parser ---- */
 
