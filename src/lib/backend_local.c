@@ -83,6 +83,12 @@ static char *path_join(const char *dir, const char *key)
 	return p;
 }
 
+/* 1 when @name is one plain file name (what writer_open puts in DIR/tmp). */
+static int tmp_name_ok(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 /* The file of @key (checked with check_key) in a new string (free()) in *out. */
 static int key_path(char **out, const local_backend *lb, const char *key)
 {
@@ -307,7 +313,8 @@ done:
 	return error;
 }
 
-static int local_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
+static int local_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be,
+				   const char *key)
 {
 	local_backend *lb = (local_backend *)be;
 	int error = 0;
@@ -315,7 +322,14 @@ static int local_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 	struct stat st;
 
 	*out = 0;
-	MVMS_TRY(key_path(&path, lb, key));
+	if (mtime)
+		*mtime = 0;
+	/* A temporary file (gc): "tmp/<name>", one component under DIR/tmp. */
+	if (strncmp(key, LOCAL_TMP "/", sizeof(LOCAL_TMP)) == 0 && tmp_name_ok(key + sizeof(LOCAL_TMP)))
+		path = path_join(lb->dir, key);
+	else
+		MVMS_TRY(key_path(&path, lb, key));
+	MVMS_CHECK_ALLOC(path, error);
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			error = mvms_error_set(MVMS_ENOTFOUND, "object %s: not found", key);
@@ -330,9 +344,32 @@ static int local_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 		goto done;
 	}
 	*out = (uint64_t)st.st_size;
+	if (mtime)
+		*mtime = (int64_t)st.st_mtime;
 done:
 	free(path);
 	return error;
+}
+
+static int local_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
+{
+	int error = check_key(key, 0);
+
+	*out = 0;
+	return error < 0 ? error : local_backend__stat_time(out, NULL, be, key);
+}
+
+/* What a walk calls for each file: list's callback or scan's (with the write time). */
+typedef struct walk_cb {
+	mvms_backend_list_cb list;
+	mvms_backend_scan_cb scan;
+	void *payload;
+} walk_cb;
+
+static int walk_call(const walk_cb *cb, const char *key, const struct stat *st)
+{
+	return cb->scan ? cb->scan(key, (uint64_t)st->st_size, (int64_t)st->st_mtime, cb->payload)
+			: cb->list(key, (uint64_t)st->st_size, cb->payload);
 }
 
 /*
@@ -341,7 +378,7 @@ done:
  * when their key and the prefix agree on their common length.
  */
 static int list_walk(int dfd, mvms_buf *key, const char *prefix, size_t plen,
-		     mvms_backend_list_cb cb, void *payload)
+		     const walk_cb *cb)
 {
 	int error = 0, sub;
 	DIR *d = NULL;
@@ -388,11 +425,11 @@ static int list_walk(int dfd, mvms_buf *key, const char *prefix, size_t plen,
 						       strerror(errno));
 				goto done;
 			}
-			MVMS_TRY(list_walk(sub, key, prefix, plen, cb, payload));
+			MVMS_TRY(list_walk(sub, key, prefix, plen, cb));
 			if (error > 0)
 				goto done;
 		} else if (S_ISREG(st.st_mode) && key->size >= plen) {
-			if ((error = cb(key->ptr, (uint64_t)st.st_size, payload)) != 0)
+			if ((error = walk_call(cb, key->ptr, &st)) != 0)
 				goto done;
 		}
 next:
@@ -405,10 +442,44 @@ done:
 	return error;
 }
 
-static int local_backend__list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
-			       void *payload)
+/* scan("tmp/"): the temp files of writers that never committed (DIR/tmp/<name>). */
+static int scan_tmp(local_backend *lb, const walk_cb *cb)
 {
-	local_backend *lb = (local_backend *)be;
+	int error = 0;
+	char *dir = path_join(lb->dir, LOCAL_TMP), *key = NULL;
+	DIR *d = NULL;
+	struct dirent *ent;
+	struct stat st;
+
+	MVMS_CHECK_ALLOC(dir, error);
+	if (!(d = opendir(dir))) {
+		if (errno != ENOENT)
+			error = mvms_error_set(MVMS_ERROR, "local: list %s: %s", dir, strerror(errno));
+		goto done;
+	}
+	while ((errno = 0, ent = readdir(d))) {
+		if (!tmp_name_ok(ent->d_name))
+			continue;
+		if (fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue; /* gone meanwhile (committed or aborted), or not ours */
+		free(key);
+		key = path_join(LOCAL_TMP, ent->d_name);
+		MVMS_CHECK_ALLOC(key, error);
+		if ((error = walk_call(cb, key, &st)) != 0)
+			goto done;
+	}
+	if (errno)
+		error = mvms_error_set(MVMS_ERROR, "local: list %s: %s", dir, strerror(errno));
+done:
+	if (d)
+		closedir(d);
+	free(key);
+	free(dir);
+	return error;
+}
+
+static int local_list(local_backend *lb, const char *prefix, const walk_cb *cb)
+{
 	int error = 0, fd;
 	mvms_buf key = MVMS_BUF_INIT;
 	const char *slash;
@@ -432,11 +503,29 @@ static int local_backend__list(mvms_backend *be, const char *prefix, mvms_backen
 					       strerror(errno));
 		goto done;
 	}
-	error = list_walk(fd, &key, prefix, strlen(prefix), cb, payload);
+	error = list_walk(fd, &key, prefix, strlen(prefix), cb);
 done:
 	free(path);
 	mvms_buf_dispose(&key);
 	return error;
+}
+
+static int local_backend__list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
+			       void *payload)
+{
+	walk_cb w = { cb, NULL, payload };
+
+	return local_list((local_backend *)be, prefix, &w);
+}
+
+static int local_backend__scan(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb,
+			       void *payload)
+{
+	walk_cb w = { NULL, cb, payload };
+
+	if (prefix && strcmp(prefix, LOCAL_TMP "/") == 0)
+		return scan_tmp((local_backend *)be, &w);
+	return local_list((local_backend *)be, prefix, &w);
 }
 
 static int local_backend__remove(mvms_backend *be, const char *key)
@@ -445,7 +534,13 @@ static int local_backend__remove(mvms_backend *be, const char *key)
 	int error = 0;
 	char *path = NULL;
 
-	MVMS_TRY(key_path(&path, lb, key));
+	/* A temp file that scan("tmp/") named (gc of a killed writer's leftovers). */
+	if (strncmp(key, LOCAL_TMP "/", sizeof(LOCAL_TMP)) == 0 && tmp_name_ok(key + sizeof(LOCAL_TMP))) {
+		path = path_join(lb->dir, key);
+		MVMS_CHECK_ALLOC(path, error);
+	} else {
+		MVMS_TRY(key_path(&path, lb, key));
+	}
 	if (unlink(path) < 0 && errno != ENOENT && errno != ENOTDIR)
 		error = mvms_error_set(MVMS_ERROR, "local: remove %s: %s", key, strerror(errno));
 done:
@@ -505,6 +600,8 @@ int mvms_backend_local(mvms_backend **out, const char *dir)
 	lb->parent.remove = local_backend__remove;
 	lb->parent.free = local_backend__free;
 	lb->parent.open_fd = local_backend__open_fd;
+	lb->parent.scan = local_backend__scan;
+	lb->parent.stat_time = local_backend__stat_time;
 	*out = &lb->parent;
 	lb = NULL;
 done:

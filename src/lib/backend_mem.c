@@ -5,6 +5,7 @@
  * packs for the wire with the same writer; tests use it too. Not for large data sets.
  */
 #include <stdlib.h>
+#include <time.h>
 #include "common.h"
 #include "mvms/backend.h"
 
@@ -14,6 +15,7 @@ typedef struct mem_object {
 	unsigned char *data;
 	size_t len;
 	int borrowed;              /* data is the caller's: never freed here */
+	int64_t mtime;             /* when it was stored (scan, stat_time) */
 } mem_object;
 
 typedef struct mem_backend {
@@ -57,6 +59,7 @@ static int mem_store(mem_backend *m, const char *key, unsigned char *data, size_
 	o->data = data;
 	o->len = len;
 	o->borrowed = borrowed;
+	o->mtime = (int64_t)time(NULL);
 	o->next = m->objects;
 	m->objects = o;
 	return 0;
@@ -122,6 +125,34 @@ static int mem_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 	return 0;
 }
 
+static int mem_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be,
+				  const char *key)
+{
+	mem_object *o = find((mem_backend *)be, key);
+
+	*out = 0;
+	*mtime = 0;
+	if (!o)
+		return mvms_error_set(MVMS_ENOTFOUND, "object %s: not found", key);
+	*out = o->len;
+	*mtime = o->mtime;
+	return 0;
+}
+
+/* No temporary files here: a writer's bytes are in memory until commit. */
+static int mem_backend__scan(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb,
+			     void *payload)
+{
+	mem_object *o;
+	int rc;
+
+	for (o = ((mem_backend *)be)->objects; o; o = o->next)
+		if (strncmp(o->key, prefix, strlen(prefix)) == 0 &&
+		    (rc = cb(o->key, o->len, o->mtime, payload)))
+			return rc;
+	return 0;
+}
+
 static int mem_backend__list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
 			     void *payload)
 {
@@ -184,6 +215,8 @@ int mvms_backend_mem(mvms_backend **out)
 	m->parent.list = mem_backend__list;
 	m->parent.remove = mem_backend__remove;
 	m->parent.free = mem_backend__free;
+	m->parent.scan = mem_backend__scan;
+	m->parent.stat_time = mem_backend__stat_time;
 	*out = &m->parent;
 	return 0;
 }

@@ -330,8 +330,30 @@ int mvms_s3_xml_text(mvms_buf *out, const char *xml, size_t len, const char *tag
 	return xml_decode(out, in, il);
 }
 
-int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
-		       void *payload, int *truncated, mvms_buf *next_token)
+int mvms_s3_time(int64_t *out, const char *s)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, n = 0;
+
+	*out = 0;
+	memset(&tm, 0, sizeof(tm));
+	/* ISO 8601 as ListObjectsV2 writes it: 2024-01-01T00:00:00.000Z */
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && n == 19) {
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		*out = (int64_t)timegm(&tm);
+		return *out > 0 ? 0 : MVMS_EINVALID;
+	}
+	return MVMS_EINVALID;
+}
+
+/* The one parser of a list page, for list's callback or scan's (with LastModified). */
+static int parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
+		      mvms_backend_scan_cb scan, void *payload, int *truncated, mvms_buf *next_token)
 {
 	int error = 0, rc;
 	const char *p = xml, *end = xml + len, *in;
@@ -348,6 +370,7 @@ int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_back
 		const char *c_in;
 		size_t c_len;
 		uint64_t size = 0;
+		int64_t mtime = 0;
 		char *e;
 
 		rc = xml_find(&c_in, &c_len, p, (size_t)(end - p), "Contents");
@@ -375,9 +398,17 @@ int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_back
 				goto done;
 			}
 		}
+		if (scan && xml_find(&in, &il, c_in, c_len, "LastModified") == 0) {
+			/* Unparsable: 0, "unknown", which gc treats as too young to remove. */
+			mvms_buf_clear(&tmp);
+			MVMS_TRY(mvms_buf_put(&tmp, in, il));
+			MVMS_TRY(mvms_buf_put(&tmp, "", 0));
+			mvms_s3_time(&mtime, tmp.ptr);
+		}
 		if (key.size < sl || memcmp(key.ptr, strip, sl) != 0)
 			continue;
-		if ((rc = cb(key.ptr + sl, size, payload)) != 0) {
+		rc = scan ? scan(key.ptr + sl, size, mtime, payload) : cb(key.ptr + sl, size, payload);
+		if (rc != 0) {
 			error = rc;
 			goto done;
 		}
@@ -396,6 +427,18 @@ done:
 	mvms_buf_dispose(&key);
 	mvms_buf_dispose(&tmp);
 	return error;
+}
+
+int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
+		       void *payload, int *truncated, mvms_buf *next_token)
+{
+	return parse_list(xml, len, strip, cb, NULL, payload, truncated, next_token);
+}
+
+int mvms_s3_parse_scan(const char *xml, size_t len, const char *strip, mvms_backend_scan_cb cb,
+		       void *payload, int *truncated, mvms_buf *next_token)
+{
+	return parse_list(xml, len, strip, NULL, cb, payload, truncated, next_token);
 }
 
 int mvms_s3_retryable(int curl_code, long status, const char *code)
@@ -1062,13 +1105,15 @@ static int auth_reason_by_get(mvms_backend *be, const char *key)
 	return MVMS_EAUTH;
 }
 
-static int s3_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
+static int s3_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be, const char *key)
 {
 	s3_call c = { 0 };
-	curl_off_t cl = -1;
+	curl_off_t cl = -1, ft = -1;
 	int error, bodyless;
 
 	*out = 0;
+	if (mtime)
+		*mtime = 0;
 	if ((error = check_key(key)) < 0)
 		return error;
 	c.s = (s3_backend *)be;
@@ -1078,8 +1123,14 @@ static int s3_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 	for (c.attempt = 0;; c.attempt++) {
 		if ((error = call_setup(&c)) < 0)
 			break;
+		/* Last-Modified, for gc's age of an object (pooled handles: reset below). */
+		curl_easy_setopt(c.h, CURLOPT_FILETIME, mtime ? 1L : 0L);
 		c.cc = curl_easy_perform(c.h);
 		error = call_judge(&c, "HEAD");
+		if (error == 0 && mtime && curl_easy_getinfo(c.h, CURLINFO_FILETIME_T, &ft) == CURLE_OK &&
+		    ft > 0)
+			*mtime = (int64_t)ft;
+		curl_easy_setopt(c.h, CURLOPT_FILETIME, 0L);
 		if (error == 0) {
 			curl_easy_getinfo(c.h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 			if (cl < 0)
@@ -1097,6 +1148,11 @@ static int s3_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
 	if (error == MVMS_EAUTH && bodyless)
 		error = auth_reason_by_get(be, key);
 	return error;
+}
+
+static int s3_backend__stat(uint64_t *out, mvms_backend *be, const char *key)
+{
+	return s3_backend__stat_time(out, NULL, be, key);
 }
 
 static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, void *buf,
@@ -1156,8 +1212,8 @@ static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, v
 	return error;
 }
 
-static int s3_backend__list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
-			    void *payload)
+static int s3_list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
+		   mvms_backend_scan_cb scan, void *payload)
 {
 	s3_backend *s = (s3_backend *)be;
 	int error = 0, truncated = 1;
@@ -1187,8 +1243,8 @@ static int s3_backend__list(mvms_backend *be, const char *prefix, mvms_backend_l
 		c.resp_max = S3_LIST_BODY_MAX;
 		error = call_run(&c);
 		if (error == 0)
-			error = mvms_s3_parse_list(c.resp.ptr, c.resp.size, s->prefix, cb, payload,
-						   &truncated, &next);
+			error = parse_list(c.resp.ptr, c.resp.size, s->prefix, cb, scan, payload,
+					   &truncated, &next);
 		call_dispose(&c);
 		if (error != 0) {
 			if (error == MVMS_ENOTFOUND)
@@ -1204,6 +1260,23 @@ done:
 	mvms_buf_dispose(&token);
 	mvms_buf_dispose(&next);
 	return error;
+}
+
+static int s3_backend__list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb,
+			    void *payload)
+{
+	return s3_list(be, prefix, cb, NULL, payload);
+}
+
+/* Objects are written whole by one PUT (or a completed multipart upload), never under a
+ * temporary key: "tmp/" lists nothing. Parts of an upload that was never completed are
+ * not objects; a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes them. */
+static int s3_backend__scan(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb,
+			    void *payload)
+{
+	if (prefix && strncmp(prefix, "tmp/", 4) == 0)
+		return 0;
+	return s3_list(be, prefix, NULL, cb, payload);
 }
 
 static int s3_backend__remove(mvms_backend *be, const char *key)
@@ -1410,6 +1483,8 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts)
 	s->parent.stat = s3_backend__stat;
 	s->parent.list = s3_backend__list;
 	s->parent.remove = s3_backend__remove;
+	s->parent.scan = s3_backend__scan;
+	s->parent.stat_time = s3_backend__stat_time;
 	s->parent.free = s3_backend__free;
 	*out = &s->parent;
 	s = NULL;

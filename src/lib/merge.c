@@ -521,12 +521,14 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	base_entry *vb = NULL;
 	mvms_push_result pr;
 	char *message = NULL;
-	int error = 0, anc;
+	int error = 0, anc, leased = 0;
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	if (!opts)
 		opts = &defaults;
+	/* Before the first tmp-merge-* file: gc keeps what this merge writes (lease.c). */
+	MVMS_TRY(mvms_lease__hold(&leased, st, "merge"));
 	branch = opts->into ? opts->into : "main";
 	res = calloc(1, sizeof(*res));
 	MVMS_CHECK_ALLOC(res, error);
@@ -641,6 +643,7 @@ done:
 	mvms_dag__free_files(fo, no);
 	mvms_dag__free_files(ft, nt);
 	free(bases);
+	mvms_lease__drop(st, leased);
 	if (error == 0 || error == MVMS_EMERGE)
 		*out = res;
 	else

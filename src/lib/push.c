@@ -83,6 +83,15 @@ typedef struct push_ctx {
 	struct uploader *up;     /* remote backends: packs upload while chunking goes on */
 } push_ctx;
 
+/* An error that means gc removed something this push counted on, or dropped its expired
+ * lease: the result says so, and a new push (mvms_push retries once) will succeed. */
+static int gone(push_ctx *c, int error)
+{
+	if (error == MVMS_ECONFLICT)
+		c->res->gc_conflict = 1;
+	return error;
+}
+
 /* Over the network a pack's commit is an upload that takes seconds: background threads
  * finish (upload) full packs, UP_THREADS at once and at most UP_INFLIGHT queued or
  * uploading, while the push thread keeps chunking; the push thread indexes each pack in the
@@ -180,8 +189,8 @@ static int uploader_harvest(push_ctx *c, int all)
 		list = it->next;
 		/* Every pack that made it is indexed, even after another failed: a re-run of the
 		 * push must find it instead of uploading it again. */
-		if (e == 0 && (e = mvms_push__index_pack(c->st, &it->pid, it->size, it->entries,
-							 it->count)) == 0) {
+		if (e == 0 && (e = gone(c, mvms_push__index_pack(c->st, &it->pid, it->size,
+								 it->entries, it->count))) == 0) {
 			c->res->packs++;
 			c->res->new_stored_bytes += it->size;
 		} else if (error == 0) {
@@ -440,6 +449,43 @@ done:
 
 /* ---- packs ---- */
 
+/*
+ * A pack that could not be indexed (say, the disk filled up at the database step) is junk
+ * nothing will use: remove it now rather than leave it to gc. Not when another writer
+ * indexed the same pack meanwhile, nor while another writer holds a lease (it may have
+ * written the very same pack, same chunks in the same order, and not indexed it yet): both
+ * checked under the write lock, which needs no disk space. Keeps @error's code and says
+ * once what happened to the pack.
+ */
+static int drop_unindexed(mvms_store *st, const mvms_oid *pid, int error)
+{
+	static const char q[] =
+		"SELECT (SELECT count(*) FROM packs WHERE oid = ?1) + (SELECT count(*) FROM leases "
+		"WHERE expires_at > ?2 AND id != ?3)";
+	sqlite3_stmt *s;
+	char key[MVMS_KEY_MAX], msg[768];
+	const char *fate = "it is left for 'mvms-store gc' to remove";
+	int rc;
+
+	snprintf(msg, sizeof(msg), "%s", mvms_error_last());
+	mvms_object_key(key, sizeof(key), "packs", pid);
+	if (mvms_db_begin(st->db) == 0) {
+		if ((s = mvms_db_stmt(st->db, q))) {
+			mvms_db_bind_oid(s, 1, pid);
+			sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+			sqlite3_bind_text(s, 3, st->lease, -1, SQLITE_STATIC);
+			rc = sqlite3_step(s);
+			if (rc == SQLITE_ROW && sqlite3_column_int64(s, 0) == 0 && st->be->remove &&
+			    st->be->remove(st->be, key) == 0)
+				fate = "it was removed";
+			sqlite3_reset(s);
+		}
+		mvms_db_rollback(st->db);
+	}
+	return mvms_error_set(error, "push: the database could not record pack %s (%s); %s; "
+			      "nothing was committed", key, msg, fate);
+}
+
 int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 			  const mvms_pack_entry *entries, size_t count)
 {
@@ -451,11 +497,26 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 		"VALUES (?, ?, ?, ?, ?, ?)";
 	int64_t pack_row = 0;
 	sqlite3_stmt *s;
+	char key[MVMS_KEY_MAX];
+	uint64_t have;
 	size_t i;
-	int error = 0, began = 0;
+	int error = 0, began = 0, there = 0;
 
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
+	/* Under the lock gc removes under: a gc that took an old copy of this very pack (same
+	 * chunks, same order) as it was written again has done so by now, and none can after
+	 * the rows are in. A backend that cannot answer (down) says nothing of the kind: the
+	 * pack was just written, and indexing it spares a re-run its upload. */
+	mvms_object_key(key, sizeof(key), "packs", pid);
+	if ((error = st->be->stat(&have, st->be, key)) == MVMS_ENOTFOUND) {
+		error = mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s as it was written; "
+				       "nothing was committed: push again", key);
+		goto done;
+	}
+	mvms_error_clear();
+	error = 0;
+	there = 1;
 	if (!(s = mvms_db_stmt(st->db, q_pack))) {
 		error = MVMS_ERROR;
 		goto done;
@@ -486,11 +547,16 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 		sqlite3_bind_int(s, 6, entries[i].codec);
 		MVMS_TRY(mvms_db_step_done(st->db, s, "add chunk"));
 	}
+	/* A pack is a sign of life: the lease of the push that wrote it goes on (no extra
+	 * sync to disk: same transaction). */
+	MVMS_TRY(mvms_lease__tick(st, 1));
 	MVMS_TRY(mvms_db_commit(st->db));
 	began = 0;
 done:
 	if (began)
 		mvms_db_rollback(st->db);
+	if (error < 0 && there && error != MVMS_ECONFLICT)
+		error = drop_unindexed(st, pid, error);
 	return error;
 }
 
@@ -524,7 +590,7 @@ static int flush_pack(push_ctx *c)
 	c->pack = NULL;
 	if (c->up)
 		return uploader_add(c, w);
-	MVMS_TRY(mvms_push__commit_pack(&size, c->st, w));
+	MVMS_TRY(gone(c, mvms_push__commit_pack(&size, c->st, w)));
 	c->res->packs++;
 	c->res->new_stored_bytes += size;
 done:
@@ -782,6 +848,8 @@ static int push_one_file(push_ctx *c, push_file *f)
 		/* Refill: keep the unconsumed tail, read until the buffer is full or EOF. */
 		if (!eof && have - start < cp->max_size) {
 			MVMS_TRY(process_batch(c, &fs));
+			/* Files whose chunks are all known write no pack: renew the lease here. */
+			MVMS_TRY(gone(c, mvms_lease__tick(c->st, 0)));
 			/* Once per batch; the callback decides how often to draw. */
 			if (c->opts && c->opts->progress)
 				c->opts->progress(c->bytes_done, c->bytes_total, c->opts->payload);
@@ -841,6 +909,26 @@ done:
 
 /* ---- committing the version ---- */
 
+/*
+ * In the commit's write transaction: an object the new version needs must be there. gc
+ * removes objects only while holding that same lock, and only objects no row names, so one
+ * that is there now stays: either gc ran before this commit and the push must start over,
+ * or it runs after and sees the version.
+ */
+static int need_object(push_ctx *c, const char *kind, const mvms_oid *id, const char *what)
+{
+	char key[MVMS_KEY_MAX];
+	uint64_t size;
+	int error;
+
+	mvms_object_key(key, sizeof(key), kind, id);
+	error = c->st->be->stat(&size, c->st->be, key);
+	if (error == MVMS_ENOTFOUND)
+		error = gone(c, mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s (%s) while this "
+					       "push ran; nothing was committed: push again", key, what));
+	return error;
+}
+
 static int file_content_row(int64_t *out, push_ctx *c, const mvms_oid *id)
 {
 	sqlite3_stmt *s = mvms_db_stmt(c->st->db, "SELECT id FROM contents WHERE oid = ?");
@@ -884,7 +972,10 @@ done:
 	return error;
 }
 
-/* "files/ab/<file id>", so that the database can be rebuilt from the object store. */
+/* "files/ab/<file id>", so that the database can be rebuilt from the object store.
+ * Written even when it is there already: no row names it (the content is new), so it may
+ * be an old orphan that a gc is about to remove; written anew it is young, and this
+ * push's lease keeps it. */
 static int write_filemap(push_ctx *c, const push_file *f)
 {
 	char key[MVMS_KEY_MAX];
@@ -893,9 +984,6 @@ static int write_filemap(push_ctx *c, const push_file *f)
 	int error = 0;
 
 	mvms_object_key(key, sizeof(key), "files", &f->id);
-	if (be->stat(&(uint64_t){ 0 }, be, key) == 0)
-		return 0;
-	mvms_error_clear();
 	MVMS_TRY(filemap_encode(&enc, f));
 	error = mvms_backend_put(be, key, enc.ptr, enc.size);
 done:
@@ -909,7 +997,7 @@ int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uin
 {
 	static const char q_row[] = "SELECT id FROM contents WHERE oid = ?";
 	static const char q_content[] =
-		"INSERT INTO contents(oid, size, chunk_count, format) VALUES (?, ?, ?, ?)";
+		"INSERT INTO contents(oid, size, chunk_count, format, created_at) VALUES (?, ?, ?, ?, ?)";
 	static const char q_chunk_id[] = "SELECT id FROM chunks WHERE oid = ?";
 	static const char q_cc[] =
 		"INSERT INTO content_chunks(content_id, seq, chunk_id, offset) VALUES (?, ?, ?, ?)";
@@ -940,6 +1028,7 @@ int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uin
 	sqlite3_bind_int64(s, 2, (int64_t)size);
 	sqlite3_bind_int64(s, 3, (int64_t)nchunks);
 	sqlite3_bind_text(s, 4, sf ? "safetensors" : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
 	MVMS_TRY(mvms_db_step_done(db, s, "add content"));
 	row = sqlite3_last_insert_rowid(mvms_db_handle(db));
 	for (i = 0; i < nchunks; i++) {
@@ -954,7 +1043,10 @@ int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uin
 		if (!chunk_row) {
 			char hex[MVMS_OID_HEXSZ + 1];
 			mvms_oid_fmt(hex, &chunks[i].id);
-			error = mvms_error_set(MVMS_EINVALID, "chunk %s is not in any pack", hex);
+			/* The push found it stored, and a gc removed its unused pack since. */
+			error = mvms_error_set(MVMS_ECONFLICT, "push: chunk %s is in no pack any more "
+					       "(a gc removed it after this push found it); nothing "
+					       "was committed: push again", hex);
 			goto done;
 		}
 		if (!(s = mvms_db_stmt(db, q_cc))) {
@@ -995,12 +1087,13 @@ static int insert_content(int64_t *out, push_ctx *c, const push_file *f)
 		 * a gc may have run since it was checked. */
 		int error = file_content_row(out, c, &f->id);
 		if (error == MVMS_ENOTFOUND)
-			error = mvms_error_set(MVMS_ECONFLICT, "push: the content of %s vanished (a gc "
-					       "ran meanwhile): push again", f->path);
+			error = gone(c, mvms_error_set(MVMS_ECONFLICT, "push: the content of %s "
+						       "vanished (a gc ran meanwhile): push again",
+						       f->path));
 		return error;
 	}
-	return mvms_push__add_content(out, c->st, &f->id, f->size, f->chunks, f->nchunks, f->st,
-				      f->tensor_ids);
+	return gone(c, mvms_push__add_content(out, c->st, &f->id, f->size, f->chunks, f->nchunks,
+					      f->st, f->tensor_ids));
 }
 
 /* 1 when the files equal those of version @row (same paths, modes and contents). */
@@ -1106,15 +1199,23 @@ static int commit_version(push_ctx *c, const char *model, int64_t model_id, cons
 	mvms_oid_hash(&vid, enc.ptr, enc.size);
 	for (i = 0; i < c->nfiles; i++) {
 		logical += c->files[i].size;
-		if (file_content_row(&content, c, &c->files[i].id) == MVMS_ENOTFOUND)
+		/* Only with the chunk list in hand (a content said to be here has none). */
+		if ((c->files[i].abs || c->files[i].chunks) &&
+		    file_content_row(&content, c, &c->files[i].id) == MVMS_ENOTFOUND)
 			MVMS_TRY(write_filemap(c, &c->files[i]));
 	}
 	mvms_error_clear();
 	mvms_object_key(key, sizeof(key), "manifests", &vid);
 	MVMS_TRY(mvms_backend_put(c->st->be, key, enc.ptr, enc.size));
 
+	if (c->st->before_commit)
+		c->st->before_commit(c->st, c->st->before_commit_arg);
 	MVMS_TRY(mvms_db_begin(db));
 	began = 1;
+	/* Under the write lock, which gc holds while it removes: what this version needs is
+	 * there now, or the push starts over (docs/formats.md, "Garbage collection"). */
+	MVMS_TRY(gone(c, mvms_lease__check(c->st)));
+	MVMS_TRY(need_object(c, "manifests", &vid, "the manifest of the new version"));
 	if (model_id == 0) {
 		/* A first push registers the model together with its first version, so a push
 		 * that fails registers nothing. Losing a race for the name is a conflict. */
@@ -1191,7 +1292,15 @@ static int commit_version(push_ctx *c, const char *model, int64_t model_id, cons
 		MVMS_TRY(mvms_db_step_done(db, s, "add metadata"));
 	}
 	for (i = 0; i < c->nfiles; i++) {
+		/* A content row that exists now keeps its chunk list from gc; a new one needs it. */
+		int have = file_content_row(&content, c, &c->files[i].id);
+		if (have < 0 && have != MVMS_ENOTFOUND) {
+			error = have;
+			goto done;
+		}
 		MVMS_TRY(insert_content(&content, c, &c->files[i]));
+		if (have == MVMS_ENOTFOUND)
+			MVMS_TRY(need_object(c, "files", &c->files[i].id, c->files[i].path));
 		if (!(s = mvms_db_stmt(db, q_file))) {
 			error = MVMS_ERROR;
 			goto done;
@@ -1277,9 +1386,14 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	mvms_store *st = c->st;
 	mvms_push_result *out = c->res;
 	size_t i;
-	int error = 0;
+	int error = 0, leased = 0;
 	unsigned w;
+	char holder[300];
 
+	/* Before any object is written: gc keeps what is written from now on (lease.c). */
+	snprintf(holder, sizeof(holder), "%s %s", ps->stage_only ? "stage" : "push",
+		 ps->model ? ps->model : "");
+	MVMS_TRY(mvms_lease__hold(&leased, st, holder));
 	MVMS_TRY(mvms_pool_new(&c->pool, 0));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
@@ -1316,7 +1430,7 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		goto done;
 	}
 
-	MVMS_TRY(validate_commit(c, ps));
+	MVMS_TRY(gone(c, validate_commit(c, ps)));
 	if (ps->manifest) {
 		/* A manifest made elsewhere (a client): commit its exact bytes, so the id the
 		 * client computed is the id stored. */
@@ -1362,6 +1476,7 @@ done:
 		uploader_harvest(c, 1);
 		mvms_error_set(saved ? saved : error, "%s", msg);
 	}
+	mvms_lease__drop(st, leased);
 	return error;
 }
 
@@ -1401,8 +1516,8 @@ static void push_dispose(push_ctx *c, mvms_manifest *m)
 	oid_set_dispose(&c->pending);
 }
 
-int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
-	      const mvms_push_options *opts)
+static int push_once(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
+		     const mvms_push_options *opts)
 {
 	mvms_push_options defaults = MVMS_PUSH_OPTIONS_INIT;
 	push_ctx c;
@@ -1475,6 +1590,34 @@ done:
 	out->seconds = mvms_now() - t0;
 	push_dispose(&c, &m);
 	free(parent_rows);
+	return error;
+}
+
+int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
+	      const mvms_push_options *opts)
+{
+	char holder[300];
+	int error, leased = 0;
+
+	/* One lease over both tries: what the first one wrote stays for the second. */
+	snprintf(holder, sizeof(holder), "push %s", model ? model : "");
+	if ((error = mvms_lease__hold(&leased, st, holder)) < 0) {
+		memset(out, 0, sizeof(*out));
+		return error;
+	}
+	error = push_once(out, st, model, path, opts);
+	if (error == MVMS_ECONFLICT && out->gc_conflict) {
+		/* A gc removed something this push reused (or dropped its lease, if it stalled
+		 * longer than the lease lives): once more, with a lease that is surely live. */
+		if (leased && mvms_lease__tick(st, 1) < 0) {
+			mvms_lease__drop(st, leased);
+			if ((error = mvms_lease__hold(&leased, st, holder)) < 0)
+				return error;
+		}
+		error = push_once(out, st, model, path, opts);
+		out->retries = 1;
+	}
+	mvms_lease__drop(st, leased);
 	return error;
 }
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "mvms/remote.h"
+#include "mvms/gc.h"
 #include "mvms/sync.h"
 #include "manifest.h"
 #include "hash.h"
@@ -32,6 +33,8 @@ struct mvms_remote {
 	mvms_store *cache;
 	uint64_t pack_size;
 	mvms_remote_stats stats;
+	char lease[MVMS_LEASE_ID_HEXSZ + 1]; /* sent as Mvms-Lease while a push holds one */
+	char last_code[40];       /* "code" of the last JSON error reply ("gc_conflict") */
 };
 
 static size_t collect_cb(char *p, size_t size, size_t n, void *arg)
@@ -42,16 +45,19 @@ static size_t collect_cb(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Maps an HTTP error reply to an MVMS_E* code with the server's own message. */
-static int http_error(long status, const mvms_buf *body, const char *what)
+static int http_error(mvms_remote *r, long status, const mvms_buf *body, const char *what)
 {
 	cJSON *doc = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->size);
 	cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
 	cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(err, "code");
 	int code = status == 404 ? MVMS_ENOTFOUND : status == 409 ? MVMS_ECONFLICT
 		 : (status == 401 || status == 403) ? MVMS_EAUTH
 		 : (status >= 400 && status < 500) ? MVMS_EINVALID : MVMS_ERROR;
 	int rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
 				cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+
+	snprintf(r->last_code, sizeof(r->last_code), "%s", cJSON_IsString(c) ? c->valuestring : "");
 
 	cJSON_Delete(doc);
 	return rc;
@@ -71,6 +77,11 @@ static int http(mvms_remote *r, const char *method, const char *path, const void
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	if (r->auth)
 		h = curl_slist_append(h, r->auth);
+	if (r->lease[0]) {
+		char lh[64];
+		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
+		h = curl_slist_append(h, lh);
+	}
 	if (ctype) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
 		h = curl_slist_append(h, ct);
@@ -121,7 +132,7 @@ static int call(mvms_remote *r, const char *method, const char *path, const void
 		return 0;
 	}
 	if (status != 200 && status != 201)
-		return http_error(status, resp, what);
+		return http_error(r, status, resp, what);
 	return 0;
 }
 
@@ -355,7 +366,7 @@ static int model_uid(char *uid, mvms_remote *r, const char *model)
 			MVMS_TRY(http(r, "GET", path, NULL, 0, NULL, &resp, &status));
 	}
 	if (status != 200 && status != 201) {
-		error = http_error(status, &resp, "model");
+		error = http_error(r, status, &resp, "model");
 		goto done;
 	}
 	if (!(doc = parse_json(&resp, "model"))) {
@@ -594,21 +605,135 @@ static int same_as_head(const cJSON *head, const mvms_sync_file *files, size_t n
 	return 1;
 }
 
+/* A lease on the server for this push's uploads (docs/http-api.md, "Leases"): gc there
+ * keeps what they write. A server without leases (404) is pushed to without one. */
+static int lease_take(mvms_remote *r)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	cJSON *doc = NULL;
+	const char *id;
+	long status = 0;
+	int error;
+
+	r->lease[0] = '\0';
+	MVMS_TRY(http(r, "POST", "/v1/leases", "{}", 2, "application/json", &resp, &status));
+	if (status == 404)
+		goto done;
+	if (status != 201) {
+		error = http_error(r, status, &resp, "lease");
+		goto done;
+	}
+	if (!(doc = parse_json(&resp, "lease")) || !(id = json_str(doc, "lease")) ||
+	    strlen(id) != MVMS_LEASE_ID_HEXSZ) {
+		error = mvms_error_set(MVMS_ERROR, "remote: lease: the server sent no lease id");
+		goto done;
+	}
+	memcpy(r->lease, id, MVMS_LEASE_ID_HEXSZ + 1);
+done:
+	cJSON_Delete(doc);
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
+/* Releases the lease after a failed push (best effort: unreleased, it expires). */
+static void lease_drop(mvms_remote *r)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	char path[80], msg[1024];
+	long status;
+	int code = mvms_error_last_code();
+
+	if (r->lease[0]) {
+		snprintf(msg, sizeof(msg), "%s", mvms_error_last());
+		snprintf(path, sizeof(path), "/v1/leases/%s", r->lease);
+		r->lease[0] = '\0';
+		http(r, "DELETE", path, NULL, 0, NULL, &resp, &status);
+		mvms_error_set(code, "%s", msg);
+	}
+	mvms_buf_dispose(&resp);
+}
+
+/* One try at sending a staged version: the chunks the server lacks, then the commit. */
+static int push_send(mvms_push_result *out, mvms_remote *r, const char *model, const char *branch,
+		     const char *head, mvms_oid *ids, size_t nids, mvms_sync_manifest_info *info)
+{
+	mvms_oid *missing = NULL;
+	size_t nmissing = 0, i, mlen = 0;
+	char vid[MVMS_OID_HEXSZ + 1], *manifest = NULL, *em = NULL, *url = NULL, *body = NULL;
+	cJSON *req = NULL, *fm, *doc = NULL;
+	mvms_buf resp = MVMS_BUF_INIT;
+	int error = 0;
+
+	MVMS_TRY(ask_missing(&missing, &nmissing, r, ids, nids));
+	out->new_chunks = nmissing;
+	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
+	MVMS_TRY(mvms_sync_manifest(&manifest, &mlen, vid, info));
+
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "manifest", manifest);
+	fm = cJSON_AddObjectToObject(req, "filemaps");
+	for (i = 0; i < info->file_count; i++) {
+		const mvms_sync_file *f = &info->files[i];
+		size_t b64len = sodium_base64_ENCODED_LEN(f->filemap_len, sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = malloc(b64len), hex[MVMS_OID_HEXSZ + 1];
+		MVMS_CHECK_ALLOC(b64, error);
+		sodium_bin2base64(b64, b64len, f->filemap, f->filemap_len, sodium_base64_VARIANT_ORIGINAL);
+		mvms_oid_fmt(hex, &f->id);
+		if (!cJSON_GetObjectItemCaseSensitive(fm, hex))
+			cJSON_AddStringToObject(fm, hex, b64);
+		free(b64);
+	}
+	cJSON_AddStringToObject(req, "branch", branch);
+	cJSON_AddStringToObject(req, "expected_head", head);
+	body = cJSON_PrintUnformatted(req);
+	MVMS_CHECK_ALLOC(body, error);
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	if (asprintf(&url, "/v1/models/%s/versions", em) < 0) {
+		url = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	MVMS_TRY(call(r, "POST", url, body, strlen(body), "application/json", &resp, "commit"));
+	if (!(doc = parse_json(&resp, "commit"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	{
+		const cJSON *num = cJSON_GetObjectItemCaseSensitive(doc, "version");
+		const char *id = json_str(doc, "id");
+		if (!cJSON_IsNumber(num) || !id || strcmp(id, vid) != 0) {
+			error = mvms_error_set(MVMS_ERROR, "remote: the server committed another id than %s",
+					       vid);
+			goto done;
+		}
+		out->created = 1;
+		out->number = (int64_t)num->valuedouble;
+		snprintf(out->id, sizeof(out->id), "%s", id);
+	}
+done:
+	cJSON_Delete(doc);
+	cJSON_Delete(req);
+	mvms_buf_dispose(&resp);
+	free(body);
+	free(em);
+	free(url);
+	free(manifest);
+	free(missing);
+	return error;
+}
+
 int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
 		     const mvms_push_options *opts)
 {
 	mvms_push_options defaults = MVMS_PUSH_OPTIONS_INIT;
 	mvms_sync_file *files = NULL;
-	mvms_oid *ids = NULL, *missing = NULL;
-	size_t nfiles = 0, nids = 0, nmissing = 0, i, k, nparents = 0;
+	mvms_oid *ids = NULL;
+	size_t nfiles = 0, nids = 0, i, k, nparents = 0;
 	const char **parents = NULL;
-	char uid[33], head[MVMS_OID_HEXSZ + 1], base[MVMS_OID_HEXSZ + 1], *manifest = NULL;
-	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL, vid[MVMS_OID_HEXSZ + 1], *em = NULL, *url = NULL;
-	char *body = NULL;
-	size_t mlen = 0;
-	cJSON *headv = NULL, *req = NULL, *fm, *doc = NULL;
+	char uid[33], head[MVMS_OID_HEXSZ + 1], base[MVMS_OID_HEXSZ + 1];
+	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL;
+	cJSON *headv = NULL;
 	mvms_sync_manifest_info info;
-	mvms_buf resp = MVMS_BUF_INIT;
 	const char *branch;
 	double t0 = mvms_now();
 	int error = 0;
@@ -680,9 +805,6 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	 * reads consecutive records of a pack with one read (sorted by id, every chunk of a
 	 * later pull was a read, a sendfile and a wake-up of its own). */
 	MVMS_TRY(unique_in_order(ids, &nids));
-	MVMS_TRY(ask_missing(&missing, &nmissing, r, ids, nids));
-	out->new_chunks = nmissing;
-	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
 
 	memset(&info, 0, sizeof(info));
 	info.model_uid = uid;
@@ -696,62 +818,27 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	info.meta_count = opts->meta_count;
 	info.files = files;
 	info.file_count = nfiles;
-	MVMS_TRY(mvms_sync_manifest(&manifest, &mlen, vid, &info));
-
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "manifest", manifest);
-	fm = cJSON_AddObjectToObject(req, "filemaps");
-	for (i = 0; i < nfiles; i++) {
-		size_t b64len = sodium_base64_ENCODED_LEN(files[i].filemap_len,
-							  sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = malloc(b64len), hex[MVMS_OID_HEXSZ + 1];
-		MVMS_CHECK_ALLOC(b64, error);
-		sodium_bin2base64(b64, b64len, files[i].filemap, files[i].filemap_len,
-				  sodium_base64_VARIANT_ORIGINAL);
-		mvms_oid_fmt(hex, &files[i].id);
-		if (!cJSON_GetObjectItemCaseSensitive(fm, hex))
-			cJSON_AddStringToObject(fm, hex, b64);
-		free(b64);
+	/* Before the first question about chunks: an answer "the server has it" holds while
+	 * the lease does, unless a gc took an old unused pack; then the server says
+	 * gc_conflict and the push starts over once (a lease that expired: a new one). */
+	MVMS_TRY(lease_take(r));
+	error = push_send(out, r, model, branch, head, ids, nids, &info);
+	if (error == MVMS_ECONFLICT && (strcmp(r->last_code, "gc_conflict") == 0 ||
+					strcmp(r->last_code, "lease_expired") == 0)) {
+		if (strcmp(r->last_code, "lease_expired") == 0)
+			lease_drop(r);
+		out->retries = 1;
+		if (!r->lease[0])
+			MVMS_TRY(lease_take(r));
+		error = push_send(out, r, model, branch, head, ids, nids, &info);
 	}
-	cJSON_AddStringToObject(req, "branch", branch);
-	cJSON_AddStringToObject(req, "expected_head", head);
-	body = cJSON_PrintUnformatted(req);
-	MVMS_CHECK_ALLOC(body, error);
-	MVMS_TRY(mvms_remote_escape(&em, model));
-	if (asprintf(&url, "/v1/models/%s/versions", em) < 0) {
-		url = NULL;
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-		goto done;
-	}
-	MVMS_TRY(call(r, "POST", url, body, strlen(body), "application/json", &resp, "commit"));
-	if (!(doc = parse_json(&resp, "commit"))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	{
-		const cJSON *num = cJSON_GetObjectItemCaseSensitive(doc, "version");
-		const char *id = json_str(doc, "id");
-		if (!cJSON_IsNumber(num) || !id || strcmp(id, vid) != 0) {
-			error = mvms_error_set(MVMS_ERROR, "remote: the server committed another id than %s",
-					       vid);
-			goto done;
-		}
-		out->created = 1;
-		out->number = (int64_t)num->valuedouble;
-		snprintf(out->id, sizeof(out->id), "%s", id);
-	}
+	if (error < 0)
+		lease_drop(r);
+	r->lease[0] = '\0'; /* committed: the server released it */
 done:
 	out->seconds = mvms_now() - t0;
-	cJSON_Delete(doc);
-	cJSON_Delete(req);
 	cJSON_Delete(headv);
-	mvms_buf_dispose(&resp);
-	free(body);
-	free(em);
-	free(url);
-	free(manifest);
 	free(ids);
-	free(missing);
 	free(extra);
 	free(parents);
 	mvms_sync_files_free(files, nfiles);
@@ -869,6 +956,11 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 				     *done_bytes, total));
 	if (r->auth)
 		h = curl_slist_append(h, r->auth);
+	if (r->lease[0]) {
+		char lh[64];
+		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
+		h = curl_slist_append(h, lh);
+	}
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, NULL);

@@ -135,5 +135,10 @@ int mvms_s3_xml_text(mvms_buf *out, const char *xml, size_t len, const char *tag
  */
 int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
 		       void *payload, int *truncated, mvms_buf *next_token);
+/** As mvms_s3_parse_list, with each object's <LastModified> (0 when absent or unreadable). */
+int mvms_s3_parse_scan(const char *xml, size_t len, const char *strip, mvms_backend_scan_cb cb,
+		       void *payload, int *truncated, mvms_buf *next_token);
+/** Unix seconds of an ISO 8601 UTC time ("2024-01-01T00:00:00.000Z"); MVMS_EINVALID. */
+int mvms_s3_time(int64_t *out, const char *s);
 
 #endif

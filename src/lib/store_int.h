@@ -24,7 +24,28 @@ struct mvms_store {
 	uint64_t pack_size;
 	struct mvms_dagcache *dag;   /* in-memory DAG index (dagcache.c), NULL until built */
 	unsigned dag_queries;        /* DAG questions asked so far on this handle */
+	char lease[33];              /* the lease this handle's writes run under ("": none) */
+	double lease_renewed;        /* mvms_now() of its last renewal */
+	/* Tests only: runs right before a commit's transaction (to put a gc there). */
+	void (*before_commit)(mvms_store *st, void *arg);
+	void *before_commit_arg;
 };
+
+/* ---- leases (lease.c) ---- */
+/* Takes a lease for @st's writes unless one is in use; *took says whether to drop it. */
+int mvms_lease__hold(int *took, mvms_store *st, const char *holder);
+/* Releases the lease hold took (nothing when !took); keeps the last error message. */
+void mvms_lease__drop(mvms_store *st, int took);
+/* Renews the lease in use when a quarter of its time to live has gone by, or now with
+ * @force (in the caller's write transaction if one is open). MVMS_ECONFLICT when gc
+ * dropped it. */
+int mvms_lease__tick(mvms_store *st, int force);
+/* In a commit's write transaction: MVMS_ECONFLICT when the lease in use is gone. */
+int mvms_lease__check(mvms_store *st);
+/* The start of the oldest live lease at @now (*oldest 0 when none) and how many are live;
+ * with @reap (in a write transaction), expired ones are deleted and counted in *expired. */
+int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_store *st,
+		       int64_t now, int reap);
 
 /* Row id of a model by name: MVMS_ENOTFOUND when absent. */
 int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name);

@@ -409,8 +409,13 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 	for (i = 0; i < n; i++)
 		if (missing[i]) {
 			mvms_oid_fmt(hex, &chunks[i]);
-			error = mvms_error_set(MVMS_EINVALID,
-					       "chunk %s is not here: upload its pack before committing", hex);
+			/* Under a lease the client asked which chunks were missing after taking
+			 * it: one that was here then went with a gc (an old unused pack). */
+			error = st->lease[0]
+				? mvms_error_set(MVMS_ECONFLICT, "chunk %s is not here any more (a gc "
+						 "removed it after the client was told it was): push again", hex)
+				: mvms_error_set(MVMS_EINVALID, "chunk %s is not here: upload its pack "
+						 "before committing", hex);
 			goto done;
 		}
 	MVMS_TRY(filemap_refs(&refs, filemap, n));
@@ -548,8 +553,11 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		if (mvms_sync_object_id(&fm_ids[j], "files", filemaps[j], filemap_lens[j]) < 0)
 			memset(&fm_ids[j], 0, sizeof(fm_ids[j]));
 	/* The whole commit is checked before any content row or object of it is written. */
-	MVMS_TRY(mvms_validate_manifest(st, m, model_id, branch, parents, fm_ids, filemaps,
-					filemap_lens, nfilemaps));
+	if ((error = mvms_validate_manifest(st, m, model_id, branch, parents, fm_ids, filemaps,
+					    filemap_lens, nfilemaps)) < 0) {
+		out->gc_conflict = error == MVMS_ECONFLICT; /* under a lease: a gc took a chunk */
+		goto done;
+	}
 	for (i = 0; i < m->file_count; i++) {
 		const mvms_manifest_file *f = &m->files[i];
 		if ((have = content_exists(st, &f->id)) < 0) {
@@ -566,7 +574,11 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 						       f->path, hex);
 				goto done;
 			}
-			MVMS_TRY(add_content_from_filemap(st, &f->id, f->size, filemaps[j], filemap_lens[j]));
+			if ((error = add_content_from_filemap(st, &f->id, f->size, filemaps[j],
+							      filemap_lens[j])) < 0) {
+				out->gc_conflict = error == MVMS_ECONFLICT;
+				goto done;
+			}
 		}
 		entries[i].path = f->path;
 		entries[i].mode = f->mode;

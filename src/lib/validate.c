@@ -154,6 +154,12 @@ static int check_chunks(mvms_store *st, const mvms_commit_file *f, const mvms_ch
 			rc = mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %zu (%s) is %lld "
 					    "bytes, but its chunk list says %u", f->path, i, hex,
 					    (long long)sqlite3_column_int64(s, 0), refs[i].len);
+		} else if (rc == SQLITE_DONE && st->lease[0]) {
+			/* The writer found it stored, under a lease: a gc took its unused pack
+			 * since (docs/formats.md, "Garbage collection and leases"). */
+			rc = mvms_error_set(MVMS_ECONFLICT, "commit: file '%s': chunk %s is not stored "
+					    "here any more (a gc removed it meanwhile); nothing was "
+					    "committed: push again", f->path, hex);
 		} else if (rc == SQLITE_DONE) {
 			rc = mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %s is not stored "
 					    "here: upload its pack before committing", f->path, hex);
@@ -213,6 +219,10 @@ static int check_stored(mvms_store *st, const mvms_commit_file *f)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE) {
 		mvms_oid_fmt(hex, &f->id);
+		if (st->lease[0])
+			return mvms_error_set(MVMS_ECONFLICT, "commit: file '%s': content %s is not "
+					      "here any more (a gc removed it meanwhile); nothing was "
+					      "committed: push again", f->path, hex);
 		return mvms_error_set(MVMS_EINVALID, "commit: file '%s': content %s is not here and its "
 				      "chunk list was not sent", f->path, hex);
 	}

@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * verify: re-reads every pack (trailer, index, every record), re-hashes every chunk,
- * checks that the database's chunk locations match the packs, and that every version's
- * manifest object hashes to its id. It names each corrupt object and the versions it
- * breaks. It repairs nothing.
+ * verify: checks what versions need. Every indexed pack is re-read (trailer, index, every
+ * record) and every chunk re-hashed, and the database's chunk locations are checked against
+ * the packs; every chunk list of a file some version has, and every version's manifest,
+ * must exist and hash to its id (and agree with the database). --quick checks existence and
+ * sizes only. It names each damaged object and the versions it breaks, lists orphans
+ * (unreferenced objects gc can reclaim) apart, and repairs nothing. An access error of the
+ * backend (denied, timed out) stops it: that is not damage.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include "store_int.h"
 #include "codec.h"
 #include "pack.h"
 #include "manifest.h"
+#include "mvms/gc.h"
+#include "mvms/sync.h"
 
 #define RANGE_MAX (8u * 1024 * 1024)
 
 typedef struct verify_ctx {
 	mvms_store *st;
+	const mvms_verify_options *o;
 	mvms_verify_cb cb;
 	void *payload;
 	mvms_verify_result *res;
@@ -23,6 +30,12 @@ typedef struct verify_ctx {
 	unsigned char *buf, *out;
 	size_t buf_cap, out_cap;
 } verify_ctx;
+
+/* An access error: the backend would not answer, which says nothing about the bytes. */
+static int fatal(int error)
+{
+	return error == MVMS_EAUTH || error == MVMS_ETIMEOUT;
+}
 
 /* "model@v3, model@v4" for the versions that use a pack, or only one chunk of it. */
 static int broken_versions(mvms_buf *out, verify_ctx *c, int64_t pack_row, const mvms_oid *chunk)
@@ -136,6 +149,53 @@ done:
 	return error;
 }
 
+/* The one integer a query binding one row id answers (0 when there is no row). */
+static int row_u64(uint64_t *out, verify_ctx *c, const char *sql, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, sql);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : mvms_db_error(c->st->db, rc, "verify");
+}
+
+/* verify --quick: the pack is there, with the size the database records. */
+static int quick_pack(verify_ctx *c, int64_t pack_row, const char *key, uint64_t *done_bytes,
+		      uint64_t total, mvms_progress_cb progress)
+{
+	uint64_t size = 0, want = 0;
+	char msg[600];
+	int error = 0, rc;
+
+	MVMS_TRY(row_u64(&want, c, "SELECT size FROM packs WHERE id = ?", pack_row));
+	rc = c->st->be->stat(&size, c->st->be, key);
+	if (fatal(rc)) {
+		error = rc;
+		goto done;
+	}
+	c->res->packs++;
+	*done_bytes += want;
+	if (progress)
+		progress(*done_bytes, total, c->payload);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "%s", rc == MVMS_ENOTFOUND ? "missing" : mvms_error_last());
+		error = report(c, key, msg, pack_row, NULL);
+	} else if (size != want) {
+		snprintf(msg, sizeof(msg), "%llu bytes, but the database says %llu",
+			 (unsigned long long)size, (unsigned long long)want);
+		error = report(c, key, msg, pack_row, NULL);
+	}
+done:
+	return error;
+}
+
 static int verify_pack(verify_ctx *c, int64_t pack_row, const mvms_oid *pid, mvms_progress_cb progress,
 		       uint64_t *done_bytes, uint64_t total)
 {
@@ -146,7 +206,13 @@ static int verify_pack(verify_ctx *c, int64_t pack_row, const mvms_oid *pid, mvm
 	int error = 0, rc;
 
 	mvms_object_key(key, sizeof(key), "packs", pid);
+	if (c->o->quick)
+		return quick_pack(c, pack_row, key, done_bytes, total, progress);
 	rc = mvms_pack_read_index(&e, &n, &size, c->st->be, key, pid);
+	if (rc < 0 && fatal(rc)) {
+		error = rc;
+		goto done;
+	}
 	if (rc < 0) {
 		snprintf(msg, sizeof(msg), "%s", mvms_error_last());
 		error = report(c, key, msg, pack_row, NULL);
@@ -160,6 +226,10 @@ static int verify_pack(verify_ctx *c, int64_t pack_row, const mvms_oid *pid, mvm
 			end += MVMS_PACK_RECORD_HDR + e[j].stored_len;
 		MVMS_TRY(grow(&c->buf, &c->buf_cap, (size_t)(end - start)));
 		if ((rc = c->st->be->get(c->st->be, key, start, c->buf, (size_t)(end - start))) < 0) {
+			if (fatal(rc)) {
+				error = rc;
+				goto done;
+			}
 			snprintf(msg, sizeof(msg), "%s", mvms_error_last());
 			error = report(c, key, msg, pack_row, NULL);
 			goto done;
@@ -187,57 +257,267 @@ done:
 	return error;
 }
 
+/* Reports a problem of a chunk list or manifest: @who names the versions it breaks. */
+static int report_who(verify_ctx *c, const char *key, const char *message, const char *who)
+{
+	mvms_verify_problem p = { key, message, who };
+
+	c->res->problems++;
+	if (c->cb && c->cb(&p, c->payload) != 0)
+		return mvms_error_set(MVMS_EUSER, "verify: stopped");
+	return 0;
+}
+
+/* The versions whose files have content @row: "m@v1, m@v2". */
+static void content_users(mvms_buf *out, verify_ctx *c, int64_t row)
+{
+	static const char q[] =
+		"SELECT DISTINCT m.name, v.number FROM files f JOIN versions v ON v.id = f.version_id "
+		"JOIN models m ON m.id = v.model_id WHERE f.content_id = ? ORDER BY m.name, v.number";
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+	int n = 0;
+
+	mvms_buf_clear(out);
+	mvms_buf_puts(out, "");
+	if (!s)
+		return;
+	sqlite3_bind_int64(s, 1, row);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		mvms_buf_printf(out, "%s%s@v%lld", n++ ? ", " : "",
+				(const char *)sqlite3_column_text(s, 0),
+				(long long)sqlite3_column_int64(s, 1));
+	sqlite3_reset(s);
+}
+
+/* A chunk list agrees with the database's rows of its content (same chunks, same order). */
+static int same_chunks(verify_ctx *c, int64_t row, const mvms_oid *list, size_t n)
+{
+	static const char q[] =
+		"SELECT ch.oid FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
+		"WHERE cc.content_id = ? ORDER BY cc.seq";
+	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+	size_t i = 0;
+	int same = 1;
+	mvms_oid id;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (i >= n || mvms_db_column_oid(&id, s, 0) < 0 || mvms_oid_cmp(&id, &list[i]) != 0) {
+			same = 0;
+			break;
+		}
+		i++;
+	}
+	sqlite3_reset(s);
+	return same && i == n;
+}
+
+/* One chunk list: there, hashing to the file id, agreeing with the database (full), or
+ * there with the size its chunk count gives (quick). 1 when it is damaged. */
+static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint64_t size,
+			    uint64_t nchunks, char *msg, size_t msgsz)
+{
+	char key[MVMS_KEY_MAX];
+	void *data = NULL;
+	size_t len = 0, n = 0;
+	uint64_t got_size = 0, want = 32 + 40 * nchunks;
+	mvms_oid *list = NULL;
+	int rc, bad = 0;
+
+	mvms_object_key(key, sizeof(key), "files", id);
+	if (c->o->quick) {
+		rc = c->st->be->stat(&got_size, c->st->be, key);
+		if (rc == 0 && got_size != want)
+			snprintf(msg, msgsz, "%llu bytes, but its %llu chunks make %llu",
+				 (unsigned long long)got_size, (unsigned long long)nchunks,
+				 (unsigned long long)want);
+	} else {
+		rc = mvms_backend_get_all(&data, &len, c->st->be, key, (size_t)want);
+		if (rc == 0)
+			rc = mvms_sync_parse_filemap(&list, &n, &got_size, data, len, id);
+		if (rc == 0 && (got_size != size || n != nchunks || same_chunks(c, row, list, n) != 1))
+			snprintf(msg, msgsz, "disagrees with the database (%zu chunks, %llu bytes; the "
+				 "database says %llu, %llu)", n, (unsigned long long)got_size,
+				 (unsigned long long)nchunks, (unsigned long long)size);
+	}
+	if (fatal(rc)) {
+		bad = rc;
+		goto done;
+	}
+	if (rc < 0)
+		snprintf(msg, msgsz, "%s", rc == MVMS_ENOTFOUND ? "missing" : mvms_error_last());
+	bad = rc < 0 || *msg;
+done:
+	free(data);
+	free(list);
+	return bad;
+}
+
+/* Every chunk list of a content some version's file has. */
+static int verify_chunk_lists(verify_ctx *c)
+{
+	static const char q[] =
+		"SELECT c.id, c.oid, c.size, c.chunk_count FROM contents c WHERE EXISTS "
+		"(SELECT 1 FROM files f WHERE f.content_id = c.id) AND c.id > ? ORDER BY c.id LIMIT 256";
+	mvms_buf who = MVMS_BUF_INIT;
+	char key[MVMS_KEY_MAX], msg[600];
+	int64_t last = 0, rows[256];
+	mvms_oid ids[256];
+	uint64_t sizes[256], counts[256];
+	size_t n, i;
+	int error = 0, bad;
+	sqlite3_stmt *s;
+
+	/* In pages: reporting runs other statements. */
+	do {
+		if (!(s = mvms_db_stmt(c->st->db, q)))
+			return MVMS_ERROR;
+		sqlite3_bind_int64(s, 1, last);
+		for (n = 0; n < 256 && sqlite3_step(s) == SQLITE_ROW;) {
+			rows[n] = last = sqlite3_column_int64(s, 0);
+			sizes[n] = (uint64_t)sqlite3_column_int64(s, 2);
+			counts[n] = (uint64_t)sqlite3_column_int64(s, 3);
+			if (mvms_db_column_oid(&ids[n], s, 1) == 0)
+				n++;
+		}
+		sqlite3_reset(s);
+		for (i = 0; i < n; i++) {
+			msg[0] = '\0';
+			c->res->chunk_lists++;
+			if ((bad = check_chunk_list(c, rows[i], &ids[i], sizes[i], counts[i], msg,
+						    sizeof(msg))) < 0) {
+				error = bad;
+				goto done;
+			}
+			if (!bad)
+				continue;
+			mvms_object_key(key, sizeof(key), "files", &ids[i]);
+			content_users(&who, c, rows[i]);
+			MVMS_TRY(report_who(c, key, msg, who.ptr ? who.ptr : ""));
+		}
+	} while (n == 256);
+done:
+	mvms_buf_dispose(&who);
+	return error;
+}
+
 static int verify_manifests(verify_ctx *c)
 {
 	static const char q[] =
-		"SELECT v.oid, m.name, v.number FROM versions v JOIN models m ON m.id = v.model_id "
-		"ORDER BY v.id";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+		"SELECT v.oid, m.name, v.number, v.id FROM versions v JOIN models m ON m.id = v.model_id "
+		"WHERE v.id > ? ORDER BY v.id LIMIT 1";
+	sqlite3_stmt *s;
 	char key[MVMS_KEY_MAX], msg[300], who[200];
 	void *data = NULL;
 	size_t len = 0;
+	int64_t last = 0;
+	uint64_t size;
 	int error = 0, rc;
 	mvms_oid id, got;
 	mvms_manifest *m = NULL;
 
-	if (!s)
-		return MVMS_ERROR;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	for (;;) {
+		if (!(s = mvms_db_stmt(c->st->db, q)))
+			return MVMS_ERROR;
+		sqlite3_bind_int64(s, 1, last);
+		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+			sqlite3_reset(s);
+			break;
+		}
 		snprintf(who, sizeof(who), "%s@v%lld", (const char *)sqlite3_column_text(s, 1),
 			 (long long)sqlite3_column_int64(s, 2));
-		if (mvms_oid_parse(&id, (const char *)sqlite3_column_text(s, 0)) < 0)
+		last = sqlite3_column_int64(s, 3);
+		rc = mvms_oid_parse(&id, (const char *)sqlite3_column_text(s, 0));
+		sqlite3_reset(s);
+		if (rc < 0)
 			continue;
 		mvms_object_key(key, sizeof(key), "manifests", &id);
 		c->res->manifests++;
 		free(data);
 		data = NULL;
-		rc = mvms_backend_get_all(&data, &len, c->st->be, key, 256u * 1024 * 1024);
-		if (rc == 0) {
-			mvms_oid_hash(&got, data, len);
-			if (mvms_oid_cmp(&got, &id) != 0)
-				rc = mvms_error_set(MVMS_EMISMATCH, "manifest does not hash to its id");
-			else if ((rc = mvms_manifest_decode(&m, data, len)) == 0)
-				mvms_manifest_free(m);
-		}
-		if (rc < 0) {
-			snprintf(msg, sizeof(msg), "%s", mvms_error_last());
-			c->res->problems++;
-			if (c->cb) {
-				mvms_verify_problem p = { key, msg, who };
-				if (c->cb(&p, c->payload) != 0) {
-					error = mvms_error_set(MVMS_EUSER, "verify: stopped");
-					break;
-				}
+		if (c->o->quick) {
+			rc = c->st->be->stat(&size, c->st->be, key);
+		} else {
+			rc = mvms_backend_get_all(&data, &len, c->st->be, key, 256u * 1024 * 1024);
+			if (rc == 0) {
+				mvms_oid_hash(&got, data, len);
+				if (mvms_oid_cmp(&got, &id) != 0)
+					rc = mvms_error_set(MVMS_EMISMATCH, "manifest does not hash to its id");
+				else if ((rc = mvms_manifest_decode(&m, data, len)) == 0)
+					mvms_manifest_free(m);
 			}
 		}
+		if (fatal(rc)) {
+			error = rc;
+			break;
+		}
+		if (rc < 0) {
+			snprintf(msg, sizeof(msg), "%s", rc == MVMS_ENOTFOUND ? "missing" : mvms_error_last());
+			if ((error = report_who(c, key, msg, who)) < 0)
+				break;
+		}
 	}
-	sqlite3_reset(s);
 	free(data);
+	return error;
+}
+
+/* Orphans: what gc --grace 0 would remove now (running pushes' objects are not orphans). */
+static int on_orphan(const mvms_gc_item *it, void *payload)
+{
+	verify_ctx *c = payload;
+	mvms_verify_problem p;
+	char msg[200];
+
+	/* Index rows of a missing pack are damage (a push could reuse their chunks), reported
+	 * with the packs. */
+	if (strcmp(it->reason, "index rows of a missing pack") == 0)
+		return 0;
+	c->res->orphans++;
+	c->res->orphan_bytes += it->size;
+	if (!c->o->orphan)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s (%llu bytes, %lld s old)", it->reason,
+		 (unsigned long long)it->size, (long long)it->age);
+	p.object = it->key;
+	p.message = msg;
+	p.versions = "";
+	return c->o->orphan(&p, c->payload);
+}
+
+static int find_orphans(verify_ctx *c)
+{
+	mvms_gc_options o;
+	mvms_gc_result r;
+	int error;
+
+	memset(&o, 0, sizeof(o));
+	o.dry_run = 1;
+	o.cb = on_orphan;
+	o.payload = c;
+	error = mvms_store_gc_ex(&r, c->st, &o);
+	if (error == MVMS_ENOTSUPPORTED) {
+		/* A backend that cannot list with times: no orphan report, nothing wrong. */
+		mvms_error_clear();
+		error = 0;
+	}
 	return error;
 }
 
 int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb,
 		      mvms_progress_cb progress, void *payload)
+{
+	mvms_verify_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.cb = cb;
+	o.progress = progress;
+	o.payload = payload;
+	return mvms_store_verify_ex(out, st, &o);
+}
+
+int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_verify_options *opts)
 {
 	verify_ctx c;
 	sqlite3_stmt *s;
@@ -250,8 +530,9 @@ int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
 	c.st = st;
-	c.cb = cb;
-	c.payload = payload;
+	c.o = opts;
+	c.cb = opts->cb;
+	c.payload = opts->payload;
 	c.res = out;
 	MVMS_TRY(mvms_codec_new(&c.codec, 0));
 	/* Read the pack list first: reporting runs other statements. */
@@ -282,8 +563,10 @@ int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb
 	}
 	sqlite3_reset(s);
 	for (i = 0; i < n; i++)
-		MVMS_TRY(verify_pack(&c, rows[i], &pids[i], progress, &done_bytes, total));
+		MVMS_TRY(verify_pack(&c, rows[i], &pids[i], opts->progress, &done_bytes, total));
+	MVMS_TRY(verify_chunk_lists(&c));
 	MVMS_TRY(verify_manifests(&c));
+	MVMS_TRY(find_orphans(&c));
 	if (out->problems)
 		error = mvms_error_set(MVMS_EMISMATCH, "verify: %llu problem%s found",
 				       (unsigned long long)out->problems, out->problems == 1 ? "" : "s");

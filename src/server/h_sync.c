@@ -101,6 +101,12 @@ int srv_chunks_missing(srv_req *r)
 
 	if (read_ids(&ids, &n, r, MAX_IDS) < 0)
 		return 0;
+	/* Only renews the push's lease (its answer is what gc must not take away). */
+	if (srv_lease_enter(r) < 0) {
+		free(ids);
+		return 0;
+	}
+	srv_lease_leave(r);
 	missing = calloc(n + 1, 1);
 	if (!missing) {
 		free(ids);
@@ -135,10 +141,15 @@ int srv_pack_put(srv_req *r)
 
 	if (mvms_oid_parse(&want, r->caps[0]) < 0)
 		return srv_reply_error(r, 400, "bad_id", "pack id must be 64 hex digits");
-	if (srv_upload_begin(r) < 0)
+	if (srv_upload_begin(r) < 0 || srv_lease_enter(r) < 0)
 		return 0;
 	srv_body(&data, &len, r);
-	if ((error = mvms_sync_receive_pack(&got, r->st, data, len, &want)) < 0)
+	error = mvms_sync_receive_pack(&got, r->st, data, len, &want);
+	srv_lease_leave(r);
+	if (error == MVMS_ECONFLICT)
+		/* A gc took an old copy of this pack as it arrived: the push starts over. */
+		return srv_reply_error(r, 409, "gc_conflict", "%s", mvms_error_last());
+	if (error < 0)
 		return error == MVMS_EMISMATCH
 			       ? srv_reply_error(r, 400, "corrupt_pack", "%s; nothing was kept",
 						 mvms_error_last())
@@ -294,8 +305,20 @@ int srv_version_commit(srv_req *r)
 	/* A bad branch name is "invalid"; past it, anything refused is the commit itself. */
 	if ((error = mvms_ref_name_check(br ? br->valuestring : "main")) < 0)
 		goto done;
+	if (srv_lease_enter(r) < 0)
+		goto done;
 	error = mvms_sync_commit(&res, r->st, br ? br->valuestring : "main", eh->valuestring,
 				 man->valuestring, strlen(man->valuestring), maps, lens, nmaps);
+	srv_lease_leave(r);
+	if (error == 0)
+		/* Committed: the push is over (a failed commit keeps it for the retry). */
+		srv_lease_end(r, evhttp_find_header(evhttp_request_get_input_headers(r->req),
+						    "Mvms-Lease"));
+	if (error == MVMS_ECONFLICT && res.gc_conflict) {
+		/* Not a moved branch: a new push (the client starts over once) succeeds. */
+		error = srv_reply_error(r, 409, "gc_conflict", "%s", mvms_error_last());
+		goto done;
+	}
 	if (error == MVMS_EINVALID || error == MVMS_EMISMATCH) {
 		/* The library validated the commit whole: its first problem, nothing committed. */
 		error = srv_reply_error(r, 400, "invalid_manifest", "%s", mvms_error_last());
@@ -693,6 +716,7 @@ int srv_upload(srv_req *r)
 	mvms_push_result res;
 	mvms_upload_file one, *files = NULL;
 	char **paths = NULL, *tmp = NULL, *tmpdir = NULL, err[256];
+	char lease[MVMS_LEASE_ID_HEXSZ + 1] = "";
 	const unsigned char *data;
 	size_t len, n = 0, cap = 0, i;
 	int tar = ctype && strncmp(ctype, "application/x-tar", 17) == 0, error = 0;
@@ -708,6 +732,12 @@ int srv_upload(srv_req *r)
 	}
 	if (srv_upload_begin(r) < 0)
 		return 0;
+	/* Before the temp files: gc leaves them, and what the upload stores, alone. */
+	if ((error = mvms_lease_create(lease, NULL, r->st, "upload")) < 0) {
+		lease[0] = '\0';
+		goto done;
+	}
+	mvms_store_use_lease(r->st, lease);
 	srv_body(&data, &len, r);
 	mvms_store_get_info(&info, r->st);
 	if (tar) {
@@ -754,5 +784,9 @@ done:
 	free(paths);
 	if (files != &one)
 		free(files);
+	if (lease[0]) {
+		srv_lease_leave(r);
+		srv_lease_end(r, lease);
+	}
 	return error;
 }

@@ -191,6 +191,17 @@ int srv_version_commit(srv_req *r);
 int srv_file_get(srv_req *r);
 int srv_upload(srv_req *r);
 
+/* h_lease.c: leases that keep gc away from a remote push's uploads */
+int srv_lease_create(srv_req *r);
+int srv_lease_renew(srv_req *r);
+int srv_lease_release(srv_req *r);
+/** Runs the request's writes under the lease its Mvms-Lease header names (renewed now):
+ * 0, or -1 after replying 409 lease_expired / 400. Pair with srv_lease_leave. */
+int srv_lease_enter(srv_req *r);
+void srv_lease_leave(srv_req *r);
+/** Releases lease @id (NULL: nothing), keeping the request's error message. */
+void srv_lease_end(srv_req *r, const char *id);
+
 /* h_deploy.c: deployments, long-polls, /predict routing, per-version counters */
 int srv_deployments_list(srv_req *r);
 int srv_deployment_get(srv_req *r);

@@ -23,6 +23,9 @@ typedef struct mvms_backend_writer mvms_backend_writer;
 
 /** Called once per key by list(); return non-zero to stop (that value is returned). */
 typedef int (*mvms_backend_list_cb)(const char *key, uint64_t size, void *payload);
+/** Called once per key by scan(): as list's, with when the object was last written (Unix
+ * seconds; 0 when the backend cannot tell). */
+typedef int (*mvms_backend_scan_cb)(const char *key, uint64_t size, int64_t mtime, void *payload);
 
 /* A writer streams one new object. Implementations embed this struct first. */
 struct mvms_backend_writer {
@@ -59,6 +62,13 @@ struct mvms_backend {
 	 * (the caller closes it), so its bytes can go to a socket with sendfile(2) instead of
 	 * through user memory. MVMS_ENOTFOUND when the key does not exist. */
 	int (*open_fd)(int *fd, mvms_backend *be, const char *key);
+	/* Optional (gc, verify: without it gc removes no object, since it cannot tell how old
+	 * one is). As list, with each object's write time. The prefix "tmp/" lists the
+	 * backend's own temporary files instead (local: DIR/tmp/<random>.tmp of writers that
+	 * never committed), whose keys remove() accepts. */
+	int (*scan)(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb, void *payload);
+	/* Optional (gc). As stat, and *mtime is when the object was last written (0: unknown). */
+	int (*stat_time)(uint64_t *size, int64_t *mtime, mvms_backend *be, const char *key);
 };
 
 #ifdef __cplusplus
