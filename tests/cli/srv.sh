@@ -47,6 +47,21 @@ srv_stop() {
 	san_scan "process $1 (${_slog:-no log}), stopped with exit code $SRV_RC" "$_slog"
 }
 
+# srv_kill PID: SIGKILL (a crash), wait, forget it; a sanitizer report in its log until
+# then is a "not ok" (crash.sh)
+srv_kill() {
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	SRV_RC=$?
+	_rest=
+	for _p in $SRV_PIDS; do
+		[ "$_p" = "$1" ] || _rest="$_rest $_p"
+	done
+	SRV_PIDS=$_rest
+	eval "_slog=\${SRV_LOG_$1:-}"
+	san_scan "process $1 (${_slog:-no log}), killed" "$_slog"
+}
+
 # srv_stop_all: srv_stop for every process still in SRV_PIDS
 srv_stop_all() {
 	for _p in $SRV_PIDS; do
