@@ -219,7 +219,7 @@ python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) 
 run $AWS s3 cp --quiet "$WORK/bad-pack" "s3://$BUCKET/$CP"
 is_rc 0 "a byte of one of v1's packs flipped in the bucket"
 mvms --store "$ST1" pull m@v1 -o "$WORK/o-corrupt"
-rc_fail "pull of v1 with a corrupt pack fails"
+is_rc 1 "pull of v1 with a corrupt pack fails (exit 1)"
 like "$ERR" "hash mismatch" "the error says the bytes are wrong (hash mismatch)"
 check "no model.safetensors is left behind" test ! -e "$WORK/o-corrupt/model.safetensors"
 mvms --store "$ST1" --json verify
