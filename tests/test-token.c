@@ -149,7 +149,6 @@ int main(void)
 	}
 	snprintf(bad, sizeof(bad), "%s ", tok[0]);
 	is_int(verify_code(st, bad), MVMS_EAUTH, "trailing space");
-	ok(1, "embedded NUL: impossible in a C string (skipped by design)");
 
 	/* Expired and revoked. */
 	is_int(mvms_token_create(&old, NULL, st, MVMS_SCOPE_WRITE, "*", now - 60, "old"), 0,
@@ -260,9 +259,9 @@ int main(void)
 	}
 	mvms_token_list_free(list, n);
 	list = NULL;
+	/* The free functions accept NULL (a crash here fails the program). */
 	mvms_token_list_free(NULL, 3);
 	mvms_token_info_free(NULL);
-	ok(1, "free functions accept NULL");
 
 	/* Only a hash is stored. */
 	all_clean = 1;

@@ -178,8 +178,7 @@ static void test_pool(void)
 			all = 0;
 	ok(all, "every index ran exactly once per loop");
 	mvms_pool_free(p);
-	mvms_pool_free(NULL);
-	ok(1, "free(NULL) is a no-op");
+	mvms_pool_free(NULL); /* a no-op: a crash here fails the program */
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Corruption: a flipped pack byte, a truncated pack and a deleted manifest are each
-# named by `verify` (with the versions they break) and make it exit non-zero; `pull`
+# named by `verify` (with the versions they break) and make it exit 1; `pull`
 # of a broken version fails without leaving a wrong or temporary file behind, while
 # versions whose packs are intact still pull.
 . "$TESTS_SRCDIR/cli/lib.sh"
@@ -77,14 +77,14 @@ like "$OUT" "\"$KEY_A\"" "verify --json names the pack"
 
 mkdir "$WORK/out-a" || bail mkdir
 mvms pull a@v1 -o "$WORK/out-a"
-rc_nonzero "pull of the corrupt version fails"
+is_rc 1 "pull of the corrupt version fails (exit 1)"
 like "$ERR" "mvms-store: " "pull says why on stderr"
 check "pull left no model.safetensors behind" test ! -e "$WORK/out-a/model.safetensors"
 is "$(find "$WORK/out-a" -name '*.mvms-tmp-*' | wc -l | tr -d ' ')" 0 "pull left no *.mvms-tmp-* temp files behind"
 is "$(find "$WORK/out-a" ! -type d | wc -l | tr -d ' ')" 0 "pull left no file at all in the output dir"
 
 mvms pull a@v1 -o "$WORK/out-a2"
-rc_nonzero "pull of the corrupt version into a new dir fails"
+is_rc 1 "pull of the corrupt version into a new dir fails (exit 1)"
 check "and leaves no model.safetensors there" test ! -e "$WORK/out-a2/model.safetensors"
 if [ -d "$WORK/out-a2" ]; then
 	is "$(find "$WORK/out-a2" ! -type d | wc -l | tr -d ' ')" 0 "and no file at all"
@@ -98,7 +98,7 @@ check "and it is byte-identical" cmp "$WORK/b/model.safetensors" "$WORK/out-b/mo
 
 # a failed pull --force over an existing good file must not clobber it
 mvms pull a@v1 -o "$WORK/out-b" --force
-rc_nonzero "pull --force of the corrupt version over an existing dir fails"
+is_rc 1 "pull --force of the corrupt version over an existing dir fails (exit 1)"
 check "the file already there is untouched (not replaced by wrong bytes)" \
 	cmp "$WORK/b/model.safetensors" "$WORK/out-b/model.safetensors"
 is "$(find "$WORK/out-b" -name '*.mvms-tmp-*' | wc -l | tr -d ' ')" 0 "and no temp files are left there"
@@ -115,7 +115,7 @@ like "$OUT$ERR" "c@v1" "verify names the broken version c@v1"
 like "$OUT$ERR" "$KEY_A" "verify still names the byte-flipped pack"
 mkdir "$WORK/out-c" || bail mkdir
 mvms pull c@v1 -o "$WORK/out-c"
-rc_nonzero "pull of the version in the truncated pack fails"
+is_rc 1 "pull of the version in the truncated pack fails (exit 1)"
 is "$(find "$WORK/out-c" ! -type d | wc -l | tr -d ' ')" 0 "and leaves no file behind"
 
 # ---- delete d's manifest object ----

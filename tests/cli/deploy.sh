@@ -7,7 +7,7 @@
 # background `watch --interval 1` that picks up a new deploy and stops on SIGTERM.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
-# srv_stop for the background watch; the EXIT trap stops it too (SRV_PIDS)
+# srv_track and srv_stop for the background watch; the EXIT trap stops it too (SRV_PIDS)
 . "$TESTS_SRCDIR/cli/srv.sh"
 
 mkmodel -q --size 256K --tensors 4 --seed 31 "$WORK/v1"
@@ -256,7 +256,7 @@ mkdir "$WORK/wd2"
 	--exec 'echo "$MVMS_REVISION $MVMS_VERSION $MVMS_DIR" >>"$WORK/hook.log"' \
 	>"$WORK/watch.out" 2>"$WORK/watch.err" </dev/null &
 WATCH_PID=$!
-SRV_PIDS="$SRV_PIDS $WATCH_PID"
+srv_track "$WATCH_PID" "$WORK/watch.err"
 wait_lines "$WORK/hook.log" 1 15 >/dev/null
 is "$(sed -n 1p "$WORK/hook.log" | cut -d' ' -f1-2)" "7 v1" "background watch: the hook ran for revision 7 (v1)"
 mvms deploy m@v3 prod -m "hot update"

@@ -206,7 +206,7 @@ BEFORE=$(rec_last)
 BADTOK=ya29.wrong-token-Zq81
 run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$BADTOK STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 \
 	"$MVMS" --store "$SB" pull m@v1 -o "$WORK/obad"
-rc_nonzero "pull with a wrong token fails"
+is_rc 1 "pull with a wrong token fails (exit 1)"
 like "$ERR" "bkt" "the error names the bucket"
 like "$ERR" "401" "the error says HTTP 401"
 unlike "$ERR$OUT" "$BADTOK" "the error does not show the token"
@@ -217,11 +217,11 @@ num_gt "$(recq -f $((BEFORE + 1)) "h.get('authorization') == ['Bearer $BADTOK']"
 mkmodel -q --size 1M --tensors 2 --seed 52 "$WORK/b3"
 run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$BADTOK STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 \
 	"$MVMS" --store "$SB" push m "$WORK/b3" -m three
-rc_nonzero "push with a wrong token fails"
+is_rc 1 "push with a wrong token fails (exit 1)"
 like "$ERR" "bkt" "push's error names the bucket"
 unlike "$ERR$OUT" "$BADTOK" "push's error does not show the token"
 run $CLEAN STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 "$MVMS" --store "$SB" pull m@v1 -o "$WORK/obad2"
-rc_nonzero "pull with no credentials at all fails"
+is_rc 1 "pull with no credentials at all fails (exit 1)"
 like "$ERR" "401" "the error says HTTP 401"
 diag "no credentials: $ERR"
 
@@ -345,7 +345,7 @@ check "byte-identical" cmp "$WORK/g2/model.safetensors" "$WORK/og4/model.safeten
 BADSEC=WrongHmacSecret0123456789
 run $CLEAN MVMS_GCS_ENDPOINT=$GCSEP GOOGLE_HMAC_ACCESS_ID=$KEY_ID GOOGLE_HMAC_SECRET=$BADSEC \
 	MVMS_S3_PATH_STYLE=1 "$MVMS" --store "$ST" pull m@v1 -o "$WORK/og5"
-rc_nonzero "a wrong GOOGLE_HMAC_SECRET fails (Swift checks the signature)"
+is_rc 1 "a wrong GOOGLE_HMAC_SECRET fails, exit 1 (Swift checks the signature)"
 like "$ERR" "$SWIFT_BUCKET" "the error names the bucket"
 case $ERR in
 *403* | *SignatureDoesNotMatch*) ok "the error says 403 / SignatureDoesNotMatch" ;;

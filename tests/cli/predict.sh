@@ -39,7 +39,7 @@ upstream() {
 	"$UPSTREAM" --name "$_n" --port-file "$WORK/up-$_n.port" "$@" \
 		>/dev/null 2>"$WORK/up-$_n.log" </dev/null &
 	UP_PID=$!
-	SRV_PIDS="$SRV_PIDS $UP_PID"
+	srv_track "$UP_PID" "$WORK/up-$_n.log"
 	wait_port "$WORK/up-$_n.port" "$UP_PID" "upstream $_n" "$WORK/up-$_n.log"
 	UP_URL="http://127.0.0.1:$PORT"
 }
@@ -261,7 +261,7 @@ is "$(jstr code)" upstream_unreachable "code upstream_unreachable"
 like "$(jstr message)" "could not be reached" "says it could not be reached"
 req POST "$URL/predict/m/alone" -d x
 is_code 502 "the only version down: 502 even with retry (nothing else to try)"
-ok "# SKIP an upstream slower than the timeout: the timeout is 30 s (504 upstream_timeout), too slow for the suite"
+skip "an upstream slower than the timeout: the timeout is 30 s (504 upstream_timeout), too slow for the suite"
 
 # ---- no endpoint, unknown env or model ----
 mvms deploy m@v1 noep
@@ -398,7 +398,7 @@ is "$(tr '\n' ' ' <"$WORK/once.log" 2>/dev/null)" "3 v1 weights of v1 " "the hoo
 	--exec 'echo "$MVMS_REVISION $MVMS_VERSION" >>"$WORK/watch.log"' \
 	>/dev/null 2>"$WORK/watch.err" </dev/null &
 WP=$!
-SRV_PIDS="$SRV_PIDS $WP"
+srv_track "$WP" "$WORK/watch.err"
 wait_lines "$WORK/watch.log" 1 10 >/dev/null
 is "$(head -n 1 "$WORK/watch.log" 2>/dev/null)" "3 v1" "watch --remote: the hook ran for revision 3"
 mvms deploy m@v2 prod --weight 1000 -q

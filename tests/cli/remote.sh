@@ -167,7 +167,7 @@ run "$MVMS" --remote "$URL" --token "mvms_0000000000000000_bad" log m
 is_rc 1 "a bad token fails"
 like "$ERR" "401" "and says 401"
 run "$MVMS" --remote "http://127.0.0.1:1" --token "$W" log m
-rc_nonzero "an unreachable server fails"
+is_rc 1 "an unreachable server fails (exit 1)"
 like "$ERR" "remote" "with a message about the remote"
 run "$MVMS" --remote "ftp://x" log m
 is_rc 1 "a non-http URL is refused"

@@ -68,7 +68,7 @@ MVMS_S3_LIST_PAGE=2 run "$MVMS" --store "$ST" --json verify
 is_rc 0 "verify on RGW with LIST pages of 2"
 is "$(json_get ok)" true "verify: no problems"
 AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST" pull m@v1 -o "$WORK/o-bad"
-rc_nonzero "pull with a wrong secret fails on RGW"
+is_rc 1 "pull with a wrong secret fails on RGW (exit 1)"
 unlike "$ERR" "WrongSecret0123456789" "the error does not show the secret"
 like "$ERR" "SignatureDoesNotMatch: bad signature: the secret key does not match access key id '$AWS_ACCESS_KEY_ID'" \
 	"the error says the signature is bad and names the key id"

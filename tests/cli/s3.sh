@@ -157,7 +157,7 @@ is_rc 0 "the store verifies after gc"
 # ---- wrong secret ----
 
 AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST1" pull m@v1 -o "$WORK/o-bad"
-rc_nonzero "pull with a wrong secret fails"
+is_rc 1 "pull with a wrong secret fails (exit 1)"
 like "$ERR" "$BUCKET" "the error names the bucket"
 case $ERR in
 *403* | *SignatureDoesNotMatch*) ok "the error says 403 / SignatureDoesNotMatch" ;;
@@ -175,7 +175,7 @@ unlike "$OUT$ERR" "WrongSecret0123456789" "verify's output does not show the sec
 run "$MVMS" --store "$ST1" --json verify
 is "$(json_get ok)" true "with the right secret the store verifies: the refusals left no mark"
 AWS_SECRET_ACCESS_KEY=WrongSecret0123456789 run "$MVMS" --store "$ST1" push m "$WORK/v3" -m three
-rc_nonzero "push with a wrong secret fails"
+is_rc 1 "push with a wrong secret fails (exit 1)"
 unlike "$ERR$OUT" "WrongSecret0123456789" "push's error does not show the secret"
 
 # ---- an IP address or localhost endpoint takes path style by itself ----
@@ -258,7 +258,7 @@ check "the pack went up in parts (multipart ETag $MPE ends in -2)" sh -c "printf
 run "$MVMS" --store "$WORK/stmp" pull m@v1 -o "$WORK/o-mp"
 check "the multipart pack pulls back byte-identical" cmp "$WORK/mp/model.safetensors" "$WORK/o-mp/model.safetensors"
 run env MVMS_S3_MULTIPART_THRESHOLD=lots "$MVMS" --store "$WORK/stmp" pull m@v1 -o "$WORK/o-mp2"
-rc_nonzero "a bad MVMS_S3_MULTIPART_THRESHOLD is refused"
+is_rc 1 "a bad MVMS_S3_MULTIPART_THRESHOLD is refused (exit 1)"
 like "$ERR" "MVMS_S3_MULTIPART_THRESHOLD" "and the error names it"
 
 # ---- a pack corrupted in the bucket: the pull refuses, leaves no file, verify names it ----
@@ -269,7 +269,7 @@ python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) 
 run $AWS s3 cp --quiet "$WORK/bad-pack" "s3://$BUCKET/$CP"
 is_rc 0 "a byte of one of v1's packs flipped in the bucket"
 mvms --store "$ST1" pull m@v1 -o "$WORK/o-corrupt"
-rc_fail "pull of v1 with a corrupt pack fails"
+is_rc 1 "pull of v1 with a corrupt pack fails (exit 1)"
 like "$ERR" "hash mismatch" "the error says the bytes are wrong (hash mismatch)"
 check "no model.safetensors is left behind" test ! -e "$WORK/o-corrupt/model.safetensors"
 mvms --store "$ST1" --json verify
@@ -374,7 +374,7 @@ sed -n 's/^[0-9]* PUT \([^ ?]*\).* -> 2.*/\1/p' "$WORK/proxy.log" | sed "s|^/$BU
 if [ "$RC" = 0 ]; then
 	skip "push finished before Swift was killed (too fast to interrupt)"
 else
-	rc_nonzero "push fails when the server is killed under it"
+	is_rc 1 "push fails when the server is killed under it (exit 1)"
 	like "$ERR" "$BUCKET" "the error names the bucket"
 fi
 stop_proxy

@@ -3,14 +3,24 @@
 # (server.sh, server-bad.sh, predict.sh, remote.sh): start and stop servers (port 0,
 # --port-file), send a request and look at its status, headers and JSON body. deploy.sh
 # uses only srv_stop, for its background `watch`. Sourced after lib.sh and `setup`; sets
-# the EXIT trap, which stops every process in SRV_PIDS. REQ_MAX_TIME (seconds, default
-# 60) bounds each request.
+# the EXIT trap, which stops every process in SRV_PIDS, and lib.sh's DONE_HOOK, which stops
+# them (srv_stop_all) before done_testing's last look for sanitizer reports. REQ_MAX_TIME
+# (seconds, default 60) bounds each request.
 
 SRV_PIDS=
+DONE_HOOK=srv_stop_all
+
+# srv_track PID [LOG]: a background process for srv_stop and the EXIT trap; srv_stop fails
+# the test when LOG (its stderr) holds a sanitizer report
+srv_track() {
+	SRV_PIDS="$SRV_PIDS $1"
+	eval "SRV_LOG_$1=\${2:-}"
+}
 
 # srv_stop PID: SIGTERM, then wait (SIGKILL after SRV_STOP_TENTHS tenths of a second,
 # default 150); sets SRV_RC (its exit status), SRV_TENTHS (how long it took to go) and
-# SRV_KILLED (1 if it had to be killed, else empty)
+# SRV_KILLED (1 if it had to be killed, else empty). A sanitizer report in its log (see
+# srv_track) or in $SAN_DIR is a "not ok" (lib.sh's san_scan); srv_stop returns 1 then.
 srv_stop() {
 	SRV_RC=
 	SRV_TENTHS=0
@@ -33,6 +43,30 @@ srv_stop() {
 		[ "$_p" = "$1" ] || _rest="$_rest $_p"
 	done
 	SRV_PIDS=$_rest
+	eval "_slog=\${SRV_LOG_$1:-}"
+	san_scan "process $1 (${_slog:-no log}), stopped with exit code $SRV_RC" "$_slog"
+}
+
+# srv_kill PID: SIGKILL (a crash), wait, forget it; a sanitizer report in its log until
+# then is a "not ok" (crash.sh)
+srv_kill() {
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	SRV_RC=$?
+	_rest=
+	for _p in $SRV_PIDS; do
+		[ "$_p" = "$1" ] || _rest="$_rest $_p"
+	done
+	SRV_PIDS=$_rest
+	eval "_slog=\${SRV_LOG_$1:-}"
+	san_scan "process $1 (${_slog:-no log}), killed" "$_slog"
+}
+
+# srv_stop_all: srv_stop for every process still in SRV_PIDS
+srv_stop_all() {
+	for _p in $SRV_PIDS; do
+		srv_stop "$_p"
+	done
 }
 
 # wait_port FILE PID WHAT [LOG]: until FILE holds a port number (10 s), then sets PORT;
@@ -53,9 +87,7 @@ wait_port() {
 }
 
 cleanup() {
-	for _p in $SRV_PIDS; do
-		srv_stop "$_p"
-	done
+	srv_stop_all
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -70,7 +102,7 @@ srv_start() {
 		--port-file "$WORK/$_name.port" "$@" \
 		>"$WORK/$_name.out" 2>"$WORK/$_name.log" </dev/null &
 	SRV_PID=$!
-	SRV_PIDS="$SRV_PIDS $SRV_PID"
+	srv_track "$SRV_PID" "$WORK/$_name.log"
 	wait_port "$WORK/$_name.port" "$SRV_PID" "the server ($_name)" "$WORK/$_name.log"
 	URL="http://127.0.0.1:$PORT"
 }
