@@ -74,12 +74,6 @@ static void like(const char *got, const char *want, const char *name)
 		diag("got '%s', want it to contain '%s'", got ? got : "(null)", want);
 }
 
-/* One test that does not run here. */
-static void skip(const char *why)
-{
-	printf("ok %d # SKIP %s\n", ++tap_n, why);
-}
-
 /* Adds a tag or branch row directly, as an older store without the name rules has them. */
 static void raw_ref(mvms_store *st, const char *table, const char *name, int number)
 {
