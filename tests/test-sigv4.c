@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Known-answer tests for AWS Signature Version 4 (src/lib/sigv4.c): AWS's published
+ * Known-answer tests for AWS Signature Version 4 (src/lib/storage/sigv4.c): AWS's published
  * "Signature Version 4 test suite" (credentials AKIDEXAMPLE, region us-east-1, service
  * "service", 20150830T123600Z), as awslabs/aws-c-auth vendors it under
  * tests/aws-signing-test-suite/v4/<case>/ (header-signed-request.txt for the request and

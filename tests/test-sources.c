@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for sources (src/lib/sources.c, schema/005_sources.sql): files outside a store
+ * Unit tests for sources (src/lib/meta/sources.c, schema/005_sources.sql): files outside a store
  * that hold chunks byte for byte. Recording a file (stats, which chunks the store has, chunk
  * lists that do not add up to the file and missing paths refused, the same path replaced),
  * writing files from sources, packs and both with mvms_sync_write_file (repeated chunks, an

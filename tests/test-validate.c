@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of mvms_validate_commit (src/lib/validate.c), the one check of a commit that a
+ * Unit tests of mvms_validate_commit (src/lib/transfer/validate.c), the one check of a commit that a
  * local push and the server's commit endpoint share: the branch, paths (invalid, twice, a
  * file that is also a directory), parents, and each file's chunk list, whether taken from
  * the store (declared size), sent as a "files" object (well formed, hashes to the file id,

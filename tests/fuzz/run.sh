@@ -72,17 +72,17 @@ cat > "$inc/config.h" <<CONF
 CONF
 dep_cflags=$(pkg-config --cflags libcjson libsodium libzstd sqlite3 libcurl 2>/dev/null || true)
 cflags="-std=c11 -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
--I$top/include -I$top/src/lib -I$top/src/server -I$inc -include $inc/config.h $dep_cflags"
+-I$top/include -I$top/src/lib/core -I$top/src/lib/storage -I$top/src/lib/meta -I$top/src/lib/transfer -I$top/src/lib/ops -I$top/src/server -I$inc -include $inc/config.h $dep_cflags"
 libs="-lsqlite3 -lsodium -lzstd -lcjson -lcurl -lpthread -lm"
 jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 
 echo "run.sh: building with $("$cc" --version | sed -n 1p) in $work" >&2
 # -fsanitize=fuzzer-no-link: library code gets coverage and sanitizers, no main().
 # The library's sources as Makefile.am lists them (src_libmvms_core_la_SOURCES), else every
-# src/lib/*.c; they go into a static archive, so a target links only what it uses.
+# src/lib/*/*.c; they go into a static archive, so a target links only what it uses.
 lib_srcs=$(awk '/^src_libmvms_core_la_SOURCES/ { on = 1 } on { print; if ($0 !~ /\\$/) exit }' \
 	"$top/Makefile.am" | sed 's/\\//g' | tr '\t' ' ' | tr ' ' '\n' | grep '^src/lib/.*\.c$')
-[ -n "$lib_srcs" ] || lib_srcs=$(cd "$top" && ls src/lib/*.c)
+[ -n "$lib_srcs" ] || lib_srcs=$(cd "$top" && ls src/lib/*/*.c)
 # shellcheck disable=SC2016,SC2086
 printf '%s\n' $lib_srcs | xargs -P "$jobs" -I{} sh -c \
 	'o="$1/obj/$(basename "$2" .c).o"; $3 $4 -fsanitize=fuzzer-no-link,address,undefined -c "$5/$2" -o "$o" 2>"$o.log" || { cat "$o.log" >&2; exit 255; }' \
