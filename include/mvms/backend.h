@@ -83,6 +83,38 @@ int mvms_backend_get_all(void **out, size_t *out_len, mvms_backend *be, const ch
 /** Frees a backend; NULL is a no-op. */
 void mvms_backend_free(mvms_backend *be);
 
+/*
+ * The front door: every caller in libmvms reaches a backend through these, never through
+ * its table, so that one place can add retries, metrics or faults. Each checks that the
+ * backend has the optional call and answers MVMS_ENOTSUPPORTED (with a message naming
+ * the backend) when it does not.
+ */
+int mvms_backend_get(mvms_backend *be, const char *key, uint64_t offset, void *buf, size_t len);
+int mvms_backend_stat(uint64_t *out, mvms_backend *be, const char *key);
+int mvms_backend_stat_time(uint64_t *size, int64_t *mtime, mvms_backend *be, const char *key);
+int mvms_backend_list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb, void *payload);
+int mvms_backend_scan(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb, void *payload);
+int mvms_backend_remove(mvms_backend *be, const char *key);
+int mvms_backend_open_fd(int *fd, mvms_backend *be, const char *key);
+int mvms_backend_writer_open(mvms_backend_writer **out, mvms_backend *be);
+int mvms_backend_writer_write(mvms_backend_writer *w, const void *data, size_t len);
+/* Frees @w whatever the result. */
+int mvms_backend_writer_commit(mvms_backend_writer *w, const char *key);
+/* Accepts NULL. */
+void mvms_backend_writer_abort(mvms_backend_writer *w);
+
+/* Capabilities, instead of comparing backend names. */
+#define MVMS_BACKEND_CAP_REMOTE 0x01u        /* across a network: parallel I/O pays, clocks differ */
+#define MVMS_BACKEND_CAP_PUT_IF_ABSENT 0x02u /* can create a key only if it is absent */
+#define MVMS_BACKEND_CAP_FD 0x04u            /* open_fd: objects are files (sendfile) */
+#define MVMS_BACKEND_CAP_LIST 0x08u          /* list */
+#define MVMS_BACKEND_CAP_SCAN 0x10u          /* scan and stat_time: write times are known */
+#define MVMS_BACKEND_CAP_REMOVE 0x20u        /* remove */
+/* The backend's capabilities: what it declares, and the optional calls its table has. */
+unsigned mvms_backend_caps(const mvms_backend *be);
+/* The backend's name ("local", "mem", "s3", "gcs"), for messages. */
+const char *mvms_backend_name(const mvms_backend *be);
+
 #ifdef __cplusplus
 }
 #endif

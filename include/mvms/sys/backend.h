@@ -69,6 +69,10 @@ struct mvms_backend {
 	int (*scan)(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb, void *payload);
 	/* Optional (gc). As stat, and *mtime is when the object was last written (0: unknown). */
 	int (*stat_time)(uint64_t *size, int64_t *mtime, mvms_backend *be, const char *key);
+	/* What the backend is, beyond which optional calls it has: MVMS_BACKEND_CAP_REMOTE
+	 * and MVMS_BACKEND_CAP_PUT_IF_ABSENT (include/mvms/backend.h). The front door adds
+	 * the flags that follow from the table (mvms_backend_caps). */
+	unsigned caps;
 };
 
 #ifdef __cplusplus

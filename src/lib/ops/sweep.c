@@ -61,7 +61,7 @@ typedef struct sweep {
  * (a bucket's LastModified is the server's time), and file times are coarse. */
 static int64_t skew(const mvms_store *st)
 {
-	return strcmp(st->be->name, "local") == 0 || strcmp(st->be->name, "mem") == 0 ? 1 : 600;
+	return mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE ? 600 : 1;
 }
 
 /* Sets w->cutoff: removable is what was written at or before it. */
@@ -467,7 +467,7 @@ static int scan_all(sweep *w)
 	for (i = 0; i < MVMS_ARRAY_SIZE(kinds); i++) {
 		w->kind = kinds[i].kind;
 		MVMS_TRY(mvms_db_read_begin(w->st->db, &began));
-		rc = be->scan(be, kinds[i].prefix, on_object, w);
+		rc = mvms_backend_scan(be, kinds[i].prefix, on_object, w);
 		if (rc == 0 && w->kind == K_PACK)
 			rc = missing_packs(w);
 		mvms_db_read_end(w->st->db, began);
@@ -494,7 +494,7 @@ static int restat(sweep *w, cand *c)
 	int error;
 
 	if (c->kind != K_STORE_TEMP)
-		return be->stat_time(&c->size, &c->mtime, be, c->key);
+		return mvms_backend_stat_time(&c->size, &c->mtime, be, c->key);
 	if (asprintf(&path, "%s/%s", w->st->path, c->key) < 0)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	c->mtime = tree_mtime(path, &c->size);
@@ -595,7 +595,7 @@ static int remove_one(sweep *w, const cand *c)
 	int error = 0;
 
 	if (c->kind != K_STORE_TEMP)
-		return w->st->be->remove(w->st->be, c->key);
+		return mvms_backend_remove(w->st->be, c->key);
 	if (asprintf(&path, "%s/%s", w->st->path, c->key) < 0)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	if (nftw(path, rm_one, 8, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
@@ -682,10 +682,11 @@ int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options 
 	w.res = out;
 	if (opts->grace_seconds < 0)
 		return mvms_error_set(MVMS_EINVALID, "gc: negative grace period");
-	if (!st->be->scan || !st->be->stat_time || !st->be->remove)
+	if ((mvms_backend_caps(st->be) & (MVMS_BACKEND_CAP_SCAN | MVMS_BACKEND_CAP_REMOVE)) !=
+	    (MVMS_BACKEND_CAP_SCAN | MVMS_BACKEND_CAP_REMOVE))
 		return mvms_error_set(MVMS_ENOTSUPPORTED, "gc: the %s backend cannot list objects with "
 				      "the time they were written, so gc cannot tell old from new",
-				      st->be->name);
+				      mvms_backend_name(st->be));
 	MVMS_TRY(drop_contents(&w));
 	MVMS_TRY(scan_all(&w));
 	/* Candidates were counted as kept or not by the listing; batches decide for real. */

@@ -175,7 +175,7 @@ static int quick_pack(verify_ctx *c, int64_t pack_row, const char *key, uint64_t
 	int error = 0, rc;
 
 	MVMS_TRY(row_u64(&want, c, "SELECT size FROM packs WHERE id = ?", pack_row));
-	rc = c->st->be->stat(&size, c->st->be, key);
+	rc = mvms_backend_stat(&size, c->st->be, key);
 	if (fatal(rc)) {
 		error = rc;
 		goto done;
@@ -225,7 +225,7 @@ static int verify_pack(verify_ctx *c, int64_t pack_row, const mvms_oid *pid, mvm
 		for (j = i + 1; j < n && e[j].offset == end && end - start < RANGE_MAX; j++)
 			end += MVMS_PACK_RECORD_HDR + e[j].stored_len;
 		MVMS_TRY(grow(&c->buf, &c->buf_cap, (size_t)(end - start)));
-		if ((rc = c->st->be->get(c->st->be, key, start, c->buf, (size_t)(end - start))) < 0) {
+		if ((rc = mvms_backend_get(c->st->be, key, start, c->buf, (size_t)(end - start))) < 0) {
 			if (fatal(rc)) {
 				error = rc;
 				goto done;
@@ -328,7 +328,7 @@ static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint
 
 	mvms_object_key(key, sizeof(key), "files", id);
 	if (c->o->quick) {
-		rc = c->st->be->stat(&got_size, c->st->be, key);
+		rc = mvms_backend_stat(&got_size, c->st->be, key);
 		if (rc == 0 && got_size != want)
 			snprintf(msg, msgsz, "%llu bytes, but its %llu chunks make %llu",
 				 (unsigned long long)got_size, (unsigned long long)nchunks,
@@ -438,7 +438,7 @@ static int verify_manifests(verify_ctx *c)
 		free(data);
 		data = NULL;
 		if (c->o->quick) {
-			rc = c->st->be->stat(&size, c->st->be, key);
+			rc = mvms_backend_stat(&size, c->st->be, key);
 		} else {
 			rc = mvms_backend_get_all(&data, &len, c->st->be, key, 256u * 1024 * 1024);
 			if (rc == 0) {

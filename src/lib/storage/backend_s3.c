@@ -1475,6 +1475,7 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts)
 
 	s->parent.version = MVMS_BACKEND_VERSION;
 	s->parent.name = opts->gcs ? "gcs" : "s3";
+	s->parent.caps = MVMS_BACKEND_CAP_REMOTE | MVMS_BACKEND_CAP_PUT_IF_ABSENT;
 	s->parent.writer_open = s3_backend__writer_open;
 	s->parent.writer_write = s3_backend__writer_write;
 	s->parent.writer_commit = s3_backend__writer_commit;

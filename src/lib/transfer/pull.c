@@ -211,7 +211,7 @@ static void read_one(size_t i, unsigned worker, void *ctx)
 			close(fd);
 	} else {
 		mvms_object_key(key, sizeof(key), "packs", &ch->pack);
-		r->error = c->st->be->get(c->st->be, key, r->offset, set->in + ch->in_off,
+		r->error = mvms_backend_get(c->st->be, key, r->offset, set->in + ch->in_off,
 					  (size_t)r->len);
 	}
 	if (r->error < 0)
@@ -637,7 +637,7 @@ static int pull_ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *o
 	c->set[1].c = c;
 	c->round_bytes = ROUND_BYTES;
 	c->range_max = RANGE_MAX;
-	if (st && strcmp(st->backend_name, "local") != 0) {
+	if (st && (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE)) {
 		c->round_bytes = REMOTE_ROUND_BYTES;
 		c->range_max = REMOTE_RANGE_MAX;
 		MVMS_TRY(mvms_pool_new(&c->io, REMOTE_READERS));
@@ -1142,7 +1142,7 @@ int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t o
 		MVMS_TRY(ensure(&rec, &rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
 		MVMS_TRY(ensure(&raw, &raw_cap, raw_len ? raw_len : 1));
 		mvms_object_key(key, sizeof(key), "packs", &pack);
-		MVMS_TRY(st->be->get(st->be, key, at, rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+		MVMS_TRY(mvms_backend_get(st->be, key, at, rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
 		MVMS_TRY(mvms_pack_decode_record(codec, raw, raw_len, &id, rec,
 						 MVMS_PACK_RECORD_HDR + (size_t)stored));
 		from = offset > cpos ? offset - cpos : 0;
@@ -1363,7 +1363,7 @@ int mvms_file_reader_read_run(void *dst, mvms_file_reader *r)
 	if (r->nrun == 0)
 		goto done;
 	mvms_object_key(key, sizeof(key), "packs", &r->run[0].pack);
-	MVMS_TRY(r->st->be->get(r->st->be, key, r->run[0].at, dst, r->run_len));
+	MVMS_TRY(mvms_backend_get(r->st->be, key, r->run[0].at, dst, r->run_len));
 	for (i = 0, off = 0; i < r->nrun; off += MVMS_PACK_RECORD_HDR + r->run[i].stored, i++) {
 		if (!mvms_pack_record_is(p + off, &r->run[i].id, r->run[i].codec, r->run[i].raw_len,
 					 r->run[i].stored)) {
@@ -1385,10 +1385,10 @@ int mvms_file_reader_run_fd(int *fd, uint64_t *offset, mvms_file_reader *r)
 
 	*fd = -1;
 	*offset = 0;
-	if (r->nrun == 0 || !r->st->be->open_fd)
+	if (r->nrun == 0 || !(mvms_backend_caps(r->st->be) & MVMS_BACKEND_CAP_FD))
 		goto done;
 	mvms_object_key(key, sizeof(key), "packs", &r->run[0].pack);
-	MVMS_TRY(r->st->be->open_fd(fd, r->st->be, key));
+	MVMS_TRY(mvms_backend_open_fd(fd, r->st->be, key));
 	*offset = r->run[0].at;
 	r->nrun = 0;
 done:
@@ -1440,7 +1440,7 @@ int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
 	MVMS_TRY(ensure(&r->rec, &r->rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
 	MVMS_TRY(ensure(&r->raw, &r->raw_cap, raw_len ? raw_len : 1));
 	mvms_object_key(key, sizeof(key), "packs", &pack);
-	MVMS_TRY(r->st->be->get(r->st->be, key, at, r->rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+	MVMS_TRY(mvms_backend_get(r->st->be, key, at, r->rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
 	MVMS_TRY(mvms_pack_decode_record(r->codec, r->raw, raw_len, &id, r->rec,
 					 MVMS_PACK_RECORD_HDR + (size_t)stored));
 	if (cpos > r->start || cpos + raw_len <= r->start) {

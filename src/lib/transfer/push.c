@@ -475,8 +475,9 @@ static int drop_unindexed(mvms_store *st, const mvms_oid *pid, int error)
 			sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
 			sqlite3_bind_text(s, 3, st->lease, -1, SQLITE_STATIC);
 			rc = sqlite3_step(s);
-			if (rc == SQLITE_ROW && sqlite3_column_int64(s, 0) == 0 && st->be->remove &&
-			    st->be->remove(st->be, key) == 0)
+			if (rc == SQLITE_ROW && sqlite3_column_int64(s, 0) == 0 &&
+			    (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOVE) &&
+			    mvms_backend_remove(st->be, key) == 0)
 				fate = "it was removed";
 			sqlite3_reset(s);
 		}
@@ -509,7 +510,7 @@ int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
 	 * the rows are in. A backend that cannot answer (down) says nothing of the kind: the
 	 * pack was just written, and indexing it spares a re-run its upload. */
 	mvms_object_key(key, sizeof(key), "packs", pid);
-	if ((error = st->be->stat(&have, st->be, key)) == MVMS_ENOTFOUND) {
+	if ((error = mvms_backend_stat(&have, st->be, key)) == MVMS_ENOTFOUND) {
 		error = mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s as it was written; "
 				       "nothing was committed: push again", key);
 		goto done;
@@ -922,7 +923,7 @@ static int need_object(push_ctx *c, const char *kind, const mvms_oid *id, const 
 	int error;
 
 	mvms_object_key(key, sizeof(key), kind, id);
-	error = c->st->be->stat(&size, c->st->be, key);
+	error = mvms_backend_stat(&size, c->st->be, key);
 	if (error == MVMS_ENOTFOUND)
 		error = gone(c, mvms_error_set(MVMS_ECONFLICT, "push: a gc removed %s (%s) while this "
 					       "push ran; nothing was committed: push again", key, what));
@@ -1401,7 +1402,7 @@ static int push_run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], st->level));
 	c->buf = malloc(READ_BUF_SIZE);
 	MVMS_CHECK_ALLOC(c->buf, error);
-	if (strcmp(st->backend_name, "local") != 0)
+	if (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE) /* uploads overlap hashing */
 		MVMS_TRY(uploader_start(&c->up));
 	for (i = 0; i < c->nfiles; i++)
 		if (c->files[i].abs)

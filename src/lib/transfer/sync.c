@@ -154,7 +154,7 @@ static int read_record(unsigned char **rec, size_t *rec_cap, mvms_store *st, con
 		*rec_cap = need;
 	}
 	mvms_object_key(key, sizeof(key), "packs", &loc->pack);
-	MVMS_TRY(st->be->get(st->be, key, loc->offset, *rec, need));
+	MVMS_TRY(mvms_backend_get(st->be, key, loc->offset, *rec, need));
 	if (!mvms_pack_record_is(*rec, id, loc->codec, loc->raw_len, loc->stored_len)) {
 		mvms_oid_fmt(hex, id);
 		error = mvms_error_set(MVMS_EMISMATCH, "export: the record of chunk %.16s in %s is not "

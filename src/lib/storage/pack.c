@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "pack.h"
 #include "mvms/chunker.h"
+#include "mvms/backend.h"
 
 #define PACK_MAGIC "MVMSPACK"
 #define PACK_END_MAGIC "MVMSPEND"
@@ -37,7 +38,7 @@ static int stage_flush(mvms_pack_writer *w)
 
 	if (error < 0 || w->staged == 0)
 		goto done;
-	error = w->be->writer_write(w->bw, w->stage, w->staged);
+	error = mvms_backend_writer_write(w->bw, w->stage, w->staged);
 	if (error < 0) {
 		w->error = error;
 		goto done;
@@ -57,7 +58,7 @@ static int stage_put(mvms_pack_writer *w, const void *data, size_t len)
 		MVMS_TRY(stage_flush(w));
 	if (len >= PACK_STAGE_SIZE) {
 		/* Large enough to be a good write on its own: skip the copy. */
-		error = w->be->writer_write(w->bw, data, len);
+		error = mvms_backend_writer_write(w->bw, data, len);
 		if (error < 0)
 			w->error = error;
 		goto done;
@@ -87,7 +88,7 @@ int mvms_pack_writer_new(mvms_pack_writer **out, mvms_backend *be)
 	w->be = be;
 	w->stage = malloc(PACK_STAGE_SIZE);
 	MVMS_CHECK_ALLOC(w->stage, error);
-	MVMS_TRY(be->writer_open(&bw, be));
+	MVMS_TRY(mvms_backend_writer_open(&bw, be));
 	w->bw = bw;
 
 	memcpy(hdr, PACK_MAGIC, 8);
@@ -307,7 +308,7 @@ int mvms_pack_writer_finish(mvms_oid *id_out, uint64_t *size_out,
 	/* commit frees the backend writer whatever it returns. */
 	bw = w->bw;
 	w->bw = NULL;
-	if ((error = w->be->writer_commit(bw, key)) < 0) {
+	if ((error = mvms_backend_writer_commit(bw, key)) < 0) {
 		w->error = error;
 		goto done;
 	}
@@ -325,7 +326,7 @@ void mvms_pack_writer_free(mvms_pack_writer *w)
 	if (!w)
 		return;
 	if (w->bw)
-		w->be->writer_abort(w->bw);
+		mvms_backend_writer_abort(w->bw);
 	free(w->stage);
 	free(w->entries);
 	free(w);
@@ -347,13 +348,13 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 	*out = NULL;
 	*count = 0;
 	*pack_size = 0;
-	MVMS_TRY(be->stat(&size, be, key));
+	MVMS_TRY(mvms_backend_stat(&size, be, key));
 	if (size < MVMS_PACK_HEADER_SIZE + MVMS_PACK_TRAILER_SIZE) {
 		error = mvms_error_set(MVMS_EMISMATCH, "pack %s: %llu bytes is too short",
 				       key, (unsigned long long)size);
 		goto done;
 	}
-	MVMS_TRY(be->get(be, key, size - MVMS_PACK_TRAILER_SIZE, trailer, sizeof(trailer)));
+	MVMS_TRY(mvms_backend_get(be, key, size - MVMS_PACK_TRAILER_SIZE, trailer, sizeof(trailer)));
 	if (memcmp(trailer + 48, PACK_END_MAGIC, 8) != 0) {
 		error = mvms_error_set(MVMS_EMISMATCH, "pack %s: bad trailer magic", key);
 		goto done;
@@ -375,7 +376,7 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 	}
 	index = malloc((size_t)index_bytes);
 	MVMS_CHECK_ALLOC(index, error);
-	MVMS_TRY(be->get(be, key, index_offset, index, (size_t)index_bytes));
+	MVMS_TRY(mvms_backend_get(be, key, index_offset, index, (size_t)index_bytes));
 	mvms_oid_hash(&id, index, (size_t)index_bytes);
 	if (memcmp(id.id, trailer + 16, MVMS_OID_RAWSZ) != 0) {
 		error = mvms_error_set(MVMS_EMISMATCH, "pack %s: index hash mismatch", key);
@@ -387,7 +388,7 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 		goto done;
 	}
 
-	MVMS_TRY(be->get(be, key, 0, hdr, sizeof(hdr)));
+	MVMS_TRY(mvms_backend_get(be, key, 0, hdr, sizeof(hdr)));
 	if (memcmp(hdr, PACK_MAGIC, 8) != 0 || mvms_le32_get(hdr + 8) != MVMS_PACK_VERSION) {
 		/* flags (hdr + 12) are not checked: no reader depends on them. */
 		error = mvms_error_set(MVMS_EMISMATCH, "pack %s: bad header or version %u", key,
