@@ -225,7 +225,9 @@ static void make_store(void)
 		if (posix_spawn(&pid, mkmodel_bin, NULL, NULL, argv, environ) != 0 ||
 		    waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 			bail("mkmodel %s", d[k]);
-		snprintf(path, sizeof(path), "%s/%s", d[k], models[k / 2].notes);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", d[k], models[k / 2].notes) >=
+		    sizeof(path))
+			bail("path too long: %s", d[k]);
 		snprintf(out, sizeof(out), "%s version %d\n", models[k / 2].secret, k % 2 + 1);
 		write_text(path, out);
 	}
