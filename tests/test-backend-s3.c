@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <curl/curl.h>
 #include "tap.h"
-#include "sigv4.h"
+#include "s3.h"
 
 static void clear_env(void)
 {

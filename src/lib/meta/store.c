@@ -13,7 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
-#include "sigv4.h"
+#include "s3.h"
 
 static int mkdir_p(const char *path)
 {
