@@ -424,6 +424,37 @@ static void test_error_message(void)
 	unsetenv("MVMS_S3_BACKOFF_MS");
 }
 
+/* A session token longer than a header line: an error before anything is sent, never a
+ * header cut short (a truncated x-amz-security-token or Authorization). */
+static void test_long_header(void)
+{
+	mvms_backend_s3_options o = { 0 };
+	mvms_backend *be = NULL;
+	char *token = malloc(9000);
+	unsigned char b[4];
+	int rc;
+
+	memset(token, 'T', 8999);
+	token[8999] = '\0';
+	setenv("MVMS_S3_BACKOFF_MS", "1", 1);
+	o.version = 1;
+	o.bucket = "bkt";
+	o.endpoint = "http://127.0.0.1:1";
+	o.path_style = 1;
+	o.access_key = "AKIDTEST";
+	o.secret_key = "secret";
+	o.session_token = token;
+	o.max_retries = 1;
+	is_int(mvms_backend_s3(&be, &o), 0, "backend with a 9000-byte session token");
+	rc = be ? mvms_backend_get(be, "packs/ab/abcd", 0, b, 4) : MVMS_ERROR;
+	is_int(rc, MVMS_EINVALID, "  a GET is refused before it is sent");
+	ok(strstr(mvms_error_last(), "header is too long") != NULL, "  the error says why");
+	diag("%s", mvms_error_last());
+	mvms_backend_free(be);
+	free(token);
+	unsetenv("MVMS_S3_BACKOFF_MS");
+}
+
 int main(void)
 {
 	test_options();
@@ -433,5 +464,6 @@ int main(void)
 	test_list_parse();
 	test_classification();
 	test_error_message();
+	test_long_header();
 	return done_testing();
 }
