@@ -310,6 +310,14 @@ void mvms_store_free(mvms_store *st)
 	free(st);
 }
 
+mvms_backend *mvms_store__set_backend(mvms_store *st, mvms_backend *be)
+{
+	mvms_backend *old = st->be;
+
+	st->be = be;
+	return old;
+}
+
 void mvms_store_get_info(mvms_store_info *out, mvms_store *st)
 {
 	out->path = st->path;

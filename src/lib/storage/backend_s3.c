@@ -329,7 +329,7 @@ int mvms_backend_s3_put_if_absent(mvms_backend *be, const char *key, const void 
 {
 	int error;
 
-	if (!be || (strcmp(be->name, "s3") != 0 && strcmp(be->name, "gcs") != 0))
+	if (!be || be->writer_open != s3_backend__writer_open)
 		return mvms_error_set(MVMS_EINVALID, "s3: put_if_absent on a non-S3 backend");
 	if ((error = check_key(key)) < 0)
 		return error;
@@ -343,7 +343,7 @@ int mvms_backend_s3_check(mvms_backend *be)
 	s3_call c = { 0 };
 	int error;
 
-	if (!be || (strcmp(be->name, "s3") != 0 && strcmp(be->name, "gcs") != 0))
+	if (!be || be->writer_open != s3_backend__writer_open)
 		return mvms_error_set(MVMS_EINVALID, "s3: check on a non-S3 backend");
 	q[0] = (mvms_sigv4_pair){ "list-type", "2" };
 	q[1] = (mvms_sigv4_pair){ "max-keys", "1" };
