@@ -6,7 +6,8 @@
  * cannot be a host label), the canonical query order, ListObjectsV2 parsing (continuation
  * token, entities, prefix stripping), retry and auth classification, what each refusal
  * means (naming the key id), and error messages against a closed port (names the bucket
- * and key, never the secret; the access check names the endpoint).
+ * and key, never the secret; the access check names the endpoint), and a header too long
+ * for its line refused before anything is sent.
  * Servers are tested by tests/s3/.
  */
 #include <stdio.h>
