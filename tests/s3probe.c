@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mvms.h"
-#include "sigv4.h"
+#include "s3.h"
 
 static int list_cb(const char *key, uint64_t size, void *payload)
 {

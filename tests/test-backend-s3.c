@@ -6,14 +6,15 @@
  * cannot be a host label), the canonical query order, ListObjectsV2 parsing (continuation
  * token, entities, prefix stripping), retry and auth classification, what each refusal
  * means (naming the key id), and error messages against a closed port (names the bucket
- * and key, never the secret; the access check names the endpoint).
+ * and key, never the secret; the access check names the endpoint), and a header too long
+ * for its line refused before anything is sent.
  * Servers are tested by tests/s3/.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <curl/curl.h>
 #include "tap.h"
-#include "sigv4.h"
+#include "s3.h"
 
 static void clear_env(void)
 {
@@ -424,6 +425,37 @@ static void test_error_message(void)
 	unsetenv("MVMS_S3_BACKOFF_MS");
 }
 
+/* A session token longer than a header line: an error before anything is sent, never a
+ * header cut short (a truncated x-amz-security-token or Authorization). */
+static void test_long_header(void)
+{
+	mvms_backend_s3_options o = { 0 };
+	mvms_backend *be = NULL;
+	char *token = malloc(9000);
+	unsigned char b[4];
+	int rc;
+
+	memset(token, 'T', 8999);
+	token[8999] = '\0';
+	setenv("MVMS_S3_BACKOFF_MS", "1", 1);
+	o.version = 1;
+	o.bucket = "bkt";
+	o.endpoint = "http://127.0.0.1:1";
+	o.path_style = 1;
+	o.access_key = "AKIDTEST";
+	o.secret_key = "secret";
+	o.session_token = token;
+	o.max_retries = 1;
+	is_int(mvms_backend_s3(&be, &o), 0, "backend with a 9000-byte session token");
+	rc = be ? mvms_backend_get(be, "packs/ab/abcd", 0, b, 4) : MVMS_ERROR;
+	is_int(rc, MVMS_EINVALID, "  a GET is refused before it is sent");
+	ok(strstr(mvms_error_last(), "header is too long") != NULL, "  the error says why");
+	diag("%s", mvms_error_last());
+	mvms_backend_free(be);
+	free(token);
+	unsetenv("MVMS_S3_BACKOFF_MS");
+}
+
 int main(void)
 {
 	test_options();
@@ -433,5 +465,6 @@ int main(void)
 	test_list_parse();
 	test_classification();
 	test_error_message();
+	test_long_header();
 	return done_testing();
 }

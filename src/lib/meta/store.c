@@ -13,7 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
-#include "sigv4.h"
+#include "s3.h"
 
 static int mkdir_p(const char *path)
 {
@@ -308,6 +308,14 @@ void mvms_store_free(mvms_store *st)
 	mvms_db_free(st->db);
 	free(st->path);
 	free(st);
+}
+
+mvms_backend *mvms_store__set_backend(mvms_store *st, mvms_backend *be)
+{
+	mvms_backend *old = st->be;
+
+	st->be = be;
+	return old;
 }
 
 void mvms_store_get_info(mvms_store_info *out, mvms_store *st)

@@ -47,6 +47,12 @@ int mvms_lease__check(mvms_store *st);
 int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_store *st,
 		       int64_t now, int reap);
 
+/* Tests only: every later backend call of @st goes to @be (a fault backend wrapping the
+ * store's own, storage/backend_fault.h). Returns the backend it replaces, which the caller
+ * now owns; the store frees @be when it is closed. Stores have no public way to take a
+ * backend: include/mvms/sys/backend.h describes the table for backend writers only. */
+mvms_backend *mvms_store__set_backend(mvms_store *st, mvms_backend *be);
+
 /* Row id of a model by name: MVMS_ENOTFOUND when absent. */
 int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name);
 /* Registers @name with @uid (NULL: a new random one); MVMS_EEXISTS when it exists. */

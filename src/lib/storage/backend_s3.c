@@ -1,841 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The S3 backend (AWS, MinIO, Ceph RGW, Swift s3api, R2, and GCS through its XML API) over
- * libcurl, signed with sigv4.c (never CURLOPT_AWS_SIGV4: Debian's 7.88 signs unsorted
- * queries as written). Writers buffer the object in memory; commit PUTs it, or sends it in
- * parts in parallel (curl multi) above the multipart threshold. Retries with exponential
- * backoff and full jitter on 5xx, 429, timeouts and resets. Easy handles are pooled under a
- * mutex so connections are reused; nothing else is shared between threads.
+ * The S3 backend (AWS, MinIO, Ceph RGW, Swift s3api, R2, and GCS through its XML API): the
+ * backend table (writers, get, stat, list, scan, remove), conditional create, the bucket
+ * check, and the constructor. Writers buffer the object in memory; commit PUTs it, or hands
+ * it to s3_multipart.c above the multipart threshold. The HTTP transport (signing, handle
+ * pool, retries) is s3_http.c; options from the environment s3_options.c; XML s3_xml.c.
  */
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
 #include <sodium.h>
-#include "sigv4.h"
-
-#define S3_DEFAULT_CONCURRENCY 8
-#define S3_DEFAULT_RETRIES 5
-/* A pack (64 MiB by default) goes up in one PUT: fewer requests, and servers that build
- * multipart objects from segments (Swift) serve them slower. Two packs upload at once, so
- * the link stays busy without parts; larger packs still go up in parallel parts. */
-#define S3_DEFAULT_THRESHOLD (100ull << 20)
-#define S3_DEFAULT_PART (8ull << 20)
-#define S3_MIN_PART (5ull << 20)     /* S3's minimum for every part but the last */
-#define S3_MAX_PARTS 10000
-#define S3_POOL_MAX 32               /* idle easy handles kept for connection reuse */
-#define S3_ERRBODY_MAX (64u << 10)   /* error and list bodies we keep */
-#define S3_LIST_BODY_MAX (16u << 20)
-#define S3_BACKOFF_CAP_MS 20000
-
-typedef struct s3_backend {
-	mvms_backend parent;
-	char *bucket;
-	char *prefix;     /* "" or ends with '/' */
-	char *scheme;     /* "https" */
-	char *authority;  /* "s3.us-east-1.amazonaws.com", "127.0.0.1:8080" */
-	char *region;
-	char *access_key; /* NULL: anonymous (unless bearer) */
-	char *secret_key;
-	char *session_token;
-	char *bearer;
-	int path_style;
-	int gcs;
-	unsigned concurrency;
-	unsigned max_retries;
-	unsigned backoff_ms; /* base delay (MVMS_S3_BACKOFF_MS, default 200) */
-	uint64_t threshold;
-	uint64_t part_size;
-	struct curl_slist *resolve; /* MVMS_S3_RESOLVE */
-	pthread_mutex_t lock;       /* guards pool */
-	CURL *pool[S3_POOL_MAX];
-	size_t npool;
-} s3_backend;
-
-typedef struct s3_writer {
-	mvms_backend_writer parent;
-	mvms_buf buf;
-} s3_writer;
-
-/* One HTTP exchange, set up on an easy handle; reused across retries. */
-typedef struct s3_call {
-	s3_backend *s;
-	const char *method;
-	const char *key;              /* without the store prefix; NULL for the bucket itself */
-	const mvms_sigv4_pair *query;
-	size_t nquery;
-	const unsigned char *body;
-	size_t body_len;
-	const char *range;            /* "bytes=a-b" or NULL */
-	const char *if_none_match;    /* "*" or NULL */
-	/* reading into a caller's buffer (get) */
-	unsigned char *dst;
-	size_t dst_len;
-	uint64_t skip;                /* bytes to drop when a server ignores Range (200) */
-	size_t got;
-	/* results */
-	CURL *h;
-	struct curl_slist *hdrs;
-	CURLcode cc;
-	long status;
-	mvms_buf resp;                /* body of errors and of small replies */
-	size_t resp_max;
-	char etag[130];
-	char errbuf[CURL_ERROR_SIZE];
-	size_t body_pos;              /* read callback position */
-	unsigned attempt;
-	double not_before;            /* multi: earliest retry time */
-} s3_call;
-
-/* ---- options ------------------------------------------------------------------------- */
-
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
-
-int mvms_backend_s3_options_from_env(mvms_backend_s3_options *out, char *buf, size_t bufsize,
-				     const char *url)
-{
-	const char *rest, *t;
-	char *slash;
-	int gs;
-	size_t n;
-
-	memset(out, 0, sizeof(*out));
-	out->version = 1;
-	if (!url)
-		return mvms_error_set(MVMS_EINVALID, "s3: no URL");
-	if (strncmp(url, "s3://", 5) == 0)
-		gs = 0;
-	else if (strncmp(url, "gs://", 5) == 0)
-		gs = 1;
-	else
-		return mvms_error_set(MVMS_EINVALID,
-				      "backend '%.200s': expected s3://BUCKET[/PREFIX] or "
-				      "gs://BUCKET[/PREFIX]", url);
-	rest = url + 5;
-	n = strlen(rest);
-	if (!buf || bufsize < n + 1)
-		return mvms_error_set(MVMS_EINVALID, "s3: options buffer too small for '%.200s'",
-				      url);
-	memcpy(buf, rest, n + 1);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (!*buf || strchr(buf, '?') || strchr(buf, '#') || strchr(buf, '@') || strchr(buf, ':'))
-		return mvms_error_set(MVMS_EINVALID, "backend '%.200s': bad bucket name", url);
-	out->bucket = buf;
-	out->prefix = slash ? slash + 1 : "";
-	if (*out->prefix == '/' || strstr(out->prefix, "//"))
-		return mvms_error_set(MVMS_EINVALID, "backend '%.200s': empty prefix component",
-				      url);
-
-	if ((t = env("MVMS_S3_MULTIPART_THRESHOLD"))) {
-		char *end = NULL;
-		unsigned long long v = strtoull(t, &end, 10);
-		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
-		if (end == t || (shift && end[1]) || (!shift && *end) || v == 0 || v > (1ull << 40) >> shift)
-			return mvms_error_set(MVMS_EINVALID, "MVMS_S3_MULTIPART_THRESHOLD '%.40s': want "
-					      "a size in bytes, with K, M or G", t);
-		out->multipart_threshold = (uint64_t)v << shift;
-	}
-	out->gcs = gs;
-	/* Unset: the default (virtual host, path style where the endpoint needs it). */
-	if ((t = env("MVMS_S3_PATH_STYLE"))) {
-		if (strcmp(t, "1") != 0 && strcmp(t, "0") != 0)
-			return mvms_error_set(MVMS_EINVALID, "MVMS_S3_PATH_STYLE '%.40s': want 1 (path "
-					      "style) or 0 (virtual host)", t);
-		out->path_style = *t == '1' ? 1 : -1;
-	}
-	out->session_token = env("AWS_SESSION_TOKEN");
-	if (!gs) {
-		out->access_key = env("AWS_ACCESS_KEY_ID");
-		out->secret_key = env("AWS_SECRET_ACCESS_KEY");
-		out->region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-		if (!out->region)
-			out->region = "us-east-1";
-		out->endpoint = env("AWS_ENDPOINT_URL"); /* NULL: https://s3.REGION.amazonaws.com */
-	} else {
-		if (env("GOOGLE_HMAC_ACCESS_ID")) {
-			out->access_key = env("GOOGLE_HMAC_ACCESS_ID");
-			out->secret_key = env("GOOGLE_HMAC_SECRET");
-			out->session_token = NULL;
-		} else {
-			out->access_key = env("AWS_ACCESS_KEY_ID");
-			out->secret_key = env("AWS_SECRET_ACCESS_KEY");
-		}
-		out->bearer_token = env("GOOGLE_OAUTH_ACCESS_TOKEN");
-		/* GCS signs in region "auto"; an S3-compatible stand-in (an emulator, a local
-		 * S3 server) may insist on its own, so MVMS_GCS_REGION overrides it. AWS_REGION is
-		 * not used: it is often set for AWS work and would break real GCS. */
-		out->region = env("MVMS_GCS_REGION") ? env("MVMS_GCS_REGION") : "auto";
-		out->endpoint = env("MVMS_GCS_ENDPOINT") ? env("MVMS_GCS_ENDPOINT")
-							 : env("STORAGE_EMULATOR_HOST");
-	}
-	return 0;
-}
-
-/* ---- small helpers ------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)] milliseconds. */
-static unsigned backoff_ms(const s3_backend *s, unsigned attempt)
-{
-	uint64_t d = s->backoff_ms ? s->backoff_ms : 1;
-
-	while (attempt-- > 0 && d < S3_BACKOFF_CAP_MS)
-		d *= 2;
-	if (d > S3_BACKOFF_CAP_MS)
-		d = S3_BACKOFF_CAP_MS;
-	return randombytes_uniform((uint32_t)d + 1);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
+#include "s3_int.h"
 
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
-
-/* Decodes the five XML entities and numeric references (ASCII/UTF-8) into @out. */
-static int xml_decode(mvms_buf *out, const char *s, size_t len)
-{
-	static const struct { const char *ent; char c; } ents[] = {
-		{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' },
-	};
-	int error = 0;
-	size_t i = 0, k;
-
-	while (i < len) {
-		if (s[i] != '&') {
-			MVMS_TRY(mvms_buf_put(out, s + i, 1));
-			i++;
-			continue;
-		}
-		for (k = 0; k < MVMS_ARRAY_SIZE(ents); k++) {
-			size_t el = strlen(ents[k].ent);
-			if (len - i >= el && memcmp(s + i, ents[k].ent, el) == 0) {
-				MVMS_TRY(mvms_buf_put(out, &ents[k].c, 1));
-				i += el;
-				break;
-			}
-		}
-		if (k < MVMS_ARRAY_SIZE(ents))
-			continue;
-		if (len - i > 3 && s[i + 1] == '#') {
-			const char *semi = memchr(s + i, ';', len - i);
-			unsigned long cp;
-			char *end;
-			if (semi && semi - (s + i) < 12) {
-				if (s[i + 2] == 'x' || s[i + 2] == 'X')
-					cp = strtoul(s + i + 3, &end, 16);
-				else
-					cp = strtoul(s + i + 2, &end, 10);
-				if (end == semi && cp > 0 && cp <= 0x10FFFF) {
-					unsigned char u[4];
-					size_t un;
-					if (cp < 0x80) {
-						u[0] = (unsigned char)cp; un = 1;
-					} else if (cp < 0x800) {
-						u[0] = (unsigned char)(0xC0 | (cp >> 6));
-						u[1] = (unsigned char)(0x80 | (cp & 0x3F)); un = 2;
-					} else if (cp < 0x10000) {
-						u[0] = (unsigned char)(0xE0 | (cp >> 12));
-						u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-						u[2] = (unsigned char)(0x80 | (cp & 0x3F)); un = 3;
-					} else {
-						u[0] = (unsigned char)(0xF0 | (cp >> 18));
-						u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-						u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-						u[3] = (unsigned char)(0x80 | (cp & 0x3F)); un = 4;
-					}
-					MVMS_TRY(mvms_buf_put(out, u, un));
-					i = (size_t)(semi - s) + 1;
-					continue;
-				}
-			}
-		}
-		MVMS_TRY(mvms_buf_put(out, "&", 1)); /* a stray '&': kept as is */
-		i++;
-	}
-done:
-	return error;
-}
-
-/* Finds <tag>...</tag> (also <tag attr="...">) in [s, s+len); sets the inner span. */
-static int xml_find(const char **inner, size_t *inner_len, const char *s, size_t len,
-		    const char *tag)
-{
-	size_t tl = strlen(tag), i;
-
-	for (i = 0; i + tl + 2 <= len; i++) {
-		const char *p = s + i, *open_end, *close;
-		size_t j;
-		if (p[0] != '<' || memcmp(p + 1, tag, tl) != 0)
-			continue;
-		if (p[1 + tl] == '/' && i + tl + 3 <= len && p[2 + tl] == '>') {
-			*inner = p + tl + 3; /* <tag/> */
-			*inner_len = 0;
-			return 0;
-		}
-		if (p[1 + tl] != '>' && p[1 + tl] != ' ')
-			continue;
-		open_end = memchr(p, '>', len - i);
-		if (!open_end)
-			return MVMS_ERROR;
-		if (open_end[-1] == '/') {
-			*inner = open_end + 1;
-			*inner_len = 0;
-			return 0;
-		}
-		for (j = (size_t)(open_end + 1 - s); j + tl + 3 <= len; j++) {
-			close = s + j;
-			if (close[0] == '<' && close[1] == '/' && memcmp(close + 2, tag, tl) == 0 &&
-			    close[2 + tl] == '>') {
-				*inner = open_end + 1;
-				*inner_len = (size_t)(close - *inner);
-				return 0;
-			}
-		}
-		return MVMS_ERROR; /* not closed */
-	}
-	return MVMS_ENOTFOUND;
-}
-
-int mvms_s3_xml_text(mvms_buf *out, const char *xml, size_t len, const char *tag)
-{
-	const char *in;
-	size_t il;
-	int rc = xml ? xml_find(&in, &il, xml, len, tag) : MVMS_ENOTFOUND;
-
-	if (rc < 0)
-		return rc == MVMS_ERROR ? MVMS_ENOTFOUND : rc;
-	return xml_decode(out, in, il);
-}
-
-int mvms_s3_time(int64_t *out, const char *s)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0;
-
-	*out = 0;
-	memset(&tm, 0, sizeof(tm));
-	/* ISO 8601 as ListObjectsV2 writes it: 2024-01-01T00:00:00.000Z */
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) == 6 && n == 19) {
-		tm.tm_year = y - 1900;
-		tm.tm_mon = mo - 1;
-		tm.tm_mday = d;
-		tm.tm_hour = h;
-		tm.tm_min = mi;
-		tm.tm_sec = sec;
-		*out = (int64_t)timegm(&tm);
-		return *out > 0 ? 0 : MVMS_EINVALID;
-	}
-	return MVMS_EINVALID;
-}
-
-/* The one parser of a list page, for list's callback or scan's (with LastModified). */
-static int parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
-		      mvms_backend_scan_cb scan, void *payload, int *truncated, mvms_buf *next_token)
-{
-	int error = 0, rc;
-	const char *p = xml, *end = xml + len, *in;
-	size_t il, sl = strip ? strlen(strip) : 0;
-	mvms_buf key = MVMS_BUF_INIT, tmp = MVMS_BUF_INIT;
-
-	*truncated = 0;
-	mvms_buf_clear(next_token);
-	if (!xml || !memmem(xml, len, "ListBucketResult", 16)) {
-		error = mvms_error_set(MVMS_ERROR, "s3: list: not a ListBucketResult document");
-		goto done;
-	}
-	while (p < end) {
-		const char *c_in;
-		size_t c_len;
-		uint64_t size = 0;
-		int64_t mtime = 0;
-		char *e;
-
-		rc = xml_find(&c_in, &c_len, p, (size_t)(end - p), "Contents");
-		if (rc == MVMS_ENOTFOUND)
-			break;
-		if (rc < 0) {
-			error = mvms_error_set(MVMS_ERROR, "s3: list: malformed <Contents>");
-			goto done;
-		}
-		p = c_in + c_len;
-		mvms_buf_clear(&key);
-		mvms_buf_clear(&tmp);
-		if (xml_find(&in, &il, c_in, c_len, "Key") != 0) {
-			error = mvms_error_set(MVMS_ERROR, "s3: list: <Contents> without <Key>");
-			goto done;
-		}
-		MVMS_TRY(xml_decode(&key, in, il));
-		MVMS_TRY(mvms_buf_put(&key, "", 0));
-		if (xml_find(&in, &il, c_in, c_len, "Size") == 0) {
-			MVMS_TRY(mvms_buf_put(&tmp, in, il));
-			size = strtoull(tmp.ptr, &e, 10);
-			if (e == tmp.ptr || *e) {
-				error = mvms_error_set(MVMS_ERROR, "s3: list: bad <Size> for %.200s",
-						       key.ptr);
-				goto done;
-			}
-		}
-		if (scan && xml_find(&in, &il, c_in, c_len, "LastModified") == 0) {
-			/* Unparsable: 0, "unknown", which gc treats as too young to remove. */
-			mvms_buf_clear(&tmp);
-			MVMS_TRY(mvms_buf_put(&tmp, in, il));
-			MVMS_TRY(mvms_buf_put(&tmp, "", 0));
-			mvms_s3_time(&mtime, tmp.ptr);
-		}
-		if (key.size < sl || memcmp(key.ptr, strip, sl) != 0)
-			continue;
-		rc = scan ? scan(key.ptr + sl, size, mtime, payload) : cb(key.ptr + sl, size, payload);
-		if (rc != 0) {
-			error = rc;
-			goto done;
-		}
-	}
-	if (xml_find(&in, &il, xml, len, "IsTruncated") == 0)
-		*truncated = il == 4 && memcmp(in, "true", 4) == 0;
-	if (*truncated) {
-		if (xml_find(&in, &il, xml, len, "NextContinuationToken") != 0 || il == 0) {
-			error = mvms_error_set(MVMS_ERROR,
-					       "s3: list: truncated without NextContinuationToken");
-			goto done;
-		}
-		MVMS_TRY(xml_decode(next_token, in, il));
-	}
-done:
-	mvms_buf_dispose(&key);
-	mvms_buf_dispose(&tmp);
-	return error;
-}
-
-int mvms_s3_parse_list(const char *xml, size_t len, const char *strip, mvms_backend_list_cb cb,
-		       void *payload, int *truncated, mvms_buf *next_token)
-{
-	return parse_list(xml, len, strip, cb, NULL, payload, truncated, next_token);
-}
-
-int mvms_s3_parse_scan(const char *xml, size_t len, const char *strip, mvms_backend_scan_cb cb,
-		       void *payload, int *truncated, mvms_buf *next_token)
-{
-	return parse_list(xml, len, strip, NULL, cb, payload, truncated, next_token);
-}
-
-int mvms_s3_retryable(int curl_code, long status, const char *code)
-{
-	switch (curl_code) {
-	case CURLE_OK:
-		break;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return 1;
-	default:
-		return 0;
-	}
-	/* 501 NotImplemented (Swift, conditional PUT) is an answer, not a hiccup. */
-	if ((status >= 500 && status != 501) || status == 429)
-		return 1;
-	/* S3 answers 400 RequestTimeout when the client was too slow to send the body. */
-	return code && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0);
-}
-
-int mvms_s3_is_auth_error(long status, const char *code)
-{
-	if (status == 401 || status == 403)
-		return 1;
-	/* AWS answers 400 to an expired or malformed session token. */
-	return code && (strcmp(code, "SignatureDoesNotMatch") == 0 ||
-			strcmp(code, "InvalidAccessKeyId") == 0 || strcmp(code, "AccessDenied") == 0 ||
-			strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
-			strcmp(code, "TokenRefreshRequired") == 0);
-}
-
-/* ---- request building ---------------------------------------------------------------- */
-
-int mvms_s3_build_url(mvms_buf *url, mvms_buf *host, mvms_backend *be, const char *key,
-		      const mvms_sigv4_pair *query, size_t nquery)
-{
-	s3_backend *s = (s3_backend *)be;
-	int error = 0;
-	mvms_buf path = MVMS_BUF_INIT;
-
-	MVMS_TRY(mvms_buf_puts(&path, "/"));
-	if (s->path_style) {
-		MVMS_TRY(mvms_buf_puts(&path, s->bucket));
-		if (key)
-			MVMS_TRY(mvms_buf_puts(&path, "/"));
-		MVMS_TRY(mvms_buf_printf(host, "%s", s->authority));
-	} else {
-		MVMS_TRY(mvms_buf_printf(host, "%s.%s", s->bucket, s->authority));
-	}
-	if (key) {
-		MVMS_TRY(mvms_buf_puts(&path, s->prefix));
-		MVMS_TRY(mvms_buf_puts(&path, key));
-	}
-	MVMS_TRY(mvms_buf_printf(url, "%s://%s", s->scheme, host->ptr));
-	MVMS_TRY(mvms_sigv4_uri_encode(url, path.ptr, path.size, 1));
-	if (nquery) {
-		MVMS_TRY(mvms_buf_puts(url, "?"));
-		MVMS_TRY(mvms_sigv4_canonical_query(url, query, nquery));
-	}
-done:
-	mvms_buf_dispose(&path);
-	return error;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	s3_call *c = ud;
-	size_t n = size * nmemb;
-	long status = 0;
-
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	if (c->dst && (status == 200 || status == 206)) {
-		size_t take = n;
-		if (status == 200 && c->skip) { /* the server ignored Range */
-			size_t drop = c->skip < take ? (size_t)c->skip : take;
-			c->skip -= drop;
-			data += drop;
-			take -= drop;
-		}
-		if (take > c->dst_len - c->got)
-			take = c->dst_len - c->got; /* a longer reply: we only need our range */
-		memcpy(c->dst + c->got, data, take);
-		c->got += take;
-		return n;
-	}
-	if (c->resp.size + n > c->resp_max)
-		return c->dst ? n : 0; /* error bodies: keep the start; others: too big */
-	return mvms_buf_put(&c->resp, data, n) < 0 ? 0 : n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-	s3_call *c = ud;
-	size_t n = size * nmemb, vl;
-	const char *v;
-
-	if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
-		v = data + 5;
-		vl = n - 5;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
-		if (vl < sizeof(c->etag)) {
-			memcpy(c->etag, v, vl);
-			c->etag[vl] = '\0';
-		}
-	}
-	return n;
-}
-
-static size_t on_read(char *out, size_t size, size_t nmemb, void *ud)
-{
-	s3_call *c = ud;
-	size_t n = size * nmemb, left = c->body_len - c->body_pos;
-
-	if (n > left)
-		n = left;
-	if (n)
-		memcpy(out, c->body + c->body_pos, n);
-	c->body_pos += n;
-	return n;
-}
-
-/* curl rewinds the body when it sends it again on a new connection (the server closed a
- * reused one, or answered before reading it all); without this it fails the request. */
-static int on_seek(void *ud, curl_off_t offset, int origin)
-{
-	s3_call *c = ud;
-
-	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > c->body_len)
-		return CURL_SEEKFUNC_FAIL;
-	c->body_pos = (size_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-static int add_header(struct curl_slist **l, const char *fmt, const char *a, const char *b)
-{
-	char line[8192];
-	struct curl_slist *n;
-
-	snprintf(line, sizeof(line), fmt, a, b);
-	n = curl_slist_append(*l, line);
-	if (!n)
-		return mvms_error_set(MVMS_ERROR, "out of memory");
-	*l = n;
-	return 0;
-}
-
-static CURL *pool_take(s3_backend *s)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->npool)
-		h = s->pool[--s->npool];
-	pthread_mutex_unlock(&s->lock);
-	if (h)
-		curl_easy_reset(h); /* keeps its connection cache */
-	else
-		h = curl_easy_init();
-	return h;
-}
-
-static void pool_give(s3_backend *s, CURL *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&s->lock);
-	if (s->npool < S3_POOL_MAX) {
-		s->pool[s->npool++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (h)
-		curl_easy_cleanup(h);
-}
-
-static void call_release(s3_call *c)
-{
-	curl_slist_free_all(c->hdrs);
-	c->hdrs = NULL;
-	if (c->h)
-		pool_give(c->s, c->h);
-	c->h = NULL;
-}
-
-/* Prepares c->h for one attempt: URL, method, body, signed headers. */
-static int call_setup(s3_call *c)
-{
-	s3_backend *s = c->s;
-	int error = 0;
-	mvms_buf url = MVMS_BUF_INIT, host = MVMS_BUF_INIT, path = MVMS_BUF_INIT,
-		 authz = MVMS_BUF_INIT;
-	char amz_date[17], hash[65];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	c->status = 0;
-	c->cc = CURLE_OK;
-	c->got = 0;
-	c->body_pos = 0;
-	c->etag[0] = '\0';
-	c->errbuf[0] = '\0';
-	mvms_buf_clear(&c->resp);
-	curl_slist_free_all(c->hdrs);
-	c->hdrs = NULL;
-	if (!c->h && !(c->h = pool_take(s))) {
-		error = mvms_error_set(MVMS_ERROR, "s3: cannot create a curl handle");
-		goto done;
-	}
-	MVMS_TRY(mvms_s3_build_url(&url, &host, &s->parent, c->key, c->query, c->nquery));
-
-	MVMS_TRY(add_header(&c->hdrs, "Host: %s%s", host.ptr, ""));
-	MVMS_TRY(add_header(&c->hdrs, "Expect:%s%s", "", ""));
-	MVMS_TRY(add_header(&c->hdrs, "Content-Type:%s%s", "", ""));
-	if (c->range)
-		MVMS_TRY(add_header(&c->hdrs, "Range: %s%s", c->range, ""));
-	if (c->if_none_match)
-		MVMS_TRY(add_header(&c->hdrs, "If-None-Match: %s%s", c->if_none_match, ""));
-	if (s->bearer) {
-		MVMS_TRY(add_header(&c->hdrs, "Authorization: Bearer %s%s", s->bearer, ""));
-	} else if (s->access_key) {
-		mvms_sigv4_pair h[6];
-		size_t nh = 0;
-		mvms_sigv4_request req = { 0 };
-		mvms_sigv4_key key = { s->access_key, s->secret_key, s->region, "s3" };
-
-		gmtime_r(&t, &tm);
-		strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm);
-		mvms_sigv4_sha256_hex(hash, c->body ? (const void *)c->body : "", c->body_len);
-		h[nh++] = (mvms_sigv4_pair){ "host", host.ptr };
-		h[nh++] = (mvms_sigv4_pair){ "x-amz-content-sha256", hash };
-		h[nh++] = (mvms_sigv4_pair){ "x-amz-date", amz_date };
-		if (c->range)
-			h[nh++] = (mvms_sigv4_pair){ "range", c->range };
-		if (c->if_none_match)
-			h[nh++] = (mvms_sigv4_pair){ "if-none-match", c->if_none_match };
-		if (s->session_token)
-			h[nh++] = (mvms_sigv4_pair){ "x-amz-security-token", s->session_token };
-		/* The canonical URI is the raw path; sigv4 encodes it exactly as the URL does. */
-		MVMS_TRY(mvms_buf_put(&path, "/", 1));
-		if (s->path_style) {
-			MVMS_TRY(mvms_buf_puts(&path, s->bucket));
-			if (c->key)
-				MVMS_TRY(mvms_buf_puts(&path, "/"));
-		}
-		if (c->key) {
-			MVMS_TRY(mvms_buf_puts(&path, s->prefix));
-			MVMS_TRY(mvms_buf_puts(&path, c->key));
-		}
-		req.method = c->method;
-		req.path = path.ptr;
-		req.query = c->query;
-		req.nquery = c->nquery;
-		req.headers = h;
-		req.nheaders = nh;
-		req.payload_hash = hash;
-		MVMS_TRY(mvms_sigv4_sign(&authz, NULL, NULL, &req, &key, amz_date));
-		MVMS_TRY(add_header(&c->hdrs, "x-amz-content-sha256: %s%s", hash, ""));
-		MVMS_TRY(add_header(&c->hdrs, "x-amz-date: %s%s", amz_date, ""));
-		if (s->session_token)
-			MVMS_TRY(add_header(&c->hdrs, "x-amz-security-token: %s%s", s->session_token,
-					    ""));
-		MVMS_TRY(add_header(&c->hdrs, "Authorization: %s%s", authz.ptr, ""));
-	}
-
-	curl_easy_setopt(c->h, CURLOPT_URL, url.ptr);
-	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->hdrs);
-	curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 15L);
-	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(c->h, CURLOPT_USERAGENT, "mvms-store");
-	if (s->resolve)
-		curl_easy_setopt(c->h, CURLOPT_RESOLVE, s->resolve);
-	if (strcmp(c->method, "HEAD") == 0) {
-		curl_easy_setopt(c->h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(c->method, "GET") == 0) {
-		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0) {
-		curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c->h, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c->h, CURLOPT_READDATA, c);
-		curl_easy_setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(c->h, CURLOPT_SEEKDATA, c);
-		curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
-		if (strcmp(c->method, "POST") == 0)
-			curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, "POST");
-	} else {
-		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, c->method);
-	}
-done:
-	mvms_buf_dispose(&url);
-	mvms_buf_dispose(&host);
-	mvms_buf_dispose(&path);
-	mvms_buf_dispose(&authz);
-	return error;
-}
-
-/* MVMS_EAUTH, with what the refusal means (the server's Code and Message, the key id). */
-static int auth_failed(const s3_call *c, const char *what, const char *code)
-{
-	const s3_backend *s = c->s;
-	mvms_buf why = MVMS_BUF_INIT, msg = MVMS_BUF_INIT;
-	int rc;
-
-	if (c->resp.size)
-		mvms_s3_xml_text(&msg, c->resp.ptr, c->resp.size, "Message");
-	rc = mvms_s3_auth_reason(&why, c->status, code, msg.size ? msg.ptr : NULL, s->access_key,
-				 s->bearer != NULL);
-	rc = mvms_error_set(MVMS_EAUTH, "s3: %s %s/%s%s: HTTP %ld%s%s: %s", what, s->bucket,
-			    s->prefix, c->key ? c->key : "", c->status, code ? " " : "",
-			    code ? code : "", rc == 0 && why.ptr ? why.ptr : "access refused");
-	mvms_buf_dispose(&why);
-	mvms_buf_dispose(&msg);
-	return rc;
-}
-
-/* After a transfer: 0 for 2xx, 1 to retry, or a negative code with the message set. */
-static int call_judge(s3_call *c, const char *what)
-{
-	s3_backend *s = c->s;
-	mvms_buf code = MVMS_BUF_INIT;
-	int rc, has_code;
-
-	if (c->cc == CURLE_OK)
-		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-	if (c->cc == CURLE_OK && c->status >= 200 && c->status < 300)
-		return 0;
-	has_code = c->resp.size && mvms_s3_xml_text(&code, c->resp.ptr, c->resp.size, "Code") == 0;
-	if (mvms_s3_retryable(c->cc, c->status, has_code ? code.ptr : NULL) &&
-	    c->attempt < s->max_retries) {
-		mvms_buf_dispose(&code);
-		return 1;
-	}
-	if (c->cc != CURLE_OK) {
-		rc = mvms_error_set(c->cc == CURLE_OPERATION_TIMEDOUT ? MVMS_ETIMEOUT : MVMS_ERROR,
-				    "s3: %s %s/%s%s: %s (%s) after %u attempts", what, s->bucket,
-				    s->prefix, c->key ? c->key : "", curl_easy_strerror(c->cc),
-				    c->errbuf[0] ? c->errbuf : "no detail", c->attempt + 1);
-	} else if (c->status == 404 && (!has_code || strcmp(code.ptr, "NoSuchKey") == 0 ||
-					strcmp(code.ptr, "NotFound") == 0)) {
-		rc = mvms_error_set(MVMS_ENOTFOUND, "s3: %s %s/%s%s: not found", what, s->bucket,
-				    s->prefix, c->key ? c->key : "");
-	} else if (mvms_s3_is_auth_error(c->status, has_code ? code.ptr : NULL)) {
-		rc = auth_failed(c, what, has_code ? code.ptr : NULL);
-	} else {
-		int code_num = MVMS_ERROR;
-		if (c->status == 412)
-			code_num = MVMS_EEXISTS;
-		else if (c->status == 501)
-			code_num = MVMS_ENOTSUPPORTED;
-		rc = mvms_error_set(code_num, "s3: %s %s/%s%s: HTTP %ld%s%s%s", what, s->bucket,
-				    s->prefix, c->key ? c->key : "", c->status, has_code ? " " : "",
-				    has_code ? code.ptr : "", c->attempt ? " (retries exhausted)" : "");
-	}
-	mvms_buf_dispose(&code);
-	return rc;
-}
-
-/* Runs @c with retries on its own easy handle. The handle goes back to the pool. */
-static int call_run(s3_call *c)
-{
-	int rc;
-
-	if (!c->resp_max)
-		c->resp_max = S3_ERRBODY_MAX;
-	for (c->attempt = 0;; c->attempt++) {
-		if ((rc = call_setup(c)) < 0)
-			break;
-		c->cc = curl_easy_perform(c->h);
-		rc = call_judge(c, c->method);
-		if (rc != 1)
-			break;
-		sleep_ms(backoff_ms(c->s, c->attempt));
-	}
-	call_release(c);
-	return rc;
-}
-
-static void call_dispose(s3_call *c)
-{
-	call_release(c);
-	mvms_buf_dispose(&c->resp);
-}
-
-/* ---- operations ---------------------------------------------------------------------- */
 
 static int s3_put(s3_backend *s, const char *key, const unsigned char *data, size_t len,
 		  const char *if_none_match)
@@ -849,194 +29,9 @@ static int s3_put(s3_backend *s, const char *key, const unsigned char *data, siz
 	c.body = data;
 	c.body_len = len;
 	c.if_none_match = if_none_match;
-	rc = call_run(&c);
-	call_dispose(&c);
+	rc = mvms_s3__call_run(&c);
+	mvms_s3__call_dispose(&c);
 	return rc;
-}
-
-static int s3_abort_upload(s3_backend *s, const char *key, const char *upload_id)
-{
-	mvms_sigv4_pair q[1] = { { "uploadId", upload_id } };
-	s3_call c = { 0 };
-	int rc;
-
-	c.s = s;
-	c.method = "DELETE";
-	c.key = key;
-	c.query = q;
-	c.nquery = 1;
-	rc = call_run(&c);
-	call_dispose(&c);
-	return rc;
-}
-
-typedef struct {
-	s3_call call;
-	mvms_sigv4_pair q[2];
-	char num[24];
-	int state; /* 0 waiting, 1 running, 2 done */
-} s3_part;
-
-/* Uploads the parts with up to s->concurrency transfers in flight. */
-static int upload_parts(s3_backend *s, s3_part *parts, size_t nparts)
-{
-	CURLM *m = curl_multi_init();
-	size_t next_done = 0, running = 0, i;
-	int error = 0, rc;
-
-	if (!m)
-		return mvms_error_set(MVMS_ERROR, "s3: cannot create a curl multi handle");
-	while (next_done < nparts) {
-		double t = now_s();
-		CURLMsg *msg;
-		int still, left;
-
-		for (i = 0; i < nparts && running < s->concurrency; i++) {
-			s3_part *p = &parts[i];
-			if (p->state != 0 || p->call.not_before > t)
-				continue;
-			if ((error = call_setup(&p->call)) < 0)
-				goto done;
-			curl_easy_setopt(p->call.h, CURLOPT_PRIVATE, p);
-			curl_multi_add_handle(m, p->call.h);
-			p->state = 1;
-			running++;
-		}
-		curl_multi_perform(m, &still);
-		while ((msg = curl_multi_info_read(m, &left))) {
-			s3_part *p = NULL;
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-			p->call.cc = msg->data.result;
-			curl_multi_remove_handle(m, p->call.h);
-			running--;
-			rc = call_judge(&p->call, "PUT (part)");
-			if (rc == 1) {
-				p->call.attempt++;
-				p->call.not_before = now_s() + backoff_ms(s, p->call.attempt - 1) / 1e3;
-				p->state = 0;
-				continue;
-			}
-			if (rc < 0) {
-				error = rc;
-				goto done;
-			}
-			if (!p->call.etag[0]) {
-				error = mvms_error_set(MVMS_ERROR, "s3: PUT %s/%s%s part %s: no ETag",
-						       s->bucket, s->prefix, p->call.key, p->num);
-				goto done;
-			}
-			p->state = 2;
-			call_release(&p->call);
-			next_done++;
-		}
-		if (next_done < nparts)
-			curl_multi_poll(m, NULL, 0, running ? 200 : 20, NULL);
-	}
-done:
-	for (i = 0; i < nparts; i++)
-		if (parts[i].state == 1 && parts[i].call.h)
-			curl_multi_remove_handle(m, parts[i].call.h);
-	curl_multi_cleanup(m);
-	return error;
-}
-
-static int s3_put_multipart(s3_backend *s, const char *key, const unsigned char *data,
-			    size_t len)
-{
-	static const mvms_sigv4_pair uploads[1] = { { "uploads", "" } };
-	int error = 0;
-	s3_call c = { 0 };
-	s3_part *parts = NULL;
-	mvms_buf upload_id = MVMS_BUF_INIT, xml = MVMS_BUF_INIT, errcode = MVMS_BUF_INIT;
-	uint64_t psize = s->part_size;
-	size_t nparts, i;
-
-	if (psize < S3_MIN_PART)
-		psize = S3_MIN_PART;
-	while ((len + psize - 1) / psize > S3_MAX_PARTS)
-		psize *= 2;
-	nparts = (size_t)((len + psize - 1) / psize);
-
-	c.s = s;
-	c.method = "POST";
-	c.key = key;
-	c.query = uploads;
-	c.nquery = 1;
-	MVMS_TRY(call_run(&c));
-	if (mvms_s3_xml_text(&upload_id, c.resp.ptr, c.resp.size, "UploadId") != 0 ||
-	    !upload_id.size) {
-		error = mvms_error_set(MVMS_ERROR, "s3: POST %s/%s%s?uploads: no UploadId in reply",
-				       s->bucket, s->prefix, key);
-		goto done;
-	}
-	parts = calloc(nparts, sizeof(*parts));
-	MVMS_CHECK_ALLOC(parts, error);
-	for (i = 0; i < nparts; i++) {
-		s3_part *p = &parts[i];
-		uint64_t off = (uint64_t)i * psize;
-		snprintf(p->num, sizeof(p->num), "%zu", i + 1);
-		p->q[0] = (mvms_sigv4_pair){ "partNumber", p->num };
-		p->q[1] = (mvms_sigv4_pair){ "uploadId", upload_id.ptr };
-		p->call.s = s;
-		p->call.method = "PUT";
-		p->call.key = key;
-		p->call.query = p->q;
-		p->call.nquery = 2;
-		p->call.body = data + off;
-		p->call.body_len = (size_t)(len - off < psize ? len - off : psize);
-		p->call.resp_max = S3_ERRBODY_MAX;
-	}
-	if ((error = upload_parts(s, parts, nparts)) < 0)
-		goto abort;
-
-	MVMS_TRY(mvms_buf_puts(&xml, "<CompleteMultipartUpload>"));
-	for (i = 0; i < nparts; i++)
-		MVMS_TRY(mvms_buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-					 i + 1, parts[i].call.etag));
-	MVMS_TRY(mvms_buf_puts(&xml, "</CompleteMultipartUpload>"));
-	call_dispose(&c);
-	memset(&c, 0, sizeof(c));
-	{
-		mvms_sigv4_pair q[1] = { { "uploadId", upload_id.ptr } };
-		c.s = s;
-		c.method = "POST";
-		c.key = key;
-		c.query = q;
-		c.nquery = 1;
-		c.body = (const unsigned char *)xml.ptr;
-		c.body_len = xml.size;
-		if ((error = call_run(&c)) < 0)
-			goto abort;
-		/* A 200 reply may still carry an <Error> (S3 reports late failures so). */
-		if (c.resp.size && memmem(c.resp.ptr, c.resp.size, "<Error>", 7)) {
-			mvms_s3_xml_text(&errcode, c.resp.ptr, c.resp.size, "Code");
-			error = mvms_error_set(MVMS_ERROR, "s3: POST %s/%s%s?uploadId: %s", s->bucket,
-					       s->prefix, key, errcode.ptr ? errcode.ptr : "error");
-			goto abort;
-		}
-	}
-	goto done;
-abort:
-	{
-		/* Keep the first error's message: abort is best effort. */
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", mvms_error_last());
-		s3_abort_upload(s, key, upload_id.ptr);
-		mvms_error_set(error, "%s", msg);
-	}
-done:
-	if (parts) {
-		for (i = 0; i < nparts; i++)
-			call_dispose(&parts[i].call);
-		free(parts);
-	}
-	call_dispose(&c);
-	mvms_buf_dispose(&upload_id);
-	mvms_buf_dispose(&xml);
-	mvms_buf_dispose(&errcode);
-	return error;
 }
 
 static int check_key(const char *key)
@@ -1071,7 +66,7 @@ static int s3_backend__writer_commit(mvms_backend_writer *bw, const char *key)
 
 	if ((error = check_key(key)) == 0) {
 		if ((uint64_t)w->buf.size > s->threshold)
-			error = s3_put_multipart(s, key, (const unsigned char *)w->buf.ptr, w->buf.size);
+			error = mvms_s3__put_multipart(s, key, (const unsigned char *)w->buf.ptr, w->buf.size);
 		else
 			error = s3_put(s, key, (const unsigned char *)(w->buf.ptr ? w->buf.ptr : ""),
 				       w->buf.size, NULL);
@@ -1121,12 +116,12 @@ static int s3_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be
 	c.key = key;
 	c.resp_max = S3_ERRBODY_MAX;
 	for (c.attempt = 0;; c.attempt++) {
-		if ((error = call_setup(&c)) < 0)
+		if ((error = mvms_s3__call_setup(&c)) < 0)
 			break;
 		/* Last-Modified, for gc's age of an object (pooled handles: reset below). */
 		curl_easy_setopt(c.h, CURLOPT_FILETIME, mtime ? 1L : 0L);
 		c.cc = curl_easy_perform(c.h);
-		error = call_judge(&c, "HEAD");
+		error = mvms_s3__call_judge(&c, "HEAD");
 		if (error == 0 && mtime && curl_easy_getinfo(c.h, CURLINFO_FILETIME_T, &ft) == CURLE_OK &&
 		    ft > 0)
 			*mtime = (int64_t)ft;
@@ -1141,10 +136,10 @@ static int s3_backend__stat_time(uint64_t *out, int64_t *mtime, mvms_backend *be
 		}
 		if (error != 1)
 			break;
-		sleep_ms(backoff_ms(c.s, c.attempt));
+		mvms_s3__sleep_ms(mvms_s3__backoff_ms(c.s, c.attempt));
 	}
 	bodyless = c.resp.size == 0;
-	call_dispose(&c);
+	mvms_s3__call_dispose(&c);
 	if (error == MVMS_EAUTH && bodyless)
 		error = auth_reason_by_get(be, key);
 	return error;
@@ -1186,7 +181,7 @@ static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, v
 	c.resp_max = S3_ERRBODY_MAX;
 	for (c.attempt = 0;; c.attempt++) {
 		c.skip = offset;
-		if ((error = call_setup(&c)) < 0)
+		if ((error = mvms_s3__call_setup(&c)) < 0)
 			break;
 		c.cc = curl_easy_perform(c.h);
 		if (c.cc == CURLE_OK) {
@@ -1198,7 +193,7 @@ static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, v
 				break;
 			}
 		}
-		error = call_judge(&c, "GET");
+		error = mvms_s3__call_judge(&c, "GET");
 		if (error == 0 && c.got < len)
 			error = mvms_error_set(MVMS_ERROR,
 					       "s3: GET %s/%s%s: short object: %zu of %zu bytes at offset %llu",
@@ -1206,9 +201,9 @@ static int s3_backend__get(mvms_backend *be, const char *key, uint64_t offset, v
 					       (unsigned long long)offset);
 		if (error != 1)
 			break;
-		sleep_ms(backoff_ms(s, c.attempt));
+		mvms_s3__sleep_ms(mvms_s3__backoff_ms(s, c.attempt));
 	}
-	call_dispose(&c);
+	mvms_s3__call_dispose(&c);
 	return error;
 }
 
@@ -1218,7 +213,7 @@ static int s3_list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb
 	s3_backend *s = (s3_backend *)be;
 	int error = 0, truncated = 1;
 	mvms_buf full = MVMS_BUF_INIT, token = MVMS_BUF_INIT, next = MVMS_BUF_INIT;
-	const char *page = env("MVMS_S3_LIST_PAGE");
+	const char *page = mvms_s3__env("MVMS_S3_LIST_PAGE");
 	char maxkeys[24];
 
 	snprintf(maxkeys, sizeof(maxkeys), "%lu", page ? strtoul(page, NULL, 10) : 1000ul);
@@ -1241,11 +236,11 @@ static int s3_list(mvms_backend *be, const char *prefix, mvms_backend_list_cb cb
 		c.query = q;
 		c.nquery = nq;
 		c.resp_max = S3_LIST_BODY_MAX;
-		error = call_run(&c);
+		error = mvms_s3__call_run(&c);
 		if (error == 0)
-			error = parse_list(c.resp.ptr, c.resp.size, s->prefix, cb, scan, payload,
+			error = mvms_s3__parse_page(c.resp.ptr, c.resp.size, s->prefix, cb, scan, payload,
 					   &truncated, &next);
-		call_dispose(&c);
+		mvms_s3__call_dispose(&c);
 		if (error != 0) {
 			if (error == MVMS_ENOTFOUND)
 				error = mvms_error_set(MVMS_ENOTFOUND, "s3: list %s: bucket not found",
@@ -1289,8 +284,8 @@ static int s3_backend__remove(mvms_backend *be, const char *key)
 	c.s = (s3_backend *)be;
 	c.method = "DELETE";
 	c.key = key;
-	error = call_run(&c);
-	call_dispose(&c);
+	error = mvms_s3__call_run(&c);
+	mvms_s3__call_dispose(&c);
 	if (error == MVMS_ENOTFOUND) {
 		mvms_error_clear();
 		error = 0;
@@ -1334,7 +329,7 @@ int mvms_backend_s3_put_if_absent(mvms_backend *be, const char *key, const void 
 {
 	int error;
 
-	if (!be || (strcmp(be->name, "s3") != 0 && strcmp(be->name, "gcs") != 0))
+	if (!be || be->writer_open != s3_backend__writer_open)
 		return mvms_error_set(MVMS_EINVALID, "s3: put_if_absent on a non-S3 backend");
 	if ((error = check_key(key)) < 0)
 		return error;
@@ -1348,7 +343,7 @@ int mvms_backend_s3_check(mvms_backend *be)
 	s3_call c = { 0 };
 	int error;
 
-	if (!be || (strcmp(be->name, "s3") != 0 && strcmp(be->name, "gcs") != 0))
+	if (!be || be->writer_open != s3_backend__writer_open)
 		return mvms_error_set(MVMS_EINVALID, "s3: check on a non-S3 backend");
 	q[0] = (mvms_sigv4_pair){ "list-type", "2" };
 	q[1] = (mvms_sigv4_pair){ "max-keys", "1" };
@@ -1358,7 +353,7 @@ int mvms_backend_s3_check(mvms_backend *be)
 	c.query = q;
 	c.nquery = 3;
 	c.resp_max = S3_ERRBODY_MAX;
-	error = call_run(&c);
+	error = mvms_s3__call_run(&c);
 	if (error == 0 && !memmem(c.resp.ptr ? c.resp.ptr : "", c.resp.size, "ListBucketResult", 16))
 		error = mvms_error_set(MVMS_ERROR, "s3: listing bucket '%s' at %s://%s gave no "
 				       "ListBucketResult: is it an S3 server?", s->bucket, s->scheme,
@@ -1370,7 +365,7 @@ int mvms_backend_s3_check(mvms_backend *be)
 	else if (error < 0 && c.status == 404)
 		error = mvms_error_set(MVMS_ENOTFOUND, "s3: no such bucket '%s' at %s://%s (create it "
 				       "first)", s->bucket, s->scheme, s->authority);
-	call_dispose(&c);
+	mvms_s3__call_dispose(&c);
 	return error;
 }
 
@@ -1466,9 +461,9 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts)
 	s->threshold = opts->multipart_threshold ? opts->multipart_threshold : S3_DEFAULT_THRESHOLD;
 	s->part_size = opts->part_size ? opts->part_size : S3_DEFAULT_PART;
 	s->backoff_ms = 200;
-	if ((v = env("MVMS_S3_BACKOFF_MS")))
+	if ((v = mvms_s3__env("MVMS_S3_BACKOFF_MS")))
 		s->backoff_ms = (unsigned)strtoul(v, NULL, 10);
-	if ((v = env("MVMS_S3_RESOLVE"))) {
+	if ((v = mvms_s3__env("MVMS_S3_RESOLVE"))) {
 		s->resolve = curl_slist_append(NULL, v);
 		MVMS_CHECK_ALLOC(s->resolve, error);
 	}

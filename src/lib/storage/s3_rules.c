@@ -2,14 +2,16 @@
 /*
  * Rules of the S3 backend that need no connection, kept apart from backend_s3.c so they
  * can be tested alone: when an endpoint needs path-style addressing (the AWS SDKs' endpoint
- * rules), and what a refused request (401/403) means, said in words that name the access
- * key id and never the secret.
+ * rules), which failures are worth a retry, which replies are refusals, and what a refused
+ * request (401/403) means, said in words that name the access key id and never the secret.
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <strings.h>
-#include "sigv4.h"
+#include <string.h>
+#include "s3.h"
 
 /* A host name label as DNS wants it: what a bucket must be to prefix the endpoint. */
 static int dns_label(const char *s, size_t n)
@@ -112,4 +114,37 @@ int mvms_s3_auth_reason(mvms_buf *out, long status, const char *code, const char
 		MVMS_TRY(put_server_message(out, message));
 done:
 	return error;
+}
+
+int mvms_s3_retryable(int curl_code, long status, const char *code)
+{
+	switch (curl_code) {
+	case CURLE_OK:
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return 1;
+	default:
+		return 0;
+	}
+	/* 501 NotImplemented (Swift, conditional PUT) is an answer, not a hiccup. */
+	if ((status >= 500 && status != 501) || status == 429)
+		return 1;
+	/* S3 answers 400 RequestTimeout when the client was too slow to send the body. */
+	return code && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0);
+}
+
+int mvms_s3_is_auth_error(long status, const char *code)
+{
+	if (status == 401 || status == 403)
+		return 1;
+	/* AWS answers 400 to an expired or malformed session token. */
+	return code && (strcmp(code, "SignatureDoesNotMatch") == 0 ||
+			strcmp(code, "InvalidAccessKeyId") == 0 || strcmp(code, "AccessDenied") == 0 ||
+			strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+			strcmp(code, "TokenRefreshRequired") == 0);
 }

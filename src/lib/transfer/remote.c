@@ -63,6 +63,19 @@ static int http_error(mvms_remote *r, long status, const mvms_buf *body, const c
 	return rc;
 }
 
+/* Appends a header line; on failure the list is kept whole (to be freed) and the request
+ * is not sent: a dropped line could be the Authorization one, and the server would see an
+ * anonymous request and blame the credentials. */
+static int add_header(struct curl_slist **h, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*h, line);
+
+	if (!n)
+		return mvms_error_set(MVMS_ERROR, "remote: out of memory adding a request header");
+	*h = n;
+	return 0;
+}
+
 /* One request. 0 with *status and the reply body in @resp; <0 when the request failed. */
 static int http(mvms_remote *r, const char *method, const char *path, const void *body,
 		size_t len, const char *ctype, mvms_buf *resp, long *status)
@@ -76,17 +89,17 @@ static int http(mvms_remote *r, const char *method, const char *path, const void
 	if (asprintf(&url, "%s%s", r->url, path) < 0)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
 	if (r->auth)
-		h = curl_slist_append(h, r->auth);
+		MVMS_TRY(add_header(&h, r->auth));
 	if (r->lease[0]) {
 		char lh[64];
 		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
-		h = curl_slist_append(h, lh);
+		MVMS_TRY(add_header(&h, lh));
 	}
 	if (ctype) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-		h = curl_slist_append(h, ct);
+		MVMS_TRY(add_header(&h, ct));
 	}
-	h = curl_slist_append(h, "Expect:");
+	MVMS_TRY(add_header(&h, "Expect:"));
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, h);
@@ -955,11 +968,11 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
 				     *done_bytes, total));
 	if (r->auth)
-		h = curl_slist_append(h, r->auth);
+		MVMS_TRY(add_header(&h, r->auth));
 	if (r->lease[0]) {
 		char lh[64];
 		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
-		h = curl_slist_append(h, lh);
+		MVMS_TRY(add_header(&h, lh));
 	}
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
