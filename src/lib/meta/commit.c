@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Writing a new version: its versions row (numbered after the model's last version), its
- * parents, its metadata and its files, in the committer's write transaction (push.c's
- * commit moves the branch in the same one, refs.c).
+ * parents, its metadata and its files, in the committer's write transaction (push_commit.c
+ * moves the branch in the same one, refs.c).
  */
 #include <stdio.h>
 #include "common.h"

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Push: files -> chunks (FastCDC, cut at safetensors tensor boundaries) -> BLAKE2b ids ->
- * dedup against the store -> zstd -> packs -> one SQLite transaction that adds the version,
+ * Push, the pipeline: files (walk.c) -> chunks (FastCDC, cut at safetensors tensor
+ * boundaries) -> BLAKE2b ids -> dedup against the store -> zstd -> packs, each indexed
+ * (packs.c) once durable; then push_commit.c's one SQLite transaction adds the version,
  * its files, parents and the branch move (compare-and-swap). Packs are durable and indexed
  * before that transaction, so a push killed at any point leaves at most unreferenced packs;
  * a re-run finds their chunks and does not write them again.
  * Each byte is read once and hashed once; hashing and compression run on a thread pool
- * over batches of chunks, while the calling thread cuts the next batch.
+ * over batches of chunks, while the calling thread cuts the next batch. Also the entry
+ * points: mvms_push (with its one retry after a gc conflict) and mvms_push__entries.
  */
 #include <errno.h>
 #include <fcntl.h>
