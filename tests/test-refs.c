@@ -175,6 +175,31 @@ static void shadow_names(mvms_store *st, const mvms_push_result *r2)
 	is_int(resolve_num(st, "m@lane"), 1, "m@lane is still the branch");
 }
 
+/* The one compare-and-swap branch move (push, sync and merge use it). */
+static void move_branch(mvms_store *st)
+{
+	int64_t mid = 0, v1 = 0, v2 = 0;
+
+	is_int(mvms_store__model_id(&mid, st, "m"), 0, "cas: model m");
+	is_int(mvms_refs__resolve_row(&v1, NULL, st, "m@v1"), 0, "cas: row of m@v1");
+	is_int(mvms_refs__resolve_row(&v2, NULL, st, "m@v2"), 0, "cas: row of m@v2");
+	is_int(mvms_refs__move_branch(st, mid, "cas", 0, v1), 0, "cas: expected none: creates it");
+	is_int(resolve_num(st, "m@cas"), 1, "cas: ... at v1");
+	is_int(mvms_refs__move_branch(st, mid, "cas", 0, v2), MVMS_ECONFLICT,
+	       "cas: expected none, but it exists: conflict");
+	is_int(mvms_refs__move_branch(st, mid, "cas", v2, v1), MVMS_ECONFLICT,
+	       "cas: expected another head: conflict");
+	like(mvms_error_last(), "moved meanwhile", "cas: the message says the branch moved");
+	is_int(resolve_num(st, "m@cas"), 1, "cas: ... neither moved it");
+	is_int(mvms_refs__move_branch(st, mid, "cas", v1, v2), 0, "cas: expected head: moves");
+	is_int(resolve_num(st, "m@cas"), 2, "cas: ... to v2");
+	is_int(mvms_refs__move_branch(st, mid, "nope", v1, v2), MVMS_ECONFLICT,
+	       "cas: a branch that does not exist does not move");
+	is_int(mvms_version_resolve(&(mvms_version_info *){ NULL }, st, "m@nope"), MVMS_ENOTFOUND,
+	       "cas: ... nor is it created");
+	is_int(mvms_branch_delete(st, "m", "cas"), 0, "cas: delete it");
+}
+
 int main(void)
 {
 	mvms_store *st = NULL;
@@ -265,6 +290,7 @@ int main(void)
 	is_int(mvms_branch_delete(st, "m", "exp"), 0, "delete exp");
 	is_int(mvms_branch_delete(st, "m", "exp"), MVMS_ENOTFOUND, "delete twice");
 
+	move_branch(st);
 	shadow_names(st, &r2);
 	old_store_refs(st, &r1, &r2);
 

@@ -18,6 +18,7 @@
 #include "testfs.h"
 #include "testdata.h"
 #include "store_int.h"
+#include "packs.h"
 #include "common.h"
 #include "hash.h"
 #include "codec.h"
@@ -266,7 +267,7 @@ static int put_in_pack(mvms_store *st, const content *c)
 		MVMS_TRY(mvms_pack_writer_add(w, &c->ids[i], MVMS_CODEC_RAW, c->len[i],
 					      c->bytes + c->off[i], c->len[i]));
 	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &e, &count, w));
-	MVMS_TRY(mvms_push__index_pack(st, &pid, size, e, count));
+	MVMS_TRY(mvms_packs__index(st, &pid, size, e, count));
 done:
 	mvms_pack_writer_free(w);
 	return error;

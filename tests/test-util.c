@@ -7,6 +7,8 @@
 #include "hash.h"
 #include "manifest.h"
 #include "pool.h"
+#include "oidset.h"
+#include "tree.h"
 
 static atomic_int hits[1000];
 
@@ -181,6 +183,69 @@ static void test_pool(void)
 	mvms_pool_free(NULL); /* a no-op: a crash here fails the program */
 }
 
+/* Push's set of pending chunk ids: it grows (rehashing) and keeps every id. */
+static void test_oidset(void)
+{
+	mvms_oidset s = { NULL, NULL, 0, 0 };
+	mvms_oid id;
+	unsigned i, seed, missing = 0, extra = 0;
+
+	for (i = 0; i < 5000; i++) {
+		seed = i;
+		mvms_oid_hash(&id, &seed, sizeof(seed));
+		if (mvms_oidset_add(&s, &id) < 0)
+			break;
+	}
+	seed = 7;
+	mvms_oid_hash(&id, &seed, sizeof(seed));
+	is_int(mvms_oidset_add(&s, &id), 0, "oidset: adding an id twice is fine");
+	is_int((int)s.count, 5000, "oidset: 5000 ids, each counted once");
+	for (i = 0; i < 10000; i++) {
+		int has;
+		seed = i;
+		mvms_oid_hash(&id, &seed, sizeof(seed));
+		has = mvms_oidset_has(&s, &id);
+		missing += i < 5000 && !has;
+		extra += i >= 5000 && has;
+	}
+	ok(missing == 0 && extra == 0, "oidset: has every id added and no other (%u, %u)",
+	   missing, extra);
+	mvms_oidset_clear(&s);
+	ok(s.count == 0 && !mvms_oidset_has(&s, &id), "oidset: clear empties it");
+	mvms_oidset_dispose(&s);
+	ok(!mvms_oidset_has(&s, &id), "oidset: an empty set has nothing");
+}
+
+/* The one "identical to the head" rule. */
+static void test_tree(void)
+{
+	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
+	mvms_tree_entry a[2], b[2];
+	const char *meta[] = { "k=v" };
+
+	memset(a, 0, sizeof(a));
+	a[0].path = "a";
+	a[0].mode = 0644;
+	a[1].path = "b/c";
+	a[1].mode = 0755;
+	mvms_oid_hash(&a[1].id, "x", 1);
+	memcpy(b, a, sizeof(b));
+	ok(mvms_tree_same(a, 2, b, 2), "tree: same paths, modes and ids");
+	ok(!mvms_tree_same(a, 2, b, 1), "tree: a file fewer differs");
+	b[1].mode = 0644;
+	ok(!mvms_tree_same(a, 2, b, 2), "tree: a mode differs");
+	b[1].mode = 0755;
+	b[1].path = "b/d";
+	ok(!mvms_tree_same(a, 2, b, 2), "tree: a path differs");
+	b[1].path = "b/c";
+	b[1].id.id[0] ^= 1;
+	ok(!mvms_tree_same(a, 2, b, 2), "tree: a content differs");
+	ok(mvms_tree_skip_identical(&o), "tree: a plain push makes no version for the head's files");
+	o.meta = meta;
+	o.meta_count = 1;
+	ok(!mvms_tree_skip_identical(&o), "tree: a push with metadata always makes one");
+}
+
 int main(void)
 {
 	test_oid();
@@ -189,5 +254,7 @@ int main(void)
 	test_paths();
 	test_manifest();
 	test_pool();
+	test_oidset();
+	test_tree();
 	return done_testing();
 }

@@ -148,6 +148,15 @@ static void test_paths(mvms_store *st, const mvms_commit_file *good)
 	expect(check(st, f, 1, NULL, 0, NULL), MVMS_EINVALID, "mode 600", "mode 0600 is refused");
 }
 
+/* mvms_push__entries on branch main of model m, building on @row. */
+static int push_entries(mvms_push_result *r, mvms_store *st, int64_t row, const char *message,
+			const mvms_push__entry *e, size_t n)
+{
+	mvms_push__request rq = { "m", "main", row, &row, 1, message, "t", 0, e, n, NULL, 0 };
+
+	return mvms_push__entries(r, st, &rq);
+}
+
 static void test_sources(mvms_store *st, const mvms_commit_file *good, const mvms_chunk_ref *refs,
 			 size_t n)
 {
@@ -290,17 +299,17 @@ int main(void)
 	e[0].mode = 0644;
 	e[0].content = good.id;
 	e[0].size = size + 123456;
-	expect(mvms_push__entries(&r, st, "m", "main", row, &row, 1, "bad", "t", 0, e, 1, NULL, 0),
+	expect(push_entries(&r, st, row, "bad", e, 1),
 	       MVMS_EINVALID, "declared size", "push__entries: a wrong size is refused");
 	e[0].size = size;
 	e[1] = e[0];
 	e[0].path = "d";
 	e[1].path = "d/data.bin";
-	expect(mvms_push__entries(&r, st, "m", "main", row, &row, 1, "bad", "t", 0, e, 2, NULL, 0),
+	expect(push_entries(&r, st, row, "bad", e, 2),
 	       MVMS_EINVALID, "'d' is a file", "push__entries: 'd' and 'd/data.bin' are refused");
 	mvms_store__u64(&nv, st, "SELECT count(*) FROM versions", "versions");
 	is_int(nv, 1, "no version was made");
-	expect(mvms_push__entries(&r, st, "m", "main", row, &row, 1, "good", "t", 0, e + 1, 1, NULL, 0),
+	expect(push_entries(&r, st, row, "good", e + 1, 1),
 	       0, "", "push__entries: a good commit of stored content");
 	is_int(r.number, 2, "it is v2");
 

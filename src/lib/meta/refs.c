@@ -4,8 +4,8 @@
  * prefix), and the branches and tags that point at versions. A ref never shadows a
  * version: names that read as an id, an id prefix or vN are refused when created, and a
  * REF that more than one reading matches (older stores) is an error naming them all.
- * Branch moves by push are compare-and-swap and live in push.c's transaction; here are
- * the explicit create/delete/list commands.
+ * Branches move by one compare-and-swap (mvms_refs__move_branch), used by push, sync and
+ * merge; here too are the explicit create/delete/list commands.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -81,6 +81,34 @@ int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const
 	else
 		error = mvms_db_error(st->db, rc, "read branch");
 	sqlite3_reset(s);
+	return error;
+}
+
+/* One statement each way, so the compare and the swap are one step even outside a
+ * transaction: an UPDATE guarded by the expected head, or an INSERT that a row already
+ * there turns into nothing. */
+int mvms_refs__move_branch(mvms_store *st, int64_t model_id, const char *branch,
+			   int64_t expected_row, int64_t new_row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, expected_row
+				       ? "UPDATE branches SET version_id = ?3, updated_at = ?4 "
+					 "WHERE model_id = ?1 AND name = ?2 AND version_id = ?5"
+				       : "INSERT OR IGNORE INTO branches(model_id, name, version_id, "
+					 "updated_at) VALUES (?1, ?2, ?3, ?4)");
+	int error = 0;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, branch, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, new_row);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	if (expected_row)
+		sqlite3_bind_int64(s, 5, expected_row);
+	MVMS_TRY(mvms_db_step_done(st->db, s, "move branch"));
+	if (mvms_db_changes(st->db) != 1)
+		error = mvms_error_set(MVMS_ECONFLICT, "branch '%s' moved meanwhile", branch);
+done:
 	return error;
 }
 

@@ -81,6 +81,11 @@ int mvms_version__load_rows(mvms_version_info ***out, size_t *count, mvms_store 
 int mvms_version__model(int64_t *out, mvms_store *st, int64_t row);
 /* Branch head row id (0 with MVMS_ENOTFOUND when the branch does not exist). */
 int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch);
+/* Moves @branch of model @model_id to version row @new_row if its head is @expected_row
+ * (0: the branch must not exist, and is created); MVMS_ECONFLICT (callers say what to do)
+ * when it is not. */
+int mvms_refs__move_branch(mvms_store *st, int64_t model_id, const char *branch,
+			   int64_t expected_row, int64_t new_row);
 /* 0 when no ref of another kind than @kind ("tag", "branch" or "environment") is named
  * @name in model @model_id; MVMS_EEXISTS (with a message) when one is, since MODEL@NAME
  * would then be ambiguous. */
@@ -97,36 +102,32 @@ typedef struct mvms_push__entry {
 } mvms_push__entry;
 
 struct mvms_manifest;
-struct mvms_pack_entry;
-struct mvms_safetensors;
 
-/* Commits a version of @model on @branch (compare-and-swap against @expected_head, 0 for
- * none) from @entries, with the given parent rows. Used by merge and sync. With @manifest,
- * that exact manifest is committed (its files must be the entries). With @check_identical,
- * files equal to the head's make no version (out->created 0), as a push. */
-int mvms_push__entries(mvms_push_result *out, mvms_store *st, const char *model,
-		       const char *branch, int64_t expected_head, const int64_t *parents,
-		       size_t nparents, const char *message, const char *author, int64_t when,
-		       const mvms_push__entry *entries, size_t count,
-		       const struct mvms_manifest *manifest, int check_identical);
+/* What mvms_push__entries commits: a version of @model on @branch (compare-and-swap
+ * against @expected_head, 0 for none) from @entries, with the given parent rows. With
+ * @manifest, that exact manifest is committed (its files must be the entries). With
+ * @check_identical, files equal to the head's make no version (out->created 0), as a push. */
+typedef struct mvms_push__request {
+	const char *model, *branch;
+	int64_t expected_head;
+	const int64_t *parents;
+	size_t nparents;
+	const char *message, *author;
+	int64_t when;                    /* 0: now */
+	const mvms_push__entry *entries;
+	size_t count;
+	const struct mvms_manifest *manifest;
+	int check_identical;
+} mvms_push__request;
+
+/* Commits @rq (above). Used by merge and sync. */
+int mvms_push__entries(mvms_push_result *out, mvms_store *st, const mvms_push__request *rq);
 
 /* A chunk of a file: its id and raw length. */
 typedef struct mvms_chunk_ref {
 	mvms_oid id;
 	uint32_t len;
 } mvms_chunk_ref;
-
-/* Indexes a committed pack and its chunks (one transaction; existing rows are kept). */
-int mvms_push__index_pack(mvms_store *st, const mvms_oid *pid, uint64_t size,
-			  const struct mvms_pack_entry *entries, size_t count);
-/* Finishes pack writer @w (which it frees, whatever the result) and indexes the pack;
- * *size_out (may be NULL) is its size. */
-struct mvms_pack_writer;
-int mvms_push__commit_pack(uint64_t *size_out, mvms_store *st, struct mvms_pack_writer *w);
-/* Adds a file content (its chunk list and tensors) unless it exists; *out is its row. */
-int mvms_push__add_content(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
-			   const mvms_chunk_ref *chunks, size_t nchunks,
-			   const struct mvms_safetensors *sf, const mvms_oid *tensor_ids);
 
 /* Streams bytes [offset, offset + len) of a stored file content to @sink, each chunk
  * verified against its hash first. */

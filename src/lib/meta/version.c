@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Reading versions: loading one by row, a model's history (log), a version's files.
- * Creating versions is push.c; naming them is refs.c.
+ * Creating versions is push_commit.c (rows: commit.c); naming them is refs.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -488,23 +488,12 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, int64_t from,
 			int64_t to)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "UPDATE branches SET version_id = ?, updated_at = ? "
-					       "WHERE model_id = ? AND name = ? AND version_id = ?");
-	int error;
+	int error = mvms_refs__move_branch(st, model_id, branch, from, to);
 
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, to);
-	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
-	sqlite3_bind_int64(s, 3, model_id);
-	sqlite3_bind_text(s, 4, branch, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, from);
-	if ((error = mvms_db_step_done(st->db, s, "fast-forward")) < 0)
-		return error;
-	if (mvms_db_changes(st->db) != 1)
-		return mvms_error_set(MVMS_ECONFLICT, "merge: branch '%s' moved meanwhile; merge again",
-				      branch);
-	return 0;
+	if (error == MVMS_ECONFLICT)
+		error = mvms_error_set(MVMS_ECONFLICT, "merge: branch '%s' moved meanwhile; merge again",
+				       branch);
+	return error;
 }
 
 int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const char *source,
@@ -612,9 +601,12 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	}
 	parents[0] = head;
 	parents[1] = src;
-	MVMS_TRY(mvms_push__entries(&pr, st, model, branch, head, parents, 2,
-				    opts->message ? opts->message : message, opts->author, opts->time,
-				    c.out, c.nout, NULL, 0));
+	{
+		mvms_push__request rq = { model, branch, head, parents, 2,
+					  opts->message ? opts->message : message, opts->author,
+					  opts->time, c.out, c.nout, NULL, 0 };
+		MVMS_TRY(mvms_push__entries(&pr, st, &rq));
+	}
 	res->created = 1;
 	res->number = pr.number;
 	snprintf(res->id, sizeof(res->id), "%s", pr.id);

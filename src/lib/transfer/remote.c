@@ -22,6 +22,8 @@
 #include "mvms/sync.h"
 #include "manifest.h"
 #include "hash.h"
+#include "stage.h"
+#include "tree.h"
 
 #define MISSING_BATCH 100000u     /* ids per missing-chunks question */
 #define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
@@ -598,26 +600,6 @@ done:
 	return error;
 }
 
-static int same_as_head(const cJSON *head, const mvms_sync_file *files, size_t n)
-{
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(head, "file_list"), *it;
-	char hex[MVMS_OID_HEXSZ + 1];
-	size_t i = 0;
-
-	if (!cJSON_IsArray(list) || (size_t)cJSON_GetArraySize(list) != n)
-		return 0;
-	cJSON_ArrayForEach(it, list) {
-		const cJSON *mode = cJSON_GetObjectItemCaseSensitive(it, "mode");
-		const char *p = json_str(it, "path"), *id = json_str(it, "id");
-		mvms_oid_fmt(hex, &files[i].id);
-		if (!p || !id || strcmp(p, files[i].path) || strcmp(id, hex) || !cJSON_IsNumber(mode) ||
-		    (unsigned)mode->valuedouble != files[i].mode)
-			return 0;
-		i++;
-	}
-	return 1;
-}
-
 /* A lease on the server for this push's uploads (docs/http-api.md, "Leases"): gc there
  * keeps what they write. A server without leases (404) is pushed to without one. */
 static int lease_take(mvms_remote *r)
@@ -796,9 +778,9 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 		out->logical_bytes += files[i].size;
 		nids += files[i].nchunks;
 	}
-	if (*head && opts->parent_count == 0 && opts->meta_count == 0) {
+	if (*head && mvms_tree_skip_identical(opts)) {
 		MVMS_TRY(get_version(&headv, r, model, branch));
-		if (same_as_head(headv, files, nfiles)) {
+		if (mvms_stage__same_as_head(headv, files, nfiles)) {
 			const cJSON *num = cJSON_GetObjectItemCaseSensitive(headv, "version");
 			out->created = 0;
 			out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0;

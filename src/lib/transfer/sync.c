@@ -11,6 +11,8 @@
 #include "store_int.h"
 #include "mvms/sync.h"
 #include "codec.h"
+#include "contents.h"
+#include "packs.h"
 #include "hash.h"
 #include "manifest.h"
 #include "pack.h"
@@ -22,28 +24,7 @@
 
 int mvms_sync_missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT 1 FROM chunks WHERE oid = ?");
-	size_t i;
-	int rc, error = 0, began = 0;
-
-	if (!s)
-		return MVMS_ERROR;
-	if (n > 1)
-		MVMS_TRY(mvms_db_read_begin(st->db, &began));
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		mvms_db_bind_oid(s, 1, &ids[i]);
-		rc = sqlite3_step(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			error = mvms_db_error(st->db, rc, "look up chunk");
-			goto done;
-		}
-		missing[i] = rc == SQLITE_DONE;
-	}
-done:
-	sqlite3_reset(s);
-	mvms_db_read_end(st->db, began);
-	return error;
+	return mvms_packs__missing(missing, st, ids, n);
 }
 
 int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, size_t len,
@@ -88,7 +69,7 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 	}
 	mvms_object_key(pkey, sizeof(pkey), "packs", &pid);
 	MVMS_TRY(mvms_backend_put(st->be, pkey, data, len));
-	MVMS_TRY(mvms_push__index_pack(st, &pid, size, e, n));
+	MVMS_TRY(mvms_packs__index(st, &pid, size, e, n));
 	if (id_out)
 		*id_out = pid;
 done:
@@ -449,7 +430,7 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 	 * per chunk. */
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
-	MVMS_TRY(mvms_push__add_content(&row, st, id, size, refs, n, sf, tids));
+	MVMS_TRY(mvms_contents__add(&row, st, id, size, refs, n, sf, tids));
 	MVMS_TRY(mvms_db_commit(st->db));
 	began = 0;
 done:
@@ -585,8 +566,12 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		entries[i].content = f->id;
 		entries[i].size = f->size;
 	}
-	MVMS_TRY(mvms_push__entries(out, st, m->model_name, branch, head, parents, m->parent_count,
-				    m->message, m->author, m->time, entries, m->file_count, m, 0));
+	{
+		mvms_push__request rq = { m->model_name, branch, head, parents, m->parent_count,
+					  m->message, m->author, m->time, entries, m->file_count,
+					  m, 0 };
+		MVMS_TRY(mvms_push__entries(out, st, &rq));
+	}
 done:
 	free(entries);
 	free(fm_ids);
@@ -732,8 +717,11 @@ int mvms_sync_upload(mvms_push_result *out, mvms_store *st, const char *model, c
 	}
 	/* The tree's paths, checked before any file is read and stored. */
 	MVMS_TRY(mvms_validate_entry_paths(entries, n));
-	MVMS_TRY(mvms_push__entries(out, st, model, branch, head_row, head_row ? &head_row : NULL,
-				    head_row ? 1 : 0, message, author, 0, entries, n, NULL, 1));
+	{
+		mvms_push__request rq = { model, branch, head_row, head_row ? &head_row : NULL,
+					  head_row ? 1 : 0, message, author, 0, entries, n, NULL, 1 };
+		MVMS_TRY(mvms_push__entries(out, st, &rq));
+	}
 done:
 	free(entries);
 	mvms_file_list_free(hf, nh);
@@ -785,7 +773,7 @@ static int sink_flush(mvms_chunk_sink *s)
 	if (!w)
 		return 0;
 	s->w = NULL;
-	return mvms_push__commit_pack(NULL, s->st, w);
+	return mvms_packs__commit(NULL, s->st, w);
 }
 
 /* Stores the records of @it the cache lacks (@missing, one flag each), kept as they arrived

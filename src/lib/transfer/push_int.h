@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A push's state, shared by the files of the push pipeline: walk.c (which files),
+ * push.c (read, cut, hash, dedup, compress, pack; the entry points), push_commit.c (the
+ * version's objects and rows) and stage.c (a remote push's local half).
+ */
+#ifndef MVMS_PUSH_INT_H
+#define MVMS_PUSH_INT_H
+
+#include <sys/stat.h>
+#include "store_int.h"
+#include "common.h"
+#include "codec.h"
+#include "manifest.h"
+#include "oidset.h"
+#include "pack.h"
+#include "pool.h"
+#include "safetensors.h"
+#include "uploader.h"
+
+typedef struct push_file {
+	char *path;              /* relative, '/'-separated */
+	char *abs;               /* where to read it; NULL: a content the store has */
+	unsigned mode;
+	uint64_t size;
+	mvms_oid id;
+	mvms_chunk_ref *chunks;
+	size_t nchunks, cchunks;
+	mvms_safetensors *st;    /* NULL for plain files */
+	mvms_oid *tensor_ids;
+} push_file;
+
+typedef struct batch_chunk {
+	const unsigned char *data;
+	uint32_t len;
+	mvms_oid id;
+	int is_new;
+	size_t out_off;          /* where its compressed bytes go in the arena */
+	size_t out_len;
+	uint8_t codec;
+	int error;
+} batch_chunk;
+
+typedef struct push_ctx {
+	mvms_store *st;
+	const mvms_push_options *opts;
+	mvms_push_result *res;
+	mvms_pool *pool;
+	mvms_codec **codecs;     /* one per worker */
+	mvms_pack_writer *pack;
+	mvms_oidset pending;     /* chunk ids written to the unflushed pack (or earlier in the batch) */
+	batch_chunk *batch;
+	size_t nbatch, cbatch;
+	unsigned char *arena;
+	size_t arena_cap;
+	unsigned char *buf;
+	uint64_t bytes_done, bytes_total;
+	push_file *files;
+	size_t nfiles, cfiles;
+	mvms_uploader *up;       /* remote backends: packs upload while chunking goes on */
+} push_ctx;
+
+/* What a push commits to, once its files are known. */
+typedef struct push_spec {
+	const char *model;
+	int64_t model_id;
+	const char *branch;
+	int64_t head;               /* the branch head the push builds on (0: none): the CAS value */
+	const int64_t *parents;
+	size_t nparents;
+	const char *message, *author;
+	int64_t time;
+	int check_identical;        /* no version when the files equal the head's */
+	const mvms_manifest *manifest; /* commit exactly this manifest (sync), or NULL */
+	int stage_only;             /* store the chunks, make no version (remote push) */
+} push_spec;
+
+/* An error that means gc removed something this push counted on, or dropped its expired
+ * lease: the result says so, and a new push (mvms_push retries once) will succeed. */
+static inline int push_gone(push_ctx *c, int error)
+{
+	if (error == MVMS_ECONFLICT)
+		c->res->gc_conflict = 1;
+	return error;
+}
+
+/* walk.c: the files of a push. */
+int mvms_push__add_file(push_ctx *c, const char *rel, const char *abs, const struct stat *sb);
+/* Collects @path (a file or a directory tree), sorted by path; symbolic links and special
+ * files are refused. */
+int mvms_push__collect(push_ctx *c, const char *path);
+void mvms_push__sort_files(push_ctx *c);
+
+/* push_commit.c: the chunk list object of one file content (docs/formats.md). */
+int mvms_push__filemap_encode(mvms_buf *out, const push_file *f);
+/* Commits the version of @ps once every file's chunks are stored: no version when the
+ * files equal the head's (with ps->check_identical), else validated, objects written and
+ * rows added in one transaction that moves the branch. */
+int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
+
+/* push.c: stores the files that are not in the store yet, then commits (push_commit.c)
+ * unless ps->stage_only; and frees what a push holds. */
+int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m);
+void mvms_push__dispose(push_ctx *c, mvms_manifest *m);
+
+#endif

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The uploader thread pool of a push to a remote backend. Over the network a pack's commit
+ * is an upload that takes seconds: background threads finish (upload) full packs,
+ * UP_THREADS at once and at most UP_INFLIGHT queued or uploading, while the push thread
+ * keeps chunking; the push thread indexes each pack in the database (the callback) once its
+ * upload is done, so a pack is never indexed before it is durable. One PUT at a time left
+ * the link idle between packs; memory stays a few packs.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "common.h"
+#include "uploader.h"
+
+#define UP_THREADS 2
+#define UP_INFLIGHT 3
+
+typedef struct up_item {
+	struct up_item *next;
+	mvms_pack_writer *w;
+	int error;
+	char msg[512];
+	mvms_oid pid;
+	uint64_t size;
+	const mvms_pack_entry *entries;
+	size_t count;
+} up_item;
+
+struct mvms_uploader {
+	pthread_t thread[UP_THREADS];
+	unsigned nthreads;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	up_item *todo, *todo_tail, *done;
+	size_t inflight;         /* queued or uploading */
+	int closing;
+};
+
+static void *uploader_main(void *arg)
+{
+	mvms_uploader *u = arg;
+	up_item *it;
+
+	pthread_mutex_lock(&u->lock);
+	for (;;) {
+		while (!u->todo && !u->closing)
+			pthread_cond_wait(&u->cond, &u->lock);
+		if (!(it = u->todo))
+			break;
+		u->todo = it->next;
+		if (!u->todo)
+			u->todo_tail = NULL;
+		pthread_mutex_unlock(&u->lock);
+		it->error = mvms_pack_writer_finish(&it->pid, &it->size, &it->entries, &it->count, it->w);
+		if (it->error < 0)
+			snprintf(it->msg, sizeof(it->msg), "%s", mvms_error_last());
+		pthread_mutex_lock(&u->lock);
+		it->next = u->done;
+		u->done = it;
+		u->inflight--;
+		pthread_cond_broadcast(&u->cond);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+int mvms_uploader_start(mvms_uploader **out)
+{
+	mvms_uploader *u = calloc(1, sizeof(*u));
+
+	*out = NULL;
+	if (!u)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
+	for (; u->nthreads < UP_THREADS; u->nthreads++)
+		if (pthread_create(&u->thread[u->nthreads], NULL, uploader_main, u) != 0)
+			break;
+	if (u->nthreads == 0) {
+		pthread_mutex_destroy(&u->lock);
+		pthread_cond_destroy(&u->cond);
+		free(u);
+		return mvms_error_set(MVMS_ERROR, "push: cannot start the upload thread");
+	}
+	*out = u;
+	return 0;
+}
+
+int mvms_uploader_harvest(mvms_uploader *u, int all, mvms_uploader_done_cb done, void *arg)
+{
+	up_item *list, *it;
+	int error = 0;
+
+	pthread_mutex_lock(&u->lock);
+	while (all && u->inflight > 0)
+		pthread_cond_wait(&u->cond, &u->lock);
+	list = u->done;
+	u->done = NULL;
+	pthread_mutex_unlock(&u->lock);
+	while ((it = list)) {
+		int e = it->error;
+		list = it->next;
+		/* Every pack that made it is indexed, even after another failed: a re-run of the
+		 * push must find it instead of uploading it again. */
+		if (e == 0)
+			e = done(arg, &it->pid, it->size, it->entries, it->count);
+		if (e < 0 && error == 0)
+			error = it->error < 0 ? mvms_error_set(it->error, "%s", it->msg) : e;
+		mvms_pack_writer_free(it->w);
+		free(it);
+	}
+	return error;
+}
+
+int mvms_uploader_add(mvms_uploader *u, mvms_pack_writer *w, mvms_uploader_done_cb done,
+		      void *arg)
+{
+	up_item *it = calloc(1, sizeof(*it));
+
+	if (!it) {
+		mvms_pack_writer_free(w);
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
+	it->w = w;
+	pthread_mutex_lock(&u->lock);
+	/* Bounded: memory is a few packs, whatever the size of the push. */
+	while (u->inflight >= UP_INFLIGHT)
+		pthread_cond_wait(&u->cond, &u->lock);
+	if (u->todo_tail)
+		u->todo_tail->next = it;
+	else
+		u->todo = it;
+	u->todo_tail = it;
+	u->inflight++;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	return mvms_uploader_harvest(u, 0, done, arg);
+}
+
+void mvms_uploader_stop(mvms_uploader *u)
+{
+	up_item *it, *next;
+	unsigned i;
+
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->closing = 1;
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	for (i = 0; i < u->nthreads; i++)
+		pthread_join(u->thread[i], NULL);
+	for (it = u->done; it; it = next) {
+		next = it->next;
+		mvms_pack_writer_free(it->w);
+		free(it);
+	}
+	pthread_mutex_destroy(&u->lock);
+	pthread_cond_destroy(&u->cond);
+	free(u);
+}
+
