@@ -14,9 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tap.h"
-
-int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
-		    size_t errlen);
+#include "tar.h"
 
 /* ---- an archive under construction ---- */
 

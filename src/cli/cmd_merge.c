@@ -27,6 +27,60 @@ static cJSON *conflicts_json(const mvms_merge_result *r)
 	return arr;
 }
 
+/* The conflicts of a refused merge: a JSON error document, or one block per conflict. */
+static void print_conflicts(const mvms_merge_result *r, const char *source, const char *into)
+{
+	size_t i;
+
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
+		cJSON_AddStringToObject(err, "code", "merge_conflict");
+		cJSON_AddStringToObject(err, "message", mvms_error_last());
+		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+		cli_print_json(doc);
+	} else {
+		printf("CONFLICTS merging %s into %s:\n", source, into ? into : "main");
+		for (i = 0; i < r->conflict_count; i++) {
+			const mvms_merge_conflict *x = &r->conflicts[i];
+			printf("  %-14s %s%s%s\n      base %.12s  ours %.12s  theirs %.12s\n", x->kind,
+			       x->path, x->tensor ? " :: " : "", x->tensor ? x->tensor : "",
+			       *x->base_id ? x->base_id : "(none)", *x->ours_id ? x->ours_id : "(none)",
+			       *x->theirs_id ? x->theirs_id : "(none)");
+		}
+	}
+	fprintf(stderr, "mvms-store: %s\n", mvms_error_last());
+}
+
+/* What a merge that went through did: up to date, fast-forward, or a new merge version. */
+static void print_result(const mvms_merge_result *r, const char *model, const char *source,
+			 const char *into)
+{
+	if (cli.json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "model", model);
+		cJSON_AddStringToObject(doc, "into", into ? into : "main");
+		cJSON_AddStringToObject(doc, "source", source);
+		cJSON_AddStringToObject(doc, "result", r->up_to_date ? "up-to-date"
+						       : r->fast_forward ? "fast-forward" : "merged");
+		cJSON_AddNumberToObject(doc, "version", (double)r->number);
+		cJSON_AddStringToObject(doc, "id", r->id);
+		cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
+		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+		cli_print_json(doc);
+	} else if (r->up_to_date) {
+		printf("already up to date: %s@v%lld %s contains %s\n", model, (long long)r->number,
+		       r->id, source);
+	} else if (r->fast_forward) {
+		printf("fast-forward: %s of %s -> %s@v%lld %s\n", into ? into : "main", model, model,
+		       (long long)r->number, r->id);
+	} else {
+		printf("%s@v%lld %s\n", model, (long long)r->number, r->id);
+		if (!cli.quiet)
+			fprintf(stderr, "  merged %s into %s%s\n", source, into ? into : "main",
+				r->tensor_merged_files ? " (safetensors merged tensor by tensor)" : "");
+	}
+}
+
 int cmd_merge(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -44,7 +98,7 @@ int cmd_merge(int argc, char **argv)
 	mvms_merge_result *r = NULL;
 	mvms_store *st = NULL;
 	char *source = NULL, *eq;
-	size_t nres = 0, i;
+	size_t nres = 0;
 	int c, error, rc = EXIT_OK;
 
 	res = calloc((size_t)argc + 1, sizeof(*res));
@@ -104,23 +158,7 @@ int cmd_merge(int argc, char **argv)
 		goto done;
 	error = mvms_merge(&r, st, argv[optind], source, &o);
 	if (error == MVMS_EMERGE) {
-		if (cli.json) {
-			cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
-			cJSON_AddStringToObject(err, "code", "merge_conflict");
-			cJSON_AddStringToObject(err, "message", mvms_error_last());
-			cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
-			cli_print_json(doc);
-		} else {
-			printf("CONFLICTS merging %s into %s:\n", source, o.into ? o.into : "main");
-			for (i = 0; i < r->conflict_count; i++) {
-				const mvms_merge_conflict *x = &r->conflicts[i];
-				printf("  %-14s %s%s%s\n      base %.12s  ours %.12s  theirs %.12s\n", x->kind,
-				       x->path, x->tensor ? " :: " : "", x->tensor ? x->tensor : "",
-				       *x->base_id ? x->base_id : "(none)", *x->ours_id ? x->ours_id : "(none)",
-				       *x->theirs_id ? x->theirs_id : "(none)");
-			}
-		}
-		fprintf(stderr, "mvms-store: %s\n", mvms_error_last());
+		print_conflicts(r, source, o.into);
 		rc = EXIT_CONFLICT;
 		goto done;
 	}
@@ -128,30 +166,7 @@ int cmd_merge(int argc, char **argv)
 		rc = cli_fail(error);
 		goto done;
 	}
-	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "model", argv[optind]);
-		cJSON_AddStringToObject(doc, "into", o.into ? o.into : "main");
-		cJSON_AddStringToObject(doc, "source", source);
-		cJSON_AddStringToObject(doc, "result", r->up_to_date ? "up-to-date"
-						       : r->fast_forward ? "fast-forward" : "merged");
-		cJSON_AddNumberToObject(doc, "version", (double)r->number);
-		cJSON_AddStringToObject(doc, "id", r->id);
-		cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
-		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
-		cli_print_json(doc);
-	} else if (r->up_to_date) {
-		printf("already up to date: %s@v%lld %s contains %s\n", argv[optind], (long long)r->number,
-		       r->id, source);
-	} else if (r->fast_forward) {
-		printf("fast-forward: %s of %s -> %s@v%lld %s\n", o.into ? o.into : "main", argv[optind],
-		       argv[optind], (long long)r->number, r->id);
-	} else {
-		printf("%s@v%lld %s\n", argv[optind], (long long)r->number, r->id);
-		if (!cli.quiet)
-			fprintf(stderr, "  merged %s into %s%s\n", source, o.into ? o.into : "main",
-				r->tensor_merged_files ? " (safetensors merged tensor by tensor)" : "");
-	}
+	print_result(r, argv[optind], source, o.into);
 done:
 	mvms_merge_result_free(r);
 	free(source);

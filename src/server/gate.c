@@ -147,15 +147,25 @@ static void header_value(const char **v, size_t *n)
 		(*n)--;
 }
 
+/* A framing header of a head: the value of its first occurrence, and how many there were. */
+typedef struct header_seen {
+	const char *val;
+	size_t len;
+	unsigned count;
+} header_seen;
+
 /* The body's framing from its headers, refusing whatever two readers could frame two
  * ways (RFC 9112 6.3): a front proxy and evhttp must agree where a request ends, or a
  * request can hide inside another's body. evhttp looks at the first Content-Length only,
  * takes "+5" or " 5" for 5, and any Transfer-Encoding but a lone "chunked" for none; so
  * Content-Length with Transfer-Encoding, either one twice, a Content-Length that is not
  * all digits, and a Transfer-Encoding other than "chunked" are all refused. */
-static int check_framing(head_verdict *v, const char *cl, size_t cl_len, unsigned ncl,
-			 const char *te, size_t te_len, unsigned nte, uint64_t max_body)
+static int check_framing(head_verdict *v, const header_seen *clh, const header_seen *teh,
+			 uint64_t max_body)
 {
+	const char *cl = clh->val, *te = teh->val;
+	size_t cl_len = clh->len, te_len = teh->len;
+	unsigned ncl = clh->count, nte = teh->count;
 	char buf[32];
 	unsigned long long val;
 	size_t i;
@@ -205,9 +215,9 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 {
 	static const char *const known[] = { "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
 					     "TRACE", "CONNECT", "PATCH" };
-	const char *line = h, *end = h + n, *nl, *sp1, *sp2, *cl = NULL, *te = NULL, *ex = NULL;
-	size_t len, cl_len = 0, te_len = 0, ex_len = 0, i;
-	unsigned ncl = 0, nte = 0;
+	const char *line = h, *end = h + n, *nl, *sp1, *sp2, *ex = NULL;
+	size_t len, ex_len = 0, i;
+	header_seen cl = { NULL, 0, 0 }, te = { NULL, 0, 0 };
 	int is_head = 0, first = 1, known_method = 0, http11 = 0;
 	struct evhttp_uri *uri;
 
@@ -274,14 +284,14 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 			val_n = (size_t)(line + len - val_p);
 			header_value(&val_p, &val_n);
 			if (colon - line == 14 && strncasecmp(line, "Content-Length", 14) == 0 &&
-			    ncl++ == 0) {
-				cl = val_p;
-				cl_len = val_n;
+			    cl.count++ == 0) {
+				cl.val = val_p;
+				cl.len = val_n;
 			}
 			if (colon - line == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0 &&
-			    nte++ == 0) {
-				te = val_p;
-				te_len = val_n;
+			    te.count++ == 0) {
+				te.val = val_p;
+				te.len = val_n;
 			}
 			if (!ex && colon - line == 6 && strncasecmp(line, "Expect", 6) == 0) {
 				ex = val_p;
@@ -291,7 +301,7 @@ static int check_head(head_verdict *v, const char *h, size_t n, uint64_t max_bod
 	}
 	/* Ambiguous framing is refused even where evhttp reads no body (HEAD): a proxy in
 	 * front may read one. */
-	if (check_framing(v, cl, cl_len, ncl, te, te_len, nte, max_body) < 0)
+	if (check_framing(v, &cl, &te, max_body) < 0)
 		return -1;
 	if (is_head) {
 		/* evhttp reads no body after HEAD, whatever the headers say */
@@ -365,11 +375,135 @@ static size_t head_end(gate_conn *c)
 	return 0;
 }
 
-static void gate_feed(srv_gate *g, gate_conn *c, struct evbuffer *out, struct evbuffer *in)
+/* G_HEAD: holds bytes until the head is whole, checks it, and releases it with its framing
+ * set for the body. 1 to go on with what is left of @in, 0 to wait (or after a refusal). */
+static int feed_head(srv_gate *g, gate_conn *c, struct evbuffer *out, struct evbuffer *in)
 {
 	head_verdict v;
-	size_t n, len;
 	unsigned char *p;
+	size_t n;
+
+	evbuffer_add_buffer(c->hold, in);
+	n = head_end(c);
+	if (n == 0 && evbuffer_get_length(c->hold) <= GATE_HEAD_MAX)
+		return 0; /* more to come */
+	if (n == 0 || n > GATE_HEAD_MAX) {
+		refuse(&v, 431, "header_too_large", "the request head is larger than %u bytes",
+		       GATE_HEAD_MAX);
+		gate_refuse(c, out, &v);
+		return 0;
+	}
+	p = evbuffer_pullup(c->hold, (ev_ssize_t)n);
+	if (!p || memchr(p, '\0', n)) {
+		refuse(&v, 400, "bad_request", "a NUL byte in the request head");
+		gate_refuse(c, out, &v);
+		return 0;
+	}
+	if (check_head(&v, (const char *)p, n, g->max_body) < 0) {
+		gate_refuse(c, out, &v);
+		return 0;
+	}
+	evbuffer_remove_buffer(c->hold, out, n);
+	c->released++;
+	evbuffer_add_buffer(in, c->hold); /* what came after the head, in order */
+	c->scan = c->lscan = 0;
+	c->head = n;
+	c->body = 0;
+	c->left = v.length;
+	c->state = v.chunked ? G_CHUNK_LINE : v.length ? G_BODY : G_HEAD;
+	return 1;
+}
+
+/* A whole chunk-size line @p of @len bytes (its end of line excluded). As
+ * evhttp_handle_chunked_read: empty lines (after chunk data) are skipped; a size is hex,
+ * optionally followed by a space and more. 0, or -1 with @v saying why it is refused. */
+static int chunk_size_line(srv_gate *g, gate_conn *c, head_verdict *v, const unsigned char *p,
+			   size_t len)
+{
+	char line[GATE_LINE_MAX + 1], *e;
+	long long size;
+
+	if (len == 0)
+		return 0;
+	if (len > GATE_LINE_MAX)
+		return refuse(v, 400, "bad_request", "a chunk-size line is too long");
+	memcpy(line, p, len);
+	line[len] = '\0';
+	errno = 0;
+	size = strtoll(line, &e, 16);
+	if ((*e != '\0' && *e != ' ') || size < 0)
+		return refuse(v, 400, "bad_request", "a chunk size is not hex");
+	if (errno == ERANGE || (uint64_t)size > g->max_body - c->body)
+		return refuse(v, 413, "too_large", "the body is larger than --max-body (%llu bytes)",
+			      (unsigned long long)g->max_body);
+	c->body += (uint64_t)size;
+	c->left = (uint64_t)size;
+	c->state = size ? G_CHUNK_DATA : G_TRAILER;
+	return 0;
+}
+
+/* A whole trailer line @p: @n bytes with its end of line, @len without. The empty one ends
+ * the request. 0, or -1 with @v saying why it is refused. */
+static int trailer_line(gate_conn *c, head_verdict *v, const unsigned char *p, size_t n,
+			size_t len)
+{
+	if (c->head + n > GATE_HEAD_MAX)
+		return refuse(v, 431, "header_too_large",
+			      "the request head and trailers are larger than %u bytes", GATE_HEAD_MAX);
+	if (len > 0 && (p[0] == ' ' || p[0] == '\t' || !memchr(p, ':', len) ||
+			memchr(p, '\r', len)))
+		return refuse(v, 400, "bad_request", "a malformed trailer line");
+	c->head += n;
+	if (len == 0)
+		c->state = G_HEAD;
+	return 0;
+}
+
+/* G_CHUNK_LINE and G_TRAILER: holds bytes until a line is whole, checks it and releases it.
+ * 1 to go on with what is left of @in, 0 to wait (or after a refusal). */
+static int feed_line(srv_gate *g, gate_conn *c, struct evbuffer *out, struct evbuffer *in)
+{
+	head_verdict v;
+	unsigned char *p;
+	size_t n, len;
+	int empty, rc;
+
+	evbuffer_add_buffer(c->hold, in);
+	n = find_eol(c, &empty);
+	if (n == 0) {
+		len = evbuffer_get_length(c->hold);
+		if (c->state == G_CHUNK_LINE && len > GATE_LINE_MAX) {
+			refuse(&v, 400, "bad_request", "a chunk-size line is too long");
+			gate_refuse(c, out, &v);
+		} else if (c->state == G_TRAILER && c->head + len > GATE_HEAD_MAX) {
+			refuse(&v, 431, "header_too_large",
+			       "the request head and trailers are larger than %u bytes", GATE_HEAD_MAX);
+			gate_refuse(c, out, &v);
+		}
+		return 0;
+	}
+	p = evbuffer_pullup(c->hold, (ev_ssize_t)n);
+	if (!p || memchr(p, '\0', n)) {
+		refuse(&v, 400, "bad_request", "a NUL byte in a chunked body's framing");
+		gate_refuse(c, out, &v);
+		return 0;
+	}
+	len = n - (n >= 2 && p[n - 2] == '\r' ? 2 : 1);
+	rc = c->state == G_CHUNK_LINE ? chunk_size_line(g, c, &v, p, len)
+				      : trailer_line(c, &v, p, n, len);
+	if (rc < 0) {
+		gate_refuse(c, out, &v);
+		return 0;
+	}
+	evbuffer_remove_buffer(c->hold, out, n);
+	evbuffer_add_buffer(in, c->hold);
+	c->scan = c->lscan = 0;
+	return 1;
+}
+
+static void gate_feed(srv_gate *g, gate_conn *c, struct evbuffer *out, struct evbuffer *in)
+{
+	size_t n, len;
 
 	while ((len = evbuffer_get_length(in)) > 0) {
 		switch (c->state) {
@@ -385,114 +519,13 @@ static void gate_feed(srv_gate *g, gate_conn *c, struct evbuffer *out, struct ev
 				c->state = c->state == G_BODY ? G_HEAD : G_CHUNK_LINE;
 			break;
 		case G_HEAD:
-			evbuffer_add_buffer(c->hold, in);
-			n = head_end(c);
-			if (n == 0 && evbuffer_get_length(c->hold) <= GATE_HEAD_MAX)
-				return; /* more to come */
-			if (n == 0 || n > GATE_HEAD_MAX) {
-				refuse(&v, 431, "header_too_large", "the request head is larger than %u bytes",
-				       GATE_HEAD_MAX);
-				gate_refuse(c, out, &v);
+			if (!feed_head(g, c, out, in))
 				return;
-			}
-			p = evbuffer_pullup(c->hold, (ev_ssize_t)n);
-			if (!p || memchr(p, '\0', n)) {
-				refuse(&v, 400, "bad_request", "a NUL byte in the request head");
-				gate_refuse(c, out, &v);
-				return;
-			}
-			if (check_head(&v, (const char *)p, n, g->max_body) < 0) {
-				gate_refuse(c, out, &v);
-				return;
-			}
-			evbuffer_remove_buffer(c->hold, out, n);
-			c->released++;
-			evbuffer_add_buffer(in, c->hold); /* what came after the head, in order */
-			c->scan = c->lscan = 0;
-			c->head = n;
-			c->body = 0;
-			c->left = v.length;
-			c->state = v.chunked ? G_CHUNK_LINE : v.length ? G_BODY : G_HEAD;
 			break;
 		case G_CHUNK_LINE:
 		case G_TRAILER:
-			evbuffer_add_buffer(c->hold, in);
-			{
-				int empty;
-				n = find_eol(c, &empty);
-			}
-			if (n == 0) {
-				len = evbuffer_get_length(c->hold);
-				if (c->state == G_CHUNK_LINE && len > GATE_LINE_MAX) {
-					refuse(&v, 400, "bad_request", "a chunk-size line is too long");
-					gate_refuse(c, out, &v);
-				} else if (c->state == G_TRAILER && c->head + len > GATE_HEAD_MAX) {
-					refuse(&v, 431, "header_too_large",
-					       "the request head and trailers are larger than %u bytes",
-					       GATE_HEAD_MAX);
-					gate_refuse(c, out, &v);
-				}
+			if (!feed_line(g, c, out, in))
 				return;
-			}
-			p = evbuffer_pullup(c->hold, (ev_ssize_t)n);
-			if (!p || memchr(p, '\0', n)) {
-				refuse(&v, 400, "bad_request", "a NUL byte in a chunked body's framing");
-				gate_refuse(c, out, &v);
-				return;
-			}
-			len = n - (n >= 2 && p[n - 2] == '\r' ? 2 : 1);
-			if (c->state == G_CHUNK_LINE) {
-				/* As evhttp_handle_chunked_read: empty lines (after chunk data) are
-				 * skipped; a size is hex, optionally followed by a space and more. */
-				if (len > 0) {
-					char line[GATE_LINE_MAX + 1], *e;
-					long long size;
-					if (len > GATE_LINE_MAX) {
-						refuse(&v, 400, "bad_request", "a chunk-size line is too long");
-						gate_refuse(c, out, &v);
-						return;
-					}
-					memcpy(line, p, len);
-					line[len] = '\0';
-					errno = 0;
-					size = strtoll(line, &e, 16);
-					if ((*e != '\0' && *e != ' ') || size < 0) {
-						refuse(&v, 400, "bad_request", "a chunk size is not hex");
-						gate_refuse(c, out, &v);
-						return;
-					}
-					if (errno == ERANGE || (uint64_t)size > g->max_body - c->body) {
-						refuse(&v, 413, "too_large",
-						       "the body is larger than --max-body (%llu bytes)",
-						       (unsigned long long)g->max_body);
-						gate_refuse(c, out, &v);
-						return;
-					}
-					c->body += (uint64_t)size;
-					c->left = (uint64_t)size;
-					c->state = size ? G_CHUNK_DATA : G_TRAILER;
-				}
-			} else {
-				if (c->head + n > GATE_HEAD_MAX) {
-					refuse(&v, 431, "header_too_large",
-					       "the request head and trailers are larger than %u bytes",
-					       GATE_HEAD_MAX);
-					gate_refuse(c, out, &v);
-					return;
-				}
-				if (len > 0 && (p[0] == ' ' || p[0] == '\t' || !memchr(p, ':', len) ||
-						memchr(p, '\r', len))) {
-					refuse(&v, 400, "bad_request", "a malformed trailer line");
-					gate_refuse(c, out, &v);
-					return;
-				}
-				c->head += n;
-				if (len == 0)
-					c->state = G_HEAD;
-			}
-			evbuffer_remove_buffer(c->hold, out, n);
-			evbuffer_add_buffer(in, c->hold);
-			c->scan = c->lscan = 0;
 			break;
 		}
 	}

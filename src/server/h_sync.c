@@ -24,6 +24,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include "server.h"
+#include "tar.h"
 
 #define MAX_IDS (1u << 20)          /* ids in one missing-chunks question */
 #define MAX_FETCH_IDS 4096          /* chunks in one fetch */

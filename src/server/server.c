@@ -254,14 +254,104 @@ static int bound_url(char *url, size_t n, int fd)
 	return port;
 }
 
-int srv_run(const srv_options *opts)
+/* The listening socket of --listen, non-blocking, into *@out_fd, and what it is bound to
+ * into @url. 0, or the exit code after saying why on stderr (*@out_fd may be open). */
+static int open_listener(int *out_fd, int *out_port, char *url, size_t url_size,
+			 const srv_options *opts)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	int fd, one = 1;
+
+	*out_fd = -1;
+	if (parse_listen(&ss, &sslen, opts->listen) < 0) {
+		fprintf(stderr, "mvms-store: serve: bad --listen '%s' (want ADDR:PORT)\n", opts->listen);
+		return 2;
+	}
+	fd = *out_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0 ||
+	    evutil_make_socket_nonblocking(fd) < 0) {
+		fprintf(stderr, "mvms-store: serve: cannot listen on %s: %s\n", opts->listen,
+			strerror(errno));
+		return 1;
+	}
+	if ((*out_port = bound_url(url, url_size, fd)) < 0) {
+		fprintf(stderr, "mvms-store: serve: cannot read the bound address: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Worker @w: its own store handle, event base, evhttp with the gate and the limits, and its
+ * own duplicate of the listening socket @fd. -1 when something could not be made (what
+ * was made is freed by workers_free). */
+static int worker_setup(srv_worker *w, unsigned index, const srv_options *opts, int fd)
+{
+	int wfd;
+
+	w->index = index;
+	w->opts = opts;
+	if (mvms_store_open(&w->st, opts->store_dir, 1) < 0) {
+		fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
+		return -1;
+	}
+	w->base = event_base_new();
+	w->http = w->base ? evhttp_new(w->base) : NULL;
+	if (!w->http)
+		return -1;
+	evhttp_set_gencb(w->http, srv_dispatch, w);
+	if (srv_gate_new(&w->gate, opts->max_body) < 0) {
+		fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
+		return -1;
+	}
+	evhttp_set_bevcb(w->http, worker_bev, w);
+	evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
+	evhttp_set_max_headers_size(w->http, 64 * 1024);
+	evhttp_set_timeout(w->http, opts->timeout);
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+					    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	/* libevent closes the descriptor of a listener it frees: each its own. */
+	if ((wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		fprintf(stderr, "mvms-store: serve: %s\n", strerror(errno));
+		return -1;
+	}
+	w->bound = evhttp_accept_socket_with_handle(w->http, wfd);
+	if (!w->bound)
+		return -1; /* wfd: libevent may have closed it; the process is ending */
+	w->lev = evhttp_bound_socket_get_listener(w->bound);
+	w->resume = evtimer_new(w->base, accept_resume, w);
+	if (!w->resume)
+		return -1;
+	evconnlistener_set_error_cb(w->lev, accept_failed);
+	return 0;
+}
+
+/* Frees what worker_setup made for the @n workers (their threads have ended). */
+static void workers_free(srv_worker *workers, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; workers && i < n; i++) {
+		if (workers[i].resume)
+			event_free(workers[i].resume);
+		if (workers[i].http)
+			evhttp_free(workers[i].http);
+		if (workers[i].base)
+			event_base_free(workers[i].base);
+		srv_gate_free(workers[i].gate);
+		mvms_store_free(workers[i].st);
+	}
+	free(workers);
+}
+
+int srv_run(const srv_options *opts)
+{
 	srv_worker *workers = NULL;
 	sigset_t sigs;
 	unsigned n = opts->threads, i;
-	int fd = -1, one = 1, port, sig, rc = 1, error, wfd;
+	int fd = -1, port = -1, sig, rc;
 	char url[INET6_ADDRSTRLEN + 64];
 	FILE *pf;
 
@@ -269,29 +359,15 @@ int srv_run(const srv_options *opts)
 		fprintf(stderr, "mvms-store: serve: libevent has no thread support\n");
 		return 1;
 	}
-	if (parse_listen(&ss, &sslen, opts->listen) < 0) {
-		fprintf(stderr, "mvms-store: serve: bad --listen '%s' (want ADDR:PORT)\n", opts->listen);
-		return 2;
-	}
+	if ((rc = open_listener(&fd, &port, url, sizeof(url), opts)) != 0)
+		goto done;
+	rc = 1;
 	if (n == 0) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 		n = c > 0 ? (unsigned)c : 1;
 	}
 	if (n > 64)
 		n = 64;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0 ||
-	    evutil_make_socket_nonblocking(fd) < 0) {
-		fprintf(stderr, "mvms-store: serve: cannot listen on %s: %s\n", opts->listen,
-			strerror(errno));
-		goto done;
-	}
-	if ((port = bound_url(url, sizeof(url), fd)) < 0) {
-		fprintf(stderr, "mvms-store: serve: cannot read the bound address: %s\n",
-			strerror(errno));
-		goto done;
-	}
 
 	/* Signals go to the main thread's sigwait only: block them before threads exist. */
 	sigemptyset(&sigs);
@@ -303,43 +379,9 @@ int srv_run(const srv_options *opts)
 	workers = calloc(n, sizeof(*workers));
 	if (!workers)
 		goto done;
-	for (i = 0; i < n; i++) {
-		srv_worker *w = &workers[i];
-		w->index = i;
-		w->opts = opts;
-		if ((error = mvms_store_open(&w->st, opts->store_dir, 1)) < 0) {
-			fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
+	for (i = 0; i < n; i++)
+		if (worker_setup(&workers[i], i, opts, fd) < 0)
 			goto done;
-		}
-		w->base = event_base_new();
-		w->http = w->base ? evhttp_new(w->base) : NULL;
-		if (!w->http)
-			goto done;
-		evhttp_set_gencb(w->http, srv_dispatch, w);
-		if (srv_gate_new(&w->gate, opts->max_body) < 0) {
-			fprintf(stderr, "mvms-store: serve: %s\n", mvms_error_last());
-			goto done;
-		}
-		evhttp_set_bevcb(w->http, worker_bev, w);
-		evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
-		evhttp_set_max_headers_size(w->http, 64 * 1024);
-		evhttp_set_timeout(w->http, opts->timeout);
-		evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-		/* libevent closes the descriptor of a listener it frees: each its own. */
-		if ((wfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-			fprintf(stderr, "mvms-store: serve: %s\n", strerror(errno));
-			goto done;
-		}
-		w->bound = evhttp_accept_socket_with_handle(w->http, wfd);
-		if (!w->bound)
-			goto done; /* wfd: libevent may have closed it; the process is ending */
-		w->lev = evhttp_bound_socket_get_listener(w->bound);
-		w->resume = evtimer_new(w->base, accept_resume, w);
-		if (!w->resume)
-			goto done;
-		evconnlistener_set_error_cb(w->lev, accept_failed);
-	}
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			goto stop;
@@ -365,17 +407,7 @@ stop:
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
 done:
-	for (i = 0; workers && i < n; i++) {
-		if (workers[i].resume)
-			event_free(workers[i].resume);
-		if (workers[i].http)
-			evhttp_free(workers[i].http);
-		if (workers[i].base)
-			event_base_free(workers[i].base);
-		srv_gate_free(workers[i].gate);
-		mvms_store_free(workers[i].st);
-	}
-	free(workers);
+	workers_free(workers, n);
 	if (fd >= 0)
 		close(fd);
 	return rc;

@@ -122,11 +122,6 @@ int srv_require(srv_req *r, int scope, const char *model);
 /** Takes one of max_uploads; replies 429 and returns -1 when all are busy. */
 int srv_upload_begin(srv_req *r);
 
-/** Extracts a tar held in memory into the empty directory @dir (tar.c); -1 with @err set
- * for anything but plain files and directories inside @dir. */
-int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
-		    size_t errlen);
-
 /* ---- authorization by model (authz.c) ---- */
 
 /** 1 when the caller may see @model: its token's glob matches (anonymous callers get this

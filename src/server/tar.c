@@ -15,9 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
-		    size_t errlen);
+#include "tar.h"
 
 #define BLOCK 512                /* tar's unit: every header and every padded body */
 #define MAX_PATH_LEN 4096        /* longest accepted path, in bytes (Linux PATH_MAX) */
@@ -431,14 +429,168 @@ static int refuse_type(unsigned char type, const char *raw, char *err, size_t er
 		    "are accepted", what, raw);
 }
 
+/* One extraction: the target directory, the extended headers waiting for their entry, the
+ * entries so far, and where the one-line reason goes. */
+struct reader {
+	int rootfd;
+	struct meta *m;
+	size_t entries;
+	char *err;
+	size_t errlen;
+};
+
+/* Checks the header at @off and frames its entry: *@size body bytes (pax size= applied) and
+ * *@pad bytes of padding, all inside the @len bytes of @data. 1 at the end-of-archive
+ * marker, 0 for a header, -1 with the reason set. */
+static int read_header(struct reader *x, const unsigned char *data, size_t len, size_t off,
+		       uint64_t *size, size_t *pad)
+{
+	const unsigned char *h;
+	size_t rem;
+
+	if (len - off < BLOCK)
+		return fail(x->err, x->errlen, off == len ?
+			    "truncated tar: no end-of-archive blocks after %zu bytes" :
+			    "truncated tar: data ends inside a header at byte %zu", off);
+	h = data + off;
+	if (is_zero_block(h, BLOCK)) {
+		/* The end: a second zero block, or (as many writers leave it) the end of
+		 * the data; a lone zero block before more headers is corruption. */
+		rem = len - off - BLOCK;
+		if (rem != 0 && !is_zero_block(h + BLOCK, rem < BLOCK ? rem : BLOCK))
+			return fail(x->err, x->errlen, "tar: data after a lone zero block at byte %zu",
+				    off);
+		if (x->m->pending)
+			return fail(x->err, x->errlen, "tar: extended header with no entry after it");
+		return 1;
+	}
+	if (!checksum_ok(h))
+		return fail(x->err, x->errlen, "tar: bad header checksum at byte %zu", off);
+	if (parse_num(size, h + H_SIZE, H_SIZE_LEN, 1) < 0)
+		return fail(x->err, x->errlen, "tar: bad size field at byte %zu", off);
+	/* pax size= stands for the entry's size (sizes of 8 GiB and more); never for
+	 * the size of another extended header. */
+	if (x->m->has_pax_size && h[H_TYPE] != 'x' && h[H_TYPE] != 'g' && h[H_TYPE] != 'L')
+		*size = x->m->pax_size;
+	rem = len - off - BLOCK;
+	if (*size > (uint64_t)rem)
+		return fail(x->err, x->errlen, "truncated tar: entry at byte %zu claims %llu bytes, "
+			    "%zu remain", off, (unsigned long long)*size, rem);
+	/* size <= rem, so neither the padding nor the sum below can overflow. */
+	*pad = (BLOCK - (size_t)*size % BLOCK) % BLOCK;
+	if (*pad > rem - (size_t)*size)
+		return fail(x->err, x->errlen, "truncated tar: data ends inside an entry's padding");
+	return 0;
+}
+
+/* Extended headers: pax 'x' (path=, size= for the next entry), pax global 'g' (ignored) and
+ * GNU 'L' (a long path). 1 when @type was one of them, 0 for an entry, -1 on an error. */
+static int extended_header(struct reader *x, unsigned char type, const unsigned char *body,
+			   size_t size)
+{
+	struct meta *m = x->m;
+	size_t n;
+
+	switch (type) {
+	case 'x':
+		if (parse_pax(m, body, size, x->err, x->errlen) < 0)
+			return -1;
+		m->pending = 1;
+		return 1;
+	case 'g':
+		return 1;
+	case 'L':
+		n = strnlen((const char *)body, size);
+		if (n > MAX_PATH_LEN)
+			return fail(x->err, x->errlen, "tar: path longer than %d bytes", MAX_PATH_LEN);
+		memcpy(m->gnu_path, body, n);
+		m->gnu_path[n] = '\0';
+		m->gnu_path_len = n;
+		m->has_gnu_path = 1;
+		m->pending = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* An entry's path as the archive spells it: from pax, else GNU 'L', else ustar prefix +
+ * name (put together in @buf). Sets *@rawlen. */
+static const char *entry_path(const struct meta *m, const unsigned char *h,
+			      char buf[H_PREFIX_LEN + 1 + H_NAME_LEN + 1], size_t *rawlen)
+{
+	size_t nl, pl = 0;
+
+	if (m->has_pax_path) {
+		*rawlen = m->pax_path_len;
+		return m->pax_path;
+	}
+	if (m->has_gnu_path) {
+		*rawlen = m->gnu_path_len;
+		return m->gnu_path;
+	}
+	nl = strnlen((const char *)h + H_NAME, H_NAME_LEN);
+	/* Only POSIX "ustar\0" has a prefix: GNU keeps times in those bytes. */
+	if (!memcmp(h + H_MAGIC, "ustar", 6))
+		pl = strnlen((const char *)h + H_PREFIX, H_PREFIX_LEN);
+	memcpy(buf, h + H_PREFIX, pl);
+	if (pl)
+		buf[pl++] = '/';
+	memcpy(buf + pl, h + H_NAME, nl);
+	buf[pl + nl] = '\0';
+	*rawlen = pl + nl;
+	return buf;
+}
+
+/* The entry of header @h with @size bytes of @body: a directory made, or a file written. */
+static int extract_entry(struct reader *x, const unsigned char *h, const unsigned char *body,
+			 size_t size)
+{
+	char raw_buf[H_PREFIX_LEN + 1 + H_NAME_LEN + 1], path[MAX_PATH_LEN + 1];
+	const char *raw;
+	unsigned char type = h[H_TYPE];
+	size_t rawlen;
+	uint64_t mode;
+	int slash, error = 0;
+
+	raw = entry_path(x->m, h, raw_buf, &rawlen);
+	if (type != '0' && type != '\0' && type != '7' && type != '5') {
+		error = refuse_type(type, raw, x->err, x->errlen);
+		goto done;
+	}
+	if (++x->entries > MAX_ENTRIES) {
+		error = fail(x->err, x->errlen, "tar: more than %d entries", MAX_ENTRIES);
+		goto done;
+	}
+	if ((error = clean_path(path, &slash, raw, rawlen, x->err, x->errlen)) < 0)
+		goto done;
+	/* Old tars mark a directory by a trailing '/' on a regular entry. */
+	if (type == '5' || slash) {
+		error = make_dir(x->rootfd, path, x->err, x->errlen);
+		goto done;
+	}
+	if (!*path) {
+		error = fail(x->err, x->errlen, "tar: file entry '%.100s' names the top directory", raw);
+		goto done;
+	}
+	if (parse_num(&mode, h + H_MODE, H_MODE_LEN, 1) < 0) {
+		error = fail(x->err, x->errlen, "tar: bad mode field for '%.100s'", path);
+		goto done;
+	}
+	error = write_file(x->rootfd, path, body, size, (mode & 0111) ? 0755 : 0644, x->err,
+			   x->errlen);
+done:
+	return error;
+}
+
 int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
 		    size_t errlen)
 {
 	static const struct meta no_meta;
-	struct meta *m = NULL;
-	char raw_buf[H_PREFIX_LEN + 1 + H_NAME_LEN + 1], path[MAX_PATH_LEN + 1];
-	size_t off = 0, entries = 0;
-	int rootfd = -1, error = 0;
+	struct reader x = { -1, NULL, 0, err, errlen };
+	size_t off = 0, pad;
+	uint64_t size;
+	int error = 0, rc;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -447,151 +599,39 @@ int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char
 		goto done;
 	}
 	/* Two 4 KiB path buffers live on the heap: server threads may have small stacks. */
-	if (!(m = malloc(sizeof(*m)))) {
+	if (!(x.m = malloc(sizeof(*x.m)))) {
 		error = fail(err, errlen, "tar: out of memory");
 		goto done;
 	}
-	*m = no_meta;
-	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
+	*x.m = no_meta;
+	x.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x.rootfd < 0) {
 		error = fail(err, errlen, "tar: open '%.100s': %s", dir, strerror(errno));
 		goto done;
 	}
 	for (;;) {
 		const unsigned char *h, *body;
-		const char *raw;
-		size_t rawlen, rem, pad;
-		uint64_t size, mode;
-		unsigned char type;
-		int slash, is_dir;
 
-		if (len - off < BLOCK) {
-			error = fail(err, errlen, off == len ?
-				     "truncated tar: no end-of-archive blocks after %zu bytes" :
-				     "truncated tar: data ends inside a header at byte %zu", off);
+		if ((rc = read_header(&x, data, len, off, &size, &pad)) != 0) {
+			error = rc < 0 ? rc : 0;
 			goto done;
 		}
 		h = data + off;
-		if (is_zero_block(h, BLOCK)) {
-			/* The end: a second zero block, or (as many writers leave it) the end of
-			 * the data; a lone zero block before more headers is corruption. */
-			off += BLOCK;
-			rem = len - off;
-			if (rem != 0 && !is_zero_block(data + off, rem < BLOCK ? rem : BLOCK)) {
-				error = fail(err, errlen, "tar: data after a lone zero block at byte %zu",
-					     off - BLOCK);
-				goto done;
-			}
-			if (m->pending) {
-				error = fail(err, errlen, "tar: extended header with no entry after it");
-				goto done;
-			}
-			break;
-		}
-		if (!checksum_ok(h)) {
-			error = fail(err, errlen, "tar: bad header checksum at byte %zu", off);
-			goto done;
-		}
-		type = h[H_TYPE];
-		if (parse_num(&size, h + H_SIZE, H_SIZE_LEN, 1) < 0) {
-			error = fail(err, errlen, "tar: bad size field at byte %zu", off);
-			goto done;
-		}
-		/* pax size= stands for the entry's size (sizes of 8 GiB and more); never for
-		 * the size of another extended header. */
-		if (m->has_pax_size && type != 'x' && type != 'g' && type != 'L')
-			size = m->pax_size;
 		body = h + BLOCK;
-		rem = len - off - BLOCK;
-		if (size > (uint64_t)rem) {
-			error = fail(err, errlen, "truncated tar: entry at byte %zu claims %llu bytes, "
-				     "%zu remain", off, (unsigned long long)size, rem);
+		if ((rc = extended_header(&x, h[H_TYPE], body, (size_t)size)) < 0) {
+			error = rc;
 			goto done;
 		}
-		/* size <= rem, so neither the padding nor the sum below can overflow. */
-		pad = (BLOCK - (size_t)size % BLOCK) % BLOCK;
-		if (pad > rem - (size_t)size) {
-			error = fail(err, errlen, "truncated tar: data ends inside an entry's padding");
-			goto done;
-		}
-		if (type == 'x') {
-			if ((error = parse_pax(m, body, (size_t)size, err, errlen)) < 0)
+		if (rc == 0) {
+			if ((error = extract_entry(&x, h, body, (size_t)size)) < 0)
 				goto done;
-			m->pending = 1;
-			goto next;
+			x.m->pending = x.m->has_pax_path = x.m->has_gnu_path = x.m->has_pax_size = 0;
 		}
-		if (type == 'g')
-			goto next;
-		if (type == 'L') {
-			size_t n = strnlen((const char *)body, (size_t)size);
-			if (n > MAX_PATH_LEN) {
-				error = fail(err, errlen, "tar: path longer than %d bytes", MAX_PATH_LEN);
-				goto done;
-			}
-			memcpy(m->gnu_path, body, n);
-			m->gnu_path[n] = '\0';
-			m->gnu_path_len = n;
-			m->has_gnu_path = 1;
-			m->pending = 1;
-			goto next;
-		}
-
-		/* An entry: its path comes from pax, else GNU 'L', else ustar prefix + name. */
-		if (m->has_pax_path) {
-			raw = m->pax_path;
-			rawlen = m->pax_path_len;
-		} else if (m->has_gnu_path) {
-			raw = m->gnu_path;
-			rawlen = m->gnu_path_len;
-		} else {
-			size_t nl = strnlen((const char *)h + H_NAME, H_NAME_LEN), pl = 0;
-			/* Only POSIX "ustar\0" has a prefix: GNU keeps times in those bytes. */
-			if (!memcmp(h + H_MAGIC, "ustar", 6))
-				pl = strnlen((const char *)h + H_PREFIX, H_PREFIX_LEN);
-			memcpy(raw_buf, h + H_PREFIX, pl);
-			if (pl)
-				raw_buf[pl++] = '/';
-			memcpy(raw_buf + pl, h + H_NAME, nl);
-			raw_buf[pl + nl] = '\0';
-			raw = raw_buf;
-			rawlen = pl + nl;
-		}
-		if (type != '0' && type != '\0' && type != '7' && type != '5') {
-			error = refuse_type(type, raw, err, errlen);
-			goto done;
-		}
-		if (++entries > MAX_ENTRIES) {
-			error = fail(err, errlen, "tar: more than %d entries", MAX_ENTRIES);
-			goto done;
-		}
-		if ((error = clean_path(path, &slash, raw, rawlen, err, errlen)) < 0)
-			goto done;
-		/* Old tars mark a directory by a trailing '/' on a regular entry. */
-		is_dir = type == '5' || slash;
-		if (is_dir) {
-			if ((error = make_dir(rootfd, path, err, errlen)) < 0)
-				goto done;
-		} else {
-			if (!*path) {
-				error = fail(err, errlen, "tar: file entry '%.100s' names the top directory",
-					     raw);
-				goto done;
-			}
-			if (parse_num(&mode, h + H_MODE, H_MODE_LEN, 1) < 0) {
-				error = fail(err, errlen, "tar: bad mode field for '%.100s'", path);
-				goto done;
-			}
-			if ((error = write_file(rootfd, path, body, (size_t)size,
-						(mode & 0111) ? 0755 : 0644, err, errlen)) < 0)
-				goto done;
-		}
-		m->pending = m->has_pax_path = m->has_gnu_path = m->has_pax_size = 0;
-next:
 		off += BLOCK + (size_t)size + pad;
 	}
 done:
-	if (rootfd >= 0)
-		close(rootfd);
-	free(m);
+	if (x.rootfd >= 0)
+		close(x.rootfd);
+	free(x.m);
 	return error;
 }

@@ -14,9 +14,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char *err,
-		    size_t errlen);
+#include "tar.h"
 
 static char base[4096];
 static char outdir[4200];

@@ -80,6 +80,10 @@ static inline int mvms_add_overflow(uint64_t *out, uint64_t a, uint64_t b)
 	return __builtin_add_overflow(a, b, out);
 }
 
+/* Writes 2*n lower-case hex digits and a NUL into @out (2*n+1 bytes). The library's only hex
+ * encoder (oid.c); ids, digests and random names all go through it. */
+void mvms_hex_encode(char *out, const void *in, size_t n);
+
 /* Object keys of the store layout: "packs/ab/<64 hex>", "manifests/ab/<64 hex>", ... */
 void mvms_object_key(char *out, size_t out_size, const char *kind, const mvms_oid *id);
 #define MVMS_KEY_MAX 96

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Object ids and streaming hashing: BLAKE2b-256 through libsodium's crypto_generichash.
- * Hex is lower case on output and either case on input.
+ * Hex is lower case on output and either case on input; mvms_hex_encode is the one hex
+ * encoder of the library (ids, SigV4 digests, model uids, token ids, temporary names).
  */
 #include <sodium.h>
 #include "hash.h"
@@ -35,16 +36,22 @@ void mvms_oid_hash(mvms_oid *out, const void *data, size_t len)
 	crypto_generichash(out->id, MVMS_OID_RAWSZ, data, len, NULL, 0);
 }
 
-void mvms_oid_fmt(char *out, const mvms_oid *id)
+void mvms_hex_encode(char *out, const void *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
 	size_t i;
 
-	for (i = 0; i < MVMS_OID_RAWSZ; i++) {
-		out[2 * i] = digits[id->id[i] >> 4];
-		out[2 * i + 1] = digits[id->id[i] & 15];
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
 	}
-	out[MVMS_OID_HEXSZ] = '\0';
+	out[2 * n] = '\0';
+}
+
+void mvms_oid_fmt(char *out, const mvms_oid *id)
+{
+	mvms_hex_encode(out, id->id, MVMS_OID_RAWSZ);
 }
 
 static int hexval(char c)

@@ -157,29 +157,11 @@ done:
 	return error;
 }
 
-static int build(mvms_dagcache **out, mvms_store *st)
+/* The arrays of a cache for @nv versions, @ne parent edges and model ids up to @max_model. */
+static int alloc_arrays(mvms_dagcache *c, int64_t max_model, int64_t nv, int64_t ne)
 {
-	mvms_dagcache *c = NULL;
-	sqlite3 *h = mvms_db_handle(st->db);
-	sqlite3_stmt *s = NULL;
-	int64_t max_model = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM models");
-	int64_t nv = pragma_i64(st, "SELECT count(*) FROM versions");
-	int64_t ne = pragma_i64(st, "SELECT count(*) FROM version_parents");
-	int32_t *model_idx = NULL;
-	size_t i, k;
-	int error = 0, rc;
+	size_t i;
 
-	*out = NULL;
-	if (max_model < 0 || nv < 0 || ne < 0) {
-		error = mvms_error_set(MVMS_ERROR, "dag: cannot count versions");
-		goto done;
-	}
-	c = calloc(1, sizeof(*c));
-	MVMS_CHECK_ALLOC(c, error);
-	c->data_version = pragma_i64(st, "PRAGMA data_version");
-	c->total_changes = sqlite3_total_changes64(h);
-	c->max_row = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM versions");
-	model_idx = malloc((size_t)(max_model + 1) * sizeof(*model_idx));
 	c->names = calloc((size_t)max_model + 1, sizeof(char *));
 	c->idx = malloc((size_t)(c->max_row + 1) * sizeof(*c->idx));
 	c->row = malloc(((size_t)nv + 1) * sizeof(int64_t));
@@ -195,32 +177,49 @@ static int build(mvms_dagcache **out, mvms_store *st)
 	c->par_pos = malloc(((size_t)ne + 1) * sizeof(int));
 	c->ch = malloc(((size_t)ne + 1) * sizeof(uint32_t));
 	c->ch_pos = malloc(((size_t)ne + 1) * sizeof(int));
-	if (!model_idx || !c->names || !c->idx || !c->row || !c->gen || !c->number || !c->created ||
+	if (!c->names || !c->idx || !c->row || !c->gen || !c->number || !c->created ||
 	    !c->model || !c->oid || !c->message || !c->par_off || !c->ch_off || !c->par ||
-	    !c->par_pos || !c->ch || !c->ch_pos) {
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-		goto done;
-	}
-	for (i = 0; i <= (size_t)max_model; i++)
-		model_idx[i] = -1;
+	    !c->par_pos || !c->ch || !c->ch_pos)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
 	for (i = 0; i <= (size_t)c->max_row; i++)
 		c->idx[i] = -1;
+	return 0;
+}
 
+/* Model names, and @model_idx: model row id -> index in c->names (-1 for none). */
+static int load_models(mvms_dagcache *c, int32_t *model_idx, mvms_store *st, int64_t max_model)
+{
+	sqlite3 *h = mvms_db_handle(st->db);
+	sqlite3_stmt *s = NULL;
+	size_t i;
+
+	for (i = 0; i <= (size_t)max_model; i++)
+		model_idx[i] = -1;
 	if (sqlite3_prepare_v2(h, "SELECT id, name FROM models", -1, &s, NULL) != SQLITE_OK)
-		goto sql;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		return mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
+	while (sqlite3_step(s) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		if (id < 0 || id > max_model || !(c->names[c->nnames] = mvms_db_column_strdup(s, 1)))
 			continue;
 		model_idx[id] = (int32_t)c->nnames++;
 	}
 	sqlite3_finalize(s);
-	s = NULL;
+	return 0;
+}
+
+/* One node per version row (at most @nv), in row order. */
+static int load_versions(mvms_dagcache *c, mvms_store *st, const int32_t *model_idx,
+			 int64_t max_model, int64_t nv)
+{
+	sqlite3 *h = mvms_db_handle(st->db);
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int error = 0;
 
 	if (sqlite3_prepare_v2(h, "SELECT id, oid, model_id, number, message, created_at, generation "
 				  "FROM versions ORDER BY id", -1, &s, NULL) != SQLITE_OK)
-		goto sql;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && c->n < (size_t)nv) {
+		return mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
+	while (sqlite3_step(s) == SQLITE_ROW && c->n < (size_t)nv) {
 		int64_t id = sqlite3_column_int64(s, 0), m = sqlite3_column_int64(s, 2);
 		const unsigned char *oid = sqlite3_column_text(s, 1);
 		if (id < 0 || id > c->max_row || m < 0 || m > max_model || model_idx[m] < 0)
@@ -237,15 +236,24 @@ static int build(mvms_dagcache **out, mvms_store *st)
 		MVMS_CHECK_ALLOC(c->message[i], error);
 		c->n++;
 	}
+done:
 	sqlite3_finalize(s);
-	s = NULL;
+	return error;
+}
 
-	/* Parent edges sorted by child give the parent lists; counting sort gives the children. */
+/* Parent edges sorted by child give the parent lists and the per-node counts; *@out_k is the
+ * number of edges kept (at most @ne). c->ch holds each edge's child for index_children. */
+static int load_edges(size_t *out_k, mvms_dagcache *c, mvms_store *st, int64_t ne)
+{
+	sqlite3 *h = mvms_db_handle(st->db);
+	sqlite3_stmt *s = NULL;
+	size_t k = 0;
+
+	*out_k = 0;
 	if (sqlite3_prepare_v2(h, "SELECT child, parent, position FROM version_parents "
 				  "ORDER BY child, position", -1, &s, NULL) != SQLITE_OK)
-		goto sql;
-	k = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && k < (size_t)ne) {
+		return mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
+	while (sqlite3_step(s) == SQLITE_ROW && k < (size_t)ne) {
 		int64_t ch = sqlite3_column_int64(s, 0), pa = sqlite3_column_int64(s, 1);
 		if (ch < 0 || ch > c->max_row || pa < 0 || pa > c->max_row || c->idx[ch] < 0 ||
 		    c->idx[pa] < 0)
@@ -258,43 +266,77 @@ static int build(mvms_dagcache **out, mvms_store *st)
 		k++;
 	}
 	sqlite3_finalize(s);
-	s = NULL;
+	*out_k = k;
+	return 0;
+}
+
+/* Prefix sums of the counts, then a counting sort of the @k edges by parent: children lists. */
+static int index_children(mvms_dagcache *c, size_t k)
+{
+	/* Edges came sorted by child, so par[] is already grouped; fill children. */
+	uint32_t *fill = NULL, *child_of = c->ch, *ch = NULL;
+	int *pos = NULL;
+	size_t i;
+
 	for (i = 0; i < c->n; i++) {
 		c->par_off[i + 1] += c->par_off[i];
 		c->ch_off[i + 1] += c->ch_off[i];
 	}
-	{
-		/* Edges came sorted by child, so par[] is already grouped; fill children. */
-		uint32_t *fill = calloc(c->n + 1, sizeof(*fill)), *child_of = c->ch;
-		uint32_t *ch = malloc((k + 1) * sizeof(*ch));
-		int *pos = malloc((k + 1) * sizeof(*pos));
-		if (!fill || !ch || !pos) {
-			free(fill);
-			free(ch);
-			free(pos);
-			error = mvms_error_set(MVMS_ERROR, "out of memory");
-			goto done;
-		}
-		for (i = 0; i < k; i++) {
-			uint32_t p = c->par[i];
-			uint32_t slot = c->ch_off[p] + fill[p]++;
-			ch[slot] = child_of[i];
-			pos[slot] = c->par_pos[i];
-		}
+	fill = calloc(c->n + 1, sizeof(*fill));
+	ch = malloc((k + 1) * sizeof(*ch));
+	pos = malloc((k + 1) * sizeof(*pos));
+	if (!fill || !ch || !pos) {
 		free(fill);
-		free(c->ch);
-		free(c->ch_pos);
-		c->ch = ch;
-		c->ch_pos = pos;
+		free(ch);
+		free(pos);
+		return mvms_error_set(MVMS_ERROR, "out of memory");
 	}
+	for (i = 0; i < k; i++) {
+		uint32_t p = c->par[i];
+		uint32_t slot = c->ch_off[p] + fill[p]++;
+		ch[slot] = child_of[i];
+		pos[slot] = c->par_pos[i];
+	}
+	free(fill);
+	free(c->ch);
+	free(c->ch_pos);
+	c->ch = ch;
+	c->ch_pos = pos;
+	return 0;
+}
+
+static int build(mvms_dagcache **out, mvms_store *st)
+{
+	mvms_dagcache *c = NULL;
+	sqlite3 *h = mvms_db_handle(st->db);
+	int64_t max_model = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM models");
+	int64_t nv = pragma_i64(st, "SELECT count(*) FROM versions");
+	int64_t ne = pragma_i64(st, "SELECT count(*) FROM version_parents");
+	int32_t *model_idx = NULL;
+	size_t k;
+	int error = 0;
+
+	*out = NULL;
+	if (max_model < 0 || nv < 0 || ne < 0) {
+		error = mvms_error_set(MVMS_ERROR, "dag: cannot count versions");
+		goto done;
+	}
+	c = calloc(1, sizeof(*c));
+	MVMS_CHECK_ALLOC(c, error);
+	c->data_version = pragma_i64(st, "PRAGMA data_version");
+	c->total_changes = sqlite3_total_changes64(h);
+	c->max_row = pragma_i64(st, "SELECT coalesce(max(id), 0) FROM versions");
+	model_idx = malloc((size_t)(max_model + 1) * sizeof(*model_idx));
+	MVMS_CHECK_ALLOC(model_idx, error);
+	MVMS_TRY(alloc_arrays(c, max_model, nv, ne));
+	MVMS_TRY(load_models(c, model_idx, st, max_model));
+	MVMS_TRY(load_versions(c, st, model_idx, max_model, nv));
+	MVMS_TRY(load_edges(&k, c, st, ne));
+	MVMS_TRY(index_children(c, k));
 	MVMS_TRY(first_parent_intervals(c));
 	*out = c;
 	c = NULL;
-	goto done;
-sql:
-	error = mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
 done:
-	sqlite3_finalize(s);
 	free(model_idx);
 	cache_free(c);
 	return error;

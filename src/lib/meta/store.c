@@ -393,11 +393,9 @@ int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name)
 void mvms_store__new_uid(char *out)
 {
 	unsigned char raw[16];
-	size_t i;
 
 	randombytes_buf(raw, sizeof(raw));
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	mvms_hex_encode(out, raw, sizeof(raw));
 }
 
 int mvms_store__model_create(int64_t *out, mvms_store *st, const char *name, const char *uid_in,

@@ -180,7 +180,7 @@ int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *
 	/* 64 random bits make a collision unlikely; the primary key makes it harmless. */
 	for (tries = 0;; tries++) {
 		randombytes_buf(raw_id, sizeof(raw_id));
-		sodium_bin2hex(id, sizeof(id), raw_id, sizeof(raw_id));
+		mvms_hex_encode(id, raw_id, sizeof(raw_id));
 		s = mvms_db_stmt(st->db, "INSERT INTO tokens(id, hash, scope, models, description, "
 					 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
 		if (!s) {

@@ -178,7 +178,7 @@ static int local_backend__writer_open(mvms_backend_writer **out, mvms_backend *b
 	/* 128 random bits: concurrent writers (threads, processes) never collide, and
 	 * O_EXCL turns the impossible case into an error rather than a shared file. */
 	randombytes_buf(rnd, sizeof(rnd));
-	sodium_bin2hex(name, sizeof(name), rnd, sizeof(rnd));
+	mvms_hex_encode(name, rnd, sizeof(rnd));
 	strcat(name, ".tmp");
 	w->tmp_path = path_join(tmpdir, name);
 	MVMS_CHECK_ALLOC(w->tmp_path, error);

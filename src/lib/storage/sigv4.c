@@ -10,25 +10,12 @@
 #include <sodium.h>
 #include "sigv4.h"
 
-static const char hexdigits[] = "0123456789abcdef";
-
-static void hex_encode(char *out, const unsigned char *in, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hexdigits[in[i] >> 4];
-		out[2 * i + 1] = hexdigits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 void mvms_sigv4_sha256_hex(char out[65], const void *data, size_t len)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 
 	crypto_hash_sha256(h, data, len);
-	hex_encode(out, h, sizeof(h));
+	mvms_hex_encode(out, h, sizeof(h));
 }
 
 static int unreserved(unsigned char c)
@@ -258,7 +245,7 @@ void mvms_sigv4_signature(char out[65], const unsigned char signing_key[32],
 	unsigned char mac[32];
 
 	hmac(mac, signing_key, 32, string_to_sign);
-	hex_encode(out, mac, sizeof(mac));
+	mvms_hex_encode(out, mac, sizeof(mac));
 }
 
 int mvms_sigv4_sign(mvms_buf *authorization, mvms_buf *creq, mvms_buf *sts,
