@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQL of "which models reach this object" (see reach.h).
+ * The SQL of "which versions reach this object" (see reach.h).
  */
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -107,4 +107,60 @@ int mvms_reach_held(int *hit, mvms_db *db, enum mvms_reach_kind kind, const mvms
 		mvms_db_bind_oid(s, 1, id);
 	}
 	return first_covered(hit, db, s, models, nmodels);
+}
+
+/* Fills @out from a query of (model name, version number) rows bound already. */
+static int users(mvms_buf *out, mvms_db *db, sqlite3_stmt *s)
+{
+	int n = 0, rc;
+
+	while ((rc = mvms_db_step_row(db, s, "list the versions that use an object")) > 0)
+		mvms_buf_printf(out, "%s%s@v%lld", n++ ? ", " : "",
+				(const char *)sqlite3_column_text(s, 0),
+				(long long)sqlite3_column_int64(s, 1));
+	return rc;
+}
+
+#define USERS_OF_CHUNKS \
+	"SELECT DISTINCT m.name, v.number FROM chunks ch " \
+	"JOIN content_chunks cc ON cc.chunk_id = ch.id JOIN files f ON f.content_id = cc.content_id " \
+	"JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id "
+
+int mvms_reach_pack_users(mvms_buf *out, mvms_db *db, int64_t pack_row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.pack_id = ? ORDER BY m.name, v.number");
+
+	mvms_buf_clear(out);
+	mvms_buf_puts(out, "");
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, pack_row);
+	return users(out, db, s);
+}
+
+int mvms_reach_chunk_users(mvms_buf *out, mvms_db *db, const mvms_oid *chunk)
+{
+	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.oid = ? ORDER BY m.name, v.number");
+
+	mvms_buf_clear(out);
+	mvms_buf_puts(out, "");
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, chunk);
+	return users(out, db, s);
+}
+
+int mvms_reach_content_users(mvms_buf *out, mvms_db *db, int64_t content)
+{
+	static const char q[] =
+		"SELECT DISTINCT m.name, v.number FROM files f JOIN versions v ON v.id = f.version_id "
+		"JOIN models m ON m.id = v.model_id WHERE f.content_id = ? ORDER BY m.name, v.number";
+	sqlite3_stmt *s = mvms_db_stmt(db, q);
+
+	mvms_buf_clear(out);
+	mvms_buf_puts(out, "");
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, content);
+	return users(out, db, s);
 }
