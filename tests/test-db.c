@@ -71,6 +71,17 @@ int main(void)
 
 	is_int(mvms_db_open(&db, path, 0), 0, "reopen");
 	is_int(scalar(db, "SELECT count(*) FROM models"), 1, "data kept, migrations not re-run");
+	/* step_row: a row, then done, and an error that fails at step time is an error with
+	 * its name, never "no row" (which callers read as "not found"). */
+	a = mvms_db_stmt(db, "SELECT 1");
+	is_int(mvms_db_step_row(db, a, "one row"), 1, "step_row: a row is 1");
+	is_int(mvms_db_step_row(db, a, "one row"), 0, "step_row: then done is 0");
+	b = mvms_db_stmt(db, "SELECT abs(-9223372036854775807 - 1)");
+	rc = mvms_db_step_row(db, b, "overflow");
+	ok(rc < 0, "step_row: an error at step time is negative, not 0 (%d)", rc);
+	ok(strstr(mvms_error_last(), "overflow") != NULL, "step_row: the message names what failed (%s)",
+	   mvms_error_last());
+	is_int(mvms_db_step_row(db, b, "overflow again"), rc, "step_row: the statement was reset");
 	is_int(mvms_db_exec(db, "PRAGMA user_version = 9999"), 0, "pretend a newer schema");
 	mvms_db_free(db);
 	db = NULL;

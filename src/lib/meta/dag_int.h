@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to diff.c and merge.c: a version's files and a file content's tensors as read
- * from the database, sorted by path and by name.
+ * from the database (meta/dagq.c), sorted by path and by name.
  */
 #ifndef MVMS_DAG_INT_H
 #define MVMS_DAG_INT_H

@@ -294,6 +294,16 @@ int mvms_db_step_done(mvms_db *db, sqlite3_stmt *st, const char *what)
 	return error;
 }
 
+int mvms_db_step_row(mvms_db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : mvms_db_error(db, rc, what);
+}
+
 int mvms_db_changes(mvms_db *db)
 {
 	return sqlite3_changes(db->h);

@@ -50,6 +50,14 @@ int mvms_db_error(mvms_db *db, int rc, const char *what);
 /** Steps a statement expected to finish without rows (INSERT/UPDATE/DELETE). */
 int mvms_db_step_done(mvms_db *db, sqlite3_stmt *st, const char *what);
 
+/**
+ * Steps a query: 1 when it gives a row (read its columns, then step again or reset), 0
+ * when it is done (reset), a negative MVMS_E* with "db: WHAT: why" set on a database error
+ * (reset). A database error is never an absent row: callers that turn 0 into
+ * MVMS_ENOTFOUND cannot mistake a locked or broken database for a missing one.
+ */
+int mvms_db_step_row(mvms_db *db, sqlite3_stmt *st, const char *what);
+
 /** sqlite3_changes() of the last statement. */
 int mvms_db_changes(mvms_db *db);
 

@@ -220,7 +220,9 @@ int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_
 		if (!(s = mvms_db_stmt(st->db, "SELECT count(*) FROM leases WHERE expires_at <= ?")))
 			return MVMS_ERROR;
 		sqlite3_bind_int64(s, 1, now);
-		if (sqlite3_step(s) == SQLITE_ROW)
+		if ((rc = mvms_db_step_row(st->db, s, "count expired leases")) < 0)
+			return rc;
+		if (rc > 0)
 			*expired = (uint64_t)sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
 	}

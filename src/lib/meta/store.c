@@ -432,17 +432,17 @@ done:
 int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT uid FROM models WHERE id = ?");
-	int error = 0;
+	int rc;
 
 	if (!s)
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, model_id);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(uid_out, 33, "%s", (const char *)sqlite3_column_text(s, 0));
-	else
-		error = mvms_error_set(MVMS_ENOTFOUND, "model #%lld not found", (long long)model_id);
+	if ((rc = mvms_db_step_row(st->db, s, "read a model's uid")) <= 0)
+		return rc < 0 ? rc : mvms_error_set(MVMS_ENOTFOUND, "model #%lld not found",
+						    (long long)model_id);
+	snprintf(uid_out, 33, "%s", (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
-	return error;
+	return 0;
 }
 
 int mvms_model_register(mvms_store *st, const char *name, const char *description)

@@ -76,8 +76,8 @@ int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row);
 /* Loads the versions of rows[0..n) into a new array (mvms_version_list_free). */
 int mvms_version__load_rows(mvms_version_info ***out, size_t *count, mvms_store *st,
 			    const int64_t *rows, size_t n);
-/* The model row id of a version row: MVMS_ENOTFOUND, with no message set, when the row
- * cannot be read (absent, or any database error). */
+/* The model row id of a version row: MVMS_ENOTFOUND (with a message) when there is no such
+ * row, the database's error when it cannot be read. */
 int mvms_version__model(int64_t *out, mvms_store *st, int64_t row);
 /* Branch head row id (0 with MVMS_ENOTFOUND when the branch does not exist). */
 int mvms_refs__branch_head(int64_t *out, mvms_store *st, int64_t model_id, const char *branch);

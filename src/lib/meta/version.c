@@ -128,17 +128,17 @@ done:
 int mvms_version__model(int64_t *out, mvms_store *st, int64_t row)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT model_id FROM versions WHERE id = ?");
-	int error = MVMS_ENOTFOUND;
+	int rc;
 
 	if (!s)
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, row);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		error = 0;
-	}
+	if ((rc = mvms_db_step_row(st->db, s, "read a version's model")) <= 0)
+		return rc < 0 ? rc : mvms_error_set(MVMS_ENOTFOUND, "version #%lld not found",
+						    (long long)row);
+	*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return error;
+	return 0;
 }
 
 void mvms_version_info_free(mvms_version_info *v)
@@ -252,17 +252,16 @@ done:
 int mvms_version__row(int64_t *out, mvms_store *st, const char *id)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT id FROM versions WHERE oid = ?");
-	int error = 0;
+	int rc;
 
 	if (!s)
 		return MVMS_ERROR;
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		*out = sqlite3_column_int64(s, 0);
-	else
-		error = mvms_error_set(MVMS_ENOTFOUND, "version %.12s not found", id);
+	if ((rc = mvms_db_step_row(st->db, s, "find a version")) <= 0)
+		return rc < 0 ? rc : mvms_error_set(MVMS_ENOTFOUND, "version %.12s not found", id);
+	*out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return error;
+	return 0;
 }
 
 int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,

@@ -10,6 +10,7 @@
 #include "store_int.h"
 #include "mvms/dag.h"
 #include "dag_int.h"
+#include "dagq.h"
 
 /* A set of chunk row ids. */
 typedef struct id_set {
@@ -51,119 +52,6 @@ static int ids_has(const id_set *s, int64_t k)
 	     i = (i + 1) & (s->cap - 1))
 		if (s->keys[i] == k)
 			return 1;
-	return 0;
-}
-
-void mvms_dag__free_files(mvms_vfile *f, size_t n)
-{
-	size_t i;
-
-	for (i = 0; f && i < n; i++)
-		free(f[i].path);
-	free(f);
-}
-
-int mvms_dag__load_files(mvms_vfile **out, size_t *count, mvms_store *st, int64_t row)
-{
-	static const char q[] =
-		"SELECT f.path, f.mode, c.id, c.oid, c.size, c.format FROM files f "
-		"JOIN contents c ON c.id = f.content_id WHERE f.version_id = ? ORDER BY f.path";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	mvms_vfile *list = NULL, *t;
-	size_t n = 0, cap = 0;
-	int error = 0, rc;
-
-	*out = NULL;
-	*count = 0;
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			t = realloc(list, cap * sizeof(*t));
-			MVMS_CHECK_ALLOC(t, error);
-			list = t;
-		}
-		memset(&list[n], 0, sizeof(list[n]));
-		list[n].path = mvms_db_column_strdup(s, 0);
-		n++;
-		MVMS_CHECK_ALLOC(list[n - 1].path, error);
-		list[n - 1].mode = (unsigned)sqlite3_column_int(s, 1);
-		list[n - 1].content = sqlite3_column_int64(s, 2);
-		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 3));
-		list[n - 1].size = (uint64_t)sqlite3_column_int64(s, 4);
-		list[n - 1].safetensors = strcmp((const char *)sqlite3_column_text(s, 5), "safetensors") == 0;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		error = mvms_db_error(st->db, rc, "diff: list files");
-done:
-	sqlite3_reset(s);
-	if (error < 0) {
-		mvms_dag__free_files(list, n);
-		return error;
-	}
-	*out = list;
-	*count = n;
-	return 0;
-}
-
-void mvms_dag__free_tensors(mvms_vtensor *t, size_t n)
-{
-	size_t i;
-
-	for (i = 0; t && i < n; i++) {
-		free(t[i].name);
-		free(t[i].dtype);
-		free(t[i].shape);
-	}
-	free(t);
-}
-
-int mvms_dag__load_tensors(mvms_vtensor **out, size_t *count, mvms_store *st, int64_t content)
-{
-	static const char q[] =
-		"SELECT name, dtype, shape, length, oid, offset FROM tensors WHERE content_id = ? ORDER BY name";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	mvms_vtensor *list = NULL, *t;
-	size_t n = 0, cap = 0;
-	int error = 0, rc;
-
-	*out = NULL;
-	*count = 0;
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, content);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			t = realloc(list, cap * sizeof(*t));
-			MVMS_CHECK_ALLOC(t, error);
-			list = t;
-		}
-		memset(&list[n], 0, sizeof(list[n]));
-		n++;
-		list[n - 1].name = mvms_db_column_strdup(s, 0);
-		list[n - 1].dtype = mvms_db_column_strdup(s, 1);
-		list[n - 1].shape = mvms_db_column_strdup(s, 2);
-		list[n - 1].length = (uint64_t)sqlite3_column_int64(s, 3);
-		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 4));
-		list[n - 1].offset = (uint64_t)sqlite3_column_int64(s, 5);
-		if (!list[n - 1].name || !list[n - 1].dtype || !list[n - 1].shape) {
-			error = mvms_error_set(MVMS_ERROR, "out of memory");
-			goto done;
-		}
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		error = mvms_db_error(st->db, rc, "diff: list tensors");
-done:
-	sqlite3_reset(s);
-	if (error < 0) {
-		mvms_dag__free_tensors(list, n);
-		return error;
-	}
-	*out = list;
-	*count = n;
 	return 0;
 }
 
@@ -240,49 +128,43 @@ done:
 	return error;
 }
 
+/* Bytes of a content in chunks a version has, and in chunks it lacks. */
+typedef struct cost_sum {
+	const id_set *a_chunks;
+	uint64_t shared, fresh;
+} cost_sum;
+
+static int on_cost_chunk(int64_t chunk, uint64_t len, void *payload)
+{
+	cost_sum *c = payload;
+
+	if (ids_has(c->a_chunks, chunk))
+		c->shared += len;
+	else
+		c->fresh += len;
+	return 0;
+}
+
 /* Bytes of content @cb in chunks that @a_chunks has, and in chunks it lacks. */
 static int cost(uint64_t *shared, uint64_t *fresh, mvms_store *st, const id_set *a_chunks,
 		int64_t cb)
 {
-	static const char q[] =
-		"SELECT cc.chunk_id, ch.raw_len FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
-		"WHERE cc.content_id = ?";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	int rc;
+	cost_sum c = { a_chunks, 0, 0 };
+	int error = mvms_dagq_content_chunks(st->db, cb, on_cost_chunk, &c);
 
-	*shared = *fresh = 0;
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, cb);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		uint64_t len = (uint64_t)sqlite3_column_int64(s, 1);
-		if (ids_has(a_chunks, sqlite3_column_int64(s, 0)))
-			*shared += len;
-		else
-			*fresh += len;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : mvms_db_error(st->db, rc, "diff: chunk list");
+	*shared = c.shared;
+	*fresh = c.fresh;
+	return error;
+}
+
+static int on_version_chunk(int64_t chunk, void *payload)
+{
+	return ids_add(payload, chunk);
 }
 
 static int version_chunks(id_set *out, mvms_store *st, int64_t row)
 {
-	static const char q[] =
-		"SELECT DISTINCT cc.chunk_id FROM files f JOIN content_chunks cc ON cc.content_id = f.content_id "
-		"WHERE f.version_id = ?";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	int rc, error = 0;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if ((error = ids_add(out, sqlite3_column_int64(s, 0))) < 0)
-			break;
-	sqlite3_reset(s);
-	if (error == 0 && rc != SQLITE_DONE)
-		error = mvms_db_error(st->db, rc, "diff: chunks");
-	return error;
+	return mvms_dagq_version_chunks(st->db, row, on_version_chunk, out);
 }
 
 static int add_file(mvms_diff *d, char status, const mvms_vfile *a, const mvms_vfile *b)

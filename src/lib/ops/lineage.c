@@ -10,6 +10,7 @@
 #include "store_int.h"
 #include "mvms/dag.h"
 #include "dag_int.h"
+#include "dagq.h"
 
 /* int64 row id -> node index, open addressing. */
 typedef struct row_map {
@@ -87,13 +88,9 @@ typedef struct walk {
 
 static int add_node(size_t *out, walk *w, int64_t row, int depth)
 {
-	static const char q[] =
-		"SELECT v.oid, m.name, v.number, v.message, v.created_at FROM versions v "
-		"JOIN models m ON m.id = v.model_id WHERE v.id = ?";
 	mvms_lineage *l = w->l;
 	mvms_lineage_node *n;
-	sqlite3_stmt *s;
-	int error = 0;
+	int rc;
 
 	if (l->node_count == w->cap_nodes) {
 		size_t ncap = w->cap_nodes ? w->cap_nodes * 2 : 64;
@@ -107,29 +104,18 @@ static int add_node(size_t *out, walk *w, int64_t row, int depth)
 			return mvms_error_set(MVMS_ERROR, "out of memory");
 		w->cap_nodes = ncap;
 	}
-	if (!(s = mvms_db_stmt(w->st->db, q)))
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return mvms_error_set(MVMS_ENOTFOUND, "lineage: version #%lld vanished", (long long)row);
-	}
 	n = &l->nodes[l->node_count];
 	memset(n, 0, sizeof(*n));
-	snprintf(n->id, sizeof(n->id), "%s", (const char *)sqlite3_column_text(s, 0));
-	n->model = mvms_db_column_strdup(s, 1);
-	n->number = sqlite3_column_int64(s, 2);
-	n->message = mvms_db_column_strdup(s, 3);
-	n->created_at = sqlite3_column_int64(s, 4);
+	if ((rc = mvms_dagq_node(n, w->st->db, row)) <= 0) {
+		free(n->model);
+		free(n->message);
+		return rc < 0 ? rc : mvms_error_set(MVMS_ENOTFOUND, "lineage: version #%lld vanished",
+						    (long long)row);
+	}
 	n->depth = depth;
-	sqlite3_reset(s);
 	w->rows[l->node_count] = row;
 	*out = l->node_count++;
-	if (!n->model || !n->message)
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-	if (error == 0)
-		error = rm_put(&w->map, row, *out);
-	return error;
+	return rm_put(&w->map, row, *out);
 }
 
 static int add_edge(walk *w, size_t child, size_t parent, int position)
@@ -154,10 +140,6 @@ static int add_edge(walk *w, size_t child, size_t parent, int position)
 /* Breadth-first from node 0, up (parents) or down (children). */
 static int bfs(walk *w, int up, int depth_limit)
 {
-	static const char q_up[] =
-		"SELECT parent, position FROM version_parents WHERE child = ? ORDER BY position";
-	static const char q_down[] =
-		"SELECT child, position FROM version_parents WHERE parent = ?";
 	size_t *queue = NULL, qh = 0, qt = 0, qcap = 0, cur, other;
 	int64_t *nbr = NULL;
 	int *pos = NULL;
@@ -169,38 +151,12 @@ static int bfs(walk *w, int up, int depth_limit)
 	qcap = 64;
 	queue[qt++] = 0;
 	while (qh < qt) {
-		sqlite3_stmt *s;
 		cur = queue[qh++];
 		d = w->l->nodes[cur].depth;
 		if (depth_limit >= 0 && (d < 0 ? -d : d) >= depth_limit)
 			continue;
-		if (!(s = mvms_db_stmt(w->st->db, up ? q_up : q_down))) {
-			error = MVMS_ERROR;
-			goto done;
-		}
-		sqlite3_bind_int64(s, 1, w->rows[cur]);
 		/* Collect first: add_node runs another statement. */
-		nn = 0;
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			if (nn == ncap) {
-				ncap = ncap ? ncap * 2 : 8;
-				int64_t *tn = realloc(nbr, ncap * sizeof(*tn));
-				int *tp = tn ? realloc(pos, ncap * sizeof(*tp)) : NULL;
-				if (tn)
-					nbr = tn;
-				if (tp)
-					pos = tp;
-				if (!tn || !tp) {
-					sqlite3_reset(s);
-					error = mvms_error_set(MVMS_ERROR, "out of memory");
-					goto done;
-				}
-			}
-			nbr[nn] = sqlite3_column_int64(s, 0);
-			pos[nn] = sqlite3_column_int(s, 1);
-			nn++;
-		}
-		sqlite3_reset(s);
+		MVMS_TRY(mvms_dagq_neighbours(&nbr, &pos, &nn, &ncap, w->st->db, w->rows[cur], up));
 		for (k = 0; k < nn; k++) {
 			if (!rm_get(&w->map, nbr[k], &other)) {
 				MVMS_TRY(add_node(&other, w, nbr[k], up ? d + 1 : d - 1));
@@ -471,36 +427,23 @@ static int pnode_get(size_t *out, paint *p, int64_t row, int64_t gen)
 
 static int generation_of(int64_t *out, const paint *p, int64_t row)
 {
-	mvms_store *st = p->st;
-	sqlite3_stmt *s;
-	int error = MVMS_ENOTFOUND, node;
+	int rc, node;
 
 	if (p->dc && (node = mvms_dag__node(p->dc, row)) >= 0) {
 		*out = mvms_dag__gen(p->dc, node);
 		return 0;
 	}
-	if (!(s = mvms_db_stmt(st->db, "SELECT generation FROM versions WHERE id = ?")))
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(s, 0);
-		error = 0;
-	}
-	sqlite3_reset(s);
-	return error;
+	if ((rc = mvms_dagq_generation(out, p->st->db, row)) < 0)
+		return rc;
+	return rc ? 0 : mvms_error_set(MVMS_ENOTFOUND, "version #%lld not found", (long long)row);
 }
 
 /* Parents of a version with their generations; *out is malloc()ed pairs (row, gen). */
 static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 {
-	static const char q[] =
-		"SELECT vp.parent, v.generation FROM version_parents vp "
-		"JOIN versions v ON v.id = vp.parent WHERE vp.child = ? ORDER BY vp.position";
-	mvms_store *st = p->st;
-	sqlite3_stmt *s;
-	int64_t *list = NULL, *t;
+	int64_t *list = NULL;
 	size_t k = 0;
-	int rc, node;
+	int node;
 
 	*out = NULL;
 	*n = 0;
@@ -519,29 +462,7 @@ static int parents_of(int64_t **out, size_t *n, const paint *p, int64_t row)
 		*n = np;
 		return 0;
 	}
-	if (!(s = mvms_db_stmt(st->db, q)))
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		t = realloc(list, (k + 1) * 2 * sizeof(*t));
-		if (!t) {
-			free(list);
-			sqlite3_reset(s);
-			return mvms_error_set(MVMS_ERROR, "out of memory");
-		}
-		list = t;
-		list[2 * k] = sqlite3_column_int64(s, 0);
-		list[2 * k + 1] = sqlite3_column_int64(s, 1);
-		k++;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		free(list);
-		return mvms_db_error(st->db, rc, "read parents");
-	}
-	*out = list;
-	*n = k;
-	return 0;
+	return mvms_dagq_parents(out, n, p->st->db, row);
 }
 
 /* 1 when the index proves x an ancestor of y without a walk (first parents only, or with

@@ -485,6 +485,69 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 	return add_conflict(c, path, NULL, kind, idb, ido, idt);
 }
 
+/* The file lists of a three-way merge; c->out points into them until the commit. */
+typedef struct trees {
+	int64_t *bases;
+	size_t nbases, nb, no, nt;
+	mvms_vfile **blists, *fo, *ft;
+	size_t *bcounts;
+	base_entry *vb;
+} trees;
+
+static void trees_free(trees *t)
+{
+	size_t i;
+
+	free(t->vb);
+	for (i = 0; t->blists && i < t->nbases; i++)
+		mvms_dag__free_files(t->blists[i], t->bcounts[i]);
+	free(t->blists);
+	free(t->bcounts);
+	mvms_dag__free_files(t->fo, t->no);
+	mvms_dag__free_files(t->ft, t->nt);
+	free(t->bases);
+}
+
+/* Merges the files of version rows @head and @src against their merge bases, path by path
+ * (the three sorted path lists walked together), into c->out and c->res's conflicts. */
+static int merge_trees(merge_ctx *c, trees *t, int64_t head, int64_t src)
+{
+	mvms_store *st = c->st;
+	size_t i, j, k, bi;
+	int error = 0;
+
+	MVMS_TRY(mvms_dag__merge_base_rows(&t->bases, &t->nbases, st, head, src));
+	t->blists = calloc(t->nbases + 1, sizeof(*t->blists));
+	t->bcounts = calloc(t->nbases + 1, sizeof(*t->bcounts));
+	MVMS_CHECK_ALLOC(t->blists, error);
+	MVMS_CHECK_ALLOC(t->bcounts, error);
+	for (i = 0; i < t->nbases; i++)
+		MVMS_TRY(mvms_dag__load_files(&t->blists[i], &t->bcounts[i], st, t->bases[i]));
+	MVMS_TRY(virtual_base(&t->vb, &t->nb, t->blists, t->bcounts, t->nbases));
+	MVMS_TRY(mvms_dag__load_files(&t->fo, &t->no, st, head));
+	MVMS_TRY(mvms_dag__load_files(&t->ft, &t->nt, st, src));
+	for (bi = 0, j = 0, k = 0; bi < t->nb || j < t->no || k < t->nt;) {
+		const char *path = NULL;
+		const base_entry *xb = NULL;
+		const mvms_vfile *xo = NULL, *xt = NULL;
+		if (bi < t->nb)
+			path = t->vb[bi].path;
+		if (j < t->no && (!path || strcmp(t->fo[j].path, path) < 0))
+			path = t->fo[j].path;
+		if (k < t->nt && (!path || strcmp(t->ft[k].path, path) < 0))
+			path = t->ft[k].path;
+		if (bi < t->nb && strcmp(t->vb[bi].path, path) == 0)
+			xb = &t->vb[bi++];
+		if (j < t->no && strcmp(t->fo[j].path, path) == 0)
+			xo = &t->fo[j++];
+		if (k < t->nt && strcmp(t->ft[k].path, path) == 0)
+			xt = &t->ft[k++];
+		MVMS_TRY(merge_path(c, path, xb, xo, xt));
+	}
+done:
+	return error;
+}
+
 static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, int64_t from,
 			int64_t to)
 {
@@ -503,17 +566,16 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	merge_ctx c;
 	mvms_merge_result *res = NULL;
 	const char *branch;
-	int64_t model_id, head = 0, src, src_model, *bases = NULL, parents[2];
-	size_t nbases = 0, nb = 0, no = 0, nt = 0, i, j, k, bi;
-	mvms_vfile **blists = NULL, *fo = NULL, *ft = NULL;
-	size_t *bcounts = NULL;
-	base_entry *vb = NULL;
+	int64_t model_id, head = 0, src, src_model, parents[2];
+	size_t i;
 	mvms_push_result pr;
+	trees tr;
 	char *message = NULL;
 	int error = 0, anc, leased = 0;
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
+	memset(&tr, 0, sizeof(tr));
 	if (!opts)
 		opts = &defaults;
 	/* Before the first tmp-merge-* file: gc keeps what this merge writes (lease.c). */
@@ -554,36 +616,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 		goto report_head;
 	}
 
-	MVMS_TRY(mvms_dag__merge_base_rows(&bases, &nbases, st, head, src));
-	blists = calloc(nbases + 1, sizeof(*blists));
-	bcounts = calloc(nbases + 1, sizeof(*bcounts));
-	MVMS_CHECK_ALLOC(blists, error);
-	MVMS_CHECK_ALLOC(bcounts, error);
-	for (i = 0; i < nbases; i++)
-		MVMS_TRY(mvms_dag__load_files(&blists[i], &bcounts[i], st, bases[i]));
-	MVMS_TRY(virtual_base(&vb, &nb, blists, bcounts, nbases));
-	MVMS_TRY(mvms_dag__load_files(&fo, &no, st, head));
-	MVMS_TRY(mvms_dag__load_files(&ft, &nt, st, src));
-
-	/* Walk the three sorted path lists together. */
-	for (bi = 0, j = 0, k = 0; bi < nb || j < no || k < nt;) {
-		const char *path = NULL;
-		const base_entry *xb = NULL;
-		const mvms_vfile *xo = NULL, *xt = NULL;
-		if (bi < nb)
-			path = vb[bi].path;
-		if (j < no && (!path || strcmp(fo[j].path, path) < 0))
-			path = fo[j].path;
-		if (k < nt && (!path || strcmp(ft[k].path, path) < 0))
-			path = ft[k].path;
-		if (bi < nb && strcmp(vb[bi].path, path) == 0)
-			xb = &vb[bi++];
-		if (j < no && strcmp(fo[j].path, path) == 0)
-			xo = &fo[j++];
-		if (k < nt && strcmp(ft[k].path, path) == 0)
-			xt = &ft[k++];
-		MVMS_TRY(merge_path(&c, path, xb, xo, xt));
-	}
+	MVMS_TRY(merge_trees(&c, &tr, head, src));
 	if (res->conflict_count) {
 		error = mvms_error_set(MVMS_EMERGE, "merge: %zu conflict%s; nothing was written "
 				       "(resolve with --ours, --theirs or --resolve PATH=ours|theirs)",
@@ -627,14 +660,7 @@ done:
 	free(c.tmpfiles);
 	free(c.out);
 	free(message);
-	free(vb);
-	for (i = 0; blists && i < nbases; i++)
-		mvms_dag__free_files(blists[i], bcounts[i]);
-	free(blists);
-	free(bcounts);
-	mvms_dag__free_files(fo, no);
-	mvms_dag__free_files(ft, nt);
-	free(bases);
+	trees_free(&tr);
 	mvms_lease__drop(st, leased);
 	if (error == 0 || error == MVMS_EMERGE)
 		*out = res;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "store_int.h"
 #include "mvms/gc.h"
+#include "gcrows.h"
 
 /* Objects re-checked and removed per hold of the write lock: pushes wait at most this many
  * stats and removes (a few seconds on S3). */
@@ -88,27 +89,6 @@ static int cutoff_at(sweep *w, int reap)
 	return 0;
 }
 
-/* 1 when the query (binding ?1 = an id, ?2 = the cutoff) finds a row, 0 when not. */
-static int exists(sweep *w, const char *sql, const mvms_oid *id, const char *text)
-{
-	sqlite3_stmt *s = mvms_db_stmt(w->st->db, sql);
-	int rc;
-
-	if (!s)
-		return MVMS_ERROR;
-	if (text)
-		sqlite3_bind_text(s, 1, text, -1, SQLITE_TRANSIENT);
-	else
-		mvms_db_bind_oid(s, 1, id);
-	if (sqlite3_bind_parameter_count(s) > 1)
-		sqlite3_bind_int64(s, 2, w->cutoff);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc == SQLITE_ROW;
-	return mvms_db_error(w->st->db, rc, "gc");
-}
-
 /*
  * Whether something references an object. For real (after the content rows no version
  * uses are gone) any row counts; a dry run removed nothing, so it counts the rows that
@@ -116,30 +96,17 @@ static int exists(sweep *w, const char *sql, const mvms_oid *id, const char *tex
  */
 static int pack_used(sweep *w, const mvms_oid *pid)
 {
-	static const char strict[] =
-		"SELECT 1 FROM packs p JOIN chunks c ON c.pack_id = p.id JOIN content_chunks cc "
-		"ON cc.chunk_id = c.id WHERE p.oid = ?1 LIMIT 1";
-	static const char dry[] =
-		"SELECT 1 FROM packs p JOIN chunks c ON c.pack_id = p.id JOIN content_chunks cc "
-		"ON cc.chunk_id = c.id JOIN contents ct ON ct.id = cc.content_id WHERE p.oid = ?1 AND "
-		"(ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f WHERE f.content_id = ct.id)) LIMIT 1";
-
-	return exists(w, w->o->dry_run ? dry : strict, pid, NULL);
+	return mvms_gcrows_pack_used(w->st->db, pid, w->o->dry_run, w->cutoff);
 }
 
 static int content_kept(sweep *w, const mvms_oid *id)
 {
-	static const char strict[] = "SELECT 1 FROM contents WHERE oid = ?1";
-	static const char dry[] =
-		"SELECT 1 FROM contents c WHERE c.oid = ?1 AND (c.created_at > ?2 OR "
-		"EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id))";
-
-	return exists(w, w->o->dry_run ? dry : strict, id, NULL);
+	return mvms_gcrows_content_kept(w->st->db, id, w->o->dry_run, w->cutoff);
 }
 
 static int pack_row(sweep *w, const mvms_oid *pid)
 {
-	return exists(w, "SELECT 1 FROM packs WHERE oid = ?1", pid, NULL);
+	return mvms_gcrows_pack_indexed(w->st->db, pid);
 }
 
 static const char *reason(const cand *c)
@@ -260,9 +227,7 @@ static int on_object(const char *key, uint64_t size, int64_t mtime, void *payloa
 	} else if (w->kind == K_FILES) {
 		used = content_kept(w, &id);
 	} else {
-		char hex[MVMS_OID_HEXSZ + 1];
-		mvms_oid_fmt(hex, &id);
-		used = exists(w, "SELECT 1 FROM versions WHERE oid = ?1", NULL, hex);
+		used = mvms_gcrows_manifest_used(w->st->db, &id);
 	}
 	if (used < 0)
 		return -1;
@@ -283,54 +248,59 @@ static int cmp_oid(const void *a, const void *b)
 	return mvms_oid_cmp(a, b);
 }
 
+/* Pack rows the listing did not show, gathered while the packs query runs. */
+typedef struct unlisted {
+	const sweep *w;
+	mvms_oid *ids;
+	int64_t *times;
+	size_t n, cap;
+} unlisted;
+
+static int on_pack_row(const mvms_oid *id, int64_t created_at, void *payload)
+{
+	unlisted *u = payload;
+	const sweep *w = u->w;
+
+	if (w->nlisted && bsearch(id, w->listed, w->nlisted, sizeof(*id), cmp_oid))
+		return 0;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? u->cap * 2 : 16;
+		mvms_oid *t = realloc(u->ids, cap * sizeof(*t));
+		int64_t *v = t ? realloc(u->times, cap * sizeof(*v)) : NULL;
+		u->ids = t ? t : u->ids;
+		u->times = v ? v : u->times;
+		if (!t || !v)
+			return mvms_error_set(MVMS_ERROR, "out of memory");
+		u->cap = cap;
+	}
+	u->ids[u->n] = *id;
+	u->times[u->n++] = created_at;
+	return 0;
+}
+
 /* Index rows of packs the listing did not show, that nothing uses: candidates too. */
 static int missing_packs(sweep *w)
 {
-	sqlite3_stmt *s = mvms_db_stmt(w->st->db, "SELECT oid, created_at FROM packs");
-	mvms_oid *ids = NULL, id;
-	int64_t *times = NULL;
-	size_t n = 0, cap = 0, i;
+	unlisted u;
+	size_t i;
 	char key[MVMS_KEY_MAX];
-	int error = 0, rc, used;
+	int error = 0, used;
 
-	if (!s)
-		return MVMS_ERROR;
+	memset(&u, 0, sizeof(u));
+	u.w = w;
 	if (w->nlisted)
 		qsort(w->listed, w->nlisted, sizeof(*w->listed), cmp_oid);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (mvms_db_column_oid(&id, s, 0) < 0 ||
-		    (w->nlisted && bsearch(&id, w->listed, w->nlisted, sizeof(id), cmp_oid)))
+	MVMS_TRY(mvms_gcrows_packs(w->st->db, on_pack_row, &u));
+	for (i = 0; i < u.n; i++) {
+		MVMS_TRY((used = pack_used(w, &u.ids[i])) < 0 ? used : 0);
+		if (used || young(w, u.times[i]))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			mvms_oid *t = realloc(ids, cap * sizeof(*t));
-			int64_t *u = t ? realloc(times, cap * sizeof(*u)) : NULL;
-			ids = t ? t : ids;
-			times = u ? u : times;
-			if (!t || !u) {
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				goto done;
-			}
-		}
-		ids[n] = id;
-		times[n++] = sqlite3_column_int64(s, 1);
-	}
-	if (rc != SQLITE_DONE) {
-		error = mvms_db_error(w->st->db, rc, "gc: packs");
-		goto done;
-	}
-	sqlite3_reset(s);
-	for (i = 0; i < n; i++) {
-		MVMS_TRY((used = pack_used(w, &ids[i])) < 0 ? used : 0);
-		if (used || young(w, times[i]))
-			continue;
-		mvms_object_key(key, sizeof(key), "packs", &ids[i]);
-		MVMS_TRY(add(w, key, 0, times[i], K_PACK_ROWS, &ids[i], 1));
+		mvms_object_key(key, sizeof(key), "packs", &u.ids[i]);
+		MVMS_TRY(add(w, key, 0, u.times[i], K_PACK_ROWS, &u.ids[i], 1));
 	}
 done:
-	sqlite3_reset(s);
-	free(ids);
-	free(times);
+	free(u.ids);
+	free(u.times);
 	return error;
 }
 
@@ -408,40 +378,14 @@ done:
 /* Phase 1: rows of contents no version uses (and their chunk lists and tensors). */
 static int drop_contents(sweep *w)
 {
-	static const char q_count[] =
-		"SELECT count(*) FROM contents c WHERE c.created_at <= ?1 AND NOT EXISTS "
-		"(SELECT 1 FROM files f WHERE f.content_id = c.id)";
-	static const char *const q_del[] = {
-		"DELETE FROM tensors WHERE content_id IN (SELECT c.id FROM contents c WHERE "
-		"c.created_at <= ?1 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id))",
-		"DELETE FROM content_chunks WHERE content_id IN (SELECT c.id FROM contents c WHERE "
-		"c.created_at <= ?1 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id))",
-		"DELETE FROM contents WHERE created_at <= ?1 AND NOT EXISTS "
-		"(SELECT 1 FROM files f WHERE f.content_id = contents.id)",
-	};
-	sqlite3_stmt *s;
-	size_t i;
 	int error = 0, began = 0;
 
 	MVMS_TRY(w->o->dry_run ? mvms_db_exec(w->st->db, "BEGIN") : mvms_db_begin(w->st->db));
 	began = 1;
 	MVMS_TRY(cutoff_at(w, !w->o->dry_run));
-	if (!(s = mvms_db_stmt(w->st->db, q_count))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_int64(s, 1, w->cutoff);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		w->res->contents = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	for (i = 0; !w->o->dry_run && i < MVMS_ARRAY_SIZE(q_del); i++) {
-		if (!(s = mvms_db_stmt(w->st->db, q_del[i]))) {
-			error = MVMS_ERROR;
-			goto done;
-		}
-		sqlite3_bind_int64(s, 1, w->cutoff);
-		MVMS_TRY(mvms_db_step_done(w->st->db, s, "gc: drop unused contents"));
-	}
+	MVMS_TRY(mvms_gcrows_unused_contents(&w->res->contents, w->st->db, w->cutoff));
+	if (!w->o->dry_run)
+		MVMS_TRY(mvms_gcrows_drop_unused_contents(w->st->db, w->cutoff));
 	if (w->o->dry_run)
 		mvms_db_rollback(w->st->db);
 	else
@@ -503,35 +447,6 @@ static int restat(sweep *w, cand *c)
 	return error;
 }
 
-/* Drops a pack's index rows (chunks, then the pack). */
-static int drop_pack_rows(sweep *w, const mvms_oid *pid)
-{
-	static const char q_count[] =
-		"SELECT count(*) FROM chunks WHERE pack_id = (SELECT id FROM packs WHERE oid = ?)";
-	static const char q_chunks[] =
-		"DELETE FROM chunks WHERE pack_id = (SELECT id FROM packs WHERE oid = ?)";
-	static const char q_pack[] = "DELETE FROM packs WHERE oid = ?";
-	const char *const q[] = { q_chunks, q_pack };
-	sqlite3_stmt *s;
-	size_t i;
-	int error = 0;
-
-	if (!(s = mvms_db_stmt(w->st->db, q_count)))
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, pid);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		w->res->chunks += (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	for (i = 0; i < 2; i++) {
-		if (!(s = mvms_db_stmt(w->st->db, q[i])))
-			return MVMS_ERROR;
-		mvms_db_bind_oid(s, 1, pid);
-		MVMS_TRY(mvms_db_step_done(w->st->db, s, "gc: drop pack rows"));
-	}
-done:
-	return error;
-}
-
 /* First hold of the lock for a batch: index rows of unused packs go (committed before any
  * object is touched). */
 static int batch_rows(sweep *w, cand *c, size_t n)
@@ -575,7 +490,7 @@ static int batch_rows(sweep *w, cand *c, size_t n)
 			w->res->kept_young++;
 			continue;
 		}
-		MVMS_TRY(drop_pack_rows(w, &c[i].id));
+		MVMS_TRY(mvms_gcrows_drop_pack(&w->res->chunks, w->st->db, &c[i].id));
 		if (c[i].kind == K_PACK_ROWS) {
 			c[i].done = 1;
 			MVMS_TRY(report(w, &c[i]));
@@ -607,14 +522,10 @@ static int remove_one(sweep *w, const cand *c)
 /* Whether a candidate is (still) referenced, under the lock. */
 static int referenced(sweep *w, const cand *c)
 {
-	char hex[MVMS_OID_HEXSZ + 1];
-
 	switch (c->kind) {
 	case K_PACK: return w->o->dry_run ? pack_used(w, &c->id) : pack_row(w, &c->id);
 	case K_FILES: return content_kept(w, &c->id);
-	case K_MANIFEST:
-		mvms_oid_fmt(hex, &c->id);
-		return exists(w, "SELECT 1 FROM versions WHERE oid = ?1", NULL, hex);
+	case K_MANIFEST: return mvms_gcrows_manifest_used(w->st->db, &c->id);
 	default: return 0;
 	}
 }

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include "mvms/token.h"
 #include "store_int.h"
+#include "tokens.h"
 
 #define TOKEN_PREFIX "mvms_"
 #define TOKEN_PREFIX_LEN 5
@@ -25,8 +26,6 @@
 #define HASH_BYTES crypto_generichash_BYTES
 #define GLOB_MAX 256
 #define CREATE_TRIES 4
-
-#define TOKEN_COLUMNS "id, scope, models, created_at, expires_at, description, revoked_at"
 
 static int is_lower_hex(const char *s, size_t n)
 {
@@ -121,41 +120,13 @@ done:
 	return error;
 }
 
-/* Fills @t from a row selected with TOKEN_COLUMNS. */
-static int read_row(mvms_token_info *t, sqlite3_stmt *s)
-{
-	const char *id = (const char *)sqlite3_column_text(s, 0);
-	int error = 0;
-
-	memset(t, 0, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", id ? id : "");
-	t->scope = sqlite3_column_int(s, 1);
-	t->models = mvms_db_column_strdup(s, 2);
-	MVMS_CHECK_ALLOC(t->models, error);
-	t->created_at = sqlite3_column_int64(s, 3);
-	t->expires_at = sqlite3_column_int64(s, 4);
-	t->description = mvms_db_column_strdup(s, 5);
-	MVMS_CHECK_ALLOC(t->description, error);
-	t->revoked_at = sqlite3_column_int64(s, 6);
-done:
-	return error;
-}
-
-static void info_clear(mvms_token_info *t)
-{
-	free(t->models);
-	free(t->description);
-	t->models = t->description = NULL;
-}
-
 int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *st, int scope,
 		      const char *models, int64_t expires_at, const char *description)
 {
 	unsigned char raw_id[ID_BYTES], secret[SECRET_BYTES], hash[HASH_BYTES];
 	char id[ID_HEX + 1], b64[SECRET_B64 + 1];
-	mvms_token_info *info = NULL;
+	mvms_token_info *info = NULL, row;
 	char *token = NULL;
-	sqlite3_stmt *s;
 	int64_t now = (int64_t)time(NULL);
 	int error = 0, tries;
 
@@ -177,25 +148,18 @@ int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *
 		description = "";
 	randombytes_buf(secret, sizeof(secret));
 	hash_secret(hash, secret);
+	memset(&row, 0, sizeof(row));
+	row.scope = scope;
+	row.models = (char *)models;
+	row.description = (char *)description;
+	row.created_at = now;
+	row.expires_at = expires_at;
 	/* 64 random bits make a collision unlikely; the primary key makes it harmless. */
 	for (tries = 0;; tries++) {
 		randombytes_buf(raw_id, sizeof(raw_id));
 		mvms_hex_encode(id, raw_id, sizeof(raw_id));
-		s = mvms_db_stmt(st->db, "INSERT INTO tokens(id, hash, scope, models, description, "
-					 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-		if (!s) {
-			error = MVMS_ERROR;
-			goto done;
-		}
-		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, hash, sizeof(hash), SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, scope);
-		sqlite3_bind_text(s, 4, models, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, description, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, now);
-		sqlite3_bind_int64(s, 7, expires_at);
-		error = mvms_db_step_done(st->db, s, "create token");
-		sqlite3_clear_bindings(s);
+		memcpy(row.id, id, sizeof(row.id));
+		error = mvms_tokens_insert(st->db, &row, hash, sizeof(hash));
 		if (error != MVMS_EEXISTS || tries + 1 >= CREATE_TRIES)
 			break;
 		mvms_error_clear();
@@ -240,8 +204,6 @@ int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token)
 	unsigned char secret[SECRET_BYTES], want[HASH_BYTES], got[HASH_BYTES];
 	char id[ID_HEX + 1], tbuf[32];
 	mvms_token_info *t = NULL;
-	sqlite3_stmt *s = NULL;
-	const void *blob;
 	int64_t now = (int64_t)time(NULL);
 	time_t tt;
 	struct tm tm;
@@ -256,31 +218,14 @@ int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token)
 	}
 	MVMS_TRY(parse_token(id, secret, token));
 	hash_secret(got, secret);
-	s = mvms_db_stmt(st->db, "SELECT " TOKEN_COLUMNS ", hash FROM tokens WHERE id = ?");
-	if (!s) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		error = mvms_db_error(st->db, rc, "read token");
-		goto done;
-	}
+	MVMS_TRY(rc = mvms_tokens_get(&t, want, sizeof(want), st->db, id));
 	/* An unknown id and a wrong secret read the same, so that the reply tells nothing
 	 * about which ids exist. The id is public, so looking it up needs no constant time. */
-	memset(want, 0, sizeof(want));
-	if (rc == SQLITE_ROW && (blob = sqlite3_column_blob(s, 7)) &&
-	    sqlite3_column_bytes(s, 7) == (int)sizeof(want))
-		memcpy(want, blob, sizeof(want));
 	match = sodium_memcmp(want, got, sizeof(want)) == 0;
-	if (rc != SQLITE_ROW || !match) {
+	if (rc == 0 || !match) {
 		error = mvms_error_set(MVMS_EAUTH, "token %s: not recognised", id);
 		goto done;
 	}
-	t = calloc(1, sizeof(*t));
-	MVMS_CHECK_ALLOC(t, error);
-	MVMS_TRY(read_row(t, s));
 	if (t->revoked_at != 0) {
 		error = mvms_error_set(MVMS_EAUTH, "token %s: revoked", id);
 		goto done;
@@ -295,13 +240,13 @@ int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token)
 		goto done;
 	}
 done:
-	if (s)
-		sqlite3_reset(s);
 	sodium_memzero(secret, sizeof(secret));
-	if (error < 0)
+	if (error < 0) {
 		mvms_token_info_free(t);
-	else
+	} else {
 		*out = t;
+		error = 0;
+	}
 	return error;
 }
 
@@ -314,52 +259,18 @@ int mvms_token_allows_model(const mvms_token_info *t, const char *model)
 
 int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st)
 {
-	mvms_token_info *list = NULL, *grown;
-	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0;
-	int error = 0, rc;
-
 	if (out)
 		*out = NULL;
 	if (count)
 		*count = 0;
-	if (!out || !count || !st) {
-		error = mvms_error_set(MVMS_EINVALID, "token: list: missing argument");
-		goto done;
-	}
-	s = mvms_db_stmt(st->db, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_at, id");
-	if (!s) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 8;
-			grown = realloc(list, cap * sizeof(*list));
-			MVMS_CHECK_ALLOC(grown, error);
-			list = grown;
-		}
-		n++;
-		MVMS_TRY(read_row(&list[n - 1], s));
-	}
-	if (rc != SQLITE_DONE)
-		error = mvms_db_error(st->db, rc, "list tokens");
-done:
-	if (s)
-		sqlite3_reset(s);
-	if (error < 0) {
-		mvms_token_list_free(list, n);
-	} else {
-		*out = list;
-		*count = n;
-	}
-	return error;
+	if (!out || !count || !st)
+		return mvms_error_set(MVMS_EINVALID, "token: list: missing argument");
+	return mvms_tokens_list(out, count, st->db);
 }
 
 int mvms_token_revoke(mvms_store *st, const char *id)
 {
-	sqlite3_stmt *s;
-	int error = 0;
+	int error = 0, found;
 
 	if (!st || !id || strlen(id) != ID_HEX || !is_lower_hex(id, ID_HEX)) {
 		/* Not echoed: someone may have pasted the whole token. */
@@ -367,37 +278,9 @@ int mvms_token_revoke(mvms_store *st, const char *id)
 				       "after \"mvms_\", as 'token list' shows)");
 		goto done;
 	}
-	/* Revoking twice keeps the first time: the record says when access ended. */
-	s = mvms_db_stmt(st->db, "UPDATE tokens SET revoked_at = "
-				 "CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1");
-	if (!s) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
-	MVMS_TRY(mvms_db_step_done(st->db, s, "revoke token"));
-	if (mvms_db_changes(st->db) == 0)
+	MVMS_TRY(mvms_tokens_revoke(&found, st->db, id, (int64_t)time(NULL)));
+	if (!found)
 		error = mvms_error_set(MVMS_ENOTFOUND, "token %s: not found", id);
 done:
 	return error;
-}
-
-void mvms_token_info_free(mvms_token_info *t)
-{
-	if (!t)
-		return;
-	info_clear(t);
-	free(t);
-}
-
-void mvms_token_list_free(mvms_token_info *list, size_t count)
-{
-	size_t i;
-
-	if (!list)
-		return;
-	for (i = 0; i < count; i++)
-		info_clear(&list[i]);
-	free(list);
 }

@@ -17,6 +17,8 @@
 #include "manifest.h"
 #include "mvms/gc.h"
 #include "mvms/sync.h"
+#include "inventory.h"
+#include "reach.h"
 
 #define RANGE_MAX (8u * 1024 * 1024)
 
@@ -37,38 +39,6 @@ static int fatal(int error)
 	return error == MVMS_EAUTH || error == MVMS_ETIMEOUT;
 }
 
-/* "model@v3, model@v4" for the versions that use a pack, or only one chunk of it. */
-static int broken_versions(mvms_buf *out, verify_ctx *c, int64_t pack_row, const mvms_oid *chunk)
-{
-	static const char q_pack[] =
-		"SELECT DISTINCT m.name, v.number FROM chunks ch "
-		"JOIN content_chunks cc ON cc.chunk_id = ch.id JOIN files f ON f.content_id = cc.content_id "
-		"JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id "
-		"WHERE ch.pack_id = ? ORDER BY m.name, v.number";
-	static const char q_chunk[] =
-		"SELECT DISTINCT m.name, v.number FROM chunks ch "
-		"JOIN content_chunks cc ON cc.chunk_id = ch.id JOIN files f ON f.content_id = cc.content_id "
-		"JOIN versions v ON v.id = f.version_id JOIN models m ON m.id = v.model_id "
-		"WHERE ch.oid = ? ORDER BY m.name, v.number";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, chunk ? q_chunk : q_pack);
-	int n = 0;
-
-	mvms_buf_clear(out);
-	mvms_buf_puts(out, "");
-	if (!s)
-		return MVMS_ERROR;
-	if (chunk)
-		mvms_db_bind_oid(s, 1, chunk);
-	else
-		sqlite3_bind_int64(s, 1, pack_row);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		mvms_buf_printf(out, "%s%s@v%lld", n++ ? ", " : "",
-				(const char *)sqlite3_column_text(s, 0),
-				(long long)sqlite3_column_int64(s, 1));
-	sqlite3_reset(s);
-	return 0;
-}
-
 static int report(verify_ctx *c, const char *object, const char *message, int64_t pack_row,
 		  const mvms_oid *chunk)
 {
@@ -77,13 +47,16 @@ static int report(verify_ctx *c, const char *object, const char *message, int64_
 	int error = 0;
 
 	c->res->problems++;
-	if (pack_row || chunk)
-		broken_versions(&versions, c, pack_row, chunk);
+	if (pack_row)
+		MVMS_TRY(mvms_reach_pack_users(&versions, c->st->db, pack_row));
+	else if (chunk)
+		MVMS_TRY(mvms_reach_chunk_users(&versions, c->st->db, chunk));
 	p.object = object;
 	p.message = message;
 	p.versions = versions.ptr ? versions.ptr : "";
 	if (c->cb && c->cb(&p, c->payload) != 0)
 		error = mvms_error_set(MVMS_EUSER, "verify: stopped");
+done:
 	mvms_buf_dispose(&versions);
 	return error;
 }
@@ -101,69 +74,53 @@ static int grow(unsigned char **p, size_t *cap, size_t need)
 	return 0;
 }
 
-/* 1 when the database's rows for this pack agree with its index. */
+/* The pack's index, and the first chunk row that disagrees with it. */
+typedef struct rows_check {
+	const mvms_pack_entry *e;
+	size_t n;
+	mvms_inventory_chunk bad;
+} rows_check;
+
+/* 0 when the index holds the chunk where the database places it; 1 (stop) when not. */
+static int on_chunk_row(const mvms_inventory_chunk *ch, void *payload)
+{
+	rows_check *r = payload;
+	const mvms_pack_entry *e = r->e;
+	size_t lo, hi, mid;
+
+	/* Entries are in offset order. */
+	for (lo = 0, hi = r->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (e[mid].offset < ch->offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < r->n && e[lo].offset == ch->offset && mvms_oid_cmp(&e[lo].id, &ch->id) == 0 &&
+	    e[lo].raw_len == ch->raw_len && e[lo].stored_len == ch->stored_len &&
+	    e[lo].codec == ch->codec)
+		return 0;
+	r->bad = *ch;
+	return 1;
+}
+
+/* Checks that the database's rows for this pack agree with its index; one report per pack
+ * is enough. */
 static int check_rows(verify_ctx *c, int64_t pack_row, const char *key,
 		      const mvms_pack_entry *e, size_t n)
 {
-	static const char q[] =
-		"SELECT oid, offset, raw_len, stored_len, codec FROM chunks WHERE pack_id = ?";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
 	char msg[256], hex[MVMS_OID_HEXSZ + 1];
-	int error = 0;
-	size_t lo, hi, mid;
-	mvms_oid id;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, pack_row);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		uint64_t off = (uint64_t)sqlite3_column_int64(s, 1);
-		int found = 0;
-		if (mvms_db_column_oid(&id, s, 0) < 0)
-			continue;
-		/* Entries are in offset order. */
-		for (lo = 0, hi = n; lo < hi;) {
-			mid = lo + (hi - lo) / 2;
-			if (e[mid].offset < off)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < n && e[lo].offset == off && mvms_oid_cmp(&e[lo].id, &id) == 0 &&
-		    e[lo].raw_len == (uint32_t)sqlite3_column_int64(s, 2) &&
-		    e[lo].stored_len == (uint32_t)sqlite3_column_int64(s, 3) &&
-		    e[lo].codec == (uint8_t)sqlite3_column_int(s, 4))
-			found = 1;
-		if (!found) {
-			mvms_oid_fmt(hex, &id);
-			snprintf(msg, sizeof(msg), "chunk %s: the database places it at offset %llu "
-				 "of the pack, which holds something else", hex, (unsigned long long)off);
-			sqlite3_reset(s);
-			MVMS_TRY(report(c, key, msg, 0, &id));
-			/* Resume: re-run the query would repeat rows; one report per pack is enough. */
-			goto done;
-		}
-	}
-done:
-	sqlite3_reset(s);
-	return error;
-}
-
-/* The one integer a query binding one row id answers (0 when there is no row). */
-static int row_u64(uint64_t *out, verify_ctx *c, const char *sql, int64_t row)
-{
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, sql);
+	rows_check r;
 	int rc;
 
-	*out = 0;
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : mvms_db_error(c->st->db, rc, "verify");
+	r.e = e;
+	r.n = n;
+	if ((rc = mvms_inventory_pack_chunks(c->st->db, pack_row, on_chunk_row, &r)) <= 0)
+		return rc;
+	mvms_oid_fmt(hex, &r.bad.id);
+	snprintf(msg, sizeof(msg), "chunk %s: the database places it at offset %llu "
+		 "of the pack, which holds something else", hex, (unsigned long long)r.bad.offset);
+	return report(c, key, msg, 0, &r.bad.id);
 }
 
 /* verify --quick: the pack is there, with the size the database records. */
@@ -174,7 +131,7 @@ static int quick_pack(verify_ctx *c, int64_t pack_row, const char *key, uint64_t
 	char msg[600];
 	int error = 0, rc;
 
-	MVMS_TRY(row_u64(&want, c, "SELECT size FROM packs WHERE id = ?", pack_row));
+	MVMS_TRY(mvms_inventory_pack_size(&want, c->st->db, pack_row));
 	rc = mvms_backend_stat(&size, c->st->be, key);
 	if (fatal(rc)) {
 		error = rc;
@@ -268,52 +225,6 @@ static int report_who(verify_ctx *c, const char *key, const char *message, const
 	return 0;
 }
 
-/* The versions whose files have content @row: "m@v1, m@v2". */
-static void content_users(mvms_buf *out, verify_ctx *c, int64_t row)
-{
-	static const char q[] =
-		"SELECT DISTINCT m.name, v.number FROM files f JOIN versions v ON v.id = f.version_id "
-		"JOIN models m ON m.id = v.model_id WHERE f.content_id = ? ORDER BY m.name, v.number";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
-	int n = 0;
-
-	mvms_buf_clear(out);
-	mvms_buf_puts(out, "");
-	if (!s)
-		return;
-	sqlite3_bind_int64(s, 1, row);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		mvms_buf_printf(out, "%s%s@v%lld", n++ ? ", " : "",
-				(const char *)sqlite3_column_text(s, 0),
-				(long long)sqlite3_column_int64(s, 1));
-	sqlite3_reset(s);
-}
-
-/* A chunk list agrees with the database's rows of its content (same chunks, same order). */
-static int same_chunks(verify_ctx *c, int64_t row, const mvms_oid *list, size_t n)
-{
-	static const char q[] =
-		"SELECT ch.oid FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
-		"WHERE cc.content_id = ? ORDER BY cc.seq";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
-	size_t i = 0;
-	int same = 1;
-	mvms_oid id;
-
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (i >= n || mvms_db_column_oid(&id, s, 0) < 0 || mvms_oid_cmp(&id, &list[i]) != 0) {
-			same = 0;
-			break;
-		}
-		i++;
-	}
-	sqlite3_reset(s);
-	return same && i == n;
-}
-
 /* One chunk list: there, hashing to the file id, agreeing with the database (full), or
  * there with the size its chunk count gives (quick). 1 when it is damaged. */
 static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint64_t size,
@@ -324,7 +235,7 @@ static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint
 	size_t len = 0, n = 0;
 	uint64_t got_size = 0, want = 32 + 40 * nchunks;
 	mvms_oid *list = NULL;
-	int rc, bad = 0;
+	int rc, bad = 0, same = 1;
 
 	mvms_object_key(key, sizeof(key), "files", id);
 	if (c->o->quick) {
@@ -337,7 +248,12 @@ static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint
 		rc = mvms_backend_get_all(&data, &len, c->st->be, key, (size_t)want);
 		if (rc == 0)
 			rc = mvms_sync_parse_filemap(&list, &n, &got_size, data, len, id);
-		if (rc == 0 && (got_size != size || n != nchunks || same_chunks(c, row, list, n) != 1))
+		if (rc == 0 && got_size == size && n == nchunks &&
+		    (same = mvms_inventory_same_chunks(c->st->db, row, list, n)) < 0) {
+			bad = same; /* the database failed: not the chunk list's fault */
+			goto done;
+		}
+		if (rc == 0 && (got_size != size || n != nchunks || !same))
 			snprintf(msg, msgsz, "disagrees with the database (%zu chunks, %llu bytes; the "
 				 "database says %llu, %llu)", n, (unsigned long long)got_size,
 				 (unsigned long long)nchunks, (unsigned long long)size);
@@ -358,31 +274,18 @@ done:
 /* Every chunk list of a content some version's file has. */
 static int verify_chunk_lists(verify_ctx *c)
 {
-	static const char q[] =
-		"SELECT c.id, c.oid, c.size, c.chunk_count FROM contents c WHERE EXISTS "
-		"(SELECT 1 FROM files f WHERE f.content_id = c.id) AND c.id > ? ORDER BY c.id LIMIT 256";
 	mvms_buf who = MVMS_BUF_INIT;
 	char key[MVMS_KEY_MAX], msg[600];
 	int64_t last = 0, rows[256];
 	mvms_oid ids[256];
 	uint64_t sizes[256], counts[256];
-	size_t n, i;
+	size_t n, nread, i;
 	int error = 0, bad;
-	sqlite3_stmt *s;
 
 	/* In pages: reporting runs other statements. */
 	do {
-		if (!(s = mvms_db_stmt(c->st->db, q)))
-			return MVMS_ERROR;
-		sqlite3_bind_int64(s, 1, last);
-		for (n = 0; n < 256 && sqlite3_step(s) == SQLITE_ROW;) {
-			rows[n] = last = sqlite3_column_int64(s, 0);
-			sizes[n] = (uint64_t)sqlite3_column_int64(s, 2);
-			counts[n] = (uint64_t)sqlite3_column_int64(s, 3);
-			if (mvms_db_column_oid(&ids[n], s, 1) == 0)
-				n++;
-		}
-		sqlite3_reset(s);
+		MVMS_TRY(mvms_inventory_contents(rows, ids, sizes, counts, 256, &n, &nread, &last,
+						 c->st->db));
 		for (i = 0; i < n; i++) {
 			msg[0] = '\0';
 			c->res->chunk_lists++;
@@ -394,10 +297,10 @@ static int verify_chunk_lists(verify_ctx *c)
 			if (!bad)
 				continue;
 			mvms_object_key(key, sizeof(key), "files", &ids[i]);
-			content_users(&who, c, rows[i]);
+			MVMS_TRY(mvms_reach_content_users(&who, c->st->db, rows[i]));
 			MVMS_TRY(report_who(c, key, msg, who.ptr ? who.ptr : ""));
 		}
-	} while (n == 256);
+	} while (nread == 256);
 done:
 	mvms_buf_dispose(&who);
 	return error;
@@ -405,10 +308,6 @@ done:
 
 static int verify_manifests(verify_ctx *c)
 {
-	static const char q[] =
-		"SELECT v.oid, m.name, v.number, v.id FROM versions v JOIN models m ON m.id = v.model_id "
-		"WHERE v.id > ? ORDER BY v.id LIMIT 1";
-	sqlite3_stmt *s;
 	char key[MVMS_KEY_MAX], msg[300], who[200];
 	void *data = NULL;
 	size_t len = 0;
@@ -419,20 +318,10 @@ static int verify_manifests(verify_ctx *c)
 	mvms_manifest *m = NULL;
 
 	for (;;) {
-		if (!(s = mvms_db_stmt(c->st->db, q)))
-			return MVMS_ERROR;
-		sqlite3_bind_int64(s, 1, last);
-		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-			sqlite3_reset(s);
+		if ((rc = mvms_inventory_next_manifest(&id, who, sizeof(who), &last, c->st->db)) <= 0) {
+			error = rc;
 			break;
 		}
-		snprintf(who, sizeof(who), "%s@v%lld", (const char *)sqlite3_column_text(s, 1),
-			 (long long)sqlite3_column_int64(s, 2));
-		last = sqlite3_column_int64(s, 3);
-		rc = mvms_oid_parse(&id, (const char *)sqlite3_column_text(s, 0));
-		sqlite3_reset(s);
-		if (rc < 0)
-			continue;
 		mvms_object_key(key, sizeof(key), "manifests", &id);
 		c->res->manifests++;
 		free(data);
@@ -520,12 +409,11 @@ int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb
 int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_verify_options *opts)
 {
 	verify_ctx c;
-	sqlite3_stmt *s;
 	int64_t *rows = NULL;
 	mvms_oid *pids = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
 	uint64_t total = 0, done_bytes = 0;
-	int error = 0, rc;
+	int error = 0;
 
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
@@ -536,32 +424,7 @@ int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_ver
 	c.res = out;
 	MVMS_TRY(mvms_codec_new(&c.codec, 0));
 	/* Read the pack list first: reporting runs other statements. */
-	if (!(s = mvms_db_stmt(st->db, "SELECT id, oid, size FROM packs ORDER BY id"))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			int64_t *r = realloc(rows, cap * sizeof(*r));
-			mvms_oid *p = r ? realloc(pids, cap * sizeof(*p)) : NULL;
-			if (r)
-				rows = r;
-			if (p)
-				pids = p;
-			if (!r || !p) {
-				sqlite3_reset(s);
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				goto done;
-			}
-		}
-		rows[n] = sqlite3_column_int64(s, 0);
-		if (mvms_db_column_oid(&pids[n], s, 1) < 0)
-			continue;
-		total += (uint64_t)sqlite3_column_int64(s, 2);
-		n++;
-	}
-	sqlite3_reset(s);
+	MVMS_TRY(mvms_inventory_packs(&rows, &pids, &n, &total, st->db));
 	for (i = 0; i < n; i++)
 		MVMS_TRY(verify_pack(&c, rows[i], &pids[i], opts->progress, &done_bytes, total));
 	MVMS_TRY(verify_chunk_lists(&c));
