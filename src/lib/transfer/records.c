@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server's side of a read: a stored file delivered by byte range (decoded, verified) or
+ * as its stored records (the records stream a remote pull receives), read from the packs
+ * in runs of consecutive records; and a content's byte range for a tensor read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store_int.h"
+#include "hash.h"
+#include "codec.h"
+#include "pack.h"
+#include "mvms/sync.h"
+#include "pull_int.h"
+
+int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
+			     uint64_t len, mvms_pull__sink sink, void *payload)
+{
+	static const char q[] =
+		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset FROM contents ct "
+		"JOIN content_chunks cc ON cc.content_id = ct.id JOIN chunks ch ON ch.id = cc.chunk_id "
+		"JOIN packs p ON p.id = ch.pack_id WHERE ct.oid = ?1 AND cc.offset < ?2 + ?3 "
+		"AND cc.offset + ch.raw_len > ?2 ORDER BY cc.seq";
+	sqlite3_stmt *s = NULL;
+	mvms_codec *codec = NULL;
+	unsigned char *rec = NULL, *raw = NULL;
+	size_t rec_cap = 0, raw_cap = 0;
+	char key[MVMS_KEY_MAX];
+	uint64_t got = 0;
+	int error = 0, rc;
+
+	MVMS_TRY(mvms_codec_new(&codec, 0));
+	/* A private statement: the sink may run cached statements of its own. */
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q, -1, &s, NULL) != SQLITE_OK) {
+		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read range");
+		goto done;
+	}
+	mvms_db_bind_oid(s, 1, content);
+	sqlite3_bind_int64(s, 2, (int64_t)offset);
+	sqlite3_bind_int64(s, 3, (int64_t)len);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		mvms_oid id, pack;
+		uint64_t at = (uint64_t)sqlite3_column_int64(s, 2);
+		uint32_t raw_len = (uint32_t)sqlite3_column_int64(s, 3);
+		uint32_t stored = (uint32_t)sqlite3_column_int64(s, 4);
+		uint64_t cpos = (uint64_t)sqlite3_column_int64(s, 5), from, to;
+
+		MVMS_TRY(mvms_db_column_oid(&id, s, 0));
+		MVMS_TRY(mvms_db_column_oid(&pack, s, 1));
+		MVMS_TRY(mvms_pull__ensure(&rec, &rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
+		MVMS_TRY(mvms_pull__ensure(&raw, &raw_cap, raw_len ? raw_len : 1));
+		mvms_object_key(key, sizeof(key), "packs", &pack);
+		MVMS_TRY(mvms_backend_get(st->be, key, at, rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+		MVMS_TRY(mvms_pack_decode_record(codec, raw, raw_len, &id, rec,
+						 MVMS_PACK_RECORD_HDR + (size_t)stored));
+		from = offset > cpos ? offset - cpos : 0;
+		to = offset + len < cpos + raw_len ? offset + len - cpos : raw_len;
+		MVMS_TRY(sink(raw + from, (size_t)(to - from), payload));
+		got += to - from;
+	}
+	if (rc != SQLITE_DONE) {
+		error = mvms_db_error(st->db, rc, "read range");
+		goto done;
+	}
+	if (got != len)
+		error = mvms_error_set(MVMS_EMISMATCH, "read range: %llu of %llu bytes found",
+				       (unsigned long long)got, (unsigned long long)len);
+done:
+	sqlite3_finalize(s);
+	mvms_codec_free(codec);
+	free(rec);
+	free(raw);
+	return error;
+}
+
+/* Records read with one backend read in the records mode, at most. */
+#define RECORDS_RUN (4u * 1024 * 1024)
+
+typedef struct reader_row {
+	mvms_oid id, pack;
+	uint64_t at;
+	uint32_t raw_len, stored;
+	uint8_t codec;
+} reader_row;
+
+struct mvms_file_reader {
+	mvms_store *st;
+	sqlite3_stmt *chunks;   /* its own statement: other requests use the cached ones */
+	mvms_codec *codec;
+	unsigned char *rec, *raw;
+	size_t rec_cap, raw_cap;
+	uint64_t start, end;    /* bytes of the file still to deliver: [start, end) */
+	int records;            /* deliver stored records, not bytes */
+	reader_row *run;        /* the records mode: rows of the run being read */
+	size_t crun;
+	reader_row ahead;       /* a row stepped to but not in the last run */
+	int have_ahead;
+	size_t nrun, run_len;   /* the run planned by next_run */
+};
+
+static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
+		       mvms_store *st, const char *spec, const char *path, uint64_t start,
+		       uint64_t end, int records)
+{
+	static const char q_file[] =
+		"SELECT c.id, c.oid, c.size FROM versions v JOIN files f ON f.version_id = v.id "
+		"JOIN contents c ON c.id = f.content_id WHERE v.oid = ? AND f.path = ?";
+	static const char q_chunks[] =
+		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset, ch.codec "
+		"FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
+		"JOIN packs p ON p.id = ch.pack_id WHERE cc.content_id = ?1 "
+		"AND cc.offset + ch.raw_len > ?2 AND cc.offset < ?3 ORDER BY cc.seq";
+	mvms_file_reader *r = NULL;
+	mvms_version_info *v = NULL;
+	sqlite3_stmt *s;
+	int64_t content = 0;
+	uint64_t size = 0;
+	mvms_oid id;
+	int error = 0, rc;
+
+	*out = NULL;
+	MVMS_TRY(mvms_version_resolve(&v, st, spec));
+	if (!(s = mvms_db_stmt(st->db, q_file))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_text(s, 1, v->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		content = sqlite3_column_int64(s, 0);
+		error = mvms_db_column_oid(&id, s, 1);
+		size = (uint64_t)sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (error < 0)
+		goto done;
+	if (rc != SQLITE_ROW) {
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld has no file '%s'", v->model,
+				       (long long)v->number, path);
+		goto done;
+	}
+	if (end == 0)
+		end = size;
+	if (start > end || end > size) {
+		error = mvms_error_set(MVMS_EINVALID, "range %llu-%llu is outside the file (%llu bytes)",
+				       (unsigned long long)start, (unsigned long long)end,
+				       (unsigned long long)size);
+		goto done;
+	}
+	r = calloc(1, sizeof(*r));
+	MVMS_CHECK_ALLOC(r, error);
+	r->st = st;
+	r->start = start;
+	r->end = end;
+	MVMS_TRY(mvms_codec_new(&r->codec, 0));
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q_chunks, -1, &r->chunks, NULL) != SQLITE_OK) {
+		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read file");
+		goto done;
+	}
+	sqlite3_bind_int64(r->chunks, 1, content);
+	sqlite3_bind_int64(r->chunks, 2, (int64_t)start);
+	sqlite3_bind_int64(r->chunks, 3, (int64_t)end);
+	r->records = records;
+	if (records) {
+		/* The stream's length, for Content-Length: a header per record and its bytes. */
+		static const char q_len[] =
+			"SELECT count(*), total(ch.stored_len) FROM content_chunks cc "
+			"JOIN chunks ch ON ch.id = cc.chunk_id WHERE cc.content_id = ?";
+		if (!(s = mvms_db_stmt(st->db, q_len))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, content);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			size = (uint64_t)sqlite3_column_int64(s, 0) * MVMS_PACK_RECORD_HDR +
+			       (uint64_t)sqlite3_column_double(s, 1);
+		else
+			error = mvms_db_error(st->db, rc, "read file");
+		sqlite3_reset(s);
+		if (error < 0)
+			goto done;
+	}
+	if (size_out)
+		*size_out = size;
+	if (id_out)
+		mvms_oid_fmt(id_out, &id);
+	*out = r;
+	r = NULL;
+done:
+	mvms_file_reader_free(r);
+	mvms_version_info_free(v);
+	return error;
+}
+
+int mvms_file_reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
+			  mvms_store *st, const char *spec, const char *path, uint64_t start,
+			  uint64_t end)
+{
+	return reader_open(out, size_out, id_out, st, spec, path, start, end, 0);
+}
+
+int mvms_file_reader_open_records(mvms_file_reader **out, uint64_t *bytes_out, char *id_out,
+				  mvms_store *st, const char *spec, const char *path)
+{
+	return reader_open(out, bytes_out, id_out, st, spec, path, 0, 0, 1);
+}
+
+/* The records mode: the next run of consecutive records of one pack, to be read with one
+ * backend read. */
+int mvms_file_reader_next_run(size_t *len, mvms_file_reader *r)
+{
+	size_t n = 0, used = 0;
+	int error = 0, rc;
+
+	*len = 0;
+	if (!r->records)
+		return mvms_error_set(MVMS_EINVALID, "read file: not opened for records");
+	while (r->start < r->end) {
+		reader_row *row = &r->ahead;
+		if (!r->have_ahead) {
+			rc = sqlite3_step(r->chunks);
+			if (rc == SQLITE_DONE) {
+				/* Stepping again would start the query over. */
+				r->start = r->end;
+				break;
+			}
+			if (rc != SQLITE_ROW) {
+				error = mvms_db_error(r->st->db, rc, "read file");
+				goto done;
+			}
+			MVMS_TRY(mvms_db_column_oid(&row->id, r->chunks, 0));
+			MVMS_TRY(mvms_db_column_oid(&row->pack, r->chunks, 1));
+			row->at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
+			row->raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
+			row->stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
+			row->codec = (uint8_t)sqlite3_column_int(r->chunks, 6);
+			r->have_ahead = 1;
+		}
+		if (n > 0 && (mvms_oid_cmp(&row->pack, &r->run[0].pack) != 0 ||
+			      row->at != r->run[0].at + used ||
+			      used + MVMS_PACK_RECORD_HDR + row->stored > RECORDS_RUN))
+			break;
+		if (n == r->crun) {
+			size_t ncap = r->crun ? r->crun * 2 : 64;
+			reader_row *t = realloc(r->run, ncap * sizeof(*t));
+			MVMS_CHECK_ALLOC(t, error);
+			r->run = t;
+			r->crun = ncap;
+		}
+		r->run[n++] = *row;
+		used += MVMS_PACK_RECORD_HDR + (size_t)row->stored;
+		r->have_ahead = 0;
+	}
+	r->nrun = n;
+	r->run_len = used;
+	*len = used;
+done:
+	return error;
+}
+
+/* Reads the run planned by next_run. Each header is compared with the index (a misplaced
+ * offset shows here); the bytes are not decoded: the receiver checks every chunk. */
+int mvms_file_reader_read_run(void *dst, mvms_file_reader *r)
+{
+	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+	unsigned char *p = dst;
+	size_t i, off;
+	int error = 0;
+
+	if (r->nrun == 0)
+		goto done;
+	mvms_object_key(key, sizeof(key), "packs", &r->run[0].pack);
+	MVMS_TRY(mvms_backend_get(r->st->be, key, r->run[0].at, dst, r->run_len));
+	for (i = 0, off = 0; i < r->nrun; off += MVMS_PACK_RECORD_HDR + r->run[i].stored, i++) {
+		if (!mvms_pack_record_is(p + off, &r->run[i].id, r->run[i].codec, r->run[i].raw_len,
+					 r->run[i].stored)) {
+			mvms_oid_fmt(hex, &r->run[i].id);
+			error = mvms_error_set(MVMS_EMISMATCH, "read file: the record of chunk %.16s in "
+					       "%s is not where the index says", hex, key);
+			goto done;
+		}
+	}
+done:
+	r->nrun = 0;
+	return error;
+}
+
+int mvms_file_reader_run_fd(int *fd, uint64_t *offset, mvms_file_reader *r)
+{
+	char key[MVMS_KEY_MAX];
+	int error = 0;
+
+	*fd = -1;
+	*offset = 0;
+	if (r->nrun == 0 || !(mvms_backend_caps(r->st->be) & MVMS_BACKEND_CAP_FD))
+		goto done;
+	mvms_object_key(key, sizeof(key), "packs", &r->run[0].pack);
+	MVMS_TRY(mvms_backend_open_fd(fd, r->st->be, key));
+	*offset = r->run[0].at;
+	r->nrun = 0;
+done:
+	return error;
+}
+
+static int next_records(const void **data, size_t *len, mvms_file_reader *r)
+{
+	size_t n;
+	int error = 0;
+
+	MVMS_TRY(mvms_file_reader_next_run(&n, r));
+	if (n == 0)
+		goto done;
+	MVMS_TRY(mvms_pull__ensure(&r->rec, &r->rec_cap, n));
+	MVMS_TRY(mvms_file_reader_read_run(r->rec, r));
+	*data = r->rec;
+	*len = n;
+done:
+	return error;
+}
+
+int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
+{
+	char key[MVMS_KEY_MAX];
+	mvms_oid id, pack;
+	uint64_t at, cpos, from, to;
+	uint32_t raw_len, stored;
+	int error = 0, rc;
+
+	*data = NULL;
+	*len = 0;
+	if (r->start >= r->end)
+		return 0;
+	if (r->records)
+		return next_records(data, len, r);
+	rc = sqlite3_step(r->chunks);
+	if (rc != SQLITE_ROW) {
+		return rc == SQLITE_DONE
+			       ? mvms_error_set(MVMS_EMISMATCH, "read file: chunks missing from the index")
+			       : mvms_db_error(r->st->db, rc, "read file");
+	}
+	MVMS_TRY(mvms_db_column_oid(&id, r->chunks, 0));
+	MVMS_TRY(mvms_db_column_oid(&pack, r->chunks, 1));
+	at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
+	raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
+	stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
+	cpos = (uint64_t)sqlite3_column_int64(r->chunks, 5);
+	MVMS_TRY(mvms_pull__ensure(&r->rec, &r->rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
+	MVMS_TRY(mvms_pull__ensure(&r->raw, &r->raw_cap, raw_len ? raw_len : 1));
+	mvms_object_key(key, sizeof(key), "packs", &pack);
+	MVMS_TRY(mvms_backend_get(r->st->be, key, at, r->rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
+	MVMS_TRY(mvms_pack_decode_record(r->codec, r->raw, raw_len, &id, r->rec,
+					 MVMS_PACK_RECORD_HDR + (size_t)stored));
+	if (cpos > r->start || cpos + raw_len <= r->start) {
+		error = mvms_error_set(MVMS_EMISMATCH, "read file: chunk offsets are inconsistent");
+		goto done;
+	}
+	from = r->start - cpos;
+	to = r->end < cpos + raw_len ? r->end - cpos : raw_len;
+	*data = r->raw + from;
+	*len = (size_t)(to - from);
+	r->start += *len;
+done:
+	return error;
+}
+
+void mvms_file_reader_free(mvms_file_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->chunks);
+	mvms_codec_free(r->codec);
+	free(r->rec);
+	free(r->raw);
+	free(r->run);
+	free(r);
+}
