@@ -99,6 +99,61 @@ struct mvms_file_reader {
 	size_t nrun, run_len;   /* the run planned by next_run */
 };
 
+/* The records mode: steps to the next row into r->ahead unless one is there already; at the
+ * end of the file's chunks, have_ahead stays 0 and start = end. */
+static int step_ahead(mvms_file_reader *r)
+{
+	reader_row *row = &r->ahead;
+	int error = 0, rc;
+
+	if (r->have_ahead || r->start >= r->end)
+		return 0;
+	rc = sqlite3_step(r->chunks);
+	if (rc == SQLITE_DONE) {
+		/* Stepping again would start the query over. */
+		r->start = r->end;
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		error = mvms_db_error(r->st->db, rc, "read file");
+		goto done;
+	}
+	MVMS_TRY(mvms_db_column_oid(&row->id, r->chunks, 0));
+	MVMS_TRY(mvms_db_column_oid(&row->pack, r->chunks, 1));
+	row->at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
+	row->raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
+	row->stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
+	row->codec = (uint8_t)sqlite3_column_int(r->chunks, 6);
+	r->have_ahead = 1;
+done:
+	return error;
+}
+
+/* The records mode sends records as they are stored, mostly unread (sendfile); damage only
+ * the client would see mid-stream. The header of the first record is checked before the
+ * reply starts, so a pack whose records are not where the index says is a 500 (the
+ * server's own damage), not a stream cut off after a 200. */
+static int check_first_record(mvms_file_reader *r)
+{
+	unsigned char hdr[MVMS_PACK_RECORD_HDR];
+	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+	int error = 0;
+
+	MVMS_TRY(step_ahead(r));
+	if (!r->have_ahead)
+		goto done;
+	mvms_object_key(key, sizeof(key), "packs", &r->ahead.pack);
+	MVMS_TRY(mvms_backend_get(r->st->be, key, r->ahead.at, hdr, sizeof(hdr)));
+	if (!mvms_pack_record_is(hdr, &r->ahead.id, r->ahead.codec, r->ahead.raw_len,
+				 r->ahead.stored)) {
+		mvms_oid_fmt(hex, &r->ahead.id);
+		error = mvms_error_set(MVMS_EMISMATCH, "read file: the record of chunk %.16s in %s "
+				       "is not where the index says", hex, key);
+	}
+done:
+	return error;
+}
+
 static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 		       mvms_store *st, const char *spec, const char *path, uint64_t start,
 		       uint64_t end, int records)
@@ -181,6 +236,7 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 		sqlite3_reset(s);
 		if (error < 0)
 			goto done;
+		MVMS_TRY(check_first_record(r));
 	}
 	if (size_out)
 		*size_out = size;
@@ -212,32 +268,16 @@ int mvms_file_reader_open_records(mvms_file_reader **out, uint64_t *bytes_out, c
 int mvms_file_reader_next_run(size_t *len, mvms_file_reader *r)
 {
 	size_t n = 0, used = 0;
-	int error = 0, rc;
+	int error = 0;
 
 	*len = 0;
 	if (!r->records)
 		return mvms_error_set(MVMS_EINVALID, "read file: not opened for records");
 	while (r->start < r->end) {
 		reader_row *row = &r->ahead;
-		if (!r->have_ahead) {
-			rc = sqlite3_step(r->chunks);
-			if (rc == SQLITE_DONE) {
-				/* Stepping again would start the query over. */
-				r->start = r->end;
-				break;
-			}
-			if (rc != SQLITE_ROW) {
-				error = mvms_db_error(r->st->db, rc, "read file");
-				goto done;
-			}
-			MVMS_TRY(mvms_db_column_oid(&row->id, r->chunks, 0));
-			MVMS_TRY(mvms_db_column_oid(&row->pack, r->chunks, 1));
-			row->at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
-			row->raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
-			row->stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
-			row->codec = (uint8_t)sqlite3_column_int(r->chunks, 6);
-			r->have_ahead = 1;
-		}
+		MVMS_TRY(step_ahead(r));
+		if (!r->have_ahead)
+			break;
 		if (n > 0 && (mvms_oid_cmp(&row->pack, &r->run[0].pack) != 0 ||
 			      row->at != r->run[0].at + used ||
 			      used + MVMS_PACK_RECORD_HDR + row->stored > RECORDS_RUN))

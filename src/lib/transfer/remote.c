@@ -44,18 +44,24 @@ static size_t collect_cb(char *p, size_t size, size_t n, void *arg)
 	return mvms_buf_put(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-/* Maps an HTTP error reply to an MVMS_E* code with the server's own message. */
+/* Maps an HTTP error reply to an MVMS_E* code with the server's own message: the code the
+ * reply names (mvms_error_from_name), so a remote command fails as the local one would;
+ * by the status alone when the reply names none we know (a proxy's page, an older server). */
 static int http_error(mvms_remote *r, long status, const mvms_buf *body, const char *what)
 {
 	cJSON *doc = cJSON_ParseWithLength(body->ptr ? body->ptr : "", body->size);
 	cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
 	cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
 	cJSON *c = cJSON_GetObjectItemCaseSensitive(err, "code");
-	int code = status == 404 ? MVMS_ENOTFOUND : status == 409 ? MVMS_ECONFLICT
-		 : (status == 401 || status == 403) ? MVMS_EAUTH
-		 : (status >= 400 && status < 500) ? MVMS_EINVALID : MVMS_ERROR;
-	int rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
-				cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+	int code = cJSON_IsString(c) ? mvms_error_from_name(c->valuestring) : 0;
+	int rc;
+
+	if (code >= 0)
+		code = status == 404 ? MVMS_ENOTFOUND : status == 409 ? MVMS_ECONFLICT
+		     : (status == 401 || status == 403) ? MVMS_EAUTH
+		     : (status >= 400 && status < 500) ? MVMS_EINVALID : MVMS_ERROR;
+	rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
+			    cJSON_IsString(msg) ? msg->valuestring : "(no message)");
 
 	snprintf(r->last_code, sizeof(r->last_code), "%s", cJSON_IsString(c) ? c->valuestring : "");
 
@@ -413,6 +419,53 @@ static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
 }
 
 /* Drops the repeats from @ids, keeping each id's first place. */
+/* The head of branch @branch on the server, "" when the model or the branch does not
+ * exist. Branches only: a tag or an environment of that name is no head to build on, and
+ * the server's commit then says the name is taken (EEXISTS), as a local push does. */
+static int branch_head(char *id, mvms_remote *r, const char *model, const char *branch)
+{
+	char *em = NULL, *path = NULL;
+	mvms_buf resp = MVMS_BUF_INIT;
+	cJSON *doc = NULL, *b;
+	const char *name, *s;
+	int error = 0;
+
+	id[0] = '\0';
+	MVMS_TRY(mvms_remote_escape(&em, model));
+	if (asprintf(&path, "/v1/models/%s/branches", em) < 0) {
+		path = NULL;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	if ((error = call(r, "GET", path, NULL, 0, NULL, &resp, path)) == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
+		goto done;
+	}
+	if (error < 0)
+		goto done;
+	if (!(doc = parse_json(&resp, path))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(doc, "branches")) {
+		if (!(name = json_str(b, "name")) || strcmp(name, branch) != 0)
+			continue;
+		s = json_str(b, "id");
+		if (s && strlen(s) == MVMS_OID_HEXSZ)
+			memcpy(id, s, MVMS_OID_HEXSZ + 1);
+		else
+			error = mvms_error_set(MVMS_ERROR, "remote: the server sent a branch without an id");
+		break;
+	}
+done:
+	cJSON_Delete(doc);
+	mvms_buf_dispose(&resp);
+	free(em);
+	free(path);
+	return error;
+}
+
 static int unique_in_order(mvms_oid *ids, size_t *n)
 {
 	unsigned char *repeat = malloc(*n + 1);
@@ -745,7 +798,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_ref_name_check(branch));
 	MVMS_TRY(model_uid(uid, r, model));
-	MVMS_TRY(ref_id(head, r, model, branch));
+	MVMS_TRY(branch_head(head, r, model, branch));
 	if (*head)
 		snprintf(base, sizeof(base), "%s", head);
 	else
@@ -892,10 +945,16 @@ done:
 
 typedef struct stream_ctx {
 	mvms_sync__recv *rv;
+	CURL *curl;
+	long status;               /* the reply's status, known at its first byte */
+	mvms_buf err;              /* the body of a reply that is not 200: an error, not records */
 	uint64_t wire;             /* reply bytes */
 	int error;
 	char msg[400];
 } stream_ctx;
+
+/* An error reply's JSON is kept for http_error up to this many bytes. */
+#define ERROR_BODY_MAX 16384
 
 static size_t stream_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -903,6 +962,14 @@ static size_t stream_cb(char *p, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb;
 
 	c->wire += len;
+	if (c->status == 0)
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+	if (c->status != 200) {
+		/* Not records: what the server says went wrong. */
+		if (c->err.size + len <= ERROR_BODY_MAX && mvms_buf_put(&c->err, p, len) < 0)
+			return 0;
+		return len;
+	}
 	if (c->error == 0 && (c->error = mvms_sync__recv_add(c->rv, p, len)) < 0)
 		snprintf(c->msg, sizeof(c->msg), "%s", mvms_error_last());
 	return c->error ? 0 : len;
@@ -920,6 +987,7 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 	int fd = -1, error = 0, ok = 0;
 
 	memset(&c, 0, sizeof(c));
+	c.curl = r->curl;
 	MVMS_TRY(mvms_remote_escape(&em, model));
 	/* The path keeps its '/': escape it segment by segment. */
 	{
@@ -974,6 +1042,11 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 		error = mvms_error_set(c.error, "%s", c.msg);
 		goto done;
 	}
+	if (cc == CURLE_OK && status != 200 && c.err.size > 0) {
+		/* The server's JSON error, mapped by its code as every other reply's. */
+		error = http_error(r, status, &c.err, f->path);
+		goto done;
+	}
 	if (cc != CURLE_OK || status != 200) {
 		error = mvms_error_set(status == 404 ? MVMS_ENOTFOUND : MVMS_ERROR,
 				       "remote: GET %s: %s", f->path,
@@ -988,6 +1061,7 @@ done:
 	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	mvms_sync__recv_free(c.rv);
+	mvms_buf_dispose(&c.err);
 	if (tmp) {
 		int end = mvms_sync__file_end(fd, tmp, final, f->mode, ok);
 		if (error == 0)
