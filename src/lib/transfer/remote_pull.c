@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Remote pull over the HTTP API (http.c): fetch the manifest and chunk lists (checked
- * against their ids); a file whose chunks the cache has is written from it (checked again),
- * others stream as their stored records (recv.c checks every chunk on arrival); with
- * --cache-copy, packs of the chunks the cache lacks are fetched (checked on arrival).
+ * against their ids); a file the cache mostly has fetches packs of just the chunks it lacks
+ * (checked on arrival) and is written from the cache (checked again); the others stream as
+ * their stored records (recv.c checks every chunk on arrival; with --cache-copy the cache
+ * keeps them in its packs). Pulled files become sources of the cache for later pulls.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -251,6 +252,87 @@ done:
 	return error;
 }
 
+/* What a remote pull knows of a version's files: their chunk lists (filemaps, checked
+ * against the file ids) and whether each streams whole or comes from the cache. */
+typedef struct remote_plan {
+	mvms_manifest *m;
+	mvms_oid **chunks;
+	size_t *nchunks, *fmlen;
+	void **fm;
+	int *stream;
+	uint64_t total;
+} remote_plan;
+
+static void plan_dispose(remote_plan *p)
+{
+	size_t i;
+
+	for (i = 0; p->m && i < p->m->file_count; i++) {
+		if (p->chunks)
+			free(p->chunks[i]);
+		if (p->fm)
+			free(p->fm[i]);
+	}
+	free(p->chunks);
+	free(p->nchunks);
+	free(p->fm);
+	free(p->fmlen);
+	free(p->stream);
+	mvms_manifest_free(p->m);
+}
+
+/* Fetches every file's chunk list (checked against its id and size), then decides which
+ * files stream: a file the cache has little of streams whole (as the server stores it; we
+ * check each chunk as it arrives); one it mostly has, in packs or in files pulled before,
+ * fetches just the chunks it lacks. */
+static int plan_files(remote_plan *p, mvms_remote *r)
+{
+	const mvms_manifest *m = p->m;
+	unsigned char *present = NULL;
+	size_t i, k, nmax = 0;
+	int error = 0;
+
+	p->chunks = calloc(m->file_count + 1, sizeof(*p->chunks));
+	p->nchunks = calloc(m->file_count + 1, sizeof(*p->nchunks));
+	p->fm = calloc(m->file_count + 1, sizeof(*p->fm));
+	p->fmlen = calloc(m->file_count + 1, sizeof(*p->fmlen));
+	p->stream = calloc(m->file_count + 1, sizeof(*p->stream));
+	MVMS_CHECK_ALLOC(p->chunks, error);
+	MVMS_CHECK_ALLOC(p->nchunks, error);
+	MVMS_CHECK_ALLOC(p->fm, error);
+	MVMS_CHECK_ALLOC(p->fmlen, error);
+	MVMS_CHECK_ALLOC(p->stream, error);
+	for (i = 0; i < m->file_count; i++) {
+		uint64_t size = 0;
+		MVMS_TRY(fetch_object(&p->fm[i], &p->fmlen[i], r, "files", &m->files[i].id));
+		MVMS_TRY(mvms_sync_parse_filemap(&p->chunks[i], &p->nchunks[i], &size, p->fm[i],
+						 p->fmlen[i], &m->files[i].id));
+		if (size != m->files[i].size) {
+			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: size does not match its chunks",
+					       m->files[i].path);
+			goto done;
+		}
+		p->total += size;
+		if (p->nchunks[i] > nmax)
+			nmax = p->nchunks[i];
+	}
+	/* The cache's record of files pulled before: those that changed are no longer used. */
+	MVMS_TRY(mvms_sources_prune(NULL, r->cache));
+	present = calloc(nmax + 1, 1);
+	MVMS_CHECK_ALLOC(present, error);
+	for (i = 0; i < m->file_count; i++) {
+		uint64_t have = 0;
+		MVMS_TRY(mvms_sources_have(present, r->cache, p->chunks[i], p->nchunks[i]));
+		for (k = 0; k < p->nchunks[i]; k++)
+			if (present[k])
+				have += mvms_le64_get((const unsigned char *)p->fm[i] + 32 + k * 40 + 32);
+		p->stream[i] = have * 2 < m->files[i].size;
+	}
+done:
+	free(present);
+	return error;
+}
+
 int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, const char *dir,
 		     const mvms_pull_options *opts)
 {
@@ -258,20 +340,18 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	char model[256], *ref;
 	cJSON *v = NULL;
 	const char *id;
-	mvms_oid vid, **chunks = NULL;
-	size_t *nchunks = NULL, *fmlen = NULL, i, k, nmax = 0;
-	void **fm = NULL;
-	int *stream = NULL;
-	mvms_manifest *m = NULL;
+	mvms_oid vid;
+	size_t i;
+	remote_plan p;
 	mvms_chunk_sink *sink = NULL;
 	void *mdata = NULL;
 	size_t mlen = 0;
-	unsigned char *present = NULL;
-	uint64_t fetched = 0, total = 0, done_bytes = 0;
+	uint64_t fetched = 0, done_bytes = 0;
 	double t0 = mvms_now();
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
 	snprintf(model, sizeof(model), "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
 	ref = (char *)(at ? at + 1 : "latest");
 	MVMS_TRY(mvms_model_name_check(model));
@@ -283,99 +363,49 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	}
 	/* The manifest is the trust anchor: its bytes hash to the version id. */
 	MVMS_TRY(fetch_object(&mdata, &mlen, r, "manifests", &vid));
-	MVMS_TRY(mvms_manifest_decode(&m, mdata, mlen));
+	MVMS_TRY(mvms_manifest_decode(&p.m, mdata, mlen));
 	MVMS_TRY(mvms_sync__pull_dir(dir, opts && opts->force));
-	chunks = calloc(m->file_count + 1, sizeof(*chunks));
-	nchunks = calloc(m->file_count + 1, sizeof(*nchunks));
-	fm = calloc(m->file_count + 1, sizeof(*fm));
-	fmlen = calloc(m->file_count + 1, sizeof(*fmlen));
-	stream = calloc(m->file_count + 1, sizeof(*stream));
-	MVMS_CHECK_ALLOC(chunks, error);
-	MVMS_CHECK_ALLOC(nchunks, error);
-	MVMS_CHECK_ALLOC(fm, error);
-	MVMS_CHECK_ALLOC(fmlen, error);
-	MVMS_CHECK_ALLOC(stream, error);
-	for (i = 0; i < m->file_count; i++) {
-		uint64_t size = 0;
-		MVMS_TRY(fetch_object(&fm[i], &fmlen[i], r, "files", &m->files[i].id));
-		MVMS_TRY(mvms_sync_parse_filemap(&chunks[i], &nchunks[i], &size, fm[i], fmlen[i],
-						 &m->files[i].id));
-		if (size != m->files[i].size) {
-			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: size does not match its chunks",
-					       m->files[i].path);
-			goto done;
-		}
-		total += size;
-		if (nchunks[i] > nmax)
-			nmax = nchunks[i];
-	}
-	/* The cache's record of files pulled before: those that changed are no longer used. */
-	MVMS_TRY(mvms_sources_prune(NULL, r->cache));
-	/* A file the cache has little of streams whole (as the server stores it; we check each
-	 * chunk as it arrives); one it mostly has, in packs or in files pulled before, fetches
-	 * just the chunks it lacks. Either way the file becomes a source for later pulls
-	 * instead of being copied into the cache's packs. */
-	present = calloc(nmax + 1, 1);
-	MVMS_CHECK_ALLOC(present, error);
-	for (i = 0; i < m->file_count; i++) {
-		uint64_t have = 0;
-		MVMS_TRY(mvms_sources_have(present, r->cache, chunks[i], nchunks[i]));
-		for (k = 0; k < nchunks[i]; k++)
-			if (present[k])
-				have += mvms_le64_get((const unsigned char *)fm[i] + 32 + k * 40 + 32);
-		stream[i] = have * 2 < m->files[i].size;
-	}
+	/* Either way a file becomes a source for later pulls instead of being copied into the
+	 * cache's packs. */
+	MVMS_TRY(plan_files(&p, r));
 	/* Files from the cache first: a sink (cache_copy) owns the cache's database while it
 	 * runs, which is while files stream. */
-	for (i = 0; i < m->file_count; i++) {
-		if (stream[i])
+	for (i = 0; i < p.m->file_count; i++) {
+		if (p.stream[i])
 			continue;
-		MVMS_TRY(pull_from_cache(r, dir, &m->files[i], chunks[i], nchunks[i], &fetched));
+		MVMS_TRY(pull_from_cache(r, dir, &p.m->files[i], p.chunks[i], p.nchunks[i], &fetched));
 		/* Recorded at once: it may replace a file the next ones would read (pull --force). */
-		MVMS_TRY(add_source(r, dir, &m->files[i], fm[i], nchunks[i]));
-		done_bytes += m->files[i].size;
-		out->bytes += m->files[i].size;
+		MVMS_TRY(add_source(r, dir, &p.m->files[i], p.fm[i], p.nchunks[i]));
+		done_bytes += p.m->files[i].size;
+		out->bytes += p.m->files[i].size;
 		if (opts && opts->progress)
-			opts->progress(done_bytes, total, opts->payload);
+			opts->progress(done_bytes, p.total, opts->payload);
 	}
-	for (i = 0; i < m->file_count; i++) {
-		if (!stream[i])
+	for (i = 0; i < p.m->file_count; i++) {
+		if (!p.stream[i])
 			continue;
 		if (opts && opts->cache_copy && !sink)
 			MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
-		MVMS_TRY(stream_file(r, model, id, &m->files[i], fm[i], nchunks[i], dir, sink, opts,
-				     &done_bytes, total));
-		out->bytes += m->files[i].size;
+		MVMS_TRY(stream_file(r, model, id, &p.m->files[i], p.fm[i], p.nchunks[i], dir, sink,
+				     opts, &done_bytes, p.total));
+		out->bytes += p.m->files[i].size;
 	}
 	if (sink)
 		MVMS_TRY(mvms_chunk_sink_finish(sink));
-	for (i = 0; i < m->file_count; i++)
-		if (stream[i])
-			MVMS_TRY(add_source(r, dir, &m->files[i], fm[i], nchunks[i]));
+	for (i = 0; i < p.m->file_count; i++)
+		if (p.stream[i])
+			MVMS_TRY(add_source(r, dir, &p.m->files[i], p.fm[i], p.nchunks[i]));
 	snprintf(out->id, sizeof(out->id), "%s", id);
 	{
 		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
 		out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0;
 	}
-	out->files = m->file_count;
+	out->files = p.m->file_count;
 done:
 	out->seconds = mvms_now() - t0;
 	mvms_chunk_sink_free(sink);
-	for (i = 0; m && i < m->file_count; i++) {
-		if (chunks)
-			free(chunks[i]);
-		if (fm)
-			free(fm[i]);
-	}
-	free(chunks);
-	free(nchunks);
-	free(fm);
-	free(fmlen);
-	free(stream);
-	free(present);
+	plan_dispose(&p);
 	free(mdata);
-	mvms_manifest_free(m);
 	cJSON_Delete(v);
 	return error;
 }
-
