@@ -23,6 +23,7 @@
 #include "manifest.h"
 #include "mvms/sync.h"
 #include "pull_int.h"
+#include "locate.h"
 
 /* One range read covers consecutive records of one pack up to this many bytes. */
 #define RANGE_MAX (8u * 1024 * 1024)
@@ -299,18 +300,13 @@ done:
 
 static int load_chunks(pull_ctx *c, const mvms_oid *content)
 {
-	static const char q[] =
-		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len FROM contents ct "
-		"JOIN content_chunks cc ON cc.content_id = ct.id JOIN chunks ch ON ch.id = cc.chunk_id "
-		"JOIN packs p ON p.id = ch.pack_id WHERE ct.oid = ? ORDER BY cc.seq";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
-	int error = 0, rc;
+	mvms_locate_cursor *cur = NULL;
+	mvms_chunk_loc loc;
+	int error = 0, got;
 
 	c->nchunks = 0;
-	if (!s)
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, content);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	MVMS_TRY(mvms_locate__open_oid(&cur, c->st, content, 0, UINT64_MAX));
+	while ((got = mvms_locate__next(&loc, cur)) > 0) {
 		pull_chunk *ch;
 		if (c->nchunks == c->cchunks) {
 			size_t ncap = c->cchunks ? c->cchunks * 2 : 256;
@@ -322,55 +318,50 @@ static int load_chunks(pull_ctx *c, const mvms_oid *content)
 		ch = &c->chunks[c->nchunks++];
 		memset(ch, 0, sizeof(*ch));
 		ch->src = -1;
-		MVMS_TRY(mvms_db_column_oid(&ch->id, s, 0));
-		MVMS_TRY(mvms_db_column_oid(&ch->pack, s, 1));
-		ch->offset = (uint64_t)sqlite3_column_int64(s, 2);
-		ch->raw_len = (uint32_t)sqlite3_column_int64(s, 3);
-		ch->stored_len = (uint32_t)sqlite3_column_int64(s, 4);
+		ch->id = loc.id;
+		ch->pack = loc.pack;
+		ch->offset = loc.at;
+		ch->raw_len = loc.raw_len;
+		ch->stored_len = loc.stored;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		error = mvms_db_error(c->st->db, rc, "read chunk list");
+	error = got;
 done:
-	sqlite3_reset(s);
+	mvms_locate__close(cur);
 	return error;
 }
 
 /* A chunk that no pack holds: in a source file? Sets ch->src, offset and lengths if so. */
 static int load_from_source(pull_ctx *c, pull_chunk *ch)
 {
-	static const char q[] =
-		"SELECT s.id, s.path, c.offset, c.length FROM source_chunks c "
-		"JOIN sources s ON s.id = c.source_id WHERE c.chunk = ? LIMIT 1";
-	sqlite3_stmt *s = mvms_db_stmt(c->st->db, q);
+	char *path = NULL;
 	int64_t id;
+	uint64_t offset;
+	uint32_t len;
 	size_t k;
-	int error = 0, rc;
+	int error = 0, found;
 
-	if (!s)
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, &ch->id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
-		for (k = 0; k < c->nsrcs && c->srcs[k].id != id; k++)
-			;
-		if (k == c->nsrcs) {
-			struct pull_src *t = realloc(c->srcs, (k + 1) * sizeof(*t));
-			MVMS_CHECK_ALLOC(t, error);
-			c->srcs = t;
-			c->srcs[k].id = id;
-			c->srcs[k].path = mvms_db_column_strdup(s, 1);
-			MVMS_CHECK_ALLOC(c->srcs[k].path, error);
-			c->nsrcs++;
-		}
-		ch->src = (int)k;
-		ch->offset = (uint64_t)sqlite3_column_int64(s, 2);
-		ch->raw_len = ch->stored_len = (uint32_t)sqlite3_column_int64(s, 3);
-	} else if (rc != SQLITE_DONE) {
-		error = mvms_db_error(c->st->db, rc, "look up a source");
+	if ((found = mvms_locate__source(&id, &path, &offset, &len, c->st, &ch->id)) < 0) {
+		error = found;
+		goto done;
 	}
+	if (!found)
+		goto done;
+	for (k = 0; k < c->nsrcs && c->srcs[k].id != id; k++)
+		;
+	if (k == c->nsrcs) {
+		struct pull_src *t = realloc(c->srcs, (k + 1) * sizeof(*t));
+		MVMS_CHECK_ALLOC(t, error);
+		c->srcs = t;
+		c->srcs[k].id = id;
+		c->srcs[k].path = path;
+		path = NULL;
+		c->nsrcs++;
+	}
+	ch->src = (int)k;
+	ch->offset = offset;
+	ch->raw_len = ch->stored_len = len;
 done:
-	sqlite3_reset(s);
+	free(path);
 	return error;
 }
 
@@ -378,13 +369,10 @@ done:
  * packs first, then in source files. */
 static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 {
-	static const char q[] =
-		"SELECT p.oid, ch.offset, ch.raw_len, ch.stored_len FROM chunks ch "
-		"JOIN packs p ON p.id = ch.pack_id WHERE ch.oid = ?";
-	sqlite3_stmt *s;
+	mvms_chunk_loc loc;
 	char hex[MVMS_OID_HEXSZ + 1];
 	size_t i;
-	int error = 0, rc, began = 0;
+	int error = 0, found, began = 0;
 
 	c->nchunks = 0;
 	if (n > c->cchunks) {
@@ -396,27 +384,22 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 	MVMS_TRY(mvms_db_read_begin(c->st->db, &began));
 	for (i = 0; i < n; i++) {
 		pull_chunk *ch = &c->chunks[i];
-		if (!(s = mvms_db_stmt(c->st->db, q))) {
-			error = MVMS_ERROR;
-			goto done;
-		}
 		memset(ch, 0, sizeof(*ch));
 		ch->id = ids[i];
-		mvms_db_bind_oid(s, 1, &ids[i]);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			error = mvms_db_column_oid(&ch->pack, s, 0);
-			ch->offset = (uint64_t)sqlite3_column_int64(s, 1);
-			ch->raw_len = (uint32_t)sqlite3_column_int64(s, 2);
-			ch->stored_len = (uint32_t)sqlite3_column_int64(s, 3);
-		}
-		sqlite3_reset(s);
-		if (error < 0)
-			goto done;
 		ch->src = -1;
-		if (rc != SQLITE_ROW)
+		if ((found = mvms_locate__chunk(&loc, c->st, &ids[i])) < 0) {
+			error = found;
+			goto done;
+		}
+		if (found) {
+			ch->pack = loc.pack;
+			ch->offset = loc.at;
+			ch->raw_len = loc.raw_len;
+			ch->stored_len = loc.stored;
+		} else {
 			MVMS_TRY(load_from_source(c, ch));
-		if (rc != SQLITE_ROW && ch->src < 0) {
+		}
+		if (!found && ch->src < 0) {
 			mvms_oid_fmt(hex, &ids[i]);
 			error = mvms_error_set(MVMS_ENOTFOUND, "chunk %s is not in this store", hex);
 			goto done;

@@ -13,61 +13,41 @@
 #include "pack.h"
 #include "mvms/sync.h"
 #include "pull_int.h"
+#include "locate.h"
 
 int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
 			     uint64_t len, mvms_pull__sink sink, void *payload)
 {
-	static const char q[] =
-		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset FROM contents ct "
-		"JOIN content_chunks cc ON cc.content_id = ct.id JOIN chunks ch ON ch.id = cc.chunk_id "
-		"JOIN packs p ON p.id = ch.pack_id WHERE ct.oid = ?1 AND cc.offset < ?2 + ?3 "
-		"AND cc.offset + ch.raw_len > ?2 ORDER BY cc.seq";
-	sqlite3_stmt *s = NULL;
+	mvms_locate_cursor *cur = NULL;
+	mvms_chunk_loc loc;
 	mvms_codec *codec = NULL;
 	unsigned char *rec = NULL, *raw = NULL;
 	size_t rec_cap = 0, raw_cap = 0;
 	char key[MVMS_KEY_MAX];
-	uint64_t got = 0;
-	int error = 0, rc;
+	uint64_t got = 0, from, to;
+	int error = 0, more;
 
 	MVMS_TRY(mvms_codec_new(&codec, 0));
-	/* A private statement: the sink may run cached statements of its own. */
-	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q, -1, &s, NULL) != SQLITE_OK) {
-		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read range");
-		goto done;
-	}
-	mvms_db_bind_oid(s, 1, content);
-	sqlite3_bind_int64(s, 2, (int64_t)offset);
-	sqlite3_bind_int64(s, 3, (int64_t)len);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		mvms_oid id, pack;
-		uint64_t at = (uint64_t)sqlite3_column_int64(s, 2);
-		uint32_t raw_len = (uint32_t)sqlite3_column_int64(s, 3);
-		uint32_t stored = (uint32_t)sqlite3_column_int64(s, 4);
-		uint64_t cpos = (uint64_t)sqlite3_column_int64(s, 5), from, to;
-
-		MVMS_TRY(mvms_db_column_oid(&id, s, 0));
-		MVMS_TRY(mvms_db_column_oid(&pack, s, 1));
-		MVMS_TRY(mvms_pull__ensure(&rec, &rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
-		MVMS_TRY(mvms_pull__ensure(&raw, &raw_cap, raw_len ? raw_len : 1));
-		mvms_object_key(key, sizeof(key), "packs", &pack);
-		MVMS_TRY(mvms_backend_get(st->be, key, at, rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
-		MVMS_TRY(mvms_pack_decode_record(codec, raw, raw_len, &id, rec,
-						 MVMS_PACK_RECORD_HDR + (size_t)stored));
-		from = offset > cpos ? offset - cpos : 0;
-		to = offset + len < cpos + raw_len ? offset + len - cpos : raw_len;
+	/* The cursor's own statement: the sink may run cached statements of its own. */
+	MVMS_TRY(mvms_locate__open_oid(&cur, st, content, offset, offset + len));
+	while ((more = mvms_locate__next(&loc, cur)) > 0) {
+		size_t rlen = MVMS_PACK_RECORD_HDR + (size_t)loc.stored;
+		MVMS_TRY(mvms_pull__ensure(&rec, &rec_cap, rlen));
+		MVMS_TRY(mvms_pull__ensure(&raw, &raw_cap, loc.raw_len ? loc.raw_len : 1));
+		mvms_object_key(key, sizeof(key), "packs", &loc.pack);
+		MVMS_TRY(mvms_backend_get(st->be, key, loc.at, rec, rlen));
+		MVMS_TRY(mvms_pack_decode_record(codec, raw, loc.raw_len, &loc.id, rec, rlen));
+		from = offset > loc.file_off ? offset - loc.file_off : 0;
+		to = offset + len < loc.file_off + loc.raw_len ? offset + len - loc.file_off : loc.raw_len;
 		MVMS_TRY(sink(raw + from, (size_t)(to - from), payload));
 		got += to - from;
 	}
-	if (rc != SQLITE_DONE) {
-		error = mvms_db_error(st->db, rc, "read range");
-		goto done;
-	}
+	MVMS_TRY(more);
 	if (got != len)
 		error = mvms_error_set(MVMS_EMISMATCH, "read range: %llu of %llu bytes found",
 				       (unsigned long long)got, (unsigned long long)len);
 done:
-	sqlite3_finalize(s);
+	mvms_locate__close(cur);
 	mvms_codec_free(codec);
 	free(rec);
 	free(raw);
@@ -77,16 +57,11 @@ done:
 /* Records read with one backend read in the records mode, at most. */
 #define RECORDS_RUN (4u * 1024 * 1024)
 
-typedef struct reader_row {
-	mvms_oid id, pack;
-	uint64_t at;
-	uint32_t raw_len, stored;
-	uint8_t codec;
-} reader_row;
+typedef mvms_chunk_loc reader_row;
 
 struct mvms_file_reader {
 	mvms_store *st;
-	sqlite3_stmt *chunks;   /* its own statement: other requests use the cached ones */
+	mvms_locate_cursor *chunks; /* its own statement: other requests use the cached ones */
 	mvms_codec *codec;
 	unsigned char *rec, *raw;
 	size_t rec_cap, raw_cap;
@@ -103,30 +78,16 @@ struct mvms_file_reader {
  * end of the file's chunks, have_ahead stays 0 and start = end. */
 static int step_ahead(mvms_file_reader *r)
 {
-	reader_row *row = &r->ahead;
-	int error = 0, rc;
+	int got;
 
 	if (r->have_ahead || r->start >= r->end)
 		return 0;
-	rc = sqlite3_step(r->chunks);
-	if (rc == SQLITE_DONE) {
-		/* Stepping again would start the query over. */
+	if ((got = mvms_locate__next(&r->ahead, r->chunks)) < 0)
+		return got;
+	if (got == 0)
 		r->start = r->end;
-		goto done;
-	}
-	if (rc != SQLITE_ROW) {
-		error = mvms_db_error(r->st->db, rc, "read file");
-		goto done;
-	}
-	MVMS_TRY(mvms_db_column_oid(&row->id, r->chunks, 0));
-	MVMS_TRY(mvms_db_column_oid(&row->pack, r->chunks, 1));
-	row->at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
-	row->raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
-	row->stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
-	row->codec = (uint8_t)sqlite3_column_int(r->chunks, 6);
-	r->have_ahead = 1;
-done:
-	return error;
+	r->have_ahead = got;
+	return 0;
 }
 
 /* The records mode sends records as they are stored, mostly unread (sendfile); damage only
@@ -158,40 +119,20 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 		       mvms_store *st, const char *spec, const char *path, uint64_t start,
 		       uint64_t end, int records)
 {
-	static const char q_file[] =
-		"SELECT c.id, c.oid, c.size FROM versions v JOIN files f ON f.version_id = v.id "
-		"JOIN contents c ON c.id = f.content_id WHERE v.oid = ? AND f.path = ?";
-	static const char q_chunks[] =
-		"SELECT ch.oid, p.oid, ch.offset, ch.raw_len, ch.stored_len, cc.offset, ch.codec "
-		"FROM content_chunks cc JOIN chunks ch ON ch.id = cc.chunk_id "
-		"JOIN packs p ON p.id = ch.pack_id WHERE cc.content_id = ?1 "
-		"AND cc.offset + ch.raw_len > ?2 AND cc.offset < ?3 ORDER BY cc.seq";
 	mvms_file_reader *r = NULL;
 	mvms_version_info *v = NULL;
-	sqlite3_stmt *s;
 	int64_t content = 0;
 	uint64_t size = 0;
 	mvms_oid id;
-	int error = 0, rc;
+	int error = 0, found;
 
 	*out = NULL;
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
-	if (!(s = mvms_db_stmt(st->db, q_file))) {
-		error = MVMS_ERROR;
+	if ((found = mvms_locate__file(&content, &id, &size, st, v->id, path)) < 0) {
+		error = found;
 		goto done;
 	}
-	sqlite3_bind_text(s, 1, v->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		content = sqlite3_column_int64(s, 0);
-		error = mvms_db_column_oid(&id, s, 1);
-		size = (uint64_t)sqlite3_column_int64(s, 2);
-	}
-	sqlite3_reset(s);
-	if (error < 0)
-		goto done;
-	if (rc != SQLITE_ROW) {
+	if (!found) {
 		error = mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld has no file '%s'", v->model,
 				       (long long)v->number, path);
 		goto done;
@@ -210,32 +151,11 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 	r->start = start;
 	r->end = end;
 	MVMS_TRY(mvms_codec_new(&r->codec, 0));
-	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q_chunks, -1, &r->chunks, NULL) != SQLITE_OK) {
-		error = mvms_db_error(st->db, sqlite3_errcode(mvms_db_handle(st->db)), "read file");
-		goto done;
-	}
-	sqlite3_bind_int64(r->chunks, 1, content);
-	sqlite3_bind_int64(r->chunks, 2, (int64_t)start);
-	sqlite3_bind_int64(r->chunks, 3, (int64_t)end);
+	MVMS_TRY(mvms_locate__open(&r->chunks, st, content, start, end));
 	r->records = records;
 	if (records) {
 		/* The stream's length, for Content-Length: a header per record and its bytes. */
-		static const char q_len[] =
-			"SELECT count(*), total(ch.stored_len) FROM content_chunks cc "
-			"JOIN chunks ch ON ch.id = cc.chunk_id WHERE cc.content_id = ?";
-		if (!(s = mvms_db_stmt(st->db, q_len))) {
-			error = MVMS_ERROR;
-			goto done;
-		}
-		sqlite3_bind_int64(s, 1, content);
-		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-			size = (uint64_t)sqlite3_column_int64(s, 0) * MVMS_PACK_RECORD_HDR +
-			       (uint64_t)sqlite3_column_double(s, 1);
-		else
-			error = mvms_db_error(st->db, rc, "read file");
-		sqlite3_reset(s);
-		if (error < 0)
-			goto done;
+		MVMS_TRY(mvms_locate__records_size(&size, st, content));
 		MVMS_TRY(check_first_record(r));
 	}
 	if (size_out)
@@ -363,10 +283,10 @@ done:
 int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
 {
 	char key[MVMS_KEY_MAX];
-	mvms_oid id, pack;
-	uint64_t at, cpos, from, to;
-	uint32_t raw_len, stored;
-	int error = 0, rc;
+	mvms_chunk_loc loc;
+	uint64_t from, to;
+	size_t rlen;
+	int error = 0, got;
 
 	*data = NULL;
 	*len = 0;
@@ -374,30 +294,21 @@ int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
 		return 0;
 	if (r->records)
 		return next_records(data, len, r);
-	rc = sqlite3_step(r->chunks);
-	if (rc != SQLITE_ROW) {
-		return rc == SQLITE_DONE
-			       ? mvms_error_set(MVMS_EMISMATCH, "read file: chunks missing from the index")
-			       : mvms_db_error(r->st->db, rc, "read file");
-	}
-	MVMS_TRY(mvms_db_column_oid(&id, r->chunks, 0));
-	MVMS_TRY(mvms_db_column_oid(&pack, r->chunks, 1));
-	at = (uint64_t)sqlite3_column_int64(r->chunks, 2);
-	raw_len = (uint32_t)sqlite3_column_int64(r->chunks, 3);
-	stored = (uint32_t)sqlite3_column_int64(r->chunks, 4);
-	cpos = (uint64_t)sqlite3_column_int64(r->chunks, 5);
-	MVMS_TRY(mvms_pull__ensure(&r->rec, &r->rec_cap, MVMS_PACK_RECORD_HDR + (size_t)stored));
-	MVMS_TRY(mvms_pull__ensure(&r->raw, &r->raw_cap, raw_len ? raw_len : 1));
-	mvms_object_key(key, sizeof(key), "packs", &pack);
-	MVMS_TRY(mvms_backend_get(r->st->be, key, at, r->rec, MVMS_PACK_RECORD_HDR + (size_t)stored));
-	MVMS_TRY(mvms_pack_decode_record(r->codec, r->raw, raw_len, &id, r->rec,
-					 MVMS_PACK_RECORD_HDR + (size_t)stored));
-	if (cpos > r->start || cpos + raw_len <= r->start) {
+	if ((got = mvms_locate__next(&loc, r->chunks)) <= 0)
+		return got < 0 ? got
+			       : mvms_error_set(MVMS_EMISMATCH, "read file: chunks missing from the index");
+	rlen = MVMS_PACK_RECORD_HDR + (size_t)loc.stored;
+	MVMS_TRY(mvms_pull__ensure(&r->rec, &r->rec_cap, rlen));
+	MVMS_TRY(mvms_pull__ensure(&r->raw, &r->raw_cap, loc.raw_len ? loc.raw_len : 1));
+	mvms_object_key(key, sizeof(key), "packs", &loc.pack);
+	MVMS_TRY(mvms_backend_get(r->st->be, key, loc.at, r->rec, rlen));
+	MVMS_TRY(mvms_pack_decode_record(r->codec, r->raw, loc.raw_len, &loc.id, r->rec, rlen));
+	if (loc.file_off > r->start || loc.file_off + loc.raw_len <= r->start) {
 		error = mvms_error_set(MVMS_EMISMATCH, "read file: chunk offsets are inconsistent");
 		goto done;
 	}
-	from = r->start - cpos;
-	to = r->end < cpos + raw_len ? r->end - cpos : raw_len;
+	from = r->start - loc.file_off;
+	to = r->end < loc.file_off + loc.raw_len ? r->end - loc.file_off : loc.raw_len;
 	*data = r->raw + from;
 	*len = (size_t)(to - from);
 	r->start += *len;
@@ -409,7 +320,7 @@ void mvms_file_reader_free(mvms_file_reader *r)
 {
 	if (!r)
 		return;
-	sqlite3_finalize(r->chunks);
+	mvms_locate__close(r->chunks);
 	mvms_codec_free(r->codec);
 	free(r->rec);
 	free(r->raw);
