@@ -246,6 +246,31 @@ static void test_tree(void)
 	ok(!mvms_tree_skip_identical(&o), "tree: a push with metadata always makes one");
 }
 
+/* The wire names of errors: each code's name maps back to the code (the client's side of
+ * the server's replies), the server's other names map to theirs, unknown names to 0. */
+static void test_error_names(void)
+{
+	static const int codes[] = { MVMS_ENOTFOUND, MVMS_EEXISTS, MVMS_EAMBIGUOUS, MVMS_EBUFS,
+				     MVMS_EUSER, MVMS_EINVALID, MVMS_ECONFLICT, MVMS_EMISMATCH,
+				     MVMS_EAUTH, MVMS_ETIMEOUT, MVMS_ENOTSUPPORTED, MVMS_EMERGE,
+				     MVMS_ERROR };
+	size_t i;
+	int round = 1;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (mvms_error_from_name(mvms_error_name(codes[i])) != codes[i]) {
+			diag("%d: %s maps back to %d", codes[i], mvms_error_name(codes[i]),
+			     mvms_error_from_name(mvms_error_name(codes[i])));
+			round = 0;
+		}
+	ok(round, "every error code's wire name maps back to it");
+	is_str(mvms_error_name(MVMS_EEXISTS), "exists", "EEXISTS is 'exists' on the wire");
+	is_int(mvms_error_from_name("store_damaged"), MVMS_EMISMATCH, "store_damaged is EMISMATCH");
+	is_int(mvms_error_from_name("gc_conflict"), MVMS_ECONFLICT, "gc_conflict is ECONFLICT");
+	is_int(mvms_error_from_name("bad_query"), 0, "a name it does not know is 0");
+	is_int(mvms_error_from_name(NULL), 0, "so is no name");
+}
+
 int main(void)
 {
 	test_oid();
@@ -256,5 +281,6 @@ int main(void)
 	test_pool();
 	test_oidset();
 	test_tree();
+	test_error_names();
 	return done_testing();
 }

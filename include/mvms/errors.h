@@ -50,8 +50,19 @@ int mvms_error_last_code(void);
 /** Forgets the last error, for callers that handle an error and go on. */
 void mvms_error_clear(void);
 
-/** A short constant name for a code ("not found", "conflict", ...). */
+/**
+ * The wire name of a code ("not_found", "exists", "conflict", ...): what a JSON error reply
+ * carries as "code". Constant; "error" for a code without a name of its own.
+ */
 const char *mvms_error_name(int code);
+
+/**
+ * The code a wire name stands for: mvms_error_name()'s names and the server's other names
+ * for the same codes ("store_damaged" is MVMS_EMISMATCH, "gc_conflict" MVMS_ECONFLICT, ...),
+ * so a client fails with the code the command gets locally. 0 for a name it does not know
+ * (the caller falls back on the HTTP status); MVMS_OK for "ok".
+ */
+int mvms_error_from_name(const char *name);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Replies: JSON documents, JSON errors {"error":{"code","message"}}, raw bytes; the one
- * table that maps MVMS_E* codes to HTTP statuses; the access log line and metrics that
+ * table that maps MVMS_E* codes to HTTP statuses (their "code" names are libmvms's table,
+ * mvms_error_name, which clients map back); the access log line and metrics that
  * every finished reply records. A 500's message stays in the server's log under an error id:
  * what failed inside names the store's files, which are no business of a client's.
  */
@@ -32,7 +33,10 @@ int srv_status_for(int code)
 	case MVMS_EMERGE: return 409;
 	case MVMS_EAMBIGUOUS: return 400;
 	case MVMS_EINVALID: return 400;
-	case MVMS_EMISMATCH: return 400; /* bytes a client sent that do not match their hash */
+	/* Bytes that do not match their hash reach here only from the server's own store (a
+	 * client's upload that does not hash is answered 400 where it is checked): damage of
+	 * the server's, not the client's fault. */
+	case MVMS_EMISMATCH: return 500;
 	case MVMS_EAUTH: return 401;
 	case MVMS_ETIMEOUT: return 504;
 	case MVMS_ENOTSUPPORTED: return 501;
@@ -213,6 +217,9 @@ int srv_reply_mvms(srv_req *r, int code)
 {
 	const char *msg = mvms_error_last();
 
-	return srv_reply_error(r, srv_status_for(code), mvms_error_name(code), "%s",
+	/* The code's wire name (mvms_error_name, which clients map back with
+	 * mvms_error_from_name); the server's own damage says so. */
+	return srv_reply_error(r, srv_status_for(code),
+			       code == MVMS_EMISMATCH ? "store_damaged" : mvms_error_name(code), "%s",
 			       msg && *msg ? msg : "error");
 }

@@ -196,6 +196,21 @@ is "$N" "$(( (RC1 == 0) + (RC2 == 0) ))" "one version per successful push, none 
 run "$MVMS" --store "$WORK/server" verify
 is_rc 0 "the server's store still verifies"
 
+# An error crosses the wire by its code name: a branch named like a tag is EEXISTS
+# locally (exit 1) and must be the same over --remote, not the 409's "conflict" (exit 4).
+"$MVMS" --store "$WORK/server" tag m@v1 t1 >/dev/null 2>&1 || bail "tag on the server"
+"$MVMS" --store "$WORK/local" init -q >/dev/null 2>&1 || bail "init a local store"
+"$MVMS" --store "$WORK/local" push m "$WORK/v1" >/dev/null 2>&1 || bail "local push"
+"$MVMS" --store "$WORK/local" tag m@v1 t1 >/dev/null 2>&1 || bail "local tag"
+run "$MVMS" --store "$WORK/local" push -b t1 m "$WORK/v2"
+LOCAL_RC=$RC
+is "$LOCAL_RC" 1 "locally, a branch named like a tag exits 1 (exists)"
+rem push -b t1 m "$WORK/v2"
+is "$RC" "$LOCAL_RC" "over the remote it exits the same ($RC)"
+like "$ERR" "exists already" "and says the tag exists"
+rem --json push -b t1 m "$WORK/v2"
+check "its --json error names the code exists" grep -Eq '"code":[[:space:]]*"exists"' "$WORK/out"
+
 # The server sends stored records unchecked; the client checks each chunk. A byte flipped in
 # the server's pack must fail the pull, leave no file and keep the bad chunk out of the cache.
 mkmodel -q --size 2M --tensors 4 "$WORK/z"
@@ -217,5 +232,24 @@ run "$MVMS" --store "$CACHE_Z" stats --json
 is "$(json_get sources)" 0 "the file that failed is not recorded as a source"
 run "$MVMS" --store "$WORK/server" verify
 is_rc 1 "(the server's own verify finds the damage)"
+
+# Damage the server finds in its own store is its fault: a 500 ("store_damaged"), not a 400
+# that blames the client. A one-chunk file's record header is flipped in the server's pack:
+# the records stream is refused before it starts, and a remote pull exits as a local one.
+printf 'a small file of one chunk\n' >"$WORK/one.txt"
+mkdir -p "$WORK/one" && mv "$WORK/one.txt" "$WORK/one/"
+rem push one "$WORK/one" -m "one chunk"
+is_rc 0 "remote push of a one-chunk model"
+OPACK=$(ls -t $(find "$WORK/server/objects/packs" -type f) | head -n 1)
+OLD=$(dd if="$OPACK" bs=1 skip=30 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $(((OLD + 1) % 256)))" | dd of="$OPACK" bs=1 seek=30 conv=notrunc 2>/dev/null ||
+	bail "cannot write into $OPACK"
+req GET "$URL/v1/models/one/versions/v1/files/one.txt?format=records" -H "Authorization: Bearer $R"
+is_code 500 "a records stream over a damaged record of the server's own pack is a 500"
+like "$(cat "$WORK/body")" '"code":"store_damaged"' "whose code is store_damaged"
+XDG_CACHE_HOME=$WORK/cache-one
+rem pull one -o "$WORK/pone"
+is_rc 1 "a remote pull of it fails (exit 1, as a local pull of a damaged store)"
+like "$ERR" "HTTP 500" "and the server owns the damage"
 
 done_testing
