@@ -588,8 +588,8 @@ int srv_tar_extract(const unsigned char *data, size_t len, const char *dir, char
 {
 	static const struct meta no_meta;
 	struct reader x = { -1, NULL, 0, err, errlen };
-	size_t off = 0, pad;
-	uint64_t size;
+	size_t off = 0, pad = 0;
+	uint64_t size = 0;
 	int error = 0, rc;
 
 	if (err && errlen)
