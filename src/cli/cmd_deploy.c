@@ -298,6 +298,102 @@ static int run_hook(const char *cmd, const mvms_deployment *d, const char *dir)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* A deployment read from a server's JSON reply (the long-poll of watch). NULL when the reply
+ * is not a deployment or memory ran out. */
+static mvms_deployment *deployment_from_json(const char *body, size_t len, const char *model,
+					     const char *env)
+{
+	cJSON *doc = mvms_json_has_nul(body, len) ? NULL : cJSON_ParseWithLength(body, len), *t, *it;
+	mvms_deployment *d = calloc(1, sizeof(*d));
+
+	if (!doc || !d) {
+		cJSON_Delete(doc);
+		free(d);
+		return NULL;
+	}
+	d->model = strdup(model);
+	d->env = strdup(env);
+	d->action = strdup("");
+	d->author = strdup("");
+	d->reason = strdup("");
+	d->revision = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision"));
+	t = cJSON_GetObjectItemCaseSensitive(doc, "targets");
+	d->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(*d->targets));
+	cJSON_ArrayForEach(it, t) {
+		mvms_deploy_target *x = &d->targets[d->target_count++];
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
+		const char *ep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "endpoint"));
+		x->number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
+		x->weight = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight"));
+		snprintf(x->id, sizeof(x->id), "%s", id ? id : "");
+		x->endpoint = strdup(ep ? ep : "");
+	}
+	cJSON_Delete(doc);
+	return d;
+}
+
+/* One long-poll of a server for the deployment: 1 with *out set, 0 when nothing changed,
+ * or an exit code (> 1 after reporting the error, EXIT_ERROR for a reply that is not one). */
+static int watch_poll(mvms_deployment **out, mvms_remote *rem, const char *model, const char *env,
+		      int once, int64_t seen)
+{
+	/* Short polls: a signal is only seen between requests. */
+	char query[64], *path, *body = NULL;
+	size_t len = 0;
+	int error;
+
+	*out = NULL;
+	snprintf(query, sizeof(query), "?wait=%lld&since=%lld", once ? 0LL : 3LL,
+		 (long long)(seen < 0 ? 0 : seen));
+	path = deployment_path(model, env, query);
+	error = path ? mvms_remote_get(&body, &len, rem, path) : MVMS_ERROR;
+	free(path);
+	if (error == MVMS_ETIMEOUT || (error == 0 && len == 0)) {
+		free(body);
+		return 0; /* 304: nothing changed */
+	}
+	if (error < 0)
+		return -cli_fail(error);
+	*out = deployment_from_json(body, len, model, env);
+	free(body);
+	return *out ? 1 : -EXIT_ERROR;
+}
+
+/* Pulls the primary version of @d into BASE/NAME@vN (once: versions are immutable) and runs
+ * the hook. EXIT_OK; EXIT_ERROR when the hook failed under --once (watching goes on
+ * otherwise); minus an exit code when the pull failed (watching stops). */
+static int watch_update(const mvms_deployment *d, mvms_store *st, mvms_remote *rem,
+			const char *model, const char *env, const char *base, const char *exec_cmd,
+			int once)
+{
+	mvms_pull_options po = MVMS_PULL_OPTIONS_INIT;
+	mvms_pull_result pr;
+	const char *slash = strrchr(model, '/');
+	char spec[300], dir[4096];
+	int error;
+
+	primary(spec, sizeof(spec), d);
+	snprintf(dir, sizeof(dir), "%s/%s@v%lld", base, slash ? slash + 1 : model,
+		 (long long)d->targets[0].number);
+	/* A version already pulled is immutable: reuse its directory. */
+	po.force = 0;
+	error = access(dir, F_OK) == 0 ? 0
+		: rem ? mvms_remote_pull(&pr, rem, spec, dir, &po)
+		      : mvms_pull(&pr, st, spec, dir, &po);
+	if (error < 0)
+		return -cli_fail(error);
+	if (!cli.quiet)
+		fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env, model,
+			(long long)d->revision, spec, dir);
+	if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0) {
+		fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
+		/* With --once the caller asked for one update: say it failed. */
+		if (once)
+			return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
 int cmd_watch(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -341,86 +437,27 @@ int cmd_watch(int argc, char **argv)
 		return rc;
 	while (!watch_stop) {
 		mvms_deployment *d = NULL;
-		char spec[300], dir[4096];
 		if (rem) {
 			/* Long-poll: the server answers as soon as the deployment changes. */
-			char query[64], *path, *body = NULL;
-			size_t len = 0;
-			/* Short polls: a signal is only seen between requests. */
-			snprintf(query, sizeof(query), "?wait=%lld&since=%lld", once ? 0LL : 3LL,
-				 (long long)(seen < 0 ? 0 : seen));
-			path = deployment_path(model, env, query);
-			error = path ? mvms_remote_get(&body, &len, rem, path) : MVMS_ERROR;
-			free(path);
-			if (error == MVMS_ETIMEOUT || (error == 0 && len == 0)) {
-				free(body);
-				continue; /* 304: nothing changed */
-			}
+			if ((error = watch_poll(&d, rem, model, env, once, seen)) == 0)
+				continue;
 			if (error < 0) {
-				rc = cli_fail(error);
+				rc = -error;
 				break;
-			}
-			{
-				cJSON *doc = mvms_json_has_nul(body, len) ? NULL
-					     : cJSON_ParseWithLength(body, len), *t, *it;
-				free(body);
-				d = calloc(1, sizeof(*d));
-				if (!doc || !d) {
-					cJSON_Delete(doc);
-					free(d);
-					rc = EXIT_ERROR;
-					break;
-				}
-				d->model = strdup(model);
-				d->env = strdup(env);
-				d->action = strdup("");
-				d->author = strdup("");
-				d->reason = strdup("");
-				d->revision = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision"));
-				t = cJSON_GetObjectItemCaseSensitive(doc, "targets");
-				d->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(*d->targets));
-				cJSON_ArrayForEach(it, t) {
-					mvms_deploy_target *x = &d->targets[d->target_count++];
-					const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-					const char *ep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "endpoint"));
-					x->number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
-					x->weight = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight"));
-					snprintf(x->id, sizeof(x->id), "%s", id ? id : "");
-					x->endpoint = strdup(ep ? ep : "");
-				}
-				cJSON_Delete(doc);
 			}
 		} else if ((error = mvms_deploy_get(&d, st, model, env)) < 0) {
 			rc = cli_fail(error);
 			break;
 		}
 		if (d->revision != seen && d->target_count > 0) {
-			mvms_pull_options po = MVMS_PULL_OPTIONS_INIT;
-			mvms_pull_result pr;
-			const char *slash = strrchr(model, '/');
 			seen = d->revision;
-			primary(spec, sizeof(spec), d);
-			snprintf(dir, sizeof(dir), "%s/%s@v%lld", base, slash ? slash + 1 : model,
-				 (long long)d->targets[0].number);
-			/* A version already pulled is immutable: reuse its directory. */
-			po.force = 0;
-			error = access(dir, F_OK) == 0 ? 0
-				: rem ? mvms_remote_pull(&pr, rem, spec, dir, &po)
-				      : mvms_pull(&pr, st, spec, dir, &po);
-			if (error < 0) {
-				rc = cli_fail(error);
+			if ((error = watch_update(d, st, rem, model, env, base, exec_cmd, once)) < 0) {
+				rc = -error;
 				mvms_deployment_free(d);
 				break;
 			}
-			if (!cli.quiet)
-				fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env,
-					model, (long long)d->revision, spec, dir);
-			if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0) {
-				fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
-				/* With --once the caller asked for one update: say it failed. */
-				if (once)
-					rc = EXIT_ERROR;
-			}
+			if (error != EXIT_OK)
+				rc = error;
 		}
 		mvms_deployment_free(d);
 		if (once)
