@@ -39,6 +39,9 @@ typedef struct mvms_version_info {
 } mvms_version_info;
 
 void mvms_version_info_free(mvms_version_info *v);
+/* Keeps only @v's id: frees and clears its model, message, author, parents, metadata and refs
+ * and zeroes its number, time and sizes (a version shown to someone who may not read it). */
+void mvms_version_info_redact(mvms_version_info *v);
 void mvms_version_list_free(mvms_version_info **list, size_t count);
 
 /**

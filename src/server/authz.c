@@ -120,33 +120,6 @@ done:
 	return rc;
 }
 
-/* Keeps only @v's id (see the top of this file for why the id). */
-static void stub_version(mvms_version_info *v)
-{
-	size_t i;
-
-	free(v->model);
-	free(v->message);
-	free(v->author);
-	for (i = 0; i < v->parent_count; i++)
-		free(v->parents[i].model);
-	free(v->parents);
-	for (i = 0; i < v->meta_count; i++) {
-		free(v->meta_keys[i]);
-		free(v->meta_values[i]);
-	}
-	free(v->meta_keys);
-	free(v->meta_values);
-	for (i = 0; i < v->ref_count; i++)
-		free(v->refs[i]);
-	free(v->refs);
-	v->model = v->message = v->author = NULL;
-	v->parents = NULL;
-	v->meta_keys = v->meta_values = v->refs = NULL;
-	v->parent_count = v->meta_count = v->ref_count = 0;
-	v->number = v->created_at = 0;
-	v->file_count = v->logical_bytes = 0;
-}
 
 void srv_authz_redact_version(const srv_req *r, mvms_version_info *v)
 {
@@ -155,7 +128,7 @@ void srv_authz_redact_version(const srv_req *r, mvms_version_info *v)
 	if (!v || srv_authz_all(r))
 		return;
 	if (!v->model || !srv_authz_covers(r, v->model)) {
-		stub_version(v);
+		mvms_version_info_redact(v);
 		return;
 	}
 	for (i = 0; i < v->parent_count; i++)
@@ -297,6 +270,6 @@ void srv_authz_redact_unseen(const srv_req *r, mvms_version_info *v)
 		srv_authz_redact_version(r, v);
 		return;
 	}
-	stub_version(v);
+	mvms_version_info_redact(v);
 	v->id[0] = '\0';
 }

@@ -141,7 +141,7 @@ int mvms_version__model(int64_t *out, mvms_store *st, int64_t row)
 	return 0;
 }
 
-void mvms_version_info_free(mvms_version_info *v)
+void mvms_version_info_redact(mvms_version_info *v)
 {
 	size_t i;
 
@@ -162,6 +162,17 @@ void mvms_version_info_free(mvms_version_info *v)
 	for (i = 0; i < v->ref_count; i++)
 		free(v->refs[i]);
 	free(v->refs);
+	v->model = v->message = v->author = NULL;
+	v->parents = NULL;
+	v->meta_keys = v->meta_values = v->refs = NULL;
+	v->parent_count = v->meta_count = v->ref_count = 0;
+	v->number = v->created_at = 0;
+	v->file_count = v->logical_bytes = 0;
+}
+
+void mvms_version_info_free(mvms_version_info *v)
+{
+	mvms_version_info_redact(v);
 	free(v);
 }
 
