@@ -90,8 +90,10 @@ int mvms_uploader_start(mvms_uploader **out)
 int mvms_uploader_harvest(mvms_uploader *u, int all, mvms_uploader_done_cb done, void *arg)
 {
 	up_item *list, *it;
+	char msg[sizeof(list->msg)];
 	int error = 0;
 
+	msg[0] = '\0';
 	pthread_mutex_lock(&u->lock);
 	while (all && u->inflight > 0)
 		pthread_cond_wait(&u->cond, &u->lock);
@@ -105,12 +107,16 @@ int mvms_uploader_harvest(mvms_uploader *u, int all, mvms_uploader_done_cb done,
 		 * push must find it instead of uploading it again. */
 		if (e == 0)
 			e = done(arg, &it->pid, it->size, it->entries, it->count);
-		if (e < 0 && error == 0)
-			error = it->error < 0 ? mvms_error_set(it->error, "%s", it->msg) : e;
+		if (e < 0 && error == 0) {
+			/* The first failure is the one reported; kept aside, since indexing the
+			 * packs after it sets and clears the thread's message. */
+			error = e;
+			snprintf(msg, sizeof(msg), "%s", it->error < 0 ? it->msg : mvms_error_last());
+		}
 		mvms_pack_writer_free(it->w);
 		free(it);
 	}
-	return error;
+	return error < 0 ? mvms_error_set(error, "%s", msg) : 0;
 }
 
 int mvms_uploader_add(mvms_uploader *u, mvms_pack_writer *w, mvms_uploader_done_cb done,
