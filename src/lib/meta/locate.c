@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Where a file's bytes are (locate.h): the chunk index read for a pull, the server's
- * records stream and range reads, and the sources a remote pull's cache reads chunks from.
- * The only SQL of those paths.
+ * records stream, range reads and chunk exports, and the sources a remote pull's cache
+ * reads chunks from. The only SQL of those paths.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -155,7 +155,7 @@ int mvms_locate__records_size(uint64_t *bytes, mvms_store *st, int64_t content)
 int mvms_locate__chunk(mvms_chunk_loc *loc, mvms_store *st, const mvms_oid *id)
 {
 	static const char q[] =
-		"SELECT p.oid, ch.offset, ch.raw_len, ch.stored_len FROM chunks ch "
+		"SELECT p.oid, ch.offset, ch.raw_len, ch.stored_len, ch.codec FROM chunks ch "
 		"JOIN packs p ON p.id = ch.pack_id WHERE ch.oid = ?";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
 	int error = 0, rc;
@@ -171,6 +171,7 @@ int mvms_locate__chunk(mvms_chunk_loc *loc, mvms_store *st, const mvms_oid *id)
 		loc->at = (uint64_t)sqlite3_column_int64(s, 1);
 		loc->raw_len = (uint32_t)sqlite3_column_int64(s, 2);
 		loc->stored = (uint32_t)sqlite3_column_int64(s, 3);
+		loc->codec = (uint8_t)sqlite3_column_int(s, 4);
 	} else if (rc != SQLITE_DONE) {
 		error = mvms_db_error(st->db, rc, "look up a chunk");
 	}

@@ -2,7 +2,8 @@
 /*
  * Where a file's bytes are: the queries a pull and the server's reads make of the chunk
  * index (contents, content_chunks, chunks, packs) and of the sources (files outside the
- * store that hold chunks). Read only; the SQL of pull, the records stream and range reads.
+ * store that hold chunks). Read only; the SQL of pull, the records stream, range reads and
+ * the protocol's chunk exports.
  */
 #ifndef MVMS_LOCATE_H
 #define MVMS_LOCATE_H
@@ -40,8 +41,8 @@ int mvms_locate__file(int64_t *content, mvms_oid *id, uint64_t *size, mvms_store
 /* The length of content row @content as its records: a header per chunk and its stored
  * bytes. */
 int mvms_locate__records_size(uint64_t *bytes, mvms_store *st, int64_t content);
-/* Where chunk @id is stored in a pack (id, pack, at, raw_len, stored; codec and file_off
- * 0). 1 when a pack holds it, 0 when none does, <0 on error. */
+/* Where chunk @id is stored in a pack (id, pack, at, raw_len, stored, codec; file_off 0).
+ * 1 when a pack holds it, 0 when none does, <0 on error. */
 int mvms_locate__chunk(mvms_chunk_loc *loc, mvms_store *st, const mvms_oid *id);
 /* A source file holding chunk @id: its row id, its path (a new string: free it), the
  * chunk's offset and length in it. 1 when found, 0 when no source has it, <0 on error. */

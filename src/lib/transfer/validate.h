@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one check of a version before it is committed, shared by a local push (push.c, also
- * for merges and uploads) and the server's commit endpoint (sync.c): a commit that does
+ * for merges and uploads) and the server's commit endpoint (sync_commit.c): a commit that does
  * not add up is refused whole, naming its first problem, before any row, ref or object
  * that would belong to it is written.
  */
