@@ -25,36 +25,9 @@
 static char dir[] = "/tmp/mvms-test-fault-XXXXXX";
 static char sdir[512];
 
-static int write_file(const char *path, size_t len, uint32_t seed)
-{
-	unsigned char *p = malloc(len ? len : 1);
-	FILE *f = fopen(path, "wb");
-	int ok_ = p && f;
-
-	if (ok_) {
-		fill_random(p, len, seed);
-		ok_ = fwrite(p, 1, len, f) == len;
-	}
-	if (f && fclose(f) != 0)
-		ok_ = 0;
-	free(p);
-	return ok_ ? 0 : -1;
-}
-
-/* A directory @name under the test dir holding one random file of @len bytes. */
 static const char *tree(const char *name, size_t len, uint32_t seed)
 {
-	static char path[4][512];
-	static int k;
-	char file[600];
-	char *p = path[k++ % 4];
-
-	snprintf(p, 512, "%s/%s", dir, name);
-	mkdir(p, 0755);
-	snprintf(file, sizeof(file), "%s/data.bin", p);
-	if (write_file(file, len, seed) < 0)
-		printf("Bail out! write %s\n", file);
-	return p;
+	return random_tree(dir, name, len, seed);
 }
 
 static uint64_t versions(mvms_store *st)

@@ -28,36 +28,9 @@ static char sdir[512];
 
 /* ---- helpers ---- */
 
-static int write_file(const char *path, size_t len, uint32_t seed)
-{
-	unsigned char *p = malloc(len ? len : 1);
-	FILE *f = fopen(path, "wb");
-	int ok_ = p && f;
-
-	if (ok_) {
-		fill_random(p, len, seed);
-		ok_ = fwrite(p, 1, len, f) == len;
-	}
-	if (f && fclose(f) != 0)
-		ok_ = 0;
-	free(p);
-	return ok_ ? 0 : -1;
-}
-
-/* A directory @name under the test dir holding one random file of @len bytes. */
 static const char *tree(const char *name, size_t len, uint32_t seed)
 {
-	static char path[4][512];
-	static int k;
-	char file[600];
-	char *p = path[k++ % 4];
-
-	snprintf(p, 512, "%s/%s", dir, name);
-	mkdir(p, 0755);
-	snprintf(file, sizeof(file), "%s/data.bin", p);
-	if (write_file(file, len, seed) < 0)
-		printf("Bail out! write %s\n", file);
-	return p;
+	return random_tree(dir, name, len, seed);
 }
 
 static int64_t age_by;
@@ -232,7 +205,7 @@ static void test_backend_scan(mvms_backend *be)
 	snprintf(p, sizeof(p), "%s/objects/tmp", sdir);
 	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/objects/tmp/leftover.tmp", sdir);
-	write_file(p, 10, 1);
+	write_random_file(p, 10, 1);
 	is_int(be->stat_time(&size, &mtime, be, "tmp/leftover.tmp"), 0, "stat_time of a temp file");
 	ok(size == 10 && mtime > time(NULL) - 100, "  its size and a recent time");
 	is_int(be->remove(be, "tmp/leftover.tmp"), 0, "remove takes a temp file's key");
@@ -299,9 +272,9 @@ static void test_temps_and_young(mvms_store *st)
 	char p[600];
 
 	snprintf(p, sizeof(p), "%s/objects/tmp/0123abcd.tmp", sdir);
-	write_file(p, 100, 2);
+	write_random_file(p, 100, 2);
 	snprintf(p, sizeof(p), "%s/tmp-merge-Ab12Cd", sdir);
-	write_file(p, 50, 3);
+	write_random_file(p, 50, 3);
 	is_int(gc(&r, st, 3600, 0), 0, "temps: gc with a grace of 1 h");
 	ok(exists_path("objects/tmp/0123abcd.tmp") && exists_path("tmp-merge-Ab12Cd") &&
 	   r.temp_files == 0 && r.kept_objects >= 2, "temps: young temp files are kept");
@@ -514,7 +487,7 @@ static void test_verify(mvms_store *st)
 	o.orphan = count_cb;
 	o.payload = &orphans;
 	snprintf(p, sizeof(p), "%s/objects/tmp/feed.tmp", sdir);
-	write_file(p, 7, 9);
+	write_random_file(p, 7, 9);
 	is_int(mvms_store_verify_ex(&r, st, &o), 0, "verify: an orphan is not a problem");
 	ok(r.orphans >= 1 && orphans >= 1 && r.problems == 0, "verify: it is reported apart (%llu)",
 	   (unsigned long long)r.orphans);

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,6 +67,41 @@ done:
 	if (fd >= 0)
 		close(fd);
 	return error;
+}
+
+/* Writes @len bytes of fill_random(@seed) to @path: 0, or -1. */
+static inline int write_random_file(const char *path, size_t len, uint32_t seed)
+{
+	unsigned char *p = malloc(len ? len : 1);
+	FILE *f = fopen(path, "wb");
+	int ok_ = p && f;
+
+	if (ok_) {
+		fill_random(p, len, seed);
+		ok_ = fwrite(p, 1, len, f) == len;
+	}
+	if (f && fclose(f) != 0)
+		ok_ = 0;
+	free(p);
+	return ok_ ? 0 : -1;
+}
+
+/* The directory @base/@name holding one random file, data.bin, of @len bytes; the returned
+ * path lives until four more calls. */
+static inline const char *random_tree(const char *base, const char *name, size_t len,
+				      uint32_t seed)
+{
+	static char path[4][512];
+	static int k;
+	char file[600];
+	char *p = path[k++ % 4];
+
+	snprintf(p, 512, "%s/%s", base, name);
+	mkdir(p, 0755);
+	snprintf(file, sizeof(file), "%s/data.bin", p);
+	if (write_random_file(file, len, seed) < 0)
+		printf("Bail out! write %s\n", file);
+	return p;
 }
 
 #endif
