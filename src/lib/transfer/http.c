@@ -54,6 +54,21 @@ int mvms_http__add_header(struct curl_slist **h, const char *line)
 	return 0;
 }
 
+int mvms_http__session_headers(struct curl_slist **h, const mvms_remote *r)
+{
+	int error = 0;
+
+	if (r->auth)
+		MVMS_TRY(mvms_http__add_header(h, r->auth));
+	if (r->lease[0]) {
+		char lh[64];
+		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
+		MVMS_TRY(mvms_http__add_header(h, lh));
+	}
+done:
+	return error;
+}
+
 int mvms_http__request(mvms_remote *r, const char *method, const char *path, const void *body,
 		       size_t len, const char *ctype, mvms_buf *resp, long *status)
 {
@@ -65,13 +80,7 @@ int mvms_http__request(mvms_remote *r, const char *method, const char *path, con
 	mvms_buf_clear(resp);
 	if (asprintf(&url, "%s%s", r->url, path) < 0)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
-	if (r->auth)
-		MVMS_TRY(mvms_http__add_header(&h, r->auth));
-	if (r->lease[0]) {
-		char lh[64];
-		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
-		MVMS_TRY(mvms_http__add_header(&h, lh));
-	}
+	MVMS_TRY(mvms_http__session_headers(&h, r));
 	if (ctype) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
 		MVMS_TRY(mvms_http__add_header(&h, ct));

@@ -29,6 +29,9 @@ struct mvms_remote {
  * must not be sent: a dropped line could be the Authorization one, and the server would
  * see an anonymous request and blame the credentials. */
 int mvms_http__add_header(struct curl_slist **h, const char *line);
+/* The headers every request of this remote carries: its Authorization and, while a push
+ * holds one, its Mvms-Lease. */
+int mvms_http__session_headers(struct curl_slist **h, const mvms_remote *r);
 int mvms_http__request(mvms_remote *r, const char *method, const char *path, const void *body,
 		       size_t len, const char *ctype, mvms_buf *resp, long *status);
 /* One request whose success is 200 or 201 (304: success, nothing new, @resp empty);

@@ -150,13 +150,7 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 	MVMS_TRY(mvms_sync__recv_new(&c.rv, fd, f->path, fm, nchunks, sink,
 				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
 				     *done_bytes, total));
-	if (r->auth)
-		MVMS_TRY(mvms_http__add_header(&h, r->auth));
-	if (r->lease[0]) {
-		char lh[64];
-		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);
-		MVMS_TRY(mvms_http__add_header(&h, lh));
-	}
+	MVMS_TRY(mvms_http__session_headers(&h, r));
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, NULL);
