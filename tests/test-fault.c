@@ -59,28 +59,12 @@ static int push(mvms_push_result *r, mvms_store *st, const char *model, const ch
 	return mvms_push(r, st, model, path, &o);
 }
 
-static int64_t age_by;
-
-static int age_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	struct timeval tv[2];
-
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	tv[0].tv_sec = tv[1].tv_sec = (time_t)(time(NULL) - age_by);
-	tv[0].tv_usec = tv[1].tv_usec = 0;
-	utimes(path, tv);
-	return 0;
-}
-
 /* As if everything in the store had been written @secs ago (gc keeps what is young). */
 static void age_all(mvms_store *st, int64_t secs)
 {
 	char sql[128];
 
-	age_by = secs;
-	nftw(sdir, age_cb, 16, FTW_PHYS);
+	age_tree(sdir, secs);
 	snprintf(sql, sizeof(sql), "UPDATE contents SET created_at = %lld",
 		 (long long)(time(NULL) - secs));
 	mvms_db_exec(st->db, sql);

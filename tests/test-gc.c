@@ -33,29 +33,13 @@ static const char *tree(const char *name, size_t len, uint32_t seed)
 	return random_tree(dir, name, len, seed);
 }
 
-static int64_t age_by;
-
-static int age_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	struct timeval tv[2];
-
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	tv[0].tv_sec = tv[1].tv_sec = (time_t)(time(NULL) - age_by);
-	tv[0].tv_usec = tv[1].tv_usec = 0;
-	utimes(path, tv);
-	return 0;
-}
-
 /* Makes everything in the store directory (objects, temp files) @secs old, and every
  * content row as old: as if it all happened long ago. */
 static void age_all(mvms_store *st, int64_t secs)
 {
 	char sql[128];
 
-	age_by = secs;
-	nftw(sdir, age_cb, 16, FTW_PHYS);
+	age_tree(sdir, secs);
 	snprintf(sql, sizeof(sql), "UPDATE contents SET created_at = %lld",
 		 (long long)(time(NULL) - secs));
 	mvms_db_exec(st->db, sql);

@@ -9,7 +9,10 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 static int testfs_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -38,6 +41,29 @@ static inline int count_dir(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/* The age age_tree gives, for its nftw callback (tests are single-threaded here). */
+static int64_t testfs_age_by;
+
+static int testfs_age_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	struct timeval tv[2];
+
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	tv[0].tv_sec = tv[1].tv_sec = (time_t)(time(NULL) - testfs_age_by);
+	tv[0].tv_usec = tv[1].tv_usec = 0;
+	utimes(path, tv);
+	return 0;
+}
+
+/* Makes every file and directory under @dir look written @secs ago (mtime and atime). */
+static inline void age_tree(const char *dir, int64_t secs)
+{
+	testfs_age_by = secs;
+	nftw(dir, testfs_age_one, 16, FTW_PHYS);
 }
 
 #endif
