@@ -59,6 +59,23 @@ int mvms_gcrows_deployed(int64_t *out, mvms_db *db, int64_t row)
 	return count_row(out, db, "SELECT count(*) FROM deployment_targets WHERE version_id = ?", row);
 }
 
+/* Runs each statement of @q (one ? or ?1, bound to @value) to completion, in order. */
+static int run_each(mvms_db *db, const char *const *q, size_t n, int64_t value, const char *what)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!(s = mvms_db_stmt(db, q[i])))
+			return MVMS_ERROR;
+		sqlite3_bind_int64(s, 1, value);
+		MVMS_TRY(mvms_db_step_done(db, s, what));
+	}
+done:
+	return error;
+}
+
 int mvms_gcrows_delete_version(mvms_db *db, int64_t row)
 {
 	static const char *const q[] = {
@@ -67,18 +84,8 @@ int mvms_gcrows_delete_version(mvms_db *db, int64_t row)
 		"DELETE FROM version_parents WHERE child = ?",
 		"DELETE FROM versions WHERE id = ?",
 	};
-	sqlite3_stmt *s;
-	size_t i;
-	int error = 0;
 
-	for (i = 0; i < MVMS_ARRAY_SIZE(q); i++) {
-		if (!(s = mvms_db_stmt(db, q[i])))
-			return MVMS_ERROR;
-		sqlite3_bind_int64(s, 1, row);
-		MVMS_TRY(mvms_db_step_done(db, s, "delete version"));
-	}
-done:
-	return error;
+	return run_each(db, q, MVMS_ARRAY_SIZE(q), row, "delete version");
 }
 
 /* 1 when the query (binding ?1 = an id, ?2 = the cutoff when it has one) finds a row. */
@@ -186,18 +193,8 @@ int mvms_gcrows_drop_unused_contents(mvms_db *db, int64_t cutoff)
 		"DELETE FROM contents WHERE created_at <= ?1 AND NOT EXISTS "
 		"(SELECT 1 FROM files f WHERE f.content_id = contents.id)",
 	};
-	sqlite3_stmt *s;
-	size_t i;
-	int error = 0;
 
-	for (i = 0; i < MVMS_ARRAY_SIZE(q); i++) {
-		if (!(s = mvms_db_stmt(db, q[i])))
-			return MVMS_ERROR;
-		sqlite3_bind_int64(s, 1, cutoff);
-		MVMS_TRY(mvms_db_step_done(db, s, "gc: drop unused contents"));
-	}
-done:
-	return error;
+	return run_each(db, q, MVMS_ARRAY_SIZE(q), cutoff, "gc: drop unused contents");
 }
 
 int mvms_gcrows_drop_pack(uint64_t *chunks, mvms_db *db, const mvms_oid *pack)

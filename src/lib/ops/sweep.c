@@ -375,6 +375,16 @@ done:
 	return error;
 }
 
+/* Ends a sweep transaction: a dry run changes nothing, so it is rolled back. */
+static int end_tx(sweep *w)
+{
+	if (w->o->dry_run) {
+		mvms_db_rollback(w->st->db);
+		return 0;
+	}
+	return mvms_db_commit(w->st->db);
+}
+
 /* Phase 1: rows of contents no version uses (and their chunk lists and tensors). */
 static int drop_contents(sweep *w)
 {
@@ -386,10 +396,7 @@ static int drop_contents(sweep *w)
 	MVMS_TRY(mvms_gcrows_unused_contents(&w->res->contents, w->st->db, w->cutoff));
 	if (!w->o->dry_run)
 		MVMS_TRY(mvms_gcrows_drop_unused_contents(w->st->db, w->cutoff));
-	if (w->o->dry_run)
-		mvms_db_rollback(w->st->db);
-	else
-		MVMS_TRY(mvms_db_commit(w->st->db));
+	MVMS_TRY(end_tx(w));
 	began = 0;
 done:
 	if (began)
@@ -569,10 +576,7 @@ static int batch_objects(sweep *w, cand *c, size_t n)
 		MVMS_TRY(remove_one(w, &c[i]));
 		MVMS_TRY(report(w, &c[i]));
 	}
-	if (w->o->dry_run)
-		mvms_db_rollback(w->st->db);
-	else
-		MVMS_TRY(mvms_db_commit(w->st->db));
+	MVMS_TRY(end_tx(w));
 	began = 0;
 done:
 	if (began)
