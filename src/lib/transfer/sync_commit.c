@@ -15,7 +15,7 @@
 #include "hash.h"
 #include "manifest.h"
 #include "pack.h"
-#include "safetensors.h"
+#include "tlayout.h"
 #include "sync_int.h"
 #include "validate.h"
 
@@ -37,41 +37,108 @@ static int filemap_refs(mvms_chunk_ref **out, const void *data, size_t n)
 	return 0;
 }
 
-/* Reads the first @want bytes of a file made of @refs, each chunk checked. */
-static int read_prefix(mvms_buf *out, mvms_store *st, const mvms_chunk_ref *refs, size_t n,
-		       uint64_t want)
+/* Random reads in a stored file made of chunks, each chunk decoded and checked, for the
+ * tensor layout probe (which reads headers, and an ONNX model's framing, not tensor data). */
+typedef struct stored_file {
+	mvms_store *st;
+	const mvms_chunk_ref *refs;
+	size_t n;
+	uint64_t *offs;          /* offs[i]: where chunk i starts; offs[n]: the size */
+	mvms_codec *codec;
+	unsigned char *rec, *raw;
+	size_t rec_cap, raw_cap;
+	size_t cur;              /* the chunk decoded in raw, or n */
+} stored_file;
+
+static void stored_close(stored_file *f)
 {
-	mvms_codec *codec = NULL;
-	unsigned char *rec = NULL, *raw = NULL;
-	size_t rec_cap = 0, raw_cap = 0, i;
+	mvms_codec_free(f->codec);
+	free(f->offs);
+	free(f->rec);
+	free(f->raw);
+}
+
+static int stored_open(stored_file *f, mvms_store *st, const mvms_chunk_ref *refs, size_t n)
+{
+	size_t i;
+	int error = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->st = st;
+	f->refs = refs;
+	f->n = n;
+	f->cur = n;
+	f->offs = calloc(n + 1, sizeof(*f->offs));
+	MVMS_CHECK_ALLOC(f->offs, error);
+	for (i = 0; i < n; i++)
+		f->offs[i + 1] = f->offs[i] + refs[i].len;
+	MVMS_TRY(mvms_codec_new(&f->codec, 0));
+done:
+	return error;
+}
+
+static int stored_chunk(stored_file *f, size_t i)
+{
 	mvms_chunk_loc loc;
 	int error = 0;
 
-	MVMS_TRY(mvms_codec_new(&codec, 0));
-	for (i = 0; i < n && out->size < want; i++) {
-		uint64_t take;
-		MVMS_TRY(mvms_sync__read_record(&rec, &rec_cap, st, &refs[i].id, &loc));
-		if ((size_t)loc.raw_len + 1 > raw_cap) {
-			unsigned char *t = realloc(raw, (size_t)loc.raw_len + 1);
-			MVMS_CHECK_ALLOC(t, error);
-			raw = t;
-			raw_cap = (size_t)loc.raw_len + 1;
-		}
-		MVMS_TRY(mvms_pack_decode_record(codec, raw, loc.raw_len, &refs[i].id, rec,
-						 MVMS_PACK_RECORD_HDR + (size_t)loc.stored));
-		take = want - out->size < loc.raw_len ? want - out->size : loc.raw_len;
-		MVMS_TRY(mvms_buf_put(out, raw, (size_t)take));
+	if (f->cur == i)
+		return 0;
+	f->cur = f->n;
+	MVMS_TRY(mvms_sync__read_record(&f->rec, &f->rec_cap, f->st, &f->refs[i].id, &loc));
+	if (loc.raw_len != f->refs[i].len) {
+		error = mvms_error_set(MVMS_EMISMATCH, "a chunk's length is not its list's");
+		goto done;
+	}
+	if ((size_t)loc.raw_len + 1 > f->raw_cap) {
+		unsigned char *t = realloc(f->raw, (size_t)loc.raw_len + 1);
+		MVMS_CHECK_ALLOC(t, error);
+		f->raw = t;
+		f->raw_cap = (size_t)loc.raw_len + 1;
+	}
+	MVMS_TRY(mvms_pack_decode_record(f->codec, f->raw, loc.raw_len, &f->refs[i].id, f->rec,
+					 MVMS_PACK_RECORD_HDR + (size_t)loc.stored));
+	f->cur = i;
+done:
+	return error;
+}
+
+static int stored_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	stored_file *f = ctx;
+	unsigned char *d = buf;
+	size_t lo = 0, hi = f->n;
+	int error = 0;
+
+	if (off > f->offs[f->n] || len > f->offs[f->n] - off)
+		return mvms_error_set(MVMS_ERROR, "read past the end of a stored file");
+	/* The last chunk starting at or before off. */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->offs[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (len > 0) {
+		uint64_t in, take;
+		while (lo < f->n && f->offs[lo + 1] <= off)
+			lo++;
+		MVMS_TRY(stored_chunk(f, lo));
+		in = off - f->offs[lo];
+		take = f->refs[lo].len - in < len ? f->refs[lo].len - in : len;
+		memcpy(d, f->raw + in, (size_t)take);
+		d += take;
+		off += take;
+		len -= (size_t)take;
 	}
 done:
-	mvms_codec_free(codec);
-	free(rec);
-	free(raw);
 	return error;
 }
 
 /* Tensor ids from the chunk list; 0 with *ok 0 when the chunks are not cut at the tensor
  * boundaries (a client that chunked otherwise): then the file is kept as plain bytes. */
-static int tensor_ids(mvms_oid **out, int *ok, const mvms_safetensors *sf,
+static int tensor_ids(mvms_oid **out, int *ok, const mvms_tlayout *sf,
 		      const mvms_chunk_ref *refs, size_t n)
 {
 	mvms_oid *ids = calloc(sf->count + 1, sizeof(*ids));
@@ -110,21 +177,24 @@ misaligned:
 	return 0;
 }
 
-/* Adds the content that a filemap describes (chunks must all be here). */
-static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t size,
-				    const void *filemap, size_t len)
+/* Adds the content that a filemap describes (chunks must all be here); @path, the file's
+ * path in the version, tells an ONNX model (tlayout.c). */
+static int add_content_from_filemap(mvms_store *st, const char *path, const mvms_oid *id,
+				    uint64_t size, const void *filemap, size_t len)
 {
 	mvms_oid *chunks = NULL, *tids = NULL;
 	mvms_chunk_ref *refs = NULL;
 	unsigned char *missing = NULL;
-	mvms_safetensors *sf = NULL;
-	mvms_buf head = MVMS_BUF_INIT;
-	size_t n = 0, i, needed = 0;
-	uint64_t total = 0, hlen;
+	mvms_tlayout *sf = NULL;
+	stored_file sfile;
+	mvms_tl_src src;
+	size_t n = 0, i;
+	uint64_t total = 0;
 	char hex[MVMS_OID_HEXSZ + 1];
 	int64_t row;
 	int error = 0, ok = 0, began = 0;
 
+	memset(&sfile, 0, sizeof(sfile));
 	MVMS_TRY(mvms_sync_parse_filemap(&chunks, &n, &total, filemap, len, id));
 	if (total != size) {
 		error = mvms_error_set(MVMS_EINVALID, "chunk list: %llu bytes, but the manifest says %llu",
@@ -148,22 +218,21 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 		}
 	MVMS_TRY(filemap_refs(&refs, filemap, n));
 	/* Tensors come from the stored bytes, not from the client's word. */
-	if (size >= 9) {
-		MVMS_TRY(read_prefix(&head, st, refs, n, 9));
-		hlen = mvms_le64_get((const unsigned char *)head.ptr);
-		if (head.ptr[8] == '{' && hlen <= MVMS_SAFETENSORS_HEADER_MAX && 8 + hlen <= size) {
-			mvms_buf_clear(&head);
-			MVMS_TRY(read_prefix(&head, st, refs, n, 8 + hlen));
-			if (mvms_safetensors_parse(&sf, &needed, head.ptr, head.size, size) < 0) {
-				mvms_error_clear();
-				sf = NULL;
-			}
-		}
+	MVMS_TRY(stored_open(&sfile, st, refs, n));
+	src.read = stored_read;
+	src.ctx = &sfile;
+	src.size = size;
+	error = mvms_tlayout_probe(&sf, path, &src);
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
 	}
+	if (error < 0)
+		goto done;
 	if (sf) {
 		MVMS_TRY(tensor_ids(&tids, &ok, sf, refs, n));
 		if (!ok) {
-			mvms_safetensors_free(sf);
+			mvms_tlayout_free(sf);
 			sf = NULL;
 		}
 	}
@@ -183,8 +252,8 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 done:
 	if (began)
 		mvms_db_rollback(st->db);
-	mvms_buf_dispose(&head);
-	mvms_safetensors_free(sf);
+	stored_close(&sfile);
+	mvms_tlayout_free(sf);
 	free(tids);
 	free(refs);
 	free(missing);
@@ -289,7 +358,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 						       f->path, hex);
 				goto done;
 			}
-			if ((error = add_content_from_filemap(st, &f->id, f->size, filemaps[j],
+			if ((error = add_content_from_filemap(st, f->path, &f->id, f->size, filemaps[j],
 							      filemap_lens[j])) < 0) {
 				out->gc_conflict = error == MVMS_ECONFLICT;
 				goto done;
