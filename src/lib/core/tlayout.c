@@ -413,3 +413,117 @@ done:
 	mvms_tlayout_free(l);
 	return error;
 }
+
+char *mvms_tl_side_path(const char *model_path, const char *loc)
+{
+	const char *slash = strrchr(model_path, '/');
+	size_t dir = slash ? (size_t)(slash - model_path) + 1 : 0;
+	char *out = malloc(dir + strlen(loc) + 1), *w;
+	const char *seg = loc;
+
+	if (!out)
+		return NULL;
+	memcpy(out, model_path, dir);
+	w = out + dir;
+	for (;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+		if (!(n == 1 && seg[0] == '.')) {
+			memcpy(w, seg, n);
+			w += n;
+			*w++ = '/';
+		}
+		if (!end)
+			break;
+		seg = end + 1;
+	}
+	if (w > out)
+		w--; /* the last '/' */
+	*w = 0;
+	return out;
+}
+
+/* One external tensor and the file it points into. */
+typedef struct ext_ref {
+	size_t file;
+	const mvms_tensor_info *t;
+} ext_ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const ext_ref *x = a, *y = b;
+
+	return x->file < y->file ? -1 : x->file > y->file;
+}
+
+/* Adds the external tensors of model @mi whose side file is among the wanted files. */
+static int collect_refs(ext_ref **refs, size_t *n, size_t *cap, const mvms_tl_files *fs, size_t mi)
+{
+	const mvms_tlayout *l = fs->models[mi];
+	const char *last = NULL;
+	size_t i, f = fs->count;
+	char *path = NULL;
+	int error = 0;
+
+	for (i = 0; i < l->ext_count; i++) {
+		if (!last || strcmp(last, l->ext[i].location) != 0) {
+			/* Entries usually come grouped by location: one look-up per group. */
+			last = l->ext[i].location;
+			free(path);
+			path = mvms_tl_side_path(fs->paths[mi], last);
+			MVMS_CHECK_ALLOC(path, error);
+			for (f = 0; f < fs->count; f++)
+				if (fs->want[f] && f != mi && strcmp(fs->paths[f], path) == 0)
+					break;
+		}
+		if (f == fs->count)
+			continue;
+		if (*n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 64;
+			ext_ref *tmp = realloc(*refs, ncap * sizeof(*tmp));
+			MVMS_CHECK_ALLOC(tmp, error);
+			*refs = tmp;
+			*cap = ncap;
+		}
+		(*refs)[*n].file = f;
+		(*refs)[*n].t = &l->ext[i];
+		(*n)++;
+	}
+done:
+	free(path);
+	return error;
+}
+
+int mvms_tlayout_sides(mvms_tlayout **out, const mvms_tl_files *fs)
+{
+	const mvms_tensor_info **group = NULL;
+	ext_ref *refs = NULL;
+	size_t i, j, k, n = 0, cap = 0;
+	int error = 0;
+
+	for (i = 0; i < fs->count; i++)
+		if (fs->models[i] && fs->models[i]->ext_count)
+			MVMS_TRY(collect_refs(&refs, &n, &cap, fs, i));
+	if (n == 0)
+		goto done;
+	qsort(refs, n, sizeof(*refs), cmp_ref);
+	group = malloc(n * sizeof(*group));
+	MVMS_CHECK_ALLOC(group, error);
+	for (i = 0; i < n; i = j) {
+		size_t f = refs[i].file;
+		for (j = i, k = 0; j < n && refs[j].file == f; j++)
+			group[k++] = refs[j].t;
+		error = mvms_tlayout_external(&out[f], group, k, fs->sizes[f]);
+		if (error == MVMS_ENOTFOUND) {
+			/* Tensors that do not fit the file: it stays plain bytes. */
+			mvms_error_clear();
+			error = 0;
+		}
+		if (error < 0)
+			goto done;
+	}
+done:
+	free(group);
+	free(refs);
+	return error;
+}

@@ -97,6 +97,25 @@ int mvms_tlayout_probe_mem(mvms_tlayout **out, const char *name, const void *dat
 int mvms_tlayout_external(mvms_tlayout **out, const mvms_tensor_info *const *ext, size_t n,
 			  uint64_t size);
 
+/* The files of a version (a push, a commit), to find the side files of its ONNX models. */
+typedef struct mvms_tl_files {
+	size_t count;
+	const char *const *paths;           /* each file's path in the version */
+	const uint64_t *sizes;
+	const int *want;                    /* 1: a file that may get a side-file layout */
+	const mvms_tlayout *const *models;  /* each file's own layout, or NULL */
+} mvms_tl_files;
+
+/**
+ * Sets out[i] (count entries, NULL on entry) to the layout of the external tensors that the
+ * ONNX models among the files keep in file i, for each wanted file that a model names and
+ * whose size holds them; files no model names, or whose tensors do not fit, stay NULL.
+ */
+int mvms_tlayout_sides(mvms_tlayout **out, const mvms_tl_files *fs);
+/* The path of a side file: @loc (an external data location, checked by onnx.c) in the
+ * folder of the model at @model_path, "." segments dropped; NULL when out of memory. */
+char *mvms_tl_side_path(const char *model_path, const char *loc);
+
 /* "safetensors", "gguf", "onnx", "onnx-data" (the contents table's format column), "" */
 const char *mvms_tformat_name(int format);
 /* Bytes per element of a dtype (2 for F16), 0 when not a whole number of bytes per element. */

@@ -19,123 +19,6 @@
 #include "sync_int.h"
 #include "validate.h"
 
-/* The chunk lengths of a filemap, for the content rows. */
-static int filemap_refs(mvms_chunk_ref **out, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	mvms_chunk_ref *r = calloc(n + 1, sizeof(*r));
-	size_t i;
-
-	*out = NULL;
-	if (!r)
-		return mvms_error_set(MVMS_ERROR, "out of memory");
-	for (i = 0; i < n; i++) {
-		memcpy(r[i].id.id, p + FILEMAP_HDR + i * FILEMAP_ENTRY, MVMS_OID_RAWSZ);
-		r[i].len = (uint32_t)mvms_le64_get(p + FILEMAP_HDR + i * FILEMAP_ENTRY + 32);
-	}
-	*out = r;
-	return 0;
-}
-
-/* Random reads in a stored file made of chunks, each chunk decoded and checked, for the
- * tensor layout probe (which reads headers, and an ONNX model's framing, not tensor data). */
-typedef struct stored_file {
-	mvms_store *st;
-	const mvms_chunk_ref *refs;
-	size_t n;
-	uint64_t *offs;          /* offs[i]: where chunk i starts; offs[n]: the size */
-	mvms_codec *codec;
-	unsigned char *rec, *raw;
-	size_t rec_cap, raw_cap;
-	size_t cur;              /* the chunk decoded in raw, or n */
-} stored_file;
-
-static void stored_close(stored_file *f)
-{
-	mvms_codec_free(f->codec);
-	free(f->offs);
-	free(f->rec);
-	free(f->raw);
-}
-
-static int stored_open(stored_file *f, mvms_store *st, const mvms_chunk_ref *refs, size_t n)
-{
-	size_t i;
-	int error = 0;
-
-	memset(f, 0, sizeof(*f));
-	f->st = st;
-	f->refs = refs;
-	f->n = n;
-	f->cur = n;
-	f->offs = calloc(n + 1, sizeof(*f->offs));
-	MVMS_CHECK_ALLOC(f->offs, error);
-	for (i = 0; i < n; i++)
-		f->offs[i + 1] = f->offs[i] + refs[i].len;
-	MVMS_TRY(mvms_codec_new(&f->codec, 0));
-done:
-	return error;
-}
-
-static int stored_chunk(stored_file *f, size_t i)
-{
-	mvms_chunk_loc loc;
-	int error = 0;
-
-	if (f->cur == i)
-		return 0;
-	f->cur = f->n;
-	MVMS_TRY(mvms_sync__read_record(&f->rec, &f->rec_cap, f->st, &f->refs[i].id, &loc));
-	if (loc.raw_len != f->refs[i].len) {
-		error = mvms_error_set(MVMS_EMISMATCH, "a chunk's length is not its list's");
-		goto done;
-	}
-	if ((size_t)loc.raw_len + 1 > f->raw_cap) {
-		unsigned char *t = realloc(f->raw, (size_t)loc.raw_len + 1);
-		MVMS_CHECK_ALLOC(t, error);
-		f->raw = t;
-		f->raw_cap = (size_t)loc.raw_len + 1;
-	}
-	MVMS_TRY(mvms_pack_decode_record(f->codec, f->raw, loc.raw_len, &f->refs[i].id, f->rec,
-					 MVMS_PACK_RECORD_HDR + (size_t)loc.stored));
-	f->cur = i;
-done:
-	return error;
-}
-
-static int stored_read(void *ctx, void *buf, size_t len, uint64_t off)
-{
-	stored_file *f = ctx;
-	unsigned char *d = buf;
-	size_t lo = 0, hi = f->n;
-	int error = 0;
-
-	if (off > f->offs[f->n] || len > f->offs[f->n] - off)
-		return mvms_error_set(MVMS_ERROR, "read past the end of a stored file");
-	/* The last chunk starting at or before off. */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->offs[mid] <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	while (len > 0) {
-		uint64_t in, take;
-		while (lo < f->n && f->offs[lo + 1] <= off)
-			lo++;
-		MVMS_TRY(stored_chunk(f, lo));
-		in = off - f->offs[lo];
-		take = f->refs[lo].len - in < len ? f->refs[lo].len - in : len;
-		memcpy(d, f->raw + in, (size_t)take);
-		d += take;
-		off += take;
-		len -= (size_t)take;
-	}
-done:
-	return error;
-}
-
 /* Tensor ids from the chunk list; 0 with *ok 0 when the chunks are not cut at the tensor
  * boundaries (a client that chunked otherwise): then the file is kept as plain bytes. */
 static int tensor_ids(mvms_oid **out, int *ok, const mvms_tlayout *sf,
@@ -178,23 +61,22 @@ misaligned:
 }
 
 /* Adds the content that a filemap describes (chunks must all be here); @path, the file's
- * path in the version, tells an ONNX model (tlayout.c). */
+ * path in the version, tells an ONNX model (tlayout.c); @side, when not NULL, is the layout
+ * the version's ONNX models give this file (sync_layout.c), taken over. */
 static int add_content_from_filemap(mvms_store *st, const char *path, const mvms_oid *id,
-				    uint64_t size, const void *filemap, size_t len)
+				    uint64_t size, const void *filemap, size_t len,
+				    mvms_tlayout *side)
 {
 	mvms_oid *chunks = NULL, *tids = NULL;
 	mvms_chunk_ref *refs = NULL;
 	unsigned char *missing = NULL;
-	mvms_tlayout *sf = NULL;
-	stored_file sfile;
-	mvms_tl_src src;
+	mvms_tlayout *sf = side;
 	size_t n = 0, i;
 	uint64_t total = 0;
 	char hex[MVMS_OID_HEXSZ + 1];
 	int64_t row;
 	int error = 0, ok = 0, began = 0;
 
-	memset(&sfile, 0, sizeof(sfile));
 	MVMS_TRY(mvms_sync_parse_filemap(&chunks, &n, &total, filemap, len, id));
 	if (total != size) {
 		error = mvms_error_set(MVMS_EINVALID, "chunk list: %llu bytes, but the manifest says %llu",
@@ -216,19 +98,10 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 						 "before committing", hex);
 			goto done;
 		}
-	MVMS_TRY(filemap_refs(&refs, filemap, n));
+	MVMS_TRY(mvms_sync__filemap_refs(&refs, filemap, n));
 	/* Tensors come from the stored bytes, not from the client's word. */
-	MVMS_TRY(stored_open(&sfile, st, refs, n));
-	src.read = stored_read;
-	src.ctx = &sfile;
-	src.size = size;
-	error = mvms_tlayout_probe(&sf, path, &src);
-	if (error == MVMS_ENOTFOUND) {
-		mvms_error_clear();
-		error = 0;
-	}
-	if (error < 0)
-		goto done;
+	if (!sf)
+		MVMS_TRY(mvms_sync__layout(&sf, st, path, size, refs, n));
 	if (sf) {
 		MVMS_TRY(tensor_ids(&tids, &ok, sf, refs, n));
 		if (!ok) {
@@ -252,7 +125,6 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 done:
 	if (began)
 		mvms_db_rollback(st->db);
-	stored_close(&sfile);
 	mvms_tlayout_free(sf);
 	free(tids);
 	free(refs);
@@ -268,6 +140,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	mvms_manifest *m = NULL;
 	mvms_push__entry *entries = NULL;
 	mvms_oid *fm_ids = NULL;
+	mvms_tlayout **sides = NULL;
 	int64_t model_id = 0, head = 0, *parents = NULL;
 	char uid[33], hex[MVMS_OID_HEXSZ + 1];
 	size_t i, j;
@@ -342,6 +215,8 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		out->gc_conflict = error == MVMS_ECONFLICT; /* under a lease: a gc took a chunk */
 		goto done;
 	}
+	/* The side files of the version's ONNX models are cut at their external tensors. */
+	MVMS_TRY(mvms_sync__side_layouts(&sides, st, m, fm_ids, filemaps, filemap_lens, nfilemaps));
 	for (i = 0; i < m->file_count; i++) {
 		const mvms_manifest_file *f = &m->files[i];
 		int64_t row;
@@ -358,8 +233,10 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 						       f->path, hex);
 				goto done;
 			}
-			if ((error = add_content_from_filemap(st, f->path, &f->id, f->size, filemaps[j],
-							      filemap_lens[j])) < 0) {
+			error = add_content_from_filemap(st, f->path, &f->id, f->size, filemaps[j],
+							 filemap_lens[j], sides[i]);
+			sides[i] = NULL;
+			if (error < 0) {
 				out->gc_conflict = error == MVMS_ECONFLICT;
 				goto done;
 			}
@@ -376,6 +253,9 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		MVMS_TRY(mvms_push__entries(out, st, &rq));
 	}
 done:
+	for (i = 0; sides && m && i < m->file_count; i++)
+		mvms_tlayout_free(sides[i]);
+	free(sides);
 	free(entries);
 	free(fm_ids);
 	free(parents);
