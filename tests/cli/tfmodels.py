@@ -7,6 +7,7 @@
   tfmodels.py onnx DIR [--change NAMES]     DIR/model.onnx (4 initializers with raw_data and
                                             4 in external data) and DIR/model.onnx.data
 
+--small writes the same tensors on small shapes (a few KiB in all).
 Tensor bytes are pseudo-random and depend only on the tensor's name, unless --change names
 it (then on a salt too): two models share every other tensor byte for byte. Prints one line
 per tensor: "NAME DTYPE OFFSET LENGTH [FILE]". The fuzz seeds (tests/fuzz/make_corpus.py)
@@ -147,20 +148,31 @@ ONNX_EXTERNAL = [("layer1.weight", "FLOAT", [128, 256]),
                  ("steps", "INT64", [3])]
 
 
+# The same names on small shapes (tests/data/tformats-old-store.tar.gz keeps a store of them).
+GGUF_SMALL = [(n, t, [256, 2] if t == "Q4_K" else [32, 3]) for n, t, _ in GGUF_TENSORS]
+ONNX_INNER_SMALL = [(n, t, [40]) for n, t, _ in ONNX_INNER]
+ONNX_EXTERNAL_SMALL = [(n, t, [50]) for n, t, _ in ONNX_EXTERNAL]
+
+
 def main(argv):
+    small = "--small" in argv
+    argv = [a for a in argv if a != "--small"]
     if len(argv) < 3 or argv[1] not in ("gguf", "onnx"):
         sys.stderr.write(__doc__)
         return 2
     change = set(argv[4].split(",")) if len(argv) > 4 and argv[3] == "--change" else None
     if argv[1] == "gguf":
-        blob, listing = gguf(GGUF_TENSORS, change)
+        blob, listing = gguf(GGUF_SMALL if small else GGUF_TENSORS, change)
         with open(argv[2], "wb") as f:
             f.write(blob)
         for name, t, off, n in listing:
             print(name, t, off, n)
     else:
         os.makedirs(argv[2], exist_ok=True)
-        model, side, listing = onnx(ONNX_INNER, ONNX_EXTERNAL, change)
+        if small:
+            model, side, listing = onnx(ONNX_INNER_SMALL, ONNX_EXTERNAL_SMALL, change, align=64)
+        else:
+            model, side, listing = onnx(ONNX_INNER, ONNX_EXTERNAL, change)
         with open(os.path.join(argv[2], "model.onnx"), "wb") as f:
             f.write(model)
         with open(os.path.join(argv[2], "model.onnx.data"), "wb") as f:
