@@ -2,17 +2,19 @@
 # SPDX-License-Identifier: MIT
 """Writes small GGUF and ONNX models for the tests (Python 3 standard library only).
 
-  tfmodels.py gguf FILE [--change NAME[,NAME...]]     a GGUF v3 file of 8 tensors (F32, F16, BF16,
-                                            Q4_K, Q8_0), 32-byte aligned
-  tfmodels.py onnx DIR [--change NAMES]     DIR/model.onnx (4 initializers with raw_data and
-                                            4 in external data) and DIR/model.onnx.data
+  tfmodels.py gguf FILE [--small] [--change NAME,...] [--salt S] [--arch A]
+      a GGUF v3 file of 8 tensors (F32, F16, BF16, Q4_K, Q8_0), 32-byte aligned
+  tfmodels.py onnx DIR [--small] [--change NAME,...] [--salt S]
+      DIR/model.onnx (4 initializers with raw_data, 4 in external data) and
+      DIR/model.onnx.data
 
 --small writes the same tensors on small shapes (a few KiB in all).
 Tensor bytes are pseudo-random and depend only on the tensor's name, unless --change names
-it (then on a salt too): two models share every other tensor byte for byte. Prints one line
+it (then on --salt too): two models share every other tensor byte for byte. Prints one line
 per tensor: "NAME DTYPE OFFSET LENGTH [FILE]". The fuzz seeds (tests/fuzz/make_corpus.py)
 use the same writers on smaller shapes.
 """
+import argparse
 import hashlib
 import os
 import random
@@ -20,8 +22,11 @@ import struct
 import sys
 
 
+SALT = "changed"
+
+
 def data(name, n, change=None):
-    salt = "/changed" if change and name in change else ""
+    salt = "/" + SALT if change and name in change else ""
     seed = hashlib.blake2b((name + salt).encode(), digest_size=8).digest()
     return random.Random(seed).randbytes(n)
 
@@ -36,9 +41,9 @@ def gstr(s):
     return struct.pack("<Q", len(b)) + b
 
 
-def gguf(tensors, change=None, align=32, kv_extra=True):
+def gguf(tensors, change=None, align=32, kv_extra=True, arch="llama"):
     """tensors: [(name, ggml type name, dims)]; returns (bytes, [(name, type, off, len)])."""
-    kvs = [gstr("general.architecture") + struct.pack("<I", 8) + gstr("llama")]
+    kvs = [gstr("general.architecture") + struct.pack("<I", 8) + gstr(arch)]
     if kv_extra:
         toks = [gstr("tok%d" % i) for i in range(50)]
         kvs.append(gstr("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, len(toks)) +
@@ -155,27 +160,32 @@ ONNX_EXTERNAL_SMALL = [(n, t, [50]) for n, t, _ in ONNX_EXTERNAL]
 
 
 def main(argv):
-    small = "--small" in argv
-    argv = [a for a in argv if a != "--small"]
-    if len(argv) < 3 or argv[1] not in ("gguf", "onnx"):
-        sys.stderr.write(__doc__)
-        return 2
-    change = set(argv[4].split(",")) if len(argv) > 4 and argv[3] == "--change" else None
-    if argv[1] == "gguf":
-        blob, listing = gguf(GGUF_SMALL if small else GGUF_TENSORS, change)
-        with open(argv[2], "wb") as f:
+    ap = argparse.ArgumentParser(description="GGUF and ONNX models for the tests")
+    ap.add_argument("kind", choices=["gguf", "onnx"])
+    ap.add_argument("out")
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--change", default="", help="comma-separated tensor names")
+    ap.add_argument("--salt", default="changed", help="what a changed tensor's bytes depend on")
+    ap.add_argument("--arch", default="llama", help="GGUF general.architecture")
+    a = ap.parse_args(argv[1:])
+    global SALT
+    SALT = a.salt
+    change = set(a.change.split(",")) if a.change else None
+    if a.kind == "gguf":
+        blob, listing = gguf(GGUF_SMALL if a.small else GGUF_TENSORS, change, arch=a.arch)
+        with open(a.out, "wb") as f:
             f.write(blob)
         for name, t, off, n in listing:
             print(name, t, off, n)
     else:
-        os.makedirs(argv[2], exist_ok=True)
-        if small:
+        os.makedirs(a.out, exist_ok=True)
+        if a.small:
             model, side, listing = onnx(ONNX_INNER_SMALL, ONNX_EXTERNAL_SMALL, change, align=64)
         else:
             model, side, listing = onnx(ONNX_INNER, ONNX_EXTERNAL, change)
-        with open(os.path.join(argv[2], "model.onnx"), "wb") as f:
+        with open(os.path.join(a.out, "model.onnx"), "wb") as f:
             f.write(model)
-        with open(os.path.join(argv[2], "model.onnx.data"), "wb") as f:
+        with open(os.path.join(a.out, "model.onnx.data"), "wb") as f:
             f.write(side)
         for name, t, off, n, where in listing:
             print(name, t, off, n, where)

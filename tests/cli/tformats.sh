@@ -3,9 +3,10 @@
 # GGUF and ONNX models (tests/cli/tfmodels.py writes them): show lists their tensors (an ONNX
 # model's external data file too); a v2 that changes one tensor of each file stores exactly
 # those tensors' bytes new (chunks are cut at tensor boundaries) and diff --tensors names
-# exactly them; pulls are byte-identical; malformed files are plain bytes; a GGUF changed on
-# both sides is a whole-file merge conflict; a store written before these formats were
-# known still pulls byte-identical; the same through a server.
+# exactly them; pulls are byte-identical; malformed files are plain bytes; files changed on
+# both sides in different tensors merge tensor by tensor, the same tensor is a conflict, a
+# changed header a whole-file conflict; a store written before these formats were known
+# still pulls byte-identical; the same through a server.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 find_py
@@ -90,20 +91,55 @@ unlike "$OUT" "model.onnx.data  [" "a data file too short for its tensors is pla
 mvms pull bad@v1 -o "$WORK/pbad"
 check "malformed files pull byte-identical" diff -r "$WORK/bad" "$WORK/pbad"
 
-# A GGUF changed on both sides: merged as a whole file, so a conflict (no per-tensor merge).
-gen "$WORK/b1" --change output.weight
-gen "$WORK/b2" --change token_embd.weight
+# Both sides change different tensors of each file: merged tensor by tensor (same layout),
+# the result is the file that has both changes.
+gen "$WORK/b1" --change output.weight,conv1.bias,layer1.weight
+gen "$WORK/b2" --change token_embd.weight,fc.weight,layer3.weight
+gen "$WORK/b12" --change output.weight,conv1.bias,layer1.weight,token_embd.weight,fc.weight,layer3.weight
 mvms branch m exp m@v1
 mvms push m "$WORK/b1" --branch exp
-is_rc 0 "push on branch exp (output.weight changed)"
-mvms push m "$WORK/b2"
-is_rc 0 "push on main (token_embd.weight changed)"
-mvms merge m exp
-is_rc 4 "merge: a conflict"
+is_rc 0 "push on branch exp"
+mvms branch m main2 m@v1
+mvms push m "$WORK/b2" --branch main2
+is_rc 0 "push on branch main2"
+mvms merge m exp --into main2
+is_rc 0 "merge exp into main2: different tensors changed in each file"
+like "$OUT$ERR" "tensor by tensor" "the merge says files were merged tensor by tensor"
+mvms pull m@main2 -o "$WORK/pm"
+is_rc 0 "pull the merge"
+check "the merged GGUF has both sides' tensors" cmp "$WORK/b12/model.gguf" "$WORK/pm/model.gguf"
+check "the merged ONNX model has both sides' tensors" cmp "$WORK/b12/onnx/model.onnx" "$WORK/pm/onnx/model.onnx"
+check "the merged ONNX data file has both sides' tensors" \
+	cmp "$WORK/b12/onnx/model.onnx.data" "$WORK/pm/onnx/model.onnx.data"
+mvms verify
+is_rc 0 "verify after the merge"
+
+# The same tensor changed differently on both sides: a tensor conflict; --theirs takes it.
+gen "$WORK/c1" --change blk.0.attn_k.weight --salt one
+gen "$WORK/c2" --change blk.0.attn_k.weight --salt two
+mvms branch m c1 m@v1
+mvms push m "$WORK/c1" --branch c1
+mvms branch m c2 m@v1
+mvms push m "$WORK/c2" --branch c2
+mvms merge m c1 --into c2
+is_rc 4 "merge: one GGUF tensor changed differently on both sides"
+like "$OUT$ERR" "blk.0.attn_k.weight" "the conflict names the tensor"
+mvms merge m c1 --into c2 --theirs
+is_rc 0 "merge --theirs"
+mvms pull m@c2 -o "$WORK/pc"
+check "--theirs takes the source's tensor" cmp "$WORK/c1/model.gguf" "$WORK/pc/model.gguf"
+
+# A layout that differs (GGUF metadata changed on one side): merged as a whole file.
+gen "$WORK/d1" --change output.weight --arch gpt2x
+gen "$WORK/d2" --change token_embd.weight
+mvms branch m d1 m@v1
+mvms push m "$WORK/d1" --branch d1
+mvms branch m d2 m@v1
+mvms push m "$WORK/d2" --branch d2
+mvms merge m d1 --into d2
+is_rc 4 "merge: GGUF metadata changed on one side, tensors on both"
+like "$OUT$ERR" "both-modified" "a whole-file conflict"
 like "$OUT$ERR" "model.gguf" "the conflict names model.gguf"
-like "$OUT$ERR" "both-modified" "a whole-file conflict (GGUF files are not merged tensor by tensor)"
-mvms log m
-like "$OUT" "m@v" "the log is readable after the refused merge"
 
 # A store written before GGUF and ONNX were known (tests/data/tformats-old-store.tar.gz:
 # m@v1 and m@v2 of the small models, pushed by the code of the commit before this one).
