@@ -174,7 +174,8 @@ int main(void)
 	mvms_deployment_free(d);
 	d = NULL;
 	is_int(revision(st, "m", "prod"), 0, "mvms_deploy_revision is 0");
-	is_int(history_len(st, "m", "prod"), 0, "no history");
+	ok(mvms_deploy_history(&list, &n, st, "m", "prod") == MVMS_ENOTFOUND && !list && n == 0,
+	   "no history: MVMS_ENOTFOUND, as a rollback");
 	ok(mvms_deploy_list(&list, &n, st, "m") == 0 && n == 0, "no environments listed");
 	mvms_deployment_list_free(list, n);
 	list = NULL;

@@ -460,6 +460,12 @@ int srv_deployment_status(srv_req *r)
 
 	if ((error = mvms_deploy_get(&d, r->st, r->caps[0], r->caps[1])) < 0)
 		return error;
+	if (d->revision == 0) {
+		/* 404 not_found, which a client maps to "not found" (exit 3) like deploy-log. */
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s of %s was never deployed", d->env, d->model);
+		mvms_deployment_free(d);
+		return error;
+	}
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "model", d->model);
 	cJSON_AddStringToObject(doc, "env", d->env);
