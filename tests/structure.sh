@@ -4,7 +4,7 @@
 #  1. src/cli, src/server and src/common include only public headers (mvms/..., mvms.h), their
 #     own folder's headers, src/common's, or (the command line starts the server) src/server's.
 #  2. A library file includes no header from a higher layer (core < storage < meta < transfer
-#     < ops), and its object calls no function defined in a higher layer.
+#     < ops < client), and its object calls no function defined in a higher layer.
 #  3. libmvms.so exports exactly the functions that include/mvms/*.h declare.
 # TAP output; needs the build tree (for the objects and the shared library).
 set -u
@@ -19,7 +19,7 @@ skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 rank() {
 	case $1 in
-	core) echo 0 ;; storage) echo 1 ;; meta) echo 2 ;; transfer) echo 3 ;; ops) echo 4 ;; *) echo 9 ;;
+	core) echo 0 ;; storage) echo 1 ;; meta) echo 2 ;; transfer) echo 3 ;; ops) echo 4 ;; client) echo 5 ;; *) echo 9 ;;
 	esac
 }
 
