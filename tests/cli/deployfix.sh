@@ -125,6 +125,10 @@ is_rc 3 "status of a never-deployed environment (--remote): exit 3"
 like "$ERR" "never deployed" "says it was never deployed"
 mvms --remote "$URL" --token "$T" status m prod
 is_rc 0 "status of a deployed one: 0"
+mvms --remote "$URL" --token "$T" deploy-log m nowhere
+is_rc 3 "deploy-log of a never-deployed environment (--remote): exit 3"
+mvms --remote "$URL" --token "$T" deploy-log m prod
+is_rc 0 "deploy-log of a deployed one (--remote): 0"
 req GET "$URL/v1/models/m/deployments/nowhere/status"
 is_code 404 "GET .../nowhere/status: 404"
 is "$(jstr code)" not_found "code not_found"
