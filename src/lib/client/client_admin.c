@@ -32,6 +32,26 @@ static uint64_t u64(const cJSON *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+/* transfer/http.c's limit on a reply that sends nothing (CURLOPT_LOW_SPEED_TIME), and the one
+ * of a verify or gc: the server answers when it has finished, and a full verify reads every
+ * stored byte, so the reply may be hours away with not a byte meanwhile. TCP keepalive still
+ * notices a server that is gone. */
+#define IDLE_DEFAULT 120L
+#define IDLE_LONG (24L * 3600)
+
+/* POST @path with @body for an operation that runs as long as it takes on the server. */
+static int long_call(cJSON **out, mvms_store *st, const char *path, const cJSON *body,
+		     const char *what)
+{
+	int error;
+
+	curl_easy_setopt(st->remote->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(st->remote->curl, CURLOPT_LOW_SPEED_TIME, IDLE_LONG);
+	error = mvms_client__call(out, st, "POST", path, body, what);
+	curl_easy_setopt(st->remote->curl, CURLOPT_LOW_SPEED_TIME, IDLE_DEFAULT);
+	return error;
+}
+
 /* The array member @key of @doc, or NULL after setting an error. */
 static const cJSON *list_of(const cJSON *doc, const char *key, const char *what)
 {
@@ -102,7 +122,7 @@ static int c_verify(mvms_verify_result *out, mvms_store *st, const mvms_verify_o
 		error = oom();
 		goto done;
 	}
-	MVMS_TRY(mvms_client__call(&doc, st, "POST", "/v1/verify", body, "verify"));
+	MVMS_TRY(long_call(&doc, st, "/v1/verify", body, "verify"));
 	if (!(problems = list_of(doc, "problems", "verify")) ||
 	    !(orphans = list_of(doc, "orphans", "verify"))) {
 		error = MVMS_ERROR;
@@ -144,7 +164,7 @@ static int c_gc(mvms_gc_result *out, mvms_store *st, const mvms_gc_options *opts
 		error = oom();
 		goto done;
 	}
-	MVMS_TRY(mvms_client__call(&doc, st, "POST", "/v1/gc", body, "gc"));
+	MVMS_TRY(long_call(&doc, st, "/v1/gc", body, "gc"));
 	if (opts->cb && !(items = list_of(doc, "items", "gc"))) {
 		error = MVMS_ERROR;
 		goto done;
