@@ -140,6 +140,13 @@ is "$L_RC" 0 "verify is clean after gc"
 same "token create --json (a read token for models x*)" --json token create --scope read \
 	--model 'x*' --description made
 like "$(cat "$WORK/remote.out")" "\"models\":${TAB}\"x*\"" "the remote token create says what it allows"
+run "$MVMS" --remote "$URL" --token "$A" --json token create --scope write --expires 2d
+is_rc 0 "remote token create --expires 2d"
+EXP=$(json_get expires_at)
+case $EXP in
+20[0-9][0-9]-*Z) ok "it expires at a time ($EXP)" ;;
+*) not_ok "it expires at a time"; diag "expires_at: '$EXP'" ;;
+esac
 NEW=$("$MVMS" --remote "$URL" --token "$A" token create --scope read --description fresh 2>"$WORK/err")
 RC=$?
 is "$RC" 0 "remote token create prints the token"
