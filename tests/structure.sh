@@ -95,6 +95,12 @@ else
 		not_ok "a library file calls upward" "$bad"
 fi
 
+# 2c. SQL lives in meta/: no other layer prepares a statement or calls SQLite (they may only
+# open and end the transactions meta/db.h offers, which is where a unit of work is decided).
+bad=$(grep -ln 'sqlite3_\|mvms_db_stmt\|mvms_db_step_row' "$top"/src/lib/core/*.c "$top"/src/lib/storage/*.c \
+	"$top"/src/lib/transfer/*.c "$top"/src/lib/ops/*.c "$top"/src/lib/client/*.c 2>/dev/null | sed "s|$top/||")
+[ -z "$bad" ] && ok "SQL is written in meta/ only" || not_ok "files outside meta/ run SQL" "$bad"
+
 # 3. Exports are the public API.
 so=$(ls "$build"/src/.libs/libmvms.so 2>/dev/null | head -n 1)
 if [ -z "$so" ]; then

@@ -71,6 +71,8 @@ void mvms_store__new_uid(char *out);
 int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id);
 /* The versions row of full version id @id (64 hex); MVMS_ENOTFOUND when absent. */
 int mvms_version__row(int64_t *out, mvms_store *st, const char *id);
+/* 1 when versions row @row exists, 0 when not, or the database's error. */
+int mvms_version__row_exists(mvms_store *st, int64_t row);
 
 /* Splits MODEL@REF into its model (*model, free()) and ref (in @spec, or "latest" when there
  * is no '@'), checking the model name; MVMS_EINVALID for an empty ref. */

@@ -277,6 +277,19 @@ int mvms_version__row(int64_t *out, mvms_store *st, const char *id)
 	return 0;
 }
 
+int mvms_version__row_exists(mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT 1 FROM versions WHERE id = ?");
+	int rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	rc = mvms_db_step_row(st->db, s, "look up a version");
+	sqlite3_reset(s);
+	return rc;
+}
+
 int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 		       const mvms_version_info *v)
 {
