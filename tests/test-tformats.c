@@ -156,6 +156,23 @@ static void gguf_valid(void)
 	mvms_tlayout_free(l);
 	free(b.p);
 
+	/* The newest ggml types: MXFP4 (39), NVFP4 (40), Q1_0 (41), Q2_0 (42). */
+	{
+		static const gguf_tensor nt[] = {
+			{ "mx", 39, 1, { 64 }, 2 * 17 }, { "nv", 40, 2, { 128, 2 }, 4 * 36 },
+			{ "q1", 41, 1, { 256 }, 2 * 18 }, { "q2", 42, 1, { 64 }, 18 },
+		};
+		memset(&b, 0, sizeof(b));
+		gguf_build(&b, nt, 4, 0);
+		l = NULL;
+		rc = probe(&l, NULL, &b, b.n);
+		ok(rc == 0 && l->count == 4 && strcmp(l->tensors[1].dtype, "NVFP4") == 0 &&
+		   l->tensors[1].length == 144 && strcmp(l->tensors[3].dtype, "Q2_0") == 0,
+		   "MXFP4, NVFP4, Q1_0 and Q2_0 blocks");
+		mvms_tlayout_free(l);
+		free(b.p);
+	}
+
 	memset(&b, 0, sizeof(b));
 	gguf_build(&b, gt, 0, 0);
 	l = NULL;

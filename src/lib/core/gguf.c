@@ -44,7 +44,8 @@ static const struct ggml_type {
 	[28] = { "F64", 1, 8, MVMS_DTYPE_F64 },       [29] = { "IQ1_M", 256, 56, MVMS_DTYPE_QUANT },
 	[30] = { "BF16", 1, 2, MVMS_DTYPE_BF16 },
 	[34] = { "TQ1_0", 256, 54, MVMS_DTYPE_QUANT }, [35] = { "TQ2_0", 256, 66, MVMS_DTYPE_QUANT },
-	[39] = { "MXFP4", 32, 17, MVMS_DTYPE_QUANT },
+	[39] = { "MXFP4", 32, 17, MVMS_DTYPE_QUANT },  [40] = { "NVFP4", 64, 36, MVMS_DTYPE_QUANT },
+	[41] = { "Q1_0", 128, 18, MVMS_DTYPE_QUANT },  [42] = { "Q2_0", 64, 18, MVMS_DTYPE_QUANT },
 };
 
 int mvms_gguf_type(uint32_t type, const char **name, unsigned *block, unsigned *bytes,
