@@ -287,18 +287,17 @@ static int mem_read(void *ctx, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* safetensors through a source: the 8-byte length, then the header it announces. */
-static int probe_safetensors(mvms_tlayout **out, const mvms_tl_src *src)
+/* safetensors through a source: @len8 holds the file's first 8 bytes (the header's length),
+ * then the header it announces is read. */
+static int probe_safetensors(mvms_tlayout **out, const mvms_tl_src *src, const unsigned char *len8)
 {
-	unsigned char len8[8];
 	unsigned char *head = NULL;
 	size_t needed = 0;
 	int error = 0;
 
 	if (src->size < 8)
 		return mvms_tl_reject("safetensors", "file shorter than 8 bytes");
-	MVMS_TRY(src->read(src->ctx, len8, sizeof(len8), 0));
-	error = mvms_safetensors_parse(out, &needed, len8, sizeof(len8), src->size);
+	error = mvms_safetensors_parse(out, &needed, len8, 8, src->size);
 	if (error != MVMS_EBUFS)
 		goto done;
 	head = malloc(needed);
@@ -319,7 +318,7 @@ static int ends_with(const char *s, const char *suffix)
 
 int mvms_tlayout_probe(mvms_tlayout **out, const char *name, const mvms_tl_src *src)
 {
-	unsigned char magic[4];
+	unsigned char first[8];
 	int error = 0;
 
 	if (!out || !src || !src->read) {
@@ -327,14 +326,14 @@ int mvms_tlayout_probe(mvms_tlayout **out, const char *name, const mvms_tl_src *
 		goto done;
 	}
 	*out = NULL;
-	if (src->size >= 4) {
-		MVMS_TRY(src->read(src->ctx, magic, 4, 0));
-		if (memcmp(magic, "GGUF", 4) == 0) {
-			error = mvms_gguf_parse(out, src);
-			goto done;
-		}
+	/* One read of the first bytes serves both magic-led formats. */
+	if (src->size >= 4)
+		MVMS_TRY(src->read(src->ctx, first, src->size < 8 ? 4 : 8, 0));
+	if (src->size >= 4 && memcmp(first, "GGUF", 4) == 0) {
+		error = mvms_gguf_parse(out, src);
+		goto done;
 	}
-	error = probe_safetensors(out, src);
+	error = probe_safetensors(out, src, first);
 	if (error != MVMS_ENOTFOUND)
 		goto done;
 	if (name && ends_with(name, ".onnx"))
