@@ -186,4 +186,15 @@ run "$MVMS" --remote "$URL" --token "$W" pull m@v2 -o "$WORK/rp2"
 is_rc 0 "remote pull of v2"
 check "remote pull is byte-identical" diff -r "$WORK/v2" "$WORK/rp2"
 
+# A one-request upload of only the data file: the model the server has says where to cut it.
+gen "$WORK/v3" --change "$CHANGE,layer3.weight"
+req PUT "$URL/v1/models/m/upload?path=onnx/model.onnx.data&message=new+weights" \
+	-H "Authorization: Bearer $W" -T "$WORK/v3/onnx/model.onnx.data"
+is_code 201 "curl upload of the ONNX data file alone"
+run "$MVMS" --store "$WORK/server" show m@v3
+like "$OUT" "onnx/model.onnx.data  [onnx-data, 4 tensors]" "the uploaded data file is cut at the stored model's tensors"
+run "$MVMS" --store "$WORK/server" diff m@v2 m@v3 --tensors
+TL=$(printf '%s\n' "$OUT" | grep '^       [AMDS]  ')
+is "$TL" "       M  layer3.weight  BFLOAT16[300,200]" "diff names the one changed external tensor"
+
 done_testing

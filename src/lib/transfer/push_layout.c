@@ -2,15 +2,18 @@
 /*
  * The tensor layout of each file a push reads (core/tlayout.c detects the format), so that
  * push.c cuts chunks at tensor boundaries and records tensors. ONNX models are probed first,
- * before any file is read: an ONNX model may keep its tensors in side files ("external
- * data"), and a side file is cut at those tensors' boundaries, which only the model says.
+ * before any file is read (a model the store already has, from its stored chunks): an ONNX
+ * model may keep its tensors in side files ("external data"), and a side file is cut at
+ * those tensors' boundaries, which only the model says.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "push_int.h"
+#include "sync_int.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -54,18 +57,32 @@ int mvms_push__layouts(push_ctx *c)
 	const mvms_tlayout **models = NULL;
 	mvms_tlayout **sides = NULL;
 	uint64_t *sizes = NULL;
-	int *want = NULL, fd = -1, error = 0, any = 0;
+	int *want = NULL, fd = -1, error = 0, any = 0, reads = 0;
+	struct stat sb;
 	size_t i;
 
+	for (i = 0; i < c->nfiles; i++)
+		reads |= c->files[i].abs != NULL;
+	if (!reads)
+		return 0; /* a commit of stored contents (sync, merge): no file to cut */
 	for (i = 0; i < c->nfiles; i++) {
 		push_file *f = &c->files[i];
-		if (!f->abs || f->probed || !ends_with(f->path, ".onnx"))
+		if (f->probed || !ends_with(f->path, ".onnx"))
 			continue;
+		if (!f->abs) {
+			/* A model the store has (a partial upload keeps it): its side files of
+			 * this push are still cut at its tensors. */
+			MVMS_TRY(mvms_sync__stored_layout(&f->st, c->st, &f->id, f->path, f->size));
+			f->probed = 1;
+			any |= f->st && f->st->ext_count;
+			continue;
+		}
 		fd = open(f->abs, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
+		if (fd < 0 || fstat(fd, &sb) < 0) {
 			error = mvms_error_set(MVMS_ERROR, "push: %s: %s", f->abs, strerror(errno));
 			goto done;
 		}
+		f->size = (uint64_t)sb.st_size; /* an upload's entries do not know it yet */
 		MVMS_TRY(probe_fd(f, fd));
 		close(fd);
 		fd = -1;
@@ -84,7 +101,9 @@ int mvms_push__layouts(push_ctx *c)
 	}
 	for (i = 0; i < c->nfiles; i++) {
 		paths[i] = c->files[i].path;
-		sizes[i] = c->files[i].size;
+		/* Its size now (an upload's entries do not know it yet); push.c checks again. */
+		sizes[i] = c->files[i].abs && stat(c->files[i].abs, &sb) == 0 ? (uint64_t)sb.st_size
+									   : c->files[i].size;
 		models[i] = c->files[i].st;
 		/* Not a model (nor a file with its own format: none is probed yet), and read by
 		 * this push. */

@@ -30,6 +30,9 @@ struct mvms_manifest;
 int mvms_sync__filemap_refs(mvms_chunk_ref **out, const void *data, size_t n);
 int mvms_sync__layout(struct mvms_tlayout **out, mvms_store *st, const char *path, uint64_t size,
 		      const mvms_chunk_ref *refs, size_t n);
+/* The same for a content the store has (@id, of @size bytes). */
+int mvms_sync__stored_layout(struct mvms_tlayout **out, mvms_store *st, const mvms_oid *id,
+			     const char *path, uint64_t size);
 int mvms_sync__side_layouts(struct mvms_tlayout ***out, mvms_store *st,
 			    const struct mvms_manifest *m, const mvms_oid *fm_ids,
 			    const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps);

@@ -188,6 +188,20 @@ static int have_read(void *ctx, void *buf, size_t len, uint64_t off)
 	return error;
 }
 
+int mvms_sync__stored_layout(mvms_tlayout **out, mvms_store *st, const mvms_oid *id,
+			     const char *path, uint64_t size)
+{
+	have_file h = { st, id };
+	mvms_tl_src src = { have_read, &h, size };
+	int error = mvms_tlayout_probe(out, path, &src);
+
+	if (error == MVMS_ENOTFOUND) {
+		mvms_error_clear();
+		error = 0;
+	}
+	return error;
+}
+
 /* The layout of ONNX model @f of the manifest, from its chunk list if it came with the
  * commit, else from the store's copy. */
 static int model_layout(mvms_tlayout **out, mvms_store *st, const mvms_manifest_file *f,
@@ -209,13 +223,7 @@ static int model_layout(mvms_tlayout **out, mvms_store *st, const mvms_manifest_
 		MVMS_TRY(mvms_sync__filemap_refs(&refs, filemaps[j], n));
 		MVMS_TRY(mvms_sync__layout(out, st, f->path, f->size, refs, n));
 	} else {
-		have_file h = { st, &f->id };
-		mvms_tl_src src = { have_read, &h, f->size };
-		error = mvms_tlayout_probe(out, f->path, &src);
-		if (error == MVMS_ENOTFOUND) {
-			mvms_error_clear();
-			error = 0;
-		}
+		error = mvms_sync__stored_layout(out, st, &f->id, f->path, f->size);
 	}
 done:
 	free(chunks);
