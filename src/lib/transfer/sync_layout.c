@@ -251,6 +251,13 @@ int mvms_sync__side_layouts(mvms_tlayout ***out, mvms_store *st, const mvms_mani
 	mvms_tl_files fs;
 
 	*out = NULL;
+	for (i = 0; i < nf && !is_onnx(m->files[i].path); i++)
+		;
+	if (i == nf) {
+		/* No ONNX model: nothing to look up (a commit of 10,000 small files stays cheap). */
+		*out = calloc(nf + 1, sizeof(**out));
+		return *out ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+	}
 	sides = calloc(nf + 1, sizeof(*sides));
 	models = calloc(nf + 1, sizeof(*models));
 	paths = calloc(nf + 1, sizeof(*paths));
