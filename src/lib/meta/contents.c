@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contents, content_chunks and tensors tables: a file content is its chunk list
- * (content_chunks, in order, with offsets) and, for a tensor file (tlayout.h), its tensors. Rows are
- * added by a commit (push, sync) in its write transaction.
+ * (content_chunks, in order, with offsets) and, for a tensor file (tlayout.h), its tensors.
+ * Rows are added by a commit (push, sync) in its write transaction.
  */
 #include <stdio.h>
 #include <time.h>
