@@ -21,11 +21,12 @@
 #define EXIT_CONFLICT 4
 
 struct cli_globals {
-	const char *store;  /* --store, $MVMS_STORE, or the XDG default */
+	const char *store;  /* --store, $MVMS_STORE, the config's store, or the XDG default */
 	int json;           /* --json: one JSON document on stdout */
 	int quiet;          /* -q: no progress, no chatter */
-	const char *remote; /* --remote URL or $MVMS_REMOTE: talk to a server */
-	const char *token;  /* --token or $MVMS_TOKEN */
+	const char *remote; /* the URL of --remote, $MVMS_REMOTE or the config's remote */
+	int remote_explicit; /* the remote came from --remote or $MVMS_REMOTE, not the config */
+	const char *token;  /* --token, $MVMS_TOKEN, the remote's token or the config's */
 };
 extern struct cli_globals cli;
 
@@ -36,9 +37,14 @@ typedef struct cli_cmd {
 	const char *summary;
 } cli_cmd;
 
-/* Opens the selected store (created on first use). Prints the error and returns the exit
- * code on failure, 0 on success. */
+/* Opens the selected store, which must exist (else exit 3, "no store at PATH"). Prints the
+ * error and returns the exit code on failure, 0 on success. */
 int cli_open_store(mvms_store **out);
+/* The same for a command that may make the store (push): created on first use. */
+int cli_open_store_create(mvms_store **out);
+/* 0, or EXIT_USAGE (after saying so) when --remote or $MVMS_REMOTE is given to @cmd, which
+ * works on a local store only (init, serve). */
+int cli_local_only(const char *cmd);
 /* Connects to --remote (or $MVMS_REMOTE). Prints the error and returns the exit code on
  * failure, 0 on success. */
 int cli_open_remote(mvms_remote **out);
@@ -47,10 +53,43 @@ int cli_open_remote(mvms_remote **out);
 int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path);
 /* The store directory chosen by --store, $MVMS_STORE or the XDG default. */
 const char *cli_store_dir(void);
-/* Prints "mvms-store: <last error>" and returns the exit code for an MVMS_E* code. */
+/* The exit code of an MVMS_E* code: 3 not found, 4 exists or conflict, else 1. */
+int cli_exit_code(int code);
+/* Prints "mvms-store: <last error>" (with --json also the error document on stdout) and
+ * returns the exit code for an MVMS_E* code. */
 int cli_fail(int code);
-/* Prints "mvms-store: <msg>" and a usage hint for @cmd; returns EXIT_USAGE. */
+/* An error of the command line itself: prints "mvms-store: <msg>" (with --json also
+ * {"error":{"code":@code,"message":msg}} on stdout) and returns @exit_code. */
+int cli_error(int exit_code, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prints "mvms-store: <msg>" and a usage hint for @cmd (NULL: none; with --json the error
+ * document, code "usage"); returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the configuration file (config.c) ---- */
+const char *cli_config_path(void);
+/* Reads the config once (a missing file is an empty one). A bad line: "PATH:LINE: what",
+ * exit code EXIT_ERROR. */
+int cli_config_load(void);
+/* A top-level value: "store", "remote", "token" or "author"; NULL when unset. */
+const char *cli_config_get(const char *key);
+/* The url and token (NULL if none) of remote @name: 0, or -1 when there is none. */
+int cli_config_remote(const char **url, const char **token, const char *name);
+/* The token of the remote whose url is @url, or NULL. */
+const char *cli_config_token_for_url(const char *url);
+size_t cli_config_remote_count(void);
+void cli_config_remote_at(size_t i, const char **name, const char **url, int *has_token);
+int cli_remote_name_ok(const char *name);
+/* Adds [remote NAME] (the caller checked it is new), or removes it (and the default remote
+ * when it named it: *was_default). Atomic; 0 or the exit code after printing the error. */
+int cli_config_remote_add(const char *name, const char *url, const char *token);
+int cli_config_remote_remove(const char *name, int *was_default);
+/* Resolves --remote NAME|URL, $MVMS_REMOTE and the config's default remote into cli.remote
+ * (a URL) and the token; 0 or the exit code after printing the error. */
+int cli_select_remote(const char *flag_remote, const char *flag_token);
+/* The author of a new version or deployment: @flag (--author), $MVMS_AUTHOR, the config's
+ * author, git's "user.name <user.email>", the login name; NULL only when none exists. */
+const char *cli_author(const char *flag);
 /* Parses "64M", "8KiB", "1G", "12345" (binary units). -1 on a bad value. */
 int cli_parse_size(uint64_t *out, const char *s);
 /* "1.5 GiB" */
@@ -100,6 +139,7 @@ int cmd_delete(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_remote(int argc, char **argv);
 
 
 

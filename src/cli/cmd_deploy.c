@@ -113,6 +113,7 @@ int cmd_deploy(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("deploy", "want MODEL@REF and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy(&d, st, argv[optind], argv[optind + 1], &o));
@@ -131,6 +132,7 @@ int cmd_undeploy(int argc, char **argv)
 	}
 	if (argc != 3)
 		return cli_usage_error("undeploy", "want MODEL@REF and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy_remove(&d, st, argv[1], argv[2], &o));
@@ -172,6 +174,7 @@ int cmd_rollback(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("rollback", "want MODEL and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy_rollback(&d, st, argv[optind], argv[optind + 1], to, &o));
@@ -356,7 +359,7 @@ static int watch_poll(mvms_deployment **out, mvms_remote *rem, const char *model
 		return -cli_fail(error);
 	*out = deployment_from_json(body, len, model, env);
 	free(body);
-	return *out ? 1 : -EXIT_ERROR;
+	return *out ? 1 : -cli_error(EXIT_ERROR, "error", "the server's reply is not a deployment");
 }
 
 /* Pulls the primary version of @d into BASE/NAME@vN (once: versions are immutable) and runs
@@ -386,10 +389,10 @@ static int watch_update(const mvms_deployment *d, mvms_store *st, mvms_remote *r
 		fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env, model,
 			(long long)d->revision, spec, dir);
 	if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0) {
-		fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
 		/* With --once the caller asked for one update: say it failed. */
 		if (once)
-			return EXIT_ERROR;
+			return cli_error(EXIT_ERROR, "error", "watch: the hook exited with %d", error);
+		fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
 	}
 	return EXIT_OK;
 }
@@ -485,15 +488,13 @@ int cmd_status(int argc, char **argv)
 	}
 	if (argc != 3)
 		return cli_usage_error("status", "want MODEL and ENV");
-	if (!cli.remote) {
-		fprintf(stderr, "mvms-store: status reads a server's live counters: give --remote URL "
-				"(or $MVMS_REMOTE)\n");
-		return EXIT_USAGE;
-	}
+	if (!cli.remote)
+		return cli_usage_error("status", "status reads a server's live counters: give --remote "
+				       "URL (or $MVMS_REMOTE)");
 	if ((rc = cli_open_remote(&rem)) != 0)
 		return rc;
 	if (!(path = deployment_path(argv[1], argv[2], "/status"))) {
-		rc = EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "out of memory");
 		goto done;
 	}
 	if ((rc = cli_remote_get_json(&doc, rem, path)) != 0)

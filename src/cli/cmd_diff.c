@@ -107,8 +107,7 @@ int cmd_diff(int argc, char **argv)
 			b = NULL;
 	}
 	if (!b) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
 	if ((rc = cli_open_store(&st)) != 0)
 		goto done;

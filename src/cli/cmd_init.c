@@ -54,6 +54,8 @@ int cmd_init(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("init", "unexpected argument '%s' (use --store DIR)", argv[optind]);
+	if ((rc = cli_local_only("init")) != 0)
+		return rc;
 	dir = cli_store_dir();
 	if ((error = mvms_store_init(&st, dir, &o)) < 0)
 		return cli_fail(error);

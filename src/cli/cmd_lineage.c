@@ -91,7 +91,11 @@ int cmd_merge_base(int argc, char **argv)
 		rc = cli_fail(error);
 		goto done;
 	}
-	if (cli.json) {
+	if (n == 0) {
+		/* A failure: with --json the error document, not an empty list beside it. */
+		rc = cli_error(EXIT_NOTFOUND, "not_found", "%s and %s share no history", argv[1],
+			       argv[2]);
+	} else if (cli.json) {
 		cJSON *doc = cJSON_CreateArray();
 		for (i = 0; i < n; i++)
 			cJSON_AddItemToArray(doc, view_version(list[i]));
@@ -99,10 +103,6 @@ int cmd_merge_base(int argc, char **argv)
 	} else {
 		for (i = 0; i < n; i++)
 			printf("%s@v%lld %s\n", list[i]->model, (long long)list[i]->number, list[i]->id);
-	}
-	if (n == 0) {
-		fprintf(stderr, "mvms-store: %s and %s share no history\n", argv[1], argv[2]);
-		rc = EXIT_NOTFOUND;
 	}
 done:
 	mvms_version_list_free(list, n);

@@ -111,7 +111,7 @@ static int remote_json(cJSON **out, const char *model, const char *suffix)
 
 	*out = NULL;
 	if (!path)
-		return EXIT_ERROR;
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	if ((rc = cli_open_remote(&rem)) == 0)
 		rc = cli_remote_get_json(out, rem, path);
 	mvms_remote_free(rem);
@@ -189,8 +189,7 @@ int cmd_log(int argc, char **argv)
 			       asprintf(&suffix, "/versions?branch=%s", eb) < 0)) {
 			/* Not the unfiltered list in its place: that would be another answer. */
 			free(eb);
-			fprintf(stderr, "mvms-store: out of memory\n");
-			return EXIT_ERROR;
+			return cli_error(EXIT_ERROR, "error", "out of memory");
 		}
 		rc = remote_json(&doc, argv[optind], suffix ? suffix : "/versions");
 		free(eb);
@@ -255,7 +254,7 @@ int cmd_show(int argc, char **argv)
 		    asprintf(&suffix, "/versions/%s", er) >= 0)
 			rc = remote_json(&doc, model, suffix);
 		else {
-			rc = EXIT_ERROR;
+			rc = cli_error(EXIT_ERROR, "error", "out of memory");
 			suffix = NULL; /* asprintf leaves it undefined on failure */
 		}
 		free(model);

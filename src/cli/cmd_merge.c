@@ -98,19 +98,18 @@ int cmd_merge(int argc, char **argv)
 	mvms_merge_result *r = NULL;
 	mvms_store *st = NULL;
 	char *source = NULL, *eq;
+	const char *author = NULL;
 	size_t nres = 0;
 	int c, error, rc = EXIT_OK;
 
 	res = calloc((size_t)argc + 1, sizeof(*res));
-	if (!res) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
-	}
+	if (!res)
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o.into = optarg; break;
 		case 'm': o.message = optarg; break;
-		case 'A': o.author = optarg; break;
+		case 'A': author = optarg; break;
 		case 'o':
 		case 't':
 			if (o.strategy) {
@@ -142,6 +141,7 @@ int cmd_merge(int argc, char **argv)
 		rc = cli_usage_error("merge", "want MODEL and SOURCE");
 		goto done;
 	}
+	o.author = cli_author(author);
 	o.resolve = res;
 	o.resolve_count = nres;
 	/* SOURCE without a model is a ref of MODEL (a branch, usually). */
@@ -150,8 +150,7 @@ int cmd_merge(int argc, char **argv)
 	else if (asprintf(&source, "%s@%s", argv[optind], argv[optind + 1]) < 0)
 		source = NULL;
 	if (!source) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		rc = EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "out of memory");
 		goto done;
 	}
 	if ((rc = cli_open_store(&st)) != 0)

@@ -43,8 +43,7 @@ int cmd_pull(int argc, char **argv)
 		const char *base = strrchr(spec, '/');
 		defdir = strdup(base ? base + 1 : spec);
 		if (!defdir) {
-			fprintf(stderr, "mvms-store: out of memory\n");
-			return EXIT_ERROR;
+			return cli_error(EXIT_ERROR, "error", "out of memory");
 		}
 		if ((at = strchr(defdir, '@')))
 			*at = '\0';

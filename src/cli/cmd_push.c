@@ -18,7 +18,7 @@ int cmd_push(int argc, char **argv)
 	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result r;
 	mvms_store *st = NULL;
-	const char **parents = NULL, **meta = NULL;
+	const char **parents = NULL, **meta = NULL, *author = NULL;
 	size_t np = 0, nm = 0;
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
@@ -29,8 +29,7 @@ int cmd_push(int argc, char **argv)
 	if (!parents || !meta) {
 		free(parents);
 		free(meta);
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
 	while ((c = getopt_long(argc, argv, "m:b:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -38,7 +37,7 @@ int cmd_push(int argc, char **argv)
 		case 'b': o.branch = optarg; break;
 		case 'P': parents[np++] = optarg; break;
 		case 'M': meta[nm++] = optarg; break;
-		case 'A': o.author = optarg; break;
+		case 'A': author = optarg; break;
 		case 'h':
 			cli_print_usage(cli_find("push"));
 			goto done;
@@ -51,6 +50,7 @@ int cmd_push(int argc, char **argv)
 		rc = cli_usage_error("push", "want MODEL and PATH");
 		goto done;
 	}
+	o.author = cli_author(author);
 	o.parents = parents;
 	o.parent_count = np;
 	o.meta = meta;
@@ -65,7 +65,8 @@ int cmd_push(int argc, char **argv)
 		error = mvms_remote_push(&r, rem, argv[optind], argv[optind + 1], &o);
 		mvms_remote_free(rem);
 	} else {
-		if ((rc = cli_open_store(&st)) != 0)
+		/* push (with init) is the one command that makes the store when there is none. */
+		if ((rc = cli_open_store_create(&st)) != 0)
 			goto done;
 		error = mvms_push(&r, st, argv[optind], argv[optind + 1], &o);
 	}

@@ -80,6 +80,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if ((c = cli_local_only("serve")) != 0)
+		return c;
 	o.store_dir = cli_store_dir();
 	return srv_run(&o);
 }

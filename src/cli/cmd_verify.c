@@ -99,6 +99,15 @@ int cmd_verify(int argc, char **argv)
 		goto done;
 	}
 	if (doc) {
+		/* A failed verify is a failure document like any other ("error"), with the report. */
+		if (r.problems) {
+			cJSON *err = cJSON_AddObjectToObject(doc, "error");
+			char msg[128];
+			snprintf(msg, sizeof(msg), "verify found %llu problem%s",
+				 (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
+			cJSON_AddStringToObject(err, "code", mvms_error_name(MVMS_EMISMATCH));
+			cJSON_AddStringToObject(err, "message", msg);
+		}
 		cJSON_AddBoolToObject(doc, "ok", r.problems == 0);
 		cJSON_AddBoolToObject(doc, "quick", quick);
 		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);

@@ -62,6 +62,8 @@ static const cli_cmd commands[] = {
 	  "check what every version needs: re-read and re-hash every stored byte (--quick: "
 	  "that it is there); list orphans" },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store" },
+	{ "remote", cmd_remote, "add NAME URL [--token-file FILE] | list | remove NAME",
+	  "name servers in the configuration file (--remote NAME)" },
 };
 
 const cli_cmd *cli_find(const char *name)
@@ -90,13 +92,17 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nThe store is --store DIR, else $MVMS_STORE, else "
 		   "$XDG_DATA_HOME/mvms-store (~/.local/share/mvms-store).\n"
-		   "With --remote URL (or $MVMS_REMOTE), push, pull, log, show and models talk to an\n"
-		   "mvms-store server instead, with --token (or $MVMS_TOKEN).\n"
+		   "With --remote URL|NAME (or $MVMS_REMOTE), commands talk to an mvms-store server\n"
+		   "instead, with --token (or $MVMS_TOKEN). Defaults (store, remote, token, author)\n"
+		   "come from $XDG_CONFIG_HOME/mvms-store/config (~/.config/mvms-store/config);\n"
+		   "flags win over the environment, which wins over the file.\n"
 		   "'mvms-store help COMMAND' shows a command's options.\n");
 }
 
 /* Takes the global options out of argv wherever they stand, so that each command's
  * getopt_long sees only its own. Stops at "--". */
+static const char *flag_remote, *flag_token;
+
 static int extract_globals(int *argc, char **argv)
 {
 	int i, j = 1;
@@ -113,26 +119,22 @@ static int extract_globals(int *argc, char **argv)
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
 			cli.quiet = 1;
 		} else if (strcmp(a, "--store") == 0) {
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "mvms-store: --store needs a directory\n");
-				return -1;
-			}
+			if (i + 1 >= *argc)
+				return cli_usage_error(NULL, "--store needs a directory");
 			cli.store = argv[++i];
 		} else if (strncmp(a, "--store=", 8) == 0) {
 			cli.store = a + 8;
 		} else if (strcmp(a, "--remote") == 0 || strcmp(a, "--token") == 0) {
-			if (i + 1 >= *argc) {
-				fprintf(stderr, "mvms-store: %s needs a value\n", a);
-				return -1;
-			}
+			if (i + 1 >= *argc)
+				return cli_usage_error(NULL, "%s needs a value", a);
 			if (a[2] == 'r')
-				cli.remote = argv[++i];
+				flag_remote = argv[++i];
 			else
-				cli.token = argv[++i];
+				flag_token = argv[++i];
 		} else if (strncmp(a, "--remote=", 9) == 0) {
-			cli.remote = a + 9;
+			flag_remote = a + 9;
 		} else if (strncmp(a, "--token=", 8) == 0) {
-			cli.token = a + 8;
+			flag_token = a + 8;
 		} else {
 			argv[j++] = argv[i];
 		}
@@ -146,13 +148,13 @@ int main(int argc, char **argv)
 {
 	const cli_cmd *c;
 
-	if (extract_globals(&argc, argv) < 0)
-		return EXIT_USAGE;
-	if (!cli.remote && getenv("MVMS_REMOTE") && *getenv("MVMS_REMOTE"))
-		cli.remote = getenv("MVMS_REMOTE");
-	if (!cli.token && getenv("MVMS_TOKEN") && *getenv("MVMS_TOKEN"))
-		cli.token = getenv("MVMS_TOKEN");
+	int rc;
+
+	if ((rc = extract_globals(&argc, argv)) != 0)
+		return rc;
 	if (argc < 2) {
+		if (cli.json)
+			return cli_usage_error(NULL, "no command (see 'mvms-store --help')");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -169,16 +171,15 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		if (!(c = cli_find(argv[2]))) {
-			fprintf(stderr, "mvms-store: unknown command '%s'\n", argv[2]);
-			return EXIT_USAGE;
-		}
+		if (!(c = cli_find(argv[2])))
+			return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
 		cli_print_usage(c);
 		return EXIT_OK;
 	}
-	if (!(c = cli_find(argv[1]))) {
-		fprintf(stderr, "mvms-store: unknown command '%s' (see 'mvms-store --help')\n", argv[1]);
-		return EXIT_USAGE;
-	}
+	if (!(c = cli_find(argv[1])))
+		return cli_usage_error(NULL, "unknown command '%s' (see 'mvms-store --help')", argv[1]);
+	/* Flags, then the environment, then the configuration file. */
+	if ((rc = cli_config_load()) != 0 || (rc = cli_select_remote(flag_remote, flag_token)) != 0)
+		return rc;
 	return c->run(argc - 1, argv + 1);
 }
