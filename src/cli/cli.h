@@ -8,6 +8,7 @@
 #define MVMS_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <getopt.h>
 #include <cjson/cJSON.h>
 #include "mvms.h"
@@ -30,12 +31,42 @@ struct cli_globals {
 };
 extern struct cli_globals cli;
 
+/* One option of a command (options.c): the parser, the help, the man page and the shell
+ * completions are all made from these rows. */
+typedef struct cli_opt {
+	const char *name;   /* the long name, without "--" */
+	int letter;         /* the short option (-m), 0 for none */
+	int key;            /* what cli_getopt returns for it (the letter when there is one) */
+	const char *arg;    /* the argument's name ("SIZE"), NULL for a flag */
+	const char *help;
+} cli_opt;
+
 typedef struct cli_cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *usage;   /* "MODEL PATH [-m MSG] ..." */
+	const char *usage;   /* the arguments: "MODEL PATH" (options come from @opts) */
 	const char *summary;
+	const cli_opt *opts; /* ends with a row whose name is NULL; --help is implied */
 } cli_cmd;
+
+extern const cli_opt cli_global_opts[];
+extern const cli_opt cli_help_opt;
+/* The command table, ending with a NULL name. */
+const cli_cmd *cli_commands(void);
+#define CLI_BAD_OPTION (-2)
+/* getopt_long over @cmd's option table: a key, 'h' for --help, -1 at the end, or
+ * CLI_BAD_OPTION after printing the usage error (unknown option, missing value). */
+int cli_getopt(int argc, char **argv, const char *cmd);
+/* The default case of a command's option switch: EXIT_USAGE (reported once). */
+int cli_bad_option(const char *cmd, int c);
+/* For a command with no options but --help: -1 to go on with the arguments in (*argv)[1..],
+ * else the exit code (help printed, or a bad option reported). */
+int cli_plain_args(int *argc, char ***argv, const char *cmd);
+/* help.c: the top-level help; the man page; a bash or zsh completion script (0, or -1 for
+ * an unknown shell). */
+void cli_print_help(FILE *f);
+void cli_print_man(FILE *f);
+int cli_print_completion(FILE *f, const char *shell);
 
 /* Opens the selected store, which must exist (else exit 3, "no store at PATH"). Prints the
  * error and returns the exit code on failure, 0 on success. */
@@ -97,7 +128,8 @@ const char *cli_human(char *buf, size_t n, uint64_t bytes);
 
 /* Prints a JSON document (and a newline) on stdout, then frees it. */
 void cli_print_json(cJSON *doc);
-/* The command named @name (NULL if none), and its usage text printed to stdout. */
+/* The command named @name (NULL if none), and its help (usage, summary, options) printed to
+ * stdout. */
 const cli_cmd *cli_find(const char *name);
 void cli_print_usage(const cli_cmd *c);
 

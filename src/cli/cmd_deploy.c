@@ -75,21 +75,13 @@ static int parse_i64(int64_t *out, const char *s, int64_t min, int64_t max)
 
 int cmd_deploy(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "weight", required_argument, NULL, 'w' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "expect-revision", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deployment *d = NULL;
 	mvms_store *st = NULL;
 	int64_t v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "deploy")) != -1) {
 		switch (c) {
 		case 'w':
 			if (parse_i64(&v, optarg, 1, 1000000) < 0)
@@ -108,7 +100,7 @@ int cmd_deploy(int argc, char **argv)
 			cli_print_usage(cli_find("deploy"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("deploy", "bad option");
+			return cli_bad_option("deploy", c);
 		}
 	}
 	if (argc - optind != 2)
@@ -126,10 +118,8 @@ int cmd_undeploy(int argc, char **argv)
 	mvms_store *st = NULL;
 	int rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("undeploy"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "undeploy")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("undeploy", "want MODEL@REF and ENV");
 	o.author = cli_author(NULL);
@@ -140,20 +130,13 @@ int cmd_undeploy(int argc, char **argv)
 
 int cmd_rollback(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "expect-revision", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deployment *d = NULL;
 	mvms_store *st = NULL;
 	int64_t to = 0, v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "rollback")) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_i64(&to, optarg, 1, INT64_MAX) < 0)
@@ -169,7 +152,7 @@ int cmd_rollback(int argc, char **argv)
 			cli_print_usage(cli_find("rollback"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("rollback", "bad option");
+			return cli_bad_option("rollback", c);
 		}
 	}
 	if (argc - optind != 2)
@@ -188,10 +171,8 @@ static int list_cmd(int argc, char **argv, int history)
 	size_t n = 0, i;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find(cmd));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, cmd)) >= 0)
+		return rc;
 	if (history ? argc != 3 : (argc < 2 || argc > 3))
 		return cli_usage_error(cmd, history ? "want MODEL and ENV" : "want MODEL [ENV]");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -399,21 +380,13 @@ static int watch_update(const mvms_deployment *d, mvms_store *st, mvms_remote *r
 
 int cmd_watch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "exec", required_argument, NULL, 'e' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *exec_cmd = NULL, *base = ".", *model, *env;
 	int64_t interval = 2, seen = -1, v;
 	int c, rc = EXIT_OK, once = 0, error;
 	mvms_store *st = NULL;
 	mvms_remote *rem = NULL;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "watch")) != -1) {
 		switch (c) {
 		case 'e': exec_cmd = optarg; break;
 		case 'd': base = optarg; break;
@@ -427,7 +400,7 @@ int cmd_watch(int argc, char **argv)
 			cli_print_usage(cli_find("watch"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("watch", "bad option");
+			return cli_bad_option("watch", c);
 		}
 	}
 	if (argc - optind != 2)
@@ -482,10 +455,8 @@ int cmd_status(int argc, char **argv)
 	cJSON *doc = NULL, *it;
 	int rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("status"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "status")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("status", "want MODEL and ENV");
 	if (!cli.remote)

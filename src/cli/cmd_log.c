@@ -160,25 +160,20 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 
 int cmd_log(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "branch", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *branch = NULL;
 	mvms_version_info **list = NULL;
 	mvms_store *st = NULL;
 	size_t n = 0, i;
 	int c, error, rc;
 
-	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "log")) != -1) {
 		if (c == 'b')
 			branch = optarg;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("log"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("log", "bad option");
+			return cli_bad_option("log", c);
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("log", "want one MODEL");
@@ -239,10 +234,8 @@ int cmd_show(int argc, char **argv)
 	int error, rc;
 	char a[32];
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("show"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "show")) >= 0)
+		return rc;
 	if (argc != 2)
 		return cli_usage_error("show", "want one MODEL@REF");
 	if (cli.remote) {

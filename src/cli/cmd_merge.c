@@ -83,16 +83,6 @@ static void print_result(const mvms_merge_result *r, const char *model, const ch
 
 int cmd_merge(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "into", required_argument, NULL, 'i' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "author", required_argument, NULL, 'A' },
-		{ "ours", no_argument, NULL, 'o' },
-		{ "theirs", no_argument, NULL, 't' },
-		{ "resolve", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_merge_options o = MVMS_MERGE_OPTIONS_INIT;
 	mvms_merge_resolution *res = NULL;
 	mvms_merge_result *r = NULL;
@@ -105,7 +95,7 @@ int cmd_merge(int argc, char **argv)
 	res = calloc((size_t)argc + 1, sizeof(*res));
 	if (!res)
 		return cli_error(EXIT_ERROR, "error", "out of memory");
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "merge")) != -1) {
 		switch (c) {
 		case 'i': o.into = optarg; break;
 		case 'm': o.message = optarg; break;
@@ -133,7 +123,7 @@ int cmd_merge(int argc, char **argv)
 			cli_print_usage(cli_find("merge"));
 			goto done;
 		default:
-			rc = cli_usage_error("merge", "bad option");
+			rc = cli_bad_option("merge", c);
 			goto done;
 		}
 	}

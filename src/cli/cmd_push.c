@@ -6,15 +6,6 @@
 
 int cmd_push(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "message", required_argument, NULL, 'm' },
-		{ "branch", required_argument, NULL, 'b' },
-		{ "parent", required_argument, NULL, 'P' },
-		{ "meta", required_argument, NULL, 'M' },
-		{ "author", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result r;
 	mvms_store *st = NULL;
@@ -31,7 +22,7 @@ int cmd_push(int argc, char **argv)
 		free(meta);
 		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
-	while ((c = getopt_long(argc, argv, "m:b:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "push")) != -1) {
 		switch (c) {
 		case 'm': o.message = optarg; break;
 		case 'b': o.branch = optarg; break;
@@ -42,7 +33,7 @@ int cmd_push(int argc, char **argv)
 			cli_print_usage(cli_find("push"));
 			goto done;
 		default:
-			rc = cli_usage_error("push", "bad option");
+			rc = cli_bad_option("push", c);
 			goto done;
 		}
 	}

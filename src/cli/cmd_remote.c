@@ -42,24 +42,19 @@ static int read_token(char **out, const char *path)
 
 static int remote_add(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "token-file", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *token_file = NULL, *name, *url;
 	char *token = NULL;
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "remote")) != -1) {
 		if (c == 't')
 			token_file = optarg;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("remote"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("remote", "bad option");
+			return cli_bad_option("remote", c);
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("remote", "add wants NAME and URL");

@@ -46,11 +46,6 @@ static void on_progress(uint64_t done, uint64_t total, void *payload)
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store *st = NULL;
 	mvms_verify_result r;
 	mvms_verify_options o;
@@ -60,14 +55,14 @@ int cmd_verify(int argc, char **argv)
 	int error, rc, c, quick = 0;
 	char a[32], b[32];
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "verify")) != -1) {
 		switch (c) {
 		case 'q': quick = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("verify"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("verify", "bad option");
+			return cli_bad_option("verify", c);
 		}
 	}
 	if (optind != argc)

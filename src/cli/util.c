@@ -169,7 +169,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	json_error("usage", msg);
 	fprintf(stderr, "mvms-store%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
 	if (c)
-		fprintf(stderr, "usage: mvms-store %s %s\n", c->name, c->usage);
+		fprintf(stderr, "usage: mvms-store %s%s%s%s (more: mvms-store help %s)\n", c->name,
+			*c->usage ? " " : "", c->usage, c->opts[0].name ? " [OPTIONS]" : "", c->name);
 	return EXIT_USAGE;
 }
 
