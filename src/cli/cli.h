@@ -68,20 +68,15 @@ void cli_print_help(FILE *f);
 void cli_print_man(FILE *f);
 int cli_print_completion(FILE *f, const char *shell);
 
-/* Opens the selected store, which must exist (else exit 3, "no store at PATH"). Prints the
- * error and returns the exit code on failure, 0 on success. */
+/* Opens the selected store: the server's with --remote (or $MVMS_REMOTE, or the config's
+ * remote), else the local one, which must exist (else exit 3, "no store at PATH"). Prints
+ * the error and returns the exit code on failure, 0 on success. */
 int cli_open_store(mvms_store **out);
 /* The same for a command that may make the store (push): created on first use. */
 int cli_open_store_create(mvms_store **out);
 /* 0, or EXIT_USAGE (after saying so) when --remote or $MVMS_REMOTE is given to @cmd, which
  * works on a local store only (init, serve). */
 int cli_local_only(const char *cmd);
-/* Connects to --remote (or $MVMS_REMOTE). Prints the error and returns the exit code on
- * failure, 0 on success. */
-int cli_open_remote(mvms_remote **out);
-/* GETs @path from the server and parses the reply into *out (the caller's, for cJSON_Delete).
- * Prints the error and returns the exit code on failure, 0 on success. */
-int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path);
 /* The store directory chosen by --store, $MVMS_STORE or the XDG default. */
 const char *cli_store_dir(void);
 /* The exit code of an MVMS_E* code: 3 not found, 4 exists or conflict, else 1. */

@@ -50,9 +50,11 @@ static int open_store(mvms_store **out, int create)
 	int error;
 
 	*out = NULL;
-	if (cli.remote)
-		return cli_error(EXIT_USAGE, "usage", "this command does not run with --remote (%s) yet",
-				 cli.remote);
+	/* With --remote the same handle runs every operation on the server. */
+	if (cli.remote) {
+		error = mvms_store_connect(out, cli.remote, cli.token, NULL);
+		return error < 0 ? cli_fail(error) : 0;
+	}
 	error = mvms_store_open(out, dir, create);
 	if (error == MVMS_ENOTFOUND && !create)
 		return cli_error(EXIT_NOTFOUND, mvms_error_name(error),
@@ -76,34 +78,6 @@ int cli_local_only(const char *cmd)
 		return 0;
 	return cli_error(EXIT_USAGE, "usage", "%s cannot run remotely (--remote %s): run it on the "
 			 "machine that holds the store", cmd, cli.remote);
-}
-
-int cli_open_remote(mvms_remote **out)
-{
-	int error = mvms_remote_open(out, cli.remote, cli.token, NULL);
-
-	return error < 0 ? cli_fail(error) : 0;
-}
-
-int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path)
-{
-	char *body = NULL;
-	size_t len = 0;
-	int error;
-
-	*out = NULL;
-	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0)
-		return cli_fail(error);
-	if (mvms_json_has_nul(body, len)) {
-		free(body);
-		return cli_error(EXIT_ERROR, "error",
-				 "the server's reply has a NUL (\\u0000) in a string");
-	}
-	*out = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!*out)
-		return cli_error(EXIT_ERROR, "error", "the server's reply is not JSON");
-	return 0;
 }
 
 /* With --json: the one error document on stdout. */
