@@ -74,6 +74,9 @@ int cli_print_completion(FILE *f, const char *shell);
 int cli_open_store(mvms_store **out);
 /* The same for a command that may make the store (push): created on first use. */
 int cli_open_store_create(mvms_store **out);
+/* 0 when the local store (cli_store_dir) exists, else the exit code after saying so: for
+ * serve, which must not make a store a typo named. */
+int cli_local_store_exists(void);
 /* 0, or EXIT_USAGE (after saying so) when --remote or $MVMS_REMOTE is given to @cmd, which
  * works on a local store only (init, serve). */
 int cli_local_only(const char *cmd);

@@ -62,7 +62,9 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
-	if ((c = cli_local_only("serve")) != 0)
+	/* Only init and push make a store: serving a directory a typo named would answer every
+	 * client "nothing here" from a new empty store. */
+	if ((c = cli_local_only("serve")) != 0 || (c = cli_local_store_exists()) != 0)
 		return c;
 	o.store_dir = cli_store_dir();
 	return srv_run(&o);

@@ -126,8 +126,10 @@ int main(int argc, char **argv)
 	}
 	if (!(c = cli_find(argv[1])))
 		return cli_usage_error(NULL, "unknown command '%s' (see 'mvms-store --help')", argv[1]);
-	/* Flags, then the environment, then the configuration file. */
-	if ((rc = cli_config_load()) != 0 || (rc = cli_select_remote(flag_remote, flag_token)) != 0)
+	/* Flags, then the environment, then the configuration file. `remote` edits the file: a
+	 * bad $MVMS_REMOTE must not stop it. */
+	if ((rc = cli_config_load()) != 0 ||
+	    (c->run != cmd_remote && (rc = cli_select_remote(flag_remote, flag_token)) != 0))
 		return rc;
 	return c->run(argc - 1, argv + 1);
 }

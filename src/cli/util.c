@@ -72,6 +72,19 @@ int cli_open_store_create(mvms_store **out)
 	return open_store(out, 1);
 }
 
+int cli_local_store_exists(void)
+{
+	const char *dir = cli_store_dir();
+	mvms_store *st = NULL;
+	int error = mvms_store_open(&st, dir, 0);
+
+	mvms_store_free(st);
+	if (error == MVMS_ENOTFOUND)
+		return cli_error(EXIT_NOTFOUND, mvms_error_name(error),
+				 "no store at %s (mvms-store init creates one)", dir);
+	return error < 0 ? cli_fail(error) : 0;
+}
+
 int cli_local_only(const char *cmd)
 {
 	if (!cli.remote || !cli.remote_explicit)

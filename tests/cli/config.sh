@@ -33,6 +33,11 @@ for c in "models" "log m" "show m@v1" "tags m" "branches m" "verify" "stats" "gc
 	like "$ERR" "no store at $NS (mvms-store init creates one)" "$c: says there is no store and how to make one"
 	if [ -e "$NS" ]; then not_ok "$c created $NS"; rm -rf "$NS"; else ok "$c created nothing"; fi
 done
+# serve too: it would otherwise serve a new empty store a typo named (bounded in case it runs).
+run timeout 60 "$MVMS" --store "$NS" serve --listen 127.0.0.1:0 --no-access-log
+is_rc 3 "serve with no store: not found (exit 3)"
+like "$ERR" "no store at $NS (mvms-store init creates one)" "serve: says there is no store"
+check "serve created nothing" test ! -e "$NS"
 env -u MVMS_STORE "$MVMS" models >"$WORK/out" 2>"$WORK/err"
 is "$?" 3 "with neither --store nor \$MVMS_STORE, the default store missing: exit 3"
 like "$(cat "$WORK/err")" "no store at $XDG_DATA_HOME/mvms-store" "the default store is named"
