@@ -58,6 +58,10 @@ static const cli_opt pull_opts[] = {
 
 static const cli_opt log_opts[] = {
 	{ "branch", 'b', 'b', "BRANCH", "only the versions a branch reaches" },
+	{ "max-count", 'n', 'n', "N", "at most N versions" },
+	{ "oneline", 0, 'o', NULL, "one short line per version" },
+	{ "all", 0, 'a', NULL, "every branch, as a graph" },
+	{ "graph", 0, 'g', NULL, "draw the DAG beside the versions (as git log --graph)" },
 	END
 };
 
@@ -157,7 +161,8 @@ static const cli_cmd commands[] = {
 	{ "models", cmd_models, "", "list models", no_opts },
 	{ "push", cmd_push, "MODEL PATH", "store a file or directory as a new version", push_opts },
 	{ "pull", cmd_pull, "MODEL@REF", "write a version's files to a directory", pull_opts },
-	{ "log", cmd_log, "MODEL", "list a model's versions, newest first", log_opts },
+	{ "log", cmd_log, "MODEL", "list a model's versions, newest first (--all: every branch, as a "
+	  "graph)", log_opts },
 	{ "show", cmd_show, "MODEL@REF", "show a version and its files", no_opts },
 	{ "tag", cmd_tag, "MODEL@REF NAME", "name a version (tags never move)", no_opts },
 	{ "tags", cmd_tags, "MODEL", "list tags", no_opts },
