@@ -99,7 +99,7 @@ mvms --json --remote http://127.0.0.1:9 init
 json_err 2 usage "init --remote"
 mvms --json --remote nosuchremote models
 json_err 2 usage "an unknown remote name"
-mvms --json --store "$NS" status m prod
+mvms --json --store "$WORK/none" status m prod
 json_err 2 usage "status without --remote"
 
 # ---- remotes ----
