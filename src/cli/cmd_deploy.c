@@ -310,29 +310,23 @@ static int watch_mkdir(const char *dir)
 	struct stat sb;
 	size_t n = strlen(dir);
 
-	if (n == 0 || n >= sizeof(path)) {
-		fprintf(stderr, "mvms-store: watch: --dir: bad directory name\n");
-		return EXIT_ERROR;
-	}
+	if (n == 0 || n >= sizeof(path))
+		return cli_error(EXIT_ERROR, "invalid", "watch: --dir: bad directory name");
 	memcpy(path, dir, n + 1);
 	for (p = path + 1; ; p++) {
 		char c = *p;
 		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-			fprintf(stderr, "mvms-store: watch: cannot create --dir %s: %s: %s\n", dir, path,
-				strerror(errno));
-			return EXIT_ERROR;
-		}
+		if (mkdir(path, 0777) < 0 && errno != EEXIST)
+			return cli_error(EXIT_ERROR, "error", "watch: cannot create --dir %s: %s: %s", dir,
+					 path, strerror(errno));
 		*p = c;
 		if (c == '\0')
 			break;
 	}
-	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fprintf(stderr, "mvms-store: watch: --dir %s is not a directory\n", dir);
-		return EXIT_ERROR;
-	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return cli_error(EXIT_ERROR, "error", "watch: --dir %s is not a directory", dir);
 	return EXIT_OK;
 }
 

@@ -81,8 +81,7 @@ int cmd_log(int argc, char **argv)
 			cJSON_AddItemToArray(doc, view_version(list[i]));
 		cli_print_json(doc);
 	} else if (log_print(stdout, list, n, argv[optind], &o) < 0) {
-		fprintf(stderr, "mvms-store: log: out of memory\n");
-		rc = EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "log: out of memory");
 	}
 done:
 	mvms_version_list_free(list, n);
