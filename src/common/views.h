@@ -25,5 +25,12 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l);
 void view_lineage_mermaid(FILE *f, const mvms_lineage *l);
 void view_lineage_text(FILE *f, const mvms_lineage *l);
 cJSON *view_deployment(const mvms_deployment *d);
+/* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
+cJSON *view_file_list(const mvms_file_info *files, size_t n);
+/* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts
+ * of one that did not. */
+cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *source,
+		  const char *into);
+cJSON *view_merge_conflicts(const mvms_merge_result *r);
 
 #endif
