@@ -411,27 +411,33 @@ static int judge(const reply *r, const req *q, const caller *c, const model *m, 
 	return !q->want[0] || !covers(c, m->name) || (r->body.data && strstr(r->body.data, q->want));
 }
 
-/* Every caller, about each model, for one variant: one TAP line. 0 when no such variant. */
+/* Every caller, about each model, for one variant: one TAP line. 0 when no such variant.
+ * team/y is sent twice: as team%2Fy and as team/y (an org/name path without %2F, which the
+ * router reads as one model name): both must keep to the token's models alike. */
 static int walk_one(CURL *h, const srv_route *rt, const char *method, int variant, int *seq)
 {
 	size_t k, ci, bad = 0, ran = 0;
+	model raw = models[1];
+	const model *ms[3] = { &models[0], &models[1], &raw }, *os[3] = { &models[1], &models[0],
+									 &models[0] };
 	req q;
 
-	for (k = 0; k < 2; k++)
+	raw.enc = "team/y";
+	for (k = 0; k < 3; k++)
 		for (ci = 0; ci < NCALLERS; ci++) {
 			const caller *c = &callers[ci];
 			const char *l;
 			reply r;
 			long want;
 			int any;
-			if (!build(&q, h, rt, method, variant, &models[k], &models[1 - k], ++*seq))
+			if (!build(&q, h, rt, method, variant, ms[k], os[k], ++*seq))
 				break; /* no such variant for this model */
 			ran++;
 			cases++;
-			want = expect(rt, &q, c, &models[k], &any);
+			want = expect(rt, &q, c, ms[k], &any);
 			if (http(h, &r, c, method, q.url, q.body, q.len) < 0)
 				r.status = -1;
-			if (!judge(&r, &q, c, &models[k], want, any, &l) && bad++ < 4)
+			if (!judge(&r, &q, c, ms[k], want, any, &l) && bad++ < 4)
 				diag("%s %s as %s: got %ld, want %ld%s%s%s: %.200s", method, q.text,
 				     c->label, r.status, want, any ? " (or anything but a refusal)" : "",
 				     l ? "; LEAKS " : "", l ? l : "",

@@ -95,7 +95,8 @@ static int c_version_log(mvms_version_info ***out, size_t *count, mvms_store *st
 	*count = 0;
 	MVMS_TRY(mvms_model_name_check(model));
 	if (branch)
-		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions?branch=%s", model, branch));
+		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions?branch=%s", model,
+					  branch));
 	else
 		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions", model));
 	MVMS_TRY(mvms_wire__version_list(out, count, doc, "versions"));
