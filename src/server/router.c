@@ -79,6 +79,13 @@ static const srv_route routes[] = {
 	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
 	{ M_DELETE, "/v1/leases/{id}", srv_lease_release, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
 	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ, SRV_AUTHZ_CONTENT },
+	/* Administration: about every model, so for tokens of all models only (h_admin.c). */
+	{ M_GET, "/v1/stats", srv_stats, SRV_SCOPE_READ, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/verify", srv_verify, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/gc", srv_gc, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_GET, "/v1/tokens", srv_tokens_list, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/tokens", srv_token_create, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_DELETE, "/v1/tokens/{id}", srv_token_revoke, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 };
 
 const srv_route *srv_routes(size_t *count)
