@@ -22,7 +22,8 @@
 #define ZSTD_STATIC_LINKING_ONLY
 /* GCC vectorises the plane loops only when asked (-O2 before GCC 12 does not, GCC 12's -O2
  * cost model refuses their interleaved loads): with it decoding bf16 planes ran 2x and
- * encoding 1.5x faster (CPU time, bench in docs/formats.md). Clang vectorises at -O2. */
+ * encoding 1.5x faster (CPU time over the 64 KiB pieces of a 16 MiB bf16 model, GCC 12).
+ * Clang vectorises at -O2. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize")
 #endif
