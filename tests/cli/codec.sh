@@ -41,6 +41,32 @@ done
 mvms verify
 is_rc 0 "verify decodes every byte-plane record and checks its hash"
 
+# Which codecs the records got, read from the packs (docs/formats.md): each model's dtype
+# reached the codec (a guess from the bytes alone would give codec 2 to all three).
+find_py
+if [ -n "$PY" ]; then
+	cat >"$WORK/codecs.py" <<'PY'
+import glob, struct, sys
+count = {}
+for p in glob.glob(sys.argv[1] + "/objects/packs/*/*"):
+    d = open(p, "rb").read()
+    pos, end = 16, struct.unpack_from("<Q", d, len(d) - 56)[0]
+    while pos < end:
+        codec, raw, stored = struct.unpack_from("<BII", d, pos)
+        count[codec] = count.get(codec, 0) + 1
+        pos += 41 + stored
+print(" ".join("%d:%d" % kv for kv in sorted(count.items())))
+PY
+	run "$PY" "$WORK/codecs.py" "$MVMS_STORE"
+	is_rc 0 "read the packs' record headers"
+	diag "records by codec: $OUT"
+	like " $OUT" " 3:" "bf16 tensors are stored as codec 3 (bf16 split)"
+	like " $OUT" " 4:" "f32 tensors as codec 4 (f32 split)"
+	like " $OUT" " 2:" "f16 tensors as codec 2 (byte planes)"
+else
+	skip "python3 not installed: the codecs of the records"
+fi
+
 # A flipped byte inside a plane record: verify and pull notice, nothing is written.
 PACK=$(find "$MVMS_STORE" -path '*packs*' -type f | head -n 1)
 [ -n "$PACK" ] || bail "no pack in the store"
