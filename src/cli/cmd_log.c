@@ -54,6 +54,11 @@ static mvms_version_info *version_from_json(const cJSON *o)
 	v->created_at = jtime(o, "created_at");
 	v->file_count = (uint64_t)jnum(o, "files");
 	v->logical_bytes = (uint64_t)jnum(o, "logical_bytes");
+	arr = cJSON_GetObjectItemCaseSensitive(o, "deleted");
+	if (cJSON_IsObject(arr)) {
+		v->deleted_at = jtime(arr, "at");
+		v->deleted_by = jstr(arr, "by");
+	}
 	arr = cJSON_GetObjectItemCaseSensitive(o, "parents");
 	n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
 	v->parents = calloc(n + 1, sizeof(*v->parents));
@@ -137,7 +142,7 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 		       view_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
 		for (i = 0; i < v->ref_count; i++)
 			printf("%s%s", i ? ", " : "  (", v->refs[i]);
-		printf("%s\n", v->ref_count ? ")" : "");
+		printf("%s%s\n", v->ref_count ? ")" : "", v->deleted_at ? "  [deleted]" : "");
 		return;
 	}
 	printf("version  %s@v%lld\nid       %s\n", v->model, (long long)v->number, v->id);
@@ -150,6 +155,9 @@ static void print_version_text(const mvms_version_info *v, int oneline)
 	printf("author   %s\ndate     %s\nfiles    %llu (%s)\n", v->author,
 	       view_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
 	       cli_human(a, sizeof(a), v->logical_bytes));
+	if (v->deleted_at)
+		printf("deleted  %s by %s (its files are gone)\n",
+		       view_time(tbuf, sizeof(tbuf), v->deleted_at), v->deleted_by ? v->deleted_by : "");
 	for (i = 0; i < v->ref_count; i++)
 		printf("ref      %s\n", v->refs[i]);
 	for (i = 0; i < v->meta_count; i++)
