@@ -29,5 +29,12 @@ cJSON *view_deployment(const mvms_deployment *d);
 cJSON *view_delete(const mvms_delete_result *r, int dry_run);
 cJSON *view_prune(const mvms_prune_result *r, const char *model, int dry_run);
 cJSON *view_model_delete(const mvms_model_delete_result *r, const char *model, int dry_run);
+/* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
+cJSON *view_file_list(const mvms_file_info *files, size_t n);
+/* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts
+ * of one that did not. */
+cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *source,
+		  const char *into);
+cJSON *view_merge_conflicts(const mvms_merge_result *r);
 
 #endif
