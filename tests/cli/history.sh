@@ -84,6 +84,8 @@ mvms branch -d m trunk
 is_rc 1 "the new default is protected"
 mvms branch -d --force m trunk
 is_rc 0 "branch -d --force deletes the default branch"
+mvms branch --default m
+is "$OUT" main "with the default gone, main is the default again"
 mvms branch m main m@v5
 is_rc 0 "branch m main m@v5"
 mvms branch --default m main
@@ -234,7 +236,7 @@ mvms models
 like "$OUT" "ft" "ft is still there"
 mvms model delete m --yes
 is_rc 4 "a model another model's version was made from: refused (exit 4)"
-like "$ERR" "ft@v1" "the message names the dependent version"
+like "$ERR" "1 version of 1 other model was made from versions of m" "the message says what holds it"
 mvms model delete ft --yes
 is_rc 0 "model delete ft --yes"
 mvms models

@@ -33,5 +33,6 @@ int mvms_client__call(cJSON **out, mvms_store *st, const char *method, const cha
 /* The operations of each module, installed by client.c. */
 void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);
+void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
 
 #endif

@@ -10,7 +10,7 @@
 #include "db.h"
 #include "schema_sql.h"
 
-#define STMT_CACHE_MAX 96
+#define STMT_CACHE_MAX 256
 
 struct mvms_db {
 	sqlite3 *h;

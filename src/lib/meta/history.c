@@ -281,27 +281,27 @@ int mvms_history__model_counts(mvms_model_delete_result *out, mvms_store *st, in
 	return 0;
 }
 
-int mvms_history__model_dependents(mvms_buf *out, mvms_store *st, int64_t model_id)
+int mvms_history__model_dependents(int64_t *versions, int64_t *models, mvms_store *st,
+				   int64_t model_id)
 {
+	/* Counts only: the caller may not be allowed to see the other models' names. */
 	static const char q[] =
-		"SELECT cm.name, c.number, p.number FROM version_parents vp "
+		"SELECT count(DISTINCT c.id), count(DISTINCT c.model_id) FROM version_parents vp "
 		"JOIN versions c ON c.id = vp.child JOIN versions p ON p.id = vp.parent "
-		"JOIN models cm ON cm.id = c.model_id WHERE p.model_id = ?1 AND c.model_id != ?1 "
-		"ORDER BY cm.name, c.number LIMIT 9";
+		"WHERE p.model_id = ?1 AND c.model_id != ?1";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	int n = 0, rc;
+	int rc;
 
-	mvms_buf_clear(out);
-	mvms_buf_puts(out, "");
+	*versions = *models = 0;
 	if (!s)
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, model_id);
-	while ((rc = mvms_db_step_row(st->db, s, "versions made from a model")) > 0)
-		mvms_buf_printf(out, "%s%s@v%lld (from v%lld)", n++ ? ", " : "",
-				(const char *)sqlite3_column_text(s, 0),
-				(long long)sqlite3_column_int64(s, 1),
-				(long long)sqlite3_column_int64(s, 2));
-	return rc < 0 ? rc : 0;
+	if ((rc = mvms_db_step_row(st->db, s, "versions made from a model")) <= 0)
+		return rc < 0 ? rc : MVMS_ERROR;
+	*versions = sqlite3_column_int64(s, 0);
+	*models = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	return 0;
 }
 
 int mvms_history__model_drop(mvms_store *st, int64_t model_id)

@@ -43,9 +43,10 @@ int mvms_history__tag_drop(mvms_store *st, int64_t model_id, const char *name);
 
 /* What deleting model @model_id removes. */
 int mvms_history__model_counts(mvms_model_delete_result *out, mvms_store *st, int64_t model_id);
-/* "other@v3 (from m@v2), ..." : versions of other models whose parent is one of its
- * versions ("" when none). */
-int mvms_history__model_dependents(mvms_buf *out, mvms_store *st, int64_t model_id);
+/* How many versions of other models (and of how many models) have a parent in model
+ * @model_id. */
+int mvms_history__model_dependents(int64_t *versions, int64_t *models, mvms_store *st,
+				   int64_t model_id);
 /* Removes the model and everything that is its (caller's transaction). */
 int mvms_history__model_drop(mvms_store *st, int64_t model_id);
 

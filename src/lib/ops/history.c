@@ -11,6 +11,7 @@
 #include "history_int.h"
 #include "history.h"
 #include "mvms/gc.h"
+#include "transport.h"
 
 void mvms_delete_result_free(mvms_delete_result *r)
 {
@@ -122,6 +123,7 @@ done:
 int mvms_version_delete_ex(mvms_delete_result **out, mvms_store *st, const char *spec,
 			   const char *author, unsigned flags)
 {
+	MVMS_TRANSPORT_CALL(st, version_delete_ex, (out, st, spec, author, flags));
 	mvms_delete_result *r = NULL;
 	int64_t row;
 	int error = 0, began = 0;
@@ -238,6 +240,7 @@ done:
 int mvms_branch_move(mvms_store *st, const char *model, const char *name, const char *to,
 		     const char *expect)
 {
+	MVMS_TRANSPORT_CALL(st, branch_move, (st, model, name, to, expect));
 	move_args a = { model, name, to, expect };
 
 	return in_tx(st, model, do_move, &a);
@@ -266,6 +269,9 @@ static int do_remove(mvms_store *st, int64_t model_id, const void *arg)
 		}
 	}
 	MVMS_TRY(mvms_history__branch_drop(st, model_id, a->name));
+	/* With the default gone, MODEL@latest names main again (a push to main makes it). */
+	if (strcmp(def, a->name) == 0)
+		MVMS_TRY(mvms_history__set_default(st, model_id, "main"));
 done:
 	free(def);
 	return error;
@@ -273,6 +279,7 @@ done:
 
 int mvms_branch_remove(mvms_store *st, const char *model, const char *name, unsigned flags)
 {
+	MVMS_TRANSPORT_CALL(st, branch_remove, (st, model, name, flags));
 	remove_args a = { name, flags };
 
 	return in_tx(st, model, do_remove, &a);
@@ -307,6 +314,7 @@ done:
 int mvms_branch_rename(mvms_store *st, const char *model, const char *old_name,
 		       const char *new_name)
 {
+	MVMS_TRANSPORT_CALL(st, branch_rename, (st, model, old_name, new_name));
 	const char *names[2] = { old_name, new_name };
 
 	return in_tx(st, model, do_rename, names);
@@ -325,11 +333,13 @@ done:
 
 int mvms_branch_set_default(mvms_store *st, const char *model, const char *name)
 {
+	MVMS_TRANSPORT_CALL(st, branch_set_default, (st, model, name));
 	return in_tx(st, model, do_default, name);
 }
 
 int mvms_branch_get_default(char **out, mvms_store *st, const char *model)
 {
+	MVMS_TRANSPORT_CALL(st, branch_get_default, (out, st, model));
 	int64_t model_id;
 	int error = 0;
 
@@ -347,6 +357,7 @@ static int do_tag_delete(mvms_store *st, int64_t model_id, const void *arg)
 
 int mvms_tag_delete(mvms_store *st, const char *model, const char *name)
 {
+	MVMS_TRANSPORT_CALL(st, tag_delete, (st, model, name));
 	return in_tx(st, model, do_tag_delete, name);
 }
 
@@ -359,26 +370,30 @@ typedef struct model_args {
 static int do_model_delete(mvms_store *st, int64_t model_id, const void *arg)
 {
 	const model_args *a = arg;
-	mvms_buf deps = MVMS_BUF_INIT;
+	int64_t nv, nm;
 	int error = 0;
 
 	MVMS_TRY(mvms_history__model_counts(a->out, st, model_id));
-	MVMS_TRY(mvms_history__model_dependents(&deps, st, model_id));
-	if (deps.ptr && *deps.ptr) {
-		error = mvms_error_set(MVMS_ECONFLICT, "model delete: versions of other models were "
-				       "made from %s: %s; delete those first", a->model, deps.ptr);
+	MVMS_TRY(mvms_history__model_dependents(&nv, &nm, st, model_id));
+	if (nv) {
+		/* Not which ones: a server's caller may not be allowed to see those models. */
+		error = mvms_error_set(MVMS_ECONFLICT, "model delete: %lld version%s of %lld other "
+				       "model%s %s made from versions of %s: delete those first ('mvms-store "
+				       "lineage %s@vN --descendants' shows them)", (long long)nv,
+				       nv == 1 ? "" : "s", (long long)nm, nm == 1 ? "" : "s",
+				       nv == 1 ? "was" : "were", a->model, a->model);
 		goto done;
 	}
 	if (!(a->flags & MVMS_HISTORY_DRY_RUN))
 		MVMS_TRY(mvms_history__model_drop(st, model_id));
 done:
-	mvms_buf_dispose(&deps);
 	return error;
 }
 
 int mvms_model_delete(mvms_model_delete_result *out, mvms_store *st, const char *model,
 		      unsigned flags)
 {
+	MVMS_TRANSPORT_CALL(st, model_delete, (out, st, model, flags));
 	model_args a = { model, out, flags };
 
 	memset(out, 0, sizeof(*out));

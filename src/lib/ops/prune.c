@@ -10,6 +10,7 @@
 #include <time.h>
 #include "history_int.h"
 #include "history.h"
+#include "transport.h"
 
 void mvms_prune_result_free(mvms_prune_result *r)
 {
@@ -108,6 +109,7 @@ done:
 int mvms_prune(mvms_prune_result **out, mvms_store *st, const char *model,
 	       const mvms_prune_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, prune, (out, st, model, opts));
 	mvms_prune_result *r = NULL;
 	int64_t model_id, head = 0;
 	int error = 0, began = 0;
