@@ -164,15 +164,25 @@ done:
 	return error;
 }
 
-int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int64_t cutoff)
+/* A chunk some content uses; in a dry run (nothing dropped yet) only contents that would stay
+ * count: some file uses them or they are younger than the cutoff (?2). */
+#define CHUNK_USED \
+	"EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id)"
+#define CHUNK_USED_DRY \
+	"EXISTS (SELECT 1 FROM content_chunks cc JOIN contents ct ON ct.id = cc.content_id " \
+	"WHERE cc.chunk_id = c.id AND (ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f " \
+	"WHERE f.content_id = ct.id)))"
+#define MIXED(used) \
+	"SELECT p.oid FROM packs p WHERE p.created_at <= ?1 AND EXISTS (SELECT 1 FROM chunks c " \
+	"WHERE c.pack_id = p.id AND NOT " used ") AND EXISTS (SELECT 1 FROM chunks c " \
+	"WHERE c.pack_id = p.id AND " used ") AND ?2 IS NOT NULL ORDER BY p.id"
+
+int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int dry, int64_t cutoff)
 {
 	/* Old packs holding both chunks some content uses and chunks none does. */
-	static const char q[] =
-		"SELECT p.oid FROM packs p WHERE p.created_at <= ?1 AND EXISTS (SELECT 1 FROM chunks c "
-		"WHERE c.pack_id = p.id AND NOT EXISTS (SELECT 1 FROM content_chunks cc "
-		"WHERE cc.chunk_id = c.id)) AND EXISTS (SELECT 1 FROM chunks c JOIN content_chunks cc "
-		"ON cc.chunk_id = c.id WHERE c.pack_id = p.id) ORDER BY p.id";
-	sqlite3_stmt *s = mvms_db_stmt(db, q);
+	static const char q[] = MIXED(CHUNK_USED);
+	static const char q_dry[] = MIXED(CHUNK_USED_DRY);
+	sqlite3_stmt *s = mvms_db_stmt(db, dry ? q_dry : q);
 	mvms_oid *v = NULL, *t;
 	size_t n = 0;
 	int error = 0, rc;
@@ -182,6 +192,7 @@ int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int64_t 
 	if (!s)
 		return MVMS_ERROR;
 	sqlite3_bind_int64(s, 1, cutoff);
+	sqlite3_bind_int64(s, 2, cutoff);
 	while ((rc = mvms_db_step_row(db, s, "gc: packs to rewrite")) > 0) {
 		if (!(t = realloc(v, (n + 1) * sizeof(*t)))) {
 			error = mvms_error_set(MVMS_ERROR, "out of memory");
@@ -203,14 +214,16 @@ int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int64_t 
 	return 0;
 }
 
+#define PACK_CHUNKS(used) \
+	"SELECT c.oid, c.offset, c.raw_len, c.stored_len, c.codec, " used " FROM chunks c " \
+	"WHERE c.pack_id = (SELECT id FROM packs WHERE oid = ?1) AND ?2 IS NOT NULL ORDER BY c.offset"
+
 int mvms_gcrows_pack_chunks(mvms_gcrows_chunk **out, size_t *count, size_t *dead, mvms_db *db,
-			    const mvms_oid *pack)
+			    const mvms_oid *pack, int dry, int64_t cutoff)
 {
-	static const char q[] =
-		"SELECT c.oid, c.offset, c.raw_len, c.stored_len, c.codec, EXISTS (SELECT 1 FROM "
-		"content_chunks cc WHERE cc.chunk_id = c.id) FROM chunks c WHERE c.pack_id = "
-		"(SELECT id FROM packs WHERE oid = ?) ORDER BY c.offset";
-	sqlite3_stmt *s = mvms_db_stmt(db, q);
+	static const char q[] = PACK_CHUNKS(CHUNK_USED);
+	static const char q_dry[] = PACK_CHUNKS(CHUNK_USED_DRY);
+	sqlite3_stmt *s = mvms_db_stmt(db, dry ? q_dry : q);
 	mvms_gcrows_chunk *v = NULL, *t;
 	size_t n = 0;
 	int error = 0, rc;
@@ -220,6 +233,7 @@ int mvms_gcrows_pack_chunks(mvms_gcrows_chunk **out, size_t *count, size_t *dead
 	if (!s)
 		return MVMS_ERROR;
 	mvms_db_bind_oid(s, 1, pack);
+	sqlite3_bind_int64(s, 2, cutoff);
 	while ((rc = mvms_db_step_row(db, s, "gc: a pack's chunks")) > 0) {
 		if (!sqlite3_column_int(s, 5)) {
 			(*dead)++;

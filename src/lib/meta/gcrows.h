@@ -39,11 +39,12 @@ typedef struct mvms_gcrows_chunk {
 	uint32_t raw_len, stored_len;
 	uint8_t codec;
 } mvms_gcrows_chunk;
-/* Packs written at or before @cutoff with both used and unused chunks (free()). */
-int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int64_t cutoff);
-/* The used chunks of @pack by offset (free()); *dead counts the unused ones. */
+/* Packs written at or before @cutoff with both used and unused chunks (free()). With @dry
+ * (nothing removed yet), chunks only contents that would go use count as unused. */
+int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int dry, int64_t cutoff);
+/* The used chunks of @pack by offset (free()); *dead counts the unused ones (@dry: as above). */
 int mvms_gcrows_pack_chunks(mvms_gcrows_chunk **out, size_t *count, size_t *dead, mvms_db *db,
-			    const mvms_oid *pack);
+			    const mvms_oid *pack, int dry, int64_t cutoff);
 /* In the caller's write transaction: indexes pack @to (@size bytes, holding @chunks at their
  * new offsets), moves those chunks' rows from @from to it and drops @from's other chunk rows
  * (*dropped += how many); @from's pack row stays for the sweep to remove with its object.

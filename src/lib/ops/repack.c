@@ -115,14 +115,15 @@ int mvms_gc__repack(mvms_store *st, const mvms_gc_options *o, int64_t cutoff,
 	int error = 0, began = 0, rc;
 
 	MVMS_TRY(mvms_db_read_begin(st->db, &began));
-	error = mvms_gcrows_mixed_packs(&packs, &np, st->db, cutoff);
+	error = mvms_gcrows_mixed_packs(&packs, &np, st->db, o->dry_run, cutoff);
 	mvms_db_read_end(st->db, began);
 	began = 0;
 	MVMS_TRY(error);
 	for (i = 0; i < np; i++) {
 		free(ch);
 		ch = NULL;
-		MVMS_TRY(mvms_gcrows_pack_chunks(&ch, &n, &dead, st->db, &packs[i]));
+		MVMS_TRY(mvms_gcrows_pack_chunks(&ch, &n, &dead, st->db, &packs[i], o->dry_run,
+						 cutoff));
 		if (n == 0 || dead == 0)
 			continue;
 		if (o->dry_run) {
