@@ -182,6 +182,9 @@ like "$ERR" "deployment prod" "the message names the deployment"
 mvms --json delete m@v4 --force
 is_rc 0 "delete --force a tagged version"
 jq_is "$WORK/out" "d['held']" "['tag keep']" "json: it says the tag still names it"
+mvms deploy m@v4 staging
+is_rc 3 "deploying a deleted version: exit 3"
+like "$ERR" "was deleted" "says it was deleted"
 mvms delete m@v99
 is_rc 3 "delete of an unknown version: exit 3"
 mvms delete

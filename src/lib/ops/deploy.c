@@ -12,6 +12,7 @@
 #include "store_int.h"
 #include "mvms/deploy.h"
 #include "deployments.h"
+#include "history.h"
 #include "transport.h"
 
 #define WEIGHT_MAX 1000000
@@ -276,6 +277,9 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
 	MVMS_TRY(change_resolve(&c));
+	/* A deleted version has no files to serve (undeploying one is fine). */
+	if (kind == CHANGE_DEPLOY)
+		MVMS_TRY(mvms_history__live(st, c.vrow));
 	if (kind == CHANGE_DEPLOY)
 		MVMS_TRY(rows_deploy(&c));
 	else if (kind == CHANGE_REMOVE)
