@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "store_int.h"
+#include "history.h"
 #include "transport.h"
 
 /* Shorter hex strings are names, never id prefixes (so "abc" or "123" stay usable). */
@@ -417,6 +418,7 @@ int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
 
 	MVMS_TRY(mvms_ref_name_check(name));
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
+	MVMS_TRY(mvms_history__live(st, row)); /* a tag names something one can pull */
 	MVMS_TRY(model_of_row(&model_id, st, row));
 	MVMS_TRY(mvms_refs__name_free(st, model_id, name, "tag"));
 	error = ref_insert(st, "INSERT INTO tags(model_id, name, version_id, created_at) "
