@@ -154,6 +154,27 @@ is "$(jstr default)" main "default is main"
 req DELETE "$URL/v1/models/m" -H "Authorization: Bearer $W"
 is_code 403 "DELETE /v1/models/m with a write token: 403"
 
+# ---- a deleted version's bytes leave the server's store at a remote gc ----
+MARK="mvms-remote-marker-$$-5e0a"
+mkdir -p "$WORK/s"
+head -c 150000 /dev/urandom >"$WORK/s/secret.bin"
+printf '%s' "$MARK" >>"$WORK/s/secret.bin"
+head -c 150000 /dev/urandom >>"$WORK/s/secret.bin"
+head -c 200000 /dev/urandom >"$WORK/s/keep.bin"
+rem push sec "$WORK/s" -m "with a secret"
+rm "$WORK/s/secret.bin"
+rem push sec "$WORK/s" -m "without it"
+hits() { grep -r -a -l -F "$MARK" "$S" 2>/dev/null | wc -l | tr -d ' '; }
+num_gt "$(hits)" 0 "the marker reached the server's packs"
+rem delete sec@v1
+is_rc 0 "remote delete sec@v1"
+run "$MVMS" --remote "$URL" --token "$A" gc --grace 0
+is_rc 0 "remote gc --grace 0 (admin)"
+like "$OUT" "rewrote 1 pack" "it rewrote the pack sec@v2 shares"
+is "$(hits)" 0 "no file of the server's store holds the marker"
+rem pull sec@v2 -o "$WORK/o-sec"
+check "sec@v2 still pulls keep.bin" cmp "$WORK/s/keep.bin" "$WORK/o-sec/keep.bin"
+
 run "$MVMS" --store "$S" gc --grace 0
 is_rc 0 "gc on the server's store"
 run "$MVMS" --store "$S" verify
