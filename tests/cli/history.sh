@@ -185,6 +185,17 @@ jq_is "$WORK/out" "d['held']" "['tag keep']" "json: it says the tag still names 
 mvms deploy m@v4 staging
 is_rc 3 "deploying a deleted version: exit 3"
 like "$ERR" "was deleted" "says it was deleted"
+mvms deploy m@v5 prod
+is_rc 0 "deploy m@v5 prod (revision 2)"
+mvms deploy m@v1 prod
+is_rc 0 "deploy m@v1 prod again (revision 3)"
+mvms delete m@v5
+is_rc 0 "delete m@v5 (prod's previous revision)"
+mvms rollback m prod
+is_rc 3 "rollback to a revision whose version was deleted: exit 3"
+like "$ERR" "m@v5 was deleted" "says which version was deleted"
+mvms deployments m prod
+like "$OUT" "v1" "prod still serves m@v1"
 mvms delete m@v99
 is_rc 3 "delete of an unknown version: exit 3"
 mvms delete
@@ -230,7 +241,9 @@ mvms --json gc --grace 0
 is "$(json_get rewritten_packs)" 0 "a second gc has nothing to rewrite"
 
 # ---- model delete ----
-mvms push ft "$WORK/t" -m ft --parent m@v5
+mvms push ft2 "$WORK/t" -m ft --parent m@v5
+is_rc 3 "a push naming a deleted version as its parent: exit 3"
+mvms push ft "$WORK/t" -m ft --parent m@v1
 mvms model delete ft
 is_rc 2 "model delete without --yes: exit 2"
 like "$ERR" "would delete model ft with 1 version" "and says what it would delete"

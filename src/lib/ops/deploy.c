@@ -261,6 +261,9 @@ static int rows_rollback(change_ctx *c, int64_t to, int64_t *from)
 		goto done;
 	}
 	MVMS_TRY(mvms_deployments_rows(&c->rows, &c->n, c->st->db, c->model_id, c->env, *from));
+	/* Not back to a version deleted since: it has no files to serve. */
+	for (size_t i = 0; i < c->n; i++)
+		MVMS_TRY(mvms_history__live(c->st, c->rows[i].version_row));
 done:
 	return error;
 }
