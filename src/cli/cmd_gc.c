@@ -24,21 +24,13 @@ static void print_deleted(const mvms_delete_result *r, int dry)
 
 int cmd_delete(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-move", no_argument, NULL, 'N' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "author", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	mvms_delete_result *r = NULL;
+		mvms_delete_result *r = NULL;
 	mvms_store *st = NULL;
 	const char *author = NULL;
 	unsigned flags = 0;
 	int c, error, rc;
 
-	while ((c = getopt_long(argc, argv, "fnh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "delete")) != -1) {
 		switch (c) {
 		case 'f': flags |= MVMS_HISTORY_FORCE; break;
 		case 'N': flags |= MVMS_HISTORY_NO_MOVE; break;
@@ -48,7 +40,7 @@ int cmd_delete(int argc, char **argv)
 			cli_print_usage(cli_find("delete"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("delete", "bad option");
+			return cli_bad_option("delete", c);
 		}
 	}
 	if (argc - optind != 1)
@@ -127,12 +119,6 @@ static void print_text(const mvms_gc_result *r, int dry)
 
 int cmd_gc(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "grace", required_argument, NULL, 'g' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_gc_result r;
 	mvms_gc_options o;
 	mvms_store *st = NULL;
@@ -141,7 +127,7 @@ int cmd_gc(int argc, char **argv)
 	int c, dry = 0, error, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "gc")) != -1) {
 		switch (c) {
 		case 'g': {
 			double v = strtod(optarg, &end);
@@ -156,7 +142,7 @@ int cmd_gc(int argc, char **argv)
 			cli_print_usage(cli_find("gc"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("gc", "bad option");
+			return cli_bad_option("gc", c);
 		}
 	}
 	if (optind != argc)

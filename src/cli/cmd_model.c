@@ -6,17 +6,11 @@
 
 static int model_delete(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "yes", no_argument, NULL, 'y' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	mvms_model_delete_result r;
+		mvms_model_delete_result r;
 	mvms_store *st = NULL;
 	int c, yes = 0, dry = 0, error, rc;
 
-	while ((c = getopt_long(argc, argv, "ynh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "model")) != -1) {
 		switch (c) {
 		case 'y': yes = 1; break;
 		case 'n': dry = 1; break;
@@ -24,7 +18,7 @@ static int model_delete(int argc, char **argv)
 			cli_print_usage(cli_find("model"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("model", "bad option");
+			return cli_bad_option("model", c);
 		}
 	}
 	if (argc - optind != 1)
@@ -68,5 +62,8 @@ int cmd_model(int argc, char **argv)
 		cli_print_usage(cli_find("model"));
 		return EXIT_OK;
 	}
+	/* An option before the subcommand: the option table says whether it is known. */
+	if (argc >= 2 && argv[1][0] == '-')
+		return model_delete(argc, argv);
 	return cli_usage_error("model", "want 'delete MODEL --yes'");
 }

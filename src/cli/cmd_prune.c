@@ -47,24 +47,13 @@ static void print_text(const mvms_prune_result *r, int dry)
 
 int cmd_prune(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "branch", required_argument, NULL, 'b' },
-		{ "keep-last", required_argument, NULL, 'k' },
-		{ "keep-tagged", no_argument, NULL, 't' },
-		{ "keep-deployed", no_argument, NULL, 'd' },
-		{ "older-than", required_argument, NULL, 'o' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "author", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	mvms_prune_options o = MVMS_PRUNE_OPTIONS_INIT;
+		mvms_prune_options o = MVMS_PRUNE_OPTIONS_INIT;
 	mvms_prune_result *r = NULL;
 	mvms_store *st = NULL;
 	int c, keep = 0, error, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "b:nh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "prune")) != -1) {
 		switch (c) {
 		case 'b': o.branch = optarg; break;
 		case 'k':
@@ -86,7 +75,7 @@ int cmd_prune(int argc, char **argv)
 			cli_print_usage(cli_find("prune"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("prune", "bad option");
+			return cli_bad_option("prune", c);
 		}
 	}
 	if (argc - optind != 1)

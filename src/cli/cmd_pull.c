@@ -7,13 +7,6 @@
 
 int cmd_pull(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "cache-copy", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_pull_options o = MVMS_PULL_OPTIONS_INIT;
 	mvms_pull_result r;
 	mvms_store *st = NULL;
@@ -23,7 +16,7 @@ int cmd_pull(int argc, char **argv)
 	int c, error, rc = EXIT_OK;
 	char a[32];
 
-	while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "pull")) != -1) {
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'f': o.force = 1; break;
@@ -32,7 +25,7 @@ int cmd_pull(int argc, char **argv)
 			cli_print_usage(cli_find("pull"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("pull", "bad option");
+			return cli_bad_option("pull", c);
 		}
 	}
 	if (argc - optind != 1)
@@ -43,8 +36,7 @@ int cmd_pull(int argc, char **argv)
 		const char *base = strrchr(spec, '/');
 		defdir = strdup(base ? base + 1 : spec);
 		if (!defdir) {
-			fprintf(stderr, "mvms-store: out of memory\n");
-			return EXIT_ERROR;
+			return cli_error(EXIT_ERROR, "error", "out of memory");
 		}
 		if ((at = strchr(defdir, '@')))
 			*at = '\0';

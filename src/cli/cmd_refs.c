@@ -33,22 +33,17 @@ static int print_refs(mvms_ref_info *list, size_t n)
 
 int cmd_tag(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "delete", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	mvms_store *st = NULL;
+		mvms_store *st = NULL;
 	int c, del = 0, error, rc;
 
-	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "tag")) != -1) {
 		if (c == 'd')
 			del = 1;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("tag"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("tag", "bad option");
+			return cli_bad_option("tag", c);
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("tag", del ? "-d wants MODEL and NAME" : "want MODEL@REF and NAME");
@@ -86,10 +81,8 @@ static int list_cmd(int argc, char **argv, const char *cmd,
 	size_t n = 0;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find(cmd));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, cmd)) >= 0)
+		return rc;
 	if (argc != 2)
 		return cli_usage_error(cmd, "want one MODEL");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -179,21 +172,12 @@ static void branch_report(enum branch_op op, char **a)
 
 int cmd_branch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "delete", no_argument, NULL, 'd' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "move", no_argument, NULL, 'm' },
-		{ "expect", required_argument, NULL, 'e' },
-		{ "default", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	enum branch_op op = B_CREATE;
+		enum branch_op op = B_CREATE;
 	const char *expect = NULL;
 	mvms_store *st = NULL;
 	int c, force = 0, ops = 0, error, rc, nargs, ok;
 
-	while ((c = getopt_long(argc, argv, "dfmh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "branch")) != -1) {
 		switch (c) {
 		case 'd': op = B_DELETE; ops++; break;
 		case 'm': op = B_RENAME; ops++; break;
@@ -204,7 +188,7 @@ int cmd_branch(int argc, char **argv)
 			cli_print_usage(cli_find("branch"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("branch", "bad option");
+			return cli_bad_option("branch", c);
 		}
 	}
 	/* -f alone moves (git's branch -f); with -d it lets the default branch go. */

@@ -153,7 +153,7 @@ rem pull m@v9 -o "$WORK/p9"
 is_rc 3 "pulling an unknown version: exit 3"
 check "no directory was made for it" test ! -e "$WORK/p9/model.safetensors"
 rem pull m@v1 -o "$WORK/p1"
-is_rc 1 "pulling into a non-empty directory is refused"
+is_rc 4 "pulling into a non-empty directory is refused: exists (exit 4)"
 like "$ERR" "is not empty" "and says why"
 printf 'x\n' >"$WORK/afile"
 rem pull m@v1 -o "$WORK/afile"
@@ -197,14 +197,15 @@ run "$MVMS" --store "$WORK/server" verify
 is_rc 0 "the server's store still verifies"
 
 # An error crosses the wire by its code name: a branch named like a tag is EEXISTS
-# locally (exit 1) and must be the same over --remote, not the 409's "conflict" (exit 4).
+# locally (exit 4, as a conflict is) and must be the same over --remote, code "exists"
+# rather than the 409's "conflict".
 "$MVMS" --store "$WORK/server" tag m@v1 t1 >/dev/null 2>&1 || bail "tag on the server"
 "$MVMS" --store "$WORK/local" init -q >/dev/null 2>&1 || bail "init a local store"
 "$MVMS" --store "$WORK/local" push m "$WORK/v1" >/dev/null 2>&1 || bail "local push"
 "$MVMS" --store "$WORK/local" tag m@v1 t1 >/dev/null 2>&1 || bail "local tag"
 run "$MVMS" --store "$WORK/local" push -b t1 m "$WORK/v2"
 LOCAL_RC=$RC
-is "$LOCAL_RC" 1 "locally, a branch named like a tag exits 1 (exists)"
+is "$LOCAL_RC" 4 "locally, a branch named like a tag exits 4 (exists)"
 rem push -b t1 m "$WORK/v2"
 is "$RC" "$LOCAL_RC" "over the remote it exits the same ($RC)"
 like "$ERR" "exists already" "and says the tag exists"
