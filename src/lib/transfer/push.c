@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "history.h"
 #include "push_int.h"
 #include "hash.h"
 #include "packs.h"
@@ -560,6 +561,7 @@ static int push_once(mvms_push_result *out, mvms_store *st, const char *model, c
 	for (i = 0; i < opts->parent_count; i++) {
 		int64_t row;
 		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, opts->parents[i]));
+		MVMS_TRY(mvms_history__live(st, row));
 		for (j = 0; j < nparents && parent_rows[j] != row; j++)
 			;
 		if (j == nparents)
