@@ -14,4 +14,5 @@
 #include "mvms/remote.h"
 #include "mvms/deploy.h"
 #include "mvms/gc.h"
+#include "mvms/history.h"
 #endif

@@ -238,11 +238,45 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		} else {
 			set_body(q, "{\"name\":\"b-%d\",\"from\":\"v1\"}", seq);
 		}
-	} else if (IS("/v1/models/{m}/branches/{name}")) {
+	} else if (IS("/v1/models/{m}/branches/{name}") ||
+		   IS("/v1/models/{m}/branches/{name}/rename")) {
+		/* Delete, move (PUT) or rename a branch made for the case. */
 		if (variant)
 			return 0;
 		snprintf(tmp, sizeof(tmp), "{\"name\":\"d-%d\"}", seq);
 		admin_post(h, m, "/branches", tmp);
+		if (!strcmp(method, "PUT"))
+			set_body(q, "{\"to\":\"v1\"}");
+		else if (post)
+			set_body(q, "{\"to\":\"r-%d\"}", seq);
+		q->ok = 200;
+	} else if (IS("/v1/models/{m}/default-branch") && post) {
+		if (variant)
+			return 0;
+		set_body(q, "{\"name\":\"main\"}");
+		q->ok = 200;
+	} else if (IS("/v1/models/{m}/tags/{name}")) {
+		if (variant)
+			return 0;
+		snprintf(tmp, sizeof(tmp), "{\"name\":\"d-%d\",\"ref\":\"v1\"}", seq);
+		admin_post(h, m, "/tags", tmp);
+		q->ok = 200;
+	} else if (IS("/v1/models/{m}/versions/{ref}") && !strcmp(method, "DELETE")) {
+		/* A dry run: the fixture's versions stay (a branch at v1 may refuse it: 409). */
+		if (variant)
+			return 0;
+		add_query(q, "?dry_run=1&force=1");
+		q->ok = 0;
+	} else if (IS("/v1/models/{m}") && !strcmp(method, "DELETE")) {
+		/* A dry run (write); deleting for real takes admin, which history-remote.sh tries. */
+		if (variant)
+			return 0;
+		add_query(q, "?dry_run=1");
+		q->ok = 0; /* alpha's v1 is team/y's parent: 409 for alpha */
+	} else if (IS("/v1/models/{m}/prune")) {
+		if (variant)
+			return 0;
+		set_body(q, "{\"keep_last\":100,\"dry_run\":true}");
 		q->ok = 200;
 	} else if (IS("/v1/models/{m}/tags") && post) {
 		if (variant)

@@ -30,6 +30,7 @@ typedef struct mvms_lineage_node {
 	char *message;
 	int64_t created_at;
 	int depth;         /* edges from the start version: > 0 ancestors, < 0 descendants */
+	int64_t deleted_at;/* a deleted version (a tombstone, mvms/history.h): when; else 0 */
 } mvms_lineage_node;
 
 typedef struct mvms_lineage_edge {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Deleting versions and collecting garbage. A version that a branch, a tag or a deployment
- * still reaches (it is one of their targets or an ancestor of one) is never deleted; gc then
- * removes what no version uses any more: file contents, chunks, whole packs, and the
- * manifests and chunk lists of deleted versions.
+ * Deleting versions and collecting garbage. A deleted version stays in the DAG as a
+ * tombstone without files (mvms/history.h); gc then removes what no version uses any more:
+ * file contents, chunks (rewriting packs that hold both used and unused chunks, so that no
+ * byte only a deleted version held is left), whole packs, and the manifests and chunk lists
+ * of deleted versions.
  */
 #ifndef MVMS_GC_H
 #define MVMS_GC_H
@@ -16,9 +17,9 @@ extern "C" {
 #endif
 
 /**
- * Deletes version @spec. Refused (MVMS_EINVALID, the message names what holds it) when a
- * branch, tag or current deployment reaches it, when other versions name it as a parent, or
- * when it appears in a deployment's history (kept forever).
+ * Deletes version @spec: mvms_version_delete_ex (mvms/history.h) with no flags and the
+ * default author. It stays in the DAG as a tombstone; branches at it move to its first
+ * live ancestor; refused (MVMS_ECONFLICT) while a tag or current deployment names it.
  */
 int mvms_version_delete(mvms_store *st, const char *spec);
 
@@ -37,6 +38,11 @@ typedef struct mvms_gc_result {
 	uint64_t leases;                    /* live leases honoured (pushes running) */
 	uint64_t expired_leases;            /* leases of killed pushes, dropped (counted in a dry run) */
 	int64_t cutoff;                     /* what was written after this time (Unix s) was kept */
+	/* Added with deleted versions (mvms/history.h): packs holding both used and unused
+	 * chunks are rewritten with the used ones only, so no byte only a deleted version held
+	 * is left. */
+	uint64_t rewritten_packs;           /* packs rewritten (the old ones count in packs) */
+	uint64_t rewritten_chunks;          /* unused chunks dropped from them */
 } mvms_gc_result;
 
 /**

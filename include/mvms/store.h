@@ -88,10 +88,10 @@ int mvms_model_name_check(const char *name);
 /* ---- statistics ---- */
 
 typedef struct mvms_stats {
-	uint64_t models, versions;
+	uint64_t models, versions;   /* versions: live ones (not deleted, mvms/history.h) */
 	uint64_t files;          /* file entries over all versions */
 	uint64_t contents;       /* unique file contents */
-	uint64_t logical_bytes;  /* sum of all versions' file sizes */
+	uint64_t logical_bytes;  /* sum of all live versions' file sizes */
 	uint64_t unique_bytes;   /* raw bytes of unique chunks */
 	uint64_t stored_bytes;   /* bytes of all packs */
 	uint64_t chunks, packs;

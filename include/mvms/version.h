@@ -36,6 +36,10 @@ typedef struct mvms_version_info {
 	char **meta_keys, **meta_values;
 	size_t ref_count;         /* branches and tags that point here */
 	char **refs;              /* "branch:main", "tag:release-1" */
+	/* A deleted version (mvms_version_delete_ex, mvms/history.h) stays in the DAG as a
+	 * tombstone: these say when and by whom; its files are gone. 0 and NULL when live. */
+	int64_t deleted_at;
+	char *deleted_by;
 } mvms_version_info;
 
 void mvms_version_info_free(mvms_version_info *v);
@@ -49,7 +53,9 @@ void mvms_version_list_free(mvms_version_info **list, size_t count);
  * version id (64 hex digits), vN, a tag, a branch, a deployment environment, "latest" (head
  * of main) and an id prefix of at least 4 hex digits. Exactly one reading must match: when
  * several do (an older store's tag named like an id, a tag and a branch of one name) or a
- * prefix matches several versions, the result is MVMS_EAMBIGUOUS, never a pick.
+ * prefix matches several versions, the result is MVMS_EAMBIGUOUS, never a pick. "latest"
+ * is the head of the model's default branch (main unless changed). A deleted version
+ * resolves (as a tombstone, deleted_at set): reading its files fails.
  * @return 0, MVMS_ENOTFOUND, MVMS_EAMBIGUOUS (the message lists candidates), MVMS_EINVALID.
  */
 int mvms_version_resolve(mvms_version_info **out, mvms_store *st, const char *spec);

@@ -166,6 +166,8 @@ int cmd_rollback(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -1,30 +1,59 @@
 /* SPDX-License-Identifier: MIT */
-/* mvms-store delete and gc: removing versions nothing reaches, then what nothing uses
- * (gc --dry-run lists each object that would go, and why). */
+/* mvms-store delete and gc: deleting versions (they stay in the history as tombstones),
+ * then removing what nothing uses (gc --dry-run lists each object that would go, and why). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
+static void print_deleted(const mvms_delete_result *r, int dry)
+{
+	size_t i;
+
+	printf("%s %s@v%lld (%.12s)", dry ? "would delete" : "deleted", r->model,
+	       (long long)r->number, r->id);
+	if (!dry)
+		printf(": it stays in the history as deleted; run 'mvms-store gc' to free its space");
+	printf("\n");
+	for (i = 0; i < r->moved_count; i++)
+		printf("%s branch %s to %s@v%lld (%.12s)\n", dry ? "would move" : "moved",
+		       r->moved[i].branch, r->model, (long long)r->moved[i].number, r->moved[i].id);
+	for (i = 0; i < r->held_count; i++)
+		printf("%s still names it (--force)\n", r->held[i]);
+}
+
 int cmd_delete(int argc, char **argv)
 {
+		mvms_delete_result *r = NULL;
 	mvms_store *st = NULL;
-	int error, rc;
+	const char *author = NULL;
+	unsigned flags = 0;
+	int c, error, rc;
 
-	if ((rc = cli_plain_args(&argc, &argv, "delete")) >= 0)
-		return rc;
-	if (argc != 2)
+	while ((c = cli_getopt(argc, argv, "delete")) != -1) {
+		switch (c) {
+		case 'f': flags |= MVMS_HISTORY_FORCE; break;
+		case 'N': flags |= MVMS_HISTORY_NO_MOVE; break;
+		case 'n': flags |= MVMS_HISTORY_DRY_RUN; break;
+		case 'a': author = optarg; break;
+		case 'h':
+			cli_print_usage(cli_find("delete"));
+			return EXIT_OK;
+		default:
+			return cli_bad_option("delete", c);
+		}
+	}
+	if (argc - optind != 1)
 		return cli_usage_error("delete", "want one MODEL@REF");
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
-	if ((error = mvms_version_delete(st, argv[1])) < 0)
+	if ((error = mvms_version_delete_ex(&r, st, argv[optind], author, flags)) < 0)
 		rc = cli_fail(error);
-	else if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "deleted", argv[1]);
-		cli_print_json(doc);
-	} else if (!cli.quiet)
-		printf("deleted %s (run 'mvms-store gc' to free its space)\n", argv[1]);
+	else if (cli.json)
+		cli_print_json(view_delete(r, !!(flags & MVMS_HISTORY_DRY_RUN)));
+	else if (!cli.quiet)
+		print_deleted(r, !!(flags & MVMS_HISTORY_DRY_RUN));
+	mvms_delete_result_free(r);
 	mvms_store_free(st);
 	return rc;
 }
@@ -51,6 +80,8 @@ static int on_item(const mvms_gc_item *it, void *payload)
 
 	if (arr) {
 		cJSON_AddItemToArray(arr, view_gc_item(it));
+	} else if (strstr(it->reason, "rewritten")) {
+		printf("would rewrite %s: %s\n", it->key, it->reason);
 	} else {
 		printf("would remove %s (%s, %s old): %s\n", it->key, cli_human(a, sizeof(a), it->size),
 		       age_text(b, sizeof(b), it->age), it->reason);
@@ -76,6 +107,10 @@ static void print_text(const mvms_gc_result *r, int dry)
 	if (r->kept_objects)
 		printf("; kept %llu other unused object%s younger than the grace period",
 		       (unsigned long long)r->kept_objects, r->kept_objects == 1 ? "" : "s");
+	if (r->rewritten_packs)
+		printf("; %s %llu pack%s without %llu unused chunk%s", dry ? "would rewrite" : "rewrote",
+		       (unsigned long long)r->rewritten_packs, r->rewritten_packs == 1 ? "" : "s",
+		       (unsigned long long)r->rewritten_chunks, r->rewritten_chunks == 1 ? "" : "s");
 	if (r->leases)
 		printf("; %llu push%s running (lease%s honoured)", (unsigned long long)r->leases,
 		       r->leases == 1 ? "" : "es", r->leases == 1 ? "" : "s");

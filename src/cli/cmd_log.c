@@ -29,6 +29,9 @@ static void print_version_text(const mvms_version_info *v)
 	printf("author   %s\ndate     %s\nfiles    %llu (%s)\n", v->author,
 	       view_time(tbuf, sizeof(tbuf), v->created_at), (unsigned long long)v->file_count,
 	       cli_human(a, sizeof(a), v->logical_bytes));
+	if (v->deleted_at)
+		printf("deleted  %s by %s (its files are gone)\n",
+		       view_time(tbuf, sizeof(tbuf), v->deleted_at), v->deleted_by ? v->deleted_by : "");
 	for (i = 0; i < v->ref_count; i++)
 		printf("ref      %s\n", v->refs[i]);
 	for (i = 0; i < v->meta_count; i++)

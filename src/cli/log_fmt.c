@@ -201,6 +201,7 @@ static void line_of(FILE *f, const mvms_version_info *v, const char *model, int 
 			print_ref(f, v->refs[i], other);
 		}
 		fputs(v->ref_count ? ")" : "", f);
+		fputs(v->deleted_at ? " [deleted]" : "", f);
 		return;
 	}
 	fprintf(f, "%s@v%-4lld %.12s  %s  %-12s %.*s", v->model, (long long)v->number, v->id,
@@ -208,6 +209,8 @@ static void line_of(FILE *f, const mvms_version_info *v, const char *model, int 
 	for (i = 0; i < v->ref_count; i++)
 		fprintf(f, "%s%s", i ? ", " : "  (", v->refs[i]);
 	fputs(v->ref_count ? ")" : "", f);
+	/* A tombstone (mvms/history.h): still in the history, its files gone. */
+	fputs(v->deleted_at ? "  [deleted]" : "", f);
 }
 
 /* The graph rows of @list. */

@@ -66,7 +66,43 @@ static const cli_opt log_opts[] = {
 };
 
 static const cli_opt branch_opts[] = {
-	{ "delete", 'd', 'd', NULL, "delete the branch" },
+	{ "delete", 'd', 'd', NULL, "delete the branch (the default branch only with --force)" },
+	{ "force", 'f', 'f', NULL, "move the branch (alone, as git's -f); with -d: also the default "
+				   "branch" },
+	{ "expect", 0, 'e', "REF", "with -f: move only if the branch is at REF now (else exit 4)" },
+	{ "move", 'm', 'm', NULL, "rename: MODEL OLD NEW" },
+	{ "default", 0, 'D', NULL, "show (MODEL) or set (MODEL NAME) the default branch" },
+	END
+};
+
+static const cli_opt tag_opts[] = {
+	{ "delete", 'd', 'd', NULL, "delete a tag: MODEL NAME" },
+	END
+};
+
+static const cli_opt delete_opts[] = {
+	{ "no-move", 0, 'N', NULL, "refuse when a branch points at the version (else it moves to "
+				   "the first live ancestor)" },
+	{ "force", 'f', 'f', NULL, "also when a tag or a current deployment names it" },
+	{ "dry-run", 'n', 'n', NULL, "say what would happen, change nothing" },
+	{ "author", 0, 'a', "NAME", "who deletes it (default: the push author)" },
+	END
+};
+
+static const cli_opt prune_opts[] = {
+	{ "keep-last", 0, 'k', "N", "keep the newest N versions (required)" },
+	{ "branch", 'b', 'b', "BRANCH", "only the versions the branch reaches" },
+	{ "keep-tagged", 0, 't', NULL, "keep versions a tag names" },
+	{ "keep-deployed", 0, 'd', NULL, "keep versions a current deployment names" },
+	{ "older-than", 0, 'o', "DURATION", "only delete versions older than this (30d, 12h, 90m)" },
+	{ "dry-run", 'n', 'n', NULL, "print what would go, delete nothing" },
+	{ "author", 0, 'a', "NAME", "who deletes them (default: the push author)" },
+	END
+};
+
+static const cli_opt model_opts[] = {
+	{ "yes", 'y', 'y', NULL, "really delete (without it: say what would go, exit 2)" },
+	{ "dry-run", 'n', 'n', NULL, "say what would go, delete nothing" },
 	END
 };
 
@@ -164,10 +200,13 @@ static const cli_cmd commands[] = {
 	{ "log", cmd_log, "MODEL", "list a model's versions, newest first (--all: every branch, as a "
 	  "graph)", log_opts },
 	{ "show", cmd_show, "MODEL@REF", "show a version and its files", no_opts },
-	{ "tag", cmd_tag, "MODEL@REF NAME", "name a version (tags never move)", no_opts },
+	{ "tag", cmd_tag, "MODEL@REF NAME | -d MODEL NAME",
+	  "name a version (tags never move), or delete a tag", tag_opts },
 	{ "tags", cmd_tags, "MODEL", "list tags", no_opts },
-	{ "branch", cmd_branch, "MODEL NAME [MODEL@REF] | -d MODEL NAME",
-	  "create (or delete) a branch", branch_opts },
+	{ "branch", cmd_branch,
+	  "MODEL NAME [MODEL@REF] | -f MODEL NAME MODEL@REF | -d MODEL NAME | -m MODEL OLD NEW | "
+	  "--default MODEL [NAME]",
+	  "create, move, delete or rename a branch; show or set the default branch", branch_opts },
 	{ "branches", cmd_branches, "MODEL", "list branches", no_opts },
 	{ "lineage", cmd_lineage, "MODEL@REF",
 	  "where a version came from (and what came of it), across models", lineage_opts },
@@ -192,8 +231,13 @@ static const cli_cmd commands[] = {
 	  watch_opts },
 	{ "status", cmd_status, "MODEL ENV", "live per-version counters from a server (--remote)",
 	  no_opts },
-	{ "delete", cmd_delete, "MODEL@REF", "delete a version that no branch, tag or deployment reaches",
-	  no_opts },
+	{ "delete", cmd_delete, "MODEL@REF",
+	  "delete a version anywhere in the history (it stays as a tombstone; gc frees its bytes)",
+	  delete_opts },
+	{ "prune", cmd_prune, "MODEL", "delete old versions by a retention rule, printing what goes",
+	  prune_opts },
+	{ "model", cmd_model, "delete MODEL", "delete a model with its versions, refs and deployments",
+	  model_opts },
 	{ "gc", cmd_gc, "", "remove packs, chunks and objects that no version uses", gc_opts },
 	{ "verify", cmd_verify, "",
 	  "check what every version needs: re-read and re-hash every stored byte (--quick: that it "

@@ -48,6 +48,12 @@ cJSON *view_version(const mvms_version_info *v)
 	cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), v->created_at));
 	cJSON_AddNumberToObject(o, "files", (double)v->file_count);
 	cJSON_AddNumberToObject(o, "logical_bytes", (double)v->logical_bytes);
+	if (v->deleted_at) {
+		/* A tombstone: the version stays in the history, its files are gone. */
+		p = cJSON_AddObjectToObject(o, "deleted");
+		cJSON_AddStringToObject(p, "by", v->deleted_by ? v->deleted_by : "");
+		cJSON_AddStringToObject(p, "at", view_time(tbuf, sizeof(tbuf), v->deleted_at));
+	}
 	a = cJSON_AddArrayToObject(o, "parents");
 	for (i = 0; i < v->parent_count; i++) {
 		p = cJSON_CreateObject();
@@ -199,7 +205,9 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l)
 		} else {
 			fputs(REDACTED, f);
 		}
-		fprintf(f, "\\n%.12s\"%s];\n", l->nodes[i].id, i == 0 ? ", style=bold" : "");
+		fprintf(f, "\\n%.12s%s\"%s%s];\n", l->nodes[i].id,
+			l->nodes[i].deleted_at ? "\\n(deleted)" : "", i == 0 ? ", style=bold" : "",
+			l->nodes[i].deleted_at ? ", color=gray, fontcolor=gray" : "");
 	}
 	for (i = 0; i < l->edge_count; i++)
 		fprintf(f, "  \"%s\" -> \"%s\"%s;\n", l->nodes[l->edges[i].child].id,
@@ -222,7 +230,8 @@ void view_lineage_mermaid(FILE *f, const mvms_lineage *l)
 		}
 		for (p = l->nodes[i].model; *p; p++)
 			fputs(*p == '"' ? "#quot;" : (char[2]){ *p, 0 }, f);
-		fprintf(f, "@v%lld %.8s\"]\n", (long long)l->nodes[i].number, l->nodes[i].id);
+		fprintf(f, "@v%lld %.8s%s\"]\n", (long long)l->nodes[i].number, l->nodes[i].id,
+			l->nodes[i].deleted_at ? " (deleted)" : "");
 	}
 	for (i = 0; i < l->edge_count; i++)
 		fprintf(f, "  n%zu %s n%zu\n", l->edges[i].parent, l->edges[i].position ? "-.->" : "-->",
@@ -258,8 +267,9 @@ void view_lineage_text(FILE *f, const mvms_lineage *l)
 		size_t idx = (size_t)(n - l->nodes);
 		int first = 1;
 		if (n->model)
-			fprintf(f, "%+4d  %s@v%lld  %.12s  %s  %s", n->depth, n->model, (long long)n->number,
-				n->id, view_time(tbuf, sizeof(tbuf), n->created_at), n->message);
+			fprintf(f, "%+4d  %s@v%lld  %.12s  %s  %s%s", n->depth, n->model, (long long)n->number,
+				n->id, view_time(tbuf, sizeof(tbuf), n->created_at), n->message,
+				n->deleted_at ? "  [deleted]" : "");
 		else
 			fprintf(f, "%+4d  " REDACTED "  %.12s", n->depth, n->id);
 		for (j = 0; j < l->edge_count; j++)
@@ -301,6 +311,9 @@ cJSON *view_lineage(const mvms_lineage *l)
 		cJSON_AddNumberToObject(o, "depth", l->nodes[i].depth);
 		cJSON_AddStringToObject(o, "message", l->nodes[i].message);
 		cJSON_AddStringToObject(o, "created_at", view_time(tbuf, sizeof(tbuf), l->nodes[i].created_at));
+		if (l->nodes[i].deleted_at)
+			cJSON_AddStringToObject(o, "deleted_at",
+						view_time(tbuf, sizeof(tbuf), l->nodes[i].deleted_at));
 		cJSON_AddItemToArray(nodes, o);
 	}
 	edges = cJSON_AddArrayToObject(doc, "edges");
@@ -492,6 +505,8 @@ cJSON *view_gc(const mvms_gc_result *r, int dry_run, cJSON *items)
 	cJSON_AddNumberToObject(doc, "leases", (double)r->leases);
 	cJSON_AddNumberToObject(doc, "expired_leases", (double)r->expired_leases);
 	cJSON_AddNumberToObject(doc, "cutoff", (double)r->cutoff);
+	cJSON_AddNumberToObject(doc, "rewritten_packs", (double)r->rewritten_packs);
+	cJSON_AddNumberToObject(doc, "rewritten_chunks", (double)r->rewritten_chunks);
 	if (items)
 		cJSON_AddItemToObject(doc, "items", items);
 	return doc;

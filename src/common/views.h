@@ -25,6 +25,10 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l);
 void view_lineage_mermaid(FILE *f, const mvms_lineage *l);
 void view_lineage_text(FILE *f, const mvms_lineage *l);
 cJSON *view_deployment(const mvms_deployment *d);
+/* Editing history (views_history.c): a deleted version, a pruning, a model deletion. */
+cJSON *view_delete(const mvms_delete_result *r, int dry_run);
+cJSON *view_prune(const mvms_prune_result *r, const char *model, int dry_run);
+cJSON *view_model_delete(const mvms_model_delete_result *r, const char *model, int dry_run);
 /* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
 cJSON *view_file_list(const mvms_file_info *files, size_t n);
 /* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts

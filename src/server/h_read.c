@@ -506,10 +506,14 @@ done:
 
 int srv_branch_delete(srv_req *r)
 {
+	const char *force = srv_query(r, "force");
 	cJSON *doc;
 	int error;
 
-	if ((error = mvms_branch_delete(r->st, r->caps[0], r->caps[1])) < 0)
+	/* ?force=1 lets the default branch go too (mvms_branch_remove). */
+	if ((error = mvms_branch_remove(r->st, r->caps[0], r->caps[1],
+					force && (!strcmp(force, "1") || !strcmp(force, "true"))
+						? MVMS_HISTORY_FORCE : 0)) < 0)
 		return error;
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "model", r->caps[0]);

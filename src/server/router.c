@@ -51,6 +51,18 @@ static const srv_route routes[] = {
 	{ M_POST, "/v1/models/{m}/branches", srv_branch_create, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_DELETE, "/v1/models/{m}/branches/{name}", srv_branch_delete,
 	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	/* Editing history (h_history.c). Deleting a whole model takes admin (checked in
+	 * srv_model_delete: its dry run only needs write). */
+	{ M_PUT, "/v1/models/{m}/branches/{name}", srv_branch_move, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/branches/{name}/rename", srv_branch_rename,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/default-branch", srv_branch_default, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_PUT, "/v1/models/{m}/default-branch", srv_branch_default, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_DELETE, "/v1/models/{m}/tags/{name}", srv_tag_delete, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_DELETE, "/v1/models/{m}/versions/{ref}", srv_version_delete,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_DELETE, "/v1/models/{m}", srv_model_delete, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/prune", srv_prune, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/tags", srv_tags_list, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_POST, "/v1/models/{m}/tags", srv_tag_create, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_PUT | M_POST, "/v1/models/{m}/upload", srv_upload, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },

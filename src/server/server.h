@@ -179,6 +179,16 @@ int srv_tags_list(srv_req *r);
 int srv_tag_create(srv_req *r);
 int srv_merge(srv_req *r);             /* h_merge.c */
 
+/* h_history.c: moving and renaming branches, the default branch, deleting tags, versions
+ * and models, prune */
+int srv_branch_move(srv_req *r);
+int srv_branch_rename(srv_req *r);
+int srv_branch_default(srv_req *r);
+int srv_tag_delete(srv_req *r);
+int srv_version_delete(srv_req *r);
+int srv_model_delete(srv_req *r);
+int srv_prune(srv_req *r);
+
 /* h_sync.c: the push and pull protocol and one-request uploads */
 int srv_store_info(srv_req *r);
 int srv_chunks_missing(srv_req *r);

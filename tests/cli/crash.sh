@@ -148,7 +148,7 @@ gen() {
 # the message is not crash:TAG)
 versions() {
 	"$MVMS" --store "$1" models 2>/dev/null | awk '{ print $1 }' | while read -r _m; do
-		"$MVMS" --store "$1" log "$_m" 2>/dev/null </dev/null | awk '/@v[0-9]/ {
+		"$MVMS" --store "$1" log "$_m" 2>/dev/null </dev/null | awk '/@v[0-9]/ && !/\[deleted\]$/ {
 			t = "?"
 			for (i = 2; i <= NF; i++) if ($i ~ /^crash:/) { t = substr($i, 7); break }
 			print $1, t }'
@@ -488,7 +488,7 @@ BRANCHES= # those still there
 N=0
 # a version of p to point refs at: sets PV (p@vN)
 pick_p() {
-	"$MVMS" --store "$L" log p 2>/dev/null | awk '/@v[0-9]/ { print $1 }' >"$WORK/pv"
+	"$MVMS" --store "$L" log p 2>/dev/null | awk '/@v[0-9]/ && !/\[deleted\]$/ { print $1 }' >"$WORK/pv"
 	rint "$(wc -l <"$WORK/pv")"
 	PV=$(sed -n "$((RINT + 1))p" "$WORK/pv")
 }

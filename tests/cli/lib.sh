@@ -352,7 +352,7 @@ file_size() {
 # on the store directly and each one used gets a "# TODO remote: CMD" line at the end of the
 # test. It is the one list to shrink as commands learn --remote (the environment may set it:
 # MVMS_REMOTE_TODO= shows what still fails remotely).
-MVMS_REMOTE_TODO=${MVMS_REMOTE_TODO-delete}
+MVMS_REMOTE_TODO=${MVMS_REMOTE_TODO-}
 REMOTE=
 MVMS_VIA=
 

@@ -113,8 +113,8 @@ like "$BODY" "acme@versions" "the error names acme@versions"
 req GET "$URL/v1/models/acme/versions/versions/v1"
 is_code 200 ".../acme/versions/versions/v1: no one-segment route has that shape, so acme/versions@v1"
 like "$BODY" "named like a route word" "acme/versions's version"
-req DELETE "$URL/v1/models/acme/llama-ft"
-is_code 405 "DELETE on a model path: 405 (the method, not the name)"
+req PUT "$URL/v1/models/acme/llama-ft"
+is_code 405 "PUT on a model path: 405 (the method, not the name; DELETE is model delete)"
 
 # ---- three segments need %2F; unknown routes say so ----
 req GET "$URL/v1/models/a%2Fb%2Fc/versions"

@@ -6,14 +6,54 @@
 
 STREAM is the body of GET .../files/{path}?format=records, FILEMAP the file's chunk list
 (GET /v1/objects/files/{id}). Every record must name the next chunk of the list with its
-length, store it raw (codec 0) or as one zstd frame (codec 1, decoded with the zstd
-command), and decode to bytes whose BLAKE2b-256 is the chunk id. The decoded bytes are
+length, store it raw (codec 0), as one zstd frame (codec 1, decoded with the zstd
+command) or as byte planes (codecs 2 to 4, decoded here from docs/formats.md alone), and
+decode to bytes whose BLAKE2b-256 is the chunk id. The decoded bytes are
 written to OUT. Prints one line; exit 0 when all holds, 1 otherwise.
 """
 import hashlib
 import struct
 import subprocess
 import sys
+
+
+def zstd_d(body):
+    return subprocess.run(["zstd", "-dc"], input=body, stdout=subprocess.PIPE,
+                          check=True).stdout
+
+
+def planes(codec, body, raw_len):
+    """Codecs 2-4 (docs/formats.md, "Compression"): the raw bytes, or None if malformed."""
+    if not body:
+        return None
+    w = body[0]
+    if (codec, w) not in ((2, 2), (2, 4), (2, 8), (3, 2), (4, 4)) or len(body) < 1 + 5 * w:
+        return None
+    n, tail, pos, ps = raw_len // w, raw_len % w, 1 + 5 * w, []
+    for k in range(w):
+        method, length = struct.unpack_from("<BI", body, 1 + 5 * k)
+        part = body[pos:pos + length]
+        pos += length
+        p = part if method == 0 else zstd_d(part) if method == 1 else None
+        if p is None or len(p) != n:
+            return None
+        ps.append(p)
+    if pos + tail != len(body):
+        return None
+    out = bytearray(n * w)
+    if codec == 3:  # exponent | sign,mantissa -> lo, hi
+        e, m = ps
+        out[0::2] = bytes(((x << 7) & 0xff) | (y & 0x7f) for x, y in zip(e, m))
+        out[1::2] = bytes((y & 0x80) | (x >> 1) for x, y in zip(e, m))
+    elif codec == 4:  # exponent, sign|mantissa high, mid, low -> b0..b3
+        e, p1, p2, p3 = ps
+        out[0::4], out[1::4] = p3, p2
+        out[2::4] = bytes(((x << 7) & 0xff) | (y & 0x7f) for x, y in zip(e, p1))
+        out[3::4] = bytes((y & 0x80) | (x >> 1) for x, y in zip(e, p1))
+    else:
+        for k in range(w):
+            out[k::w] = ps[k]
+    return bytes(out) + body[pos:]
 
 
 def main():
@@ -37,8 +77,11 @@ def main():
         if codec == 0:
             chunk = body
         elif codec == 1:
-            chunk = subprocess.run(["zstd", "-dc"], input=body, stdout=subprocess.PIPE,
-                                   check=True).stdout
+            chunk = zstd_d(body)
+        elif codec in (2, 3, 4):
+            chunk = planes(codec, body, raw_len)
+            if chunk is None:
+                return "record %d: malformed byte planes (codec %d)" % (i, codec)
         else:
             return "record %d has codec %d" % (i, codec)
         if len(chunk) != raw_len or hashlib.blake2b(chunk, digest_size=32).digest() != cid:

@@ -127,6 +127,56 @@ def gen_pack():
     put("pack", "raw_one", b"\x00" + p1)
     put("pack", "raw_zstd_fixhash", b"\x01" + p2)
     put("pack", "expect_id", b"\x03" + p1)
+    raw, stored = planes_record()
+    put("pack", "planes_fixhash", b"\x01" + pack([(2, raw, stored)]))
+
+
+# ---- codec records: u8 codec | u24 raw length | stored bytes; or 0x80|dtype, raw bytes ----
+def plane_table(planes):
+    """planes: (method, stored bytes) per plane -> table and plane bytes (docs/formats.md)."""
+    table = bytes([len(planes)])
+    for method, data in planes:
+        table += struct.pack("<BI", method, len(data))
+    return table + b"".join(d for _, d in planes)
+
+
+def planes_record():
+    """Codec 2, two planes: byte 0 of each element is ZSTD_RAW (a zstd plane), byte 1 'm'
+    (raw), plus one tail byte."""
+    raw = b"".join(bytes([a, 0x6d]) for a in ZSTD_RAW) + b"!"
+    return raw, plane_table([(1, ZSTD_FRAME), (0, b"m" * len(ZSTD_RAW))]) + b"!"
+
+
+def weights(count, seed):
+    """count pseudo-normal floats, std 0.02 (Irwin-Hall of 4 uniforms, as mkmodel)."""
+    x = seed
+    out = []
+    for _ in range(count):
+        s = 0
+        for _ in range(4):
+            x = (x * 6364136223846793005 + 1442695040888963407) & (2**64 - 1)
+            s += x >> 48
+        out.append((s - 131070) * 0.02 / 37837.2)
+    return out
+
+
+def gen_codec():
+    def rec(codec, raw_len, stored):
+        return bytes([codec]) + struct.pack("<I", raw_len)[:3] + stored
+    put("codec", "raw", rec(0, 5, b"hello"))
+    put("codec", "zstd", rec(1, len(ZSTD_RAW), ZSTD_FRAME))
+    raw, stored = planes_record()
+    put("codec", "planes_zstd", rec(2, len(raw), stored))
+    put("codec", "bf16_raw_planes", rec(3, 9, plane_table([(0, b"\x7c" * 4), (0, b"abcd")]) + b"t"))
+    put("codec", "f32_raw_planes",
+        rec(4, 14, plane_table([(0, b"\x78" * 3), (0, b"abc"), (0, b"def"), (0, b"ghi")]) + b"tt"))
+    f = weights(512, 1)
+    f32 = b"".join(struct.pack("<f", v) for v in f)
+    bf16 = b"".join(f32[i + 2:i + 4] for i in range(0, len(f32), 4))
+    put("codec", "encode_bf16", b"\x81" + bf16)
+    put("codec", "encode_f32", b"\x83" + f32)
+    put("codec", "encode_unknown_bf16", b"\x80" + bf16 + b"x")
+    put("codec", "encode_json", b"\x80" + json.dumps({"w%d" % i: i * 7 for i in range(60)}).encode())
 
 
 # ---- tars (ustar, GNU long names, pax), trimmed to the two end blocks ----
@@ -184,6 +234,7 @@ def main():
     gen_filemap()
     gen_pack()
     gen_tar()
+    gen_codec()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes under %s" % (total, OUT), file=sys.stderr)
 

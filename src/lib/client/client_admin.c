@@ -184,6 +184,8 @@ static int c_gc(mvms_gc_result *out, mvms_store *st, const mvms_gc_options *opts
 	out->leases = u64(doc, "leases");
 	out->expired_leases = u64(doc, "expired_leases");
 	out->cutoff = mvms_wire__int(doc, "cutoff");
+	out->rewritten_packs = u64(doc, "rewritten_packs");
+	out->rewritten_chunks = u64(doc, "rewritten_chunks");
 	cJSON_ArrayForEach(it, items) {
 		item.key = mvms_wire__str(it, "key");
 		item.size = u64(it, "size");

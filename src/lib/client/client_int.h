@@ -38,6 +38,7 @@ int mvms_client__get(cJSON **out, mvms_store *st, const char *what, const char *
 /* The operations of each module, installed by client.c. */
 void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);
+void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
 void mvms_client__admin_ops(mvms_transport *t);
 
 #endif

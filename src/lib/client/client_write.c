@@ -90,20 +90,6 @@ done:
 	return error;
 }
 
-static int c_branch_delete(mvms_store *st, const char *model, const char *name)
-{
-	char *path = NULL;
-	int error = 0;
-
-	MVMS_TRY(mvms_model_name_check(model));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/branches/%s", model, name));
-	error = send_body(st, "DELETE", path, NULL, "branch");
-	path = NULL;
-done:
-	free(path);
-	return error;
-}
-
 /* ---- deployments ---- */
 
 /* The body of a change: the options every change takes, plus @ref or a rollback's @to. */
@@ -297,7 +283,6 @@ void mvms_client__write_ops(mvms_transport *t)
 	t->model_register = c_model_register;
 	t->tag_create = c_tag_create;
 	t->branch_create = c_branch_create;
-	t->branch_delete = c_branch_delete;
 	t->deploy = c_deploy;
 	t->deploy_remove = c_deploy_remove;
 	t->deploy_rollback = c_deploy_rollback;

@@ -125,6 +125,15 @@ mvms_version_info *mvms_wire__version(const cJSON *o)
 		error = oom();
 		goto done;
 	}
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "deleted"))) {
+		/* A tombstone (mvms/history.h): when and by whom it was deleted. */
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "deleted");
+		v->deleted_at = mvms_wire__time(d, "at");
+		if (!(v->deleted_by = dup_str(d, "by"))) {
+			error = oom();
+			goto done;
+		}
+	}
 	MVMS_TRY(version_parents(v, cJSON_GetObjectItemCaseSensitive(o, "parents")));
 	MVMS_TRY(version_meta_refs(v, cJSON_GetObjectItemCaseSensitive(o, "meta"),
 				   cJSON_GetObjectItemCaseSensitive(o, "refs")));
@@ -284,6 +293,7 @@ mvms_lineage *mvms_wire__lineage(const cJSON *doc)
 			continue;
 		n->number = mvms_wire__int(it, "version");
 		n->created_at = mvms_wire__time(it, "created_at");
+		n->deleted_at = mvms_wire__time(it, "deleted_at");
 		if (!(n->model = dup_str(it, "model")) || !(n->message = dup_str(it, "message"))) {
 			error = oom();
 			goto done;

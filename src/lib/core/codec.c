@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-chunk codec: one zstd frame per chunk, or the raw bytes when zstd does not shrink
- * them. Each mvms_codec keeps one compression and one decompression context, reused for
- * every chunk, so the hot path allocates nothing. It does not hash or verify ids: the
- * callers (pack, store) do.
+ * Per-chunk codec: one zstd frame per chunk, the raw bytes when zstd does not shrink them,
+ * or byte planes (codec_planes.c) for tensor data, chosen by the chunk's dtype or, without
+ * one, by a cheap look at its bytes. Each mvms_codec keeps its zstd contexts and scratch
+ * buffers, reused for every chunk, so the hot path allocates nothing once warm. It does not
+ * hash or verify ids: the callers (pack, store) do.
  */
 #include <stdlib.h>
-#include <zstd.h>
 #include "common.h"
-#include "codec.h"
+#include "codec_int.h"
 
 /* zstd's own default; also what "level 0" means in zstd's API. */
 #define CODEC_DEFAULT_LEVEL 3
@@ -16,11 +16,23 @@
  * does not depend on the library version installed. */
 #define CODEC_MAX_LEVEL 22
 
-struct mvms_codec {
-	ZSTD_CCtx *cctx;
-	ZSTD_DCtx *dctx;
-	int level;
-};
+/* A hinted chunk whose planes keep more than this share of it is also tried as one zstd
+ * frame (a float tensor of odd content: constant, sparse, repeated rows). */
+#define PLANES_GOOD_PERCENT 95
+
+int mvms_codec__reserve(unsigned char **buf, size_t *cap, size_t need)
+{
+	unsigned char *p;
+
+	if (*cap >= need)
+		return 0;
+	p = realloc(*buf, need ? need : 1);
+	if (!p)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	*buf = p;
+	*cap = need;
+	return 0;
+}
 
 int mvms_codec_new(mvms_codec **out, int level)
 {
@@ -42,6 +54,9 @@ int mvms_codec_new(mvms_codec **out, int level)
 	MVMS_CHECK_ALLOC(c->cctx, error);
 	c->dctx = ZSTD_createDCtx();
 	MVMS_CHECK_ALLOC(c->dctx, error);
+	c->pctx = ZSTD_createCCtx();
+	MVMS_CHECK_ALLOC(c->pctx, error);
+	MVMS_TRY(mvms_codec__planes_setup(c));
 	*out = c;
 	c = NULL;
 done:
@@ -54,7 +69,10 @@ void mvms_codec_free(mvms_codec *c)
 	if (!c)
 		return;
 	ZSTD_freeCCtx(c->cctx);
+	ZSTD_freeCCtx(c->pctx);
 	ZSTD_freeDCtx(c->dctx);
+	free(c->scratch);
+	free(c->alt);
 	free(c);
 }
 
@@ -69,31 +87,121 @@ size_t mvms_codec_bound(size_t raw_len)
 	return b;
 }
 
-int mvms_codec_encode(mvms_codec *c, uint8_t *codec_out, size_t *out_len, void *dst,
-		      size_t dst_cap, const void *src, size_t len)
+int mvms_codec_known(uint8_t codec)
+{
+	return codec <= MVMS_CODEC_F32;
+}
+
+int mvms_codec_stored_ok(uint8_t codec, size_t raw_len, size_t stored_len)
+{
+	switch (codec) {
+	case MVMS_CODEC_RAW:
+		return stored_len == raw_len;
+	case MVMS_CODEC_ZSTD:
+		return stored_len != 0 && stored_len <= mvms_codec_bound(raw_len);
+	case MVMS_CODEC_PLANES:
+	case MVMS_CODEC_BF16:
+	case MVMS_CODEC_F32:
+		return stored_len != 0 && stored_len < raw_len;
+	default:
+		return 0;
+	}
+}
+
+/* One zstd frame at the store's level into @dst, or the raw bytes (codec RAW). */
+static void encode_zstd(mvms_codec *c, uint8_t *codec_out, size_t *out_len, void *dst,
+			size_t dst_cap, const void *src, size_t len)
+{
+	/* An error here is almost always dstSize_tooSmall on incompressible input; either
+	 * way the raw bytes are a correct encoding, so no error escapes. */
+	size_t n = ZSTD_compressCCtx(c->cctx, dst, dst_cap, src, len, c->level);
+
+	if (!ZSTD_isError(n) && n < len) {
+		*codec_out = MVMS_CODEC_ZSTD;
+		*out_len = n;
+		return;
+	}
+	if (len)
+		memcpy(dst, src, len);
+	*codec_out = MVMS_CODEC_RAW;
+	*out_len = len;
+}
+
+/* Planes of @codec/@width into c->alt; they replace what @dst holds when smaller. */
+static int try_planes(mvms_codec *c, uint8_t *codec_out, size_t *out_len, void *dst,
+		      uint8_t codec, unsigned width, const void *src, size_t len)
+{
+	size_t n;
+	int error = 0;
+
+	if (*out_len < 2)
+		return 0;
+	MVMS_TRY(mvms_codec__reserve(&c->alt, &c->alt_cap, *out_len - 1));
+	MVMS_TRY(mvms_codec__planes_encode(c, &n, codec, width, c->alt, *out_len - 1, src, len));
+	if (n) {
+		memcpy(dst, c->alt, n);
+		*codec_out = codec;
+		*out_len = n;
+	}
+done:
+	return error;
+}
+
+int mvms_codec_encode_as(mvms_codec *c, enum mvms_dtype dtype, uint8_t *codec_out,
+			 size_t *out_len, void *dst, size_t dst_cap, const void *src, size_t len)
 {
 	int error = 0;
-	size_t n;
+	uint8_t codec = MVMS_CODEC_RAW;
+	unsigned width = 0, guess;
+	size_t n = 0;
 
 	if (!c || dst_cap < len) {
 		error = mvms_error_set(MVMS_EINVALID, "codec: encode: output capacity %zu < %zu",
 				       dst_cap, len);
 		goto done;
 	}
-	/* An error here is almost always dstSize_tooSmall on incompressible input; either
-	 * way the raw bytes are a correct encoding, so no error escapes. */
-	n = ZSTD_compressCCtx(c->cctx, dst, dst_cap, src, len, c->level);
-	if (!ZSTD_isError(n) && n < len) {
-		*codec_out = MVMS_CODEC_ZSTD;
-		*out_len = n;
-		goto done;
+	switch (dtype) {
+	case MVMS_DTYPE_BF16: codec = MVMS_CODEC_BF16; width = 2; break;
+	case MVMS_DTYPE_F16: codec = MVMS_CODEC_PLANES; width = 2; break;
+	case MVMS_DTYPE_F32: codec = MVMS_CODEC_F32; width = 4; break;
+	case MVMS_DTYPE_F64: codec = MVMS_CODEC_PLANES; width = 8; break;
+	default: break;
 	}
-	if (len)
-		memcpy(dst, src, len);
-	*codec_out = MVMS_CODEC_RAW;
-	*out_len = len;
+	if (width && len > width) {
+		/* The dtype is known: planes straight into dst, at most len - 1 bytes. */
+		MVMS_TRY(mvms_codec__planes_encode(c, &n, codec, width, dst, len - 1, src, len));
+		if (n && n * 100 <= len * PLANES_GOOD_PERCENT) {
+			*codec_out = codec;
+			*out_len = n;
+			goto done;
+		}
+		if (n) {
+			/* Planes are kept unless one zstd frame beats them. */
+			MVMS_TRY(mvms_codec__reserve(&c->alt, &c->alt_cap, mvms_codec_bound(len)));
+			encode_zstd(c, codec_out, out_len, c->alt, c->alt_cap, src, len);
+			if (*out_len < n)
+				memcpy(dst, c->alt, *out_len);
+			else {
+				*codec_out = codec;
+				*out_len = n;
+			}
+			goto done;
+		}
+	}
+	encode_zstd(c, codec_out, out_len, dst, dst_cap, src, len);
+	/* Unknown layout (or planes that did not shrink): grouping only where the byte
+	 * statistics say it wins, and only kept when it is smaller than zstd. */
+	if (!width && (guess = mvms_codec__planes_guess(src, len, *out_len)) != 0)
+		MVMS_TRY(try_planes(c, codec_out, out_len, dst, MVMS_CODEC_PLANES, guess, src, len));
 done:
 	return error;
+}
+
+int mvms_codec_encode(mvms_codec *c, uint8_t *codec_out, size_t *out_len, void *dst,
+		      size_t dst_cap, const void *src, size_t len)
+{
+	return mvms_codec_encode_as(c, MVMS_DTYPE_UNKNOWN, codec_out, out_len, dst, dst_cap, src,
+				    len);
 }
 
 int mvms_codec_decode(mvms_codec *c, void *dst, size_t raw_len, uint8_t codec,
@@ -144,6 +252,15 @@ int mvms_codec_decode(mvms_codec *c, void *dst, size_t raw_len, uint8_t codec,
 					       n, raw_len);
 			goto done;
 		}
+		break;
+	case MVMS_CODEC_PLANES:
+	case MVMS_CODEC_BF16:
+	case MVMS_CODEC_F32:
+		if (!c) {
+			error = mvms_error_set(MVMS_EINVALID, "codec: decode: no codec context");
+			goto done;
+		}
+		error = mvms_codec__planes_decode(c, codec, dst, raw_len, src, src_len);
 		break;
 	default:
 		error = mvms_error_set(MVMS_EINVALID, "codec: unknown codec %u", (unsigned)codec);

@@ -26,30 +26,30 @@ static const unsigned kv_size[T_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8
 static const struct ggml_type {
 	const char *name;
 	unsigned block, bytes;
-	mvms_dtype dtype;
+	enum mvms_dtype dtype;
 } types[] = {
 	[0] = { "F32", 1, 4, MVMS_DTYPE_F32 },       [1] = { "F16", 1, 2, MVMS_DTYPE_F16 },
-	[2] = { "Q4_0", 32, 18, MVMS_DTYPE_QUANT },  [3] = { "Q4_1", 32, 20, MVMS_DTYPE_QUANT },
-	[6] = { "Q5_0", 32, 22, MVMS_DTYPE_QUANT },  [7] = { "Q5_1", 32, 24, MVMS_DTYPE_QUANT },
-	[8] = { "Q8_0", 32, 34, MVMS_DTYPE_QUANT },  [9] = { "Q8_1", 32, 36, MVMS_DTYPE_QUANT },
-	[10] = { "Q2_K", 256, 84, MVMS_DTYPE_QUANT }, [11] = { "Q3_K", 256, 110, MVMS_DTYPE_QUANT },
-	[12] = { "Q4_K", 256, 144, MVMS_DTYPE_QUANT }, [13] = { "Q5_K", 256, 176, MVMS_DTYPE_QUANT },
-	[14] = { "Q6_K", 256, 210, MVMS_DTYPE_QUANT }, [15] = { "Q8_K", 256, 292, MVMS_DTYPE_QUANT },
-	[16] = { "IQ2_XXS", 256, 66, MVMS_DTYPE_QUANT }, [17] = { "IQ2_XS", 256, 74, MVMS_DTYPE_QUANT },
-	[18] = { "IQ3_XXS", 256, 98, MVMS_DTYPE_QUANT }, [19] = { "IQ1_S", 256, 50, MVMS_DTYPE_QUANT },
-	[20] = { "IQ4_NL", 32, 18, MVMS_DTYPE_QUANT },  [21] = { "IQ3_S", 256, 110, MVMS_DTYPE_QUANT },
-	[22] = { "IQ2_S", 256, 82, MVMS_DTYPE_QUANT },  [23] = { "IQ4_XS", 256, 136, MVMS_DTYPE_QUANT },
+	[2] = { "Q4_0", 32, 18, MVMS_DTYPE_UNKNOWN },  [3] = { "Q4_1", 32, 20, MVMS_DTYPE_UNKNOWN },
+	[6] = { "Q5_0", 32, 22, MVMS_DTYPE_UNKNOWN },  [7] = { "Q5_1", 32, 24, MVMS_DTYPE_UNKNOWN },
+	[8] = { "Q8_0", 32, 34, MVMS_DTYPE_UNKNOWN },  [9] = { "Q8_1", 32, 36, MVMS_DTYPE_UNKNOWN },
+	[10] = { "Q2_K", 256, 84, MVMS_DTYPE_UNKNOWN }, [11] = { "Q3_K", 256, 110, MVMS_DTYPE_UNKNOWN },
+	[12] = { "Q4_K", 256, 144, MVMS_DTYPE_UNKNOWN }, [13] = { "Q5_K", 256, 176, MVMS_DTYPE_UNKNOWN },
+	[14] = { "Q6_K", 256, 210, MVMS_DTYPE_UNKNOWN }, [15] = { "Q8_K", 256, 292, MVMS_DTYPE_UNKNOWN },
+	[16] = { "IQ2_XXS", 256, 66, MVMS_DTYPE_UNKNOWN }, [17] = { "IQ2_XS", 256, 74, MVMS_DTYPE_UNKNOWN },
+	[18] = { "IQ3_XXS", 256, 98, MVMS_DTYPE_UNKNOWN }, [19] = { "IQ1_S", 256, 50, MVMS_DTYPE_UNKNOWN },
+	[20] = { "IQ4_NL", 32, 18, MVMS_DTYPE_UNKNOWN },  [21] = { "IQ3_S", 256, 110, MVMS_DTYPE_UNKNOWN },
+	[22] = { "IQ2_S", 256, 82, MVMS_DTYPE_UNKNOWN },  [23] = { "IQ4_XS", 256, 136, MVMS_DTYPE_UNKNOWN },
 	[24] = { "I8", 1, 1, MVMS_DTYPE_I8 },         [25] = { "I16", 1, 2, MVMS_DTYPE_I16 },
 	[26] = { "I32", 1, 4, MVMS_DTYPE_I32 },       [27] = { "I64", 1, 8, MVMS_DTYPE_I64 },
-	[28] = { "F64", 1, 8, MVMS_DTYPE_F64 },       [29] = { "IQ1_M", 256, 56, MVMS_DTYPE_QUANT },
+	[28] = { "F64", 1, 8, MVMS_DTYPE_F64 },       [29] = { "IQ1_M", 256, 56, MVMS_DTYPE_UNKNOWN },
 	[30] = { "BF16", 1, 2, MVMS_DTYPE_BF16 },
-	[34] = { "TQ1_0", 256, 54, MVMS_DTYPE_QUANT }, [35] = { "TQ2_0", 256, 66, MVMS_DTYPE_QUANT },
-	[39] = { "MXFP4", 32, 17, MVMS_DTYPE_QUANT },  [40] = { "NVFP4", 64, 36, MVMS_DTYPE_QUANT },
-	[41] = { "Q1_0", 128, 18, MVMS_DTYPE_QUANT },  [42] = { "Q2_0", 64, 18, MVMS_DTYPE_QUANT },
+	[34] = { "TQ1_0", 256, 54, MVMS_DTYPE_UNKNOWN }, [35] = { "TQ2_0", 256, 66, MVMS_DTYPE_UNKNOWN },
+	[39] = { "MXFP4", 32, 17, MVMS_DTYPE_UNKNOWN },  [40] = { "NVFP4", 64, 36, MVMS_DTYPE_UNKNOWN },
+	[41] = { "Q1_0", 128, 18, MVMS_DTYPE_UNKNOWN },  [42] = { "Q2_0", 64, 18, MVMS_DTYPE_UNKNOWN },
 };
 
 int mvms_gguf_type(uint32_t type, const char **name, unsigned *block, unsigned *bytes,
-		   mvms_dtype *dtype)
+		   enum mvms_dtype *dtype)
 {
 	if (type >= MVMS_ARRAY_SIZE(types) || !types[type].name)
 		return MVMS_ENOTFOUND;
@@ -172,7 +172,7 @@ static int read_tensor(mvms_tensor_info *t, mvms_tl_cursor *c, uint32_t align)
 	uint32_t nd, type, i;
 	const char *tname;
 	unsigned block, bsize;
-	mvms_dtype dt;
+	enum mvms_dtype dt;
 	int error = 0;
 
 	MVMS_TRY(get_u64(&nlen, c));

@@ -20,9 +20,10 @@
 #define MVMS_GGUF_ALIGN_MAX (1u << 30)
 
 /* What a ggml type id means: its name ("Q4_K"), elements per block and bytes per block, and
- * its mvms_dtype. 0, or MVMS_ENOTFOUND (no message) for an id this parser does not know. */
+ * its enum mvms_dtype (UNKNOWN for quantized blocks). 0, or MVMS_ENOTFOUND (no message) for
+ * an id this parser does not know. */
 int mvms_gguf_type(uint32_t type, const char **name, unsigned *block, unsigned *bytes,
-		   mvms_dtype *dtype);
+		   enum mvms_dtype *dtype);
 
 /* Parses a GGUF file (the caller has seen the magic): 0 with *out (format
  * MVMS_TFORMAT_GGUF, header_end where the data section starts), MVMS_ENOTFOUND when it is

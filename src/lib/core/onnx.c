@@ -21,7 +21,7 @@ enum { LOC_DEFAULT = 0, LOC_EXTERNAL = 1 };
 static const struct onnx_type {
 	const char *name;
 	unsigned bits;
-	mvms_dtype dtype;
+	enum mvms_dtype dtype;
 } types[] = {
 	[1] = { "FLOAT", 32, MVMS_DTYPE_F32 },       [2] = { "UINT8", 8, MVMS_DTYPE_U8 },
 	[3] = { "INT8", 8, MVMS_DTYPE_I8 },          [4] = { "UINT16", 16, MVMS_DTYPE_U16 },
@@ -29,15 +29,15 @@ static const struct onnx_type {
 	[7] = { "INT64", 64, MVMS_DTYPE_I64 },       [9] = { "BOOL", 8, MVMS_DTYPE_BOOL },
 	[10] = { "FLOAT16", 16, MVMS_DTYPE_F16 },    [11] = { "DOUBLE", 64, MVMS_DTYPE_F64 },
 	[12] = { "UINT32", 32, MVMS_DTYPE_U32 },     [13] = { "UINT64", 64, MVMS_DTYPE_U64 },
-	[14] = { "COMPLEX64", 64, MVMS_DTYPE_OTHER }, [15] = { "COMPLEX128", 128, MVMS_DTYPE_OTHER },
+	[14] = { "COMPLEX64", 64, MVMS_DTYPE_UNKNOWN }, [15] = { "COMPLEX128", 128, MVMS_DTYPE_UNKNOWN },
 	[16] = { "BFLOAT16", 16, MVMS_DTYPE_BF16 },  [17] = { "FLOAT8E4M3FN", 8, MVMS_DTYPE_F8 },
 	[18] = { "FLOAT8E4M3FNUZ", 8, MVMS_DTYPE_F8 }, [19] = { "FLOAT8E5M2", 8, MVMS_DTYPE_F8 },
-	[20] = { "FLOAT8E5M2FNUZ", 8, MVMS_DTYPE_F8 }, [21] = { "UINT4", 4, MVMS_DTYPE_OTHER },
-	[22] = { "INT4", 4, MVMS_DTYPE_OTHER },      [23] = { "FLOAT4E2M1", 4, MVMS_DTYPE_OTHER },
+	[20] = { "FLOAT8E5M2FNUZ", 8, MVMS_DTYPE_F8 }, [21] = { "UINT4", 4, MVMS_DTYPE_UNKNOWN },
+	[22] = { "INT4", 4, MVMS_DTYPE_UNKNOWN },      [23] = { "FLOAT4E2M1", 4, MVMS_DTYPE_UNKNOWN },
 	[24] = { "FLOAT8E8M0", 8, MVMS_DTYPE_F8 },
 };
 
-int mvms_onnx_type(uint32_t type, const char **name, unsigned *bits, mvms_dtype *dtype)
+int mvms_onnx_type(uint32_t type, const char **name, unsigned *bits, enum mvms_dtype *dtype)
 {
 	if (type >= MVMS_ARRAY_SIZE(types) || !types[type].name)
 		return MVMS_ENOTFOUND;
@@ -348,7 +348,7 @@ static int add_tensor(onnx_ctx *x, raw_tensor *t)
 	mvms_tensor_info *d;
 	const char *tname = NULL;
 	unsigned bits = 0;
-	mvms_dtype dt = MVMS_DTYPE_OTHER;
+	enum mvms_dtype dt = MVMS_DTYPE_UNKNOWN;
 	uint64_t elems = 1, bytes = 0;
 	char unknown[16];
 	unsigned i;

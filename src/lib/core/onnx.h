@@ -18,9 +18,9 @@
 #define MVMS_ONNX_LOCATION_MAX 1024u      /* bytes in an external data location */
 #define MVMS_ONNX_NAMES_TOTAL (64u << 20) /* bytes of all names of one file */
 
-/* The name ("FLOAT16"), bits per element and mvms_dtype of an ONNX TensorProto.DataType; 0,
- * or MVMS_ENOTFOUND (no message) for UNDEFINED, STRING and ids this reader does not know. */
-int mvms_onnx_type(uint32_t type, const char **name, unsigned *bits, mvms_dtype *dtype);
+/* The name ("FLOAT16"), bits per element and enum mvms_dtype of an ONNX TensorProto.DataType;
+ * 0, or MVMS_ENOTFOUND (no message) for UNDEFINED, STRING and ids this reader does not know. */
+int mvms_onnx_type(uint32_t type, const char **name, unsigned *bits, enum mvms_dtype *dtype);
 
 /* Parses an ONNX model: 0 with *out (format MVMS_TFORMAT_ONNX; tensors with raw_data in
  * this file, ext the tensors in side files), MVMS_ENOTFOUND when it is not a well-formed

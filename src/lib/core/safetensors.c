@@ -180,7 +180,7 @@ static int parse_tensor(mvms_tensor_info *t, const cJSON *entry, uint64_t data_s
 		goto done;
 	}
 	memcpy(t->dtype, dtype->valuestring, strlen(dtype->valuestring) + 1);
-	t->dtype_id = (int)mvms_dtype_from_safetensors(t->dtype);
+	t->dtype_id = (int)mvms_dtype_from_name(t->dtype);
 
 	MVMS_TRY(mvms_buf_puts(&shape, "["));
 	cJSON_ArrayForEach(d, dims) {

@@ -30,42 +30,6 @@ const char *mvms_tformat_name(int format)
 	}
 }
 
-unsigned mvms_dtype_size(mvms_dtype d)
-{
-	switch (d) {
-	case MVMS_DTYPE_BOOL: case MVMS_DTYPE_U8: case MVMS_DTYPE_I8: case MVMS_DTYPE_F8:
-		return 1;
-	case MVMS_DTYPE_U16: case MVMS_DTYPE_I16: case MVMS_DTYPE_F16: case MVMS_DTYPE_BF16:
-		return 2;
-	case MVMS_DTYPE_U32: case MVMS_DTYPE_I32: case MVMS_DTYPE_F32:
-		return 4;
-	case MVMS_DTYPE_U64: case MVMS_DTYPE_I64: case MVMS_DTYPE_F64:
-		return 8;
-	default:
-		return 0;
-	}
-}
-
-mvms_dtype mvms_dtype_from_safetensors(const char *name)
-{
-	static const struct {
-		const char *name;
-		mvms_dtype d;
-	} map[] = {
-		{ "BOOL", MVMS_DTYPE_BOOL }, { "U8", MVMS_DTYPE_U8 },   { "I8", MVMS_DTYPE_I8 },
-		{ "F8_E4M3", MVMS_DTYPE_F8 }, { "F8_E5M2", MVMS_DTYPE_F8 }, { "I16", MVMS_DTYPE_I16 },
-		{ "U16", MVMS_DTYPE_U16 },   { "F16", MVMS_DTYPE_F16 }, { "BF16", MVMS_DTYPE_BF16 },
-		{ "I32", MVMS_DTYPE_I32 },   { "U32", MVMS_DTYPE_U32 }, { "F32", MVMS_DTYPE_F32 },
-		{ "I64", MVMS_DTYPE_I64 },   { "U64", MVMS_DTYPE_U64 }, { "F64", MVMS_DTYPE_F64 },
-	};
-	size_t i;
-
-	for (i = 0; name && i < MVMS_ARRAY_SIZE(map); i++)
-		if (strcmp(name, map[i].name) == 0)
-			return map[i].d;
-	return MVMS_DTYPE_OTHER;
-}
-
 static void tensors_free(mvms_tensor_info *t, size_t n)
 {
 	size_t i;

@@ -13,30 +13,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dtype.h"
 
 /* At most this many tensors per file (a bound on memory, ~100 bytes each plus names). */
 #define MVMS_TLAYOUT_TENSORS_MAX (1u << 20)
-
-/* A format-independent element type: lets a codec treat F16/BF16/F32 tensors alike, whatever
- * file they come from. Block-quantized types (GGUF's Q4_K, ...) are MVMS_DTYPE_QUANT. */
-typedef enum mvms_dtype {
-	MVMS_DTYPE_OTHER = 0, /* unknown, or nothing a codec should special-case */
-	MVMS_DTYPE_BOOL,
-	MVMS_DTYPE_U8,
-	MVMS_DTYPE_I8,
-	MVMS_DTYPE_U16,
-	MVMS_DTYPE_I16,
-	MVMS_DTYPE_F16,
-	MVMS_DTYPE_BF16,
-	MVMS_DTYPE_U32,
-	MVMS_DTYPE_I32,
-	MVMS_DTYPE_F32,
-	MVMS_DTYPE_U64,
-	MVMS_DTYPE_I64,
-	MVMS_DTYPE_F64,
-	MVMS_DTYPE_F8,        /* any 8-bit float (E4M3, E5M2, ...) */
-	MVMS_DTYPE_QUANT      /* blocks of quantized values with scales (GGUF) */
-} mvms_dtype;
 
 typedef enum mvms_tformat {
 	MVMS_TFORMAT_NONE = 0,
@@ -52,7 +32,7 @@ typedef struct mvms_tensor_info {
 	char *shape;     /* canonical JSON array of dims: "[4096,4096]" ("[]" for a scalar) */
 	uint64_t offset; /* absolute offset of the data in the file */
 	uint64_t length; /* bytes of data */
-	int dtype_id;    /* mvms_dtype */
+	int dtype_id;    /* enum mvms_dtype (dtype.h): the codec's hint, UNKNOWN for quantized */
 	char *location;  /* ONNX external data: the side file's path as written in the model
 			  * (relative to the model's folder); NULL for data in this file */
 } mvms_tensor_info;
@@ -118,11 +98,6 @@ char *mvms_tl_side_path(const char *model_path, const char *loc);
 
 /* "safetensors", "gguf", "onnx", "onnx-data" (the contents table's format column), "" */
 const char *mvms_tformat_name(int format);
-/* Bytes per element of a dtype (2 for F16), 0 when not a whole number of bytes per element. */
-unsigned mvms_dtype_size(mvms_dtype d);
-/* The dtype of a safetensors dtype name ("BF16" -> MVMS_DTYPE_BF16), MVMS_DTYPE_OTHER if none. */
-mvms_dtype mvms_dtype_from_safetensors(const char *name);
-
 void mvms_tlayout_free(mvms_tlayout *l);
 
 /* ---- for the parsers (gguf.c, onnx.c, safetensors.c) ---- */

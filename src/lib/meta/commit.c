@@ -37,11 +37,37 @@ int mvms_commit__add_version(int64_t *row, int64_t *number, mvms_store *st,
 		"INSERT INTO version_parents(child, position, parent) VALUES (?, ?, ?)";
 	static const char q_meta[] =
 		"INSERT INTO version_meta(version_id, key, value) VALUES (?, ?, ?)";
+	static const char q_tombstone[] =
+		"SELECT id, number FROM versions WHERE oid = ? AND model_id = ? AND deleted_at != 0";
+	static const char q_revive[] =
+		"UPDATE versions SET deleted_at = 0, deleted_by = '' WHERE id = ?";
 	mvms_db *db = st->db;
 	sqlite3_stmt *s;
 	size_t i;
-	int error = 0;
+	int error = 0, found;
 
+	/* The very version (same id: same parents, files, message, author and time) that was
+	 * deleted: it comes back to life under its old number; its parents and metadata are
+	 * still there, only its files are added again (by the caller). */
+	if (!(s = mvms_db_stmt(db, q_tombstone))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_text(s, 1, v->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, v->model_id);
+	MVMS_TRY(found = mvms_db_step_row(db, s, "look for a deleted version"));
+	if (found > 0) {
+		*row = sqlite3_column_int64(s, 0);
+		*number = sqlite3_column_int64(s, 1);
+		sqlite3_reset(s);
+		if (!(s = mvms_db_stmt(db, q_revive))) {
+			error = MVMS_ERROR;
+			goto done;
+		}
+		sqlite3_bind_int64(s, 1, *row);
+		error = mvms_db_step_done(db, s, "revive a deleted version");
+		goto done;
+	}
 	MVMS_TRY(next_number(number, st, v->model_id));
 	if (!(s = mvms_db_stmt(db, q_version))) {
 		error = MVMS_ERROR;

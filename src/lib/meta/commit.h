@@ -22,7 +22,8 @@ typedef struct mvms_commit__version {
 } mvms_commit__version;
 
 /* Adds the version row (numbered after the model's last), its parents and metadata;
- * *row and *number are the new version's. MVMS_EEXISTS when the version exists. */
+ * *row and *number are the new version's. MVMS_EEXISTS when the version exists. A deleted
+ * version (a tombstone) of that id is revived instead, under its number. */
 int mvms_commit__add_version(int64_t *row, int64_t *number, mvms_store *st,
 			     const mvms_commit__version *v);
 /* Adds file @path of version @version_row, pointing at content row @content. */

@@ -12,7 +12,7 @@
 int mvms_dagq_node(mvms_lineage_node *n, mvms_db *db, int64_t row)
 {
 	static const char q[] =
-		"SELECT v.oid, m.name, v.number, v.message, v.created_at FROM versions v "
+		"SELECT v.oid, m.name, v.number, v.message, v.created_at, v.deleted_at FROM versions v "
 		"JOIN models m ON m.id = v.model_id WHERE v.id = ?";
 	sqlite3_stmt *s = mvms_db_stmt(db, q);
 	int rc;
@@ -27,6 +27,7 @@ int mvms_dagq_node(mvms_lineage_node *n, mvms_db *db, int64_t row)
 	n->number = sqlite3_column_int64(s, 2);
 	n->message = mvms_db_column_strdup(s, 3);
 	n->created_at = sqlite3_column_int64(s, 4);
+	n->deleted_at = sqlite3_column_int64(s, 5);
 	sqlite3_reset(s);
 	if (!n->model || !n->message)
 		return mvms_error_set(MVMS_ERROR, "out of memory");

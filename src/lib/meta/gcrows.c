@@ -1,63 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQL of gc and version delete: reachability of a version, references to packs, chunk
- * lists and manifests, and removal of unused rows. See gcrows.h.
+ * The SQL of gc: references to packs, chunk lists and manifests, and removal of unused rows.
+ * See gcrows.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include "gcrows.h"
 #include "mvms/oid.h"
-
-int mvms_gcrows_holder(char *out, size_t n, mvms_db *db, int64_t row)
-{
-	static const char q[] =
-		"WITH RECURSIVE roots(id, what) AS ("
-		"  SELECT version_id, 'branch ' || name FROM branches UNION ALL"
-		"  SELECT version_id, 'tag ' || name FROM tags UNION ALL"
-		"  SELECT t.version_id, 'deployment ' || t.env FROM deployment_targets t"
-		"   WHERE t.revision = (SELECT max(revision) FROM deployment_revisions r"
-		"                       WHERE r.model_id = t.model_id AND r.env = t.env)),"
-		" reach(id, what) AS (SELECT id, what FROM roots UNION"
-		"  SELECT vp.parent, reach.what FROM version_parents vp JOIN reach ON vp.child = reach.id)"
-		" SELECT what FROM reach WHERE id = ? LIMIT 1";
-	sqlite3_stmt *s = mvms_db_stmt(db, q);
-	int rc;
-
-	out[0] = '\0';
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if ((rc = mvms_db_step_row(db, s, "reachability")) <= 0)
-		return rc;
-	snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
-	sqlite3_reset(s);
-	return 0;
-}
-
-static int count_row(int64_t *out, mvms_db *db, const char *sql, int64_t row)
-{
-	sqlite3_stmt *s = mvms_db_stmt(db, sql);
-	int rc;
-
-	*out = 0;
-	if (!s)
-		return MVMS_ERROR;
-	sqlite3_bind_int64(s, 1, row);
-	if ((rc = mvms_db_step_row(db, s, "count")) <= 0)
-		return rc < 0 ? rc : mvms_error_set(MVMS_ERROR, "db: count: no result");
-	*out = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return 0;
-}
-
-int mvms_gcrows_children(int64_t *out, mvms_db *db, int64_t row)
-{
-	return count_row(out, db, "SELECT count(*) FROM version_parents WHERE parent = ?", row);
-}
-
-int mvms_gcrows_deployed(int64_t *out, mvms_db *db, int64_t row)
-{
-	return count_row(out, db, "SELECT count(*) FROM deployment_targets WHERE version_id = ?", row);
-}
 
 /* Runs each statement of @q (one ? or ?1, bound to @value) to completion, in order. */
 static int run_each(mvms_db *db, const char *const *q, size_t n, int64_t value, const char *what)
@@ -74,18 +23,6 @@ static int run_each(mvms_db *db, const char *const *q, size_t n, int64_t value, 
 	}
 done:
 	return error;
-}
-
-int mvms_gcrows_delete_version(mvms_db *db, int64_t row)
-{
-	static const char *const q[] = {
-		"DELETE FROM files WHERE version_id = ?",
-		"DELETE FROM version_meta WHERE version_id = ?",
-		"DELETE FROM version_parents WHERE child = ?",
-		"DELETE FROM versions WHERE id = ?",
-	};
-
-	return run_each(db, q, MVMS_ARRAY_SIZE(q), row, "delete version");
 }
 
 /* 1 when the query (binding ?1 = an id, ?2 = the cutoff when it has one) finds a row. */
@@ -140,9 +77,10 @@ int mvms_gcrows_manifest_used(mvms_db *db, const mvms_oid *id)
 {
 	char hex[MVMS_OID_HEXSZ + 1];
 
-	/* Version ids are kept as lower-case hex text. */
+	/* Version ids are kept as lower-case hex text. A deleted version's row stays but its
+	 * manifest (which lists its files) goes with them. */
 	mvms_oid_fmt(hex, id);
-	return exists(db, "SELECT 1 FROM versions WHERE oid = ?1", NULL, hex, 0);
+	return exists(db, "SELECT 1 FROM versions WHERE oid = ?1 AND deleted_at = 0", NULL, hex, 0);
 }
 
 int mvms_gcrows_packs(mvms_db *db, mvms_gcrows_pack_cb cb, void *payload)
@@ -222,6 +160,161 @@ int mvms_gcrows_drop_pack(uint64_t *chunks, mvms_db *db, const mvms_oid *pack)
 		mvms_db_bind_oid(s, 1, pack);
 		MVMS_TRY(mvms_db_step_done(db, s, "gc: drop pack rows"));
 	}
+done:
+	return error;
+}
+
+/* A chunk some content uses; in a dry run (nothing dropped yet) only contents that would stay
+ * count: some file uses them or they are younger than the cutoff (?2). */
+#define CHUNK_USED \
+	"EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id)"
+#define CHUNK_USED_DRY \
+	"EXISTS (SELECT 1 FROM content_chunks cc JOIN contents ct ON ct.id = cc.content_id " \
+	"WHERE cc.chunk_id = c.id AND (ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f " \
+	"WHERE f.content_id = ct.id)))"
+#define MIXED(used) \
+	"SELECT p.oid FROM packs p WHERE p.created_at <= ?1 AND EXISTS (SELECT 1 FROM chunks c " \
+	"WHERE c.pack_id = p.id AND NOT " used ") AND EXISTS (SELECT 1 FROM chunks c " \
+	"WHERE c.pack_id = p.id AND " used ") AND ?2 IS NOT NULL ORDER BY p.id"
+
+int mvms_gcrows_mixed_packs(mvms_oid **out, size_t *count, mvms_db *db, int dry, int64_t cutoff)
+{
+	/* Old packs holding both chunks some content uses and chunks none does. */
+	static const char q[] = MIXED(CHUNK_USED);
+	static const char q_dry[] = MIXED(CHUNK_USED_DRY);
+	sqlite3_stmt *s = mvms_db_stmt(db, dry ? q_dry : q);
+	mvms_oid *v = NULL, *t;
+	size_t n = 0;
+	int error = 0, rc;
+
+	*out = NULL;
+	*count = 0;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, cutoff);
+	sqlite3_bind_int64(s, 2, cutoff);
+	while ((rc = mvms_db_step_row(db, s, "gc: packs to rewrite")) > 0) {
+		if (!(t = realloc(v, (n + 1) * sizeof(*t)))) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			break;
+		}
+		v = t;
+		if (mvms_db_column_oid(&v[n], s, 0) == 0)
+			n++;
+	}
+	sqlite3_reset(s);
+	if (error == 0 && rc < 0)
+		error = rc;
+	if (error < 0) {
+		free(v);
+		return error;
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+#define PACK_CHUNKS(used) \
+	"SELECT c.oid, c.offset, c.raw_len, c.stored_len, c.codec, " used " FROM chunks c " \
+	"WHERE c.pack_id = (SELECT id FROM packs WHERE oid = ?1) AND ?2 IS NOT NULL ORDER BY c.offset"
+
+int mvms_gcrows_pack_chunks(mvms_gcrows_chunk **out, size_t *count, size_t *dead, mvms_db *db,
+			    const mvms_oid *pack, int dry, int64_t cutoff)
+{
+	static const char q[] = PACK_CHUNKS(CHUNK_USED);
+	static const char q_dry[] = PACK_CHUNKS(CHUNK_USED_DRY);
+	sqlite3_stmt *s = mvms_db_stmt(db, dry ? q_dry : q);
+	mvms_gcrows_chunk *v = NULL, *t;
+	size_t n = 0;
+	int error = 0, rc;
+
+	*out = NULL;
+	*count = *dead = 0;
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, pack);
+	sqlite3_bind_int64(s, 2, cutoff);
+	while ((rc = mvms_db_step_row(db, s, "gc: a pack's chunks")) > 0) {
+		if (!sqlite3_column_int(s, 5)) {
+			(*dead)++;
+			continue;
+		}
+		if (!(t = realloc(v, (n + 1) * sizeof(*t)))) {
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+			break;
+		}
+		v = t;
+		if ((error = mvms_db_column_oid(&v[n].id, s, 0)) < 0)
+			break;
+		v[n].offset = (uint64_t)sqlite3_column_int64(s, 1);
+		v[n].raw_len = (uint32_t)sqlite3_column_int64(s, 2);
+		v[n].stored_len = (uint32_t)sqlite3_column_int64(s, 3);
+		v[n].codec = (uint8_t)sqlite3_column_int(s, 4);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (error == 0 && rc < 0)
+		error = rc;
+	if (error < 0) {
+		free(v);
+		return error;
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+int mvms_gcrows_move_chunks(uint64_t *dropped, mvms_db *db, const mvms_oid *from,
+			    const mvms_oid *to, uint64_t size, const mvms_gcrows_chunk *chunks,
+			    size_t n)
+{
+	static const char q_pack[] =
+		"INSERT INTO packs(oid, size, chunk_count, created_at) VALUES (?, ?, ?, strftime('%s','now'))";
+	static const char q_move[] =
+		"UPDATE chunks SET pack_id = (SELECT id FROM packs WHERE oid = ?2), offset = ?3, "
+		"stored_len = ?4, codec = ?5 WHERE oid = ?1 AND pack_id = (SELECT id FROM packs WHERE oid = ?6)";
+	static const char q_left[] =
+		"SELECT count(*) FROM chunks c WHERE c.pack_id = (SELECT id FROM packs WHERE oid = ?) "
+		"AND EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id)";
+	static const char q_drop[] =
+		"DELETE FROM chunks WHERE pack_id = (SELECT id FROM packs WHERE oid = ?)";
+	sqlite3_stmt *s;
+	size_t i;
+	int error = 0, rc;
+
+	if (!(s = mvms_db_stmt(db, q_pack)))
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, to);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_int64(s, 3, (int64_t)n);
+	MVMS_TRY(mvms_db_step_done(db, s, "gc: index a rewritten pack"));
+	for (i = 0; i < n; i++) {
+		if (!(s = mvms_db_stmt(db, q_move)))
+			return MVMS_ERROR;
+		mvms_db_bind_oid(s, 1, &chunks[i].id);
+		mvms_db_bind_oid(s, 2, to);
+		sqlite3_bind_int64(s, 3, (int64_t)chunks[i].offset);
+		sqlite3_bind_int64(s, 4, (int64_t)chunks[i].stored_len);
+		sqlite3_bind_int(s, 5, chunks[i].codec);
+		mvms_db_bind_oid(s, 6, from);
+		MVMS_TRY(mvms_db_step_done(db, s, "gc: move a chunk"));
+	}
+	/* A commit that began to use one of the unused chunks meanwhile: leave this pack be. */
+	if (!(s = mvms_db_stmt(db, q_left)))
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, from);
+	MVMS_TRY(rc = mvms_db_step_row(db, s, "gc: chunks left in a pack"));
+	rc = rc > 0 && sqlite3_column_int64(s, 0) > 0;
+	sqlite3_reset(s);
+	if (rc) {
+		error = mvms_error_set(MVMS_ECONFLICT, "gc: a pack's unused chunk was used meanwhile");
+		goto done;
+	}
+	if (!(s = mvms_db_stmt(db, q_drop)))
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, from);
+	MVMS_TRY(mvms_db_step_done(db, s, "gc: drop unused chunks"));
+	*dropped += (uint64_t)mvms_db_changes(db);
 done:
 	return error;
 }

@@ -156,7 +156,7 @@ int mvms_inventory_next_manifest(mvms_oid *id, char *who, size_t whosz, int64_t 
 {
 	static const char q[] =
 		"SELECT v.oid, m.name, v.number, v.id FROM versions v JOIN models m ON m.id = v.model_id "
-		"WHERE v.id > ? ORDER BY v.id LIMIT 1";
+		"WHERE v.id > ? AND v.deleted_at = 0 ORDER BY v.id LIMIT 1";
 	sqlite3_stmt *s;
 	int rc;
 

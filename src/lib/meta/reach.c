@@ -84,7 +84,9 @@ int mvms_reach_held(int *hit, mvms_db *db, enum mvms_reach_kind kind, const mvms
 		    const int64_t *models, size_t nmodels)
 {
 	/* The model of every version that holds the object, one row each (repeats allowed). */
-	static const char q_manifest[] = "SELECT model_id FROM versions WHERE oid = ?";
+	/* A deleted version's manifest is held by nothing: its files are gone. */
+	static const char q_manifest[] =
+		"SELECT model_id FROM versions WHERE oid = ? AND deleted_at = 0";
 	static const char q_file[] =
 		"SELECT v.model_id FROM contents c JOIN files f ON f.content_id = c.id "
 		"JOIN versions v ON v.id = f.version_id WHERE c.oid = ?";

@@ -5,13 +5,15 @@
  * version: names that read as an id, an id prefix or vN are refused when created, and a
  * REF that more than one reading matches (older stores) is an error naming them all.
  * Branches move by one compare-and-swap (mvms_refs__move_branch), used by push, sync and
- * merge; here too are the explicit create/delete/list commands.
+ * merge; here too are the explicit create/list commands (moving, renaming and deleting
+ * refs is ops/history.c).
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include "store_int.h"
+#include "history.h"
 #include "transport.h"
 
 /* Shorter hex strings are names, never id prefixes (so "abc" or "123" stay usable). */
@@ -189,6 +191,11 @@ typedef struct ref_hit {
 
 #define HITS_MAX 8
 
+/* MODEL@latest: the head of the model's default branch (?2, unused, is "latest"). */
+#define Q_LATEST \
+	"SELECT b.version_id FROM branches b JOIN models m ON m.id = b.model_id " \
+	"WHERE b.model_id = ?1 AND b.name = m.default_branch AND ?2 IS NOT NULL"
+
 /* Records the outcome @rc of one lookup: MVMS_ENOTFOUND is no hit, other errors stop. */
 static int add_hit(ref_hit *hits, size_t *n, int rc, const char *kind, int64_t row, int named)
 {
@@ -249,6 +256,7 @@ static int resolve_ref(int64_t *out, mvms_store *st, int64_t model_id, const cha
 		"(SELECT max(revision) FROM deployment_revisions WHERE model_id = ?1 AND env = ?2) "
 		"ORDER BY t.weight DESC, v.number DESC LIMIT 1";
 	ref_hit hits[HITS_MAX];
+	static const char q_latest[] = Q_LATEST;
 	size_t n = 0, i, named = 0, len = strlen(ref);
 	int hex = is_hex(ref), error = 0, rc;
 	int64_t row = 0;
@@ -269,7 +277,7 @@ static int resolve_ref(int64_t *out, mvms_store *st, int64_t model_id, const cha
 	rc = lookup_row(&row, st, q_env, model_id, ref, 0);
 	MVMS_TRY(add_hit(hits, &n, rc, "environment", row, 1));
 	if (n == 0 && strcmp(ref, "latest") == 0) {
-		rc = lookup_row(&row, st, q_branch, model_id, "main", 0);
+		rc = lookup_row(&row, st, q_latest, model_id, ref, 0);
 		MVMS_TRY(add_hit(hits, &n, rc, "latest", row, 0));
 	}
 	if (hex && len >= PREFIX_MIN && len < MVMS_OID_HEXSZ) {
@@ -410,6 +418,7 @@ int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
 
 	MVMS_TRY(mvms_ref_name_check(name));
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
+	MVMS_TRY(mvms_history__live(st, row)); /* a tag names something one can pull */
 	MVMS_TRY(model_of_row(&model_id, st, row));
 	MVMS_TRY(mvms_refs__name_free(st, model_id, name, "tag"));
 	error = ref_insert(st, "INSERT INTO tags(model_id, name, version_id, created_at) "
@@ -438,38 +447,18 @@ int mvms_branch_create(mvms_store *st, const char *model, const char *name, cons
 			goto done;
 		}
 	} else {
-		MVMS_TRY(mvms_refs__branch_head(&row, st, model_id, "main"));
+		static const char q_latest[] = Q_LATEST;
+		error = lookup_row(&row, st, q_latest, model_id, "latest", 0);
+		if (error == MVMS_ENOTFOUND)
+			error = mvms_error_set(MVMS_ENOTFOUND, "branch: %s has no default branch to "
+					       "start from: name a version", model);
+		MVMS_TRY(error);
 	}
 	MVMS_TRY(mvms_refs__name_free(st, model_id, name, "branch"));
 	error = ref_insert(st, "INSERT INTO branches(model_id, name, version_id, updated_at) "
 			       "VALUES (?, ?, ?, ?)", model_id, name, row, "create branch");
 	if (error == MVMS_EEXISTS)
 		error = mvms_error_set(MVMS_EEXISTS, "branch '%s' exists already", name);
-done:
-	return error;
-}
-
-int mvms_branch_delete(mvms_store *st, const char *model, const char *name)
-{
-	MVMS_TRANSPORT_CALL(st, branch_delete, (st, model, name));
-	sqlite3_stmt *s;
-	int64_t model_id;
-	int error = 0;
-
-	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
-	if (strcmp(name, "main") == 0) {
-		error = mvms_error_set(MVMS_EINVALID, "branch 'main' cannot be deleted");
-		goto done;
-	}
-	if (!(s = mvms_db_stmt(st->db, "DELETE FROM branches WHERE model_id = ? AND name = ?"))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	sqlite3_bind_int64(s, 1, model_id);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	MVMS_TRY(mvms_db_step_done(st->db, s, "delete branch"));
-	if (mvms_db_changes(st->db) == 0)
-		error = mvms_error_set(MVMS_ENOTFOUND, "branch '%s' not found", name);
 done:
 	return error;
 }

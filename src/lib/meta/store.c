@@ -603,11 +603,12 @@ int mvms_store_stats(mvms_stats *out, mvms_store *st)
 
 	memset(out, 0, sizeof(*out));
 	MVMS_TRY(scalar_u64(&out->models, st, "SELECT count(*) FROM models"));
-	MVMS_TRY(scalar_u64(&out->versions, st, "SELECT count(*) FROM versions"));
+	/* Live versions: a deleted one (a tombstone) has no files and no bytes. */
+	MVMS_TRY(scalar_u64(&out->versions, st, "SELECT count(*) FROM versions WHERE deleted_at = 0"));
 	MVMS_TRY(scalar_u64(&out->files, st, "SELECT count(*) FROM files"));
 	MVMS_TRY(scalar_u64(&out->contents, st, "SELECT count(*) FROM contents"));
 	MVMS_TRY(scalar_u64(&out->logical_bytes, st,
-			    "SELECT coalesce(sum(logical_bytes), 0) FROM versions"));
+			    "SELECT coalesce(sum(logical_bytes), 0) FROM versions WHERE deleted_at = 0"));
 	MVMS_TRY(scalar_u64(&out->unique_bytes, st, "SELECT coalesce(sum(raw_len), 0) FROM chunks"));
 	MVMS_TRY(scalar_u64(&out->stored_bytes, st, "SELECT coalesce(sum(size), 0) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->chunks, st, "SELECT count(*) FROM chunks"));

@@ -19,6 +19,7 @@
 #include "mvms/deploy.h"
 #include "mvms/gc.h"
 #include "mvms/token.h"
+#include "mvms/history.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -40,9 +41,23 @@ typedef struct mvms_transport {
 	int (*tag_create)(mvms_store *st, const char *spec, const char *name);
 	int (*tag_list)(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
 	int (*branch_create)(mvms_store *st, const char *model, const char *name, const char *spec);
-	int (*branch_delete)(mvms_store *st, const char *model, const char *name);
+	int (*branch_remove)(mvms_store *st, const char *model, const char *name, unsigned flags);
 	int (*branch_list)(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
-	int (*version_delete)(mvms_store *st, const char *spec);
+
+	/* editing history (mvms/history.h) */
+	int (*version_delete_ex)(mvms_delete_result **out, mvms_store *st, const char *spec,
+				 const char *author, unsigned flags);
+	int (*branch_move)(mvms_store *st, const char *model, const char *name, const char *to,
+			   const char *expect);
+	int (*branch_rename)(mvms_store *st, const char *model, const char *old_name,
+			     const char *new_name);
+	int (*branch_set_default)(mvms_store *st, const char *model, const char *name);
+	int (*branch_get_default)(char **out, mvms_store *st, const char *model);
+	int (*tag_delete)(mvms_store *st, const char *model, const char *name);
+	int (*model_delete)(mvms_model_delete_result *out, mvms_store *st, const char *model,
+			    unsigned flags);
+	int (*prune)(mvms_prune_result **out, mvms_store *st, const char *model,
+		     const mvms_prune_options *opts);
 
 	/* content */
 	int (*push)(mvms_push_result *out, mvms_store *st, const char *model, const char *path,

@@ -25,7 +25,8 @@ int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row)
 {
 	static const char q_version[] =
 		"SELECT v.oid, m.name, v.number, v.message, v.author, v.created_at, v.file_count, "
-		"v.logical_bytes FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?";
+		"v.logical_bytes, v.deleted_at, v.deleted_by FROM versions v "
+		"JOIN models m ON m.id = v.model_id WHERE v.id = ?";
 	static const char q_parents[] =
 		"SELECT pv.oid, pm.name, pv.number FROM version_parents vp "
 		"JOIN versions pv ON pv.id = vp.parent JOIN models pm ON pm.id = pv.model_id "
@@ -63,8 +64,11 @@ int mvms_version__load(mvms_version_info **out, mvms_store *st, int64_t row)
 	v->created_at = sqlite3_column_int64(s, 5);
 	v->file_count = (uint64_t)sqlite3_column_int64(s, 6);
 	v->logical_bytes = (uint64_t)sqlite3_column_int64(s, 7);
+	v->deleted_at = sqlite3_column_int64(s, 8);
+	if (v->deleted_at)
+		v->deleted_by = mvms_db_column_strdup(s, 9);
 	sqlite3_reset(s);
-	if (!v->model || !v->message || !v->author) {
+	if (!v->model || !v->message || !v->author || (v->deleted_at && !v->deleted_by)) {
 		error = mvms_error_set(MVMS_ERROR, "out of memory");
 		goto done;
 	}
@@ -163,6 +167,9 @@ void mvms_version_info_redact(mvms_version_info *v)
 	for (i = 0; i < v->ref_count; i++)
 		free(v->refs[i]);
 	free(v->refs);
+	free(v->deleted_by);
+	v->deleted_by = NULL;
+	v->deleted_at = 0;
 	v->model = v->message = v->author = NULL;
 	v->parents = NULL;
 	v->meta_keys = v->meta_values = v->refs = NULL;

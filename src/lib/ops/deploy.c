@@ -12,6 +12,7 @@
 #include "store_int.h"
 #include "mvms/deploy.h"
 #include "deployments.h"
+#include "history.h"
 #include "transport.h"
 
 #define WEIGHT_MAX 1000000
@@ -260,6 +261,9 @@ static int rows_rollback(change_ctx *c, int64_t to, int64_t *from)
 		goto done;
 	}
 	MVMS_TRY(mvms_deployments_rows(&c->rows, &c->n, c->st->db, c->model_id, c->env, *from));
+	/* Not back to a version deleted since: it has no files to serve. */
+	for (size_t i = 0; i < c->n; i++)
+		MVMS_TRY(mvms_history__live(c->st, c->rows[i].version_row));
 done:
 	return error;
 }
@@ -284,6 +288,9 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 	MVMS_TRY(mvms_db_begin(st->db));
 	began = 1;
 	MVMS_TRY(change_resolve(&c));
+	/* A deleted version has no files to serve (undeploying one is fine). */
+	if (kind == CHANGE_DEPLOY)
+		MVMS_TRY(mvms_history__live(st, c.vrow));
 	if (kind == CHANGE_DEPLOY)
 		MVMS_TRY(rows_deploy(&c));
 	else if (kind == CHANGE_REMOVE)

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include "history.h"
 #include "store_int.h"
 #include "mvms/dag.h"
 #include "dag_int.h"
@@ -249,6 +250,9 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 	MVMS_CHECK_ALLOC(d, error);
 	MVMS_TRY(mvms_refs__resolve_row(&ra, &d->from, st, a));
 	MVMS_TRY(mvms_refs__resolve_row(&rb, &d->to, st, b));
+	/* A deleted version has no files to compare: saying so beats "everything removed". */
+	MVMS_TRY(mvms_history__live_info(d->from));
+	MVMS_TRY(mvms_history__live_info(d->to));
 	MVMS_TRY(mvms_dag__load_files(&fa, &na, st, ra));
 	MVMS_TRY(mvms_dag__load_files(&fb, &nb, st, rb));
 	MVMS_TRY(version_chunks(&a_chunks, st, ra));

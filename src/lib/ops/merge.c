@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include "history.h"
 #include "store_int.h"
 #include "dag_int.h"
 #include "merge_int.h"
@@ -531,8 +532,17 @@ static int merge_trees(merge_ctx *c, trees *t, int64_t head, int64_t src)
 	t->bcounts = calloc(t->nbases + 1, sizeof(*t->bcounts));
 	MVMS_CHECK_ALLOC(t->blists, error);
 	MVMS_CHECK_ALLOC(t->bcounts, error);
-	for (i = 0; i < t->nbases; i++)
+	for (i = 0; i < t->nbases; i++) {
+		/* A deleted base has no files: a 3-way merge against it would be a wrong one. */
+		if ((error = mvms_history__live(st, t->bases[i])) < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", mvms_error_last());
+			error = mvms_error_set(error == MVMS_ENOTFOUND ? MVMS_EINVALID : error,
+					       "merge: the merge base %s", why);
+			goto done;
+		}
 		MVMS_TRY(mvms_dag__load_files(&t->blists[i], &t->bcounts[i], st, t->bases[i]));
+	}
 	MVMS_TRY(virtual_base(&t->vb, &t->nb, t->blists, t->bcounts, t->nbases));
 	MVMS_TRY(mvms_dag__load_files(&t->fo, &t->no, st, head));
 	MVMS_TRY(mvms_dag__load_files(&t->ft, &t->nt, st, src));
@@ -607,6 +617,7 @@ int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const
 	MVMS_TRY(mvms_refs__branch_head(&head, st, model_id, branch));
 	MVMS_TRY(mvms_refs__resolve_row(&src, NULL, st, source));
 	MVMS_TRY(mvms_version__model(&src_model, st, src));
+	MVMS_TRY(mvms_history__live(st, src));
 
 	if ((anc = mvms_dag__is_ancestor(st, src, head)) < 0) {
 		error = anc;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gc's sweep: mark from the database, sweep over what the backend lists. Rows of file
- * contents no version uses go first; then every object the backend lists (packs, chunk
+ * contents no version uses go first, then packs that mix used and unused chunks are
+ * rewritten (repack.c); then every object the backend lists (packs, chunk
  * lists, manifests, its temporary files) and the store directory's leftovers of killed
  * merges and uploads become candidates when nothing references them and they were written
  * before the cutoff (the grace period, and the start of the oldest live lease). Candidates
@@ -22,6 +23,7 @@
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "gcrows.h"
+#include "repack.h"
 #include "transport.h"
 
 /* Objects re-checked and removed per hold of the write lock: pushes wait at most this many
@@ -605,6 +607,8 @@ int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options 
 				      "the time they were written, so gc cannot tell old from new",
 				      mvms_backend_name(st->be));
 	MVMS_TRY(drop_contents(&w));
+	/* Before the listing, so that it sees the old packs unused and removes them. */
+	MVMS_TRY(mvms_gc__repack(st, opts, w.cutoff, out));
 	MVMS_TRY(scan_all(&w));
 	/* Candidates were counted as kept or not by the listing; batches decide for real. */
 	for (i = 0; i < w.n; i += n) {

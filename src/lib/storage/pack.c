@@ -127,11 +127,7 @@ int mvms_pack_record_ok(uint8_t codec, uint32_t raw_len, uint32_t stored_len)
 {
 	if (raw_len == 0 || raw_len > MVMS_CHUNKER_AVG_MAX * 2u)
 		return 0;
-	if (codec == MVMS_CODEC_RAW)
-		return stored_len == raw_len;
-	if (codec == MVMS_CODEC_ZSTD)
-		return stored_len != 0 && stored_len <= mvms_codec_bound(raw_len);
-	return 0;
+	return mvms_codec_stored_ok(codec, raw_len, stored_len);
 }
 
 int mvms_pack_record_is(const void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
@@ -158,7 +154,7 @@ static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uin
 	}
 	if ((error = w->error) < 0)
 		goto done;
-	if (codec != MVMS_CODEC_RAW && codec != MVMS_CODEC_ZSTD) {
+	if (!mvms_codec_known(codec)) {
 		error = mvms_error_set(MVMS_EINVALID, "pack: unknown codec %u", (unsigned)codec);
 		goto done;
 	}
@@ -427,10 +423,7 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 		/* No chunk is longer than the largest max size a store can be set up with: a
 		 * claimed length beyond it would make a reader allocate gigabytes. */
 		if (e->raw_len == 0 || e->raw_len > MVMS_CHUNKER_AVG_MAX * 2u ||
-		    (e->codec != MVMS_CODEC_RAW && e->codec != MVMS_CODEC_ZSTD) ||
-		    (e->codec == MVMS_CODEC_RAW && e->stored_len != e->raw_len) ||
-		    (e->codec == MVMS_CODEC_ZSTD &&
-		     (e->stored_len == 0 || e->stored_len > mvms_codec_bound(e->raw_len)))) {
+		    !mvms_codec_stored_ok(e->codec, e->raw_len, e->stored_len)) {
 			error = mvms_error_set(MVMS_EMISMATCH,
 					       "pack %s: entry %u: codec %u with %u stored bytes "
 					       "for %u raw", key, i, (unsigned)e->codec,
@@ -496,8 +489,9 @@ int mvms_pack_decode_record(mvms_codec *c, void *dst, uint32_t raw_len,
 				    stored, rec_len - MVMS_PACK_RECORD_HDR);
 		goto done;
 	}
-	if (codec != MVMS_CODEC_RAW && codec != MVMS_CODEC_ZSTD) {
-		error = chunk_error(MVMS_EMISMATCH, expect, "unknown codec %u", (unsigned)codec);
+	if (!mvms_codec_stored_ok(codec, rec_raw, stored)) {
+		error = chunk_error(MVMS_EMISMATCH, expect, "codec %u with %u stored bytes for %u raw",
+				    (unsigned)codec, stored, rec_raw);
 		goto done;
 	}
 	if ((error = mvms_codec_decode(c, dst, raw_len, codec, r + MVMS_PACK_RECORD_HDR,

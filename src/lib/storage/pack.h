@@ -48,8 +48,8 @@ void mvms_pack_record_get(mvms_pack_record *out, const void *hdr);
 void mvms_pack_record_put(void *hdr, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
 			  uint32_t stored_len);
 /** 1 when a pack may hold a record of these fields: a known codec, a chunk length the
- * chunker can make, and a stored size the codec can produce (raw: equal; zstd: 1 to its
- * bound). Whoever takes records from outside checks this before buffering them. */
+ * chunker can make, and a stored size the codec can produce (mvms_codec_stored_ok:
+ * raw equal, zstd 1 to its bound, byte planes less than raw). Whoever takes records from outside checks this before buffering them. */
 int mvms_pack_record_ok(uint8_t codec, uint32_t raw_len, uint32_t stored_len);
 /** 1 when the header at @hdr is exactly the one an index entry describes (a record found
  * where the index says it is). */

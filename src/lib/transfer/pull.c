@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "history.h"
 #include "store_int.h"
 #include "hash.h"
 #include "codec.h"
@@ -639,6 +640,7 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 		opts = &defaults;
 	MVMS_TRY(mvms_pull__ctx_init(&c, st, opts));
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
+	MVMS_TRY(mvms_history__live_info(v));
 	MVMS_TRY(mvms_version_files(&files, &nfiles, st, v));
 	MVMS_TRY(mvms_sync__pull_dir(dir, opts->force));
 	for (i = 0; i < nfiles; i++)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Push, the pipeline: files (walk.c) -> chunks (FastCDC, cut at tensor boundaries:
- * push_layout.c) -> BLAKE2b ids -> dedup against the store -> zstd -> packs, each indexed
+ * push_layout.c, each with its tensor's dtype) -> BLAKE2b ids -> dedup against the store ->
+ * codec (zstd, or byte planes for float tensors) -> packs, each indexed
  * (packs.c) once durable; then push_commit.c's one SQLite transaction adds the version,
  * its files, parents and the branch move (compare-and-swap). Packs are durable and indexed
  * before that transaction, so a push killed at any point leaves at most unreferenced packs;
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "history.h"
 #include "push_int.h"
 #include "hash.h"
 #include "packs.h"
@@ -76,8 +78,9 @@ static void compress_one(size_t i, unsigned worker, void *ctx)
 
 	if (!b->is_new)
 		return;
-	b->error = mvms_codec_encode(c->codecs[worker], &b->codec, &b->out_len,
-				     c->arena + b->out_off, mvms_codec_bound(b->len), b->data, b->len);
+	b->error = mvms_codec_encode_as(c->codecs[worker], (enum mvms_dtype)b->dtype, &b->codec,
+					&b->out_len, c->arena + b->out_off, mvms_codec_bound(b->len),
+					b->data, b->len);
 }
 
 static int chunk_known(push_ctx *c, const mvms_oid *id)
@@ -210,7 +213,7 @@ done:
 	return error;
 }
 
-static int batch_add(push_ctx *c, const unsigned char *data, uint32_t len)
+static int batch_add(push_ctx *c, const unsigned char *data, uint32_t len, uint8_t dtype)
 {
 	int error = 0;
 
@@ -223,10 +226,32 @@ static int batch_add(push_ctx *c, const unsigned char *data, uint32_t len)
 	}
 	c->batch[c->nbatch].data = data;
 	c->batch[c->nbatch].len = len;
+	c->batch[c->nbatch].dtype = dtype;
 	c->batch[c->nbatch].error = 0;
 	c->nbatch++;
 done:
 	return error;
+}
+
+/* The dtype of the tensor that holds [pos, pos + len), UNKNOWN outside tensors. Chunks are
+ * cut at every tensor boundary, so a chunk lies in one tensor or none; chunks come in file
+ * order, so *scan only moves forward. */
+static uint8_t chunk_dtype(const push_file *f, size_t *scan, uint64_t pos, uint64_t len)
+{
+	const mvms_tensor_info *t;
+
+	if (!f->st)
+		return MVMS_DTYPE_UNKNOWN;
+	while (*scan < f->st->count &&
+	       f->st->tensors[*scan].offset + f->st->tensors[*scan].length <= pos)
+		(*scan)++;
+	if (*scan >= f->st->count)
+		return MVMS_DTYPE_UNKNOWN;
+	t = &f->st->tensors[*scan];
+	if (pos < t->offset || pos + len > t->offset + t->length)
+		return MVMS_DTYPE_UNKNOWN;
+	/* Each format's parser maps its own type names (GGUF "F16", ONNX "FLOAT16", ...). */
+	return (uint8_t)t->dtype_id;
 }
 
 /* Sorted, unique cut points that the chunker must respect: header end and both ends of
@@ -271,7 +296,7 @@ static int push_one_file(push_ctx *c, push_file *f)
 	const mvms_chunker_params *cp = &c->st->chunker;
 	file_state fs;
 	uint64_t *bounds = NULL, file_pos = 0, buf_file_off = 0;
-	size_t nbounds = 0, bi = 0, have = 0, start = 0, t;
+	size_t nbounds = 0, bi = 0, have = 0, start = 0, t, dscan = 0;
 	int fd = -1, error = 0, eof = 0;
 	struct stat sb;
 
@@ -342,7 +367,8 @@ static int push_one_file(push_ctx *c, push_file *f)
 			if (bi < nbounds && bounds[bi] - pos < n)
 				n = (size_t)(bounds[bi] - pos);
 			cut = mvms_chunker_next(cp, c->buf + start, n);
-			MVMS_TRY(batch_add(c, c->buf + start, (uint32_t)cut));
+			MVMS_TRY(batch_add(c, c->buf + start, (uint32_t)cut,
+					   chunk_dtype(f, &dscan, pos, cut)));
 			start += cut;
 			c->bytes_done += cut;
 		}
@@ -531,6 +557,7 @@ static int push_once(mvms_push_result *out, mvms_store *st, const char *model, c
 	for (i = 0; i < opts->parent_count; i++) {
 		int64_t row;
 		MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, opts->parents[i]));
+		MVMS_TRY(mvms_history__live(st, row));
 		for (j = 0; j < nparents && parent_rows[j] != row; j++)
 			;
 		if (j == nparents)

@@ -39,6 +39,7 @@ typedef struct batch_chunk {
 	size_t out_off;          /* where its compressed bytes go in the arena */
 	size_t out_len;
 	uint8_t codec;
+	uint8_t dtype;           /* enum mvms_dtype of the tensor it lies in: the codec's hint */
 	int error;
 } batch_chunk;
 

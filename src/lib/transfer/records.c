@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "history.h"
 #include "store_int.h"
 #include "hash.h"
 #include "codec.h"
@@ -128,6 +129,7 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 
 	*out = NULL;
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
+	MVMS_TRY(mvms_history__live_info(v));
 	if ((found = mvms_locate__file(&content, &id, &size, st, v->id, path)) < 0) {
 		error = found;
 		goto done;

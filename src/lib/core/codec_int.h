@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The codec's state, shared by codec.c (codec byte, zstd, raw, the choice) and
+ * codec_planes.c (byte planes: transforms, the plane table, the layout guess).
+ */
+#ifndef MVMS_CODEC_INT_H
+#define MVMS_CODEC_INT_H
+
+#include <zstd.h>
+#include "codec.h"
+
+struct mvms_codec {
+	ZSTD_CCtx *cctx;         /* whole chunks, at the store's level */
+	ZSTD_CCtx *pctx;         /* planes, with the parameters codec_planes.c tunes */
+	ZSTD_DCtx *dctx;
+	int level;
+	unsigned char *scratch;  /* planes of one chunk (encode: regrouped input; decode: output) */
+	size_t scratch_cap;
+	unsigned char *alt;      /* the second candidate when two encodings are tried */
+	size_t alt_cap;
+};
+
+/* Grows *buf to at least @need bytes: 0 or MVMS_ERROR (out of memory). */
+int mvms_codec__reserve(unsigned char **buf, size_t *cap, size_t need);
+
+/* Sets pctx's parameters for planes, given the store's zstd level. */
+int mvms_codec__planes_setup(mvms_codec *c);
+
+/*
+ * Encodes @len bytes as @width planes with codec @codec (PLANES, BF16 or F32) into @dst if
+ * the result is at most @limit bytes (dst holds at least @limit). *out_len is the stored
+ * length, or 0 when it would not fit in @limit. @return 0 or MVMS_ERROR (out of memory).
+ */
+int mvms_codec__planes_encode(mvms_codec *c, size_t *out_len, uint8_t codec, unsigned width,
+			      void *dst, size_t limit, const void *src, size_t len);
+
+/* Decodes a PLANES, BF16 or F32 payload: 0, MVMS_EMISMATCH (corrupt) or MVMS_ERROR. */
+int mvms_codec__planes_decode(mvms_codec *c, uint8_t codec, void *dst, size_t raw_len,
+			      const void *src, size_t src_len);
+
+/*
+ * For bytes of unknown layout that zstd stores in @zstd_len bytes: the element width (2 or 4)
+ * whose byte planes look clearly smaller by their byte statistics, or 0 when grouping is not
+ * worth trying. One pass over the bytes, no compression.
+ */
+unsigned mvms_codec__planes_guess(const void *src, size_t len, size_t zstd_len);
+
+#endif
