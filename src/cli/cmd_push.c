@@ -12,33 +12,39 @@ int cmd_push(int argc, char **argv)
 		{ "parent", required_argument, NULL, 'P' },
 		{ "meta", required_argument, NULL, 'M' },
 		{ "author", required_argument, NULL, 'A' },
+		{ "exclude", required_argument, NULL, 'X' },
+		{ "follow-symlinks", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result r;
 	mvms_store *st = NULL;
-	const char **parents = NULL, **meta = NULL;
-	size_t np = 0, nm = 0;
+	const char **parents = NULL, **meta = NULL, **excl = NULL;
+	size_t np = 0, nm = 0, nx = 0;
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
 	char a[32], b[32];
 
 	parents = calloc((size_t)argc + 1, sizeof(char *));
 	meta = calloc((size_t)argc + 1, sizeof(char *));
-	if (!parents || !meta) {
+	excl = calloc((size_t)argc + 1, sizeof(char *));
+	if (!parents || !meta || !excl) {
 		free(parents);
 		free(meta);
+		free(excl);
 		fprintf(stderr, "mvms-store: out of memory\n");
 		return EXIT_ERROR;
 	}
-	while ((c = getopt_long(argc, argv, "m:b:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:b:Lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.message = optarg; break;
 		case 'b': o.branch = optarg; break;
 		case 'P': parents[np++] = optarg; break;
 		case 'M': meta[nm++] = optarg; break;
 		case 'A': o.author = optarg; break;
+		case 'X': excl[nx++] = optarg; break;
+		case 'L': o.follow_symlinks = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("push"));
 			goto done;
@@ -55,6 +61,8 @@ int cmd_push(int argc, char **argv)
 	o.parent_count = np;
 	o.meta = meta;
 	o.meta_count = nm;
+	o.exclude = excl;
+	o.exclude_count = nx;
 	cli_progress_init(&prog, "push");
 	o.progress = cli_progress_cb;
 	o.payload = &prog;
@@ -109,6 +117,7 @@ int cmd_push(int argc, char **argv)
 done:
 	free(parents);
 	free(meta);
+	free(excl);
 	mvms_store_free(st);
 	return rc;
 }
