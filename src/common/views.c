@@ -344,3 +344,40 @@ cJSON *view_deployment(const mvms_deployment *d)
 	}
 	return o;
 }
+
+cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
+		 const mvms_tensor_summary *t, size_t nt, int with_tensors)
+{
+	cJSON *o = cJSON_CreateObject(), *arr, *e, *shape;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(o, "path", f->path);
+	cJSON_AddNumberToObject(o, "mode", f->mode);
+	cJSON_AddNumberToObject(o, "size", (double)f->size);
+	cJSON_AddStringToObject(o, "id", f->id);
+	cJSON_AddStringToObject(o, "format", f->format ? f->format : "");
+	cJSON_AddNumberToObject(o, "chunks", (double)f->chunks);
+	cJSON_AddNumberToObject(o, "tensor_count", (double)f->tensor_count);
+	if (mtime || mtime_ns)
+		cJSON_AddStringToObject(o, "mtime", view_time(tbuf, sizeof(tbuf), mtime));
+	else
+		cJSON_AddNullToObject(o, "mtime");
+	cJSON_AddNumberToObject(o, "mtime_ns", mtime_ns);
+	if (!with_tensors)
+		return o;
+	arr = cJSON_AddArrayToObject(o, "tensors");
+	for (i = 0; i < nt; i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", t[i].name);
+		cJSON_AddStringToObject(e, "dtype", t[i].dtype);
+		/* The shape as the JSON array it is ("[4096,4096]" in the store). */
+		shape = cJSON_Parse(t[i].shape);
+		cJSON_AddItemToObject(e, "shape", shape ? shape : cJSON_CreateArray());
+		cJSON_AddNumberToObject(e, "offset", (double)t[i].offset);
+		cJSON_AddNumberToObject(e, "length", (double)t[i].length);
+		cJSON_AddStringToObject(e, "id", t[i].id);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return o;
+}
