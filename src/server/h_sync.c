@@ -363,6 +363,11 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 	/* The client went away mid-reply: count it as what it was, and let go. */
 	s->r.status = 499;
 	srv_request_done(&s->r);
+	/* libevent detaches a request whose reply was started but not ended from a connection
+	 * that fails (its evcon is then NULL) and leaves it to us: a client killed mid-stream
+	 * leaked it. A connection freed for another reason (server shutdown) still owns it. */
+	if (!evhttp_request_get_connection(s->req))
+		evhttp_request_free(s->req);
 	stream_free(s);
 }
 

@@ -420,7 +420,8 @@ static int write_loaded(pull_ctx *c, mvms_sync__part *p, const char *path, unsig
 	mvms_hasher_init(&fh);
 	for (first = 0; first < p->k && first < c->nchunks; first++)
 		mvms_hasher_add_chunk(&fh, &c->chunks[first].id, c->chunks[first].raw_len);
-	c->done_bytes += p->off;
+	/* Bytes a killed pull wrote and this one kept are not this pull's to count. */
+	c->total_bytes -= p->off < c->total_bytes ? p->off : c->total_bytes;
 	/* Over the network the next round is read while this one is decoded and written, so
 	 * the transfer never waits for the CPU (a remote round is 32 MiB: two in memory). */
 	cur = &c->set[0];
