@@ -4,7 +4,7 @@
 #  1. src/cli, src/server and src/common include only public headers (mvms/..., mvms.h), their
 #     own folder's headers, src/common's, or (the command line starts the server) src/server's.
 #  2. A library file includes no header from a higher layer (core < storage < meta < transfer
-#     < ops), and its object calls no function defined in a higher layer.
+#     < ops < client), and its object calls no function defined in a higher layer.
 #  3. libmvms.so exports exactly the functions that include/mvms/*.h declare.
 # TAP output; needs the build tree (for the objects and the shared library).
 set -u
@@ -19,7 +19,7 @@ skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
 rank() {
 	case $1 in
-	core) echo 0 ;; storage) echo 1 ;; meta) echo 2 ;; transfer) echo 3 ;; ops) echo 4 ;; *) echo 9 ;;
+	core) echo 0 ;; storage) echo 1 ;; meta) echo 2 ;; transfer) echo 3 ;; ops) echo 4 ;; client) echo 5 ;; *) echo 9 ;;
 	esac
 }
 
@@ -94,6 +94,12 @@ else
 	[ -z "$bad" ] && ok "library files call functions of their own or lower layers only" ||
 		not_ok "a library file calls upward" "$bad"
 fi
+
+# 2c. SQL lives in meta/: no other layer prepares a statement or calls SQLite (they may only
+# open and end the transactions meta/db.h offers, which is where a unit of work is decided).
+bad=$(grep -ln 'sqlite3_\|mvms_db_stmt\|mvms_db_step_row' "$top"/src/lib/core/*.c "$top"/src/lib/storage/*.c \
+	"$top"/src/lib/transfer/*.c "$top"/src/lib/ops/*.c "$top"/src/lib/client/*.c 2>/dev/null | sed "s|$top/||")
+[ -z "$bad" ] && ok "SQL is written in meta/ only" || not_ok "files outside meta/ run SQL" "$bad"
 
 # 3. Exports are the public API.
 so=$(ls "$build"/src/.libs/libmvms.so 2>/dev/null | head -n 1)

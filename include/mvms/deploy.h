@@ -84,6 +84,41 @@ int mvms_deploy_history(mvms_deployment ***out, size_t *count, mvms_store *st, c
 /** The current revision number of @env (0 when never deployed): cheap, for long-polls. */
 int mvms_deploy_revision(int64_t *out, mvms_store *st, const char *model, const char *env);
 
+/* The live figures of one version of an environment, as a server counts /predict requests. */
+typedef struct mvms_deploy_version_stats {
+	int64_t number;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int weight;
+	char *endpoint;
+	uint64_t requests, errors;
+	double p50_ms, p99_ms, mean_upstream_ms;
+} mvms_deploy_version_stats;
+
+typedef struct mvms_deploy_status {
+	char *model, *env;
+	int64_t revision;
+	size_t count;
+	mvms_deploy_version_stats *versions;
+} mvms_deploy_status;
+
+/**
+ * The live per-version counters of an environment. They live in the memory of the server
+ * that routes /predict, so this runs on a remote store only; a local one answers
+ * MVMS_ENOTSUPPORTED. Free with mvms_deploy_status_free().
+ */
+int mvms_deploy_status_get(mvms_deploy_status **out, mvms_store *st, const char *model,
+			   const char *env);
+void mvms_deploy_status_free(mvms_deploy_status *s);
+
+/**
+ * Waits up to @wait_seconds (0: just look) for the revision of @env to pass @since (-1: any
+ * revision will do) and sets *out to the deployment then; *out NULL when nothing changed in
+ * time or a signal cut the wait short (return 0 either way). On a remote store it is the
+ * server's long-poll, which answers as soon as the deployment changes.
+ */
+int mvms_deploy_wait(mvms_deployment **out, mvms_store *st, const char *model, const char *env,
+		     int64_t since, int wait_seconds);
+
 #ifdef __cplusplus
 }
 #endif

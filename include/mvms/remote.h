@@ -15,6 +15,21 @@
 extern "C" {
 #endif
 
+/**
+ * Opens the store a server (`mvms-store serve`) at @url ("http://host:port") holds, as a
+ * store handle: every public operation taking an mvms_store runs on the server (with
+ * @token's rights; NULL: none), and its results come back in the same structs a local store
+ * gives. @cache_dir is the local cache push and pull use (NULL: the default, see below).
+ * Operations that only run on a local store (the server side of the sync protocol, leases)
+ * fail with MVMS_ENOTSUPPORTED. Free with mvms_store_free().
+ * @return 0, MVMS_EAUTH, MVMS_EINVALID (not an http(s) URL) or MVMS_ERROR (unreachable).
+ */
+int mvms_store_connect(mvms_store **out, const char *url, const char *token,
+		       const char *cache_dir);
+
+/** 1 when @st was opened with mvms_store_connect, else 0. */
+int mvms_store_is_remote(const mvms_store *st);
+
 typedef struct mvms_remote mvms_remote;
 
 /**

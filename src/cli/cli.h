@@ -36,15 +36,10 @@ typedef struct cli_cmd {
 	const char *summary;
 } cli_cmd;
 
-/* Opens the selected store (created on first use). Prints the error and returns the exit
- * code on failure, 0 on success. */
+/* Opens the selected store: the server's with --remote (or $MVMS_REMOTE), else the local one
+ * (created on first use). Prints the error and returns the exit code on failure, 0 on
+ * success. */
 int cli_open_store(mvms_store **out);
-/* Connects to --remote (or $MVMS_REMOTE). Prints the error and returns the exit code on
- * failure, 0 on success. */
-int cli_open_remote(mvms_remote **out);
-/* GETs @path from the server and parses the reply into *out (the caller's, for cJSON_Delete).
- * Prints the error and returns the exit code on failure, 0 on success. */
-int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path);
 /* The store directory chosen by --store, $MVMS_STORE or the XDG default. */
 const char *cli_store_dir(void);
 /* Prints "mvms-store: <last error>" and returns the exit code for an MVMS_E* code. */

@@ -239,19 +239,6 @@ int cmd_deploy_log(int argc, char **argv)
 	return list_cmd(argc, argv, 1);
 }
 
-/* "/v1/models/<escaped model>/deployments/<escaped env><suffix>"; NULL when out of memory. */
-static char *deployment_path(const char *model, const char *env, const char *suffix)
-{
-	char *em = NULL, *ee = NULL, *p = NULL;
-
-	if (mvms_remote_escape(&em, model) < 0 || mvms_remote_escape(&ee, env) < 0 ||
-	    asprintf(&p, "/v1/models/%s/deployments/%s%s", em, ee, suffix) < 0)
-		p = NULL;
-	free(em);
-	free(ee);
-	return p;
-}
-
 /* ---- watch: the hot-update hook ---- */
 
 static volatile sig_atomic_t watch_stop;
@@ -298,72 +285,10 @@ static int run_hook(const char *cmd, const mvms_deployment *d, const char *dir)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-/* A deployment read from a server's JSON reply (the long-poll of watch). NULL when the reply
- * is not a deployment or memory ran out. */
-static mvms_deployment *deployment_from_json(const char *body, size_t len, const char *model,
-					     const char *env)
-{
-	cJSON *doc = mvms_json_has_nul(body, len) ? NULL : cJSON_ParseWithLength(body, len), *t, *it;
-	mvms_deployment *d = calloc(1, sizeof(*d));
-
-	if (!doc || !d) {
-		cJSON_Delete(doc);
-		free(d);
-		return NULL;
-	}
-	d->model = strdup(model);
-	d->env = strdup(env);
-	d->action = strdup("");
-	d->author = strdup("");
-	d->reason = strdup("");
-	d->revision = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision"));
-	t = cJSON_GetObjectItemCaseSensitive(doc, "targets");
-	d->targets = calloc((size_t)cJSON_GetArraySize(t) + 1, sizeof(*d->targets));
-	cJSON_ArrayForEach(it, t) {
-		mvms_deploy_target *x = &d->targets[d->target_count++];
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-		const char *ep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "endpoint"));
-		x->number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version"));
-		x->weight = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight"));
-		snprintf(x->id, sizeof(x->id), "%s", id ? id : "");
-		x->endpoint = strdup(ep ? ep : "");
-	}
-	cJSON_Delete(doc);
-	return d;
-}
-
-/* One long-poll of a server for the deployment: 1 with *out set, 0 when nothing changed,
- * or an exit code (> 1 after reporting the error, EXIT_ERROR for a reply that is not one). */
-static int watch_poll(mvms_deployment **out, mvms_remote *rem, const char *model, const char *env,
-		      int once, int64_t seen)
-{
-	/* Short polls: a signal is only seen between requests. */
-	char query[64], *path, *body = NULL;
-	size_t len = 0;
-	int error;
-
-	*out = NULL;
-	snprintf(query, sizeof(query), "?wait=%lld&since=%lld", once ? 0LL : 3LL,
-		 (long long)(seen < 0 ? 0 : seen));
-	path = deployment_path(model, env, query);
-	error = path ? mvms_remote_get(&body, &len, rem, path) : MVMS_ERROR;
-	free(path);
-	if (error == MVMS_ETIMEOUT || (error == 0 && len == 0)) {
-		free(body);
-		return 0; /* 304: nothing changed */
-	}
-	if (error < 0)
-		return -cli_fail(error);
-	*out = deployment_from_json(body, len, model, env);
-	free(body);
-	return *out ? 1 : -EXIT_ERROR;
-}
-
 /* Pulls the primary version of @d into BASE/NAME@vN (once: versions are immutable) and runs
  * the hook. EXIT_OK; EXIT_ERROR when the hook failed under --once (watching goes on
  * otherwise); minus an exit code when the pull failed (watching stops). */
-static int watch_update(const mvms_deployment *d, mvms_store *st, mvms_remote *rem,
-			const char *model, const char *env, const char *base, const char *exec_cmd,
+static int watch_update(const mvms_deployment *d, mvms_store *st, const char *model, const char *env, const char *base, const char *exec_cmd,
 			int once)
 {
 	mvms_pull_options po = MVMS_PULL_OPTIONS_INIT;
@@ -377,9 +302,7 @@ static int watch_update(const mvms_deployment *d, mvms_store *st, mvms_remote *r
 		 (long long)d->targets[0].number);
 	/* A version already pulled is immutable: reuse its directory. */
 	po.force = 0;
-	error = access(dir, F_OK) == 0 ? 0
-		: rem ? mvms_remote_pull(&pr, rem, spec, dir, &po)
-		      : mvms_pull(&pr, st, spec, dir, &po);
+	error = access(dir, F_OK) == 0 ? 0 : mvms_pull(&pr, st, spec, dir, &po);
 	if (error < 0)
 		return -cli_fail(error);
 	if (!cli.quiet)
@@ -408,7 +331,6 @@ int cmd_watch(int argc, char **argv)
 	int64_t interval = 2, seen = -1, v;
 	int c, rc = EXIT_OK, once = 0, error;
 	mvms_store *st = NULL;
-	mvms_remote *rem = NULL;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -433,51 +355,75 @@ int cmd_watch(int argc, char **argv)
 	env = argv[optind + 1];
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (cli.remote ? (rc = cli_open_remote(&rem)) != 0 : (rc = cli_open_store(&st)) != 0)
+	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	while (!watch_stop) {
 		mvms_deployment *d = NULL;
-		if (rem) {
-			/* Long-poll: the server answers as soon as the deployment changes. */
-			if ((error = watch_poll(&d, rem, model, env, once, seen)) == 0)
-				continue;
-			if (error < 0) {
-				rc = -error;
-				break;
-			}
-		} else if ((error = mvms_deploy_get(&d, st, model, env)) < 0) {
+		/* Waits for a change (a server answers as soon as there is one); the first round,
+		 * with nothing seen yet, takes the deployment as it is. */
+		if ((error = mvms_deploy_wait(&d, st, model, env, seen, once ? 0 : (int)interval)) < 0) {
 			rc = cli_fail(error);
 			break;
 		}
+		if (!d) {
+			if (once)
+				break;
+			continue;
+		}
 		if (d->revision != seen && d->target_count > 0) {
 			seen = d->revision;
-			if ((error = watch_update(d, st, rem, model, env, base, exec_cmd, once)) < 0) {
+			if ((error = watch_update(d, st, model, env, base, exec_cmd, once)) < 0) {
 				rc = -error;
 				mvms_deployment_free(d);
 				break;
 			}
 			if (error != EXIT_OK)
 				rc = error;
+		} else if (d->target_count == 0) {
+			seen = d->revision; /* nothing to pull: wait for the next change */
 		}
 		mvms_deployment_free(d);
 		if (once)
 			break;
-		if (!rem)
-			sleep((unsigned)interval);
 	}
-	mvms_remote_free(rem);
 	mvms_store_free(st);
 	return rc;
 }
 
 /* ---- status: live counters from a server ---- */
 
+static cJSON *status_json(const mvms_deploy_status *s)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr;
+	size_t i;
+
+	cJSON_AddStringToObject(doc, "model", s->model);
+	cJSON_AddStringToObject(doc, "env", s->env);
+	cJSON_AddNumberToObject(doc, "revision", (double)s->revision);
+	arr = cJSON_AddArrayToObject(doc, "versions");
+	for (i = 0; i < s->count; i++) {
+		const mvms_deploy_version_stats *v = &s->versions[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "version", (double)v->number);
+		cJSON_AddStringToObject(o, "id", v->id);
+		cJSON_AddNumberToObject(o, "weight", v->weight);
+		cJSON_AddStringToObject(o, "endpoint", v->endpoint);
+		cJSON_AddNumberToObject(o, "requests", (double)v->requests);
+		cJSON_AddNumberToObject(o, "errors", (double)v->errors);
+		cJSON_AddNumberToObject(o, "p50_ms", v->p50_ms);
+		cJSON_AddNumberToObject(o, "p99_ms", v->p99_ms);
+		cJSON_AddNumberToObject(o, "mean_upstream_ms", v->mean_upstream_ms);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return doc;
+}
+
 int cmd_status(int argc, char **argv)
 {
-	mvms_remote *rem = NULL;
-	char *path = NULL;
-	cJSON *doc = NULL, *it;
-	int rc;
+	mvms_deploy_status *s = NULL;
+	mvms_store *st = NULL;
+	size_t i;
+	int rc, error;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		cli_print_usage(cli_find("status"));
@@ -490,36 +436,28 @@ int cmd_status(int argc, char **argv)
 				"(or $MVMS_REMOTE)\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_open_remote(&rem)) != 0)
+	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
-	if (!(path = deployment_path(argv[1], argv[2], "/status"))) {
-		rc = EXIT_ERROR;
+	if ((error = mvms_deploy_status_get(&s, st, argv[1], argv[2])) < 0) {
+		rc = cli_fail(error);
 		goto done;
 	}
-	if ((rc = cli_remote_get_json(&doc, rem, path)) != 0)
-		goto done;
 	if (cli.json) {
-		cli_print_json(doc);
-		doc = NULL;
+		cli_print_json(status_json(s));
 		goto done;
 	}
-	printf("%s of %s, revision %.0f\n", argv[2], argv[1],
-	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "revision")));
+	printf("%s of %s, revision %lld\n", argv[2], argv[1], (long long)s->revision);
 	printf("  %-8s %7s %10s %8s %10s %10s %12s\n", "version", "weight", "requests", "errors",
 	       "err rate", "p50 ms", "p99 ms");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "versions")) {
-		double req = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "requests"));
-		double err = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "errors"));
-		printf("  v%-7.0f %7.0f %10.0f %8.0f %9.2f%% %10.2f %12.2f\n",
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "version")),
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "weight")), req, err,
-		       req > 0 ? 100.0 * err / req : 0.0,
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "p50_ms")),
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "p99_ms")));
+	for (i = 0; i < s->count; i++) {
+		const mvms_deploy_version_stats *v = &s->versions[i];
+		printf("  v%-7lld %7d %10llu %8llu %9.2f%% %10.2f %12.2f\n", (long long)v->number,
+		       v->weight, (unsigned long long)v->requests, (unsigned long long)v->errors,
+		       v->requests ? 100.0 * (double)v->errors / (double)v->requests : 0.0, v->p50_ms,
+		       v->p99_ms);
 	}
 done:
-	cJSON_Delete(doc);
-	free(path);
-	mvms_remote_free(rem);
+	mvms_deploy_status_free(s);
+	mvms_store_free(st);
 	return rc;
 }

@@ -5,28 +5,6 @@
 #include <string.h>
 #include "cli.h"
 
-static cJSON *conflicts_json(const mvms_merge_result *r)
-{
-	cJSON *arr = cJSON_CreateArray();
-	size_t i;
-
-	for (i = 0; r && i < r->conflict_count; i++) {
-		const mvms_merge_conflict *c = &r->conflicts[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", c->path);
-		if (c->tensor)
-			cJSON_AddStringToObject(o, "tensor", c->tensor);
-		else
-			cJSON_AddNullToObject(o, "tensor");
-		cJSON_AddStringToObject(o, "kind", c->kind);
-		cJSON_AddStringToObject(o, "base", c->base_id);
-		cJSON_AddStringToObject(o, "ours", c->ours_id);
-		cJSON_AddStringToObject(o, "theirs", c->theirs_id);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
-}
-
 /* The conflicts of a refused merge: a JSON error document, or one block per conflict. */
 static void print_conflicts(const mvms_merge_result *r, const char *source, const char *into)
 {
@@ -36,7 +14,7 @@ static void print_conflicts(const mvms_merge_result *r, const char *source, cons
 		cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
 		cJSON_AddStringToObject(err, "code", "merge_conflict");
 		cJSON_AddStringToObject(err, "message", mvms_error_last());
-		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+		cJSON_AddItemToObject(doc, "conflicts", view_merge_conflicts(r));
 		cli_print_json(doc);
 	} else {
 		printf("CONFLICTS merging %s into %s:\n", source, into ? into : "main");
@@ -56,16 +34,7 @@ static void print_result(const mvms_merge_result *r, const char *model, const ch
 			 const char *into)
 {
 	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "model", model);
-		cJSON_AddStringToObject(doc, "into", into ? into : "main");
-		cJSON_AddStringToObject(doc, "source", source);
-		cJSON_AddStringToObject(doc, "result", r->up_to_date ? "up-to-date"
-						       : r->fast_forward ? "fast-forward" : "merged");
-		cJSON_AddNumberToObject(doc, "version", (double)r->number);
-		cJSON_AddStringToObject(doc, "id", r->id);
-		cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
-		cJSON_AddItemToObject(doc, "conflicts", conflicts_json(r));
+		cJSON *doc = view_merge(r, model, source, into);
 		cli_print_json(doc);
 	} else if (r->up_to_date) {
 		printf("already up to date: %s@v%lld %s contains %s\n", model, (long long)r->number,

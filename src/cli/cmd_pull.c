@@ -74,17 +74,9 @@ int cmd_pull(int argc, char **argv)
 	cli_progress_init(&prog, "pull");
 	o.progress = cli_progress_cb;
 	o.payload = &prog;
-	if (cli.remote) {
-		mvms_remote *rem = NULL;
-		if ((rc = cli_open_remote(&rem)) != 0)
-			goto done;
-		error = mvms_remote_pull(&r, rem, spec, dir, &o);
-		mvms_remote_free(rem);
-	} else {
-		if ((rc = cli_open_store(&st)) != 0)
-			goto done;
-		error = mvms_pull(&r, st, spec, dir, &o);
-	}
+	if ((rc = cli_open_store(&st)) != 0)
+		goto done;
+	error = mvms_pull(&r, st, spec, dir, &o);
 	cli_progress_end(&prog);
 	if (error < 0) {
 		rc = cli_fail(error);

@@ -66,17 +66,9 @@ int cmd_push(int argc, char **argv)
 	cli_progress_init(&prog, "push");
 	o.progress = cli_progress_cb;
 	o.payload = &prog;
-	if (cli.remote) {
-		mvms_remote *rem = NULL;
-		if ((rc = cli_open_remote(&rem)) != 0)
-			goto done;
-		error = mvms_remote_push(&r, rem, argv[optind], argv[optind + 1], &o);
-		mvms_remote_free(rem);
-	} else {
-		if ((rc = cli_open_store(&st)) != 0)
-			goto done;
-		error = mvms_push(&r, st, argv[optind], argv[optind + 1], &o);
-	}
+	if ((rc = cli_open_store(&st)) != 0)
+		goto done;
+	error = mvms_push(&r, st, argv[optind], argv[optind + 1], &o);
 	cli_progress_end(&prog);
 	if (error < 0) {
 		rc = cli_fail(error);

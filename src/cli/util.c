@@ -35,39 +35,11 @@ const char *cli_store_dir(void)
 
 int cli_open_store(mvms_store **out)
 {
-	int error = mvms_store_open(out, cli_store_dir(), 1);
+	/* With --remote the same handle runs every operation on the server. */
+	int error = cli.remote ? mvms_store_connect(out, cli.remote, cli.token, NULL)
+			       : mvms_store_open(out, cli_store_dir(), 1);
 
 	return error < 0 ? cli_fail(error) : 0;
-}
-
-int cli_open_remote(mvms_remote **out)
-{
-	int error = mvms_remote_open(out, cli.remote, cli.token, NULL);
-
-	return error < 0 ? cli_fail(error) : 0;
-}
-
-int cli_remote_get_json(cJSON **out, mvms_remote *rem, const char *path)
-{
-	char *body = NULL;
-	size_t len = 0;
-	int error;
-
-	*out = NULL;
-	if ((error = mvms_remote_get(&body, &len, rem, path)) < 0)
-		return cli_fail(error);
-	if (mvms_json_has_nul(body, len)) {
-		free(body);
-		fprintf(stderr, "mvms-store: the server's reply has a NUL (\\u0000) in a string\n");
-		return EXIT_ERROR;
-	}
-	*out = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!*out) {
-		fprintf(stderr, "mvms-store: the server's reply is not JSON\n");
-		return EXIT_ERROR;
-	}
-	return 0;
 }
 
 int cli_fail(int code)

@@ -381,3 +381,61 @@ cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
 	}
 	return o;
 }
+
+cJSON *view_file_list(const mvms_file_info *files, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", files[i].path ? files[i].path : "");
+		cJSON_AddNumberToObject(o, "size", (double)files[i].size);
+		cJSON_AddStringToObject(o, "id", files[i].id);
+		cJSON_AddNumberToObject(o, "mode", files[i].mode);
+		cJSON_AddStringToObject(o, "format", files[i].format ? files[i].format : "");
+		cJSON_AddNumberToObject(o, "chunks", (double)files[i].chunks);
+		cJSON_AddNumberToObject(o, "tensors", (double)files[i].tensor_count);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+cJSON *view_merge_conflicts(const mvms_merge_result *r)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; r && i < r->conflict_count; i++) {
+		const mvms_merge_conflict *c = &r->conflicts[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", c->path);
+		if (c->tensor)
+			cJSON_AddStringToObject(o, "tensor", c->tensor);
+		else
+			cJSON_AddNullToObject(o, "tensor");
+		cJSON_AddStringToObject(o, "kind", c->kind);
+		cJSON_AddStringToObject(o, "base", c->base_id);
+		cJSON_AddStringToObject(o, "ours", c->ours_id);
+		cJSON_AddStringToObject(o, "theirs", c->theirs_id);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *source,
+		  const char *into)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "model", model);
+	cJSON_AddStringToObject(doc, "into", into ? into : "main");
+	cJSON_AddStringToObject(doc, "source", source);
+	cJSON_AddStringToObject(doc, "result", r->up_to_date ? "up-to-date"
+					       : r->fast_forward ? "fast-forward" : "merged");
+	cJSON_AddNumberToObject(doc, "version", (double)r->number);
+	cJSON_AddStringToObject(doc, "id", r->id);
+	cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
+	cJSON_AddItemToObject(doc, "conflicts", view_merge_conflicts(r));
+	return doc;
+}

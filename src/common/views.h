@@ -29,5 +29,12 @@ cJSON *view_deployment(const mvms_deployment *d);
  * null when none is recorded) and mtime_ns; with @with_tensors, "tensors" too. */
 cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
 		 const mvms_tensor_summary *t, size_t nt, int with_tensors);
+/* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
+cJSON *view_file_list(const mvms_file_info *files, size_t n);
+/* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts
+ * of one that did not. */
+cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *source,
+		  const char *into);
+cJSON *view_merge_conflicts(const mvms_merge_result *r);
 
 #endif

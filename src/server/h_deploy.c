@@ -391,6 +391,12 @@ static int change_body(srv_req *r, cJSON *doc, mvms_deploy_options *o)
 		o->endpoint = x->valuestring;
 	}
 	o->author = "api";
+	if ((x = cJSON_GetObjectItemCaseSensitive(doc, "author"))) {
+		/* Who asked, as the client names them (as git takes a commit's author). */
+		if (!cJSON_IsString(x) || !*x->valuestring)
+			return srv_reply_error(r, 400, "bad_field", "author must be a non-empty string") - 1;
+		o->author = x->valuestring;
+	}
 	return 0;
 }
 

@@ -280,9 +280,9 @@ int srv_version_get(srv_req *r)
 {
 	mvms_version_info *v = NULL;
 	mvms_file_info *files = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	char *spec;
-	cJSON *doc, *arr;
+	cJSON *doc;
 	int error;
 
 	if (!(spec = path_spec(r)))
@@ -294,18 +294,7 @@ int srv_version_get(srv_req *r)
 	 * "file_list", the manifest. Parents of uncovered models are stubs. */
 	srv_authz_redact_version(r, v);
 	doc = view_version(v);
-	arr = cJSON_AddArrayToObject(doc, "file_list");
-	for (i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", nz(files[i].path));
-		cJSON_AddNumberToObject(o, "size", (double)files[i].size);
-		cJSON_AddStringToObject(o, "id", files[i].id);
-		cJSON_AddNumberToObject(o, "mode", files[i].mode);
-		cJSON_AddStringToObject(o, "format", nz(files[i].format));
-		cJSON_AddNumberToObject(o, "chunks", (double)files[i].chunks);
-		cJSON_AddNumberToObject(o, "tensors", (double)files[i].tensor_count);
-		cJSON_AddItemToArray(arr, o);
-	}
+	cJSON_AddItemToObject(doc, "file_list", view_file_list(files, n));
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Mvms-Version-Id", v->id);
 	srv_reply_json(r, 200, doc);
 done:

@@ -45,6 +45,7 @@ static const srv_route routes[] = {
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/diff", srv_diff, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/merge-base", srv_merge_base, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/merge", srv_merge, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/branches", srv_branches_list, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_POST, "/v1/models/{m}/branches", srv_branch_create, SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_DELETE, "/v1/models/{m}/branches/{name}", srv_branch_delete,

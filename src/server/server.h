@@ -175,6 +175,7 @@ int srv_branch_create(srv_req *r);
 int srv_branch_delete(srv_req *r);
 int srv_tags_list(srv_req *r);
 int srv_tag_create(srv_req *r);
+int srv_merge(srv_req *r);             /* h_merge.c */
 
 /* h_sync.c: the push and pull protocol and one-request uploads */
 int srv_store_info(srv_req *r);

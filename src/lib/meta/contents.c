@@ -30,6 +30,21 @@ int mvms_contents__row(int64_t *out, mvms_store *st, const mvms_oid *id)
 	return error;
 }
 
+int mvms_contents__size(uint64_t *out, mvms_store *st, const mvms_oid *id)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT size FROM contents WHERE oid = ?");
+	int error;
+
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, id);
+	error = mvms_db_step_row(st->db, s, "look up content");
+	if (error == 1)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return error == 1 ? 0 : error == 0 ? MVMS_ENOTFOUND : error;
+}
+
 int mvms_contents__add(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
 		       const mvms_chunk_ref *chunks, size_t nchunks, const mvms_safetensors *sf,
 		       const mvms_oid *tensor_ids)

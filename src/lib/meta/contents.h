@@ -12,6 +12,8 @@ struct mvms_safetensors;
 
 /* The row of content @id; MVMS_ENOTFOUND (no message) when there is none. */
 int mvms_contents__row(int64_t *out, mvms_store *st, const mvms_oid *id);
+/* The size of content @id; MVMS_ENOTFOUND (no message) when there is none. */
+int mvms_contents__size(uint64_t *out, mvms_store *st, const mvms_oid *id);
 /* Adds a file content (its chunk list and tensors) unless it exists; *out is its row.
  * MVMS_ECONFLICT when one of its chunks is in no pack any more (a gc removed it). Run it
  * in the caller's write transaction. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include "store_int.h"
 #include "mvms/gc.h"
+#include "transport.h"
 
 #define LEASE_TTL_DEFAULT 600
 
@@ -74,6 +75,7 @@ done:
 
 int mvms_lease_create(char *id_out, int64_t *expires_at, mvms_store *st, const char *holder)
 {
+	MVMS_LOCAL_ONLY(st, "lease_create");
 	static const char q[] =
 		"INSERT INTO leases(id, holder, started_at, expires_at) VALUES (?2, ?3, ?4, ?1)";
 	char id[MVMS_LEASE_ID_HEXSZ + 1];
@@ -92,6 +94,7 @@ int mvms_lease_create(char *id_out, int64_t *expires_at, mvms_store *st, const c
 
 int mvms_lease_renew(int64_t *expires_at, mvms_store *st, const char *id)
 {
+	MVMS_LOCAL_ONLY(st, "lease_renew");
 	static const char q[] = "UPDATE leases SET expires_at = ?1 WHERE id = ?2";
 	int64_t exp = (int64_t)time(NULL) + mvms_lease_ttl();
 	int error, changed;
@@ -112,6 +115,7 @@ int mvms_lease_renew(int64_t *expires_at, mvms_store *st, const char *id)
 
 int mvms_lease_release(mvms_store *st, const char *id)
 {
+	MVMS_LOCAL_ONLY(st, "lease_release");
 	int changed;
 
 	if (!id_ok(id))
@@ -121,6 +125,7 @@ int mvms_lease_release(mvms_store *st, const char *id)
 
 int mvms_store_use_lease(mvms_store *st, const char *id)
 {
+	MVMS_LOCAL_ONLY(st, "store_use_lease");
 	if (!id || !*id) {
 		st->lease[0] = '\0';
 		return 0;

@@ -199,3 +199,18 @@ int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id)
 	sqlite3_reset(s);
 	return error == 1 ? 0 : error == 0 ? MVMS_ENOTFOUND : error;
 }
+
+int mvms_packs__chunk_len(uint64_t *out, mvms_store *st, const mvms_oid *id)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT raw_len FROM chunks WHERE oid = ?");
+	int error;
+
+	if (!s)
+		return MVMS_ERROR;
+	mvms_db_bind_oid(s, 1, id);
+	error = step_row(st->db, s, "look up chunk");
+	if (error == 1)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return error == 1 ? 0 : error == 0 ? MVMS_ENOTFOUND : error;
+}

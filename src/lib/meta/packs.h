@@ -20,5 +20,7 @@ int mvms_packs__commit(uint64_t *size_out, mvms_store *st, mvms_pack_writer *w);
 int mvms_packs__missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n);
 /* The chunk's row id; MVMS_ENOTFOUND (no message) when no pack holds it. */
 int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id);
+/* The raw length of stored chunk @id; MVMS_ENOTFOUND (no message) when it is not stored. */
+int mvms_packs__chunk_len(uint64_t *out, mvms_store *st, const mvms_oid *id);
 
 #endif

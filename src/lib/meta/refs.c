@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "store_int.h"
+#include "transport.h"
 
 /* Shorter hex strings are names, never id prefixes (so "abc" or "123" stay usable). */
 #define PREFIX_MIN 4
@@ -293,10 +294,30 @@ done:
 	return error;
 }
 
+int mvms_refs__split_spec(char **model, const char **ref, const char *spec)
+{
+	const char *at = strchr(spec, '@');
+	int error = 0;
+
+	*model = at ? strndup(spec, (size_t)(at - spec)) : strdup(spec);
+	MVMS_CHECK_ALLOC(*model, error);
+	*ref = at ? at + 1 : "latest";
+	if (!**ref) {
+		error = mvms_error_set(MVMS_EINVALID, "'%s': empty ref after '@'", spec);
+		goto done;
+	}
+	error = mvms_model_name_check(*model);
+done:
+	if (error < 0) {
+		free(*model);
+		*model = NULL;
+	}
+	return error;
+}
+
 int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_store *st,
 			   const char *spec)
 {
-	const char *at = strchr(spec, '@');
 	char *model = NULL;
 	const char *ref;
 	int64_t model_id = 0, row = 0;
@@ -304,14 +325,7 @@ int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_
 
 	if (info_out)
 		*info_out = NULL;
-	model = at ? strndup(spec, (size_t)(at - spec)) : strdup(spec);
-	MVMS_CHECK_ALLOC(model, error);
-	ref = at ? at + 1 : "latest";
-	if (!*ref) {
-		error = mvms_error_set(MVMS_EINVALID, "'%s': empty ref after '@'", spec);
-		goto done;
-	}
-	MVMS_TRY(mvms_model_name_check(model));
+	MVMS_TRY(mvms_refs__split_spec(&model, &ref, spec));
 	MVMS_TRY(mvms_store__model_id(&model_id, st, model));
 	error = resolve_ref(&row, st, model_id, model, ref);
 	if (error == MVMS_ENOTFOUND) {
@@ -336,6 +350,7 @@ done:
 
 int mvms_version_resolve(mvms_version_info **out, mvms_store *st, const char *spec)
 {
+	MVMS_TRANSPORT_CALL(st, version_resolve, (out, st, spec));
 	return mvms_refs__resolve_row(NULL, out, st, spec);
 }
 
@@ -389,6 +404,7 @@ static int ref_insert(mvms_store *st, const char *sql, int64_t model_id, const c
 
 int mvms_tag_create(mvms_store *st, const char *spec, const char *name)
 {
+	MVMS_TRANSPORT_CALL(st, tag_create, (st, spec, name));
 	int64_t row, model_id;
 	int error = 0;
 
@@ -406,6 +422,7 @@ done:
 
 int mvms_branch_create(mvms_store *st, const char *model, const char *name, const char *spec)
 {
+	MVMS_TRANSPORT_CALL(st, branch_create, (st, model, name, spec));
 	int64_t row, model_id, spec_model;
 	int error = 0;
 
@@ -434,6 +451,7 @@ done:
 
 int mvms_branch_delete(mvms_store *st, const char *model, const char *name)
 {
+	MVMS_TRANSPORT_CALL(st, branch_delete, (st, model, name));
 	sqlite3_stmt *s;
 	int64_t model_id;
 	int error = 0;
@@ -501,6 +519,7 @@ done:
 
 int mvms_tag_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model)
 {
+	MVMS_TRANSPORT_CALL(st, tag_list, (out, count, st, model));
 	return ref_list(out, count, st, model,
 			"SELECT t.name, v.number, v.oid, t.created_at FROM tags t "
 			"JOIN versions v ON v.id = t.version_id WHERE t.model_id = ? ORDER BY t.name");
@@ -508,6 +527,7 @@ int mvms_tag_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char
 
 int mvms_branch_list(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model)
 {
+	MVMS_TRANSPORT_CALL(st, branch_list, (out, count, st, model));
 	return ref_list(out, count, st, model,
 			"SELECT b.name, v.number, v.oid, b.updated_at FROM branches b "
 			"JOIN versions v ON v.id = b.version_id WHERE b.model_id = ? ORDER BY b.name");

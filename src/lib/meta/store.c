@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
+#include "transport.h"
 #include "s3.h"
 
 static int mkdir_p(const char *path)
@@ -303,6 +304,10 @@ void mvms_store_free(mvms_store *st)
 {
 	if (!st)
 		return;
+	if (st->tp) {
+		st->tp->close(st); /* the transport owns what a remote handle holds */
+		return;
+	}
 	mvms_dag__cache_free(st->dag);
 	mvms_backend_free(st->be);
 	mvms_db_free(st->db);
@@ -327,7 +332,13 @@ void mvms_store_get_info(mvms_store_info *out, mvms_store *st)
 	out->chunk_max = st->chunker.max_size;
 	out->level = st->level;
 	out->pack_size = st->pack_size;
-	out->schema_level = mvms_db_level(st->db);
+	out->schema_level = st->db ? mvms_db_level(st->db) : 0; /* a remote handle: none here */
+}
+
+int mvms_transport__unsupported(const mvms_store *st, const char *what)
+{
+	return mvms_error_set(MVMS_ENOTSUPPORTED, "%s does not run over %s (%s)", what,
+			      st->tp->name, st->path);
 }
 
 const char *mvms_store__default_author(void)
@@ -447,6 +458,7 @@ int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id)
 
 int mvms_model_register(mvms_store *st, const char *name, const char *description)
 {
+	MVMS_TRANSPORT_CALL(st, model_register, (st, name, description));
 	return mvms_store__model_create(NULL, st, name, NULL, description);
 }
 
@@ -466,6 +478,7 @@ static int model_from_row(mvms_model_info *m, sqlite3_stmt *s)
 
 int mvms_model_get(mvms_model_info **out, mvms_store *st, const char *name)
 {
+	MVMS_TRANSPORT_CALL(st, model_get, (out, st, name));
 	static const char sql[] =
 		"SELECT m.name, m.uid, m.description, m.created_at, "
 		"(SELECT count(*) FROM versions v WHERE v.model_id = m.id) FROM models m "
@@ -500,6 +513,7 @@ done:
 
 int mvms_model_list(mvms_model_info **out, size_t *count, mvms_store *st)
 {
+	MVMS_TRANSPORT_CALL(st, model_list, (out, count, st));
 	static const char sql[] =
 		"SELECT m.name, m.uid, m.description, m.created_at, "
 		"(SELECT count(*) FROM versions v WHERE v.model_id = m.id) FROM models m "
@@ -584,6 +598,7 @@ static int scalar_u64(uint64_t *out, mvms_store *st, const char *sql)
 
 int mvms_store_stats(mvms_stats *out, mvms_store *st)
 {
+	MVMS_TRANSPORT_CALL(st, stats, (out, st));
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -26,6 +26,10 @@ struct mvms_store {
 	unsigned dag_queries;        /* DAG questions asked so far on this handle */
 	char lease[33];              /* the lease this handle's writes run under ("": none) */
 	double lease_renewed;        /* mvms_now() of its last renewal */
+	/* A handle opened by URL (mvms_store_connect): every operation goes through this table
+	 * to @remote, and db and be are NULL (meta/transport.h). NULL for a local store. */
+	const struct mvms_transport *tp;
+	struct mvms_remote *remote;
 	/* Tests only: runs right before a commit's transaction (to put a gc there). */
 	void (*before_commit)(mvms_store *st, void *arg);
 	void *before_commit_arg;
@@ -67,7 +71,12 @@ void mvms_store__new_uid(char *out);
 int mvms_store__model_uid(char *uid_out, mvms_store *st, int64_t model_id);
 /* The versions row of full version id @id (64 hex); MVMS_ENOTFOUND when absent. */
 int mvms_version__row(int64_t *out, mvms_store *st, const char *id);
+/* 1 when versions row @row exists, 0 when not, or the database's error. */
+int mvms_version__row_exists(mvms_store *st, int64_t row);
 
+/* Splits MODEL@REF into its model (*model, free()) and ref (in @spec, or "latest" when there
+ * is no '@'), checking the model name; MVMS_EINVALID for an empty ref. */
+int mvms_refs__split_spec(char **model, const char **ref, const char *spec);
 /* Resolves a spec to a versions row id (and fills info when info_out is not NULL). */
 int mvms_refs__resolve_row(int64_t *row_out, mvms_version_info **info_out, mvms_store *st,
 			   const char *spec);

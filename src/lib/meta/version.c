@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "store_int.h"
+#include "transport.h"
 
 static int strv_push(char ***v, size_t *n, const char *s)
 {
@@ -213,6 +214,7 @@ done:
 int mvms_version_log(mvms_version_info ***out, size_t *count, mvms_store *st,
 		     const char *model, const char *branch)
 {
+	MVMS_TRANSPORT_CALL(st, version_log, (out, count, st, model, branch));
 	static const char q_all[] =
 		"SELECT id FROM versions WHERE model_id = ? ORDER BY number DESC";
 	/* Everything reachable from the head, across models (a fine-tune shows its base). */
@@ -275,9 +277,23 @@ int mvms_version__row(int64_t *out, mvms_store *st, const char *id)
 	return 0;
 }
 
+int mvms_version__row_exists(mvms_store *st, int64_t row)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT 1 FROM versions WHERE id = ?");
+	int rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	rc = mvms_db_step_row(st->db, s, "look up a version");
+	sqlite3_reset(s);
+	return rc;
+}
+
 int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 		       const mvms_version_info *v)
 {
+	MVMS_TRANSPORT_CALL(st, version_files, (out, count, st, v));
 	static const char q[] =
 		"SELECT f.path, f.mode, c.size, c.oid, c.format, c.chunk_count, "
 		"(SELECT count(*) FROM tensors t WHERE t.content_id = c.id) "

@@ -11,10 +11,12 @@
 #include "mvms/token.h"
 #include "store_int.h"
 #include "reach.h"
+#include "transport.h"
 
 int mvms_token_covers_objects(unsigned char *covered, mvms_store *st, const char *glob,
 			      const char *kind, const mvms_oid *ids, size_t n)
 {
+	MVMS_LOCAL_ONLY(st, "token_covers_objects");
 	enum mvms_reach_kind k;
 	int64_t *models = NULL;
 	size_t nmodels = 0, i;

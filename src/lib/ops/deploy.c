@@ -12,6 +12,7 @@
 #include "store_int.h"
 #include "mvms/deploy.h"
 #include "deployments.h"
+#include "transport.h"
 
 #define WEIGHT_MAX 1000000
 
@@ -41,7 +42,17 @@ static int endpoint_check(const char *url)
 
 int mvms_deploy_revision(int64_t *out, mvms_store *st, const char *model, const char *env)
 {
-	return mvms_deployments_current_named(out, st->db, model, env);
+	mvms_deployment *d = NULL;
+	int error;
+
+	if (!st->tp)
+		return mvms_deployments_current_named(out, st->db, model, env);
+	/* A remote store: the revision is what the deployment says (0: never deployed). */
+	*out = 0;
+	if ((error = mvms_deploy_get(&d, st, model, env)) == 0)
+		*out = d->revision;
+	mvms_deployment_free(d);
+	return error;
 }
 
 static int load_state(mvms_deployment **out, mvms_store *st, int64_t model_id, const char *model,
@@ -295,18 +306,21 @@ done:
 int mvms_deploy(mvms_deployment **out, mvms_store *st, const char *spec, const char *env,
 		const mvms_deploy_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, deploy, (out, st, spec, env, opts));
 	return change(out, st, CHANGE_DEPLOY, spec, NULL, env, 0, opts);
 }
 
 int mvms_deploy_remove(mvms_deployment **out, mvms_store *st, const char *spec, const char *env,
 		       const mvms_deploy_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, deploy_remove, (out, st, spec, env, opts));
 	return change(out, st, CHANGE_REMOVE, spec, NULL, env, 0, opts);
 }
 
 int mvms_deploy_rollback(mvms_deployment **out, mvms_store *st, const char *model,
 			 const char *env, int64_t to, const mvms_deploy_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, deploy_rollback, (out, st, model, env, to, opts));
 	if (to < 0)
 		return mvms_error_set(MVMS_EINVALID, "rollback: bad revision %lld", (long long)to);
 	return change(out, st, CHANGE_ROLLBACK, NULL, model, env, to, opts);
@@ -314,6 +328,7 @@ int mvms_deploy_rollback(mvms_deployment **out, mvms_store *st, const char *mode
 
 int mvms_deploy_get(mvms_deployment **out, mvms_store *st, const char *model, const char *env)
 {
+	MVMS_TRANSPORT_CALL(st, deploy_get, (out, st, model, env));
 	int64_t model_id, cur;
 	int error = 0;
 
@@ -359,12 +374,14 @@ done:
 
 int mvms_deploy_list(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model)
 {
+	MVMS_TRANSPORT_CALL(st, deploy_list, (out, count, st, model));
 	return load_many(out, count, st, model, NULL);
 }
 
 int mvms_deploy_history(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model,
 			const char *env)
 {
+	MVMS_TRANSPORT_CALL(st, deploy_history, (out, count, st, model, env));
 	int error = mvms_deploy_env_check(env);
 
 	return error < 0 ? error : load_many(out, count, st, model, env);

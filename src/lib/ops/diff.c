@@ -11,6 +11,7 @@
 #include "mvms/dag.h"
 #include "dag_int.h"
 #include "dagq.h"
+#include "transport.h"
 
 /* A set of chunk row ids. */
 typedef struct id_set {
@@ -234,6 +235,7 @@ static int diff_meta(mvms_diff *d)
 
 int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b, unsigned flags)
 {
+	MVMS_TRANSPORT_CALL(st, diff_get, (out, st, a, b, flags));
 	mvms_diff *d = NULL;
 	mvms_vfile *fa = NULL, *fb = NULL;
 	size_t na = 0, nb = 0, i, j, k;

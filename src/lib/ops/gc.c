@@ -10,9 +10,11 @@
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "gcrows.h"
+#include "transport.h"
 
 int mvms_version_delete(mvms_store *st, const char *spec)
 {
+	MVMS_TRANSPORT_CALL(st, version_delete, (st, spec));
 	mvms_version_info *v = NULL;
 	char what[256];
 	int64_t row, n;

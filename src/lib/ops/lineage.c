@@ -11,6 +11,7 @@
 #include "mvms/dag.h"
 #include "dag_int.h"
 #include "dagq.h"
+#include "transport.h"
 
 /* int64 row id -> node index, open addressing. */
 typedef struct row_map {
@@ -264,6 +265,7 @@ done:
 int mvms_lineage_get(mvms_lineage **out, mvms_store *st, const char *spec, int direction,
 		     int depth)
 {
+	MVMS_TRANSPORT_CALL(st, lineage_get, (out, st, spec, direction, depth));
 	mvms_dagcache *dc;
 	walk w;
 	int64_t row;
@@ -625,6 +627,7 @@ done:
 int mvms_merge_base(mvms_version_info ***out, size_t *count, mvms_store *st, const char *a,
 		    const char *b)
 {
+	MVMS_TRANSPORT_CALL(st, merge_base, (out, count, st, a, b));
 	int64_t ra, rb, *rows = NULL;
 	size_t n = 0;
 	int error = 0;

@@ -19,6 +19,7 @@
 #include "dag_int.h"
 #include "mvms/dag.h"
 #include "safetensors.h"
+#include "transport.h"
 
 typedef struct merge_ctx {
 	mvms_store *st;
@@ -562,6 +563,7 @@ static int fast_forward(mvms_store *st, int64_t model_id, const char *branch, in
 int mvms_merge(mvms_merge_result **out, mvms_store *st, const char *model, const char *source,
 	       const mvms_merge_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, merge, (out, st, model, source, opts));
 	mvms_merge_options defaults = MVMS_MERGE_OPTIONS_INIT;
 	merge_ctx c;
 	mvms_merge_result *res = NULL;

@@ -22,6 +22,7 @@
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "gcrows.h"
+#include "transport.h"
 
 /* Objects re-checked and removed per hold of the write lock: pushes wait at most this many
  * stats and removes (a few seconds on S3). */
@@ -586,6 +587,7 @@ done:
 
 int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, gc, (out, st, opts));
 	sweep w;
 	size_t i, n;
 	int error = 0;

@@ -13,6 +13,7 @@
 #include "mvms/token.h"
 #include "store_int.h"
 #include "tokens.h"
+#include "transport.h"
 
 #define TOKEN_PREFIX "mvms_"
 #define TOKEN_PREFIX_LEN 5
@@ -123,6 +124,7 @@ done:
 int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *st, int scope,
 		      const char *models, int64_t expires_at, const char *description)
 {
+	MVMS_TRANSPORT_CALL(st, token_create, (token_out, info_out, st, scope, models, expires_at, description));
 	unsigned char raw_id[ID_BYTES], secret[SECRET_BYTES], hash[HASH_BYTES];
 	char id[ID_HEX + 1], b64[SECRET_B64 + 1];
 	mvms_token_info *info = NULL, row;
@@ -201,6 +203,7 @@ done:
 
 int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token)
 {
+	MVMS_LOCAL_ONLY(st, "token_verify");
 	unsigned char secret[SECRET_BYTES], want[HASH_BYTES], got[HASH_BYTES];
 	char id[ID_HEX + 1], tbuf[32];
 	mvms_token_info *t = NULL;
@@ -259,6 +262,7 @@ int mvms_token_allows_model(const mvms_token_info *t, const char *model)
 
 int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st)
 {
+	MVMS_TRANSPORT_CALL(st, token_list, (out, count, st));
 	if (out)
 		*out = NULL;
 	if (count)
@@ -270,6 +274,7 @@ int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st)
 
 int mvms_token_revoke(mvms_store *st, const char *id)
 {
+	MVMS_TRANSPORT_CALL(st, token_revoke, (st, id));
 	int error = 0, found;
 
 	if (!st || !id || strlen(id) != ID_HEX || !is_lower_hex(id, ID_HEX)) {

@@ -19,6 +19,7 @@
 #include "mvms/sync.h"
 #include "inventory.h"
 #include "reach.h"
+#include "transport.h"
 
 #define RANGE_MAX (8u * 1024 * 1024)
 
@@ -408,6 +409,7 @@ int mvms_store_verify(mvms_verify_result *out, mvms_store *st, mvms_verify_cb cb
 
 int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_verify_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, verify, (out, st, opts));
 	verify_ctx c;
 	int64_t *rows = NULL;
 	mvms_oid *pids = NULL;

@@ -35,8 +35,11 @@ int mvms_http__error(mvms_remote *r, long status, const mvms_buf *body, const ch
 		code = status == 404 ? MVMS_ENOTFOUND : status == 409 ? MVMS_ECONFLICT
 		     : (status == 401 || status == 403) ? MVMS_EAUTH
 		     : (status >= 400 && status < 500) ? MVMS_EINVALID : MVMS_ERROR;
-	rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
-			    cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+	if (r->plain_errors && cJSON_IsString(msg) && *msg->valuestring)
+		rc = mvms_error_set(code, "%s", msg->valuestring);
+	else
+		rc = mvms_error_set(code, "remote: %s: HTTP %ld: %s", what, status,
+				    cJSON_IsString(msg) ? msg->valuestring : "(no message)");
 
 	snprintf(r->last_code, sizeof(r->last_code), "%s", cJSON_IsString(c) ? c->valuestring : "");
 

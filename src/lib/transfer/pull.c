@@ -23,6 +23,7 @@
 #include "mvms/sync.h"
 #include "pull_int.h"
 #include "locate.h"
+#include "transport.h"
 
 /* One range read covers consecutive records of one pack up to this many bytes. */
 #define RANGE_MAX (8u * 1024 * 1024)
@@ -643,6 +644,7 @@ done:
 int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const char *dir,
 	      const mvms_pull_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, pull, (out, st, spec, dir, opts));
 	mvms_pull_options defaults = MVMS_PULL_OPTIONS_INIT;
 	mvms_version_info *v = NULL;
 	mvms_file_info *files = NULL;

@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "packs.h"
 #include "tree.h"
+#include "transport.h"
 
 /* Read, cut, hash and compress 2 MiB at a time: the bytes stay in the CPU cache from read()
  * to hashing and compression (16 MiB batches were slower and used 3x the memory). */
@@ -564,6 +565,7 @@ done:
 int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const char *path,
 	      const mvms_push_options *opts)
 {
+	MVMS_TRANSPORT_CALL(st, push, (out, st, model, path, opts));
 	char holder[300];
 	int error, leased = 0;
 

@@ -11,6 +11,8 @@
 #include "hash.h"
 #include "manifest.h"
 #include "mvms/sync.h"
+#include "contents.h"
+#include "packs.h"
 
 #define FILEMAP_HDR 32
 #define FILEMAP_ENTRY 40
@@ -91,7 +93,6 @@ done:
 
 static int check_parents(mvms_store *st, const int64_t *parents, size_t n)
 {
-	sqlite3_stmt *s;
 	size_t i, j;
 	int rc;
 
@@ -100,16 +101,11 @@ static int check_parents(mvms_store *st, const int64_t *parents, size_t n)
 			if (parents[j] == parents[i])
 				return mvms_error_set(MVMS_EINVALID, "commit: parent %zu is also parent %zu",
 						      i + 1, j + 1);
-		if (!(s = mvms_db_stmt(st->db, "SELECT 1 FROM versions WHERE id = ?")))
-			return MVMS_ERROR;
-		sqlite3_bind_int64(s, 1, parents[i]);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc == SQLITE_DONE)
+		if ((rc = mvms_version__row_exists(st, parents[i])) < 0)
+			return rc;
+		if (rc == 0)
 			return mvms_error_set(MVMS_EINVALID, "commit: parent %zu is not a version in this "
 					      "store (deleted meanwhile?)", i + 1);
-		if (rc != SQLITE_ROW)
-			return mvms_db_error(st->db, rc, "look up parent");
 	}
 	return 0;
 }
@@ -120,7 +116,6 @@ static int check_chunks(mvms_store *st, const mvms_commit_file *f, const mvms_ch
 			size_t n)
 {
 	char hex[MVMS_OID_HEXSZ + 1];
-	sqlite3_stmt *s;
 	uint64_t total = 0;
 	mvms_hasher h;
 	mvms_oid got;
@@ -141,32 +136,23 @@ static int check_chunks(mvms_store *st, const mvms_commit_file *f, const mvms_ch
 				      "bytes, but its declared size is %llu", f->path,
 				      (unsigned long long)total, (unsigned long long)f->size);
 	for (i = 0; i < n; i++) {
-		if (!(s = mvms_db_stmt(st->db, "SELECT raw_len FROM chunks WHERE oid = ?")))
-			return MVMS_ERROR;
-		mvms_db_bind_oid(s, 1, &refs[i].id);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(s, 0) == refs[i].len) {
-			sqlite3_reset(s);
+		uint64_t len = 0;
+		if ((rc = mvms_packs__chunk_len(&len, st, &refs[i].id)) == 0 && len == refs[i].len)
 			continue;
-		}
 		mvms_oid_fmt(hex, &refs[i].id);
-		if (rc == SQLITE_ROW) {
-			rc = mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %zu (%s) is %lld "
-					    "bytes, but its chunk list says %u", f->path, i, hex,
-					    (long long)sqlite3_column_int64(s, 0), refs[i].len);
-		} else if (rc == SQLITE_DONE && st->lease[0]) {
+		if (rc == 0)
+			return mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %zu (%s) is %llu "
+					      "bytes, but its chunk list says %u", f->path, i, hex,
+					      (unsigned long long)len, refs[i].len);
+		if (rc == MVMS_ENOTFOUND && st->lease[0])
 			/* The writer found it stored, under a lease: a gc took its unused pack
 			 * since (docs/formats.md, "Garbage collection and leases"). */
-			rc = mvms_error_set(MVMS_ECONFLICT, "commit: file '%s': chunk %s is not stored "
-					    "here any more (a gc removed it meanwhile); nothing was "
-					    "committed: push again", f->path, hex);
-		} else if (rc == SQLITE_DONE) {
-			rc = mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %s is not stored "
-					    "here: upload its pack before committing", f->path, hex);
-		} else {
-			rc = mvms_db_error(st->db, rc, "look up chunk");
-		}
-		sqlite3_reset(s);
+			return mvms_error_set(MVMS_ECONFLICT, "commit: file '%s': chunk %s is not stored "
+					      "here any more (a gc removed it meanwhile); nothing was "
+					      "committed: push again", f->path, hex);
+		if (rc == MVMS_ENOTFOUND)
+			return mvms_error_set(MVMS_EINVALID, "commit: file '%s': chunk %s is not stored "
+					      "here: upload its pack before committing", f->path, hex);
 		return rc;
 	}
 	return 0;
@@ -206,18 +192,11 @@ done:
 /* A content the store has: its row must exist and have the declared size. */
 static int check_stored(mvms_store *st, const mvms_commit_file *f)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT size FROM contents WHERE oid = ?");
 	char hex[MVMS_OID_HEXSZ + 1];
-	uint64_t size;
-	int rc;
+	uint64_t size = 0;
+	int rc = mvms_contents__size(&size, st, &f->id);
 
-	if (!s)
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, &f->id);
-	rc = sqlite3_step(s);
-	size = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE) {
+	if (rc == MVMS_ENOTFOUND) {
 		mvms_oid_fmt(hex, &f->id);
 		if (st->lease[0])
 			return mvms_error_set(MVMS_ECONFLICT, "commit: file '%s': content %s is not "
@@ -226,8 +205,8 @@ static int check_stored(mvms_store *st, const mvms_commit_file *f)
 		return mvms_error_set(MVMS_EINVALID, "commit: file '%s': content %s is not here and its "
 				      "chunk list was not sent", f->path, hex);
 	}
-	if (rc != SQLITE_ROW)
-		return mvms_db_error(st->db, rc, "look up content");
+	if (rc < 0)
+		return rc;
 	if (size != f->size)
 		return mvms_error_set(MVMS_EINVALID, "commit: file '%s': its declared size is %llu "
 				      "bytes, but its content holds %llu", f->path,
@@ -279,8 +258,8 @@ int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model
 			   const char *branch, const int64_t *parents, const mvms_oid *fm_ids,
 			   const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
 {
-	sqlite3_stmt *s;
 	mvms_commit_plan plan;
+	int64_t row;
 	mvms_commit_file *cf = calloc(m->file_count + 1, sizeof(*cf));
 	size_t i, j;
 	int error = 0, rc;
@@ -292,18 +271,12 @@ int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model
 		cf[i].size = m->files[i].size;
 		cf[i].id = m->files[i].id;
 		cf[i].source = MVMS_COMMIT_STORED;
-		if (!(s = mvms_db_stmt(st->db, "SELECT 1 FROM contents WHERE oid = ?"))) {
-			error = MVMS_ERROR;
+		rc = mvms_contents__row(&row, st, &m->files[i].id);
+		if (rc < 0 && rc != MVMS_ENOTFOUND) {
+			error = rc;
 			goto done;
 		}
-		mvms_db_bind_oid(s, 1, &m->files[i].id);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			error = mvms_db_error(st->db, rc, "look up content");
-			goto done;
-		}
-		for (j = 0; rc == SQLITE_DONE && j < nfilemaps; j++)
+		for (j = 0; rc == MVMS_ENOTFOUND && j < nfilemaps; j++)
 			if (mvms_oid_cmp(&fm_ids[j], &m->files[i].id) == 0) {
 				cf[i].source = MVMS_COMMIT_FILEMAP;
 				cf[i].filemap = filemaps[j];
