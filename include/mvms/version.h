@@ -90,6 +90,32 @@ int mvms_file_tensors(mvms_tensor_summary **out, size_t *count, mvms_store *st,
 		      const char *file_id);
 void mvms_tensor_list_free(mvms_tensor_summary *list, size_t count);
 
+/* One file of a listing (ls): what mvms_version_files says, its recorded modification time
+ * and, when asked for, its tensors. */
+typedef struct mvms_file_entry {
+	mvms_file_info info;
+	int64_t mtime;            /* unix seconds; 0, 0: none recorded */
+	uint32_t mtime_ns;
+	size_t ntensors;
+	mvms_tensor_summary *tensors;
+} mvms_file_entry;
+
+typedef struct mvms_listing {
+	char *model;
+	int64_t number;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	size_t count;
+	mvms_file_entry *files;   /* sorted by path */
+} mvms_listing;
+
+/**
+ * The files of version @spec (`ls`): all, or those at or under @path when it is not NULL or
+ * "" (MVMS_ENOTFOUND when none is), with their tensors when @tensors.
+ */
+int mvms_version_ls(mvms_listing **out, mvms_store *st, const char *spec, const char *path,
+		    int tensors);
+void mvms_listing_free(mvms_listing *l);
+
 /* ---- branches and tags ---- */
 
 typedef struct mvms_ref_info {

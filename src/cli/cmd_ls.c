@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-#include "listing.h"
 
 static void print_listing(const cJSON *doc, int tensors)
 {
@@ -46,6 +45,7 @@ int cmd_ls(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	mvms_store *st = NULL;
+	mvms_listing *l = NULL;
 	cJSON *doc = NULL;
 	int c, error, rc = EXIT_OK, tensors = 0;
 
@@ -61,18 +61,15 @@ int cmd_ls(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return cli_usage_error("ls", "want MODEL@REF [PATH]");
-	if (cli.remote) {
-		fprintf(stderr, "mvms-store: ls does not run with --remote yet\n");
-		return EXIT_USAGE;
-	}
 	if ((rc = cli_open_store(&st)) != 0)
 		goto done;
-	error = listing_build(&doc, st, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL,
-			      tensors);
+	error = mvms_version_ls(&l, st, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL,
+				tensors);
 	if (error < 0) {
 		rc = cli_fail(error);
 		goto done;
 	}
+	doc = view_listing(l, tensors);
 	if (cli.json) {
 		cli_print_json(doc);
 		doc = NULL;
@@ -81,6 +78,7 @@ int cmd_ls(int argc, char **argv)
 	}
 done:
 	cJSON_Delete(doc);
+	mvms_listing_free(l);
 	mvms_store_free(st);
 	return rc;
 }
@@ -160,10 +158,6 @@ int cmd_cat(int argc, char **argv)
 		return cli_usage_error("cat", "want MODEL@REF PATH");
 	spec = argv[optind];
 	path = argv[optind + 1];
-	if (cli.remote) {
-		fprintf(stderr, "mvms-store: cat does not run with --remote yet\n");
-		return EXIT_USAGE;
-	}
 	if ((rc = cli_open_store(&st)) != 0)
 		goto done;
 	/* Opened once for the size, then for the range. */

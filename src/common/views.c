@@ -345,9 +345,9 @@ cJSON *view_deployment(const mvms_deployment *d)
 	return o;
 }
 
-cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
-		 const mvms_tensor_summary *t, size_t nt, int with_tensors)
+static cJSON *view_entry(const mvms_file_entry *fe, int with_tensors)
 {
+	const mvms_file_info *f = &fe->info;
 	cJSON *o = cJSON_CreateObject(), *arr, *e, *shape;
 	char tbuf[32];
 	size_t i;
@@ -359,27 +359,42 @@ cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
 	cJSON_AddStringToObject(o, "format", f->format ? f->format : "");
 	cJSON_AddNumberToObject(o, "chunks", (double)f->chunks);
 	cJSON_AddNumberToObject(o, "tensor_count", (double)f->tensor_count);
-	if (mtime || mtime_ns)
-		cJSON_AddStringToObject(o, "mtime", view_time(tbuf, sizeof(tbuf), mtime));
+	if (fe->mtime || fe->mtime_ns)
+		cJSON_AddStringToObject(o, "mtime", view_time(tbuf, sizeof(tbuf), fe->mtime));
 	else
 		cJSON_AddNullToObject(o, "mtime");
-	cJSON_AddNumberToObject(o, "mtime_ns", mtime_ns);
+	cJSON_AddNumberToObject(o, "mtime_ns", fe->mtime_ns);
 	if (!with_tensors)
 		return o;
 	arr = cJSON_AddArrayToObject(o, "tensors");
-	for (i = 0; i < nt; i++) {
+	for (i = 0; i < fe->ntensors; i++) {
+		const mvms_tensor_summary *t = &fe->tensors[i];
 		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "name", t[i].name);
-		cJSON_AddStringToObject(e, "dtype", t[i].dtype);
+		cJSON_AddStringToObject(e, "name", t->name);
+		cJSON_AddStringToObject(e, "dtype", t->dtype);
 		/* The shape as the JSON array it is ("[4096,4096]" in the store). */
-		shape = cJSON_Parse(t[i].shape);
+		shape = cJSON_Parse(t->shape);
 		cJSON_AddItemToObject(e, "shape", shape ? shape : cJSON_CreateArray());
-		cJSON_AddNumberToObject(e, "offset", (double)t[i].offset);
-		cJSON_AddNumberToObject(e, "length", (double)t[i].length);
-		cJSON_AddStringToObject(e, "id", t[i].id);
+		cJSON_AddNumberToObject(e, "offset", (double)t->offset);
+		cJSON_AddNumberToObject(e, "length", (double)t->length);
+		cJSON_AddStringToObject(e, "id", t->id);
 		cJSON_AddItemToArray(arr, e);
 	}
 	return o;
+}
+
+cJSON *view_listing(const mvms_listing *l, int with_tensors)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr;
+	size_t i;
+
+	cJSON_AddStringToObject(doc, "model", l->model);
+	cJSON_AddNumberToObject(doc, "version", (double)l->number);
+	cJSON_AddStringToObject(doc, "id", l->id);
+	arr = cJSON_AddArrayToObject(doc, "files");
+	for (i = 0; i < l->count; i++)
+		cJSON_AddItemToArray(arr, view_entry(&l->files[i], with_tensors));
+	return doc;
 }
 
 cJSON *view_file_list(const mvms_file_info *files, size_t n)

@@ -25,10 +25,10 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l);
 void view_lineage_mermaid(FILE *f, const mvms_lineage *l);
 void view_lineage_text(FILE *f, const mvms_lineage *l);
 cJSON *view_deployment(const mvms_deployment *d);
-/* A file of a version: path, mode, size, id, format, chunks, tensor_count, mtime (ISO 8601,
- * null when none is recorded) and mtime_ns; with @with_tensors, "tensors" too. */
-cJSON *view_file(const mvms_file_info *f, int64_t mtime, uint32_t mtime_ns,
-		 const mvms_tensor_summary *t, size_t nt, int with_tensors);
+/* A version's listing (`ls --json`, GET …/versions/{ref}/files): model, version, id and its
+ * files, each with path, mode, size, id, format, chunks, tensor_count, mtime (ISO 8601, null
+ * when none is recorded), mtime_ns and, with @with_tensors, "tensors". */
+cJSON *view_listing(const mvms_listing *l, int with_tensors);
 /* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
 cJSON *view_file_list(const mvms_file_info *files, size_t n);
 /* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts

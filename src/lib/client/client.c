@@ -120,6 +120,7 @@ static const mvms_transport *transport(void)
 		http_transport.pull = client_pull;
 		mvms_client__read_ops(&http_transport);
 		mvms_client__write_ops(&http_transport);
+		mvms_client__file_ops(&http_transport);
 		__atomic_store_n(&filled, 1, __ATOMIC_RELEASE);
 	}
 	return &http_transport;

@@ -33,5 +33,7 @@ int mvms_client__call(cJSON **out, mvms_store *st, const char *method, const cha
 /* The operations of each module, installed by client.c. */
 void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);
+/* client_files.c: ls and reading a file */
+void mvms_client__file_ops(mvms_transport *t);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "store_int.h"
+#include "transport.h"
 
 int mvms_file_tensors(mvms_tensor_summary **out, size_t *count, mvms_store *st,
 		      const char *file_id)
@@ -19,6 +20,7 @@ int mvms_file_tensors(mvms_tensor_summary **out, size_t *count, mvms_store *st,
 	mvms_oid id;
 	int error = 0, rc;
 
+	MVMS_LOCAL_ONLY(st, "listing a file's tensors (use mvms_version_ls)");
 	*out = NULL;
 	*count = 0;
 	MVMS_TRY(mvms_oid_parse(&id, file_id));

@@ -19,6 +19,7 @@
 #include "mvms/deploy.h"
 #include "mvms/gc.h"
 #include "mvms/token.h"
+#include "mvms/sync.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -43,6 +44,12 @@ typedef struct mvms_transport {
 	int (*branch_delete)(mvms_store *st, const char *model, const char *name);
 	int (*branch_list)(mvms_ref_info **out, size_t *count, mvms_store *st, const char *model);
 	int (*version_delete)(mvms_store *st, const char *spec);
+	int (*version_ls)(mvms_listing **out, mvms_store *st, const char *spec, const char *path,
+			  int tensors);
+	/* a stored file's bytes [start, end) (records mode: local only) */
+	int (*file_reader_open)(mvms_file_reader **out, uint64_t *size_out, char *id_out,
+				mvms_store *st, const char *spec, const char *path, uint64_t start,
+				uint64_t end);
 
 	/* content */
 	int (*push)(mvms_push_result *out, mvms_store *st, const char *model, const char *path,

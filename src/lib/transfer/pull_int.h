@@ -72,6 +72,14 @@ void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx);
 /* Grows *p to at least need bytes. */
 int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need);
 
+/* A file reader whose bytes come from elsewhere (a remote handle's client, client/): next
+ * and free run through @ops on @impl (records.c). @impl is freed on failure too. */
+typedef struct mvms_file_reader__ops {
+	int (*next)(const void **data, size_t *len, void *impl);
+	void (*free)(void *impl);
+} mvms_file_reader__ops;
+int mvms_file_reader__wrap(mvms_file_reader **out, const mvms_file_reader__ops *ops, void *impl);
+
 /* ---- resuming, subsets, times (resume.c) ---- */
 
 /* One entry of a file's chunk list: what the bytes at its place must hash to. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "pull_int.h"
 #include "manifest.h"
+#include "transport.h"
 
 #define PART_PREFIX ".mvms-part-"
 #define OLD_TMP_PREFIX ".mvms-tmp-" /* mkostemp names of earlier versions */
@@ -365,6 +366,7 @@ int mvms_version_file_times(int64_t **out, mvms_store *st, const mvms_version_in
 	mvms_oid vid;
 	int error = 0;
 
+	MVMS_LOCAL_ONLY(st, "reading a manifest's file times");
 	*out = calloc(2 * count + 1, sizeof(**out));
 	MVMS_CHECK_ALLOC(*out, error);
 	MVMS_TRY(mvms_oid_parse(&vid, v->id));
