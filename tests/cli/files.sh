@@ -312,6 +312,28 @@ run env XDG_CACHE_HOME="$WORK/cache-r5" "$MVMS" --remote "$URL" --token "$W" pul
 is_rc 0 "after kill -9, a remote pull again works"
 check "byte-identical" cmp "$WORK/big/model.safetensors" "$WORK/rp5/model.safetensors"
 is "$(parts "$WORK/rp5")" 0 "no temporary file is left"
+# ls and cat through the server: same output, bytes checked by the client.
+mvms ls m@v1
+LOCAL_LS=$OUT
+rem ls rm@v1
+is_rc 0 "remote ls"
+is "$OUT" "$LOCAL_LS" "lists what a local ls lists (same files, ids, times)"
+rem ls -t rm@v1 model.safetensors
+is "$(printf '%s\n' "$OUT" | grep -c 'BF16')" 8 "remote ls -t lists the tensors"
+rem ls rm@v1 nope
+is_rc 3 "remote ls of an unknown path: exit 3"
+run sh -c "\"$MVMS\" --remote \"$URL\" --token \"$W\" cat rm@v2 model.safetensors >\"$WORK/rc1\""
+is_rc 0 "remote cat"
+check "byte-identical (many chunks, several requests)" cmp "$WORK/big/model.safetensors" "$WORK/rc1"
+run sh -c "\"$MVMS\" --remote \"$URL\" --token \"$W\" cat rm@v1 model.safetensors --range 100-199 >\"$WORK/rc2\""
+is_rc 0 "remote cat --range"
+check "the same bytes as a local one" cmp "$WORK/r1" "$WORK/rc2"
+rem cat rm@v1 nope.txt
+is_rc 3 "remote cat of an unknown path: exit 3"
+rem cat rm@v1 config.json --range 9-3
+is_rc 2 "remote cat with a bad range: exit 2"
+rem cat rm@v1 config.json --range 99999-
+is_rc 2 "remote cat past the end: exit 2"
 req GET "$URL/v1/models/rm/versions/v1/files?tensors=1" -H "Authorization: Bearer $W"
 is "$CODE" 200 "GET …/files lists a version's files"
 like "$BODY" '"dtype"' "with tensors when asked"
