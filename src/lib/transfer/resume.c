@@ -113,7 +113,7 @@ int mvms_sync__part_open(mvms_sync__part *p, const char *dir, const char *path,
 	/* Locked, and still the file at that name once locked: a sweep by another pull
 	 * removes a part only while it holds the lock. */
 	for (tries = 0;; tries++) {
-		p->fd = open(p->tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		p->fd = open(p->tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (p->fd < 0) {
 			error = mvms_error_set(MVMS_ERROR, "pull: create %s: %s", p->tmp, strerror(errno));
 			goto done;
