@@ -677,7 +677,7 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 			MVMS_TRY(pull_file(&c, dir, sel[i]));
 		else
 			out->kept++;
-		MVMS_TRY(mvms_sync__set_mtime(dir, sel[i]->path, mtimes[2 * at],
+		MVMS_TRY(mvms_sync__set_attrs(dir, sel[i]->path, sel[i]->mode, mtimes[2 * at],
 					      (uint32_t)mtimes[2 * at + 1]));
 	}
 	MVMS_TRY(mvms_sync__sweep_parts(dir));

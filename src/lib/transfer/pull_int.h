@@ -114,8 +114,9 @@ int mvms_sync__part_exists(const char *dir, const char *path);
 /* Removes the temporary files killed pulls left anywhere under @dir (those no running
  * pull holds). */
 int mvms_sync__sweep_parts(const char *dir);
-/* Sets the modification time of @dir/@path (nothing when none is recorded). */
-int mvms_sync__set_mtime(const char *dir, const char *path, int64_t sec, uint32_t nsec);
+/* Sets the mode of @dir/@path and its modification time (when one is recorded). */
+int mvms_sync__set_attrs(const char *dir, const char *path, unsigned mode, int64_t sec,
+			 uint32_t nsec);
 /* Writes part @p (opened, its first p->k chunks checked) from the @st's chunks
  * [p->k, n) and ends it. */
 int mvms_sync__write_part(mvms_store *st, mvms_sync__part *p, const char *path, unsigned mode,

@@ -412,7 +412,7 @@ static int file_done(mvms_remote *r, const char *dir, remote_plan *p, size_t i)
 	const mvms_manifest_file *f = &p->m->files[i];
 	int error = 0;
 
-	MVMS_TRY(mvms_sync__set_mtime(dir, f->path, f->mtime, f->mtime_ns));
+	MVMS_TRY(mvms_sync__set_attrs(dir, f->path, f->mode, f->mtime, f->mtime_ns));
 	MVMS_TRY(add_source(r, dir, f, p->fm[i], p->nchunks[i]));
 done:
 	return error;
@@ -481,7 +481,8 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 			MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
 		MVMS_TRY(stream_file(r, model, id, &p.m->files[i], p.fm[i], p.nchunks[i], dir, sink,
 				     opts, &done_bytes, p.total));
-		MVMS_TRY(mvms_sync__set_mtime(dir, p.m->files[i].path, p.m->files[i].mtime,
+		MVMS_TRY(mvms_sync__set_attrs(dir, p.m->files[i].path, p.m->files[i].mode,
+					      p.m->files[i].mtime,
 					      p.m->files[i].mtime_ns));
 		out->bytes += p.m->files[i].size;
 	}

@@ -282,16 +282,22 @@ int mvms_sync__sweep_parts(const char *dir)
 	return sweep(dir, 0);
 }
 
-int mvms_sync__set_mtime(const char *dir, const char *path, int64_t sec, uint32_t nsec)
+int mvms_sync__set_attrs(const char *dir, const char *path, unsigned mode, int64_t sec,
+			 uint32_t nsec)
 {
 	struct timespec ts[2];
 	char *final = NULL;
 	int error = 0;
 
-	if (sec == 0 && nsec == 0)
-		return 0;
 	if (asprintf(&final, "%s/%s", dir, path) < 0)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
+	/* A file kept from before may have the right bytes and the wrong mode. */
+	if (chmod(final, mode == 0755 ? 0755 : 0644) < 0) {
+		error = mvms_error_set(MVMS_ERROR, "pull: chmod %s: %s", final, strerror(errno));
+		goto done;
+	}
+	if (sec == 0 && nsec == 0)
+		goto done;
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
 	ts[1].tv_sec = (time_t)sec;
@@ -299,6 +305,7 @@ int mvms_sync__set_mtime(const char *dir, const char *path, int64_t sec, uint32_
 	if (utimensat(AT_FDCWD, final, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		error = mvms_error_set(MVMS_ERROR, "pull: set the time of %s: %s", final,
 				       strerror(errno));
+done:
 	free(final);
 	return error;
 }
