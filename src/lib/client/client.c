@@ -14,16 +14,14 @@
 #include "client_int.h"
 #include "mvms/remote.h"
 
-int mvms_client__path(char **out, const char *fmt, ...)
+static int vpath(char **out, const char *fmt, va_list ap)
 {
 	mvms_buf b = MVMS_BUF_INIT;
-	va_list ap;
 	const char *p;
 	char *e = NULL;
 	int error = 0;
 
 	*out = NULL;
-	va_start(ap, fmt);
 	for (p = fmt; *p; p++) {
 		if (*p != '%' || !p[1]) {
 			MVMS_TRY(mvms_buf_put(&b, p, 1));
@@ -49,9 +47,35 @@ int mvms_client__path(char **out, const char *fmt, ...)
 	MVMS_TRY(mvms_buf_put(&b, "", 1));
 	*out = mvms_buf_detach(&b);
 done:
-	va_end(ap);
 	free(e);
 	mvms_buf_dispose(&b);
+	return error;
+}
+
+int mvms_client__path(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int error;
+
+	va_start(ap, fmt);
+	error = vpath(out, fmt, ap);
+	va_end(ap);
+	return error;
+}
+
+int mvms_client__get(cJSON **out, mvms_store *st, const char *what, const char *fmt, ...)
+{
+	char *path = NULL;
+	va_list ap;
+	int error;
+
+	*out = NULL;
+	va_start(ap, fmt);
+	error = vpath(&path, fmt, ap);
+	va_end(ap);
+	if (error == 0)
+		error = mvms_client__call(out, st, "GET", path, NULL, what);
+	free(path);
 	return error;
 }
 

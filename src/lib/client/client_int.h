@@ -30,6 +30,10 @@ int mvms_client__call(cJSON **out, mvms_store *st, const char *method, const cha
 
 
 
+/* GET of the path @fmt builds (as mvms_client__path), parsed into *out (as mvms_client__call:
+ * free it on every path). */
+int mvms_client__get(cJSON **out, mvms_store *st, const char *what, const char *fmt, ...);
+
 /* The operations of each module, installed by client.c. */
 void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);

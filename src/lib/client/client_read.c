@@ -14,13 +14,11 @@ static int c_model_get(mvms_model_info **out, mvms_store *st, const char *name)
 {
 	mvms_model_info *m = NULL;
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
 	MVMS_TRY(mvms_model_name_check(name));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s", name));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "model"));
+	MVMS_TRY(mvms_client__get(&doc, st, "model", "/v1/models/%s", name));
 	m = calloc(1, sizeof(*m));
 	MVMS_CHECK_ALLOC(m, error);
 	MVMS_TRY(mvms_wire__model(m, doc));
@@ -29,7 +27,6 @@ static int c_model_get(mvms_model_info **out, mvms_store *st, const char *name)
 done:
 	free(m);
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 
@@ -63,16 +60,14 @@ done:
 /* GET /v1/models/{m}/versions/{ref} for @spec: the version object with "file_list". */
 static int get_version(cJSON **doc, mvms_store *st, const char *spec)
 {
-	char *model = NULL, *path = NULL;
+	char *model = NULL;
 	const char *ref;
 	int error = 0;
 
 	MVMS_TRY(mvms_refs__split_spec(&model, &ref, spec));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions/%s", model, ref));
-	MVMS_TRY(mvms_client__call(doc, st, "GET", path, NULL, "version"));
+	MVMS_TRY(mvms_client__get(doc, st, "version", "/v1/models/%s/versions/%s", model, ref));
 done:
 	free(model);
-	free(path);
 	return error;
 }
 
@@ -103,8 +98,7 @@ static int c_version_log(mvms_version_info ***out, size_t *count, mvms_store *st
 	if (branch)
 		MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions?branch=%s", model, branch));
 	else
-		MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions", model));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "log"));
+		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions", model));
 	MVMS_TRY(mvms_wire__version_list(out, count, doc, "versions"));
 done:
 	cJSON_Delete(doc);
@@ -116,7 +110,6 @@ static int c_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 			   const mvms_version_info *v)
 {
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
@@ -125,12 +118,10 @@ static int c_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 		error = mvms_error_set(MVMS_EAUTH, "version %.12s: not readable with this token", v->id);
 		goto done;
 	}
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions/%s", v->model, v->id));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "files"));
+	MVMS_TRY(mvms_client__get(&doc, st, "files", "/v1/models/%s/versions/%s", v->model, v->id));
 	MVMS_TRY(mvms_wire__files(out, count, cJSON_GetObjectItemCaseSensitive(doc, "file_list")));
 done:
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 
@@ -138,18 +129,15 @@ static int ref_list(mvms_ref_info **out, size_t *count, mvms_store *st, const ch
 		    const char *kind)
 {
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
 	*count = 0;
 	MVMS_TRY(mvms_model_name_check(model));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/%R", model, kind));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, kind));
+	MVMS_TRY(mvms_client__get(&doc, st, kind, "/v1/models/%s/%R", model, kind));
 	MVMS_TRY(mvms_wire__refs(out, count, cJSON_GetObjectItemCaseSensitive(doc, kind)));
 done:
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 
@@ -180,9 +168,8 @@ static int c_lineage_get(mvms_lineage **out, mvms_store *st, const char *spec, i
 	MVMS_TRY(mvms_refs__split_spec(&model, &ref, spec));
 	if (depth >= 0)
 		snprintf(dq, sizeof(dq), "&depth=%d", depth);
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions/%s/lineage?direction=%R%R", model,
+	MVMS_TRY(mvms_client__get(&doc, st, "lineage", "/v1/models/%s/versions/%s/lineage?direction=%R%R", model,
 				   ref, dirs[direction], dq));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "lineage"));
 	if (!(*out = mvms_wire__lineage(doc)))
 		error = MVMS_ERROR;
 done:
@@ -203,41 +190,37 @@ static int spec_model(char **model, const char *a)
 static int c_merge_base(mvms_version_info ***out, size_t *count, mvms_store *st, const char *a,
 			const char *b)
 {
-	char *model = NULL, *path = NULL;
+	char *model = NULL;
 	cJSON *doc = NULL;
 	int error = 0;
 
 	*out = NULL;
 	*count = 0;
 	MVMS_TRY(spec_model(&model, a));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/merge-base?a=%s&b=%s", model, a, b));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "merge-base"));
+	MVMS_TRY(mvms_client__get(&doc, st, "merge-base", "/v1/models/%s/merge-base?a=%s&b=%s", model, a, b));
 	MVMS_TRY(mvms_wire__version_list(out, count, doc, "merge_bases"));
 done:
 	cJSON_Delete(doc);
 	free(model);
-	free(path);
 	return error;
 }
 
 static int c_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 		      unsigned flags)
 {
-	char *model = NULL, *path = NULL;
+	char *model = NULL;
 	cJSON *doc = NULL;
 	int error = 0;
 
 	*out = NULL;
 	MVMS_TRY(spec_model(&model, a));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/diff?from=%s&to=%s&tensors=%R", model, a,
+	MVMS_TRY(mvms_client__get(&doc, st, "diff", "/v1/models/%s/diff?from=%s&to=%s&tensors=%R", model, a,
 				   b, (flags & MVMS_DIFF_TENSORS) ? "1" : "0"));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "diff"));
 	if (!(*out = mvms_wire__diff(doc)))
 		error = MVMS_ERROR;
 done:
 	cJSON_Delete(doc);
 	free(model);
-	free(path);
 	return error;
 }
 
@@ -245,19 +228,16 @@ static int c_deploy_get(mvms_deployment **out, mvms_store *st, const char *model
 			const char *env)
 {
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_deploy_env_check(env));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/deployments/%s", model, env));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "deployment"));
+	MVMS_TRY(mvms_client__get(&doc, st, "deployment", "/v1/models/%s/deployments/%s", model, env));
 	if (!(*out = mvms_wire__deployment(doc)))
 		error = MVMS_ERROR;
 done:
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 
@@ -349,14 +329,12 @@ static int c_deploy_status(mvms_deploy_status **out, mvms_store *st, const char 
 	mvms_deploy_status *s = NULL;
 	const cJSON *arr, *it;
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_deploy_env_check(env));
-	MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/deployments/%s/status", model, env));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", path, NULL, "status"));
+	MVMS_TRY(mvms_client__get(&doc, st, "status", "/v1/models/%s/deployments/%s/status", model, env));
 	arr = cJSON_GetObjectItemCaseSensitive(doc, "versions");
 	s = calloc(1, sizeof(*s));
 	MVMS_CHECK_ALLOC(s, error);
@@ -383,7 +361,6 @@ static int c_deploy_status(mvms_deploy_status **out, mvms_store *st, const char 
 done:
 	mvms_deploy_status_free(s);
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 

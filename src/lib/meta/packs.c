@@ -185,9 +185,12 @@ done:
 	return error;
 }
 
-int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id)
+
+/* The one integer @sql (a look-up of chunks by oid) gives for chunk @id; MVMS_ENOTFOUND (no
+ * message) when the chunk is not stored. */
+static int chunk_int(int64_t *out, mvms_store *st, const char *sql, const mvms_oid *id)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT id FROM chunks WHERE oid = ?");
+	sqlite3_stmt *s = mvms_db_stmt(st->db, sql);
 	int error;
 
 	if (!s)
@@ -200,17 +203,16 @@ int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id)
 	return error == 1 ? 0 : error == 0 ? MVMS_ENOTFOUND : error;
 }
 
+int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id)
+{
+	return chunk_int(out, st, "SELECT id FROM chunks WHERE oid = ?", id);
+}
+
 int mvms_packs__chunk_len(uint64_t *out, mvms_store *st, const mvms_oid *id)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT raw_len FROM chunks WHERE oid = ?");
-	int error;
+	int64_t v = 0;
+	int error = chunk_int(&v, st, "SELECT raw_len FROM chunks WHERE oid = ?", id);
 
-	if (!s)
-		return MVMS_ERROR;
-	mvms_db_bind_oid(s, 1, id);
-	error = step_row(st->db, s, "look up chunk");
-	if (error == 1)
-		*out = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return error == 1 ? 0 : error == 0 ? MVMS_ENOTFOUND : error;
+	*out = (uint64_t)v;
+	return error;
 }
