@@ -99,24 +99,22 @@ static int c_version_ls(mvms_listing **out, mvms_store *st, const char *spec, co
 			int tensors)
 {
 	cJSON *doc = NULL;
-	char *model = NULL, *url = NULL;
+	char *model = NULL;
 	const char *ref;
 	int error = 0;
 
 	*out = NULL;
 	MVMS_TRY(split_spec(&model, &ref, spec));
 	if (path && *path)
-		MVMS_TRY(mvms_client__path(&url, "/v1/models/%s/versions/%s/files?path=%s&tensors=%R",
-					   model, ref, path, tensors ? "1" : "0"));
+		MVMS_TRY(mvms_client__get(&doc, st, "ls", "/v1/models/%s/versions/%s/files?path=%s&tensors=%R",
+					  model, ref, path, tensors ? "1" : "0"));
 	else
-		MVMS_TRY(mvms_client__path(&url, "/v1/models/%s/versions/%s/files?tensors=%R", model,
-					   ref, tensors ? "1" : "0"));
-	MVMS_TRY(mvms_client__call(&doc, st, "GET", url, NULL, "ls"));
+		MVMS_TRY(mvms_client__get(&doc, st, "ls", "/v1/models/%s/versions/%s/files?tensors=%R",
+					  model, ref, tensors ? "1" : "0"));
 	MVMS_TRY(decode_listing(out, doc));
 done:
 	cJSON_Delete(doc);
 	free(model);
-	free(url);
 	return error;
 }
 
