@@ -106,8 +106,9 @@ static int c_version_ls(mvms_listing **out, mvms_store *st, const char *spec, co
 	*out = NULL;
 	MVMS_TRY(split_spec(&model, &ref, spec));
 	if (path && *path)
-		MVMS_TRY(mvms_client__get(&doc, st, "ls", "/v1/models/%s/versions/%s/files?path=%s&tensors=%R",
-					  model, ref, path, tensors ? "1" : "0"));
+		MVMS_TRY(mvms_client__get(&doc, st, "ls",
+					  "/v1/models/%s/versions/%s/files?path=%s&tensors=%R", model,
+					  ref, path, tensors ? "1" : "0"));
 	else
 		MVMS_TRY(mvms_client__get(&doc, st, "ls", "/v1/models/%s/versions/%s/files?tensors=%R",
 					  model, ref, tensors ? "1" : "0"));
