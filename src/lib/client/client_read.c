@@ -89,20 +89,19 @@ static int c_version_log(mvms_version_info ***out, size_t *count, mvms_store *st
 			 const char *model, const char *branch)
 {
 	cJSON *doc = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
 	*count = 0;
 	MVMS_TRY(mvms_model_name_check(model));
 	if (branch)
-		MVMS_TRY(mvms_client__path(&path, "/v1/models/%s/versions?branch=%s", model, branch));
+		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions?branch=%s", model,
+					  branch));
 	else
 		MVMS_TRY(mvms_client__get(&doc, st, "log", "/v1/models/%s/versions", model));
 	MVMS_TRY(mvms_wire__version_list(out, count, doc, "versions"));
 done:
 	cJSON_Delete(doc);
-	free(path);
 	return error;
 }
 
