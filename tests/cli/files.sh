@@ -273,6 +273,20 @@ touch -d '2021-03-04 05:06:07.123456789' "$WORK/m1/config.json"
 rem push rm "$WORK/m1"
 is_rc 0 "remote push"
 rem push rm "$WORK/big" --exclude 'nothing'
+# What a push takes, over the remote too: .mvmsignore, --exclude, .git, -L.
+rem push rign "$D" --exclude '*.bin'
+is_rc 0 "remote push of a tree with a .mvmsignore"
+rem ls rign@v1
+like "$OUT" "keep.log" "remote: a re-included file is there"
+unlike "$OUT" "a.log" "remote: .mvmsignore left a.log out"
+unlike "$OUT" "main.bin" "remote: --exclude left main.bin out"
+unlike "$OUT" ".git" "remote: .git/ is never pushed"
+rem push rhf "$H/snapshots/abc123"
+is_rc 1 "remote push of the snapshot without -L is refused"
+rem push rhf -L "$H/snapshots/abc123"
+is_rc 0 "remote push -L of the snapshot"
+rem cat rhf@v1 model.safetensors
+check "and it holds the blob's bytes" cmp "$H/blobs/1111" "$WORK/out"
 touch -d '2025-01-01 00:00:00' "$WORK/big/model.safetensors"
 rem --json push rm "$WORK/big"
 is_rc 0 "remote push of a tree whose only change is a time"
