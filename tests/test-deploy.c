@@ -174,7 +174,8 @@ int main(void)
 	mvms_deployment_free(d);
 	d = NULL;
 	is_int(revision(st, "m", "prod"), 0, "mvms_deploy_revision is 0");
-	is_int(history_len(st, "m", "prod"), 0, "no history");
+	ok(mvms_deploy_history(&list, &n, st, "m", "prod") == MVMS_ENOTFOUND && !list && n == 0,
+	   "no history: MVMS_ENOTFOUND, as a rollback");
 	ok(mvms_deploy_list(&list, &n, st, "m") == 0 && n == 0, "no environments listed");
 	mvms_deployment_list_free(list, n);
 	list = NULL;
@@ -371,6 +372,25 @@ int main(void)
 	d = NULL;
 	is_int(dep(&d, st, "m@v1", "fresh", 0, NULL, 0), MVMS_ECONFLICT,
 	       "expected_revision 0 again: conflict");
+
+	/* ---- a version back in an environment keeps its endpoint there ---- */
+	is_int(dep1(st, "m@v1", "back", 0, "http://h1:9000"), 0, "back: v1 alone at h1");
+	is_int(dep1(st, "m@v2", "back", 0, "http://h2:9000"), 0, "back: v2 alone at h2");
+	is_int(mvms_deploy_rollback(&d, st, "m", "back", 0, NULL), 0, "back: rollback to v1");
+	mvms_deployment_free(d);
+	d = NULL;
+	is_int(dep(&d, st, "m@v2", "back", 0, NULL, -1), 0, "back: v2 again, no endpoint given");
+	is_str(d && d->target_count == 1 ? d->targets[0].endpoint : NULL, "http://h2:9000",
+	       "v2 gets back the endpoint it last had in the environment");
+	mvms_deployment_free(d);
+	d = NULL;
+	is_int(dep1(st, "m@v2", "back", 0, ""), 0, "back: v2's endpoint cleared");
+	is_int(dep1(st, "m@v1", "back", 0, NULL), 0, "back: v1 alone (keeps h1)");
+	is_int(dep(&d, st, "m@v2", "back", 7, NULL, -1), 0, "back: v2 joins at weight 7");
+	ok(d && d->target_count == 2 && !strcmp(d->targets[0].endpoint, "http://h1:9000") &&
+	   !strcmp(d->targets[1].endpoint, ""), "a cleared endpoint stays cleared; v1 keeps h1");
+	mvms_deployment_free(d);
+	d = NULL;
 
 	/* ---- two handles, same expected_revision ---- */
 	if (mvms_store_open(&st2, store_dir, 0) < 0) {

@@ -77,7 +77,7 @@ int mvms_deploy_get(mvms_deployment **out, mvms_store *st, const char *model, co
 /** Current state of every environment of @model, sorted by name. */
 int mvms_deploy_list(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model);
 
-/** Every revision of @env, newest first. */
+/** Every revision of @env, newest first; MVMS_ENOTFOUND when @env was never deployed. */
 int mvms_deploy_history(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model,
 			const char *env);
 

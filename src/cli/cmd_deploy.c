@@ -4,10 +4,12 @@
  * versions serve each environment, with weights; the history of every change; the hot-update
  * hook for inference servers; and live per-version counters from a server.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -217,8 +219,7 @@ static int list_cmd(int argc, char **argv, int history)
 		cli_print_json(arr);
 	} else {
 		if (n == 0)
-			printf(history ? "%s: no history\n" : "%s: no deployments\n",
-			       history ? argv[2] : argv[1]);
+			printf("%s: no deployments\n", argv[1]);
 		for (i = 0; i < n; i++)
 			print_deployment(list[i], history);
 	}
@@ -317,6 +318,40 @@ static int watch_update(const mvms_deployment *d, mvms_store *st, const char *mo
 	return EXIT_OK;
 }
 
+/* mkdir -p @dir (watch --dir): EXIT_OK, or EXIT_ERROR after saying why. Made up front so a
+ * bad directory fails at once, not at the first deploy, maybe hours later. */
+static int watch_mkdir(const char *dir)
+{
+	char path[4096], *p;
+	struct stat sb;
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		fprintf(stderr, "mvms-store: watch: --dir: bad directory name\n");
+		return EXIT_ERROR;
+	}
+	memcpy(path, dir, n + 1);
+	for (p = path + 1; ; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+			fprintf(stderr, "mvms-store: watch: cannot create --dir %s: %s: %s\n", dir, path,
+				strerror(errno));
+			return EXIT_ERROR;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "mvms-store: watch: --dir %s is not a directory\n", dir);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
 int cmd_watch(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -355,6 +390,8 @@ int cmd_watch(int argc, char **argv)
 	env = argv[optind + 1];
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if ((rc = watch_mkdir(base)) != EXIT_OK)
+		return rc;
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	while (!watch_stop) {

@@ -52,12 +52,7 @@ static int on_item(const mvms_gc_item *it, void *payload)
 	char a[32], b[32];
 
 	if (arr) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "key", it->key);
-		cJSON_AddNumberToObject(o, "size", (double)it->size);
-		cJSON_AddNumberToObject(o, "age", (double)it->age);
-		cJSON_AddStringToObject(o, "reason", it->reason);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(arr, view_gc_item(it));
 	} else {
 		printf("would remove %s (%s, %s old): %s\n", it->key, cli_human(a, sizeof(a), it->size),
 		       age_text(b, sizeof(b), it->age), it->reason);
@@ -141,28 +136,8 @@ int cmd_gc(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddBoolToObject(doc, "dry_run", dry);
-		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);
-		cJSON_AddNumberToObject(doc, "pack_bytes", (double)r.pack_bytes);
-		cJSON_AddNumberToObject(doc, "chunks", (double)r.chunks);
-		cJSON_AddNumberToObject(doc, "contents", (double)r.contents);
-		cJSON_AddNumberToObject(doc, "objects", (double)r.objects);
-		cJSON_AddNumberToObject(doc, "object_bytes", (double)r.object_bytes);
-		cJSON_AddNumberToObject(doc, "unindexed_packs", (double)r.unindexed_packs);
-		cJSON_AddNumberToObject(doc, "missing_packs", (double)r.missing_packs);
-		cJSON_AddNumberToObject(doc, "temp_files", (double)r.temp_files);
-		cJSON_AddNumberToObject(doc, "temp_bytes", (double)r.temp_bytes);
-		cJSON_AddNumberToObject(doc, "kept_young_packs", (double)r.kept_young);
-		cJSON_AddNumberToObject(doc, "kept_young_objects", (double)r.kept_objects);
-		cJSON_AddNumberToObject(doc, "leases", (double)r.leases);
-		cJSON_AddNumberToObject(doc, "expired_leases", (double)r.expired_leases);
-		cJSON_AddNumberToObject(doc, "cutoff", (double)r.cutoff);
-		if (items) {
-			cJSON_AddItemToObject(doc, "items", items);
-			items = NULL;
-		}
-		cli_print_json(doc);
+		cli_print_json(view_gc(&r, dry, items));
+		items = NULL;
 	} else if (!cli.quiet) {
 		print_text(&r, dry);
 	}

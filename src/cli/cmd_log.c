@@ -5,26 +5,18 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "log_fmt.h"
 
 /* A version a scoped token may not see comes from the server as a stub with its id only. */
 #define REDACTED "(redacted)"
-#define REDACTED_ONELINE "(redacted)    "
 
-static void print_version_text(const mvms_version_info *v, int oneline)
+static void print_version_text(const mvms_version_info *v)
 {
 	char tbuf[32], a[32];
 	size_t i;
 
 	if (!v->model) {
-		printf("%s %.12s\n", oneline ? REDACTED_ONELINE : "version  " REDACTED, v->id);
-		return;
-	}
-	if (oneline) {
-		printf("%s@v%-4lld %.12s  %s  %-12s %s", v->model, (long long)v->number, v->id,
-		       view_time(tbuf, sizeof(tbuf), v->created_at), v->author, v->message);
-		for (i = 0; i < v->ref_count; i++)
-			printf("%s%s", i ? ", " : "  (", v->refs[i]);
-		printf("%s\n", v->ref_count ? ")" : "");
+		printf("version  " REDACTED " %.12s\n", v->id);
 		return;
 	}
 	printf("version  %s@v%lld\nid       %s\n", v->model, (long long)v->number, v->id);
@@ -49,18 +41,33 @@ int cmd_log(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "branch", required_argument, NULL, 'b' },
+		{ "max-count", required_argument, NULL, 'n' },
+		{ "oneline", no_argument, NULL, 'o' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "graph", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *branch = NULL;
+	log_opts o = { NULL, 0, 0, 0, -1 };
 	mvms_version_info **list = NULL;
 	mvms_store *st = NULL;
 	size_t n = 0, i;
 	int c, error, rc;
+	char *end;
 
-	while ((c = getopt_long(argc, argv, "b:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:n:h", longopts, NULL)) != -1) {
 		if (c == 'b')
-			branch = optarg;
+			o.branch = optarg;
+		else if (c == 'n') {
+			o.max = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || o.max < 0)
+				return cli_usage_error("log", "-n wants a count (0 or more)");
+		} else if (c == 'o')
+			o.oneline = 1;
+		else if (c == 'a')
+			o.all = 1;
+		else if (c == 'g')
+			o.graph = 1;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("log"));
 			return EXIT_OK;
@@ -69,20 +76,22 @@ int cmd_log(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("log", "want one MODEL");
+	if (o.all && o.branch)
+		return cli_usage_error("log", "--all shows every branch: give it or -b, not both");
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
-	if ((error = mvms_version_log(&list, &n, st, argv[optind], branch)) < 0) {
+	if ((error = log_collect(&list, &n, st, argv[optind], &o)) < 0) {
 		rc = cli_fail(error);
 		goto done;
 	}
 	if (cli.json) {
 		cJSON *doc = cJSON_CreateArray();
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n && (o.max < 0 || i < (size_t)o.max); i++)
 			cJSON_AddItemToArray(doc, view_version(list[i]));
 		cli_print_json(doc);
-	} else {
-		for (i = 0; i < n; i++)
-			print_version_text(list[i], 1);
+	} else if (log_print(stdout, list, n, argv[optind], &o) < 0) {
+		fprintf(stderr, "mvms-store: log: out of memory\n");
+		rc = EXIT_ERROR;
 	}
 done:
 	mvms_version_list_free(list, n);
@@ -117,7 +126,7 @@ int cmd_show(int argc, char **argv)
 		cJSON_AddItemToObject(doc, "file_list", view_file_list(files, n));
 		cli_print_json(doc);
 	} else {
-		print_version_text(v, 0);
+		print_version_text(v);
 		printf("\n");
 		for (i = 0; i < n; i++) {
 			printf("  %04o %10s  %.12s  %s", files[i].mode, cli_human(a, sizeof(a), files[i].size),

@@ -24,21 +24,7 @@ int cmd_stats(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddNumberToObject(doc, "models", (double)s.models);
-		cJSON_AddNumberToObject(doc, "versions", (double)s.versions);
-		cJSON_AddNumberToObject(doc, "files", (double)s.files);
-		cJSON_AddNumberToObject(doc, "unique_files", (double)s.contents);
-		cJSON_AddNumberToObject(doc, "logical_bytes", (double)s.logical_bytes);
-		cJSON_AddNumberToObject(doc, "unique_bytes", (double)s.unique_bytes);
-		cJSON_AddNumberToObject(doc, "stored_bytes", (double)s.stored_bytes);
-		cJSON_AddNumberToObject(doc, "chunks", (double)s.chunks);
-		cJSON_AddNumberToObject(doc, "packs", (double)s.packs);
-		cJSON_AddNumberToObject(doc, "sources", (double)s.sources);
-		cJSON_AddNumberToObject(doc, "source_bytes", (double)s.source_bytes);
-		cJSON_AddNumberToObject(doc, "dedup_ratio", s.dedup_ratio);
-		cJSON_AddNumberToObject(doc, "compression_ratio", s.compression_ratio);
-		cli_print_json(doc);
+		cli_print_json(view_stats(&s));
 	} else {
 		printf("models          %llu\nversions        %llu\nfiles           %llu (%llu unique)\n",
 		       (unsigned long long)s.models, (unsigned long long)s.versions,

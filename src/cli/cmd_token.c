@@ -10,16 +10,6 @@
 #include <time.h>
 #include "cli.h"
 
-static const char *scope_name(int scope)
-{
-	switch (scope) {
-	case MVMS_SCOPE_READ: return "read";
-	case MVMS_SCOPE_WRITE: return "write";
-	case MVMS_SCOPE_ADMIN: return "admin";
-	default: return "?";
-	}
-}
-
 static int parse_scope(const char *s)
 {
 	if (strcmp(s, "read") == 0)
@@ -125,22 +115,12 @@ static int token_create(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "token", token);
-		cJSON_AddStringToObject(doc, "id", info->id);
-		cJSON_AddStringToObject(doc, "scope", scope_name(info->scope));
-		cJSON_AddStringToObject(doc, "models", info->models);
-		if (info->expires_at)
-			cJSON_AddStringToObject(doc, "expires_at",
-						view_time(tbuf, sizeof(tbuf), info->expires_at));
-		else
-			cJSON_AddNullToObject(doc, "expires_at");
-		cli_print_json(doc);
+		cli_print_json(view_token_created(token, info));
 	} else {
 		printf("%s\n", token);
 		fflush(stdout);
 		fprintf(stderr, "token %s (%s, models '%s', expires %s): store it now: it cannot be "
-				"shown again\n", info->id, scope_name(info->scope), info->models,
+				"shown again\n", info->id, view_token_scope(info->scope), info->models,
 			time_or(tbuf, sizeof(tbuf), info->expires_at, "never"));
 	}
 done:
@@ -174,34 +154,13 @@ static int token_list(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cJSON *doc = cJSON_CreateArray();
-		for (i = 0; i < n; i++) {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "id", list[i].id);
-			cJSON_AddStringToObject(o, "scope", scope_name(list[i].scope));
-			cJSON_AddStringToObject(o, "models", list[i].models);
-			cJSON_AddStringToObject(o, "created_at",
-						view_time(cbuf, sizeof(cbuf), list[i].created_at));
-			if (list[i].expires_at)
-				cJSON_AddStringToObject(o, "expires_at",
-							view_time(ebuf, sizeof(ebuf), list[i].expires_at));
-			else
-				cJSON_AddNullToObject(o, "expires_at");
-			if (list[i].revoked_at)
-				cJSON_AddStringToObject(o, "revoked_at",
-							view_time(rbuf, sizeof(rbuf), list[i].revoked_at));
-			else
-				cJSON_AddNullToObject(o, "revoked_at");
-			cJSON_AddStringToObject(o, "description", list[i].description);
-			cJSON_AddItemToArray(doc, o);
-		}
-		cli_print_json(doc);
+		cli_print_json(view_token_list(list, n));
 	} else if (n) {
 		printf("%-16s  %-5s  %-20s  %-20s  %-20s  %-20s  %s\n", "ID", "SCOPE", "MODELS",
 		       "CREATED", "EXPIRES", "REVOKED", "DESCRIPTION");
 		for (i = 0; i < n; i++)
 			printf("%-16s  %-5s  %-20s  %-20s  %-20s  %-20s  %s\n", list[i].id,
-			       scope_name(list[i].scope), list[i].models,
+			       view_token_scope(list[i].scope), list[i].models,
 			       view_time(cbuf, sizeof(cbuf), list[i].created_at),
 			       time_or(ebuf, sizeof(ebuf), list[i].expires_at, "never"),
 			       time_or(rbuf, sizeof(rbuf), list[i].revoked_at, "-"),
@@ -230,12 +189,9 @@ static int token_revoke(int argc, char **argv)
 		return rc;
 	if ((error = mvms_token_revoke(st, argv[1])) < 0)
 		rc = cli_fail(error);
-	else if (cli.json) {
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "id", argv[1]);
-		cJSON_AddBoolToObject(doc, "revoked", 1);
-		cli_print_json(doc);
-	} else if (!cli.quiet)
+	else if (cli.json)
+		cli_print_json(view_token_revoked(argv[1]));
+	else if (!cli.quiet)
 		printf("revoked token %s\n", argv[1]);
 	mvms_store_free(st);
 	return rc;

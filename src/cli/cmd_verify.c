@@ -10,11 +10,7 @@ static int on_problem(const mvms_verify_problem *p, void *payload)
 	cJSON *arr = ((void **)payload)[0];
 
 	if (arr) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "object", p->object);
-		cJSON_AddStringToObject(o, "message", p->message);
-		cJSON_AddStringToObject(o, "breaks", p->versions);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(arr, view_verify_problem(p));
 	} else {
 		printf("CORRUPT %s: %s\n", p->object, p->message);
 		if (*p->versions)
@@ -29,10 +25,7 @@ static int on_orphan(const mvms_verify_problem *p, void *payload)
 	cJSON *arr = ((void **)payload)[2];
 
 	if (arr) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "object", p->object);
-		cJSON_AddStringToObject(o, "message", p->message);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(arr, view_verify_orphan(p));
 	} else if (!cli.quiet) {
 		printf("orphan %s: %s\n", p->object, p->message);
 	}
@@ -55,7 +48,7 @@ int cmd_verify(int argc, char **argv)
 	mvms_verify_result r;
 	mvms_verify_options o;
 	cli_progress prog;
-	cJSON *doc = NULL, *arr = NULL, *orphans = NULL;
+	cJSON *arr = NULL, *orphans = NULL;
 	void *payload[3];
 	int error, rc, c, quick = 0;
 	char a[32], b[32];
@@ -75,7 +68,6 @@ int cmd_verify(int argc, char **argv)
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	if (cli.json) {
-		doc = cJSON_CreateObject();
 		arr = cJSON_CreateArray();
 		orphans = cJSON_CreateArray();
 	}
@@ -92,24 +84,13 @@ int cmd_verify(int argc, char **argv)
 	error = mvms_store_verify_ex(&r, st, &o);
 	cli_progress_end(&prog);
 	if (error < 0 && error != MVMS_EMISMATCH) {
-		cJSON_Delete(doc);
 		cJSON_Delete(arr);
 		cJSON_Delete(orphans);
 		rc = cli_fail(error);
 		goto done;
 	}
-	if (doc) {
-		cJSON_AddBoolToObject(doc, "ok", r.problems == 0);
-		cJSON_AddBoolToObject(doc, "quick", quick);
-		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);
-		cJSON_AddNumberToObject(doc, "chunks", (double)r.chunks);
-		cJSON_AddNumberToObject(doc, "bytes", (double)r.bytes);
-		cJSON_AddNumberToObject(doc, "chunk_lists", (double)r.chunk_lists);
-		cJSON_AddNumberToObject(doc, "manifests", (double)r.manifests);
-		cJSON_AddItemToObject(doc, "problems", arr);
-		cJSON_AddNumberToObject(doc, "orphan_bytes", (double)r.orphan_bytes);
-		cJSON_AddItemToObject(doc, "orphans", orphans);
-		cli_print_json(doc);
+	if (cli.json) {
+		cli_print_json(view_verify(&r, quick, arr, orphans));
 	} else if (!cli.quiet || r.problems) {
 		if (quick)
 			printf("%s (quick): %llu packs, %llu chunk lists, %llu manifests present; %llu "

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * How things look to people and programs: the JSON documents and text renderings of
- * versions, models, diffs, lineage and deployments, shared by the command line and the
+ * versions, models, diffs, lineage, deployments and the administration's results (stats,
+ * verify, gc, tokens), shared by the command line and the
  * HTTP server so that `--json` and the API answer with the same shapes. It formats; it does
  * not read the store.
  */
@@ -452,5 +453,165 @@ cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *sou
 	cJSON_AddStringToObject(doc, "id", r->id);
 	cJSON_AddNumberToObject(doc, "tensor_merged_files", (double)r->tensor_merged_files);
 	cJSON_AddItemToObject(doc, "conflicts", view_merge_conflicts(r));
+	return doc;
+}
+
+cJSON *view_stats(const mvms_stats *s)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(doc, "models", (double)s->models);
+	cJSON_AddNumberToObject(doc, "versions", (double)s->versions);
+	cJSON_AddNumberToObject(doc, "files", (double)s->files);
+	cJSON_AddNumberToObject(doc, "unique_files", (double)s->contents);
+	cJSON_AddNumberToObject(doc, "logical_bytes", (double)s->logical_bytes);
+	cJSON_AddNumberToObject(doc, "unique_bytes", (double)s->unique_bytes);
+	cJSON_AddNumberToObject(doc, "stored_bytes", (double)s->stored_bytes);
+	cJSON_AddNumberToObject(doc, "chunks", (double)s->chunks);
+	cJSON_AddNumberToObject(doc, "packs", (double)s->packs);
+	cJSON_AddNumberToObject(doc, "sources", (double)s->sources);
+	cJSON_AddNumberToObject(doc, "source_bytes", (double)s->source_bytes);
+	cJSON_AddNumberToObject(doc, "dedup_ratio", s->dedup_ratio);
+	cJSON_AddNumberToObject(doc, "compression_ratio", s->compression_ratio);
+	return doc;
+}
+
+cJSON *view_verify_problem(const mvms_verify_problem *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "object", p->object);
+	cJSON_AddStringToObject(o, "message", p->message);
+	cJSON_AddStringToObject(o, "breaks", p->versions);
+	return o;
+}
+
+/* An orphan breaks nothing: no "breaks". */
+cJSON *view_verify_orphan(const mvms_verify_problem *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "object", p->object);
+	cJSON_AddStringToObject(o, "message", p->message);
+	return o;
+}
+
+cJSON *view_verify(const mvms_verify_result *r, int quick, cJSON *problems, cJSON *orphans)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(doc, "ok", r->problems == 0);
+	cJSON_AddBoolToObject(doc, "quick", quick);
+	cJSON_AddNumberToObject(doc, "packs", (double)r->packs);
+	cJSON_AddNumberToObject(doc, "chunks", (double)r->chunks);
+	cJSON_AddNumberToObject(doc, "bytes", (double)r->bytes);
+	cJSON_AddNumberToObject(doc, "chunk_lists", (double)r->chunk_lists);
+	cJSON_AddNumberToObject(doc, "manifests", (double)r->manifests);
+	cJSON_AddItemToObject(doc, "problems", problems ? problems : cJSON_CreateArray());
+	cJSON_AddNumberToObject(doc, "orphan_bytes", (double)r->orphan_bytes);
+	cJSON_AddItemToObject(doc, "orphans", orphans ? orphans : cJSON_CreateArray());
+	return doc;
+}
+
+cJSON *view_gc_item(const mvms_gc_item *it)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "key", it->key);
+	cJSON_AddNumberToObject(o, "size", (double)it->size);
+	cJSON_AddNumberToObject(o, "age", (double)it->age);
+	cJSON_AddStringToObject(o, "reason", it->reason);
+	return o;
+}
+
+cJSON *view_gc(const mvms_gc_result *r, int dry_run, cJSON *items)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(doc, "dry_run", dry_run);
+	cJSON_AddNumberToObject(doc, "packs", (double)r->packs);
+	cJSON_AddNumberToObject(doc, "pack_bytes", (double)r->pack_bytes);
+	cJSON_AddNumberToObject(doc, "chunks", (double)r->chunks);
+	cJSON_AddNumberToObject(doc, "contents", (double)r->contents);
+	cJSON_AddNumberToObject(doc, "objects", (double)r->objects);
+	cJSON_AddNumberToObject(doc, "object_bytes", (double)r->object_bytes);
+	cJSON_AddNumberToObject(doc, "unindexed_packs", (double)r->unindexed_packs);
+	cJSON_AddNumberToObject(doc, "missing_packs", (double)r->missing_packs);
+	cJSON_AddNumberToObject(doc, "temp_files", (double)r->temp_files);
+	cJSON_AddNumberToObject(doc, "temp_bytes", (double)r->temp_bytes);
+	cJSON_AddNumberToObject(doc, "kept_young_packs", (double)r->kept_young);
+	cJSON_AddNumberToObject(doc, "kept_young_objects", (double)r->kept_objects);
+	cJSON_AddNumberToObject(doc, "leases", (double)r->leases);
+	cJSON_AddNumberToObject(doc, "expired_leases", (double)r->expired_leases);
+	cJSON_AddNumberToObject(doc, "cutoff", (double)r->cutoff);
+	if (items)
+		cJSON_AddItemToObject(doc, "items", items);
+	return doc;
+}
+
+const char *view_token_scope(int scope)
+{
+	switch (scope) {
+	case MVMS_SCOPE_READ: return "read";
+	case MVMS_SCOPE_WRITE: return "write";
+	case MVMS_SCOPE_ADMIN: return "admin";
+	default: return "?";
+	}
+}
+
+/* @key: the time @t, or null when it is 0 (never, not yet). */
+static void add_time_or_null(cJSON *o, const char *key, int64_t t)
+{
+	char tbuf[32];
+
+	if (t)
+		cJSON_AddStringToObject(o, key, view_time(tbuf, sizeof(tbuf), t));
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+cJSON *view_token_created(const char *token, const mvms_token_info *info)
+{
+	cJSON *doc = cJSON_CreateObject();
+	char tbuf[32];
+
+	cJSON_AddStringToObject(doc, "token", token);
+	cJSON_AddStringToObject(doc, "id", info->id);
+	cJSON_AddStringToObject(doc, "scope", view_token_scope(info->scope));
+	cJSON_AddStringToObject(doc, "models", info->models);
+	add_time_or_null(doc, "expires_at", info->expires_at);
+	/* What token list shows of it, so that a remote caller gets the whole of it. */
+	cJSON_AddStringToObject(doc, "created_at", view_time(tbuf, sizeof(tbuf), info->created_at));
+	cJSON_AddStringToObject(doc, "description", info->description ? info->description : "");
+	return doc;
+}
+
+cJSON *view_token_list(const mvms_token_info *list, size_t n)
+{
+	cJSON *doc = cJSON_CreateArray();
+	char tbuf[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", list[i].id);
+		cJSON_AddStringToObject(o, "scope", view_token_scope(list[i].scope));
+		cJSON_AddStringToObject(o, "models", list[i].models);
+		cJSON_AddStringToObject(o, "created_at",
+					view_time(tbuf, sizeof(tbuf), list[i].created_at));
+		add_time_or_null(o, "expires_at", list[i].expires_at);
+		add_time_or_null(o, "revoked_at", list[i].revoked_at);
+		cJSON_AddStringToObject(o, "description", list[i].description);
+		cJSON_AddItemToArray(doc, o);
+	}
+	return doc;
+}
+
+cJSON *view_token_revoked(const char *id)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(doc, "id", id);
+	cJSON_AddBoolToObject(doc, "revoked", 1);
 	return doc;
 }

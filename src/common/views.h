@@ -37,4 +37,23 @@ cJSON *view_merge(const mvms_merge_result *r, const char *model, const char *sou
 		  const char *into);
 cJSON *view_merge_conflicts(const mvms_merge_result *r);
 
+/* Administration: `stats`, `verify`, `gc` and `token` with --json, and GET /v1/stats,
+ * POST /v1/verify, POST /v1/gc, /v1/tokens (src/server/h_admin.c). */
+cJSON *view_stats(const mvms_stats *s);
+/* One problem (damage) of a verify, and one orphan (what gc can reclaim). */
+cJSON *view_verify_problem(const mvms_verify_problem *p);
+cJSON *view_verify_orphan(const mvms_verify_problem *p);
+/* A verify's result, with its lists of problems and orphans (arrays; both taken). */
+cJSON *view_verify(const mvms_verify_result *r, int quick, cJSON *problems, cJSON *orphans);
+/* One object gc removes (or would); a gc's result, with its items (NULL: no list; taken). */
+cJSON *view_gc_item(const mvms_gc_item *it);
+cJSON *view_gc(const mvms_gc_result *r, int dry_run, cJSON *items);
+/* "read", "write", "admin" ("?" for anything else). */
+const char *view_token_scope(int scope);
+/* A token just created: its secret (shown once) and what it allows. */
+cJSON *view_token_created(const char *token, const mvms_token_info *info);
+/* The tokens of a store, revoked ones included: an array. */
+cJSON *view_token_list(const mvms_token_info *list, size_t n);
+cJSON *view_token_revoked(const char *id);
+
 #endif

@@ -173,37 +173,47 @@ void srv_deploy_metrics(struct evbuffer *b, const srv_req *r)
 #undef SHOWN
 }
 
-/* Revision and weights as gauges, from the store (called by /metrics for each model). */
+/* Revision and weights as gauges, from the store (called by /metrics for each model). Each
+ * family's HELP and TYPE sit right above its own samples: a parser (promtool,
+ * prometheus_client) takes samples under another family's TYPE for an untyped family. */
 void srv_deploy_gauges(struct evbuffer *b, const srv_req *r)
 {
 	mvms_store *st = r->st;
 	mvms_model_info *models = NULL;
-	mvms_deployment **list = NULL;
-	size_t nm = 0, nd = 0, i, j, k;
+	mvms_deployment ***lists = NULL;
+	size_t nm = 0, *nd = NULL, i, j, k;
 
 	if (mvms_model_list(&models, &nm, st) < 0)
 		return;
-	evbuffer_add_printf(b, "# HELP mvms_deployment_revision Current revision of each "
-			       "environment.\n# TYPE mvms_deployment_revision gauge\n"
-			       "# HELP mvms_deployment_weight Traffic weight of each deployed version.\n"
-			       "# TYPE mvms_deployment_weight gauge\n");
-	for (i = 0; i < nm; i++) {
+	lists = calloc(nm + 1, sizeof(*lists));
+	nd = calloc(nm + 1, sizeof(*nd));
+	for (i = 0; lists && nd && i < nm; i++)
 		if (!srv_authz_covers(r, models[i].name) ||
-		    mvms_deploy_list(&list, &nd, st, models[i].name) < 0)
-			continue;
-		for (j = 0; j < nd; j++) {
-			evbuffer_add_printf(b, "mvms_deployment_revision{model=\"%s\",env=\"%s\"} %lld\n",
-					    list[j]->model, list[j]->env, (long long)list[j]->revision);
-			for (k = 0; k < list[j]->target_count; k++)
-				evbuffer_add_printf(b, "mvms_deployment_weight{model=\"%s\",env=\"%s\","
-						       "version=\"v%lld\"} %d\n", list[j]->model,
-						    list[j]->env, (long long)list[j]->targets[k].number,
-						    list[j]->targets[k].weight);
+		    mvms_deploy_list(&lists[i], &nd[i], st, models[i].name) < 0) {
+			lists[i] = NULL;
+			nd[i] = 0;
 		}
-		mvms_deployment_list_free(list, nd);
-		list = NULL;
-		nd = 0;
-	}
+	evbuffer_add_printf(b, "# HELP mvms_deployment_revision Current revision of each "
+			       "environment.\n# TYPE mvms_deployment_revision gauge\n");
+	for (i = 0; lists && nd && i < nm; i++)
+		for (j = 0; j < nd[i]; j++)
+			evbuffer_add_printf(b, "mvms_deployment_revision{model=\"%s\",env=\"%s\"} %lld\n",
+					    lists[i][j]->model, lists[i][j]->env,
+					    (long long)lists[i][j]->revision);
+	evbuffer_add_printf(b, "# HELP mvms_deployment_weight Traffic weight of each deployed "
+			       "version.\n# TYPE mvms_deployment_weight gauge\n");
+	for (i = 0; lists && nd && i < nm; i++)
+		for (j = 0; j < nd[i]; j++)
+			for (k = 0; k < lists[i][j]->target_count; k++)
+				evbuffer_add_printf(b, "mvms_deployment_weight{model=\"%s\",env=\"%s\","
+						       "version=\"v%lld\"} %d\n", lists[i][j]->model,
+						    lists[i][j]->env,
+						    (long long)lists[i][j]->targets[k].number,
+						    lists[i][j]->targets[k].weight);
+	for (i = 0; lists && nd && i < nm; i++)
+		mvms_deployment_list_free(lists[i], nd[i]);
+	free(lists);
+	free(nd);
 	mvms_model_list_free(models, nm);
 }
 
@@ -466,6 +476,12 @@ int srv_deployment_status(srv_req *r)
 
 	if ((error = mvms_deploy_get(&d, r->st, r->caps[0], r->caps[1])) < 0)
 		return error;
+	if (d->revision == 0) {
+		/* 404 not_found, which a client maps to "not found" (exit 3) like deploy-log. */
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s of %s was never deployed", d->env, d->model);
+		mvms_deployment_free(d);
+		return error;
+	}
 	doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "model", d->model);
 	cJSON_AddStringToObject(doc, "env", d->env);

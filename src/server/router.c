@@ -3,8 +3,11 @@
  * Routing: one table of {method, pattern, handler, scope, authz}; cross-cutting checks
  * first (read-only mode, authentication with bearer tokens, scope, and the model glob for
  * routes whose first capture is the model), then the handler. Patterns match raw path
- * segments, so a model name with '/' travels as %2F; captures are decoded after matching.
- * Every request is answered exactly once.
+ * segments; captures are decoded after matching. A model name ({m}) is one segment, or two
+ * for an org/name written without %2F: a path is read with a one-segment name first, and
+ * with a two-segment one only when no route has that shape, so the route words (versions,
+ * branches, ...) win over a model's second segment (docs/http-api.md, "Model names in
+ * paths"). Every request is answered exactly once.
  */
 #include <fnmatch.h>
 #include <sys/queue.h>
@@ -78,6 +81,13 @@ static const srv_route routes[] = {
 	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
 	{ M_DELETE, "/v1/leases/{id}", srv_lease_release, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
 	{ M_GET, "/v1/objects/{kind}/{id}", srv_object_get, SRV_SCOPE_READ, SRV_AUTHZ_CONTENT },
+	/* Administration: about every model, so for tokens of all models only (h_admin.c). */
+	{ M_GET, "/v1/stats", srv_stats, SRV_SCOPE_READ, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/verify", srv_verify, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/gc", srv_gc, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_GET, "/v1/tokens", srv_tokens_list, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_POST, "/v1/tokens", srv_token_create, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	{ M_DELETE, "/v1/tokens/{id}", srv_token_revoke, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 };
 
 const srv_route *srv_routes(size_t *count)
@@ -86,8 +96,10 @@ const srv_route *srv_routes(size_t *count)
 	return routes;
 }
 
-/* Matches @path against @pattern; captures raw segments (not yet decoded). */
-static int match(const char *pattern, const char *path, char **caps, size_t *ncaps)
+/* Matches @path against @pattern; captures raw segments (not yet decoded). With
+ * @model_segs 2, {m} takes two segments ("org/name"), both non-empty. */
+static int match(const char *pattern, const char *path, char **caps, size_t *ncaps,
+		 int model_segs)
 {
 	const char *p = pattern, *s = path;
 
@@ -97,6 +109,11 @@ static int match(const char *pattern, const char *path, char **caps, size_t *nca
 			const char *close = strchr(p, '}');
 			int rest = close && close > p && close[-1] == '*';
 			const char *end = rest ? s + strlen(s) : strchrnul(s, '/');
+			if (close && model_segs == 2 && strncmp(p, "{m}", 3) == 0 && end != s) {
+				if (*end != '/' || end[1] == '/' || end[1] == '\0')
+					return 0;
+				end = strchrnul(end + 1, '/');
+			}
 			if (!close || end == s || *ncaps >= 4)
 				return 0;
 			caps[(*ncaps)++] = strndup(s, (size_t)(end - s));
@@ -242,7 +259,7 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	char *caps[4] = { NULL, NULL, NULL, NULL };
 	size_t ncaps = 0, i, k;
-	int method_seen = 0, error;
+	int method_seen = 0, error, segs;
 	const srv_route *rt = NULL;
 
 	memset(&r, 0, sizeof(r));
@@ -273,24 +290,29 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		srv_reply_error(&r, 400, "bad_query", "malformed query string");
 		goto done;
 	}
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!match(routes[i].pattern, path, caps, &ncaps)) {
-			free_caps(caps, ncaps);
-			continue;
+	/* One-segment model names first; org/name only when no route has the path's shape. */
+	for (segs = 1; segs <= 2 && !rt && !method_seen; segs++) {
+		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+			if (!match(routes[i].pattern, path, caps, &ncaps, segs)) {
+				free_caps(caps, ncaps);
+				continue;
+			}
+			if (!(routes[i].methods & (unsigned)r.method)) {
+				method_seen = 1;
+				free_caps(caps, ncaps);
+				continue;
+			}
+			rt = &routes[i];
+			break;
 		}
-		if (!(routes[i].methods & (unsigned)r.method)) {
-			method_seen = 1;
-			free_caps(caps, ncaps);
-			continue;
-		}
-		rt = &routes[i];
-		break;
 	}
 	if (!rt) {
 		if (method_seen)
 			srv_reply_error(&r, 405, "method_not_allowed", "%s does not take this method", path);
 		else
-			srv_reply_error(&r, 404, "no_route", "no such endpoint: %s", path);
+			srv_reply_error(&r, 404, "no_route", "no such endpoint: %s (a model name in a "
+					"path is one segment, or two for org/name; write any other '/' "
+					"in it as %%2F, e.g. /v1/models/a%%2Fb%%2Fc/versions)", path);
 		goto done;
 	}
 	r.route = rt->pattern;

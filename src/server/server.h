@@ -39,6 +39,8 @@ enum srv_authz {
 	SRV_AUTHZ_FILTERED,   /* lists every model: the handler keeps the covered ones only */
 	SRV_AUTHZ_CONTENT,    /* by hash: the handler serves objects of covered models only */
 	SRV_AUTHZ_UPLOAD,     /* bytes in by hash; the reply names only what the request did */
+	SRV_AUTHZ_ALL,        /* about every model (stats, verify, gc, tokens): only a token
+			       * whose glob is '*'; the handler checks it (h_admin.c) */
 };
 
 typedef struct srv_options {
@@ -213,6 +215,14 @@ struct evbuffer;
 /* Per-model series, for the models @r covers only. */
 void srv_deploy_metrics(struct evbuffer *b, const srv_req *r);
 void srv_deploy_gauges(struct evbuffer *b, const srv_req *r);
+
+/* h_admin.c: store statistics, verify, gc and tokens (SRV_AUTHZ_ALL) */
+int srv_stats(srv_req *r);
+int srv_verify(srv_req *r);
+int srv_gc(srv_req *r);
+int srv_tokens_list(srv_req *r);
+int srv_token_create(srv_req *r);
+int srv_token_revoke(srv_req *r);
 
 /* ---- the gate (gate.c): framing checks before libevent's parser ---- */
 

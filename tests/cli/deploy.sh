@@ -104,8 +104,8 @@ is "$(json_count revision)" 3 "three revisions"
 like "$OUT" "\"created_at\":" "with times"
 like "$OUT" "\"author\":" "with authors"
 mvms deploy-log m nowhere
-is_rc 0 "deploy-log of a never-deployed env"
-like "$OUT" "no history" "says no history"
+is_rc 3 "deploy-log of a never-deployed env: not found (3), as rollback"
+like "$ERR" "nowhere of m was never deployed" "says it was never deployed"
 
 # ---- bad input: usage errors (2) ----
 N_PROD=$(log_count prod)

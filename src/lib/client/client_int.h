@@ -2,7 +2,8 @@
 /*
  * The HTTP transport of a store handle (client.c fills the transport table of
  * meta/transport.h): shared pieces of its modules, client_read.c (models, versions, refs,
- * the DAG, deployments read), client_write.c (what changes refs and deployments).
+ * the DAG, deployments read), client_write.c (what changes refs and deployments),
+ * client_admin.c (statistics, verify, gc, tokens).
  */
 #ifndef MVMS_CLIENT_INT_H
 #define MVMS_CLIENT_INT_H
@@ -39,5 +40,6 @@ void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);
 /* client_files.c: ls and reading a file */
 void mvms_client__file_ops(mvms_transport *t);
+void mvms_client__admin_ops(mvms_transport *t);
 
 #endif

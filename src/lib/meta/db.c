@@ -10,7 +10,10 @@
 #include "db.h"
 #include "schema_sql.h"
 
-#define STMT_CACHE_MAX 96
+/* Each statement the library prepares (about a hundred call sites of mvms_db_stmt, keyed by
+ * their SQL's address) is cached once per handle. A server's handle lives long and runs
+ * nearly all of them (reads, writes, gc, verify, tokens): room for all, with a margin. */
+#define STMT_CACHE_MAX 256
 
 struct mvms_db {
 	sqlite3 *h;

@@ -95,6 +95,28 @@ done:
 	return 0;
 }
 
+int mvms_deployments_last_endpoint(char **out, mvms_db *db, int64_t model_id, const char *env,
+				   int64_t version_row)
+{
+	static const char q[] =
+		"SELECT endpoint FROM deployment_targets WHERE model_id = ? AND env = ? "
+		"AND version_id = ? ORDER BY revision DESC LIMIT 1";
+	sqlite3_stmt *s = mvms_db_stmt(db, q);
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, model_id);
+	sqlite3_bind_text(s, 2, env, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, version_row);
+	if ((rc = mvms_db_step_row(db, s, "deployment endpoint")) <= 0)
+		return rc;
+	*out = mvms_db_column_strdup(s, 0);
+	sqlite3_reset(s);
+	return *out ? 1 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
 static int read_targets(mvms_deployment *d, mvms_db *db, int64_t model_id, const char *env,
 			int64_t revision)
 {

@@ -35,6 +35,10 @@ int mvms_deployments_current_named(int64_t *out, mvms_db *db, const char *model,
 /* The targets of one revision, as rows (for building the next revision). */
 int mvms_deployments_rows(mvms_deploy_row **out, size_t *count, mvms_db *db, int64_t model_id,
 			  const char *env, int64_t revision);
+/* The endpoint last recorded for version @version_row in @env (its newest revision that
+ * lists it, cleared or not): 1 with *out set (free it), or 0 when no revision lists it. */
+int mvms_deployments_last_endpoint(char **out, mvms_db *db, int64_t model_id, const char *env,
+				   int64_t version_row);
 /* Fills @d's action, from_revision, author, reason, created_at and targets (sorted by
  * weight, then version, highest first) from revision @revision: 1, or 0 when there is no
  * such revision. */

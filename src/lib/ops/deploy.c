@@ -190,6 +190,14 @@ static int rows_deploy(change_ctx *c)
 		memset(&c->rows[c->n], 0, sizeof(c->rows[c->n]));
 		c->rows[c->n].version_row = c->vrow;
 		c->n++;
+		/* Back in an environment it had left (a rollback or another deploy took its
+		 * place): it keeps the endpoint it last had there, as a version still in the
+		 * targets does, so /predict does not lose its upstream. */
+		if (c->cur && !c->o->endpoint &&
+		    (error = mvms_deployments_last_endpoint(&c->rows[i].endpoint, c->st->db,
+							    c->model_id, c->env, c->vrow)) < 0)
+			goto done;
+		error = 0;
 	}
 	c->rows[i].weight = c->o->weight ? c->o->weight : 100;
 	if (c->o->endpoint) {
@@ -381,10 +389,20 @@ int mvms_deploy_list(mvms_deployment ***out, size_t *count, mvms_store *st, cons
 int mvms_deploy_history(mvms_deployment ***out, size_t *count, mvms_store *st, const char *model,
 			const char *env)
 {
-	MVMS_TRANSPORT_CALL(st, deploy_history, (out, count, st, model, env));
-	int error = mvms_deploy_env_check(env);
+	int error = 0;
 
-	return error < 0 ? error : load_many(out, count, st, model, env);
+	MVMS_TRANSPORT_CALL(st, deploy_history, (out, count, st, model, env));
+
+	MVMS_TRY(mvms_deploy_env_check(env));
+	MVMS_TRY(load_many(out, count, st, model, env));
+	/* No history is no environment: not found, as a rollback of it is. */
+	if (*count == 0) {
+		mvms_deployment_list_free(*out, 0);
+		*out = NULL;
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s of %s was never deployed", env, model);
+	}
+done:
+	return error;
 }
 
 void mvms_deployment_free(mvms_deployment *d)
