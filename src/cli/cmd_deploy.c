@@ -77,21 +77,13 @@ static int parse_i64(int64_t *out, const char *s, int64_t min, int64_t max)
 
 int cmd_deploy(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "weight", required_argument, NULL, 'w' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "expect-revision", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deployment *d = NULL;
 	mvms_store *st = NULL;
 	int64_t v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "deploy")) != -1) {
 		switch (c) {
 		case 'w':
 			if (parse_i64(&v, optarg, 1, 1000000) < 0)
@@ -110,11 +102,12 @@ int cmd_deploy(int argc, char **argv)
 			cli_print_usage(cli_find("deploy"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("deploy", "bad option");
+			return cli_bad_option("deploy", c);
 		}
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("deploy", "want MODEL@REF and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy(&d, st, argv[optind], argv[optind + 1], &o));
@@ -127,12 +120,11 @@ int cmd_undeploy(int argc, char **argv)
 	mvms_store *st = NULL;
 	int rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("undeploy"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "undeploy")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("undeploy", "want MODEL@REF and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy_remove(&d, st, argv[1], argv[2], &o));
@@ -140,20 +132,13 @@ int cmd_undeploy(int argc, char **argv)
 
 int cmd_rollback(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "expect-revision", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deployment *d = NULL;
 	mvms_store *st = NULL;
 	int64_t to = 0, v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "rollback")) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_i64(&to, optarg, 1, INT64_MAX) < 0)
@@ -169,11 +154,12 @@ int cmd_rollback(int argc, char **argv)
 			cli_print_usage(cli_find("rollback"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("rollback", "bad option");
+			return cli_bad_option("rollback", c);
 		}
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("rollback", "want MODEL and ENV");
+	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	return finish(st, d, mvms_deploy_rollback(&d, st, argv[optind], argv[optind + 1], to, &o));
@@ -187,10 +173,8 @@ static int list_cmd(int argc, char **argv, int history)
 	size_t n = 0, i;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find(cmd));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, cmd)) >= 0)
+		return rc;
 	if (history ? argc != 3 : (argc < 2 || argc > 3))
 		return cli_usage_error(cmd, history ? "want MODEL and ENV" : "want MODEL [ENV]");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -310,10 +294,10 @@ static int watch_update(const mvms_deployment *d, mvms_store *st, const char *mo
 		fprintf(stderr, "mvms-store: %s of %s is at revision %lld: %s in %s\n", env, model,
 			(long long)d->revision, spec, dir);
 	if (exec_cmd && (error = run_hook(exec_cmd, d, dir)) != 0) {
-		fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
 		/* With --once the caller asked for one update: say it failed. */
 		if (once)
-			return EXIT_ERROR;
+			return cli_error(EXIT_ERROR, "error", "watch: the hook exited with %d", error);
+		fprintf(stderr, "mvms-store: watch: the hook exited with %d\n", error);
 	}
 	return EXIT_OK;
 }
@@ -326,48 +310,34 @@ static int watch_mkdir(const char *dir)
 	struct stat sb;
 	size_t n = strlen(dir);
 
-	if (n == 0 || n >= sizeof(path)) {
-		fprintf(stderr, "mvms-store: watch: --dir: bad directory name\n");
-		return EXIT_ERROR;
-	}
+	if (n == 0 || n >= sizeof(path))
+		return cli_error(EXIT_ERROR, "invalid", "watch: --dir: bad directory name");
 	memcpy(path, dir, n + 1);
 	for (p = path + 1; ; p++) {
 		char c = *p;
 		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-			fprintf(stderr, "mvms-store: watch: cannot create --dir %s: %s: %s\n", dir, path,
-				strerror(errno));
-			return EXIT_ERROR;
-		}
+		if (mkdir(path, 0777) < 0 && errno != EEXIST)
+			return cli_error(EXIT_ERROR, "error", "watch: cannot create --dir %s: %s: %s", dir,
+					 path, strerror(errno));
 		*p = c;
 		if (c == '\0')
 			break;
 	}
-	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fprintf(stderr, "mvms-store: watch: --dir %s is not a directory\n", dir);
-		return EXIT_ERROR;
-	}
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return cli_error(EXIT_ERROR, "error", "watch: --dir %s is not a directory", dir);
 	return EXIT_OK;
 }
 
 int cmd_watch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "exec", required_argument, NULL, 'e' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *exec_cmd = NULL, *base = ".", *model, *env;
 	int64_t interval = 2, seen = -1, v;
 	int c, rc = EXIT_OK, once = 0, error;
 	mvms_store *st = NULL;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "watch")) != -1) {
 		switch (c) {
 		case 'e': exec_cmd = optarg; break;
 		case 'd': base = optarg; break;
@@ -381,7 +351,7 @@ int cmd_watch(int argc, char **argv)
 			cli_print_usage(cli_find("watch"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("watch", "bad option");
+			return cli_bad_option("watch", c);
 		}
 	}
 	if (argc - optind != 2)
@@ -462,17 +432,13 @@ int cmd_status(int argc, char **argv)
 	size_t i;
 	int rc, error;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("status"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "status")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("status", "want MODEL and ENV");
-	if (!cli.remote) {
-		fprintf(stderr, "mvms-store: status reads a server's live counters: give --remote URL "
-				"(or $MVMS_REMOTE)\n");
-		return EXIT_USAGE;
-	}
+	if (!cli.remote)
+		return cli_usage_error("status", "status reads a server's live counters: give --remote "
+				       "URL (or $MVMS_REMOTE)");
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
 	if ((error = mvms_deploy_status_get(&s, st, argv[1], argv[2])) < 0) {

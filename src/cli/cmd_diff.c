@@ -71,19 +71,13 @@ static void print_text(const mvms_diff *d, int stat, int tensors)
 
 int cmd_diff(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "stat", no_argument, NULL, 's' },
-		{ "tensors", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int stat = 0, tensors = 0, c, error, rc;
 	mvms_store *st = NULL;
 	mvms_diff *d = NULL;
 	char *b = NULL;
 	const char *a, *at;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "diff")) != -1) {
 		if (c == 's')
 			stat = 1;
 		else if (c == 't')
@@ -92,7 +86,7 @@ int cmd_diff(int argc, char **argv)
 			cli_print_usage(cli_find("diff"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("diff", "bad option");
+			return cli_bad_option("diff", c);
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("diff", "want MODEL@A and [MODEL@]B");
@@ -107,8 +101,7 @@ int cmd_diff(int argc, char **argv)
 			b = NULL;
 	}
 	if (!b) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
 	if ((rc = cli_open_store(&st)) != 0)
 		goto done;

@@ -11,10 +11,8 @@ int cmd_delete(int argc, char **argv)
 	mvms_store *st = NULL;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("delete"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "delete")) >= 0)
+		return rc;
 	if (argc != 2)
 		return cli_usage_error("delete", "want one MODEL@REF");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -86,12 +84,6 @@ static void print_text(const mvms_gc_result *r, int dry)
 
 int cmd_gc(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "grace", required_argument, NULL, 'g' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_gc_result r;
 	mvms_gc_options o;
 	mvms_store *st = NULL;
@@ -100,7 +92,7 @@ int cmd_gc(int argc, char **argv)
 	int c, dry = 0, error, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "gc")) != -1) {
 		switch (c) {
 		case 'g': {
 			double v = strtod(optarg, &end);
@@ -115,7 +107,7 @@ int cmd_gc(int argc, char **argv)
 			cli_print_usage(cli_find("gc"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("gc", "bad option");
+			return cli_bad_option("gc", c);
 		}
 	}
 	if (optind != argc)

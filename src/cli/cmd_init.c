@@ -7,14 +7,6 @@
 
 int cmd_init(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "chunk-avg", required_argument, NULL, 'c' },
-		{ "level", required_argument, NULL, 'l' },
-		{ "pack-size", required_argument, NULL, 'p' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store_options o = MVMS_STORE_OPTIONS_INIT;
 	mvms_store *st = NULL;
 	mvms_store_info info;
@@ -24,7 +16,7 @@ int cmd_init(int argc, char **argv)
 	int c, error, rc = EXIT_OK;
 	long lv;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "init")) != -1) {
 		switch (c) {
 		case 'c':
 			if (cli_parse_size(&v, optarg) < 0 || v > UINT32_MAX)
@@ -49,11 +41,13 @@ int cmd_init(int argc, char **argv)
 			cli_print_usage(cli_find("init"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("init", "bad option");
+			return cli_bad_option("init", c);
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error("init", "unexpected argument '%s' (use --store DIR)", argv[optind]);
+	if ((rc = cli_local_only("init")) != 0)
+		return rc;
 	dir = cli_store_dir();
 	if ((error = mvms_store_init(&st, dir, &o)) < 0)
 		return cli_fail(error);

@@ -10,15 +10,6 @@
 
 int cmd_lineage(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "ancestors", no_argument, NULL, 'a' },
-		{ "descendants", no_argument, NULL, 'd' },
-		{ "both", no_argument, NULL, 'B' },
-		{ "depth", required_argument, NULL, 'n' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int direction = MVMS_LINEAGE_ANCESTORS, depth = -1, c, error, rc;
 	const char *format = cli.json ? "json" : "text";
 	mvms_lineage *l = NULL;
@@ -26,7 +17,7 @@ int cmd_lineage(int argc, char **argv)
 	char *end;
 	long v;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "lineage")) != -1) {
 		switch (c) {
 		case 'a': direction = MVMS_LINEAGE_ANCESTORS; break;
 		case 'd': direction = MVMS_LINEAGE_DESCENDANTS; break;
@@ -47,7 +38,7 @@ int cmd_lineage(int argc, char **argv)
 			cli_print_usage(cli_find("lineage"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("lineage", "bad option");
+			return cli_bad_option("lineage", c);
 		}
 	}
 	if (argc - optind != 1)
@@ -79,10 +70,8 @@ int cmd_merge_base(int argc, char **argv)
 	size_t n = 0, i;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("merge-base"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "merge-base")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("merge-base", "want MODEL@A and MODEL@B");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -91,7 +80,11 @@ int cmd_merge_base(int argc, char **argv)
 		rc = cli_fail(error);
 		goto done;
 	}
-	if (cli.json) {
+	if (n == 0) {
+		/* A failure: with --json the error document, not an empty list beside it. */
+		rc = cli_error(EXIT_NOTFOUND, "not_found", "%s and %s share no history", argv[1],
+			       argv[2]);
+	} else if (cli.json) {
 		cJSON *doc = cJSON_CreateArray();
 		for (i = 0; i < n; i++)
 			cJSON_AddItemToArray(doc, view_version(list[i]));
@@ -99,10 +92,6 @@ int cmd_merge_base(int argc, char **argv)
 	} else {
 		for (i = 0; i < n; i++)
 			printf("%s@v%lld %s\n", list[i]->model, (long long)list[i]->number, list[i]->id);
-	}
-	if (n == 0) {
-		fprintf(stderr, "mvms-store: %s and %s share no history\n", argv[1], argv[2]);
-		rc = EXIT_NOTFOUND;
 	}
 done:
 	mvms_version_list_free(list, n);

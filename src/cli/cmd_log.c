@@ -39,15 +39,6 @@ static void print_version_text(const mvms_version_info *v)
 
 int cmd_log(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "branch", required_argument, NULL, 'b' },
-		{ "max-count", required_argument, NULL, 'n' },
-		{ "oneline", no_argument, NULL, 'o' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "graph", no_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	log_opts o = { NULL, 0, 0, 0, -1 };
 	mvms_version_info **list = NULL;
 	mvms_store *st = NULL;
@@ -55,7 +46,7 @@ int cmd_log(int argc, char **argv)
 	int c, error, rc;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "b:n:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "log")) != -1) {
 		if (c == 'b')
 			o.branch = optarg;
 		else if (c == 'n') {
@@ -72,7 +63,7 @@ int cmd_log(int argc, char **argv)
 			cli_print_usage(cli_find("log"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("log", "bad option");
+			return cli_bad_option("log", c);
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("log", "want one MODEL");
@@ -90,8 +81,7 @@ int cmd_log(int argc, char **argv)
 			cJSON_AddItemToArray(doc, view_version(list[i]));
 		cli_print_json(doc);
 	} else if (log_print(stdout, list, n, argv[optind], &o) < 0) {
-		fprintf(stderr, "mvms-store: log: out of memory\n");
-		rc = EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "log: out of memory");
 	}
 done:
 	mvms_version_list_free(list, n);
@@ -108,10 +98,8 @@ int cmd_show(int argc, char **argv)
 	int error, rc;
 	char a[32];
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("show"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "show")) >= 0)
+		return rc;
 	if (argc != 2)
 		return cli_usage_error("show", "want one MODEL@REF");
 	if ((rc = cli_open_store(&st)) != 0)

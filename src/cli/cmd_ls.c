@@ -39,24 +39,19 @@ static void print_listing(const cJSON *doc, int tensors)
 
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "tensors", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store *st = NULL;
 	mvms_listing *l = NULL;
 	cJSON *doc = NULL;
 	int c, error, rc = EXIT_OK, tensors = 0;
 
-	while ((c = getopt_long(argc, argv, "th", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "ls")) != -1) {
 		switch (c) {
 		case 't': tensors = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("ls"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("ls", "bad option");
+			return cli_bad_option("ls", c);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -130,11 +125,6 @@ static int parse_range(uint64_t *start, uint64_t *end, const char *s, uint64_t s
 
 int cmd_cat(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "range", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store *st = NULL;
 	mvms_file_reader *rd = NULL;
 	const char *range = NULL, *spec, *path;
@@ -144,14 +134,14 @@ int cmd_cat(int argc, char **argv)
 	size_t len;
 	int c, error, rc = EXIT_OK, pr;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "cat")) != -1) {
 		switch (c) {
 		case 'r': range = optarg; break;
 		case 'h':
 			cli_print_usage(cli_find("cat"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("cat", "bad option");
+			return cli_bad_option("cat", c);
 		}
 	}
 	if (argc - optind != 2)

@@ -52,34 +52,23 @@ static void print_result(const mvms_merge_result *r, const char *model, const ch
 
 int cmd_merge(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "into", required_argument, NULL, 'i' },
-		{ "message", required_argument, NULL, 'm' },
-		{ "author", required_argument, NULL, 'A' },
-		{ "ours", no_argument, NULL, 'o' },
-		{ "theirs", no_argument, NULL, 't' },
-		{ "resolve", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_merge_options o = MVMS_MERGE_OPTIONS_INIT;
 	mvms_merge_resolution *res = NULL;
 	mvms_merge_result *r = NULL;
 	mvms_store *st = NULL;
 	char *source = NULL, *eq;
+	const char *author = NULL;
 	size_t nres = 0;
 	int c, error, rc = EXIT_OK;
 
 	res = calloc((size_t)argc + 1, sizeof(*res));
-	if (!res) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
-	}
-	while ((c = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
+	if (!res)
+		return cli_error(EXIT_ERROR, "error", "out of memory");
+	while ((c = cli_getopt(argc, argv, "merge")) != -1) {
 		switch (c) {
 		case 'i': o.into = optarg; break;
 		case 'm': o.message = optarg; break;
-		case 'A': o.author = optarg; break;
+		case 'A': author = optarg; break;
 		case 'o':
 		case 't':
 			if (o.strategy) {
@@ -103,7 +92,7 @@ int cmd_merge(int argc, char **argv)
 			cli_print_usage(cli_find("merge"));
 			goto done;
 		default:
-			rc = cli_usage_error("merge", "bad option");
+			rc = cli_bad_option("merge", c);
 			goto done;
 		}
 	}
@@ -111,6 +100,7 @@ int cmd_merge(int argc, char **argv)
 		rc = cli_usage_error("merge", "want MODEL and SOURCE");
 		goto done;
 	}
+	o.author = cli_author(author);
 	o.resolve = res;
 	o.resolve_count = nres;
 	/* SOURCE without a model is a ref of MODEL (a branch, usually). */
@@ -119,8 +109,7 @@ int cmd_merge(int argc, char **argv)
 	else if (asprintf(&source, "%s@%s", argv[optind], argv[optind + 1]) < 0)
 		source = NULL;
 	if (!source) {
-		fprintf(stderr, "mvms-store: out of memory\n");
-		rc = EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "out of memory");
 		goto done;
 	}
 	if ((rc = cli_open_store(&st)) != 0)

@@ -6,24 +6,19 @@
 
 int cmd_register(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "description", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *desc = NULL;
 	mvms_store *st = NULL;
 	mvms_model_info *m = NULL;
 	int c, error, rc;
 
-	while ((c = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "register")) != -1) {
 		if (c == 'd')
 			desc = optarg;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("register"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("register", "bad option");
+			return cli_bad_option("register", c);
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("register", "want one MODEL name");
@@ -57,10 +52,8 @@ int cmd_models(int argc, char **argv)
 	int error, rc;
 	char tbuf[32];
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("models"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "models")) >= 0)
+		return rc;
 	if (argc > 1)
 		return cli_usage_error("models", "unexpected argument '%s'", argv[1]);
 	if ((rc = cli_open_store(&st)) != 0)

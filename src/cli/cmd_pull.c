@@ -7,15 +7,6 @@
 
 int cmd_pull(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "cache-copy", no_argument, NULL, 'C' },
-		{ "include", required_argument, NULL, 'I' },
-		{ "exclude", required_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_pull_options o = MVMS_PULL_OPTIONS_INIT;
 	mvms_pull_result r;
 	mvms_store *st = NULL;
@@ -28,12 +19,10 @@ int cmd_pull(int argc, char **argv)
 	char a[32];
 
 	if (!incl || !excl) {
-		free(incl);
-		free(excl);
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
+		rc = cli_error(EXIT_ERROR, "error", "out of memory");
+		goto done;
 	}
-	while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "pull")) != -1) {
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'f': o.force = 1; break;
@@ -44,7 +33,7 @@ int cmd_pull(int argc, char **argv)
 			cli_print_usage(cli_find("pull"));
 			goto done;
 		default:
-			rc = cli_usage_error("pull", "bad option");
+			rc = cli_bad_option("pull", c);
 			goto done;
 		}
 	}
@@ -63,8 +52,7 @@ int cmd_pull(int argc, char **argv)
 		const char *base = strrchr(spec, '/');
 		defdir = strdup(base ? base + 1 : spec);
 		if (!defdir) {
-			fprintf(stderr, "mvms-store: out of memory\n");
-			rc = EXIT_ERROR;
+			rc = cli_error(EXIT_ERROR, "error", "out of memory");
 			goto done;
 		}
 		if ((at = strchr(defdir, '@')))

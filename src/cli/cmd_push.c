@@ -6,21 +6,10 @@
 
 int cmd_push(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "message", required_argument, NULL, 'm' },
-		{ "branch", required_argument, NULL, 'b' },
-		{ "parent", required_argument, NULL, 'P' },
-		{ "meta", required_argument, NULL, 'M' },
-		{ "author", required_argument, NULL, 'A' },
-		{ "exclude", required_argument, NULL, 'X' },
-		{ "follow-symlinks", no_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result r;
 	mvms_store *st = NULL;
-	const char **parents = NULL, **meta = NULL, **excl = NULL;
+	const char **parents = NULL, **meta = NULL, **excl = NULL, *author = NULL;
 	size_t np = 0, nm = 0, nx = 0;
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
@@ -33,23 +22,22 @@ int cmd_push(int argc, char **argv)
 		free(parents);
 		free(meta);
 		free(excl);
-		fprintf(stderr, "mvms-store: out of memory\n");
-		return EXIT_ERROR;
+		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
-	while ((c = getopt_long(argc, argv, "m:b:Lh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "push")) != -1) {
 		switch (c) {
 		case 'm': o.message = optarg; break;
 		case 'b': o.branch = optarg; break;
 		case 'P': parents[np++] = optarg; break;
 		case 'M': meta[nm++] = optarg; break;
-		case 'A': o.author = optarg; break;
+		case 'A': author = optarg; break;
 		case 'X': excl[nx++] = optarg; break;
 		case 'L': o.follow_symlinks = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("push"));
 			goto done;
 		default:
-			rc = cli_usage_error("push", "bad option");
+			rc = cli_bad_option("push", c);
 			goto done;
 		}
 	}
@@ -57,6 +45,7 @@ int cmd_push(int argc, char **argv)
 		rc = cli_usage_error("push", "want MODEL and PATH");
 		goto done;
 	}
+	o.author = cli_author(author);
 	o.parents = parents;
 	o.parent_count = np;
 	o.meta = meta;
@@ -66,7 +55,8 @@ int cmd_push(int argc, char **argv)
 	cli_progress_init(&prog, "push");
 	o.progress = cli_progress_cb;
 	o.payload = &prog;
-	if ((rc = cli_open_store(&st)) != 0)
+	/* push (with init) is the one command that makes the store when there is none. */
+	if ((rc = cli_open_store_create(&st)) != 0)
 		goto done;
 	error = mvms_push(&r, st, argv[optind], argv[optind + 1], &o);
 	cli_progress_end(&prog);

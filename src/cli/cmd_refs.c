@@ -34,10 +34,8 @@ int cmd_tag(int argc, char **argv)
 	mvms_store *st = NULL;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("tag"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "tag")) >= 0)
+		return rc;
 	if (argc != 3)
 		return cli_usage_error("tag", "want MODEL@REF and NAME");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -63,10 +61,8 @@ static int list_cmd(int argc, char **argv, const char *cmd,
 	size_t n = 0;
 	int error, rc;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find(cmd));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, cmd)) >= 0)
+		return rc;
 	if (argc != 2)
 		return cli_usage_error(cmd, "want one MODEL");
 	if ((rc = cli_open_store(&st)) != 0)
@@ -92,22 +88,17 @@ int cmd_branches(int argc, char **argv)
 
 int cmd_branch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "delete", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store *st = NULL;
 	int c, del = 0, error, rc, nargs;
 
-	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "branch")) != -1) {
 		if (c == 'd')
 			del = 1;
 		else if (c == 'h') {
 			cli_print_usage(cli_find("branch"));
 			return EXIT_OK;
 		} else
-			return cli_usage_error("branch", "bad option");
+			return cli_bad_option("branch", c);
 	}
 	nargs = argc - optind;
 	if (del ? nargs != 2 : (nargs < 2 || nargs > 3))

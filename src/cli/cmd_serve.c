@@ -8,19 +8,6 @@
 
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "read-only", no_argument, NULL, 'r' },
-		{ "allow-anonymous-read", no_argument, NULL, 'a' },
-		{ "port-file", required_argument, NULL, 'p' },
-		{ "max-body", required_argument, NULL, 'b' },
-		{ "max-uploads", required_argument, NULL, 'u' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "no-access-log", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	srv_options o;
 	uint64_t v;
 	char *end;
@@ -34,7 +21,7 @@ int cmd_serve(int argc, char **argv)
 	o.max_uploads = 16;
 	o.timeout = 60;
 	o.access_log = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "serve")) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
 		case 't':
@@ -68,18 +55,17 @@ int cmd_serve(int argc, char **argv)
 		case 'n': o.access_log = 0; break;
 		case 'h':
 			cli_print_usage(cli_find("serve"));
-			printf("  --port-file FILE   write the bound port there (with --listen ...:0)\n"
-			       "  --max-body SIZE    request body cap (default 1G)\n"
-			       "  --max-uploads N    concurrent uploads (default 16)\n"
-			       "  --timeout SECONDS  per read/write on a connection (default 60)\n"
-			       "  --no-access-log    no JSON line per request on stderr\n");
 			return EXIT_OK;
 		default:
-			return cli_usage_error("serve", "bad option");
+			return cli_bad_option("serve", c);
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	/* Only init and push make a store: serving a directory a typo named would answer every
+	 * client "nothing here" from a new empty store. */
+	if ((c = cli_local_only("serve")) != 0 || (c = cli_local_store_exists()) != 0)
+		return c;
 	o.store_dir = cli_store_dir();
 	return srv_run(&o);
 }

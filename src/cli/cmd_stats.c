@@ -11,10 +11,8 @@ int cmd_stats(int argc, char **argv)
 	int error, rc;
 	char a[32], b[32], c[32];
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		cli_print_usage(cli_find("stats"));
-		return EXIT_OK;
-	}
+	if ((rc = cli_plain_args(&argc, &argv, "stats")) >= 0)
+		return rc;
 	if (argc != 1)
 		return cli_usage_error("stats", "unexpected argument '%s'", argv[1]);
 	if ((rc = cli_open_store(&st)) != 0)

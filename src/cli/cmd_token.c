@@ -60,14 +60,6 @@ static const char *time_or(char *buf, size_t n, int64_t t, const char *none)
 
 static int token_create(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "scope", required_argument, NULL, 's' },
-		{ "model", required_argument, NULL, 'm' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "description", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *models = "*", *description = "";
 	mvms_token_info *info = NULL;
 	mvms_store *st = NULL;
@@ -76,7 +68,7 @@ static int token_create(int argc, char **argv)
 	int c, scope = 0, error, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:m:e:d:h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "token")) != -1) {
 		switch (c) {
 		case 's':
 			if ((scope = parse_scope(optarg)) < 0)
@@ -99,7 +91,7 @@ static int token_create(int argc, char **argv)
 			cli_print_usage(cli_find("token"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("token", "bad option");
+			return cli_bad_option("token", c);
 		}
 	}
 	if (optind != argc)

@@ -39,11 +39,6 @@ static void on_progress(uint64_t done, uint64_t total, void *payload)
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	mvms_store *st = NULL;
 	mvms_verify_result r;
 	mvms_verify_options o;
@@ -53,14 +48,14 @@ int cmd_verify(int argc, char **argv)
 	int error, rc, c, quick = 0;
 	char a[32], b[32];
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "verify")) != -1) {
 		switch (c) {
 		case 'q': quick = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("verify"));
 			return EXIT_OK;
 		default:
-			return cli_usage_error("verify", "bad option");
+			return cli_bad_option("verify", c);
 		}
 	}
 	if (optind != argc)
@@ -90,7 +85,17 @@ int cmd_verify(int argc, char **argv)
 		goto done;
 	}
 	if (cli.json) {
-		cli_print_json(view_verify(&r, quick, arr, orphans));
+		cJSON *doc = view_verify(&r, quick, arr, orphans);
+		/* A failed verify is a failure document like any other ("error"), with the report. */
+		if (r.problems) {
+			cJSON *err = cJSON_AddObjectToObject(doc, "error");
+			char msg[128];
+			snprintf(msg, sizeof(msg), "verify found %llu problem%s",
+				 (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
+			cJSON_AddStringToObject(err, "code", mvms_error_name(MVMS_EMISMATCH));
+			cJSON_AddStringToObject(err, "message", msg);
+		}
+		cli_print_json(doc);
 	} else if (!cli.quiet || r.problems) {
 		if (quick)
 			printf("%s (quick): %llu packs, %llu chunk lists, %llu manifests present; %llu "

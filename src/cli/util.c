@@ -22,6 +22,14 @@ const char *cli_store_dir(void)
 	e = getenv("MVMS_STORE");
 	if (e && *e)
 		return e;
+	e = cli_config_get("store");
+	if (e && *e) {
+		const char *home = getenv("HOME");
+		if (strncmp(e, "~/", 2) != 0 || !home || !*home)
+			return e;
+		snprintf(default_store, sizeof(default_store), "%s%s", home, e + 1);
+		return default_store;
+	}
 	e = getenv("XDG_DATA_HOME");
 	if (e && *e) {
 		snprintf(default_store, sizeof(default_store), "%s/mvms-store", e);
@@ -33,30 +41,78 @@ const char *cli_store_dir(void)
 	return default_store;
 }
 
-int cli_open_store(mvms_store **out)
+/* The one place that opens the selected store, for reading (@create 0) or for a command that
+ * may make it (push). A missing store is not made by a command that only reads: a typo in
+ * --store would otherwise leave an empty store behind and answer "nothing here". */
+static int open_store(mvms_store **out, int create)
 {
-	/* With --remote the same handle runs every operation on the server. */
-	int error = cli.remote ? mvms_store_connect(out, cli.remote, cli.token, NULL)
-			       : mvms_store_open(out, cli_store_dir(), 1);
+	const char *dir = cli_store_dir();
+	int error;
 
+	*out = NULL;
+	/* With --remote the same handle runs every operation on the server. */
+	if (cli.remote) {
+		error = mvms_store_connect(out, cli.remote, cli.token, NULL);
+		return error < 0 ? cli_fail(error) : 0;
+	}
+	error = mvms_store_open(out, dir, create);
+	if (error == MVMS_ENOTFOUND && !create)
+		return cli_error(EXIT_NOTFOUND, mvms_error_name(error),
+				 "no store at %s (mvms-store init creates one)", dir);
 	return error < 0 ? cli_fail(error) : 0;
 }
 
-int cli_fail(int code)
+int cli_open_store(mvms_store **out)
 {
-	const char *msg = mvms_error_last();
+	return open_store(out, 0);
+}
 
-	if (cli.json) {
-		cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
-		cJSON_AddStringToObject(err, "code", mvms_error_name(code));
-		cJSON_AddStringToObject(err, "message", msg && *msg ? msg : "error");
-		cli_print_json(doc);
-	}
-	fprintf(stderr, "mvms-store: %s\n", msg && *msg ? msg : "error");
+int cli_open_store_create(mvms_store **out)
+{
+	return open_store(out, 1);
+}
+
+int cli_local_store_exists(void)
+{
+	const char *dir = cli_store_dir();
+	mvms_store *st = NULL;
+	int error = mvms_store_open(&st, dir, 0);
+
+	mvms_store_free(st);
+	if (error == MVMS_ENOTFOUND)
+		return cli_error(EXIT_NOTFOUND, mvms_error_name(error),
+				 "no store at %s (mvms-store init creates one)", dir);
+	return error < 0 ? cli_fail(error) : 0;
+}
+
+int cli_local_only(const char *cmd)
+{
+	if (!cli.remote || !cli.remote_explicit)
+		return 0;
+	return cli_error(EXIT_USAGE, "usage", "%s cannot run remotely (--remote %s): run it on the "
+			 "machine that holds the store", cmd, cli.remote);
+}
+
+/* With --json: the one error document on stdout. */
+static void json_error(const char *code, const char *msg)
+{
+	cJSON *doc, *err;
+
+	if (!cli.json)
+		return;
+	doc = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(doc, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	cli_print_json(doc);
+}
+
+int cli_exit_code(int code)
+{
 	switch (code) {
 	case MVMS_ENOTFOUND:
 		return EXIT_NOTFOUND;
-
+	case MVMS_EEXISTS:
 	case MVMS_ECONFLICT:
 	case MVMS_EMERGE:
 		return EXIT_CONFLICT;
@@ -65,18 +121,43 @@ int cli_fail(int code)
 	}
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
+int cli_fail(int code)
 {
-	const cli_cmd *c = cli_find(cmd);
+	const char *msg = mvms_error_last();
+
+	msg = msg && *msg ? msg : "error";
+	json_error(mvms_error_name(code), msg);
+	fprintf(stderr, "mvms-store: %s\n", msg);
+	return cli_exit_code(code);
+}
+
+int cli_error(int exit_code, const char *code, const char *fmt, ...)
+{
+	char msg[2048];
 	va_list ap;
 
-	fprintf(stderr, "mvms-store %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
+	json_error(code, msg);
+	fprintf(stderr, "mvms-store: %s\n", msg);
+	return exit_code;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	const cli_cmd *c = cmd ? cli_find(cmd) : NULL;
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_error("usage", msg);
+	fprintf(stderr, "mvms-store%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
 	if (c)
-		fprintf(stderr, "usage: mvms-store %s %s\n", c->name, c->usage);
+		fprintf(stderr, "usage: mvms-store %s%s%s%s (more: mvms-store help %s)\n", c->name,
+			*c->usage ? " " : "", c->usage, c->opts[0].name ? " [OPTIONS]" : "", c->name);
 	return EXIT_USAGE;
 }
 

@@ -103,7 +103,7 @@ printf 'not the model\n' >"$WORK/full/model.safetensors" || bail write
 ls -la "$WORK/full" >"$WORK/full.before"
 cksum "$WORK/full/existing.txt" "$WORK/full/model.safetensors" >>"$WORK/full.before"
 mvms pull m@v1 -o "$WORK/full"
-rc_in "1 4" "pull over a file with other content without --force fails (exists)"
+is_rc 4 "pull over a file with other content without --force fails (exists)"
 like "$ERR" "exists with other content" "and says which file"
 ls -la "$WORK/full" >"$WORK/full.after"
 cksum "$WORK/full/existing.txt" "$WORK/full/model.safetensors" >>"$WORK/full.after"
@@ -139,14 +139,14 @@ mvms log m
 is "$(printf '%s\n' "$OUT" | grep -c '^m@v')" 1 "the bad --meta push created no version"
 
 mvms init
-is_rc 1 "init on an existing store is an error (exit 1)"
+is_rc 4 "init on an existing store is an error: exists (exit 4)"
 like "$ERR" "mvms-store: " "init twice: error message on stderr"
 
 # ---- tags ----
 mvms tag m@v1 rel
 is_rc 0 "tag m@v1 rel"
 mvms tag m@v1 rel
-is_rc 1 "tagging with an existing tag name is an error"
+is_rc 4 "tagging with an existing tag name is an error: exists (exit 4)"
 like "$ERR" "rel" "the message names the tag"
 for t in v3 latest; do
 	mvms tag m@v1 "$t"

@@ -585,7 +585,7 @@ while read -r KIND <&3; do
 		check_store "$L" "$W"
 		# shellcheck disable=SC2086
 		run $ML tag "$PV" t$N
-		if { [ "$RC" = 0 ] || { [ "$RC" = 1 ] && [ -n "$REFAT" ]; }; } && [ "$(ref_at tags t$N)" = "${PV#p@}" ]; then
+		if { [ "$RC" = 0 ] || { [ "$RC" = 4 ] && [ -n "$REFAT" ]; }; } && [ "$(ref_at tags t$N)" = "${PV#p@}" ]; then
 			ok "$W: tagging again succeeds (or finds the tag made), at ${PV#p@}"
 		else
 			not_ok "$W: tagging again succeeds (or finds the tag made), at ${PV#p@}"
@@ -603,7 +603,7 @@ while read -r KIND <&3; do
 		check_store "$L" "$W"
 		# shellcheck disable=SC2086
 		run $ML branch p b$NB "$PV"
-		if { [ "$RC" = 0 ] || { [ "$RC" = 1 ] && [ -n "$REFAT" ]; }; } && [ "$(ref_at branches b$NB)" = "${PV#p@}" ]; then
+		if { [ "$RC" = 0 ] || { [ "$RC" = 4 ] && [ -n "$REFAT" ]; }; } && [ "$(ref_at branches b$NB)" = "${PV#p@}" ]; then
 			ok "$W: branching again succeeds (or finds the branch made), at ${PV#p@}"
 		else
 			not_ok "$W: branching again succeeds (or finds the branch made), at ${PV#p@}"

@@ -348,7 +348,9 @@ setup() {
 	san_env "$WORK/san"
 	MVMS_STORE=$WORK/store
 	XDG_DATA_HOME=$WORK/xdg
-	export MVMS_STORE XDG_DATA_HOME
+	# The user's own configuration file (default remote, token, author) stays out of tests.
+	XDG_CONFIG_HOME=$WORK/config
+	export MVMS_STORE XDG_DATA_HOME XDG_CONFIG_HOME
 	unset MVMS_REMOTE 2>/dev/null || :
 	# automake's harness may hand us a read-only or unrelated cwd
 	cd "$WORK" || bail "cd $WORK"

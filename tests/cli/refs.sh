@@ -20,7 +20,7 @@ mvms branch m exp
 is_rc 0 "branch m exp (from main)"
 is "$(branch_at m exp)" v1 "exp starts at main's head (v1)"
 mvms branch m exp
-is_rc 1 "creating an existing branch again is an error"
+is_rc 4 "creating an existing branch again is an error: exists (exit 4)"
 
 mvms push m "$WORK/v2" -b exp -m "on exp"
 is_rc 0 "push -b exp"

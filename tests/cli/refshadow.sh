@@ -57,20 +57,20 @@ fi
 mvms tag sp@v1 rel
 is_rc 0 "tag sp@v1 rel"
 mvms branch sp rel sp@v2
-is_rc 1 "a branch cannot take the tag's name"
+is_rc 4 "a branch cannot take the tag's name (exists: exit 4)"
 like "$ERR" "ambiguous" "the message says it would be ambiguous"
 mvms branch sp lane sp@v1
 is_rc 0 "branch sp lane"
 mvms tag sp@v2 lane
-is_rc 1 "a tag cannot take the branch's name"
+is_rc 4 "a tag cannot take the branch's name (exists: exit 4)"
 mvms show --json sp@rel
 is "$(json_get version)" 1 "sp@rel is still the tag's v1"
 mvms deploy sp@v2 lane
-is_rc 1 "an environment cannot take a branch's name"
+is_rc 4 "an environment cannot take a branch's name"
 mvms deploy sp@v2 prod
 is_rc 0 "deploy sp@v2 prod"
 mvms tag sp@v1 prod
-is_rc 1 "a tag cannot take an environment's name"
+is_rc 4 "a tag cannot take an environment's name"
 mvms deploy sp@v2 beef
 is_rc 1 "an environment named 'beef' (hex) is refused"
 

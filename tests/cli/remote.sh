@@ -154,7 +154,7 @@ is_rc 3 "pulling an unknown version: exit 3"
 check "no directory was made for it" test ! -e "$WORK/p9/model.safetensors"
 mkdir -p "$WORK/pother" && printf 'other\n' >"$WORK/pother/model.safetensors"
 rem pull m@v2 -o "$WORK/pother"
-rc_in "1 4" "pulling over files with other content is refused (exists)"
+is_rc 4 "pulling over files with other content is refused (exists)"
 like "$ERR" "exists with other content" "and says why"
 is "$(cat "$WORK/pother/model.safetensors")" other "and leaves it as it was"
 printf 'x\n' >"$WORK/afile"
@@ -199,14 +199,15 @@ run "$MVMS" --store "$WORK/server" verify
 is_rc 0 "the server's store still verifies"
 
 # An error crosses the wire by its code name: a branch named like a tag is EEXISTS
-# locally (exit 1) and must be the same over --remote, not the 409's "conflict" (exit 4).
+# locally (exit 4, as a conflict is) and must be the same over --remote, code "exists"
+# rather than the 409's "conflict".
 "$MVMS" --store "$WORK/server" tag m@v1 t1 >/dev/null 2>&1 || bail "tag on the server"
 "$MVMS" --store "$WORK/local" init -q >/dev/null 2>&1 || bail "init a local store"
 "$MVMS" --store "$WORK/local" push m "$WORK/v1" >/dev/null 2>&1 || bail "local push"
 "$MVMS" --store "$WORK/local" tag m@v1 t1 >/dev/null 2>&1 || bail "local tag"
 run "$MVMS" --store "$WORK/local" push -b t1 m "$WORK/v2"
 LOCAL_RC=$RC
-is "$LOCAL_RC" 1 "locally, a branch named like a tag exits 1 (exists)"
+is "$LOCAL_RC" 4 "locally, a branch named like a tag exits 4 (exists)"
 rem push -b t1 m "$WORK/v2"
 is "$RC" "$LOCAL_RC" "over the remote it exits the same ($RC)"
 like "$ERR" "exists already" "and says the tag exists"

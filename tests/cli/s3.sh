@@ -214,7 +214,7 @@ check "no store is left behind" test ! -e "$WORK/st-noserver"
 run "$MVMS" --store "$WORK/st-good" init --backend "s3://$BUCKET/x$$"
 is_rc 0 "init with the right credentials and bucket succeeds"
 run "$MVMS" --store "$WORK/st-good" init --backend "s3://$BUCKET/x$$"
-is_rc 1 "a second init of that store is refused"
+is_rc 4 "a second init of that store is refused (exists: exit 4)"
 like "$ERR" "holds a store already" "(it exists)"
 
 # ---- cross-check with aws s3: download every object, check the content hashes ----

@@ -180,6 +180,8 @@ t_clean() {
 }
 clean logs t_clean "clean commands pass"
 t_srv_clean() {
+	# serve needs a store (only init and push make one)
+	"$MVMS" init -q >/dev/null 2>&1
 	srv_start clean
 	srv_stop "$SRV_PID"
 	is "$SRV_RC" 0 "a real server stops with 0"
