@@ -360,12 +360,12 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 	stream *s = arg;
 
 	(void)evcon;
-	/* The client went away mid-reply: count it as what it was, and let go. */
+	/* The client went away mid-reply: count it as what it was, and let go. libevent has
+	 * detached the unfinished request from the connection it frees (it waits for our
+	 * evhttp_send_reply_end, which will not come), so the request is ours to free; one
+	 * still attached (the server shutting down) goes with its connection. */
 	s->r.status = 499;
 	srv_request_done(&s->r);
-	/* libevent detaches a request whose reply was started but not ended from a connection
-	 * that fails (its evcon is then NULL) and leaves it to us: a client killed mid-stream
-	 * leaked it. A connection freed for another reason (server shutdown) still owns it. */
 	if (!evhttp_request_get_connection(s->req))
 		evhttp_request_free(s->req);
 	stream_free(s);

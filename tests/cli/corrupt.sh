@@ -75,6 +75,9 @@ is_rc 1 "verify --json exits 1 too"
 is "$(json_get ok)" false "verify --json: ok is false"
 like "$OUT" "\"$KEY_A\"" "verify --json names the pack"
 
+# a remote client would pull from the copy of a@v1 it kept when it pushed it (intact bytes,
+# rightly): the pulls below are about the damaged store, so they read from it
+cold_cache
 mkdir "$WORK/out-a" || bail mkdir
 mvms pull a@v1 -o "$WORK/out-a"
 is_rc 1 "pull of the corrupt version fails (exit 1)"

@@ -139,7 +139,9 @@ mvms watch m
 is_rc 2 "watch without ENV: usage error"
 mvms watch m prod --interval 0
 is_rc 2 "watch --interval 0: usage error"
-mvms status m prod
+# the binary itself, even in the remote run (lib.sh, "the two transports"), which would
+# give it --remote: this is what status does on a store
+run "$MVMS_BIN" status m prod
 is_rc 2 "status without --remote: usage error"
 like "$ERR" "--remote" "status says it needs --remote"
 

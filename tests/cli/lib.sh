@@ -24,6 +24,8 @@
 #   find_py / jq_is FILE EXPR WANT DESC   a Python 3 in PY; a check of a JSON file with it
 #   poke, branch_at, wait_lines, same_tree, mode_of, file_size: see each one
 #   san_scan WHAT [FILE]  a "not ok" for each new sanitizer report (see "Sanitizer reports")
+#   REMOTE                set (1) when the script runs through a server: see "the two
+#                         transports"
 #
 # The object-store tests (s3.sh, s3-rgw.sh, gcs.sh) use the s3_* helpers at the end.
 
@@ -337,13 +339,125 @@ file_size() {
 	wc -c <"$1" | tr -d ' '
 }
 
+# ---- the two transports ----
+# make check runs each command-line script about commands twice (Makefile.am:
+# CLI_REMOTE_TESTS; tests/README.md): as it is, on a local store, and with
+# MVMS_TEST_TRANSPORT=remote, where setup points $MVMS at a script that runs viaserver.sh:
+# each command then runs through an `mvms-store serve` over the store it names, started on
+# first use and stopped at the end (remote_stop_all). The expectations are the same; where
+# a remote run legitimately differs, the script says so with `[ -n "$REMOTE" ]`. MVMS_BIN
+# is the real binary in both modes (for what must run on the store itself).
+#
+# MVMS_REMOTE_TODO: the commands with no remote implementation yet. In remote mode they run
+# on the store directly and each one used gets a "# TODO remote: CMD" line at the end of the
+# test. It is the one list to shrink as commands learn --remote (the environment may set it:
+# MVMS_REMOTE_TODO= shows what still fails remotely).
+MVMS_REMOTE_TODO=${MVMS_REMOTE_TODO-delete}
+REMOTE=
+MVMS_VIA=
+
+# remote_setup: for setup; MVMS_BIN, and in remote mode REMOTE=1 and the wrapper as $MVMS
+remote_setup() {
+	MVMS_BIN=$MVMS
+	export MVMS_BIN
+	case ${MVMS_TEST_TRANSPORT:-local} in
+	local)
+		return 0
+		;;
+	remote) ;;
+	*)
+		bail "MVMS_TEST_TRANSPORT=$MVMS_TEST_TRANSPORT: want local or remote"
+		;;
+	esac
+	[ -n "${TESTS_SRCDIR:-}" ] || bail "TESTS_SRCDIR is not set (the remote transport needs it)"
+	REMOTE=1
+	MVMS_VIA=$WORK/via
+	MVMS_VIA_SH=$TESTS_SRCDIR/cli/viaserver.sh
+	mkdir -p "$MVMS_VIA" || bail "mkdir $MVMS_VIA"
+	# shellcheck disable=SC2016
+	printf '#!/bin/sh\nexec sh "$MVMS_VIA_SH" "$@"\n' >"$MVMS_VIA/mvms-store" &&
+		chmod +x "$MVMS_VIA/mvms-store" || bail "cannot write $MVMS_VIA/mvms-store"
+	MVMS=$MVMS_VIA/mvms-store
+	# the remote client's chunk cache: inside the test, not in ~/.cache
+	XDG_CACHE_HOME=$WORK/cache
+	export MVMS MVMS_VIA MVMS_VIA_SH MVMS_REMOTE_TODO XDG_CACHE_HOME
+	diag "transport: remote (each command through a server on its store: tests/cli/viaserver.sh)"
+}
+
+# cold_cache: in remote mode, empty the remote client's cache ($XDG_CACHE_HOME), so that
+# the next pull reads from the server's store (one a test damaged, say), not from the copy
+# the client kept of what it pushed or pulled; nothing in local mode, which has no cache
+cold_cache() {
+	[ -z "$REMOTE" ] || rm -rf "$XDG_CACHE_HOME"
+}
+
+# remote_stop_all: in remote mode, stop the servers viaserver.sh started (a "not ok" for
+# one that died on its own, and for each sanitizer report in a server's log), report the
+# harness's own problems, and print the "# TODO remote: CMD" lines. Runs again harmlessly.
+remote_stop_all() {
+	[ -n "$REMOTE" ] && [ -d "$MVMS_VIA" ] || return 0
+	# all of them at once: each takes a moment to go
+	_sps=
+	for _pf in "$MVMS_VIA"/srv-*/pid; do
+		[ -f "$_pf" ] || continue
+		_sd=${_pf%/pid}
+		_sp=$(cat "$_pf")
+		rm -f "$_pf"
+		mv "$_sd/log" "$_sd/log.$_sp"
+		if kill -TERM "$_sp" 2>/dev/null; then
+			_sps="$_sps $_sp"
+		else
+			printf 'the server on %s (pid %s) died before the end of the test\n' \
+				"$(cat "$_sd/store")" "$_sp" >>"$MVMS_VIA/problems"
+		fi
+	done
+	for _sp in $_sps; do
+		_w=0
+		while kill -0 "$_sp" 2>/dev/null && [ $_w -lt 150 ]; do
+			sleep 0.1
+			_w=$((_w + 1))
+		done
+		if kill -0 "$_sp" 2>/dev/null; then
+			printf 'the server with pid %s stops on SIGTERM (killed after 15 s)\n' "$_sp" \
+				>>"$MVMS_VIA/problems"
+			kill -KILL "$_sp" 2>/dev/null
+		fi
+	done
+	for _sl in "$MVMS_VIA"/srv-*/log.*; do
+		[ -f "$_sl" ] || continue
+		san_scan "the server on $(cat "${_sl%/log.*}/store") ($_sl)" "$_sl"
+		mv "$_sl" "$_sl.seen"
+	done
+	if [ -s "$MVMS_VIA/problems" ]; then
+		while IFS= read -r _pl; do
+			not_ok "remote transport: $_pl"
+		done <"$MVMS_VIA/problems"
+		for _sl in "$MVMS_VIA"/srv-*/log.*.seen; do
+			[ -s "$_sl" ] || continue
+			diag "$_sl (last lines):"
+			tail -n 20 "$_sl" | sed 's/^/#   /'
+		done
+	fi
+	rm -f "$MVMS_VIA/problems"
+	if [ -s "$MVMS_VIA/todo" ]; then
+		sort "$MVMS_VIA/todo" | uniq -c | while read -r _n _c; do
+			printf '# TODO remote: %s (ran on the store directly %s times)\n' "$_c" "$_n"
+		done
+	fi
+	if [ -s "$MVMS_VIA/nostore" ]; then
+		diag "ran on the store directly as there was no store yet: $(sort "$MVMS_VIA/nostore" |
+			uniq -c | awk '{ printf "%s%s (%s)", sep, $2, $1; sep = ", " }')"
+	fi
+	rm -f "$MVMS_VIA/todo" "$MVMS_VIA/nostore"
+}
+
 setup() {
 	[ -n "$MVMS" ] || bail "MVMS is not set (path of mvms-store)"
 	[ -n "$MKMODEL" ] || bail "MKMODEL is not set (path of tests/mkmodel)"
 	[ -x "$MVMS" ] || bail "MVMS=$MVMS is not executable"
 	[ -x "$MKMODEL" ] || bail "MKMODEL=$MKMODEL is not executable"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/mvms-cli.XXXXXX") || bail "mktemp -d failed"
-	trap 'rm -rf "$WORK"' EXIT
+	trap 'remote_stop_all; rm -rf "$WORK"' EXIT
 	trap 'exit 1' HUP INT TERM
 	san_env "$WORK/san"
 	MVMS_STORE=$WORK/store
@@ -352,6 +466,7 @@ setup() {
 	XDG_CONFIG_HOME=$WORK/config
 	export MVMS_STORE XDG_DATA_HOME XDG_CONFIG_HOME
 	unset MVMS_REMOTE 2>/dev/null || :
+	remote_setup
 	# automake's harness may hand us a read-only or unrelated cwd
 	cd "$WORK" || bail "cd $WORK"
 }
@@ -474,9 +589,10 @@ s3_aws_cli() {
 }
 
 # done_testing: DONE_HOOK first (srv.sh: stop the servers, whose leak reports come at exit),
-# a last san_scan, then the plan
+# then the remote transport's servers, a last san_scan, then the plan
 done_testing() {
 	[ -z "${DONE_HOOK:-}" ] || $DONE_HOOK
+	remote_stop_all
 	san_scan "the end of the test"
 	printf '1..%d\n' "$test_n"
 	if [ "$fail_n" -gt 0 ]; then

@@ -88,6 +88,7 @@ wait_port() {
 
 cleanup() {
 	srv_stop_all
+	remote_stop_all
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -112,9 +112,12 @@ static cJSON *change_body(const char *ref, int64_t to, const mvms_deploy_options
 	cJSON *b = body_of("ref", ref, NULL, NULL);
 	int ok = b != NULL;
 
+	/* The author a local change records (--author, else $MVMS_AUTHOR, else the login): the
+	 * server would otherwise record "api". */
+	if (ok)
+		ok = add_str(b, "author", o && o->author ? o->author : mvms_store__default_author()) == 0;
 	if (ok && o) {
-		ok = add_str(b, "reason", o->reason) == 0 && add_str(b, "endpoint", o->endpoint) == 0 &&
-		     add_str(b, "author", o->author) == 0;
+		ok = add_str(b, "reason", o->reason) == 0 && add_str(b, "endpoint", o->endpoint) == 0;
 		if (ok && o->weight)
 			ok = cJSON_AddNumberToObject(b, "weight", o->weight) != NULL;
 		if (ok && o->expected_revision >= 0)
@@ -198,9 +201,11 @@ static cJSON *merge_body(const char *source, const mvms_merge_options *o)
 	size_t i;
 	int ok = b != NULL;
 
+	/* as a change's (change_body) */
+	if (ok)
+		ok = add_str(b, "author", o && o->author ? o->author : mvms_store__default_author()) == 0;
 	if (ok && o) {
-		ok = add_str(b, "into", o->into) == 0 && add_str(b, "message", o->message) == 0 &&
-		     add_str(b, "author", o->author) == 0;
+		ok = add_str(b, "into", o->into) == 0 && add_str(b, "message", o->message) == 0;
 		if (ok && o->strategy)
 			ok = add_str(b, "strategy", o->strategy == MVMS_MERGE_OURS ? "ours" : "theirs") == 0;
 		if (ok && o->time)

@@ -438,7 +438,6 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	branch = opts->branch ? opts->branch : "main";
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_ref_name_check(branch));
-	MVMS_TRY(model_uid(uid, r, model));
 	MVMS_TRY(branch_head(head, r, model, branch));
 	if (*head)
 		snprintf(base, sizeof(base), "%s", head);
@@ -500,6 +499,9 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	 * later pull was a read, a sendfile and a wake-up of its own). */
 	MVMS_TRY(mvms_remote__unique_in_order(ids, &nids));
 
+	/* Registers a new model: only now, once the tree is read and the parents found, so
+	 * that a push refused for its input leaves nothing on the server, as a local one. */
+	MVMS_TRY(model_uid(uid, r, model));
 	memset(&info, 0, sizeof(info));
 	info.model_uid = uid;
 	info.model_name = model;
