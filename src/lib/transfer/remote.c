@@ -470,7 +470,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 			parents[nparents++] = extra[i];
 	}
 
-	MVMS_TRY(mvms_sync_stage(&files, &nfiles, r->cache, path, opts->progress, opts->payload));
+	MVMS_TRY(mvms_sync_stage_opts(&files, &nfiles, r->cache, path, opts));
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;
