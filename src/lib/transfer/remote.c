@@ -79,7 +79,9 @@ done:
 }
 
 /* The version id a ref names on the server, "" (and 0) when it does not exist. */
-static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
+/* The id of @model@@ref on the server ("" when there is none); with @live, a tombstone is an
+ * error saying who deleted it (a parent must have its files, as a local push checks). */
+static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref, int live)
 {
 	cJSON *v = NULL;
 	const char *s;
@@ -90,8 +92,12 @@ static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
 		mvms_error_clear();
 		return 0;
 	}
-	if (error < 0)
+	if (error == 0 && live)
+		error = mvms_http__live(v, model);
+	if (error < 0) {
+		cJSON_Delete(v);
 		return error;
+	}
 	s = mvms_http__json_str(v, "id");
 	if (s && strlen(s) == MVMS_OID_HEXSZ)
 		memcpy(id, s, MVMS_OID_HEXSZ + 1);
@@ -442,7 +448,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	if (*head)
 		snprintf(base, sizeof(base), "%s", head);
 	else
-		MVMS_TRY(ref_id(base, r, model, "main"));
+		MVMS_TRY(ref_id(base, r, model, "main", 0));
 	extra = calloc(opts->parent_count + 1, sizeof(*extra));
 	parents = calloc(opts->parent_count + 2, sizeof(*parents));
 	MVMS_CHECK_ALLOC(extra, error);
@@ -458,7 +464,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 			goto done;
 		}
 		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
-		MVMS_TRY(ref_id(extra[i], r, pm, at + 1));
+		MVMS_TRY(ref_id(extra[i], r, pm, at + 1, 1));
 		if (!*extra[i]) {
 			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
 					       opts->parents[i]);

@@ -441,16 +441,8 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	ref = (char *)(at ? at + 1 : "latest");
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_http__get_version(&v, r, model, ref));
-	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(v, "deleted"))) {
-		/* A tombstone (mvms/history.h): say so, as a local pull does. */
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "deleted");
-		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
-		error = mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld was deleted by %s at %s: its files "
-				       "are gone", model, cJSON_IsNumber(num) ? (long long)num->valuedouble : 0LL,
-				       mvms_http__json_str(d, "by") ? mvms_http__json_str(d, "by") : "?",
-				       mvms_http__json_str(d, "at") ? mvms_http__json_str(d, "at") : "?");
-		goto done;
-	}
+	/* A tombstone (mvms/history.h): say so, as a local pull does. */
+	MVMS_TRY(mvms_http__live(v, model));
 	id = mvms_http__json_str(v, "id");
 	if (!id || mvms_oid_parse(&vid, id) < 0) {
 		error = mvms_error_set(MVMS_ERROR, "remote: the server sent a version without an id");
