@@ -422,6 +422,39 @@ done:
 	return error;
 }
 
+/* The ids of --parent MODEL@REF each (into @extra), appended to @parents (which holds the
+ * branch head first) unless already there; a missing or deleted one is an error, found
+ * before anything is sent. */
+static int resolve_parents(const char **parents, size_t *nparents, char (*extra)[MVMS_OID_HEXSZ + 1],
+			   mvms_remote *r, const mvms_push_options *opts)
+{
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < opts->parent_count; i++) {
+		const char *at = strchr(opts->parents[i], '@');
+		char pm[256];
+		if (!at || (size_t)(at - opts->parents[i]) >= sizeof(pm)) {
+			error = mvms_error_set(MVMS_EINVALID, "push: parent '%s' is not MODEL@REF",
+					       opts->parents[i]);
+			goto done;
+		}
+		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
+		MVMS_TRY(ref_id(extra[i], r, pm, at + 1, 1));
+		if (!*extra[i]) {
+			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
+					       opts->parents[i]);
+			goto done;
+		}
+		for (k = 0; k < (*nparents) && strcmp(parents[k], extra[i]) != 0; k++)
+			;
+		if (k == (*nparents))
+			parents[(*nparents)++] = extra[i];
+	}
+done:
+	return error;
+}
+
 int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
 		     const mvms_push_options *opts)
 {
@@ -455,26 +488,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	MVMS_CHECK_ALLOC(parents, error);
 	if (*base)
 		parents[nparents++] = base;
-	for (i = 0; i < opts->parent_count; i++) {
-		const char *at = strchr(opts->parents[i], '@');
-		char pm[256];
-		if (!at || (size_t)(at - opts->parents[i]) >= sizeof(pm)) {
-			error = mvms_error_set(MVMS_EINVALID, "push: parent '%s' is not MODEL@REF",
-					       opts->parents[i]);
-			goto done;
-		}
-		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
-		MVMS_TRY(ref_id(extra[i], r, pm, at + 1, 1));
-		if (!*extra[i]) {
-			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
-					       opts->parents[i]);
-			goto done;
-		}
-		for (k = 0; k < nparents && strcmp(parents[k], extra[i]) != 0; k++)
-			;
-		if (k == nparents)
-			parents[nparents++] = extra[i];
-	}
+	MVMS_TRY(resolve_parents(parents, &nparents, extra, r, opts));
 
 	MVMS_TRY(mvms_sync_stage_opts(&files, &nfiles, r->cache, path, opts));
 	out->files = nfiles;
