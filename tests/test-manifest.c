@@ -191,6 +191,52 @@ static void test_malformed(void)
 	ok(m == NULL, "nothing is returned for refused input");
 }
 
+/* Modification times: encoded after the id when known, both fields; a manifest without
+ * them (every one written before) is unchanged, and one with them round-trips. */
+static void test_mtime(void)
+{
+	static const char with[] =
+		"{\"format\":1,\"model\":{\"uid\":\"" UID "\",\"name\":\"m\"},\"parents\":[],"
+		"\"author\":\"a\",\"time\":1,\"message\":\"\",\"meta\":{},"
+		"\"files\":[{\"path\":\"a\",\"mode\":420,\"size\":0,\"id\":\"" ID_A "\","
+		"\"mtime\":1614834367,\"mtime_ns\":123456789},"
+		"{\"path\":\"b\",\"mode\":420,\"size\":0,\"id\":\"" ID_A "\"}]}\n";
+	mvms_manifest *m = NULL;
+	mvms_buf b = MVMS_BUF_INIT;
+	char *doc;
+	const char *at;
+
+	is_int(mvms_manifest_decode(&m, with, sizeof(with) - 1), 0, "mtime: decoded");
+	ok(m && m->files[0].mtime == 1614834367 && m->files[0].mtime_ns == 123456789,
+	   "mtime: seconds and nanoseconds");
+	ok(m && m->files[1].mtime == 0 && m->files[1].mtime_ns == 0, "mtime: none for a file without");
+	if (m)
+		mvms_manifest_encode(&b, m);
+	ok(b.size == sizeof(with) - 1 && memcmp(b.ptr, with, b.size) == 0,
+	   "mtime: re-encodes to the same bytes");
+	mvms_buf_dispose(&b);
+	mvms_manifest_free(m);
+	m = NULL;
+	/* Each refused: a field alone, zero written out, ns out of range, negative. */
+	doc = strdup(with);
+	if (!doc)
+		abort();
+	at = strstr(with, ",\"mtime_ns\":123456789");
+	memmove(doc + (at - with), at + strlen(",\"mtime_ns\":123456789"),
+		strlen(at + strlen(",\"mtime_ns\":123456789")) + 1);
+	is_int(mvms_manifest_decode(&m, doc, strlen(doc)), MVMS_EMISMATCH, "mtime: refused without mtime_ns");
+	free(doc);
+	refused("\"size\":10,\"id\":\"" ID_B "\"",
+		"\"size\":10,\"id\":\"" ID_B "\",\"mtime\":0,\"mtime_ns\":0", "mtime: 0, 0 written out");
+	refused("\"size\":10,\"id\":\"" ID_B "\"",
+		"\"size\":10,\"id\":\"" ID_B "\",\"mtime\":5,\"mtime_ns\":1000000000",
+		"mtime: nanoseconds of a whole second");
+	refused("\"size\":10,\"id\":\"" ID_B "\"",
+		"\"size\":10,\"id\":\"" ID_B "\",\"mtime\":-5,\"mtime_ns\":0", "mtime: negative");
+	refused("\"size\":10,\"id\":\"" ID_B "\"",
+		"\"size\":10,\"id\":\"" ID_B "\",\"mtime_ns\":3,\"mtime\":5", "mtime: fields out of order");
+}
+
 static void test_paths(void)
 {
 	is_int(mvms_path_check("a/b.txt"), 0, "path: a/b.txt is fine");
@@ -205,6 +251,7 @@ int main(void)
 	test_encode();
 	test_round_trip();
 	test_malformed();
+	test_mtime();
 	test_paths();
 	return done_testing();
 }

@@ -102,6 +102,8 @@ static void test_manifest(void)
 		"{\"path\":\"b/run.sh\",\"mode\":493,\"size\":0,\"id\":"
 		"\"bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319\"}]}\n";
 
+	/* Every field zero (a file with no recorded time), whatever the struct grows. */
+	memset(files, 0, sizeof(files));
 	memset(&m, 0, sizeof(m));
 	mvms_oid_hash(&parent, "abc", 3);
 	memcpy(m.model_uid, "00112233445566778899aabbccddeeff", 33);

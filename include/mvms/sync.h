@@ -86,6 +86,8 @@ typedef struct mvms_sync_file {
 	size_t filemap_len;
 	size_t nchunks;
 	mvms_oid *chunks;         /* chunk ids in order (into the filemap's entries) */
+	int64_t mtime;            /* modification time (0, 0: not known), kept in the manifest */
+	uint32_t mtime_ns;
 } mvms_sync_file;
 
 /**
@@ -94,6 +96,10 @@ typedef struct mvms_sync_file {
  */
 int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
 		    mvms_progress_cb progress, void *payload);
+/* The same with which files a push takes (opts->exclude, follow_symlinks) and progress
+ * from @opts. */
+int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
+			 const mvms_push_options *opts);
 void mvms_sync_files_free(mvms_sync_file *files, size_t count);
 
 typedef struct mvms_sync_manifest_info {

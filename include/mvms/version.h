@@ -85,6 +85,42 @@ typedef struct mvms_file_info {
 int mvms_version_files(mvms_file_info **out, size_t *count, mvms_store *st,
 		       const mvms_version_info *v);
 void mvms_file_list_free(mvms_file_info *files, size_t count);
+/** Modification times of @files (as mvms_version_files gave them for @v) recorded in the
+ * version's manifest (read and checked against the version id): (*out)[2i] unix seconds,
+ * (*out)[2i + 1] nanoseconds; 0, 0 where none is recorded. *out is malloc()ed. */
+int mvms_version_file_times(int64_t **out, mvms_store *st, const mvms_version_info *v,
+			    const mvms_file_info *files, size_t count);
+/** Tensors of the file content @file_id (hex) in file order: name, dtype, shape, offset,
+ * length and tensor id. None for a file that is not safetensors. */
+int mvms_file_tensors(mvms_tensor_summary **out, size_t *count, mvms_store *st,
+		      const char *file_id);
+void mvms_tensor_list_free(mvms_tensor_summary *list, size_t count);
+
+/* One file of a listing (ls): what mvms_version_files says, its recorded modification time
+ * and, when asked for, its tensors. */
+typedef struct mvms_file_entry {
+	mvms_file_info info;
+	int64_t mtime;            /* unix seconds; 0, 0: none recorded */
+	uint32_t mtime_ns;
+	size_t ntensors;
+	mvms_tensor_summary *tensors;
+} mvms_file_entry;
+
+typedef struct mvms_listing {
+	char *model;
+	int64_t number;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	size_t count;
+	mvms_file_entry *files;   /* sorted by path */
+} mvms_listing;
+
+/**
+ * The files of version @spec (`ls`): all, or those at or under @path when it is not NULL or
+ * "" (MVMS_ENOTFOUND when none is), with their tensors when @tensors.
+ */
+int mvms_version_ls(mvms_listing **out, mvms_store *st, const char *spec, const char *path,
+		    int tensors);
+void mvms_listing_free(mvms_listing *l);
 
 /* ---- branches and tags ---- */
 
@@ -125,8 +161,14 @@ typedef struct mvms_push_options {
 	int64_t time;              /* 0: now */
 	mvms_progress_cb progress; /* bytes read so far of the total */
 	void *payload;
+	/* Which files of a directory: rules in gitignore syntax added after those of its root
+	 * .mvmsignore (so they win); ".git/" is never pushed. */
+	const char *const *exclude;
+	size_t exclude_count;
+	int follow_symlinks;       /* store what a symbolic link points to (else refused) */
 } mvms_push_options;
-#define MVMS_PUSH_OPTIONS_INIT { MVMS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL, NULL }
+#define MVMS_PUSH_OPTIONS_INIT { MVMS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, \
+				 NULL, NULL, NULL, 0, 0 }
 
 typedef struct mvms_push_result {
 	int created;               /* 0: identical to the branch head, no version made */
@@ -166,21 +208,38 @@ typedef struct mvms_pull_options {
 	 * chunks from them). With cache_copy the chunks downloaded are also kept in the cache's
 	 * packs, so they outlive the pulled files (a CI runner that keeps only the cache). */
 	int cache_copy;
+	/* A subset: files at these paths or under these directories (each must match one),
+	 * those matching one of the include globs (when any), less those matching an exclude
+	 * glob. Globs as fnmatch(3) without flags: '*' matches '/' too, as huggingface-cli's. */
+	const char *const *paths;
+	size_t path_count;
+	const char *const *include;
+	size_t include_count;
+	const char *const *exclude;
+	size_t exclude_count;
 } mvms_pull_options;
-#define MVMS_PULL_OPTIONS_INIT { MVMS_PULL_OPTIONS_VERSION, 0, NULL, NULL, 0 }
+#define MVMS_PULL_OPTIONS_INIT { MVMS_PULL_OPTIONS_VERSION, 0, NULL, NULL, 0, NULL, 0, NULL, 0, \
+				 NULL, 0 }
 
 typedef struct mvms_pull_result {
 	char id[MVMS_VERSION_ID_HEXSZ + 1];
 	int64_t number;
-	uint64_t files, bytes;
+	uint64_t files, bytes;    /* files selected; bytes written by this pull */
 	double seconds;
+	uint64_t kept;            /* files already there with the right content, left as they were */
 } mvms_pull_result;
 
 /**
- * Writes the files of version @spec into @dir. Every chunk and every file is verified;
- * each file is written under a temporary name and renamed into place only when its hash
- * matches. @return 0; MVMS_EEXISTS when @dir is not empty and !force; MVMS_EMISMATCH when
- * stored bytes are corrupt (no wrong file is left behind).
+ * Writes the files of version @spec (or the subset the options select) into @dir and
+ * restores their modification times. Every chunk and every file is verified; each file is
+ * written under a temporary name (".mvms-part-*" beside it) and renamed into place only
+ * when its hash matches. A pull resumes: a file already in @dir with the right content
+ * (every chunk hashed) is kept, a temporary file a killed pull left is continued from its
+ * last whole chunk that checks, and the temporary files killed pulls left are removed.
+ * Files of @dir that are not in the version are left alone.
+ * @return 0; MVMS_EEXISTS when a file of the version is in @dir with other content and
+ * !force (nothing is written then); MVMS_ENOTFOUND for a path that names no file;
+ * MVMS_EMISMATCH when stored bytes are corrupt (no wrong file is left behind).
  */
 int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const char *dir,
 	      const mvms_pull_options *opts);

@@ -12,31 +12,48 @@ int cmd_pull(int argc, char **argv)
 	mvms_store *st = NULL;
 	const char *dir = NULL, *spec;
 	char *defdir = NULL, *at;
+	const char **incl = calloc((size_t)argc + 1, sizeof(char *));
+	const char **excl = calloc((size_t)argc + 1, sizeof(char *));
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
 	char a[32];
 
+	if (!incl || !excl) {
+		rc = cli_error(EXIT_ERROR, "error", "out of memory");
+		goto done;
+	}
 	while ((c = cli_getopt(argc, argv, "pull")) != -1) {
 		switch (c) {
 		case 'o': dir = optarg; break;
 		case 'f': o.force = 1; break;
 		case 'C': o.cache_copy = 1; break;
+		case 'I': incl[o.include_count++] = optarg; break;
+		case 'X': excl[o.exclude_count++] = optarg; break;
 		case 'h':
 			cli_print_usage(cli_find("pull"));
-			return EXIT_OK;
+			goto done;
 		default:
-			return cli_bad_option("pull", c);
+			rc = cli_bad_option("pull", c);
+			goto done;
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error("pull", "want one MODEL@REF");
+	if (argc - optind < 1) {
+		rc = cli_usage_error("pull", "want MODEL@REF [PATH ...]");
+		goto done;
+	}
 	spec = argv[optind];
+	o.include = incl;
+	o.exclude = excl;
+	/* Paths name files or directories of the version, as ls shows them. */
+	o.paths = (const char *const *)argv + optind + 1;
+	o.path_count = (size_t)(argc - optind - 1);
 	if (!dir) {
 		/* Default: the model's last name component in the current directory. */
 		const char *base = strrchr(spec, '/');
 		defdir = strdup(base ? base + 1 : spec);
 		if (!defdir) {
-			return cli_error(EXIT_ERROR, "error", "out of memory");
+			rc = cli_error(EXIT_ERROR, "error", "out of memory");
+			goto done;
 		}
 		if ((at = strchr(defdir, '@')))
 			*at = '\0';
@@ -60,15 +77,21 @@ int cmd_pull(int argc, char **argv)
 		cJSON_AddStringToObject(doc, "id", r.id);
 		cJSON_AddStringToObject(doc, "dir", dir);
 		cJSON_AddNumberToObject(doc, "files", (double)r.files);
+		cJSON_AddNumberToObject(doc, "kept", (double)r.kept);
 		cJSON_AddNumberToObject(doc, "bytes", (double)r.bytes);
 		cJSON_AddNumberToObject(doc, "seconds", r.seconds);
 		cli_print_json(doc);
 	} else if (!cli.quiet) {
-		printf("pulled %s (v%lld %.12s) into %s: %llu file%s, %s, verified (%.2fs)\n", spec,
+		char kept[64] = "";
+		if (r.kept)
+			snprintf(kept, sizeof(kept), " (%llu already there)", (unsigned long long)r.kept);
+		printf("pulled %s (v%lld %.12s) into %s: %llu file%s%s, %s, verified (%.2fs)\n", spec,
 		       (long long)r.number, r.id, dir, (unsigned long long)r.files,
-		       r.files == 1 ? "" : "s", cli_human(a, sizeof(a), r.bytes), r.seconds);
+		       r.files == 1 ? "" : "s", kept, cli_human(a, sizeof(a), r.bytes), r.seconds);
 	}
 done:
+	free(incl);
+	free(excl);
 	free(defdir);
 	mvms_store_free(st);
 	return rc;

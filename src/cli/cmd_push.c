@@ -9,17 +9,19 @@ int cmd_push(int argc, char **argv)
 	mvms_push_options o = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result r;
 	mvms_store *st = NULL;
-	const char **parents = NULL, **meta = NULL, *author = NULL;
-	size_t np = 0, nm = 0;
+	const char **parents = NULL, **meta = NULL, **excl = NULL, *author = NULL;
+	size_t np = 0, nm = 0, nx = 0;
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
 	char a[32], b[32];
 
 	parents = calloc((size_t)argc + 1, sizeof(char *));
 	meta = calloc((size_t)argc + 1, sizeof(char *));
-	if (!parents || !meta) {
+	excl = calloc((size_t)argc + 1, sizeof(char *));
+	if (!parents || !meta || !excl) {
 		free(parents);
 		free(meta);
+		free(excl);
 		return cli_error(EXIT_ERROR, "error", "out of memory");
 	}
 	while ((c = cli_getopt(argc, argv, "push")) != -1) {
@@ -29,6 +31,8 @@ int cmd_push(int argc, char **argv)
 		case 'P': parents[np++] = optarg; break;
 		case 'M': meta[nm++] = optarg; break;
 		case 'A': author = optarg; break;
+		case 'X': excl[nx++] = optarg; break;
+		case 'L': o.follow_symlinks = 1; break;
 		case 'h':
 			cli_print_usage(cli_find("push"));
 			goto done;
@@ -46,6 +50,8 @@ int cmd_push(int argc, char **argv)
 	o.parent_count = np;
 	o.meta = meta;
 	o.meta_count = nm;
+	o.exclude = excl;
+	o.exclude_count = nx;
 	cli_progress_init(&prog, "push");
 	o.progress = cli_progress_cb;
 	o.payload = &prog;
@@ -93,6 +99,7 @@ int cmd_push(int argc, char **argv)
 done:
 	free(parents);
 	free(meta);
+	free(excl);
 	mvms_store_free(st);
 	return rc;
 }

@@ -46,13 +46,30 @@ static const cli_opt push_opts[] = {
 	{ "parent", 0, 'P', "MODEL@REF", "another parent, in this model or another (repeatable)" },
 	{ "meta", 0, 'M', "KEY=VALUE", "a metadata entry (repeatable)" },
 	{ "author", 0, 'A', "NAME", "the author (else $MVMS_AUTHOR, the config, git, the login name)" },
+	{ "exclude", 0, 'X', "GLOB", "leave out what a gitignore line GLOB names, after the root "
+				    ".mvmsignore's (repeatable); .git/ is never pushed" },
+	{ "follow-symlinks", 'L', 'L', NULL, "store what symbolic links point to (a Hugging Face "
+					     "cache snapshot), instead of refusing them" },
 	END
 };
 
 static const cli_opt pull_opts[] = {
 	{ "output", 'o', 'o', "DIR", "where to write the files (default: the model's name)" },
-	{ "force", 'f', 'f', NULL, "write into a directory that is not empty" },
+	{ "force", 'f', 'f', NULL, "overwrite files of the version that are there with other content" },
 	{ "cache-copy", 0, 'C', NULL, "copy the files into the store's cache (reads need not touch packs)" },
+	{ "include", 0, 'I', "GLOB", "only files matching GLOB, as fnmatch(3) ('*' matches '/' too; "
+				     "repeatable)" },
+	{ "exclude", 0, 'X', "GLOB", "not files matching GLOB (repeatable)" },
+	END
+};
+
+static const cli_opt ls_opts[] = {
+	{ "tensors", 't', 't', NULL, "each safetensors file's tensors, with dtype and shape" },
+	END
+};
+
+static const cli_opt cat_opts[] = {
+	{ "range", 0, 'r', "A-B", "bytes A to B inclusive (A-: to the end, -N: the last N), as HTTP" },
 	END
 };
 
@@ -196,7 +213,12 @@ static const cli_cmd commands[] = {
 	{ "register", cmd_register, "MODEL", "register a model", register_opts },
 	{ "models", cmd_models, "", "list models", no_opts },
 	{ "push", cmd_push, "MODEL PATH", "store a file or directory as a new version", push_opts },
-	{ "pull", cmd_pull, "MODEL@REF", "write a version's files to a directory", pull_opts },
+	{ "pull", cmd_pull, "MODEL@REF [PATH ...]",
+	  "write a version's files (or some of them) to a directory; resumes", pull_opts },
+	{ "ls", cmd_ls, "MODEL@REF [PATH]",
+	  "list a version's files (sizes, ids, times; -t: tensors with dtype and shape)", ls_opts },
+	{ "cat", cmd_cat, "MODEL@REF PATH",
+	  "write a file of a version (or bytes A..B of it) to stdout, verified", cat_opts },
 	{ "log", cmd_log, "MODEL", "list a model's versions, newest first (--all: every branch, as a "
 	  "graph)", log_opts },
 	{ "show", cmd_show, "MODEL@REF", "show a version and its files", no_opts },

@@ -359,6 +359,58 @@ cJSON *view_deployment(const mvms_deployment *d)
 	return o;
 }
 
+static cJSON *view_entry(const mvms_file_entry *fe, int with_tensors)
+{
+	const mvms_file_info *f = &fe->info;
+	cJSON *o = cJSON_CreateObject(), *arr, *e, *shape;
+	char tbuf[32];
+	size_t i;
+
+	cJSON_AddStringToObject(o, "path", f->path);
+	cJSON_AddNumberToObject(o, "mode", f->mode);
+	cJSON_AddNumberToObject(o, "size", (double)f->size);
+	cJSON_AddStringToObject(o, "id", f->id);
+	cJSON_AddStringToObject(o, "format", f->format ? f->format : "");
+	cJSON_AddNumberToObject(o, "chunks", (double)f->chunks);
+	cJSON_AddNumberToObject(o, "tensor_count", (double)f->tensor_count);
+	if (fe->mtime || fe->mtime_ns)
+		cJSON_AddStringToObject(o, "mtime", view_time(tbuf, sizeof(tbuf), fe->mtime));
+	else
+		cJSON_AddNullToObject(o, "mtime");
+	cJSON_AddNumberToObject(o, "mtime_ns", fe->mtime_ns);
+	if (!with_tensors)
+		return o;
+	arr = cJSON_AddArrayToObject(o, "tensors");
+	for (i = 0; i < fe->ntensors; i++) {
+		const mvms_tensor_summary *t = &fe->tensors[i];
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", t->name);
+		cJSON_AddStringToObject(e, "dtype", t->dtype);
+		/* The shape as the JSON array it is ("[4096,4096]" in the store). */
+		shape = cJSON_Parse(t->shape);
+		cJSON_AddItemToObject(e, "shape", shape ? shape : cJSON_CreateArray());
+		cJSON_AddNumberToObject(e, "offset", (double)t->offset);
+		cJSON_AddNumberToObject(e, "length", (double)t->length);
+		cJSON_AddStringToObject(e, "id", t->id);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return o;
+}
+
+cJSON *view_listing(const mvms_listing *l, int with_tensors)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr;
+	size_t i;
+
+	cJSON_AddStringToObject(doc, "model", l->model);
+	cJSON_AddNumberToObject(doc, "version", (double)l->number);
+	cJSON_AddStringToObject(doc, "id", l->id);
+	arr = cJSON_AddArrayToObject(doc, "files");
+	for (i = 0; i < l->count; i++)
+		cJSON_AddItemToArray(arr, view_entry(&l->files[i], with_tensors));
+	return doc;
+}
+
 cJSON *view_file_list(const mvms_file_info *files, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray();

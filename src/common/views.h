@@ -29,6 +29,10 @@ cJSON *view_deployment(const mvms_deployment *d);
 cJSON *view_delete(const mvms_delete_result *r, int dry_run);
 cJSON *view_prune(const mvms_prune_result *r, const char *model, int dry_run);
 cJSON *view_model_delete(const mvms_model_delete_result *r, const char *model, int dry_run);
+/* A version's listing (`ls --json`, GET …/versions/{ref}/files): model, version, id and its
+ * files, each with path, mode, size, id, format, chunks, tensor_count, mtime (ISO 8601, null
+ * when none is recorded), mtime_ns and, with @with_tensors, "tensors". */
+cJSON *view_listing(const mvms_listing *l, int with_tensors);
 /* A version's files, as `show --json` and GET /v1/models/{m}/versions/{ref} list them. */
 cJSON *view_file_list(const mvms_file_info *files, size_t n);
 /* A merge that went through (`merge --json`, POST /v1/models/{m}/merge), and the conflicts

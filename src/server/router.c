@@ -42,6 +42,8 @@ static const srv_route routes[] = {
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/versions/{ref}/lineage", srv_lineage,
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/files", srv_files_list,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/versions/{ref}/files/{path*}", srv_file_get,
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/diff", srv_diff, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },

@@ -197,6 +197,8 @@ int srv_chunks_get(srv_req *r);
 int srv_object_get(srv_req *r);
 int srv_version_commit(srv_req *r);
 int srv_file_get(srv_req *r);
+/* h_files.c: a version's file listing (as ls --json) */
+int srv_files_list(srv_req *r);
 int srv_upload(srv_req *r);
 
 /* h_lease.c: leases that keep gc away from a remote push's uploads */

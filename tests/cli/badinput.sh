@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Bad input: missing paths, symlinks and FIFOs, bad model names, unknown models,
-# versions, branches and id prefixes, non-empty output dirs, usage errors, bad
+# versions, branches and id prefixes, output dirs holding other content, usage errors, bad
 # --meta, init twice, duplicate and reserved tag names.
 # Exit codes: 0 ok, 1 error, 2 usage, 3 not found; errors are "mvms-store: ..." on stderr.
 . "$TESTS_SRCDIR/cli/lib.sh"
@@ -94,19 +94,24 @@ is_rc 3 "show of an unknown version exits 3"
 mvms log nosuchmodel
 is_rc 3 "log of an unknown model exits 3"
 
-# ---- non-empty output dir ----
+# ---- output dir holding other content ----
+# Files that are not in the version are left alone; one that is, with other content, is
+# refused without --force (exit 1 or 4: "exists") and nothing is written.
 mkdir -p "$WORK/full" || bail mkdir
 printf 'keep me\n' >"$WORK/full/existing.txt" || bail write
+printf 'not the model\n' >"$WORK/full/model.safetensors" || bail write
 ls -la "$WORK/full" >"$WORK/full.before"
-cksum "$WORK/full/existing.txt" >>"$WORK/full.before"
+cksum "$WORK/full/existing.txt" "$WORK/full/model.safetensors" >>"$WORK/full.before"
 mvms pull m@v1 -o "$WORK/full"
-is_rc 4 "pull into a non-empty dir without --force fails: exists (exit 4)"
+is_rc 4 "pull over a file with other content without --force fails (exists)"
+like "$ERR" "exists with other content" "and says which file"
 ls -la "$WORK/full" >"$WORK/full.after"
-cksum "$WORK/full/existing.txt" >>"$WORK/full.after"
-check "the non-empty dir is left unchanged" cmp -s "$WORK/full.before" "$WORK/full.after"
+cksum "$WORK/full/existing.txt" "$WORK/full/model.safetensors" >>"$WORK/full.after"
+check "the directory is left unchanged" cmp -s "$WORK/full.before" "$WORK/full.after"
 mvms pull m@v1 -o "$WORK/full" --force
-is_rc 0 "pull into a non-empty dir with --force succeeds"
+is_rc 0 "pull into it with --force succeeds"
 check "--force wrote the model" cmp "$WORK/model/model.safetensors" "$WORK/full/model.safetensors"
+is "$(cat "$WORK/full/existing.txt")" "keep me" "a file that is not in the version is left alone"
 
 # ---- usage errors ----
 mvms frobnicate

@@ -39,6 +39,8 @@ int mvms_client__get(cJSON **out, mvms_store *st, const char *what, const char *
 void mvms_client__read_ops(mvms_transport *t);
 void mvms_client__write_ops(mvms_transport *t);
 void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
+/* client_files.c: ls and reading a file */
+void mvms_client__file_ops(mvms_transport *t);
 void mvms_client__admin_ops(mvms_transport *t);
 
 #endif

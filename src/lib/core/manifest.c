@@ -108,8 +108,13 @@ int mvms_manifest_encode(mvms_buf *out, const mvms_manifest *m)
 		MVMS_TRY(mvms_buf_puts(out, i ? ",{\"path\":" : "{\"path\":"));
 		MVMS_TRY(mvms_buf_put_json_string(out, f->path));
 		mvms_oid_fmt(hex, &f->id);
-		MVMS_TRY(mvms_buf_printf(out, ",\"mode\":%u,\"size\":%" PRIu64 ",\"id\":\"%s\"}",
+		MVMS_TRY(mvms_buf_printf(out, ",\"mode\":%u,\"size\":%" PRIu64 ",\"id\":\"%s\"",
 					 f->mode, f->size, hex));
+		/* Only when known: a manifest without times encodes as before. */
+		if (f->mtime || f->mtime_ns)
+			MVMS_TRY(mvms_buf_printf(out, ",\"mtime\":%" PRId64 ",\"mtime_ns\":%u",
+						 f->mtime, f->mtime_ns));
+		MVMS_TRY(mvms_buf_puts(out, "}"));
 	}
 	MVMS_TRY(mvms_buf_puts(out, "]}\n"));
 done:
@@ -206,6 +211,16 @@ int mvms_manifest_decode(mvms_manifest **out, const char *data, size_t len)
 		f->mode = (unsigned)v;
 		if (get_u64(&f->size, cJSON_GetObjectItemCaseSensitive(it, "size")) < 0)
 			goto bad;
+		if (cJSON_GetObjectItemCaseSensitive(it, "mtime")) {
+			/* Both or neither; a missing or extra one fails the re-encoding below. */
+			if (get_u64(&v, cJSON_GetObjectItemCaseSensitive(it, "mtime")) < 0)
+				goto bad;
+			f->mtime = (int64_t)v;
+			if (get_u64(&v, cJSON_GetObjectItemCaseSensitive(it, "mtime_ns")) < 0 ||
+			    v >= 1000000000u)
+				goto bad;
+			f->mtime_ns = (uint32_t)v;
+		}
 		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "id")) ||
 		    mvms_oid_parse(&f->id,
 				   cJSON_GetObjectItemCaseSensitive(it, "id")->valuestring) < 0)

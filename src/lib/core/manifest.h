@@ -17,6 +17,11 @@ typedef struct mvms_manifest_file {
 	unsigned mode;  /* 0644 or 0755 */
 	uint64_t size;
 	mvms_oid id;    /* file id */
+	/* Modification time (unix seconds >= 0, ns < 10^9); 0, 0: none recorded (older
+	 * manifests). Part of the encoding, so of the version id, but never of "identical to
+	 * the head" (tree.c compares paths, modes and contents only). */
+	int64_t mtime;
+	uint32_t mtime_ns;
 } mvms_manifest_file;
 
 typedef struct mvms_manifest {

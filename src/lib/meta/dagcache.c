@@ -19,6 +19,7 @@ struct mvms_dagcache {
 	int32_t *idx;            /* row id -> node, -1 for none */
 	size_t n;
 	int64_t *row, *gen, *number, *created;
+	int64_t *deleted;        /* deleted_at of a tombstone, else 0 */
 	uint32_t *model;         /* index into names */
 	char (*oid)[MVMS_OID_HEXSZ + 1];
 	char **message;
@@ -69,6 +70,7 @@ static void cache_free(mvms_dagcache *c)
 	free(c->gen);
 	free(c->number);
 	free(c->created);
+	free(c->deleted);
 	free(c->model);
 	free(c->oid);
 	free(c->message);
@@ -168,6 +170,7 @@ static int alloc_arrays(mvms_dagcache *c, int64_t max_model, int64_t nv, int64_t
 	c->gen = malloc(((size_t)nv + 1) * sizeof(int64_t));
 	c->number = malloc(((size_t)nv + 1) * sizeof(int64_t));
 	c->created = malloc(((size_t)nv + 1) * sizeof(int64_t));
+	c->deleted = malloc(((size_t)nv + 1) * sizeof(int64_t));
 	c->model = malloc(((size_t)nv + 1) * sizeof(uint32_t));
 	c->oid = malloc(((size_t)nv + 1) * sizeof(*c->oid));
 	c->message = calloc((size_t)nv + 1, sizeof(char *));
@@ -177,7 +180,7 @@ static int alloc_arrays(mvms_dagcache *c, int64_t max_model, int64_t nv, int64_t
 	c->par_pos = malloc(((size_t)ne + 1) * sizeof(int));
 	c->ch = malloc(((size_t)ne + 1) * sizeof(uint32_t));
 	c->ch_pos = malloc(((size_t)ne + 1) * sizeof(int));
-	if (!c->names || !c->idx || !c->row || !c->gen || !c->number || !c->created ||
+	if (!c->names || !c->idx || !c->row || !c->gen || !c->number || !c->created || !c->deleted ||
 	    !c->model || !c->oid || !c->message || !c->par_off || !c->ch_off || !c->par ||
 	    !c->par_pos || !c->ch || !c->ch_pos)
 		return mvms_error_set(MVMS_ERROR, "out of memory");
@@ -216,8 +219,8 @@ static int load_versions(mvms_dagcache *c, mvms_store *st, const int32_t *model_
 	size_t i;
 	int error = 0;
 
-	if (sqlite3_prepare_v2(h, "SELECT id, oid, model_id, number, message, created_at, generation "
-				  "FROM versions ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(h, "SELECT id, oid, model_id, number, message, created_at, generation, "
+				  "deleted_at FROM versions ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return mvms_db_error(st->db, sqlite3_errcode(h), "dag: load");
 	while (sqlite3_step(s) == SQLITE_ROW && c->n < (size_t)nv) {
 		int64_t id = sqlite3_column_int64(s, 0), m = sqlite3_column_int64(s, 2);
@@ -233,6 +236,7 @@ static int load_versions(mvms_dagcache *c, mvms_store *st, const int32_t *model_
 		c->message[i] = mvms_db_column_strdup(s, 4);
 		c->created[i] = sqlite3_column_int64(s, 5);
 		c->gen[i] = sqlite3_column_int64(s, 6);
+		c->deleted[i] = sqlite3_column_int64(s, 7);
 		MVMS_CHECK_ALLOC(c->message[i], error);
 		c->n++;
 	}
@@ -391,6 +395,7 @@ int mvms_dag__fill(mvms_lineage_node *out, const mvms_dagcache *c, int node, int
 	out->message = strdup(c->message[node]);
 	out->number = c->number[node];
 	out->created_at = c->created[node];
+	out->deleted_at = c->deleted[node];
 	out->depth = depth;
 	return out->model && out->message ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
 }

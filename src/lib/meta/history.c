@@ -72,9 +72,14 @@ int mvms_history__live_info(const mvms_version_info *v)
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	else
 		snprintf(tbuf, sizeof(tbuf), "%lld", (long long)t);
+	return mvms_history__deleted_error(v->model, v->number, v->deleted_by, tbuf);
+}
+
+int mvms_history__deleted_error(const char *model, int64_t number, const char *by, const char *at)
+{
 	return mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld was deleted by %s at %s: its files are gone",
-			      v->model ? v->model : "?", (long long)v->number,
-			      v->deleted_by ? v->deleted_by : "?", tbuf);
+			      model ? model : "?", (long long)number, by && *by ? by : "?",
+			      at && *at ? at : "?");
 }
 
 int mvms_history__live(mvms_store *st, int64_t row)

@@ -19,6 +19,9 @@ void mvms_history__strv_free(char **v, size_t n);
 int mvms_history__live(mvms_store *st, int64_t row);
 /* The same for a loaded version. */
 int mvms_history__live_info(const mvms_version_info *v);
+/* That error for version @number of @model, deleted by @by at @at (ISO 8601): the one
+ * wording, for a local store and for a server's answer alike. */
+int mvms_history__deleted_error(const char *model, int64_t number, const char *by, const char *at);
 /* The branches of @row's model that point at @row, sorted. */
 int mvms_history__branches_at(char ***out, size_t *n, mvms_store *st, int64_t row);
 /* What else names @row directly: "tag NAME" and "deployment ENV" (current revisions). */

@@ -144,13 +144,9 @@ typedef int (*mvms_pull__sink)(const void *data, size_t len, void *payload);
 int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
 			     uint64_t len, mvms_pull__sink sink, void *payload);
 
-/* Makes @dir ready for a pull: refused when it holds anything (unless @force) or cannot be
- * read, created when missing. */
+/* Makes @dir ready for a pull: created when missing, refused when it is not a directory
+ * (what it holds is checked file by file: transfer/resume.c). */
 int mvms_sync__pull_dir(const char *dir, int force);
-/* A file written under a temporary name in @dir: begin creates it (and parent directories);
- * end with @keep renames it into place with @mode, else removes it. Both free the names. */
-int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path);
-int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep);
 
 /* Sets repeat[i] when ids[i] occurred before, in @ids' order (the first of each stays 0). */
 int mvms_sync__repeats(unsigned char *repeat, const mvms_oid *ids, size_t n);

@@ -20,6 +20,7 @@
 #include "mvms/gc.h"
 #include "mvms/token.h"
 #include "mvms/history.h"
+#include "mvms/sync.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -58,6 +59,12 @@ typedef struct mvms_transport {
 			    unsigned flags);
 	int (*prune)(mvms_prune_result **out, mvms_store *st, const char *model,
 		     const mvms_prune_options *opts);
+	int (*version_ls)(mvms_listing **out, mvms_store *st, const char *spec, const char *path,
+			  int tensors);
+	/* a stored file's bytes [start, end) (records mode: local only) */
+	int (*file_reader_open)(mvms_file_reader **out, uint64_t *size_out, char *id_out,
+				mvms_store *st, const char *spec, const char *path, uint64_t start,
+				uint64_t end);
 
 	/* content */
 	int (*push)(mvms_push_result *out, mvms_store *st, const char *model, const char *path,

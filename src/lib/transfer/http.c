@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "hash.h"
 #include "remote_int.h"
+#include "history.h"
 
 static size_t collect_cb(char *p, size_t size, size_t n, void *arg)
 {
@@ -363,3 +364,14 @@ int mvms_http__post_ids(mvms_buf *resp, mvms_remote *r, const char *path, const 
 	return error;
 }
 
+
+int mvms_http__live(const cJSON *v, const char *model)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "deleted");
+	const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
+
+	if (!cJSON_IsObject(d))
+		return 0;
+	return mvms_history__deleted_error(model, cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0,
+					   mvms_http__json_str(d, "by"), mvms_http__json_str(d, "at"));
+}

@@ -7,7 +7,6 @@
  * write and rename every pull ends with, and the check of the target directory.
  * A remote pull's receiver is recv.c; the server's reads of a stored file are records.c.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -41,59 +40,19 @@ static size_t span(const pull_chunk *ch)
 	return ch->src < 0 ? MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len : ch->raw_len;
 }
 
-static int mkdir_parents(const char *dir, const char *rel)
-{
-	char *p = NULL, *s;
-	int error = 0;
-
-	if (asprintf(&p, "%s/%s", dir, rel) < 0) {
-		p = NULL;
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-		goto done;
-	}
-	for (s = p + strlen(dir) + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-			error = mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", p, strerror(errno));
-			goto done;
-		}
-		*s = '/';
-	}
-done:
-	free(p);
-	return error;
-}
-
-static int dir_is_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int empty = 1;
-
-	if (!d)
-		return errno == ENOENT ? 1 : -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
-
 int mvms_sync__pull_dir(const char *dir, int force)
 {
-	int empty = dir_is_empty(dir);
+	struct stat sb;
 
-	if (empty < 0)
-		return mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(errno));
-	if (!empty && !force)
-		return mvms_error_set(MVMS_EEXISTS, "pull: %s is not empty (use --force to write into it)",
-				      dir);
+	/* Files of @dir not in the version are left alone, and those in it are checked file by
+	 * file (resume.c): a non-empty directory is fine. */
+	(void)force;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return mvms_error_set(MVMS_ERROR, "pull: mkdir %s: %s", dir, strerror(errno));
+	if (stat(dir, &sb) < 0)
+		return mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(ENOTDIR));
 	return 0;
 }
 
@@ -368,8 +327,9 @@ done:
 }
 
 /* Looks each chunk up (for a file this store knows by chunk ids only: a remote pull), in
- * packs first, then in source files. */
-static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
+ * packs first, then in source files; chunks before @from are in the part file already:
+ * only their ids and lengths are kept. */
+static int load_chunk_ids(pull_ctx *c, const mvms_sync__chunk *ids, size_t n, size_t from)
 {
 	mvms_chunk_loc loc;
 	char hex[MVMS_OID_HEXSZ + 1];
@@ -387,9 +347,13 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 	for (i = 0; i < n; i++) {
 		pull_chunk *ch = &c->chunks[i];
 		memset(ch, 0, sizeof(*ch));
-		ch->id = ids[i];
+		ch->id = ids[i].id;
 		ch->src = -1;
-		if ((found = mvms_locate__chunk(&loc, c->st, &ids[i])) < 0) {
+		ch->raw_len = (uint32_t)ids[i].len;
+		c->nchunks++;
+		if (i < from)
+			continue;
+		if ((found = mvms_locate__chunk(&loc, c->st, &ids[i].id)) < 0) {
 			error = found;
 			goto done;
 		}
@@ -402,69 +366,13 @@ static int load_chunk_ids(pull_ctx *c, const mvms_oid *ids, size_t n)
 			MVMS_TRY(load_from_source(c, ch));
 		}
 		if (!found && ch->src < 0) {
-			mvms_oid_fmt(hex, &ids[i]);
+			mvms_oid_fmt(hex, &ids[i].id);
 			error = mvms_error_set(MVMS_ENOTFOUND, "chunk %s is not in this store", hex);
 			goto done;
 		}
-		c->nchunks++;
 	}
 done:
 	mvms_db_read_end(c->st->db, began);
-	return error;
-}
-
-int mvms_sync__file_begin(int *fd, char **tmp, char **final, const char *dir, const char *path)
-{
-	const char *slash;
-	int error = 0;
-
-	*fd = -1;
-	*tmp = *final = NULL;
-	MVMS_TRY(mvms_path_check(path));
-	MVMS_TRY(mkdir_parents(dir, path));
-	/* The temporary name is short and fixed, beside the final one: a name derived from
-	 * the file's would overflow NAME_MAX for names near 255 bytes. */
-	slash = strrchr(path, '/');
-	if (asprintf(final, "%s/%s", dir, path) < 0 ||
-	    asprintf(tmp, "%s/%.*s.mvms-tmp-XXXXXX", dir,
-		     slash ? (int)(slash - path + 1) : 0, path) < 0) {
-		free(*final);
-		*final = *tmp = NULL;
-		error = mvms_error_set(MVMS_ERROR, "out of memory");
-		goto done;
-	}
-	*fd = mkostemp(*tmp, O_CLOEXEC);
-	if (*fd < 0) {
-		error = mvms_error_set(MVMS_ERROR, "pull: create %s: %s", *tmp, strerror(errno));
-		free(*tmp);
-		free(*final);
-		*tmp = *final = NULL;
-	}
-done:
-	return error;
-}
-
-int mvms_sync__file_end(int fd, char *tmp, char *final, unsigned mode, int keep)
-{
-	int error = 0;
-
-	if (keep && (fchmod(fd, mode) < 0 || close(fd) < 0)) {
-		fd = -1;
-		error = mvms_error_set(MVMS_ERROR, "pull: %s: %s", tmp, strerror(errno));
-		keep = 0;
-	} else if (keep) {
-		fd = -1;
-		if (rename(tmp, final) < 0) {
-			error = mvms_error_set(MVMS_ERROR, "pull: rename to %s: %s", final, strerror(errno));
-			keep = 0;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	if (!keep && tmp)
-		unlink(tmp);
-	free(tmp);
-	free(final);
 	return error;
 }
 
@@ -481,31 +389,51 @@ static size_t round_end(const pull_ctx *c, size_t first, uint64_t *total)
 	return last;
 }
 
-/* Writes @path from the chunks loaded in @c, checked, through a temporary name. */
-static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned mode,
+/* The loaded chunks as a chunk list (ids and lengths), for the part file's check. */
+static int chunk_list(mvms_sync__chunk **out, const pull_ctx *c)
+{
+	size_t i;
+
+	*out = calloc(c->nchunks + 1, sizeof(**out));
+	if (!*out)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	for (i = 0; i < c->nchunks; i++) {
+		(*out)[i].id = c->chunks[i].id;
+		(*out)[i].len = c->chunks[i].raw_len;
+	}
+	return 0;
+}
+
+/* Writes @path from the chunks loaded in @c into part @p, from its chunk p->k on (those
+ * before are in it, checked), verified as a whole, then ends the part (renamed into place
+ * only when the file's id matches). */
+static int write_loaded(pull_ctx *c, mvms_sync__part *p, const char *path, unsigned mode,
 			uint64_t size, const mvms_oid *want)
 {
-	char *final = NULL, *tmp = NULL, hex[MVMS_OID_HEXSZ + 1];
+	char hex[MVMS_OID_HEXSZ + 1];
 	mvms_hasher fh;
 	mvms_oid got;
 	size_t first, last, next_last = 0;
-	uint64_t total = 0;
+	uint64_t total = p->off;
 	pull_set *cur, *next;
 	pthread_t prefetch;
-	int fd = -1, error = 0, ok = 0, prefetching = 0;
+	int fd = p->fd, error = 0, ok = 0, prefetching = 0;
 
-	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, path));
 	mvms_hasher_init(&fh);
+	for (first = 0; first < p->k && first < c->nchunks; first++)
+		mvms_hasher_add_chunk(&fh, &c->chunks[first].id, c->chunks[first].raw_len);
+	/* Bytes a killed pull wrote and this one kept are not this pull's to count. */
+	c->total_bytes -= p->off < c->total_bytes ? p->off : c->total_bytes;
 	/* Over the network the next round is read while this one is decoded and written, so
 	 * the transfer never waits for the CPU (a remote round is 32 MiB: two in memory). */
 	cur = &c->set[0];
 	next = &c->set[1];
-	last = round_end(c, 0, &total);
-	if (c->nchunks) {
-		MVMS_TRY(plan_round(c, cur, 0, last));
+	last = round_end(c, first, &total);
+	if (first < c->nchunks) {
+		MVMS_TRY(plan_round(c, cur, first, last));
 		read_round(cur);
 	}
-	for (first = 0; first < c->nchunks; first = last, last = next_last) {
+	for (; first < c->nchunks; first = last, last = next_last) {
 		pull_set *t;
 		next_last = last < c->nchunks ? round_end(c, last, &total) : last;
 		if (c->io && last < c->nchunks) {
@@ -542,8 +470,8 @@ static int write_loaded(pull_ctx *c, const char *dir, const char *path, unsigned
 	}
 	ok = 1;
 done:
-	if (tmp) {
-		int end = mvms_sync__file_end(fd, tmp, final, mode, ok);
+	{
+		int end = mvms_sync__part_end(p, mode, ok);
 		if (error == 0)
 			error = end;
 	}
@@ -552,13 +480,18 @@ done:
 
 static int pull_file(pull_ctx *c, const char *dir, const mvms_file_info *f)
 {
+	mvms_sync__chunk *list = NULL;
+	mvms_sync__part part;
 	mvms_oid want;
 	int error = 0;
 
 	MVMS_TRY(mvms_oid_parse(&want, f->id));
 	MVMS_TRY(load_chunks(c, &want));
-	MVMS_TRY(write_loaded(c, dir, f->path, f->mode, f->size, &want));
+	MVMS_TRY(chunk_list(&list, c));
+	MVMS_TRY(mvms_sync__part_open(&part, dir, f->path, list, c->nchunks, 1));
+	MVMS_TRY(write_loaded(c, &part, f->path, f->mode, f->size, &want));
 done:
+	free(list);
 	return error;
 }
 
@@ -608,18 +541,104 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 	free(c->srcs);
 }
 
-int mvms_sync_write_file(mvms_store *st, const char *dir, const char *path, unsigned mode,
-			 uint64_t size, const mvms_oid *id, const mvms_oid *chunks, size_t nchunks)
+int mvms_sync__write_part(mvms_store *st, mvms_sync__part *p, const char *path, unsigned mode,
+			  uint64_t size, const mvms_oid *id, const mvms_sync__chunk *chunks,
+			  size_t nchunks)
 {
 	mvms_pull_options opts = MVMS_PULL_OPTIONS_INIT;
 	pull_ctx c;
 	int error = 0;
 
 	MVMS_TRY(mvms_pull__ctx_init(&c, st, &opts));
-	MVMS_TRY(load_chunk_ids(&c, chunks, nchunks));
-	MVMS_TRY(write_loaded(&c, dir, path, mode == 0755 ? 0755 : 0644, size, id));
+	MVMS_TRY(load_chunk_ids(&c, chunks, nchunks, p->k));
+	error = write_loaded(&c, p, path, mode == 0755 ? 0755 : 0644, size, id);
 done:
+	if (p->tmp)
+		mvms_sync__part_end(p, 0644, 0);
 	mvms_pull__ctx_dispose(&c);
+	return error;
+}
+
+int mvms_sync_write_file(mvms_store *st, const char *dir, const char *path, unsigned mode,
+			 uint64_t size, const mvms_oid *id, const mvms_oid *chunks, size_t nchunks)
+{
+	mvms_sync__chunk *list = calloc(nchunks + 1, sizeof(*list));
+	mvms_pull_options opts = MVMS_PULL_OPTIONS_INIT;
+	mvms_sync__part part;
+	pull_ctx c;
+	size_t i;
+	int error = 0;
+
+	memset(&part, 0, sizeof(part));
+	MVMS_CHECK_ALLOC(list, error);
+	MVMS_TRY(mvms_pull__ctx_init(&c, st, &opts));
+	for (i = 0; i < nchunks; i++)
+		list[i].id = chunks[i];
+	/* Located first: that gives the lengths the part file is checked against. */
+	MVMS_TRY(load_chunk_ids(&c, list, nchunks, 0));
+	free(list);
+	list = NULL;
+	MVMS_TRY(chunk_list(&list, &c));
+	MVMS_TRY(mvms_sync__part_open(&part, dir, path, list, c.nchunks, 1));
+	error = write_loaded(&c, &part, path, mode == 0755 ? 0755 : 0644, size, id);
+done:
+	free(list);
+	mvms_pull__ctx_dispose(&c);
+	return error;
+}
+
+/* The files of @v that @opts select, checked against them: into *out (a subset of @files,
+ * borrowed). */
+static int select_files(const mvms_file_info ***out, size_t *n, const mvms_file_info *files,
+			size_t nfiles, const mvms_pull_options *opts, const char *spec)
+{
+	const char **paths = calloc(nfiles + 1, sizeof(*paths));
+	size_t i;
+	int error = 0;
+
+	*n = 0;
+	*out = calloc(nfiles + 1, sizeof(**out));
+	MVMS_CHECK_ALLOC(paths, error);
+	MVMS_CHECK_ALLOC(*out, error);
+	for (i = 0; i < nfiles; i++)
+		paths[i] = files[i].path;
+	MVMS_TRY(mvms_sync__check_selection(opts, paths, nfiles, spec));
+	for (i = 0; i < nfiles; i++)
+		if (mvms_sync__selected(opts, files[i].path))
+			(*out)[(*n)++] = &files[i];
+done:
+	free(paths);
+	return error;
+}
+
+/* Which selected files are in @dir already with the right content (keep[i] = 1), checked
+ * before anything is written: one with other content is refused unless --force. */
+static int check_present(unsigned char *keep, pull_ctx *c, const char *dir,
+			 const mvms_file_info *const *sel, size_t n, int force)
+{
+	mvms_sync__chunk *list = NULL;
+	mvms_oid want;
+	size_t i;
+	int error = 0, have;
+
+	for (i = 0; i < n; i++) {
+		MVMS_TRY(mvms_oid_parse(&want, sel[i]->id));
+		MVMS_TRY(load_chunks(c, &want));
+		free(list);
+		MVMS_TRY(chunk_list(&list, c));
+		have = mvms_sync__have_file(dir, sel[i]->path, list, c->nchunks, sel[i]->size);
+		if (have == MVMS_EEXISTS && force) {
+			mvms_error_clear();
+			have = 0;
+		}
+		if (have < 0) {
+			error = have;
+			goto done;
+		}
+		keep[i] = (unsigned char)have;
+	}
+done:
+	free(list);
 	return error;
 }
 
@@ -630,7 +649,10 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	mvms_pull_options defaults = MVMS_PULL_OPTIONS_INIT;
 	mvms_version_info *v = NULL;
 	mvms_file_info *files = NULL;
-	size_t nfiles = 0, i;
+	const mvms_file_info **sel = NULL;
+	unsigned char *keep = NULL;
+	int64_t *mtimes = NULL;
+	size_t nfiles = 0, nsel = 0, i;
 	pull_ctx c;
 	double t0 = mvms_now();
 	int error = 0;
@@ -642,18 +664,35 @@ int mvms_pull(mvms_pull_result *out, mvms_store *st, const char *spec, const cha
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
 	MVMS_TRY(mvms_history__live_info(v));
 	MVMS_TRY(mvms_version_files(&files, &nfiles, st, v));
+	MVMS_TRY(select_files(&sel, &nsel, files, nfiles, opts, spec));
+	MVMS_TRY(mvms_version_file_times(&mtimes, st, v, files, nfiles));
 	MVMS_TRY(mvms_sync__pull_dir(dir, opts->force));
-	for (i = 0; i < nfiles; i++)
-		c.total_bytes += files[i].size;
-	for (i = 0; i < nfiles; i++)
-		MVMS_TRY(pull_file(&c, dir, &files[i]));
+	keep = calloc(nsel + 1, 1);
+	MVMS_CHECK_ALLOC(keep, error);
+	MVMS_TRY(check_present(keep, &c, dir, sel, nsel, opts->force));
+	for (i = 0; i < nsel; i++)
+		if (!keep[i])
+			c.total_bytes += sel[i]->size;
+	for (i = 0; i < nsel; i++) {
+		size_t at = (size_t)(sel[i] - files);
+		if (!keep[i])
+			MVMS_TRY(pull_file(&c, dir, sel[i]));
+		else
+			out->kept++;
+		MVMS_TRY(mvms_sync__set_attrs(dir, sel[i]->path, sel[i]->mode, mtimes[2 * at],
+					      (uint32_t)mtimes[2 * at + 1]));
+	}
+	MVMS_TRY(mvms_sync__sweep_parts(dir));
 	snprintf(out->id, sizeof(out->id), "%s", v->id);
 	out->number = v->number;
-	out->files = nfiles;
+	out->files = nsel;
 	out->bytes = c.done_bytes;
 done:
 	out->seconds = mvms_now() - t0;
 	mvms_pull__ctx_dispose(&c);
+	free(sel);
+	free(keep);
+	free(mtimes);
 	mvms_file_list_free(files, nfiles);
 	mvms_version_info_free(v);
 	return error;

@@ -72,4 +72,61 @@ void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx);
 /* Grows *p to at least need bytes. */
 int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need);
 
+/* A file reader whose bytes come from elsewhere (a remote handle's client, client/): next
+ * and free run through @ops on @impl (records.c). @impl is freed on failure too. */
+typedef struct mvms_file_reader__ops {
+	int (*next)(const void **data, size_t *len, void *impl);
+	void (*free)(void *impl);
+} mvms_file_reader__ops;
+int mvms_file_reader__wrap(mvms_file_reader **out, const mvms_file_reader__ops *ops, void *impl);
+
+/* ---- resuming, subsets, times (resume.c) ---- */
+
+/* One entry of a file's chunk list: what the bytes at its place must hash to. */
+typedef struct mvms_sync__chunk {
+	mvms_oid id;
+	uint64_t len;
+} mvms_sync__chunk;
+
+/* A file being written: its temporary name ("<dir of it>/.mvms-part-<16 hex>", one per
+ * final path, so a pull killed at any point leaves a file the next pull finds), locked for
+ * the writer, holding the first @k chunks (@off bytes) already checked. */
+typedef struct mvms_sync__part {
+	int fd;
+	char *tmp, *final;
+	size_t k;
+	uint64_t off;
+} mvms_sync__part;
+
+/* Opens (creates) the part file of @path in @dir, creating parent directories. With
+ * @resume, keeps the leading whole chunks whose bytes hash to @ch (the rest is cut off),
+ * else empties it. MVMS_ECONFLICT when another pull is writing it. */
+int mvms_sync__part_open(mvms_sync__part *p, const char *dir, const char *path,
+			 const mvms_sync__chunk *ch, size_t n, int resume);
+/* Ends a part: with @keep renamed into place with @mode, else removed. */
+int mvms_sync__part_end(mvms_sync__part *p, unsigned mode, int keep);
+/* 1 when @dir/@path exists with exactly these chunks (each hashed), 0 when it does not
+ * exist, MVMS_EEXISTS (with a message) when it holds something else. */
+int mvms_sync__have_file(const char *dir, const char *path, const mvms_sync__chunk *ch,
+			 size_t n, uint64_t size);
+/* 1 when a part file of @path with some bytes exists (a pull was cut off there). */
+int mvms_sync__part_exists(const char *dir, const char *path);
+/* Removes the temporary files killed pulls left anywhere under @dir (those no running
+ * pull holds). */
+int mvms_sync__sweep_parts(const char *dir);
+/* Sets the mode of @dir/@path and its modification time (when one is recorded). */
+int mvms_sync__set_attrs(const char *dir, const char *path, unsigned mode, int64_t sec,
+			 uint32_t nsec);
+/* Writes part @p (opened, its first p->k chunks checked) from the @st's chunks
+ * [p->k, n) and ends it. */
+int mvms_sync__write_part(mvms_store *st, mvms_sync__part *p, const char *path, unsigned mode,
+			  uint64_t size, const mvms_oid *id, const mvms_sync__chunk *chunks,
+			  size_t nchunks);
+/* 1 when @opts select @path (its paths, include and exclude globs). */
+int mvms_sync__selected(const mvms_pull_options *opts, const char *path);
+/* MVMS_ENOTFOUND naming the first of opts->paths that none of the @n @paths matched, or
+ * when nothing at all is selected. */
+int mvms_sync__check_selection(const mvms_pull_options *opts, const char *const *paths,
+			       size_t n, const char *spec);
+
 #endif

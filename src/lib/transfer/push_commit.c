@@ -341,6 +341,8 @@ static int build_manifest(mvms_manifest *m, push_ctx *c, const push_spec *ps)
 		m->files[i].mode = c->files[i].mode;
 		m->files[i].size = c->files[i].size;
 		m->files[i].id = c->files[i].id;
+		m->files[i].mtime = c->files[i].mtime;
+		m->files[i].mtime_ns = c->files[i].mtime_ns;
 	}
 	m->file_count = c->nfiles;
 done:

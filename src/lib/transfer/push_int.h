@@ -23,6 +23,8 @@ typedef struct push_file {
 	char *abs;               /* where to read it; NULL: a content the store has */
 	unsigned mode;
 	uint64_t size;
+	int64_t mtime;           /* modification time, unix seconds and ns (0, 0: not known) */
+	uint32_t mtime_ns;
 	mvms_oid id;
 	mvms_chunk_ref *chunks;
 	size_t nchunks, cchunks;
@@ -88,8 +90,9 @@ static inline int push_gone(push_ctx *c, int error)
 
 /* walk.c: the files of a push. */
 int mvms_push__add_file(push_ctx *c, const char *rel, const char *abs, const struct stat *sb);
-/* Collects @path (a file or a directory tree), sorted by path; symbolic links and special
- * files are refused. */
+/* Collects @path (a file or a directory tree), sorted by path, leaving out what its root
+ * .mvmsignore, c->opts->exclude and ".git/" say; symbolic links are followed with
+ * c->opts->follow_symlinks, else refused; special files are refused. */
 int mvms_push__collect(push_ctx *c, const char *path);
 void mvms_push__sort_files(push_ctx *c);
 

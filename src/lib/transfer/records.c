@@ -15,6 +15,7 @@
 #include "mvms/sync.h"
 #include "pull_int.h"
 #include "locate.h"
+#include "transport.h"
 
 int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
 			     uint64_t len, mvms_pull__sink sink, void *payload)
@@ -73,7 +74,21 @@ struct mvms_file_reader {
 	reader_row ahead;       /* a row stepped to but not in the last run */
 	int have_ahead;
 	size_t nrun, run_len;   /* the run planned by next_run */
+	const mvms_file_reader__ops *ops; /* a reader of a remote handle (client/): its bytes */
+	void *impl;
 };
+
+int mvms_file_reader__wrap(mvms_file_reader **out, const mvms_file_reader__ops *ops, void *impl)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out) {
+		ops->free(impl);
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
+	(*out)->ops = ops;
+	(*out)->impl = impl;
+	return 0;
+}
 
 /* The records mode: steps to the next row into r->ahead unless one is there already; at the
  * end of the file's chunks, have_ahead stays 0 and start = end. */
@@ -176,12 +191,14 @@ int mvms_file_reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_o
 			  mvms_store *st, const char *spec, const char *path, uint64_t start,
 			  uint64_t end)
 {
+	MVMS_TRANSPORT_CALL(st, file_reader_open, (out, size_out, id_out, st, spec, path, start, end));
 	return reader_open(out, size_out, id_out, st, spec, path, start, end, 0);
 }
 
 int mvms_file_reader_open_records(mvms_file_reader **out, uint64_t *bytes_out, char *id_out,
 				  mvms_store *st, const char *spec, const char *path)
 {
+	MVMS_LOCAL_ONLY(st, "a records stream");
 	return reader_open(out, bytes_out, id_out, st, spec, path, 0, 0, 1);
 }
 
@@ -292,6 +309,8 @@ int mvms_file_reader_next(const void **data, size_t *len, mvms_file_reader *r)
 
 	*data = NULL;
 	*len = 0;
+	if (r->ops)
+		return r->ops->next(data, len, r->impl);
 	if (r->start >= r->end)
 		return 0;
 	if (r->records)
@@ -322,6 +341,8 @@ void mvms_file_reader_free(mvms_file_reader *r)
 {
 	if (!r)
 		return;
+	if (r->ops)
+		r->ops->free(r->impl);
 	mvms_locate__close(r->chunks);
 	mvms_codec_free(r->codec);
 	free(r->rec);

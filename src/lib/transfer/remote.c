@@ -79,7 +79,9 @@ done:
 }
 
 /* The version id a ref names on the server, "" (and 0) when it does not exist. */
-static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
+/* The id of @model@@ref on the server ("" when there is none); with @live, a tombstone is an
+ * error saying who deleted it (a parent must have its files, as a local push checks). */
+static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref, int live)
 {
 	cJSON *v = NULL;
 	const char *s;
@@ -90,8 +92,12 @@ static int ref_id(char *id, mvms_remote *r, const char *model, const char *ref)
 		mvms_error_clear();
 		return 0;
 	}
-	if (error < 0)
+	if (error == 0 && live)
+		error = mvms_http__live(v, model);
+	if (error < 0) {
+		cJSON_Delete(v);
 		return error;
+	}
 	s = mvms_http__json_str(v, "id");
 	if (s && strlen(s) == MVMS_OID_HEXSZ)
 		memcpy(id, s, MVMS_OID_HEXSZ + 1);
@@ -416,6 +422,39 @@ done:
 	return error;
 }
 
+/* The ids of --parent MODEL@REF each (into @extra), appended to @parents (which holds the
+ * branch head first) unless already there; a missing or deleted one is an error, found
+ * before anything is sent. */
+static int resolve_parents(const char **parents, size_t *nparents, char (*extra)[MVMS_OID_HEXSZ + 1],
+			   mvms_remote *r, const mvms_push_options *opts)
+{
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < opts->parent_count; i++) {
+		const char *at = strchr(opts->parents[i], '@');
+		char pm[256];
+		if (!at || (size_t)(at - opts->parents[i]) >= sizeof(pm)) {
+			error = mvms_error_set(MVMS_EINVALID, "push: parent '%s' is not MODEL@REF",
+					       opts->parents[i]);
+			goto done;
+		}
+		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
+		MVMS_TRY(ref_id(extra[i], r, pm, at + 1, 1));
+		if (!*extra[i]) {
+			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
+					       opts->parents[i]);
+			goto done;
+		}
+		for (k = 0; k < (*nparents) && strcmp(parents[k], extra[i]) != 0; k++)
+			;
+		if (k == (*nparents))
+			parents[(*nparents)++] = extra[i];
+	}
+done:
+	return error;
+}
+
 int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
 		     const mvms_push_options *opts)
 {
@@ -442,35 +481,16 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	if (*head)
 		snprintf(base, sizeof(base), "%s", head);
 	else
-		MVMS_TRY(ref_id(base, r, model, "main"));
+		MVMS_TRY(ref_id(base, r, model, "main", 0));
 	extra = calloc(opts->parent_count + 1, sizeof(*extra));
 	parents = calloc(opts->parent_count + 2, sizeof(*parents));
 	MVMS_CHECK_ALLOC(extra, error);
 	MVMS_CHECK_ALLOC(parents, error);
 	if (*base)
 		parents[nparents++] = base;
-	for (i = 0; i < opts->parent_count; i++) {
-		const char *at = strchr(opts->parents[i], '@');
-		char pm[256];
-		if (!at || (size_t)(at - opts->parents[i]) >= sizeof(pm)) {
-			error = mvms_error_set(MVMS_EINVALID, "push: parent '%s' is not MODEL@REF",
-					       opts->parents[i]);
-			goto done;
-		}
-		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
-		MVMS_TRY(ref_id(extra[i], r, pm, at + 1));
-		if (!*extra[i]) {
-			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
-					       opts->parents[i]);
-			goto done;
-		}
-		for (k = 0; k < nparents && strcmp(parents[k], extra[i]) != 0; k++)
-			;
-		if (k == nparents)
-			parents[nparents++] = extra[i];
-	}
+	MVMS_TRY(resolve_parents(parents, &nparents, extra, r, opts));
 
-	MVMS_TRY(mvms_sync_stage(&files, &nfiles, r->cache, path, opts->progress, opts->payload));
+	MVMS_TRY(mvms_sync_stage_opts(&files, &nfiles, r->cache, path, opts));
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;

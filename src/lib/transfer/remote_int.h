@@ -48,6 +48,9 @@ int mvms_http__error(mvms_remote *r, long status, const mvms_buf *body, const ch
 cJSON *mvms_http__parse_json(const mvms_buf *b, const char *what);
 /* The string member @key of @o, or NULL. Borrowed. */
 const char *mvms_http__json_str(const cJSON *o, const char *key);
+/* 0 when the version document @v is live; MVMS_ENOTFOUND saying who deleted it and when
+ * when it is a tombstone (the local wording, meta/history.h). */
+int mvms_http__live(const cJSON *v, const char *model);
 /* GET /v1/models/{m}/versions/{ref} as JSON. */
 int mvms_http__get_version(cJSON **out, mvms_remote *r, const char *model, const char *ref);
 /* POSTs {"ids": [hex of ids[0..n)]} to @path; the reply is in @resp. */

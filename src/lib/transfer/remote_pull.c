@@ -23,6 +23,7 @@
 #include "manifest.h"
 #include "hash.h"
 #include "remote_int.h"
+#include "pull_int.h"
 
 #define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
 
@@ -108,13 +109,15 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 		       const mvms_pull_options *opts, uint64_t *done_bytes, uint64_t total)
 {
 	stream_ctx c;
-	char *em = NULL, *ep = NULL, *url = NULL, *tmp = NULL, *final = NULL;
+	char *em = NULL, *ep = NULL, *url = NULL;
 	struct curl_slist *h = NULL;
+	mvms_sync__part pf;
 	long status = 0;
 	CURLcode cc;
-	int fd = -1, error = 0, ok = 0;
+	int error = 0, ok = 0;
 
 	memset(&c, 0, sizeof(c));
+	memset(&pf, 0, sizeof(pf));
 	c.curl = r->curl;
 	MVMS_TRY(mvms_remote_escape(&em, model));
 	/* The path keeps its '/': escape it segment by segment. */
@@ -146,8 +149,10 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 		error = mvms_error_set(MVMS_ERROR, "out of memory");
 		goto done;
 	}
-	MVMS_TRY(mvms_sync__file_begin(&fd, &tmp, &final, dir, f->path));
-	MVMS_TRY(mvms_sync__recv_new(&c.rv, fd, f->path, fm, nchunks, sink,
+	/* A stream starts at the file's first byte: whatever a part file held goes (one with
+	 * bytes worth keeping takes the other way, pull_from_cache). */
+	MVMS_TRY(mvms_sync__part_open(&pf, dir, f->path, NULL, 0, 0));
+	MVMS_TRY(mvms_sync__recv_new(&c.rv, pf.fd, f->path, fm, nchunks, sink,
 				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
 				     *done_bytes, total));
 	MVMS_TRY(mvms_http__session_headers(&h, r));
@@ -184,8 +189,8 @@ done:
 	curl_slist_free_all(h);
 	mvms_sync__recv_free(c.rv);
 	mvms_buf_dispose(&c.err);
-	if (tmp) {
-		int end = mvms_sync__file_end(fd, tmp, final, f->mode, ok);
+	{
+		int end = mvms_sync__part_end(&pf, f->mode, ok);
 		if (error == 0)
 			error = end;
 	}
@@ -209,51 +214,78 @@ static int add_source(mvms_remote *r, const char *dir, const mvms_manifest_file 
 	return error;
 }
 
-/* Writes file @f from the cache, fetching the chunks it lacks first. A file pulled before
- * that no longer holds its chunks is forgotten by the read (pull.c): then the chunks it was
- * to give are fetched too and the file is written again, as long as each try forgets one. */
+/* The chunk list of a "files" object (checked already) as ids and lengths. */
+static int filemap_list(mvms_sync__chunk **out, const void *fm, size_t n)
+{
+	const unsigned char *e = (const unsigned char *)fm + 32;
+	size_t k;
+
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	for (k = 0; k < n; k++, e += 40) {
+		memcpy((*out)[k].id.id, e, MVMS_OID_RAWSZ);
+		(*out)[k].len = mvms_le64_get(e + 32);
+	}
+	return 0;
+}
+
+/* Writes file @f from the cache, fetching the chunks it lacks first; a part file a killed
+ * pull left is continued from its last chunk that checks. A file pulled before that no
+ * longer holds its chunks is forgotten by the read (pull.c): then the chunks it was to
+ * give are fetched too and the file is written again, as long as each try forgets one. */
 static int pull_from_cache(mvms_remote *r, const char *dir, const mvms_manifest_file *f,
-			   const mvms_oid *chunks, size_t n, uint64_t *fetched)
+			   const void *fm, size_t n, uint64_t *fetched)
 {
 	unsigned char *have = calloc(n + 1, 1);
 	mvms_oid *want = NULL;
+	mvms_sync__chunk *list = NULL;
+	mvms_sync__part part;
 	size_t nwant, k;
 	int error = 0;
 
+	memset(&part, 0, sizeof(part));
 	MVMS_CHECK_ALLOC(have, error);
 	want = calloc(n + 1, sizeof(*want));
 	MVMS_CHECK_ALLOC(want, error);
+	MVMS_TRY(filemap_list(&list, fm, n));
 	for (;;) {
 		uint64_t before, after;
+		MVMS_TRY(mvms_sync__part_open(&part, dir, f->path, list, n, 1));
 		MVMS_TRY(mvms_sources_count(&before, r->cache));
-		MVMS_TRY(mvms_sources_have(have, r->cache, chunks, n));
-		for (k = 0, nwant = 0; k < n; k++)
+		for (k = 0; k < n; k++)
+			want[k] = list[k].id;
+		MVMS_TRY(mvms_sources_have(have, r->cache, want, n));
+		for (k = part.k, nwant = 0; k < n; k++)
 			if (!have[k])
-				want[nwant++] = chunks[k];
+				want[nwant++] = list[k].id;
 		/* In file order, so the cache's packs are too (see mvms_remote_push). */
 		MVMS_TRY(mvms_remote__unique_in_order(want, &nwant));
 		MVMS_TRY(fetch_chunks(r, want, nwant, fetched));
-		error = mvms_sync_write_file(r->cache, dir, f->path, f->mode, f->size, &f->id, chunks,
-					     n);
+		error = mvms_sync__write_part(r->cache, &part, f->path, f->mode, f->size, &f->id,
+					      list, n);
 		if (error != MVMS_EMISMATCH && error != MVMS_ENOTFOUND)
 			break;
 		if (mvms_sources_count(&after, r->cache) < 0 || after >= before)
 			break; /* no stale file was the cause: report it */
 	}
 done:
+	mvms_sync__part_end(&part, 0644, 0);
 	free(have);
 	free(want);
+	free(list);
 	return error;
 }
 
-/* What a remote pull knows of a version's files: their chunk lists (filemaps, checked
- * against the file ids) and whether each streams whole or comes from the cache. */
+/* What a remote pull knows of a version's files: which it takes (sel), their chunk lists
+ * (filemaps, checked against the file ids), and whether each is in place already (keep),
+ * streams whole (stream) or comes from the cache. */
 typedef struct remote_plan {
 	mvms_manifest *m;
 	mvms_oid **chunks;
 	size_t *nchunks, *fmlen;
 	void **fm;
-	int *stream;
+	int *stream, *sel, *keep;
 	uint64_t total;
 } remote_plan;
 
@@ -272,18 +304,17 @@ static void plan_dispose(remote_plan *p)
 	free(p->fm);
 	free(p->fmlen);
 	free(p->stream);
+	free(p->sel);
+	free(p->keep);
 	mvms_manifest_free(p->m);
 }
 
-/* Fetches every file's chunk list (checked against its id and size), then decides which
- * files stream: a file the cache has little of streams whole (as the server stores it; we
- * check each chunk as it arrives); one it mostly has, in packs or in files pulled before,
- * fetches just the chunks it lacks. */
-static int plan_files(remote_plan *p, mvms_remote *r)
+/* The files @opts select (an unknown path is an error before anything is fetched). */
+static int plan_select(remote_plan *p, const mvms_pull_options *opts, const char *spec)
 {
 	const mvms_manifest *m = p->m;
-	unsigned char *present = NULL;
-	size_t i, k, nmax = 0;
+	const char **paths = calloc(m->file_count + 1, sizeof(*paths));
+	size_t i;
 	int error = 0;
 
 	p->chunks = calloc(m->file_count + 1, sizeof(*p->chunks));
@@ -291,13 +322,43 @@ static int plan_files(remote_plan *p, mvms_remote *r)
 	p->fm = calloc(m->file_count + 1, sizeof(*p->fm));
 	p->fmlen = calloc(m->file_count + 1, sizeof(*p->fmlen));
 	p->stream = calloc(m->file_count + 1, sizeof(*p->stream));
+	p->sel = calloc(m->file_count + 1, sizeof(*p->sel));
+	p->keep = calloc(m->file_count + 1, sizeof(*p->keep));
+	MVMS_CHECK_ALLOC(paths, error);
 	MVMS_CHECK_ALLOC(p->chunks, error);
 	MVMS_CHECK_ALLOC(p->nchunks, error);
 	MVMS_CHECK_ALLOC(p->fm, error);
 	MVMS_CHECK_ALLOC(p->fmlen, error);
 	MVMS_CHECK_ALLOC(p->stream, error);
+	MVMS_CHECK_ALLOC(p->sel, error);
+	MVMS_CHECK_ALLOC(p->keep, error);
+	for (i = 0; i < m->file_count; i++)
+		paths[i] = m->files[i].path;
+	MVMS_TRY(mvms_sync__check_selection(opts, paths, m->file_count, spec));
+	for (i = 0; i < m->file_count; i++)
+		p->sel[i] = mvms_sync__selected(opts, m->files[i].path);
+done:
+	free(paths);
+	return error;
+}
+
+/* Fetches every selected file's chunk list (checked against its id and size) and checks
+ * the files in @dir (kept when right; other content refused unless @force), then decides
+ * which files stream: a file the cache has little of streams whole (as the server stores
+ * it; we check each chunk as it arrives); one it mostly has, in packs or in files pulled
+ * before, or whose part file a killed pull left, fetches just the chunks it lacks. */
+static int plan_files(remote_plan *p, mvms_remote *r, const char *dir, int force)
+{
+	const mvms_manifest *m = p->m;
+	unsigned char *present = NULL;
+	mvms_sync__chunk *list = NULL;
+	size_t i, k, nmax = 0;
+	int error = 0, have;
+
 	for (i = 0; i < m->file_count; i++) {
 		uint64_t size = 0;
+		if (!p->sel[i])
+			continue;
 		MVMS_TRY(fetch_object(&p->fm[i], &p->fmlen[i], r, "files", &m->files[i].id));
 		MVMS_TRY(mvms_sync_parse_filemap(&p->chunks[i], &p->nchunks[i], &size, p->fm[i],
 						 p->fmlen[i], &m->files[i].id));
@@ -306,7 +367,21 @@ static int plan_files(remote_plan *p, mvms_remote *r)
 					       m->files[i].path);
 			goto done;
 		}
-		p->total += size;
+		free(list);
+		list = NULL;
+		MVMS_TRY(filemap_list(&list, p->fm[i], p->nchunks[i]));
+		have = mvms_sync__have_file(dir, m->files[i].path, list, p->nchunks[i], size);
+		if (have == MVMS_EEXISTS && force) {
+			mvms_error_clear();
+			have = 0;
+		}
+		if (have < 0) {
+			error = have;
+			goto done;
+		}
+		p->keep[i] = have;
+		if (!have)
+			p->total += size;
 		if (p->nchunks[i] > nmax)
 			nmax = p->nchunks[i];
 	}
@@ -315,15 +390,31 @@ static int plan_files(remote_plan *p, mvms_remote *r)
 	present = calloc(nmax + 1, 1);
 	MVMS_CHECK_ALLOC(present, error);
 	for (i = 0; i < m->file_count; i++) {
-		uint64_t have = 0;
+		uint64_t have_bytes = 0;
+		if (!p->sel[i] || p->keep[i] || mvms_sync__part_exists(dir, m->files[i].path))
+			continue;
 		MVMS_TRY(mvms_sources_have(present, r->cache, p->chunks[i], p->nchunks[i]));
 		for (k = 0; k < p->nchunks[i]; k++)
 			if (present[k])
-				have += mvms_le64_get((const unsigned char *)p->fm[i] + 32 + k * 40 + 32);
-		p->stream[i] = have * 2 < m->files[i].size;
+				have_bytes += mvms_le64_get((const unsigned char *)p->fm[i] + 32 + k * 40 + 32);
+		p->stream[i] = have_bytes * 2 < m->files[i].size;
 	}
 done:
+	free(list);
 	free(present);
+	return error;
+}
+
+/* After file @i is in place (written or kept): its time put back, then recorded as a
+ * source of the cache (whose record holds the time). */
+static int file_done(mvms_remote *r, const char *dir, remote_plan *p, size_t i)
+{
+	const mvms_manifest_file *f = &p->m->files[i];
+	int error = 0;
+
+	MVMS_TRY(mvms_sync__set_attrs(dir, f->path, f->mode, f->mtime, f->mtime_ns));
+	MVMS_TRY(add_source(r, dir, f, p->fm[i], p->nchunks[i]));
+done:
 	return error;
 }
 
@@ -350,16 +441,8 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	ref = (char *)(at ? at + 1 : "latest");
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_http__get_version(&v, r, model, ref));
-	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(v, "deleted"))) {
-		/* A tombstone (mvms/history.h): say so, as a local pull does. */
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(v, "deleted");
-		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
-		error = mvms_error_set(MVMS_ENOTFOUND, "%s@v%lld was deleted by %s at %s: its files "
-				       "are gone", model, cJSON_IsNumber(num) ? (long long)num->valuedouble : 0LL,
-				       mvms_http__json_str(d, "by") ? mvms_http__json_str(d, "by") : "?",
-				       mvms_http__json_str(d, "at") ? mvms_http__json_str(d, "at") : "?");
-		goto done;
-	}
+	/* A tombstone (mvms/history.h): say so, as a local pull does. */
+	MVMS_TRY(mvms_http__live(v, model));
 	id = mvms_http__json_str(v, "id");
 	if (!id || mvms_oid_parse(&vid, id) < 0) {
 		error = mvms_error_set(MVMS_ERROR, "remote: the server sent a version without an id");
@@ -368,43 +451,54 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	/* The manifest is the trust anchor: its bytes hash to the version id. */
 	MVMS_TRY(fetch_object(&mdata, &mlen, r, "manifests", &vid));
 	MVMS_TRY(mvms_manifest_decode(&p.m, mdata, mlen));
+	MVMS_TRY(plan_select(&p, opts, spec));
 	MVMS_TRY(mvms_sync__pull_dir(dir, opts && opts->force));
 	/* Either way a file becomes a source for later pulls instead of being copied into the
 	 * cache's packs. */
-	MVMS_TRY(plan_files(&p, r));
+	MVMS_TRY(plan_files(&p, r, dir, opts && opts->force));
 	/* Files from the cache first: a sink (cache_copy) owns the cache's database while it
 	 * runs, which is while files stream. */
 	for (i = 0; i < p.m->file_count; i++) {
-		if (p.stream[i])
+		if (!p.sel[i] || p.stream[i])
 			continue;
-		MVMS_TRY(pull_from_cache(r, dir, &p.m->files[i], p.chunks[i], p.nchunks[i], &fetched));
+		out->files++;
+		if (p.keep[i]) {
+			out->kept++;
+			MVMS_TRY(file_done(r, dir, &p, i));
+			continue;
+		}
+		MVMS_TRY(pull_from_cache(r, dir, &p.m->files[i], p.fm[i], p.nchunks[i], &fetched));
 		/* Recorded at once: it may replace a file the next ones would read (pull --force). */
-		MVMS_TRY(add_source(r, dir, &p.m->files[i], p.fm[i], p.nchunks[i]));
+		MVMS_TRY(file_done(r, dir, &p, i));
 		done_bytes += p.m->files[i].size;
 		out->bytes += p.m->files[i].size;
 		if (opts && opts->progress)
 			opts->progress(done_bytes, p.total, opts->payload);
 	}
 	for (i = 0; i < p.m->file_count; i++) {
-		if (!p.stream[i])
+		if (!p.sel[i] || !p.stream[i])
 			continue;
+		out->files++;
 		if (opts && opts->cache_copy && !sink)
 			MVMS_TRY(mvms_chunk_sink_new(&sink, r->cache));
 		MVMS_TRY(stream_file(r, model, id, &p.m->files[i], p.fm[i], p.nchunks[i], dir, sink,
 				     opts, &done_bytes, p.total));
+		MVMS_TRY(mvms_sync__set_attrs(dir, p.m->files[i].path, p.m->files[i].mode,
+					      p.m->files[i].mtime,
+					      p.m->files[i].mtime_ns));
 		out->bytes += p.m->files[i].size;
 	}
 	if (sink)
 		MVMS_TRY(mvms_chunk_sink_finish(sink));
 	for (i = 0; i < p.m->file_count; i++)
-		if (p.stream[i])
+		if (p.sel[i] && p.stream[i])
 			MVMS_TRY(add_source(r, dir, &p.m->files[i], p.fm[i], p.nchunks[i]));
+	MVMS_TRY(mvms_sync__sweep_parts(dir));
 	snprintf(out->id, sizeof(out->id), "%s", id);
 	{
 		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
 		out->number = cJSON_IsNumber(num) ? (int64_t)num->valuedouble : 0;
 	}
-	out->files = p.m->file_count;
 done:
 	out->seconds = mvms_now() - t0;
 	mvms_chunk_sink_free(sink);

@@ -17,6 +17,16 @@ int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 		    mvms_progress_cb progress, void *payload)
 {
 	mvms_push_options opts = MVMS_PUSH_OPTIONS_INIT;
+
+	opts.progress = progress;
+	opts.payload = payload;
+	return mvms_sync_stage_opts(out, count, st, path, &opts);
+}
+
+int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
+			 const mvms_push_options *po)
+{
+	mvms_push_options opts = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result res;
 	mvms_sync_file *files = NULL;
 	mvms_buf enc = MVMS_BUF_INIT;
@@ -32,8 +42,11 @@ int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 	memset(&m, 0, sizeof(m));
 	memset(&ps, 0, sizeof(ps));
 	memset(&res, 0, sizeof(res));
-	opts.progress = progress;
-	opts.payload = payload;
+	opts.progress = po->progress;
+	opts.payload = po->payload;
+	opts.exclude = po->exclude;
+	opts.exclude_count = po->exclude_count;
+	opts.follow_symlinks = po->follow_symlinks;
 	c.st = st;
 	c.opts = &opts;
 	c.res = &res;
@@ -50,6 +63,8 @@ int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 		o->mode = f->mode;
 		o->size = f->size;
 		o->id = f->id;
+		o->mtime = f->mtime;
+		o->mtime_ns = f->mtime_ns;
 		mvms_buf_clear(&enc);
 		MVMS_TRY(mvms_push__filemap_encode(&enc, f));
 		o->filemap_len = enc.size;

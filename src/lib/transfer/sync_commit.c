@@ -313,6 +313,8 @@ int mvms_sync_manifest(char **out, size_t *out_len, char *id_out, const mvms_syn
 		m.files[i].mode = info->files[i].mode;
 		m.files[i].size = info->files[i].size;
 		m.files[i].id = info->files[i].id;
+		m.files[i].mtime = info->files[i].mtime;
+		m.files[i].mtime_ns = info->files[i].mtime_ns;
 	}
 	m.file_count = info->file_count;
 	MVMS_TRY(mvms_manifest_sort(&m));

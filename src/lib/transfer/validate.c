@@ -13,6 +13,7 @@
 #include "mvms/sync.h"
 #include "contents.h"
 #include "packs.h"
+#include "history.h"
 
 #define FILEMAP_HDR 32
 #define FILEMAP_ENTRY 40
@@ -106,6 +107,10 @@ static int check_parents(mvms_store *st, const int64_t *parents, size_t n)
 		if (rc == 0)
 			return mvms_error_set(MVMS_EINVALID, "commit: parent %zu is not a version in this "
 					      "store (deleted meanwhile?)", i + 1);
+		/* A tombstone has no files: nothing may be made from it (as a local push checks
+		 * when it resolves --parent); says who deleted it and when. */
+		if ((rc = mvms_history__live(st, parents[i])) < 0)
+			return rc;
 	}
 	return 0;
 }
