@@ -41,6 +41,12 @@ like "$OUT" "model.gguf  [gguf, 8 tensors]" "show: the GGUF file and its 8 tenso
 like "$OUT" "onnx/model.onnx  [onnx, 4 tensors]" "show: the ONNX model and its 4 raw tensors"
 like "$OUT" "onnx/model.onnx.data  [onnx-data, 4 tensors]" "show: the external data file and its 4 tensors"
 unlike "$OUT" "config.json  [" "show: the JSON file has no format"
+mvms ls m@v1 -t
+is_rc 0 "ls -t m@v1"
+like "$OUT" "blk.0.attn_q.weight" "ls -t: a GGUF tensor"
+like "$OUT" "Q4_K  [1024,200]" "ls -t: its ggml type and dims"
+like "$OUT" "fc.bias" "ls -t: a tensor of the ONNX model"
+like "$OUT" "layer3.weight" "ls -t: a tensor of the external data file"
 
 mvms push --json m "$WORK/v2"
 is_rc 0 "push v2 (one tensor changed in each tensor file)"
