@@ -159,7 +159,7 @@ typedef struct mvms_merge_result {
 	int created;               /* a merge version was made */
 	int64_t number;
 	char id[MVMS_VERSION_ID_HEXSZ + 1];
-	size_t tensor_merged_files;/* safetensors files merged tensor by tensor */
+	size_t tensor_merged_files;/* tensor files (safetensors, GGUF, ONNX) merged tensor by tensor */
 	size_t conflict_count;
 	mvms_merge_conflict *conflicts;
 } mvms_merge_result;

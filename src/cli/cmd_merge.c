@@ -46,7 +46,7 @@ static void print_result(const mvms_merge_result *r, const char *model, const ch
 		printf("%s@v%lld %s\n", model, (long long)r->number, r->id);
 		if (!cli.quiet)
 			fprintf(stderr, "  merged %s into %s%s\n", source, into ? into : "main",
-				r->tensor_merged_files ? " (safetensors merged tensor by tensor)" : "");
+				r->tensor_merged_files ? " (tensor files merged tensor by tensor)" : "");
 	}
 }
 

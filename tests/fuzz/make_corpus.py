@@ -211,8 +211,25 @@ def gen_tar():
     put("tar", "empty", bytes(1024))
 
 
+# ---- GGUF and ONNX: tests/cli/tfmodels.py's writers, on small shapes ----
+def gen_tformats():
+    sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+    import tfmodels as tf
+    small = [("a", "F32", [4, 2]), ("b.q", "Q4_K", [256, 1]), ("c", "BF16", [3]),
+             ("d", "Q8_0", [32, 2]), ("e", "F16", [0])]
+    put("gguf", "five_tensors", tf.gguf(small, kv_extra=False)[0])
+    put("gguf", "align64_tokens", tf.gguf(small[:2], align=64)[0])
+    put("gguf", "no_tensors", tf.gguf([], kv_extra=False)[0])
+    model, _, _ = tf.onnx([("w", "FLOAT", [2, 3]), ("h", "FLOAT16", [4]), ("s", "INT64", [])],
+                          [("x", "BFLOAT16", [8]), ("y", "FLOAT", [2])], align=16)
+    put("onnx", "inner_and_external", model)
+    model, _, _ = tf.onnx([("only", "FLOAT", [1])], [])
+    put("onnx", "one_tensor", model)
+
+
 def main():
     gen_safetensors()
+    gen_tformats()
     gen_manifest()
     gen_filemap()
     gen_pack()

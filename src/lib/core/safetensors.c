@@ -43,17 +43,7 @@ unsigned mvms_safetensors_dtype_size(const char *dtype)
 
 void mvms_safetensors_free(mvms_safetensors *st)
 {
-	size_t i;
-
-	if (!st)
-		return;
-	for (i = 0; i < st->count; i++) {
-		free(st->tensors[i].name);
-		free(st->tensors[i].shape);
-	}
-	free(st->tensors);
-	free(st->metadata_json);
-	free(st);
+	mvms_tlayout_free(st);
 }
 
 /*
@@ -190,6 +180,7 @@ static int parse_tensor(mvms_tensor_info *t, const cJSON *entry, uint64_t data_s
 		goto done;
 	}
 	memcpy(t->dtype, dtype->valuestring, strlen(dtype->valuestring) + 1);
+	t->dtype_id = (int)mvms_dtype_from_name(t->dtype);
 
 	MVMS_TRY(mvms_buf_puts(&shape, "["));
 	cJSON_ArrayForEach(d, dims) {
@@ -379,6 +370,7 @@ int mvms_safetensors_parse(mvms_safetensors **out, size_t *needed, const void *h
 	}
 	st = calloc(1, sizeof(*st));
 	MVMS_CHECK_ALLOC(st, error);
+	st->format = MVMS_TFORMAT_SAFETENSORS;
 	st->header_end = 8 + n;
 	if (count > 0) {
 		st->tensors = calloc(count, sizeof(*st->tensors));

@@ -11,24 +11,14 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "tlayout.h"
 
 /* The format caps the header at 100 MB; larger headers are treated as plain bytes. */
 #define MVMS_SAFETENSORS_HEADER_MAX (100u * 1000u * 1000u)
 
-typedef struct mvms_tensor_info {
-	char *name;      /* tensor name, as in the header */
-	char dtype[16];  /* "F32", "BF16", ... */
-	char *shape;     /* canonical JSON array of dims: "[4096,4096]" ("[]" for a scalar) */
-	uint64_t offset; /* absolute offset of the data in the file: 8 + N + data_offsets[0] */
-	uint64_t length; /* data_offsets[1] - data_offsets[0] */
-} mvms_tensor_info;
-
-typedef struct mvms_safetensors {
-	uint64_t header_end;        /* 8 + N: where tensor data begins */
-	size_t count;               /* number of tensors */
-	mvms_tensor_info *tensors;  /* sorted by offset (then name) */
-	char *metadata_json;        /* the "__metadata__" object printed compactly, or NULL */
-} mvms_safetensors;
+/* A safetensors file's layout (tlayout.h) with format MVMS_TFORMAT_SAFETENSORS: header_end
+ * is 8 + N, where tensor data begins; metadata_json is "__metadata__" printed compactly. */
+typedef mvms_tlayout mvms_safetensors;
 
 /**
  * Probes an open file of @file_size bytes (reads with pread, does not move the offset).

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contents, content_chunks and tensors tables: a file content is its chunk list
- * (content_chunks, in order, with offsets) and, for safetensors, its tensors. Rows are
- * added by a commit (push, sync) in its write transaction.
+ * (content_chunks, in order, with offsets) and, for a tensor file (tlayout.h), its tensors.
+ * Rows are added by a commit (push, sync) in its write transaction.
  */
 #include <stdio.h>
 #include <time.h>
 #include "common.h"
 #include "contents.h"
 #include "packs.h"
-#include "safetensors.h"
+#include "tlayout.h"
 
 int mvms_contents__row(int64_t *out, mvms_store *st, const mvms_oid *id)
 {
@@ -46,7 +46,7 @@ int mvms_contents__size(uint64_t *out, mvms_store *st, const mvms_oid *id)
 }
 
 int mvms_contents__add(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
-		       const mvms_chunk_ref *chunks, size_t nchunks, const mvms_safetensors *sf,
+		       const mvms_chunk_ref *chunks, size_t nchunks, const mvms_tlayout *sf,
 		       const mvms_oid *tensor_ids)
 {
 	static const char q_content[] =
@@ -71,7 +71,7 @@ int mvms_contents__add(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_
 	mvms_db_bind_oid(s, 1, id);
 	sqlite3_bind_int64(s, 2, (int64_t)size);
 	sqlite3_bind_int64(s, 3, (int64_t)nchunks);
-	sqlite3_bind_text(s, 4, sf ? "safetensors" : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, sf ? mvms_tformat_name(sf->format) : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
 	MVMS_TRY(mvms_db_step_done(db, s, "add content"));
 	row = sqlite3_last_insert_rowid(mvms_db_handle(db));

@@ -8,7 +8,7 @@
 
 #include "store_int.h"
 
-struct mvms_safetensors;
+struct mvms_tlayout;
 
 /* The row of content @id; MVMS_ENOTFOUND (no message) when there is none. */
 int mvms_contents__row(int64_t *out, mvms_store *st, const mvms_oid *id);
@@ -19,6 +19,6 @@ int mvms_contents__size(uint64_t *out, mvms_store *st, const mvms_oid *id);
  * in the caller's write transaction. */
 int mvms_contents__add(int64_t *out, mvms_store *st, const mvms_oid *id, uint64_t size,
 		       const mvms_chunk_ref *chunks, size_t nchunks,
-		       const struct mvms_safetensors *sf, const mvms_oid *tensor_ids);
+		       const struct mvms_tlayout *sf, const mvms_oid *tensor_ids);
 
 #endif

@@ -16,6 +16,7 @@ typedef struct mvms_vfile {
 	mvms_oid oid;      /* file id */
 	uint64_t size;
 	int safetensors;
+	int tensors;       /* has a tensor layout (safetensors, GGUF, ONNX, an ONNX side file) */
 	int matched;       /* scratch flag for the caller */
 } mvms_vfile;
 

@@ -201,6 +201,7 @@ int mvms_dag__load_files(mvms_vfile **out, size_t *count, mvms_store *st, int64_
 		MVMS_TRY(mvms_db_column_oid(&list[n - 1].oid, s, 3));
 		list[n - 1].size = (uint64_t)sqlite3_column_int64(s, 4);
 		list[n - 1].safetensors = strcmp((const char *)sqlite3_column_text(s, 5), "safetensors") == 0;
+		list[n - 1].tensors = *(const char *)sqlite3_column_text(s, 5) != 0;
 	}
 	error = rc;
 done:

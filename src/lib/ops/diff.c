@@ -2,7 +2,8 @@
 /*
  * Diff of two versions (of one model or two): files added, removed, modified, renamed and
  * re-moded; per file the bytes shared with the other version and the bytes a pull of the new
- * side costs; tensor by tensor for safetensors files, from the tensors table (no pack reads);
+ * side costs; tensor by tensor for tensor files (safetensors, GGUF, ONNX and its side files)
+ * on both sides, from the tensors table (no pack reads);
  * and metadata changes. It reads the database only.
  */
 #include <stdio.h>
@@ -271,8 +272,7 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 				MVMS_TRY(add_file(d, MVMS_DIFF_MODE, &fa[i], &fb[j]));
 			else
 				d->unchanged_files++;
-			if (mvms_oid_cmp(&fa[i].oid, &fb[j].oid) != 0 && fa[i].safetensors &&
-			    fb[j].safetensors)
+			if (mvms_oid_cmp(&fa[i].oid, &fb[j].oid) != 0 && fa[i].tensors && fb[j].tensors)
 				MVMS_TRY(diff_tensors(&d->files[d->file_count - 1], st, fa[i].content,
 						      fb[j].content, flags & MVMS_DIFF_TENSORS));
 			i++;

@@ -5,7 +5,8 @@
  * tensor: a new, valid file is built (header rebuilt, tensor data streamed and verified from
  * the chunks of each side) and stored through the normal push path, so it dedups; a file
  * with bytes outside its tensors is merged as a whole instead, since a rebuild would drop
- * them. Conflicts are reported and nothing is written unless they are resolved.
+ * them. GGUF and ONNX files are merged tensor by tensor when both sides keep the same layout
+ * (merge_layout.c). Conflicts are reported and nothing is written unless they are resolved.
  * Fast-forwards move the branch.
  */
 #include <errno.h>
@@ -18,11 +19,12 @@
 #include "history.h"
 #include "store_int.h"
 #include "dag_int.h"
+#include "merge_int.h"
 #include "mvms/dag.h"
 #include "safetensors.h"
 #include "transport.h"
 
-typedef struct merge_ctx {
+struct merge_ctx {
 	mvms_store *st;
 	const mvms_merge_options *o;
 	mvms_merge_result *res;
@@ -30,7 +32,7 @@ typedef struct merge_ctx {
 	size_t nout, cout;
 	char **tmpfiles;           /* built files, removed at the end */
 	size_t ntmp;
-} merge_ctx;
+};
 
 static int entry_eq(const mvms_vfile *a, const mvms_vfile *b)
 {
@@ -473,6 +475,13 @@ static int merge_path(merge_ctx *c, const char *path, const base_entry *be, cons
 		if (dense)
 			return merge_tensors(c, b, o, t);
 	}
+	/* GGUF, ONNX and ONNX data files (safetensors keeps the rules above). */
+	if (!ambiguous && b && o && t && b->tensors && o->tensors && t->tensors && !o->safetensors &&
+	    !t->safetensors && o->mode == t->mode) {
+		int merged = 0;
+		if ((error = mvms_merge__same_layout(&merged, c, b, o, t)) < 0 || merged)
+			return error;
+	}
 	if (c->o->strategy == MVMS_MERGE_OURS)
 		return take(c, o);
 	if (c->o->strategy == MVMS_MERGE_THEIRS)
@@ -695,4 +704,52 @@ void mvms_merge_result_free(mvms_merge_result *r)
 	}
 	free(r->conflicts);
 	free(r);
+}
+
+/* ---- for merge_layout.c (merge_int.h) ---- */
+
+mvms_store *mvms_merge__store(const merge_ctx *c)
+{
+	return c->st;
+}
+
+int mvms_merge__strategy(const merge_ctx *c)
+{
+	return c->o->strategy;
+}
+
+size_t mvms_merge__conflicts(const merge_ctx *c)
+{
+	return c->res->conflict_count;
+}
+
+int mvms_merge__conflict(merge_ctx *c, const char *path, const char *tensor, const char *kind,
+			 const char *base_id, const char *ours_id, const char *theirs_id)
+{
+	return add_conflict(c, path, tensor, kind, base_id, ours_id, theirs_id);
+}
+
+int mvms_merge__take(merge_ctx *c, const mvms_vfile *f)
+{
+	return take(c, f);
+}
+
+int mvms_merge__take_built(merge_ctx *c, const mvms_vfile *f, char *built, uint64_t size)
+{
+	char **tf = realloc(c->tmpfiles, (c->ntmp + 1) * sizeof(*tf));
+	int error = 0;
+
+	if (!tf) {
+		unlink(built);
+		free(built);
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	}
+	c->tmpfiles = tf;
+	c->tmpfiles[c->ntmp++] = built;
+	MVMS_TRY(take(c, f));
+	c->out[c->nout - 1].abs = built;
+	c->out[c->nout - 1].size = size;
+	c->res->tensor_merged_files++;
+done:
+	return error;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Push, the pipeline: files (walk.c) -> chunks (FastCDC, cut at safetensors tensor
- * boundaries, each with its tensor's dtype) -> BLAKE2b ids -> dedup against the store ->
+ * Push, the pipeline: files (walk.c) -> chunks (FastCDC, cut at tensor boundaries:
+ * push_layout.c, each with its tensor's dtype) -> BLAKE2b ids -> dedup against the store ->
  * codec (zstd, or byte planes for float tensors) -> packs, each indexed
  * (packs.c) once durable; then push_commit.c's one SQLite transaction adds the version,
  * its files, parents and the branch move (compare-and-swap). Packs are durable and indexed
@@ -113,7 +113,7 @@ static void tensor_close(file_state *fs)
  * sorted by offset, so one forward scan finds each chunk's tensor. */
 static void tensor_account(file_state *fs, const mvms_oid *id, uint64_t pos, uint32_t len)
 {
-	mvms_safetensors *st = fs->f->st;
+	mvms_tlayout *st = fs->f->st;
 	const mvms_tensor_info *ti;
 
 	if (!st)
@@ -250,7 +250,8 @@ static uint8_t chunk_dtype(const push_file *f, size_t *scan, uint64_t pos, uint6
 	t = &f->st->tensors[*scan];
 	if (pos < t->offset || pos + len > t->offset + t->length)
 		return MVMS_DTYPE_UNKNOWN;
-	return (uint8_t)mvms_dtype_from_name(t->dtype);
+	/* Each format's parser maps its own type names (GGUF "F16", ONNX "FLOAT16", ...). */
+	return (uint8_t)t->dtype_id;
 }
 
 /* Sorted, unique cut points that the chunker must respect: header end and both ends of
@@ -312,13 +313,7 @@ static int push_one_file(push_ctx *c, push_file *f)
 		goto done;
 	}
 	f->size = (uint64_t)sb.st_size;
-	error = mvms_safetensors_probe(&f->st, fd, f->size);
-	if (error == MVMS_ENOTFOUND) {
-		mvms_error_clear();
-		error = 0;
-	}
-	if (error < 0)
-		goto done;
+	MVMS_TRY(mvms_push__probe(f, fd));
 	if (f->st) {
 		f->tensor_ids = calloc(f->st->count + 1, sizeof(mvms_oid));
 		MVMS_CHECK_ALLOC(f->tensor_ids, error);
@@ -445,6 +440,7 @@ int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	MVMS_CHECK_ALLOC(c->buf, error);
 	if (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE) /* uploads overlap hashing */
 		MVMS_TRY(mvms_uploader_start(&c->up));
+	MVMS_TRY(mvms_push__layouts(c));
 	for (i = 0; i < c->nfiles; i++)
 		if (c->files[i].abs)
 			MVMS_TRY(push_one_file(c, &c->files[i]));
@@ -500,7 +496,7 @@ void mvms_push__dispose(push_ctx *c, mvms_manifest *m)
 		free(c->files[i].path);
 		free(c->files[i].abs);
 		free(c->files[i].chunks);
-		mvms_safetensors_free(c->files[i].st);
+		mvms_tlayout_free(c->files[i].st);
 		free(c->files[i].tensor_ids);
 	}
 	free(c->files);

@@ -15,7 +15,7 @@
 #include "oidset.h"
 #include "pack.h"
 #include "pool.h"
-#include "safetensors.h"
+#include "tlayout.h"
 #include "uploader.h"
 
 typedef struct push_file {
@@ -28,7 +28,8 @@ typedef struct push_file {
 	mvms_oid id;
 	mvms_chunk_ref *chunks;
 	size_t nchunks, cchunks;
-	mvms_safetensors *st;    /* NULL for plain files */
+	mvms_tlayout *st;        /* tensor layout (safetensors, GGUF, ONNX); NULL: plain bytes */
+	int probed;              /* st is final (push_layout.c probed the file already) */
 	mvms_oid *tensor_ids;
 } push_file;
 
@@ -101,6 +102,12 @@ int mvms_push__filemap_encode(mvms_buf *out, const push_file *f);
  * files equal the head's (with ps->check_identical), else validated, objects written and
  * rows added in one transaction that moves the branch. */
 int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
+
+/* push_layout.c: probes the push's ONNX models before any file is read and gives the side
+ * files they name the layout of their external tensors; then, as each file is read, its own
+ * layout (unless it has one already). */
+int mvms_push__layouts(push_ctx *c);
+int mvms_push__probe(push_file *f, int fd);
 
 /* push.c: stores the files that are not in the store yet, then commits (push_commit.c)
  * unless ps->stage_only; and frees what a push holds. */

@@ -15,63 +15,13 @@
 #include "hash.h"
 #include "manifest.h"
 #include "pack.h"
-#include "safetensors.h"
+#include "tlayout.h"
 #include "sync_int.h"
 #include "validate.h"
 
-/* The chunk lengths of a filemap, for the content rows. */
-static int filemap_refs(mvms_chunk_ref **out, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	mvms_chunk_ref *r = calloc(n + 1, sizeof(*r));
-	size_t i;
-
-	*out = NULL;
-	if (!r)
-		return mvms_error_set(MVMS_ERROR, "out of memory");
-	for (i = 0; i < n; i++) {
-		memcpy(r[i].id.id, p + FILEMAP_HDR + i * FILEMAP_ENTRY, MVMS_OID_RAWSZ);
-		r[i].len = (uint32_t)mvms_le64_get(p + FILEMAP_HDR + i * FILEMAP_ENTRY + 32);
-	}
-	*out = r;
-	return 0;
-}
-
-/* Reads the first @want bytes of a file made of @refs, each chunk checked. */
-static int read_prefix(mvms_buf *out, mvms_store *st, const mvms_chunk_ref *refs, size_t n,
-		       uint64_t want)
-{
-	mvms_codec *codec = NULL;
-	unsigned char *rec = NULL, *raw = NULL;
-	size_t rec_cap = 0, raw_cap = 0, i;
-	mvms_chunk_loc loc;
-	int error = 0;
-
-	MVMS_TRY(mvms_codec_new(&codec, 0));
-	for (i = 0; i < n && out->size < want; i++) {
-		uint64_t take;
-		MVMS_TRY(mvms_sync__read_record(&rec, &rec_cap, st, &refs[i].id, &loc));
-		if ((size_t)loc.raw_len + 1 > raw_cap) {
-			unsigned char *t = realloc(raw, (size_t)loc.raw_len + 1);
-			MVMS_CHECK_ALLOC(t, error);
-			raw = t;
-			raw_cap = (size_t)loc.raw_len + 1;
-		}
-		MVMS_TRY(mvms_pack_decode_record(codec, raw, loc.raw_len, &refs[i].id, rec,
-						 MVMS_PACK_RECORD_HDR + (size_t)loc.stored));
-		take = want - out->size < loc.raw_len ? want - out->size : loc.raw_len;
-		MVMS_TRY(mvms_buf_put(out, raw, (size_t)take));
-	}
-done:
-	mvms_codec_free(codec);
-	free(rec);
-	free(raw);
-	return error;
-}
-
 /* Tensor ids from the chunk list; 0 with *ok 0 when the chunks are not cut at the tensor
  * boundaries (a client that chunked otherwise): then the file is kept as plain bytes. */
-static int tensor_ids(mvms_oid **out, int *ok, const mvms_safetensors *sf,
+static int tensor_ids(mvms_oid **out, int *ok, const mvms_tlayout *sf,
 		      const mvms_chunk_ref *refs, size_t n)
 {
 	mvms_oid *ids = calloc(sf->count + 1, sizeof(*ids));
@@ -110,17 +60,19 @@ misaligned:
 	return 0;
 }
 
-/* Adds the content that a filemap describes (chunks must all be here). */
-static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t size,
-				    const void *filemap, size_t len)
+/* Adds the content that a filemap describes (chunks must all be here); @path, the file's
+ * path in the version, tells an ONNX model (tlayout.c); @side, when not NULL, is the layout
+ * the version's ONNX models give this file (sync_layout.c), taken over. */
+static int add_content_from_filemap(mvms_store *st, const char *path, const mvms_oid *id,
+				    uint64_t size, const void *filemap, size_t len,
+				    mvms_tlayout *side)
 {
 	mvms_oid *chunks = NULL, *tids = NULL;
 	mvms_chunk_ref *refs = NULL;
 	unsigned char *missing = NULL;
-	mvms_safetensors *sf = NULL;
-	mvms_buf head = MVMS_BUF_INIT;
-	size_t n = 0, i, needed = 0;
-	uint64_t total = 0, hlen;
+	mvms_tlayout *sf = side;
+	size_t n = 0, i;
+	uint64_t total = 0;
 	char hex[MVMS_OID_HEXSZ + 1];
 	int64_t row;
 	int error = 0, ok = 0, began = 0;
@@ -146,24 +98,14 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 						 "before committing", hex);
 			goto done;
 		}
-	MVMS_TRY(filemap_refs(&refs, filemap, n));
+	MVMS_TRY(mvms_sync__filemap_refs(&refs, filemap, n));
 	/* Tensors come from the stored bytes, not from the client's word. */
-	if (size >= 9) {
-		MVMS_TRY(read_prefix(&head, st, refs, n, 9));
-		hlen = mvms_le64_get((const unsigned char *)head.ptr);
-		if (head.ptr[8] == '{' && hlen <= MVMS_SAFETENSORS_HEADER_MAX && 8 + hlen <= size) {
-			mvms_buf_clear(&head);
-			MVMS_TRY(read_prefix(&head, st, refs, n, 8 + hlen));
-			if (mvms_safetensors_parse(&sf, &needed, head.ptr, head.size, size) < 0) {
-				mvms_error_clear();
-				sf = NULL;
-			}
-		}
-	}
+	if (!sf)
+		MVMS_TRY(mvms_sync__layout(&sf, st, path, size, refs, n));
 	if (sf) {
 		MVMS_TRY(tensor_ids(&tids, &ok, sf, refs, n));
 		if (!ok) {
-			mvms_safetensors_free(sf);
+			mvms_tlayout_free(sf);
 			sf = NULL;
 		}
 	}
@@ -183,8 +125,7 @@ static int add_content_from_filemap(mvms_store *st, const mvms_oid *id, uint64_t
 done:
 	if (began)
 		mvms_db_rollback(st->db);
-	mvms_buf_dispose(&head);
-	mvms_safetensors_free(sf);
+	mvms_tlayout_free(sf);
 	free(tids);
 	free(refs);
 	free(missing);
@@ -199,6 +140,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	mvms_manifest *m = NULL;
 	mvms_push__entry *entries = NULL;
 	mvms_oid *fm_ids = NULL;
+	mvms_tlayout **sides = NULL;
 	int64_t model_id = 0, head = 0, *parents = NULL;
 	char uid[33], hex[MVMS_OID_HEXSZ + 1];
 	size_t i, j;
@@ -273,6 +215,8 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		out->gc_conflict = error == MVMS_ECONFLICT; /* under a lease: a gc took a chunk */
 		goto done;
 	}
+	/* The side files of the version's ONNX models are cut at their external tensors. */
+	MVMS_TRY(mvms_sync__side_layouts(&sides, st, m, fm_ids, filemaps, filemap_lens, nfilemaps));
 	for (i = 0; i < m->file_count; i++) {
 		const mvms_manifest_file *f = &m->files[i];
 		int64_t row;
@@ -289,8 +233,10 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 						       f->path, hex);
 				goto done;
 			}
-			if ((error = add_content_from_filemap(st, &f->id, f->size, filemaps[j],
-							      filemap_lens[j])) < 0) {
+			error = add_content_from_filemap(st, f->path, &f->id, f->size, filemaps[j],
+							 filemap_lens[j], sides[i]);
+			sides[i] = NULL;
+			if (error < 0) {
 				out->gc_conflict = error == MVMS_ECONFLICT;
 				goto done;
 			}
@@ -307,6 +253,9 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		MVMS_TRY(mvms_push__entries(out, st, &rq));
 	}
 done:
+	for (i = 0; sides && m && i < m->file_count; i++)
+		mvms_tlayout_free(sides[i]);
+	free(sides);
 	free(entries);
 	free(fm_ids);
 	free(parents);

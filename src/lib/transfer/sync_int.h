@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What sync.c shares with sync_commit.c: the chunk list (filemap) layout and the read of
- * one stored record that exports and the commit's tensor check both make.
+ * What sync.c shares with sync_commit.c and sync_layout.c: the chunk list (filemap) layout,
+ * the read of one stored record that exports and the commit's tensor check both make, and
+ * the tensor layouts of committed files.
  */
 #ifndef MVMS_SYNC_INT_H
 #define MVMS_SYNC_INT_H
@@ -19,5 +20,21 @@
  * MVMS_ENOTFOUND when no pack holds the chunk. */
 int mvms_sync__read_record(unsigned char **rec, size_t *rec_cap, mvms_store *st,
 			   const mvms_oid *id, mvms_chunk_loc *loc);
+
+/* sync_layout.c: a chunk list's chunk ids and lengths (the list checked before); the tensor
+ * layout of a committed file read from its stored chunks (*out NULL for plain bytes); the
+ * layouts (*out: one per manifest file, NULL for most) of the side files that the
+ * manifest's ONNX models point into, for the files this commit adds. */
+struct mvms_tlayout;
+struct mvms_manifest;
+int mvms_sync__filemap_refs(mvms_chunk_ref **out, const void *data, size_t n);
+int mvms_sync__layout(struct mvms_tlayout **out, mvms_store *st, const char *path, uint64_t size,
+		      const mvms_chunk_ref *refs, size_t n);
+/* The same for a content the store has (@id, of @size bytes). */
+int mvms_sync__stored_layout(struct mvms_tlayout **out, mvms_store *st, const mvms_oid *id,
+			     const char *path, uint64_t size);
+int mvms_sync__side_layouts(struct mvms_tlayout ***out, mvms_store *st,
+			    const struct mvms_manifest *m, const mvms_oid *fm_ids,
+			    const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps);
 
 #endif
