@@ -119,6 +119,9 @@ int cli_select_remote(const char *flag_remote, const char *flag_token);
 /* The author of a new version or deployment: @flag (--author), $MVMS_AUTHOR, the config's
  * author, git's "user.name <user.email>", the login name; NULL only when none exists. */
 const char *cli_author(const char *flag);
+/* Parses "30m", "12h", "7d", "2w", "90s" or plain seconds (0 only with @zero_ok) into
+ * seconds. -1 on a bad value. */
+int cli_parse_duration(int64_t *out, const char *s, int zero_ok);
 /* Parses "64M", "8KiB", "1G", "12345" (binary units). -1 on a bad value. */
 int cli_parse_size(uint64_t *out, const char *s);
 /* "1.5 GiB" */

@@ -5,30 +5,6 @@
 #include <string.h>
 #include "cli.h"
 
-/* "90", "30s", "15m", "12h", "30d", "2w" in seconds; -1 when malformed. */
-static int64_t parse_duration(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	int64_t mul = 1;
-
-	if (end == s || v < 0)
-		return -1;
-	if (*end) {
-		if (end[1])
-			return -1;
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		case 'w': mul = 7 * 86400; break;
-		default: return -1;
-		}
-	}
-	return (int64_t)v * mul;
-}
-
 static void print_text(const mvms_prune_result *r, int dry)
 {
 	char tbuf[32];
@@ -65,7 +41,7 @@ int cmd_prune(int argc, char **argv)
 		case 't': o.keep_tagged = 1; break;
 		case 'd': o.keep_deployed = 1; break;
 		case 'o':
-			if ((o.older_than = parse_duration(optarg)) < 0)
+			if (cli_parse_duration(&o.older_than, optarg, 1) < 0)
 				return cli_usage_error("prune", "--older-than wants a duration like 30d, "
 						       "12h, 90m");
 			break;

@@ -21,38 +21,6 @@ static int parse_scope(const char *s)
 	return -1;
 }
 
-/* "30m", "12h", "7d", "2w", "90s" or plain seconds, more than zero. -1 on a bad value. */
-static int parse_duration(int64_t *out, const char *s)
-{
-	char *end;
-	long long v;
-	int64_t mul = 1;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
-		return -1;
-	if (*end) {
-		if (end[1])
-			return -1;
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		case 'w': mul = 7 * 86400; break;
-		default: return -1;
-		}
-	}
-	/* Ten thousand years is past any sensible expiry and far from overflowing int64. */
-	if (v > 10000LL * 366 * 86400 / mul)
-		return -1;
-	*out = (int64_t)v * mul;
-	return 0;
-}
-
 static const char *time_or(char *buf, size_t n, int64_t t, const char *none)
 {
 	return t ? view_time(buf, n, t) : none;
@@ -79,7 +47,7 @@ static int token_create(int argc, char **argv)
 			models = optarg;
 			break;
 		case 'e':
-			if (parse_duration(&ttl, optarg) < 0)
+			if (cli_parse_duration(&ttl, optarg, 0) < 0)
 				return cli_usage_error("token",
 						       "bad duration '%s': want e.g. 30m, 12h, 7d, 2w or "
 						       "seconds", optarg);

@@ -161,6 +161,37 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_parse_duration(int64_t *out, const char *s, int zero_ok)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0 || (v == 0 && !zero_ok))
+		return -1;
+	if (*end) {
+		if (end[1])
+			return -1;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return -1;
+		}
+	}
+	/* Ten thousand years is past any sensible duration and far from overflowing int64. */
+	if (v > 10000LL * 366 * 86400 / mul)
+		return -1;
+	*out = (int64_t)v * mul;
+	return 0;
+}
+
 int cli_parse_size(uint64_t *out, const char *s)
 {
 	char *end;

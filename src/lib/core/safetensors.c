@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include "common.h"
 #include "safetensors.h"
+#include "tlayout.h"
 
 /* The largest integer a JSON number (a double in cJSON) holds exactly. */
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53 */
@@ -44,52 +45,6 @@ unsigned mvms_safetensors_dtype_size(const char *dtype)
 void mvms_safetensors_free(mvms_safetensors *st)
 {
 	mvms_tlayout_free(st);
-}
-
-/*
- * Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and no NUL:
- * the format says the header is UTF-8 JSON, and names end up in canonical manifests.
- */
-static int valid_utf8(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		uint32_t cp;
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* A JSON number that is a non-negative integer we hold exactly. */
@@ -343,7 +298,7 @@ int mvms_safetensors_parse(mvms_safetensors **out, size_t *needed, const void *h
 		goto done;
 	}
 	json = (const char *)p + 8;
-	if (json[0] != '{' || !valid_utf8((const unsigned char *)json, (size_t)n)) {
+	if (json[0] != '{' || !mvms_tl_valid_utf8((const unsigned char *)json, (size_t)n)) {
 		error = not_safetensors("header is not a UTF-8 JSON object");
 		goto done;
 	}

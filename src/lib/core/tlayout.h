@@ -102,7 +102,8 @@ void mvms_tlayout_free(mvms_tlayout *l);
 
 /* ---- for the parsers (gguf.c, onnx.c, safetensors.c) ---- */
 
-/* Strict UTF-8 without NUL. */
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and no NUL: the
+ * formats say names are UTF-8, and names end up in canonical manifests. */
 int mvms_tl_valid_utf8(const unsigned char *s, size_t len);
 /* Sorts the tensors by offset then name and checks that they do not overlap and that a
  * zero-length tensor is not strictly inside another: 0 or MVMS_ENOTFOUND (message from @fmt). */
