@@ -224,8 +224,8 @@ static int location_ok(const char *s)
 static int read_ext_entry(raw_tensor *t, mvms_tl_cursor *c, uint64_t end)
 {
 	char *key = NULL, *value = NULL;
-	uint32_t field;
-	unsigned wire;
+	uint32_t field = 0;
+	unsigned wire = 0;
 	int error = 0;
 
 	while (c->pos < end) {
@@ -274,8 +274,8 @@ done:
 static int read_tensor_fields(raw_tensor *t, mvms_tl_cursor *c, uint64_t end)
 {
 	uint64_t v, len, stop;
-	uint32_t field;
-	unsigned wire;
+	uint32_t field = 0;
+	unsigned wire = 0;
 	int error = 0;
 
 	while (c->pos < end) {
@@ -415,8 +415,8 @@ static int read_graph(onnx_ctx *x, uint64_t end)
 	mvms_tl_cursor *c = &x->c;
 	raw_tensor t;
 	uint64_t len;
-	uint32_t field;
-	unsigned wire;
+	uint32_t field = 0;
+	unsigned wire = 0;
 	int error = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -444,8 +444,8 @@ int mvms_onnx_parse(mvms_tlayout **out, const mvms_tl_src *src)
 {
 	onnx_ctx *x = NULL;
 	uint64_t len, end = src->size;
-	uint32_t field;
-	unsigned wire;
+	uint32_t field = 0;
+	unsigned wire = 0;
 	int error = 0, graphs = 0;
 
 	*out = NULL;
