@@ -14,8 +14,7 @@
 #include "vstats.h"
 /* ---- per-version counters (shared by all workers) ---- */
 
-static const double bounds[NB] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-				   1, 2.5, 5, 10 };
+#define bounds (mvms_latency_bounds())
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static vstat *stats;
@@ -201,5 +200,95 @@ void srv_vstats_get(vstat *out, const char *model, const char *env, int64_t numb
 		*out = *v;
 	else
 		memset(out, 0, sizeof(*out));
+	pthread_mutex_unlock(&stats_lock);
+}
+
+void srv_vstats_seed(const mvms_counters *list, size_t n)
+{
+	size_t i;
+	vstat *v;
+
+	pthread_mutex_lock(&stats_lock);
+	for (i = 0; i < n; i++) {
+		if (!(v = stat_for(list[i].model, list[i].env, list[i].number)))
+			break;
+		v->requests = v->saved.requests = list[i].requests;
+		v->errors = v->saved.errors = list[i].errors;
+		memcpy(v->buckets, list[i].buckets, sizeof(v->buckets));
+		memcpy(v->saved.buckets, list[i].buckets, sizeof(v->saved.buckets));
+		v->latency_sum = v->saved.latency_sum = list[i].latency_sum;
+		v->upstream_sum = v->saved.upstream_sum = list[i].upstream_sum;
+	}
+	pthread_mutex_unlock(&stats_lock);
+}
+
+int srv_vstats_unsaved(mvms_counters **out, size_t *n)
+{
+	mvms_counters *list = NULL, *c;
+	size_t i, k;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&stats_lock);
+	for (i = 0; i < nstats; i++)
+		*n += stats[i].requests != stats[i].saved.requests;
+	if (*n && !(list = calloc(*n, sizeof(*list)))) {
+		*n = 0;
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	for (i = 0, c = list; i < nstats; i++) {
+		vstat *v = &stats[i];
+		if (v->requests == v->saved.requests)
+			continue;
+		c->model = strdup(v->model);
+		c->env = strdup(v->env);
+		c->number = v->number;
+		c->requests = v->requests - v->saved.requests;
+		c->errors = v->errors - v->saved.errors;
+		for (k = 0; k <= NB; k++)
+			c->buckets[k] = v->buckets[k] - v->saved.buckets[k];
+		c->latency_sum = v->latency_sum - v->saved.latency_sum;
+		c->upstream_sum = v->upstream_sum - v->saved.upstream_sum;
+		v->saved.requests = v->requests;
+		v->saved.errors = v->errors;
+		memcpy(v->saved.buckets, v->buckets, sizeof(v->buckets));
+		v->saved.latency_sum = v->latency_sum;
+		v->saved.upstream_sum = v->upstream_sum;
+		c++;
+	}
+	for (i = 0; i < *n; i++)
+		if (!list[i].model || !list[i].env)
+			error = mvms_error_set(MVMS_ERROR, "out of memory");
+done:
+	pthread_mutex_unlock(&stats_lock);
+	if (error < 0) {
+		srv_vstats_unsave(list, *n);
+		mvms_counters_list_free(list, *n);
+		*n = 0;
+		return error;
+	}
+	*out = list;
+	return 0;
+}
+
+void srv_vstats_unsave(const mvms_counters *list, size_t n)
+{
+	size_t i, k;
+	vstat *v;
+
+	pthread_mutex_lock(&stats_lock);
+	for (i = 0; i < n; i++) {
+		if (!list[i].model || !list[i].env ||
+		    !(v = srv_vstats_find_locked(list[i].model, list[i].env, list[i].number)))
+			continue;
+		v->saved.requests -= list[i].requests;
+		v->saved.errors -= list[i].errors;
+		for (k = 0; k <= NB; k++)
+			v->saved.buckets[k] -= list[i].buckets[k];
+		v->saved.latency_sum -= list[i].latency_sum;
+		v->saved.upstream_sum -= list[i].upstream_sum;
+	}
 	pthread_mutex_unlock(&stats_lock);
 }

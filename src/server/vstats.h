@@ -8,8 +8,9 @@
 
 #include <stdint.h>
 #include <event2/buffer.h>
+#include "mvms.h"
 
-#define NB 13                  /* latency bucket bounds (vstats.c) */
+#define NB MVMS_LATENCY_BUCKETS /* latency bucket bounds (mvms_latency_bounds) */
 
 typedef struct vstat {
 	char model[129], env[101];
@@ -17,6 +18,10 @@ typedef struct vstat {
 	uint64_t requests, errors;
 	uint64_t buckets[NB + 1];      /* latency, last is +Inf */
 	double latency_sum, upstream_sum;
+	struct {                       /* what the store has of them (driver.c) */
+		uint64_t requests, errors, buckets[NB + 1];
+		double latency_sum, upstream_sum;
+	} saved;
 } vstat;
 
 /* Counts one answered /predict request of version @number of @env of @model. */
@@ -26,5 +31,12 @@ void srv_vstats_record(const char *model, const char *env, int64_t number, int o
 void srv_vstats_get(vstat *out, const char *model, const char *env, int64_t number);
 /* A quantile from the histogram: the upper bound of the bucket that holds it. */
 double srv_vstats_quantile(const vstat *v, double q);
+
+/* Sets the counters (and what the store has) to the stored ones, at start-up. */
+void srv_vstats_seed(const mvms_counters *list, size_t n);
+/* What was counted since the last call (*out: mvms_counters_list_free), marked as stored;
+ * srv_vstats_unsave gives it back when storing it failed. */
+int srv_vstats_unsaved(mvms_counters **out, size_t *n);
+void srv_vstats_unsave(const mvms_counters *list, size_t n);
 
 #endif
