@@ -175,8 +175,9 @@ done:
 }
 
 /* The row of a new rollout from the options, the version and the current deployment. */
-static int new_row(mvms_rollout_row *row, mvms_store *st, const mvms_version_info *v,
-		   const mvms_deployment *d, const mvms_rollout_options *o)
+static int new_row(mvms_rollout_row *row, mvms_store *st, const char *spec,
+		   const mvms_version_info *v, const mvms_deployment *d,
+		   const mvms_rollout_options *o)
 {
 	size_t i, others = 0;
 	int error = 0;
@@ -189,7 +190,7 @@ static int new_row(mvms_rollout_row *row, mvms_store *st, const mvms_version_inf
 		goto done;
 	}
 	MVMS_TRY(mvms_store__model_id(&row->model_id, st, v->model));
-	MVMS_TRY(mvms_refs__resolve_row(&row->version_row, NULL, st, v->id));
+	MVMS_TRY(mvms_refs__resolve_row(&row->version_row, NULL, st, spec));
 	row->r.model = strdup(v->model);
 	row->r.env = strdup(d->env);
 	row->r.state = strdup("starting");
@@ -237,7 +238,7 @@ int mvms_rollout_start(mvms_rollout **out, mvms_store *st, const char *spec, con
 	MVMS_TRY(mvms_deploy_env_check(env));
 	MVMS_TRY(mvms_version_resolve(&v, st, spec));
 	MVMS_TRY(mvms_deploy_get(&d, st, v->model, env));
-	MVMS_TRY(new_row(&row, st, v, d, opts));
+	MVMS_TRY(new_row(&row, st, spec, v, d, opts));
 	MVMS_TRY(record(&row, st));
 	recorded = 1;
 	snprintf(reason, sizeof(reason), "rollout #%lld: step 1/%zu (%d%%): started by %s%s%s",

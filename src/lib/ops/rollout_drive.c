@@ -297,9 +297,11 @@ static int roll_back(mvms_store *st, mvms_rollout_row *row, const char *why,
 		 why, figures ? "; " : "", figures ? figures : "");
 	o.author = DRIVER;
 	o.reason = reason;
+	/* As a compare-and-swap: another server of the store may have judged the step first. */
+	o.expected_revision = row->r.revision;
 	if ((error = mvms_deploy_rollback(&d, st, row->r.model, row->r.env, row->r.base_revision,
 					  &o)) < 0)
-		return error;
+		return error == MVMS_ECONFLICT ? 0 : error; /* looked at again next tick */
 	row->r.revision = d->revision;
 	mvms_deployment_free(d);
 	return settle(st, row, "rolled_back", reason, "rolled_back", f);
