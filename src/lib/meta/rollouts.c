@@ -209,6 +209,17 @@ int mvms_rollouts_delete(mvms_db *db, int64_t id)
 
 /* ---- counters ---- */
 
+void mvms_counters_list_free(mvms_counters *list, size_t count)
+{
+	size_t i;
+
+	for (i = 0; list && i < count; i++) {
+		free(list[i].model);
+		free(list[i].env);
+	}
+	free(list);
+}
+
 static void buckets_text(char *buf, size_t n, const uint64_t *b)
 {
 	size_t i, used = 0;

@@ -71,17 +71,6 @@ int mvms_counters_list(mvms_counters **out, size_t *count, mvms_store *st)
 	return mvms_version_stats_all(out, count, st->db);
 }
 
-void mvms_counters_list_free(mvms_counters *list, size_t count)
-{
-	size_t i;
-
-	for (i = 0; list && i < count; i++) {
-		free(list[i].model);
-		free(list[i].env);
-	}
-	free(list);
-}
-
 void mvms_rollout_free(mvms_rollout *r)
 {
 	mvms_rollout_row row;
