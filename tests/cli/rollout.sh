@@ -235,5 +235,21 @@ match "$(cat "$WORK/delivered")" '"event":"succeeded".*"env":"pass"' "the succes
 match "$(cat "$WORK/delivered")" '"event":"aborted".*"env":"abort".*wrong build' "the abort event"
 is "$(grep -c '"event":"started".*"env":"pass"' "$WORK/delivered")" 1 "each event is delivered once"
 
+# ---- a model deleted and made again starts with no rollout and no counts ----
+mvms model delete m --yes
+is_rc 0 "model delete m"
+printf 'weights again\n' >"$WORK/tree/model.bin"
+mvms push m "$WORK/tree" -m "new v1"
+is_rc 0 "push m again"
+mvms rollout m pass
+is_rc 3 "the new m has no rollout of the old one"
+mvms deploy m@v1 pass --endpoint "$V1"
+traffic pass 3
+srv_stop "$SRV" # its last counts are stored as it stops
+srv_start srv3 --threads 2 --no-access-log
+req GET "$URL/metrics"
+is "$(grep -F 'mvms_predict_requests_total{model="m",env="pass",version="v1"}' "$WORK/body" | awk '{ print $2 }')" 3 \
+	"its stored counters start from 0 (3 requests after a restart)"
+
 healthy
 done_testing
