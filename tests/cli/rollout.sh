@@ -177,6 +177,18 @@ is "$ST" "rolled_back 1" "a canary answering in 400ms is rolled back at step 1"
 mvms deploy-log m slow
 match "$OUT" "auto-rollback at step 1/2 \\(20%\\): p95 [0-9]+ms > 300ms" "deploy-log: the p95 reason"
 
+# ---- 3b. against the baseline: 4% errors pass the absolute 10% limit, not the baseline ----
+upstream v2-cmp --error-rate 0.04
+mvms deploy m@v1 cmp --endpoint "$V1"
+mvms deploy m@v2 cmp --canary 20,100 --step-interval 1s --min-requests 50 --max-error-rate 0.1 \
+	--compare-to-baseline --endpoint "$UP_URL"
+is_rc 0 "deploy --canary --compare-to-baseline (cmp)"
+drive cmp rolled_back 60
+is "$ST" "rolled_back 1" "rolled back against the baseline's 0% errors"
+mvms deploy-log m cmp
+match "$OUT" "auto-rollback at step 1/2 \\(20%\\): error rate [0-9.]+% > baseline 0\\.0% \\+ 1 point" \
+	"deploy-log: the comparison's reason"
+
 # ---- 4. aborted ----
 upstream v2-abort
 mvms deploy m@v1 abort --endpoint "$V1"
