@@ -2,8 +2,9 @@
 -- notifications still to deliver. A rollout is driven by whatever server serves the store:
 -- its whole state is here, so a restart picks it up where it was. No foreign keys to
 -- models or versions: deleting a model must not be refused for an old rollout (the driver
--- skips a rollout whose model is gone).
-CREATE TABLE rollouts (
+-- skips a rollout whose model is gone). IF NOT EXISTS: a store taken back to an older level
+-- by hand (tests/test-history) runs this file again over its tables.
+CREATE TABLE IF NOT EXISTS rollouts (
 	id               INTEGER PRIMARY KEY,
 	model_id         INTEGER NOT NULL,
 	env              TEXT NOT NULL,
@@ -27,12 +28,12 @@ CREATE TABLE rollouts (
 	created_at       INTEGER NOT NULL,
 	updated_at       INTEGER NOT NULL
 );
-CREATE INDEX rollouts_env ON rollouts(model_id, env, id);
-CREATE INDEX rollouts_state ON rollouts(state);
+CREATE INDEX IF NOT EXISTS rollouts_env ON rollouts(model_id, env, id);
+CREATE INDEX IF NOT EXISTS rollouts_state ON rollouts(state);
 
 -- /predict counters per version, added to by each server every tick (so several servers of
 -- one store add up), and read back by a server that starts.
-CREATE TABLE version_stats (
+CREATE TABLE IF NOT EXISTS version_stats (
 	model_id     INTEGER NOT NULL,
 	env          TEXT NOT NULL,
 	number       INTEGER NOT NULL,            -- version number within the model
@@ -45,7 +46,7 @@ CREATE TABLE version_stats (
 ) WITHOUT ROWID;
 
 -- Notifications (--notify URL): written with the change they tell of, sent by the server.
-CREATE TABLE rollout_events (
+CREATE TABLE IF NOT EXISTS rollout_events (
 	id          INTEGER PRIMARY KEY,
 	rollout_id  INTEGER NOT NULL,
 	url         TEXT NOT NULL,
@@ -54,4 +55,4 @@ CREATE TABLE rollout_events (
 	next_at_ms  INTEGER NOT NULL,
 	state       TEXT NOT NULL DEFAULT 'pending' -- pending, sent, failed
 );
-CREATE INDEX rollout_events_due ON rollout_events(state, next_at_ms);
+CREATE INDEX IF NOT EXISTS rollout_events_due ON rollout_events(state, next_at_ms);
