@@ -26,6 +26,11 @@ struct mvms_store {
 	unsigned dag_queries;        /* DAG questions asked so far on this handle */
 	char lease[33];              /* the lease this handle's writes run under ("": none) */
 	double lease_renewed;        /* mvms_now() of its last renewal */
+	/* The store's log (meta/log.c): in use (the backend creates objects only if absent),
+	 * the last commit lost its entry to another writer, when this handle last caught up. */
+	int log_on;
+	int log_lost;
+	double log_refreshed;
 	/* A handle opened by URL (mvms_store_connect): every operation goes through this table
 	 * to @remote, and db and be are NULL (meta/transport.h). NULL for a local store. */
 	const struct mvms_transport *tp;
