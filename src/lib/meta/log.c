@@ -159,11 +159,28 @@ static int start(mvms_store *st)
 {
 	int64_t seq, rows = 0;
 	uint64_t n;
+	char key[64];
 	int error = 0;
 
 	MVMS_TRY(seq_get(&seq, st));
 	if (seq >= 0)
 		goto done;
+	/* Entry 0 marks the log's start and proves the backend creates only-if-absent: a
+	 * server that cannot (Swift: 501) is refused here, at init, not at the first push. */
+	seq_key(key, sizeof(key), 0);
+	error = mvms_backend_put_if_absent(st->be, key, "{\"format\":1,\"seq\":0}\n", 21);
+	if (error == MVMS_ENOTSUPPORTED) {
+		error = mvms_error_set(MVMS_ENOTSUPPORTED, "store: this S3 server does not support "
+				       "conditional writes (%s), so several servers cannot share the "
+				       "bucket; for a store whose only writer is this database, set "
+				       "MVMS_SINGLE_WRITER=1 (docs/backends.md)", mvms_error_last());
+		goto done;
+	}
+	if (error == MVMS_EEXISTS)
+		mvms_error_clear();
+	else
+		MVMS_TRY(error);
+	error = 0;
 	MVMS_TRY(mvms_db_begin(st->db));
 	MVMS_TRY(seq_get(&seq, st));
 	if (seq >= 0)
