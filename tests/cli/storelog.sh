@@ -7,6 +7,7 @@
 # made without a log starts one with its rows, once.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
+. "$TESTS_SRCDIR/cli/srv.sh"
 
 mkmodel -q --size 1M --tensors 4 --seed 31 "$WORK/v1"
 mkmodel -q --size 1M --tensors 4 --seed 31 --change 50 --change-seed 3 "$WORK/v2"
@@ -126,4 +127,26 @@ mvms --store "$WORK/old" reindex
 is_rc 0 "reindex of the upgraded store"
 mvms --store "$WORK/old" tags m
 like "$OUT" "t                        v1" "the tag came back from the first entry"
+
+# gc through one database honours a lease taken through another (leases/<id> in the bucket).
+W=$("$MVMS" token create --scope write 2>/dev/null) || bail "token"
+SRV_STORE=$MVMS_STORE srv_start one
+req POST "$URL/v1/leases" -H "Authorization: Bearer $W"
+is "$CODE" 201 "a lease through a server on the first database"
+L=$(printf '%s' "$BODY" | sed 's/.*"lease":"\([0-9a-f]*\)".*/\1/')
+check "the lease is an object in the bucket" test -f "$MVMS_STORE/objects/leases/$L"
+sleep 2
+ORPHAN=files/ee/ee$(printf '%062d' 7)
+mkdir -p "$MVMS_STORE/objects/files/ee" && printf 'orphan' > "$MVMS_STORE/objects/$ORPHAN"
+sleep 2
+mvms --store "$WORK/s2" gc --grace 0
+is_rc 0 "gc --grace 0 through the second database"
+check "it kept an object written after the other database's lease started" \
+	test -f "$MVMS_STORE/objects/$ORPHAN"
+req DELETE "$URL/v1/leases/$L" -H "Authorization: Bearer $W"
+check "released: the lease object is gone" test ! -f "$MVMS_STORE/objects/leases/$L"
+mvms --store "$WORK/s2" gc --grace 0
+check "with the lease released, gc removes the unreferenced object" \
+	test ! -f "$MVMS_STORE/objects/$ORPHAN"
+srv_stop_all
 done_testing
