@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "db.h"
 #include "schema_sql.h"
@@ -65,10 +66,19 @@ static int exec_as(mvms_db *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? 0 : mvms_db_error(db, rc, what);
 }
 
+static int exec_logged(mvms_db *db, const char *sql, const char *what);
+
 int mvms_db_exec(mvms_db *db, const char *sql)
 {
 	/* A short statement (BEGIN, COMMIT, a PRAGMA) names itself. */
-	return exec_as(db, sql, strlen(sql) <= 40 && !strchr(sql, ';') ? sql : "exec");
+	const char *what = strlen(sql) <= 40 && !strchr(sql, ';') ? sql : "exec";
+
+	/* A change outside a transaction goes to the log in one of its own (step_logged). */
+	if (db->log_on_commit && sqlite3_get_autocommit(db->h) &&
+	    (strncasecmp(sql, "INSERT", 6) == 0 || strncasecmp(sql, "UPDATE", 6) == 0 ||
+	     strncasecmp(sql, "DELETE", 6) == 0 || strncasecmp(sql, "REPLACE", 7) == 0))
+		return exec_logged(db, sql, what);
+	return exec_as(db, sql, what);
 }
 
 int mvms_db_level_latest(void)
@@ -324,6 +334,24 @@ static int step_logged(mvms_db *db, sqlite3_stmt *st, const char *what)
 			error = mvms_db_error(db, rc, what);
 		sqlite3_reset(st);
 		if (error == 0 && (error = mvms_db_commit(db)) == 0)
+			break;
+		mvms_db_rollback(db);
+		if (error != MVMS_ECONFLICT || n >= 20 || !db->log_retry || !db->log_retry(db->log_arg))
+			break;
+		error = 0;
+		mvms_error_clear();
+	}
+done:
+	return error;
+}
+
+static int exec_logged(mvms_db *db, const char *sql, const char *what)
+{
+	int error = 0, n;
+
+	for (n = 0;; n++) {
+		MVMS_TRY(mvms_db_begin(db));
+		if ((error = exec_as(db, sql, what)) == 0 && (error = mvms_db_commit(db)) == 0)
 			break;
 		mvms_db_rollback(db);
 		if (error != MVMS_ECONFLICT || n >= 20 || !db->log_retry || !db->log_retry(db->log_arg))
