@@ -405,6 +405,9 @@ int srv_run(const srv_options *opts)
 	for (i = 0; i < n; i++)
 		if (worker_setup(&workers[i], i, opts, fd) < 0)
 			goto done;
+	/* The stored counters are loaded before a worker takes a request. */
+	if (srv_driver_start(opts, !opts->read_only) < 0)
+		goto done;
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			goto stop;
@@ -429,6 +432,8 @@ stop:
 	for (i = 0; i < n; i++)
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
+	/* After the workers: their last counts are stored by the driver's last tick. */
+	srv_driver_stop();
 done:
 	workers_free(workers, n);
 	if (fd >= 0)
