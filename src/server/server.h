@@ -41,6 +41,10 @@ enum srv_authz {
 	SRV_AUTHZ_UPLOAD,     /* bytes in by hash; the reply names only what the request did */
 	SRV_AUTHZ_ALL,        /* about every model (stats, verify, gc, tokens): only a token
 			       * whose glob is '*'; the handler checks it (h_admin.c) */
+	SRV_AUTHZ_HIDDEN,     /* the first capture is the model, as MODEL, but one the token
+			       * does not cover is answered exactly as a missing one (404,
+			       * srv_reply_hidden), as the Hugging Face Hub answers for a private
+			       * repository: the Hub read API (h_hf.c) */
 };
 
 typedef struct srv_options {
@@ -200,6 +204,26 @@ int srv_file_get(srv_req *r);
 /* h_files.c: a version's file listing (as ls --json) */
 int srv_files_list(srv_req *r);
 int srv_upload(srv_req *r);
+
+/**
+ * Streams @len bytes from @reader (taken) as the reply, verified piece by piece, with
+ * Content-Length and Content-Type set; 206 when @ranged (the caller sets Content-Range).
+ * HEAD sends the headers only.
+ */
+int srv_stream_file(srv_req *r, mvms_file_reader *reader, uint64_t len, int ranged);
+/** A Range header of one range against a file of @size bytes: 1 with [*start, *end) set,
+ * 0 when absent or not one that is honoured (the whole file then), -1 when unsatisfiable. */
+int srv_parse_range(uint64_t *start, uint64_t *end, const char *header, uint64_t size);
+
+/* h_hf.c, hf_tree.c, hf_resolve.c: the Hugging Face Hub's read API (docs/hf-compat.md) */
+int srv_hf_models_list(srv_req *r);
+int srv_hf_model_info(srv_req *r);
+int srv_hf_refs(srv_req *r);
+int srv_hf_tree(srv_req *r);
+int srv_hf_resolve(srv_req *r);
+/** The answer to a model that does not exist, and to one a SRV_AUTHZ_HIDDEN route's token
+ * does not cover: 404 RepoNotFound, one text for both. Returns 0. */
+int srv_reply_hidden(srv_req *r);
 
 /* h_lease.c: leases that keep gc away from a remote push's uploads */
 int srv_lease_create(srv_req *r);
