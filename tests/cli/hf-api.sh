@@ -36,9 +36,9 @@ mvms token create --scope read
 is_rc 0 "token create"
 TOK=$OUT
 like "$ERR" "hf_" "token create says how to write it for Hugging Face clients"
-mvms token create --scope read --models 'other/*'
+mvms token create --scope read --model 'other/*'
 OTHER=$OUT
-mvms token create --scope read --models 'org/*'
+mvms token create --scope read --model 'org/*'
 ORG=$OUT
 
 srv_start hf
@@ -50,7 +50,7 @@ is_code 200 "model info of org/net"
 is "$(jstr id)" "org/net" "id is the model's name"
 is "$(jstr sha)" "$V2" "sha is the version id of the default branch's head"
 is "$(hdr X-Repo-Commit)" "$V2" "and so is X-Repo-Commit"
-is "$(jcount rfilename)" 6 "six siblings"
+is "$(jcount rfilename)" 5 "five siblings"
 like "$BODY" '"rfilename":"sub/readme.txt"' "with nested paths"
 like "$BODY" '"private":true' "private: reads need a token"
 like "$BODY" '"author":"org"' "author is the org"
@@ -147,7 +147,7 @@ like "$BODY" "{\"type\":\"file\",\"oid\":\"$FID\",\"size\":$(file_size "$WORK/m2
 like "$BODY" '{"type":"directory","oid":"' "a directory entry"
 SUB2=$(grep -o '"oid":"[0-9a-f]*","size":0,"path":"sub"' "$WORK/body")
 req GET "$URL/api/models/org/net/tree/main?recursive=true&expand=false" -H "$A"
-is "$CODE $(jcount path)" "200 7" "recursive: six files and one directory"
+is "$CODE $(jcount path)" "200 6" "recursive: five files and one directory"
 like "$BODY" '"path":"sub"},{"type":"file"' "the directory comes before its files"
 req GET "$URL/api/models/org/net/tree/v1" -H "$A"
 is "$(grep -o '"oid":"[0-9a-f]*","size":0,"path":"sub"' "$WORK/body")" "$SUB2" \

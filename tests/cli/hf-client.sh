@@ -26,9 +26,9 @@ mkmodel -q --size 2M --tensors 4 --extras --change 50 "$WORK/m2"
 mvms push org/net "$WORK/m2" -m two -q
 is_rc 0 "push v2"
 V2=$(push_id)
-mvms token create --scope read --models 'org/*'
+mvms token create --scope read --model 'org/*'
 TOK=$OUT
-mvms token create --scope read --models 'other/*'
+mvms token create --scope read --model 'other/*'
 OTHER=$OUT
 
 srv_start hf
