@@ -225,7 +225,12 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		if (variant)
 			return 0;
 		snprintf(q->want, sizeof(q->want), "%s", IS("/api/models/{m}/refs") ? "\"targetCommit\""
-			 : strstr(pat, "/tree/") ? m->notes : m->name);
+			 : strstr(pat, "/tree/") || post ? m->notes : m->name);
+		/* paths-info: a read that names its paths in a body. */
+		if (post) {
+			set_body(q, "{\"paths\":[\"%s\"]}", m->notes);
+			q->ok = 200;
+		}
 	} else if (IS("/api/models")) {
 		/* The Hub's list of models: the caller's only. */
 		if (variant)

@@ -8,10 +8,13 @@
  * file ids under it, so that it changes exactly when something under it does (the Hub's are
  * git object ids; clients only compare them). One page: no Link header. No "lfs" (the Hub's
  * sha256 of the file, which the store does not keep) and no lastCommit (expand=true).
+ * Also POST /api/models/{m}/paths-info/{rev}: the same entries for a list of paths.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sodium.h>
+#include <event2/keyvalq_struct.h>
 #include "hf.h"
 
 /* A directory's oid: the hash of "relative path NUL file id LF" of each file under @dir
@@ -142,6 +145,133 @@ int srv_hf_tree(srv_req *r)
 	srv_reply_json(r, 200, arr);
 done:
 	free(dir);
+	mvms_file_list_free(files, n);
+	mvms_version_info_free(v);
+	return error;
+}
+
+/* Appends the entry of @path (a file, or a directory with files under it) to @arr; nothing
+ * when the version has no such path. */
+static void add_path(cJSON *arr, const mvms_file_info *files, size_t n, const char *path)
+{
+	size_t len = strlen(path), i;
+
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strlen(files[i].path) == len && !strncmp(files[i].path, path, len)) {
+			add_file(arr, &files[i]);
+			return;
+		}
+		if (!strncmp(files[i].path, path, len) && files[i].path[len] == '/') {
+			add_dir(arr, files, n, i, len);
+			return;
+		}
+	}
+}
+
+/* The "paths" of a paths-info body: JSON {"paths": [...], "expand": ...} as the JS client
+ * sends it, or a form (paths=a&paths=b&expand=True) as huggingface_hub does. The strings
+ * are copied into *out (NULL-terminated, free each and the array). 0, or -1 after replying. */
+#define MAX_PATHS 10000
+static int body_paths(char ***out, srv_req *r)
+{
+	const char *type = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
+	const unsigned char *data;
+	char **list = calloc(MAX_PATHS + 1, sizeof(*list));
+	size_t len, n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	if (!list)
+		return srv_reply_error(r, 500, "error", "out of memory") - 1;
+	if (type && !strncmp(type, "application/json", 16)) {
+		cJSON *doc = srv_body_json(r), *paths, *it;
+		if (!doc) {
+			free(list);
+			return -1;
+		}
+		paths = cJSON_GetObjectItemCaseSensitive(doc, "paths");
+		if (!cJSON_IsArray(paths)) {
+			rc = hf_error(r, 400, NULL, "the body wants \"paths\", a list of strings") - 1;
+			paths = NULL;
+		}
+		cJSON_ArrayForEach(it, paths) {
+			if (!cJSON_IsString(it) || n == MAX_PATHS) {
+				rc = hf_error(r, 400, NULL, "\"paths\" is a list of at most %d strings",
+					      MAX_PATHS) - 1;
+				break;
+			}
+			if (!(list[n] = strdup(it->valuestring))) {
+				rc = srv_reply_error(r, 500, "error", "out of memory") - 1;
+				break;
+			}
+			n++;
+		}
+		cJSON_Delete(doc);
+	} else {
+		struct evkeyvalq q;
+		struct evkeyval *kv;
+		char *text;
+		srv_body(&data, &len, r);
+		TAILQ_INIT(&q);
+		if (!(text = strndup((const char *)data, len)) || memchr(data, '\0', len) ||
+		    strstr(text, "%00") || evhttp_parse_query_str(text, &q) < 0)
+			rc = hf_error(r, 400, NULL, "the body is not a form (paths=...&paths=...)") - 1;
+		TAILQ_FOREACH(kv, &q, next) {
+			if (rc || strcmp(kv->key, "paths") != 0)
+				continue;
+			if (n == MAX_PATHS) {
+				rc = hf_error(r, 400, NULL, "at most %d paths", MAX_PATHS) - 1;
+				break;
+			}
+			if (!(list[n] = strdup(kv->value))) {
+				rc = srv_reply_error(r, 500, "error", "out of memory") - 1;
+				break;
+			}
+			n++;
+		}
+		evhttp_clear_headers(&q);
+		free(text);
+	}
+	if (rc < 0) {
+		for (n = 0; list[n]; n++)
+			free(list[n]);
+		free(list);
+		return rc;
+	}
+	*out = list;
+	return 0;
+}
+
+/* POST /api/models/{m}/paths-info/{rev}: the entries of the asked paths that exist, as in a
+ * tree listing (a read: the body only names paths). */
+int srv_hf_paths_info(srv_req *r)
+{
+	mvms_version_info *v = NULL;
+	mvms_file_info *files = NULL;
+	char **paths = NULL;
+	size_t n = 0, i;
+	cJSON *arr;
+	int error = 0;
+
+	if (hf_open(&v, r, r->caps[1]) < 0)
+		return 0;
+	if (body_paths(&paths, r) < 0)
+		goto done;
+	if ((error = mvms_version_files(&files, &n, r->st, v)) < 0)
+		goto done;
+	arr = cJSON_CreateArray();
+	for (i = 0; paths[i]; i++)
+		add_path(arr, files, n, paths[i]);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Repo-Commit", v->id);
+	srv_reply_json(r, 200, arr);
+done:
+	for (i = 0; paths && paths[i]; i++)
+		free(paths[i]);
+	free(paths);
 	mvms_file_list_free(files, n);
 	mvms_version_info_free(v);
 	return error;

@@ -109,6 +109,9 @@ static const srv_route routes[] = {
 	{ M_GET, "/api/models/{m}/refs", srv_hf_refs, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/api/models/{m}/tree/{rev}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/api/models/{m}/tree/{rev}/{path*}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	/* A read whose body names the paths. */
+	{ M_POST, "/api/models/{m}/paths-info/{rev}", srv_hf_paths_info, SRV_SCOPE_READ,
+	  SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/{m}/resolve/{rev}/{path*}", srv_hf_resolve, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 };
 

@@ -220,6 +220,7 @@ int srv_hf_models_list(srv_req *r);
 int srv_hf_model_info(srv_req *r);
 int srv_hf_refs(srv_req *r);
 int srv_hf_tree(srv_req *r);
+int srv_hf_paths_info(srv_req *r);
 int srv_hf_resolve(srv_req *r);
 /** The answer to a model that does not exist, and to one a SRV_AUTHZ_HIDDEN route's token
  * does not cover: 404 RepoNotFound, one text for both. Returns 0. */

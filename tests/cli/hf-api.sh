@@ -166,6 +166,21 @@ is "$CODE $(hdr X-Error-Code)" "404 RevisionNotFound" "tree of a missing revisio
 req GET "$URL/api/models/org/net/tree/main?recursive=2" -H "$A"
 is_code 400 "recursive=2 is 400"
 
+# ---- paths-info ----
+req POST "$URL/api/models/org/net/paths-info/main" -H "$A" -H "Content-Type: application/json" \
+	-d '{"paths":["config.json","sub","nope","sub/"],"expand":true}'
+is "$CODE $(grep -o '"path":"[^"]*"' "$WORK/body" | tr '\n' ' ')" '200 "path":"config.json" "path":"sub" "path":"sub" ' \
+	"paths-info (JSON, as @huggingface/hub): a file and a directory; a missing path is left out"
+like "$BODY" '{"type":"directory","oid":"' "with its type"
+req POST "$URL/api/models/org/net/paths-info/release" -H "$A" -d 'paths=sub%2Freadme.txt&paths=x&expand=False'
+is "$CODE $(jcount path) $(jstr path)" "200 1 sub/readme.txt" "paths-info (a form, as huggingface_hub)"
+req POST "$URL/api/models/org/net/paths-info/main" -H "$A" -H "Content-Type: application/json" -d '{"paths":"x"}'
+is_code 400 "paths-info: paths must be a list"
+req POST "$URL/api/models/org/net/paths-info/nope" -H "$A" -d 'paths=x'
+is "$CODE $(hdr X-Error-Code)" "404 RevisionNotFound" "paths-info of a missing revision"
+req POST "$URL/api/models/org/net/paths-info/main" -H "Authorization: Bearer $OTHER" -d 'paths=x'
+is "$CODE $(hdr X-Error-Code)" "404 RepoNotFound" "paths-info of an uncovered model"
+
 # ---- resolve ----
 F=$WORK/m2/model.safetensors
 SIZE=$(file_size "$F")

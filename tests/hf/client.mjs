@@ -6,7 +6,7 @@
 // line per check: "PASS what" or "FAIL what :: why"; the shell script turns them into TAP.
 // Usage: node client.mjs SPEC.json (written by hf-client.sh; see there).
 import { readFileSync } from "node:fs";
-import { modelInfo, listFiles, fileDownloadInfo, downloadFile } from "@huggingface/hub";
+import { modelInfo, listFiles, fileDownloadInfo, downloadFile, pathsInfo } from "@huggingface/hub";
 
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 
@@ -72,6 +72,13 @@ for (const srv of spec.servers) {
 			for await (const e of listFiles({ repo: spec.model, revision: rev.revision, path: "sub", ...base }))
 				got.push(e.path);
 			return same(got, ["sub/readme.txt"], "sub");
+		});
+		await check(`${tag} pathsInfo`, async () => {
+			const got = await pathsInfo({ repo: spec.model, paths: ["config.json", "sub", "nope"],
+				revision: rev.revision, expand: true, ...base });
+			return same(got.map((e) => [e.path, e.type, e.size]),
+				[["config.json", "file", readFileSync(rev.files["config.json"]).length], ["sub", "directory", 0]],
+				"entries");
 		});
 		for (const [path, local] of Object.entries(rev.files)) {
 			const want = readFileSync(local);
