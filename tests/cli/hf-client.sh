@@ -4,8 +4,10 @@
 # installed by .ci/install-deps with `npm ci`), against `serve`: tests/hf/client.mjs calls
 # modelInfo, listFiles, fileDownloadInfo and downloadFile with hubUrl set to a server here,
 # for a branch, a tag and a version id, with an hf_ token and anonymously (a second server
-# with --allow-anonymous-read), and compares every download with the bytes pushed. Skips
-# only when node or tests/hf/node_modules is not installed.
+# with --allow-anonymous-read), and compares every download with the bytes pushed. Then
+# transformers.js (@huggingface/transformers) loads a tiny ONNX model made here
+# (tests/hf/mktiny.mjs) from the store with env.remoteHost and runs it (transformers.mjs).
+# Skips only when node or tests/hf/node_modules is not installed.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 . "$TESTS_SRCDIR/cli/srv.sh"
@@ -74,5 +76,32 @@ while IFS= read -r line; do
 	esac
 done <"$WORK/out"
 num_ge "$N" 60 "the client made all its checks ($N)"
+
+# ---- transformers.js: a tiny model made here, loaded through env.remoteHost and run ----
+if [ -f "$HF/node_modules/@huggingface/transformers/package.json" ]; then
+	run node "$HF/mktiny.mjs" "$WORK/tiny"
+	is_rc 0 "mktiny.mjs wrote a tiny ONNX model, its config and tokenizer"
+	mvms push org/tiny "$WORK/tiny" -q
+	is_rc 0 "push org/tiny"
+	TINY=$(push_id)
+	mvms tag org/tiny@v1 onnx-1
+	: >"$WORK/tjs.out"
+	for args in "$U2 - main" "$U1 hf_$TOK onnx-1" "$U1 $TOK $TINY"; do
+		set -- $args
+		run node "$HF/transformers.mjs" "$1" "$2" org/tiny "$3" "$WORK/tjs-cache-$3"
+		[ "$RC" = 0 ] || not_ok "transformers.mjs $3 exited $RC: $(printf '%s\n' "$ERR" | tail -n 5)"
+		cat "$WORK/out" >>"$WORK/tjs.out"
+	done
+	N=0
+	while IFS= read -r line; do
+		case $line in
+		"PASS "*) ok "transformers.js ${line#PASS }"; N=$((N + 1)) ;;
+		"FAIL "*) not_ok "transformers.js ${line#FAIL }"; N=$((N + 1)) ;;
+		esac
+	done <"$WORK/tjs.out"
+	is "$N" 12 "transformers.js made its 4 checks for each of 3 revisions"
+else
+	skip "@huggingface/transformers is not in tests/hf/node_modules (npm ci there installs it)"
+fi
 
 done_testing
