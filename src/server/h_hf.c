@@ -26,25 +26,13 @@
 
 int hf_error(srv_req *r, int status, const char *code, const char *fmt, ...)
 {
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
 	char msg[512];
-	cJSON *doc;
 	va_list ap;
-	size_t i;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* A header value holds no line breaks or other controls. */
-	for (i = 0; msg[i]; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = ' ';
-	if (code)
-		evhttp_add_header(oh, "X-Error-Code", code);
-	evhttp_add_header(oh, "X-Error-Message", msg);
-	doc = cJSON_CreateObject();
-	cJSON_AddStringToObject(doc, "error", msg);
-	srv_reply_json(r, status, doc);
+	srv_reply_hub_error(r, status, code, msg);
 	return 0;
 }
 

@@ -341,6 +341,7 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		goto done;
 	}
 	r.route = rt->pattern;
+	r.hub_errors = rt->authz == SRV_AUTHZ_HIDDEN;
 	/* Fail closed: a route must say how it keeps to the token's models (authz.c). */
 	if (rt->authz == SRV_AUTHZ_UNDECLARED ||
 	    ((rt->authz == SRV_AUTHZ_MODEL || rt->authz == SRV_AUTHZ_HIDDEN) && ncaps == 0)) {

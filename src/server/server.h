@@ -82,6 +82,7 @@ typedef struct srv_req {
 	uint64_t bytes_in, bytes_out;
 	double t0;
 	int counted_upload;          /* holds one of max_uploads */
+	int hub_errors;              /* errors in the Hugging Face Hub's shape (SRV_AUTHZ_HIDDEN) */
 } srv_req;
 
 typedef int (*srv_handler)(srv_req *r);
@@ -105,6 +106,9 @@ void srv_reply_json(srv_req *r, int status, cJSON *doc);
 /** Replies {"error":{"code":code,"message":...}} with @status. Returns 0. */
 int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/** Replies @status as the Hugging Face Hub does: {"error": @msg}, X-Error-Message and, when
+ * not NULL, X-Error-Code @code. srv_reply_error answers so on a request with hub_errors. */
+void srv_reply_hub_error(srv_req *r, int status, const char *code, const char *msg);
 /** Replies with the status and code that an MVMS_E* error maps to, and the last message. */
 int srv_reply_mvms(srv_req *r, int code);
 /** Replies with raw bytes (copied) and a content type. */

@@ -111,6 +111,14 @@ for (const srv of spec.servers) {
 		same(await statusOf(() => modelInfo({ name: spec.model, revision: "nope", ...base })), 404, "status"));
 }
 
+await check("no token where one is needed: a 401 HubApiError whose message is the server's", async () => {
+	try {
+		await modelInfo({ name: spec.model, hubUrl: spec.servers[0].url });
+		return "no error";
+	} catch (e) {
+		return e.statusCode === 401 && /token is needed/.test(e.message) ? true : `${e.statusCode} ${e.message}`;
+	}
+});
 if (spec.otherToken) {
 	const base = { hubUrl: spec.servers[0].url, accessToken: spec.otherToken };
 	await check("a token for other models: modelInfo throws 404, as for a missing model", async () =>
