@@ -225,6 +225,7 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		if (variant)
 			return 0;
 		snprintf(q->want, sizeof(q->want), "%s", IS("/api/models/{m}/refs") ? "\"targetCommit\""
+			 : strstr(pat, "/commits/") ? "\"authors\""
 			 : strstr(pat, "/tree/") || post ? m->notes : m->name);
 		/* paths-info: a read that names its paths in a body. */
 		if (post) {

@@ -5,6 +5,7 @@
  *   GET /api/models                              models the token covers
  *   GET /api/models/{m}[/revision/{rev}]         model info: sha, siblings, lastModified...
  *   GET /api/models/{m}/refs                     branches and tags
+ *   GET /api/models/{m}/commits/{rev}            the versions {rev} descends from
  * The tree listing is hf_tree.c's and file downloads (resolve) hf_resolve.c's. Errors carry
  * the Hub's X-Error-Code (RepoNotFound, RevisionNotFound, EntryNotFound) that clients turn
  * into their exceptions; a model the token does not cover answers exactly as a missing one
@@ -429,5 +430,79 @@ int srv_hf_refs(srv_req *r)
 done:
 	mvms_ref_list_free(branches, nb);
 	mvms_ref_list_free(tags, nt);
+	return error;
+}
+
+/* ---- commits ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One commit as the Hub lists it: id, title (the message's first line), message, authors,
+ * date. */
+static cJSON *commit_json(const mvms_version_info *v)
+{
+	cJSON *o = cJSON_CreateObject(), *authors, *a;
+	const char *msg = v->message ? v->message : "";
+	size_t tlen = strcspn(msg, "\n");
+	char tbuf[40], *title = strndup(msg, tlen);
+
+	cJSON_AddStringToObject(o, "id", v->id);
+	cJSON_AddStringToObject(o, "title", title ? title : "");
+	cJSON_AddStringToObject(o, "message", msg);
+	authors = cJSON_AddArrayToObject(o, "authors");
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "user", v->author ? v->author : "");
+	cJSON_AddItemToArray(authors, a);
+	cJSON_AddStringToObject(o, "date", hf_time(tbuf, sizeof(tbuf), v->created_at));
+	free(title);
+	return o;
+}
+
+/*
+ * GET /api/models/{m}/commits/{rev}: the versions of the model that {rev} descends from, it
+ * included, newest first (huggingface_hub's list_repo_commits, @huggingface/hub's
+ * listCommits). All in one page (no Link header), whatever limit= says. Ancestors in other
+ * models (a fine-tune's base) are not this repository's commits and are left out.
+ */
+int srv_hf_commits(srv_req *r)
+{
+	mvms_version_info *v = NULL, **log = NULL;
+	mvms_lineage *l = NULL;
+	const char **ids = NULL;
+	size_t n = 0, nids = 0, i;
+	char spec[600];
+	cJSON *arr;
+	int error = 0;
+
+	if (hf_open(&v, r, r->caps[1]) < 0)
+		return 0;
+	snprintf(spec, sizeof(spec), "%s@%s", r->caps[0], v->id);
+	if ((error = mvms_lineage_get(&l, r->st, spec, MVMS_LINEAGE_ANCESTORS, -1)) < 0 ||
+	    (error = mvms_version_log(&log, &n, r->st, r->caps[0], NULL)) < 0)
+		goto done;
+	if (!(ids = calloc(l->node_count + 1, sizeof(*ids)))) {
+		error = mvms_error_set(MVMS_ERROR, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < l->node_count; i++)
+		if (l->nodes[i].model && !strcmp(l->nodes[i].model, r->caps[0]))
+			ids[nids++] = l->nodes[i].id;
+	qsort(ids, nids, sizeof(*ids), cmp_id);
+	arr = cJSON_CreateArray();
+	for (i = 0; i < n; i++) {
+		const char *id = log[i]->id;
+		if (!log[i]->deleted_at && bsearch(&id, ids, nids, sizeof(*ids), cmp_id))
+			cJSON_AddItemToArray(arr, commit_json(log[i]));
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Repo-Commit", v->id);
+	srv_reply_json(r, 200, arr);
+done:
+	free(ids);
+	mvms_version_list_free(log, n);
+	mvms_lineage_free(l);
+	mvms_version_info_free(v);
 	return error;
 }

@@ -107,6 +107,7 @@ static const srv_route routes[] = {
 	{ M_GET, "/api/models/{m}/revision/{rev}", srv_hf_model_info, SRV_SCOPE_READ,
 	  SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/api/models/{m}/refs", srv_hf_refs, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/commits/{rev}", srv_hf_commits, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/api/models/{m}/tree/{rev}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/api/models/{m}/tree/{rev}/{path*}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 	/* A read whose body names the paths. */

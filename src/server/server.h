@@ -223,6 +223,7 @@ int srv_parse_range(uint64_t *start, uint64_t *end, const char *header, uint64_t
 int srv_hf_models_list(srv_req *r);
 int srv_hf_model_info(srv_req *r);
 int srv_hf_refs(srv_req *r);
+int srv_hf_commits(srv_req *r);
 int srv_hf_tree(srv_req *r);
 int srv_hf_paths_info(srv_req *r);
 int srv_hf_resolve(srv_req *r);

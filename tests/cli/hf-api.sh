@@ -19,7 +19,8 @@ mvms push org/net "$WORK/m1" -m one -q
 is_rc 0 "push org/net v1"
 V1=$(push_id)
 mvms tag org/net@v1 release
-mvms branch create org/net dev
+mvms branch org/net dev
+is_rc 0 "branch dev at v1"
 mkmodel -q --size 1M --tensors 4 --extras --change 50 "$WORK/m2"
 : >"$WORK/m2/empty.txt"
 mvms push org/net "$WORK/m2" -m two -q
@@ -141,6 +142,17 @@ like "$BODY" "\"tags\":[{\"name\":\"release\",\"ref\":\"refs/tags/release\",\"ta
 like "$BODY" '"converts":[]' "no converts"
 req GET "$URL/api/models/org/nope/refs" -H "$A"
 is "$CODE $(hdr X-Error-Code)" "404 RepoNotFound" "refs of a missing model"
+
+# ---- commits ----
+req GET "$URL/api/models/org/net/commits/main?limit=1" -H "$A"
+is "$CODE $(grep -o '"id":"[0-9a-f]*"' "$WORK/body" | tr '\n' ' ')" "200 \"id\":\"$V2\" \"id\":\"$V1\" " \
+	"commits of main: v2 then v1, all in one page"
+like "$BODY" '"title":"two","message":"two","authors":[{"user":"' "with title, message and authors"
+req GET "$URL/api/models/org/net/commits/dev" -H "$A"
+is "$(grep -o '"id":"[0-9a-f]*"' "$WORK/body" | tr '\n' ' ')" "\"id\":\"$V3\" \"id\":\"$V1\" " \
+	"commits of dev: v3 and v1, not main's v2"
+req GET "$URL/api/models/org/net/commits/nope" -H "$A"
+is "$CODE $(hdr X-Error-Code)" "404 RevisionNotFound" "commits of a missing revision"
 
 # ---- tree ----
 req GET "$URL/api/models/org/net/tree/main" -H "$A"

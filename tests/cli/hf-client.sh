@@ -56,9 +56,12 @@ cat >"$WORK/spec.json" <<JSON
     {"label": "anonymous", "url": "$U2", "anonymous": true}
   ],
   "revisions": [
-    {"label": "branch", "revision": "main", "sha": "$V2", "files": $(files "$WORK/m2")},
-    {"label": "tag", "revision": "release", "sha": "$V1", "files": $(files "$WORK/m1")},
-    {"label": "id", "revision": "$V1", "sha": "$V1", "files": $(files "$WORK/m1")}
+    {"label": "branch", "revision": "main", "sha": "$V2", "files": $(files "$WORK/m2"),
+     "commits": [["$V2", "two"], ["$V1", "one"]]},
+    {"label": "tag", "revision": "release", "sha": "$V1", "files": $(files "$WORK/m1"),
+     "commits": [["$V1", "one"]]},
+    {"label": "id", "revision": "$V1", "sha": "$V1", "files": $(files "$WORK/m1"),
+     "commits": [["$V1", "one"]]}
   ],
   "otherToken": "hf_$OTHER",
   "plainToken": "$TOK"

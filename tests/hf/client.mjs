@@ -6,7 +6,7 @@
 // line per check: "PASS what" or "FAIL what :: why"; the shell script turns them into TAP.
 // Usage: node client.mjs SPEC.json (written by hf-client.sh; see there).
 import { readFileSync } from "node:fs";
-import { modelInfo, listFiles, fileDownloadInfo, downloadFile, pathsInfo } from "@huggingface/hub";
+import { modelInfo, listFiles, fileDownloadInfo, downloadFile, pathsInfo, listCommits } from "@huggingface/hub";
 
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 
@@ -72,6 +72,15 @@ for (const srv of spec.servers) {
 			for await (const e of listFiles({ repo: spec.model, revision: rev.revision, path: "sub", ...base }))
 				got.push(e.path);
 			return same(got, ["sub/readme.txt"], "sub");
+		});
+		await check(`${tag} listCommits`, async () => {
+			const got = [];
+			for await (const c of listCommits({ repo: spec.model, revision: rev.revision, ...base })) {
+				if (!(c.date instanceof Date) || isNaN(c.date.getTime()) || !c.authors[0].username)
+					return `commit ${JSON.stringify(c)}`;
+				got.push([c.oid, c.title]);
+			}
+			return same(got, rev.commits, "commits");
 		});
 		await check(`${tag} pathsInfo`, async () => {
 			const got = await pathsInfo({ repo: spec.model, paths: ["config.json", "sub", "nope"],
