@@ -228,7 +228,8 @@ int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, .
 	/* A Hub client reads "error" as a string; a 401 is RepoNotFound there, as the Hub says
 	 * for a repository that a missing or bad token may not see. */
 	if (r->hub_errors) {
-		srv_reply_hub_error(r, status, status == 401 ? "RepoNotFound" : NULL, msg);
+		srv_reply_hub_error(r, status, status == 401 && r->hub_errors == 2 ? "RepoNotFound"
+				    : NULL, msg);
 		return 0;
 	}
 	doc = cJSON_CreateObject();

@@ -342,7 +342,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		goto done;
 	}
 	r.route = rt->pattern;
-	r.hub_errors = rt->authz == SRV_AUTHZ_HIDDEN;
+	/* The Hub's routes answer errors as the Hub does (reply.c). */
+	r.hub_errors = rt->authz == SRV_AUTHZ_HIDDEN ? 2 : strncmp(rt->pattern, "/api/", 5) == 0;
 	/* Fail closed: a route must say how it keeps to the token's models (authz.c). */
 	if (rt->authz == SRV_AUTHZ_UNDECLARED ||
 	    ((rt->authz == SRV_AUTHZ_MODEL || rt->authz == SRV_AUTHZ_HIDDEN) && ncaps == 0)) {

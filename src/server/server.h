@@ -82,7 +82,8 @@ typedef struct srv_req {
 	uint64_t bytes_in, bytes_out;
 	double t0;
 	int counted_upload;          /* holds one of max_uploads */
-	int hub_errors;              /* errors in the Hugging Face Hub's shape (SRV_AUTHZ_HIDDEN) */
+	int hub_errors;              /* errors in the Hugging Face Hub's shape: 1 (routes under
+				      * /api/), 2 (SRV_AUTHZ_HIDDEN: a 401 is also RepoNotFound) */
 } srv_req;
 
 typedef int (*srv_handler)(srv_req *r);

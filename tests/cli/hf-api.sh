@@ -132,6 +132,9 @@ req GET "$URL/api/models?search=sol&limit=5" -H "$A"
 is "$CODE $(jstr id)" "200 solo" "search="
 req GET "$URL/api/models?limit=0" -H "$A"
 is_code 400 "limit=0 is 400"
+req GET "$URL/api/models"
+is "$CODE $(hdr X-Error-Code)" "401 " "the list without a token: 401 (no RepoNotFound: no repository was named)"
+like "$BODY" '{"error":"a token is needed' "in the Hub's error shape"
 
 # ---- refs ----
 req GET "$URL/api/models/org/net/refs" -H "$A"
