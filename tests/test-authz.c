@@ -119,7 +119,7 @@ static void fill_path(req *q, const srv_route *rt, const model *m, int variant, 
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(close - p - 1), p + 1);
 		snprintf(val, sizeof(val), "%s", m->enc);
-		if (!strcmp(name, "ref"))
+		if (!strcmp(name, "ref") || !strcmp(name, "rev"))
 			snprintf(val, sizeof(val), "v1");
 		else if (!strcmp(name, "path*"))
 			snprintf(val, sizeof(val), "%s", m->notes);
@@ -217,6 +217,28 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 			add_query(q, "?format=records");
 		else
 			snprintf(q->want, sizeof(q->want), "%s", m->secret);
+	} else if (IS("/{m}/resolve/{rev}/{path*}")) {
+		/* The Hugging Face Hub's download: the file's bytes. */
+		if (variant)
+			return 0;
+		snprintf(q->want, sizeof(q->want), "%s", m->secret);
+	} else if (!strncmp(pat, "/api/models/{m}", 15)) {
+		/* The Hub's model info, refs and tree: its answer names the model. */
+		if (variant)
+			return 0;
+		snprintf(q->want, sizeof(q->want), "%s", IS("/api/models/{m}/refs") ? "\"targetCommit\""
+			 : strstr(pat, "/commits/") ? "\"authors\""
+			 : strstr(pat, "/tree/") || post ? m->notes : m->name);
+		/* paths-info: a read that names its paths in a body. */
+		if (post) {
+			set_body(q, "{\"paths\":[\"%s\"]}", m->notes);
+			q->ok = 200;
+		}
+	} else if (IS("/api/models")) {
+		/* The Hub's list of models: the caller's only. */
+		if (variant)
+			return 0;
+		snprintf(q->want, sizeof(q->want), "\"id\":\"%s\"", m->name);
 	} else if (IS("/v1/models/{m}/diff") || IS("/v1/models/{m}/merge-base")) {
 		int diff = IS("/v1/models/{m}/diff");
 		if (variant > 1)
@@ -417,6 +439,9 @@ static long expect(const srv_route *rt, const req *q, const caller *c, const mod
 	if (rt->authz == SRV_AUTHZ_MODEL &&
 	    (!covers(c, m->name) || (q->also && !covers(c, q->also->name))))
 		return 403;
+	/* As the Hugging Face Hub: another model's is not found. */
+	if (rt->authz == SRV_AUTHZ_HIDDEN && !covers(c, m->name))
+		return 404;
 	if (rt->authz == SRV_AUTHZ_NAMED && !covers(c, q->named))
 		return 403;
 	if (rt->authz == SRV_AUTHZ_CONTENT && !covers(c, m->name))
@@ -456,11 +481,13 @@ static const char *leak(const reply *r, const req *q, const caller *c)
 /* A route's declaration: a class, a scope it fits and, for MODEL, the model capture. */
 static int declared(const srv_route *rt)
 {
-	if (rt->authz <= SRV_AUTHZ_UNDECLARED || rt->authz > SRV_AUTHZ_ALL)
+	int by_path = rt->authz == SRV_AUTHZ_MODEL || rt->authz == SRV_AUTHZ_HIDDEN;
+
+	if (rt->authz <= SRV_AUTHZ_UNDECLARED || rt->authz > SRV_AUTHZ_HIDDEN)
 		return 0;
-	if (rt->authz == SRV_AUTHZ_MODEL && !strstr(rt->pattern, "/{m}"))
+	if (by_path && !strstr(rt->pattern, "/{m}"))
 		return 0;
-	if (rt->authz == SRV_AUTHZ_MODEL && strchr(rt->pattern, '{') != strstr(rt->pattern, "{m}"))
+	if (by_path && strchr(rt->pattern, '{') != strstr(rt->pattern, "{m}"))
 		return 0;
 	/* Only what shows nothing of a model, or filters, goes without a token. */
 	if (rt->scope == SRV_SCOPE_NONE)

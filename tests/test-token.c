@@ -100,6 +100,17 @@ int main(void)
 	free(x);
 	x = NULL;
 
+	/* Written for Hugging Face clients, which want tokens that start with hf_. */
+	snprintf(bad, sizeof(bad), "hf_%s", tok[0]);
+	is_int(verify_code(st, bad), 0, "hf_ + a token verifies as the token");
+	snprintf(bad, sizeof(bad), "hf_hf_%s", tok[0]);
+	is_int(verify_code(st, bad), MVMS_EAUTH, "hf_ twice is refused");
+	snprintf(bad, sizeof(bad), "hf_%s", tok[0] + 5);
+	is_int(verify_code(st, bad), MVMS_EAUTH, "hf_ instead of mvms_ is refused");
+	snprintf(bad, sizeof(bad), "hf_%s", tok[0]);
+	bad[33] = bad[33] == 'A' ? 'B' : 'A';
+	is_int(verify_code(st, bad), MVMS_EAUTH, "hf_ + a wrong secret is refused");
+
 	/* Rejections. */
 	snprintf(bad, sizeof(bad), "%s", tok[0]);
 	bad[30] = bad[30] == 'A' ? 'B' : 'A';

@@ -38,7 +38,9 @@ typedef struct mvms_token_info {
 int mvms_token_create(char **token_out, mvms_token_info **info_out, mvms_store *st, int scope,
 		      const char *models, int64_t expires_at, const char *description);
 /**
- * Checks a presented token (constant-time comparison of hashes).
+ * Checks a presented token (constant-time comparison of hashes). The token may also be
+ * written with an "hf_" prefix ("hf_mvms_<id>_<secret>"), for Hugging Face clients that
+ * refuse tokens without it.
  * @return 0 with *out set, or MVMS_EAUTH (unknown, malformed, revoked or expired).
  */
 int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token);

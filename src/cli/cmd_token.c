@@ -82,6 +82,9 @@ static int token_create(int argc, char **argv)
 		fprintf(stderr, "token %s (%s, models '%s', expires %s): store it now: it cannot be "
 				"shown again\n", info->id, view_token_scope(info->scope), info->models,
 			time_or(tbuf, sizeof(tbuf), info->expires_at, "never"));
+		fprintf(stderr, "for Hugging Face clients (HF_TOKEN, accessToken), which want a token "
+				"that starts with hf_, write it as hf_ then the token: the server takes "
+				"both forms\n");
 	}
 done:
 	if (token) {

@@ -591,6 +591,18 @@ static int stream_start(srv_req *r, mvms_file_reader *reader, uint64_t len, int 
 	return 0;
 }
 
+/* For other routes that serve a file's bytes (hf_resolve.c): the same streaming and Range
+ * reading as the file route. */
+int srv_stream_file(srv_req *r, mvms_file_reader *reader, uint64_t len, int ranged)
+{
+	return stream_start(r, reader, len, ranged, 0);
+}
+
+int srv_parse_range(uint64_t *start, uint64_t *end, const char *header, uint64_t size)
+{
+	return parse_range(start, end, header, size);
+}
+
 /* ---- one-request uploads ---- */
 
 static int write_temp(char **path_out, const char *dir, const unsigned char *data, size_t len)

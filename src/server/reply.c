@@ -194,6 +194,26 @@ static void internal_error(srv_req *r, char *msg, size_t size)
 		 cond ? ": " : "", cond ? cond : "", id);
 }
 
+void srv_reply_hub_error(srv_req *r, int status, const char *code, const char *msg)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(r->req);
+	char line[1024];
+	cJSON *doc;
+	size_t i;
+
+	/* A header value holds no line breaks or other controls. */
+	snprintf(line, sizeof(line), "%s", msg);
+	for (i = 0; line[i]; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = ' ';
+	if (code)
+		evhttp_add_header(oh, "X-Error-Code", code);
+	evhttp_add_header(oh, "X-Error-Message", line);
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "error", msg);
+	srv_reply_json(r, status, doc);
+}
+
 int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -205,6 +225,13 @@ int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, .
 	va_end(ap);
 	if (status == 500)
 		internal_error(r, msg, sizeof(msg));
+	/* A Hub client reads "error" as a string; a 401 is RepoNotFound there, as the Hub says
+	 * for a repository that a missing or bad token may not see. */
+	if (r->hub_errors) {
+		srv_reply_hub_error(r, status, status == 401 && r->hub_errors == 2 ? "RepoNotFound"
+				    : NULL, msg);
+		return 0;
+	}
 	doc = cJSON_CreateObject();
 	err = cJSON_AddObjectToObject(doc, "error");
 	cJSON_AddStringToObject(err, "code", code);

@@ -106,6 +106,20 @@ static const srv_route routes[] = {
 	{ M_GET, "/v1/tokens", srv_tokens_list, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_POST, "/v1/tokens", srv_token_create, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_DELETE, "/v1/tokens/{id}", srv_token_revoke, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	/* The Hugging Face Hub's read API (h_hf.c, hf_tree.c, hf_resolve.c): a model the token
+	 * does not cover is not found, as on the Hub. */
+	{ M_GET, "/api/models", srv_hf_models_list, SRV_SCOPE_READ, SRV_AUTHZ_FILTERED },
+	{ M_GET, "/api/models/{m}", srv_hf_model_info, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/revision/{rev}", srv_hf_model_info, SRV_SCOPE_READ,
+	  SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/refs", srv_hf_refs, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/commits/{rev}", srv_hf_commits, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/tree/{rev}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/api/models/{m}/tree/{rev}/{path*}", srv_hf_tree, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	/* A read whose body names the paths. */
+	{ M_POST, "/api/models/{m}/paths-info/{rev}", srv_hf_paths_info, SRV_SCOPE_READ,
+	  SRV_AUTHZ_HIDDEN },
+	{ M_GET, "/{m}/resolve/{rev}/{path*}", srv_hf_resolve, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
 };
 
 const srv_route *srv_routes(size_t *count)
@@ -334,8 +348,11 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		goto done;
 	}
 	r.route = rt->pattern;
+	/* The Hub's routes answer errors as the Hub does (reply.c). */
+	r.hub_errors = rt->authz == SRV_AUTHZ_HIDDEN ? 2 : strncmp(rt->pattern, "/api/", 5) == 0;
 	/* Fail closed: a route must say how it keeps to the token's models (authz.c). */
-	if (rt->authz == SRV_AUTHZ_UNDECLARED || (rt->authz == SRV_AUTHZ_MODEL && ncaps == 0)) {
+	if (rt->authz == SRV_AUTHZ_UNDECLARED ||
+	    ((rt->authz == SRV_AUTHZ_MODEL || rt->authz == SRV_AUTHZ_HIDDEN) && ncaps == 0)) {
 		srv_reply_error(&r, 500, "error", "route %s declares no authorization", rt->pattern);
 		goto done;
 	}
@@ -367,6 +384,10 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	if (rt->scope > SRV_SCOPE_NONE &&
 	    srv_require(&r, rt->scope, rt->authz == SRV_AUTHZ_MODEL ? r.caps[0] : NULL) < 0)
 		goto done;
+	if (rt->authz == SRV_AUTHZ_HIDDEN && !srv_authz_covers(&r, r.caps[0])) {
+		srv_reply_hidden(&r);
+		goto done;
+	}
 	error = rt->handler(&r);
 	if (error < 0 && !r.replied)
 		srv_reply_mvms(&r, error);

@@ -41,6 +41,10 @@ enum srv_authz {
 	SRV_AUTHZ_UPLOAD,     /* bytes in by hash; the reply names only what the request did */
 	SRV_AUTHZ_ALL,        /* about every model (stats, verify, gc, tokens): only a token
 			       * whose glob is '*'; the handler checks it (h_admin.c) */
+	SRV_AUTHZ_HIDDEN,     /* the first capture is the model, as MODEL, but one the token
+			       * does not cover is answered exactly as a missing one (404,
+			       * srv_reply_hidden), as the Hugging Face Hub answers for a private
+			       * repository: the Hub read API (h_hf.c) */
 };
 
 typedef struct srv_options {
@@ -80,6 +84,8 @@ typedef struct srv_req {
 	uint64_t bytes_in, bytes_out;
 	double t0;
 	int counted_upload;          /* holds one of max_uploads */
+	int hub_errors;              /* errors in the Hugging Face Hub's shape: 1 (routes under
+				      * /api/), 2 (SRV_AUTHZ_HIDDEN: a 401 is also RepoNotFound) */
 } srv_req;
 
 typedef int (*srv_handler)(srv_req *r);
@@ -103,6 +109,9 @@ void srv_reply_json(srv_req *r, int status, cJSON *doc);
 /** Replies {"error":{"code":code,"message":...}} with @status. Returns 0. */
 int srv_reply_error(srv_req *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/** Replies @status as the Hugging Face Hub does: {"error": @msg}, X-Error-Message and, when
+ * not NULL, X-Error-Code @code. srv_reply_error answers so on a request with hub_errors. */
+void srv_reply_hub_error(srv_req *r, int status, const char *code, const char *msg);
 /** Replies with the status and code that an MVMS_E* error maps to, and the last message. */
 int srv_reply_mvms(srv_req *r, int code);
 /** Replies with raw bytes (copied) and a content type. */
@@ -202,6 +211,28 @@ int srv_file_get(srv_req *r);
 /* h_files.c: a version's file listing (as ls --json) */
 int srv_files_list(srv_req *r);
 int srv_upload(srv_req *r);
+
+/**
+ * Streams @len bytes from @reader (taken) as the reply, verified piece by piece, with
+ * Content-Length and Content-Type set; 206 when @ranged (the caller sets Content-Range).
+ * HEAD sends the headers only.
+ */
+int srv_stream_file(srv_req *r, mvms_file_reader *reader, uint64_t len, int ranged);
+/** A Range header of one range against a file of @size bytes: 1 with [*start, *end) set,
+ * 0 when absent or not one that is honoured (the whole file then), -1 when unsatisfiable. */
+int srv_parse_range(uint64_t *start, uint64_t *end, const char *header, uint64_t size);
+
+/* h_hf.c, hf_tree.c, hf_resolve.c: the Hugging Face Hub's read API (docs/hf-compat.md) */
+int srv_hf_models_list(srv_req *r);
+int srv_hf_model_info(srv_req *r);
+int srv_hf_refs(srv_req *r);
+int srv_hf_commits(srv_req *r);
+int srv_hf_tree(srv_req *r);
+int srv_hf_paths_info(srv_req *r);
+int srv_hf_resolve(srv_req *r);
+/** The answer to a model that does not exist, and to one a SRV_AUTHZ_HIDDEN route's token
+ * does not cover: 404 RepoNotFound, one text for both. Returns 0. */
+int srv_reply_hidden(srv_req *r);
 
 /* h_lease.c: leases that keep gc away from a remote push's uploads */
 int srv_lease_create(srv_req *r);

@@ -219,6 +219,10 @@ int mvms_token_verify(mvms_token_info **out, mvms_store *st, const char *token)
 		error = mvms_error_set(MVMS_EINVALID, "token: verify: missing argument");
 		goto done;
 	}
+	/* Hugging Face clients (@huggingface/hub) refuse a token that does not start with
+	 * "hf_": the same token written "hf_mvms_..." is accepted (docs/hf-compat.md). */
+	if (token && strncmp(token, "hf_" TOKEN_PREFIX, 3 + TOKEN_PREFIX_LEN) == 0)
+		token += 3;
 	MVMS_TRY(parse_token(id, secret, token));
 	hash_secret(got, secret);
 	MVMS_TRY(rc = mvms_tokens_get(&t, want, sizeof(want), st->db, id));
