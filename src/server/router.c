@@ -100,6 +100,11 @@ static const srv_route routes[] = {
 	{ M_GET, "/v1/tokens", srv_tokens_list, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_POST, "/v1/tokens", srv_token_create, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_DELETE, "/v1/tokens/{id}", srv_token_revoke, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	/* The web page (h_web.c): its files show nothing of any model; whoami answers about
+	 * the caller's own token only. */
+	{ M_GET, "/", srv_web_index, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
+	{ M_GET, "/ui/{file}", srv_web_asset, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
+	{ M_GET, "/v1/whoami", srv_whoami, SRV_SCOPE_NONE, SRV_AUTHZ_FILTERED },
 };
 
 const srv_route *srv_routes(size_t *count)
