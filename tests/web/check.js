@@ -85,7 +85,7 @@ async function checks(browser) {
   await go(page, '#/m/' + enc(cfg.model) + '/v/v1');
   const msg = await page.$eval('#version-message', (e) => e.textContent);
   ok(msg === cfg.evil_message, 'version: a message with HTML is shown as text', msg);
-  ok(await count(page, 'main script, main img, main b, svg.graph script') === 0, 'version: no element was made from user input');
+  ok(await count(page, 'main script, main img, main b, main iframe, svg.graph script') === 0, 'version: no element was made from user input');
   const metaVal = await page.$$eval('tr.meta-row td', (l) => l.map((t) => t.textContent));
   ok(metaVal.includes(cfg.evil_meta), 'version: metadata with HTML is shown as text', metaVal.join(' | '));
   await page.waitForSelector('#dedup table', { timeout: 20000 });
