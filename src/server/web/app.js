@@ -183,8 +183,10 @@
       var models = d.models || [];
       if (!models.length) {
         main.appendChild(h('p', { 'class': 'note', id: 'empty', text: 'No models yet (or none this token covers).' }));
+        main.setAttribute('data-ready', '1');
         return;
       }
+      var pending = [];
       var rows = models.map(function (m) {
         var latest = h('td', { 'class': 'latest' }), size = h('td', { 'class': 'num' }),
             when = h('td');
@@ -192,16 +194,17 @@
                    h('td', {}, link(hashModel(m.model), m.model, { 'class': 'model-link' })),
                    latest, size, when, h('td', { 'class': 'num', text: m.versions }),
                    h('td', { text: m.description || '' }));
-        api(modelUrl(m.model) + '/versions?limit=1').then(function (v) {
+        pending.push(api(modelUrl(m.model) + '/versions?limit=1').then(function (v) {
           var x = (v.versions || [])[0];
           if (!x) return;
           latest.appendChild(link(hashVersion(m.model, 'v' + x.version), 'v' + x.version));
           latest.appendChild(document.createTextNode(' ' + (x.message || '').split('\n')[0].slice(0, 60)));
           size.textContent = bytes(x.logical_bytes);
           when.textContent = x.created_at;
-        }, function () {});
+        }, function () { latest.textContent = '?'; }));
         return tr;
       });
+      Promise.all(pending).then(function () { if (live(s)) main.setAttribute('data-ready', '1'); });
       main.appendChild(table(['model', 'latest version', '#size', 'last change', '#versions', 'description'],
                              rows, { id: 'models' }));
     }, fail(s));
