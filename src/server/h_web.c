@@ -57,12 +57,6 @@ int srv_web_asset(srv_req *r)
 	return reply_asset(r, r->caps[0]);
 }
 
-/* The scope word of a request's scope (SRV_SCOPE_NONE: "none"). */
-static const char *scope_word(int scope)
-{
-	return scope == SRV_SCOPE_NONE ? "none" : view_token_scope(scope);
-}
-
 /*
  * GET /v1/whoami[?model=M]: the caller's scope and model glob; with a model, what it may do
  * with that model (the same checks as srv_require, so a page never offers what the server
@@ -72,20 +66,17 @@ int srv_whoami(srv_req *r)
 {
 	const char *model = srv_query(r, "model");
 	int scope = r->opts->read_only && r->scope > SRV_SCOPE_READ ? SRV_SCOPE_READ : r->scope;
-	cJSON *doc = cJSON_CreateObject(), *may;
+	mvms_token_info me;
+	cJSON *doc, *may;
 
-	if (model && !*model) {
-		cJSON_Delete(doc);
+	if (model && !*model)
 		return srv_reply_error(r, 400, "bad_query", "the query parameter 'model' is empty");
-	}
+	/* As token whoami --json prints it, then what only a server knows. */
+	memset(&me, 0, sizeof(me));
+	me.scope = r->scope;
+	me.models = r->token_models ? r->token_models : r->scope > SRV_SCOPE_NONE ? (char *)"*" : NULL;
+	doc = view_whoami(&me);
 	cJSON_AddBoolToObject(doc, "anonymous", r->anonymous);
-	cJSON_AddStringToObject(doc, "scope", scope_word(r->scope));
-	if (r->token_models)
-		cJSON_AddStringToObject(doc, "models", r->token_models);
-	else if (r->scope > SRV_SCOPE_NONE)
-		cJSON_AddStringToObject(doc, "models", "*");
-	else
-		cJSON_AddNullToObject(doc, "models");
 	cJSON_AddBoolToObject(doc, "read_only", r->opts->read_only);
 	if (model) {
 		int covered = r->scope > SRV_SCOPE_NONE &&
