@@ -109,7 +109,7 @@ while IFS= read -r line; do
 done <"$WORK/check.out"
 is "$NODE_RC" 0 "the browser driver exited cleanly"
 [ ! -s "$WORK/check.err" ] || diag "check.js stderr:" "$(tail -n 20 "$WORK/check.err")"
-is "$(grep -c '^ok ' "$WORK/check.out")" 32 "every browser check ran"
+is "$(grep -c '^ok ' "$WORK/check.out")" 35 "every browser check ran"
 for p in models graph version diff deploy; do
 	check "screenshot web-$p.png" test -s "$SHOTS/web-$p.png"
 done

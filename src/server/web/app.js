@@ -8,7 +8,7 @@
 'use strict';
 (function () {
   var KEY = 'mvms-token';
-  var GRAPH_PAGE = 150;   // generations of history loaded per branch head, and per "older"
+  var GRAPH_PAGE = 200;   // versions per page of the graph (and generations of lineage asked)
   var POLL_MS = 2000;     // deployments page: how often the live counters are read
   var main = document.getElementById('main');
   var timers = [];        // intervals of the current page, cleared on navigation
@@ -155,6 +155,11 @@
     return seq;
   }
   function live(s) { return s === seq; }
+  /* The page is drawn: tests wait for the mark; bench/web reads the time (ms from navigation). */
+  function ready() {
+    main.setAttribute('data-ready', '1');
+    main.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+  }
   function showError(e, prefix) {
     main.textContent = '';
     var msg = (prefix ? prefix + ': ' : '') + (e && e.message ? e.message : String(e));
@@ -183,7 +188,7 @@
       var models = d.models || [];
       if (!models.length) {
         main.appendChild(h('p', { 'class': 'note', id: 'empty', text: 'No models yet (or none this token covers).' }));
-        main.setAttribute('data-ready', '1');
+        ready();
         return;
       }
       var pending = [];
@@ -194,8 +199,12 @@
                    h('td', {}, link(hashModel(m.model), m.model, { 'class': 'model-link' })),
                    latest, size, when, h('td', { 'class': 'num', text: m.versions }),
                    h('td', { text: m.description || '' }));
-        pending.push(api(modelUrl(m.model) + '/versions?limit=1').then(function (v) {
-          var x = (v.versions || [])[0];
+        // The newest branch head: two small requests (the log of a long history is not).
+        pending.push(api(modelUrl(m.model) + '/branches').then(function (b) {
+          var head = null;
+          (b.branches || []).forEach(function (x) { if (!head || x.version > head.version) head = x; });
+          return head ? api(modelUrl(m.model) + '/versions/' + seg(head.id)) : null;
+        }).then(function (x) {
           if (!x) return;
           latest.appendChild(link(hashVersion(m.model, 'v' + x.version), 'v' + x.version));
           latest.appendChild(document.createTextNode(' ' + (x.message || '').split('\n')[0].slice(0, 60)));
@@ -204,19 +213,23 @@
         }, function () { latest.textContent = '?'; }));
         return tr;
       });
-      Promise.all(pending).then(function () { if (live(s)) main.setAttribute('data-ready', '1'); });
+      Promise.all(pending).then(function () { if (live(s)) ready(); });
       main.appendChild(table(['model', 'latest version', '#size', 'last change', '#versions', 'description'],
                              rows, { id: 'models' }));
     }, fail(s));
   }
 
   /*
-   * The version graph: the lineage (ancestors) of every branch head, GRAPH_PAGE generations
-   * deep, merged; "older" fetches the next GRAPH_PAGE generations under each version whose
-   * parents are not loaded yet. The same nodes and edges as lineage --json.
+   * The version graph, a window of the model's newest GRAPH_PAGE versions (by number) at a
+   * time: the lineage (ancestors, GRAPH_PAGE generations deep) of every branch head in the
+   * window, put together; "older" moves the window down by GRAPH_PAGE and asks the lineage
+   * below each version whose parents are not loaded yet. The same nodes and edges as
+   * lineage --json; what is below the window is a dotted stub.
    */
-  function pageGraph(m) {
+  function pageGraph(m, q) {
     var s = setPage(m, modelCrumbs(m));
+    // ?page=N: another window size (tests use a small one).
+    var page = /^[1-9][0-9]{0,5}$/.test(q.page || '') ? Number(q.page) : GRAPH_PAGE;
     main.appendChild(h('h1', { text: m }));
     main.appendChild(modelTabs(m, 'graph'));
     var info = h('span', { 'class': 'note', id: 'graph-info' });
@@ -225,44 +238,71 @@
     var wrap = h('div', { id: 'graph-wrap' });
     main.appendChild(h('div', { 'class': 'toolbar' }, info, older));
     main.appendChild(wrap);
-    var nodes = {}, edges = {}, interior = {}, labels = {};
+    var nodes = {}, edges = {}, interior = {}, labels = {}, asked = {}, heads = [], lo = 0;
     function addLabel(id, kind, name) { (labels[id] = labels[id] || []).push({ kind: kind, name: name }); }
-    function lineage(ref) {
-      return api(modelUrl(m) + '/versions/' + seg(ref) + '/lineage?direction=ancestors&depth=' + GRAPH_PAGE)
+    function lineage(id) {
+      if (asked[id]) return Promise.resolve();
+      asked[id] = true;
+      return api(modelUrl(m) + '/versions/' + seg(id) + '/lineage?direction=ancestors&depth=' + page)
         .then(function (l) {
           (l.nodes || []).forEach(function (n) {
-            var had = nodes[n.id];
-            if (!had || (n.depth < had.depth)) nodes[n.id] = n;
-            if (n.depth < GRAPH_PAGE) interior[n.id] = true;
+            if (!nodes[n.id]) nodes[n.id] = n;
+            if (n.depth < page) interior[n.id] = true;
           });
           (l.edges || []).forEach(function (e) { edges[e.child + ' ' + e.parent] = e; });
         });
     }
-    function more(n) { return !interior[n.id]; }
+    function inWindow(n) { return n.model === m && n.version > lo; }
+    // What is drawn: the window's versions and the other models' parents of them.
+    function shown() {
+      var vis = {}, out = [], el = [];
+      Object.keys(nodes).forEach(function (k) { if (inWindow(nodes[k])) vis[k] = true; });
+      Object.keys(edges).forEach(function (k) {
+        var e = edges[k], p = nodes[e.parent];
+        if (!vis[e.child] || !p) return;
+        if (p.model !== m && !vis[p.id]) vis[p.id] = 'other';
+        if (vis[p.id]) el.push(e);
+      });
+      Object.keys(vis).forEach(function (k) { out.push(nodes[k]); });
+      return { nodes: out, edges: el, vis: vis };
+    }
+    // A version with history below it that is not drawn: parents not loaded, or below the window.
+    function frontier(vis) {
+      var below = {};
+      Object.keys(edges).forEach(function (k) {
+        var e = edges[k];
+        if (vis[e.child] === true && !vis[e.parent]) below[e.child] = true;
+      });
+      return function (n) { return n.model === m && (below[n.id] || !interior[n.id]); };
+    }
+    function fetchWindow() {
+      var ask = heads.filter(function (b) { return b.version > lo; }).map(function (b) { return b.id; });
+      Object.keys(nodes).forEach(function (k) {
+        var n = nodes[k];
+        if (inWindow(n) && !interior[n.id]) ask.push(n.id);
+      });
+      return Promise.all(ask.map(lineage));
+    }
     function draw() {
-      var list = Object.keys(nodes).map(function (k) { return nodes[k]; });
-      var el = Object.keys(edges).map(function (k) { return edges[k]; });
-      var t0 = performance.now();
-      var g = MvmsGraph.render({ model: m, nodes: list, edges: el, labels: labels, more: more,
+      var sh = shown(), more = frontier(sh.vis), t0 = performance.now();
+      var g = MvmsGraph.render({ model: m, nodes: sh.nodes, edges: sh.edges, labels: labels, more: more,
         href: function (n) {
           return n.redacted ? '#' + location.hash.slice(1) : hashVersion(n.model, n.id); } });
       wrap.textContent = '';
       wrap.appendChild(g.svg);
-      var frontier = list.filter(function (n) { return n.model === m && more(n); });
-      older.hidden = frontier.length === 0;
+      older.hidden = lo <= 0;
       info.textContent = g.nodes + ' versions and ' + g.edges + ' edges shown' +
-        (frontier.length ? '; older history not loaded yet' : '') +
-        ' (drawn in ' + Math.round(performance.now() - t0) + ' ms)';
+        (lo > 0 ? ' (v' + (lo + 1) + ' and newer; older ones with the button)' : '') +
+        ' · drawn in ' + Math.round(performance.now() - t0) + ' ms';
       info.setAttribute('data-nodes', g.nodes);
       info.setAttribute('data-edges', g.edges);
-      main.setAttribute('data-ready', '1');
+      ready();
     }
     older.addEventListener('click', function () {
-      var frontier = Object.keys(nodes).map(function (k) { return nodes[k]; })
-        .filter(function (n) { return n.model === m && more(n); });
       older.disabled = true;
       main.removeAttribute('data-ready');
-      Promise.all(frontier.map(function (n) { return lineage(n.id); })).then(function () {
+      lo = Math.max(0, lo - page);
+      fetchWindow().then(function () {
         if (!live(s)) return;
         older.disabled = false;
         draw();
@@ -271,17 +311,18 @@
     Promise.all([api(modelUrl(m) + '/branches'), api(modelUrl(m) + '/tags'),
                  api(modelUrl(m) + '/deployments')]).then(function (r) {
       if (!live(s)) return;
-      var branches = r[0].branches || [];
-      branches.forEach(function (b) { addLabel(b.id, 'branch', b.name); });
+      heads = r[0].branches || [];
+      heads.forEach(function (b) { addLabel(b.id, 'branch', b.name); });
       (r[1].tags || []).forEach(function (t) { addLabel(t.id, 'tag', t.name); });
       (r[2].deployments || []).forEach(function (d) {
         (d.targets || []).forEach(function (t) {
           addLabel(t.id, 'deploy', d.env + ((d.targets.length > 1) ? ' ' + Math.round(t.share) + '%' : ''));
         });
       });
-      var heads = {};
-      branches.forEach(function (b) { heads[b.id] = true; });
-      return Promise.all(Object.keys(heads).map(lineage));
+      var top = 0;
+      heads.forEach(function (b) { if (b.version > top) top = b.version; });
+      lo = Math.max(0, top - page);
+      return fetchWindow();
     }).then(function () { if (live(s)) draw(); }, fail(s));
   }
 
@@ -369,7 +410,7 @@
       main.appendChild(h('h2', { text: 'Tensors (' + tensorRows.length + ')' }));
       main.appendChild(tensorRows.length ? table(['name', 'dtype', 'shape', '#bytes', 'file'], tensorRows, { id: 'tensors' })
         : h('p', { 'class': 'note', text: 'no tensor tables in these files' }));
-      main.setAttribute('data-ready', '1');
+      ready();
     }, fail(s));
   }
 
@@ -403,7 +444,7 @@
       location.hash = hashModel(m) + '/diff?from=' + seg(from.value.trim()) + '&to=' + seg(to.value.trim());
     });
     main.appendChild(form);
-    if (!q.from || !q.to) { main.setAttribute('data-ready', '1'); return; }
+    if (!q.from || !q.to) { ready(); return; }
     api(modelUrl(m) + '/diff?tensors=1&from=' + seg(q.from) + '&to=' + seg(q.to)).then(function (d) {
       if (!live(s)) return;
       function vname(v) { return v.redacted ? '(hidden)' : v.model + '@v' + v.version; }
@@ -437,7 +478,7 @@
           return row([h('code', { text: x.key }), x.old == null ? '–' : x.old, x.new == null ? '–' : x.new],
                      { 'class': 'diff-meta' }); }), { id: 'diff-meta' }));
       }
-      main.setAttribute('data-ready', '1');
+      ready();
     }, fail(s));
   }
 
@@ -461,7 +502,7 @@
                            ' · revision ' + d.revision));
         main.appendChild(targetsTable(d, m));
       });
-      main.setAttribute('data-ready', '1');
+      ready();
     }, fail(s));
   }
 
@@ -500,7 +541,7 @@
                     (x.targets || []).map(function (t) { return 'v' + t.version + ' ×' + t.weight; }).join(', '),
                     x.reason || ''], { 'class': 'revision-row' });
       }), { id: 'revisions' }));
-      main.setAttribute('data-ready', '1');
+      ready();
     }, fail(s));
   }
 
@@ -553,7 +594,7 @@
   }
 
   /* ---- routing: #/, #/m/MODEL, #/m/MODEL/v/REF, #/m/MODEL/diff?from=&to=,
-   *      #/m/MODEL/deploy, #/m/MODEL/deploy/ENV ---- */
+   *      #/m/MODEL/deploy, #/m/MODEL/deploy/ENV; #/m/MODEL?page=N ---- */
 
   function route() {
     main.removeAttribute('data-ready');
@@ -581,7 +622,7 @@
     }
     if (!p[0]) return pageModels();
     if (p[0] === 'm' && p[1]) {
-      if (p.length === 2) return pageGraph(p[1]);
+      if (p.length === 2) return pageGraph(p[1], q);
       if (p[2] === 'v' && p[3]) return pageVersion(p[1], p[3]);
       if (p[2] === 'diff') return pageDiff(p[1], q);
       if (p[2] === 'deploy' && p.length === 3) return pageDeployments(p[1]);
