@@ -381,14 +381,23 @@
       main.appendChild(mk.length ? table(['key', 'value'], mk.map(function (k) {
         return row([h('code', { text: k }), meta[k]], { 'class': 'meta-row' }); }), { id: 'meta' })
         : h('p', { 'class': 'note', text: 'none' }));
-      if (Array.isArray(v.signatures) && v.signatures.length) {
-        main.appendChild(h('h2', { text: 'Signatures' }));
-        main.appendChild(table(['key', 'signer', 'signed', 'verified'], v.signatures.map(function (g) {
-          return row([h('code', { text: g.key_id || g.key || g.public_key || '' }), g.signer || g.identity || '',
-                      g.signed_at || g.created_at || '', g.verified === undefined ? '' : (g.verified ? 'yes' : 'NO')],
-                     { 'class': 'sig-row' });
-        }), { id: 'signatures' }));
-      }
+      // Signed releases (GET .../signatures, docs/http-api.md): a section only when there
+      // are some; a server without signatures (404 no_route) shows nothing.
+      var sigs = h('div', { id: 'signatures' });
+      main.appendChild(sigs);
+      api(base + '/signatures').then(function (d) {
+        var list = (d && d.signatures) || [];
+        if (!live(s) || !list.length) return;
+        sigs.appendChild(h('h2', { text: 'Signatures (' + d.valid + ' valid, ' + d.invalid + ' invalid)' }));
+        sigs.appendChild(table(['key', 'statement', 'signed', 'valid'], list.map(function (g) {
+          var when = typeof g.signed_at === 'number' ? new Date(g.signed_at * 1000).toISOString().replace(/\.000Z$/, 'Z') : '';
+          return row([h('code', { text: (g.key_id || '').slice(0, 16), title: g.public_key || '' }), g.statement || '',
+                      when, g.valid ? 'yes' : 'NO: ' + (g.problem || 'invalid')], { 'class': 'sig-row' });
+        })));
+      }, function (e) {
+        if (live(s) && !(e.status === 404 && e.code === 'no_route'))
+          sigs.appendChild(h('p', { 'class': 'note', text: 'signatures: ' + e.message }));
+      });
       main.appendChild(h('h2', { text: 'Files' }));
       var fileRows = [];
       (listing.files || []).forEach(function (f) {
