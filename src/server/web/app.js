@@ -642,7 +642,7 @@
   }
 
   window.addEventListener('hashchange', route);
-  loadMe().then(route, function (e) {
+  function restart(e) {
     // A stale token (revoked, another server): forget it and start without one.
     if (token() && e.status === 401) {
       sessionStorage.removeItem(KEY);
@@ -650,5 +650,12 @@
       return;
     }
     showError(e);
-  });
+  }
+  if (token()) {
+    // With a token the page needs no answer of whoami to start: both at once.
+    route();
+    loadMe().catch(restart);
+  } else {
+    loadMe().then(route, restart);
+  }
 })();
