@@ -177,6 +177,16 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 		if (IS("/metrics"))
 			snprintf(q->want, sizeof(q->want), "mvms_deployment_revision{model=\"%s\"",
 				 m->name);
+	} else if (IS("/") || IS("/ui/{file}") || IS("/v1/whoami")) {
+		/* The web page's files, the same for every caller; whoami, about the caller. */
+		if (variant)
+			return 0;
+		if (IS("/ui/{file}")) {
+			snprintf(q->url, sizeof(q->url), "/ui/app.js");
+			snprintf(q->text, sizeof(q->text), "/ui/app.js");
+		}
+		snprintf(q->want, sizeof(q->want), "%s", IS("/") ? "<!doctype html>" :
+			 IS("/v1/whoami") ? "\"scope\":" : "sessionStorage");
 	} else if (IS("/v1/models") && !post) {
 		if (variant)
 			return 0;

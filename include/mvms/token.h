@@ -56,6 +56,14 @@ int mvms_token_allows_model(const mvms_token_info *t, const char *model);
 int mvms_token_covers_objects(unsigned char *covered, mvms_store *st, const char *glob,
 			      const char *kind, const mvms_oid *ids, size_t n);
 int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st);
+/**
+ * What the caller may do: on a handle opened with mvms_store_connect, the scope and model
+ * glob of the token it sends, as the server sees it (GET /v1/whoami; scope 0 and models NULL
+ * with no token where the server refuses anonymous reads; read and "*" where it allows
+ * them); on a local store, admin over "*" (whoever opens the files may do anything). Only
+ * scope and models are set (the id is empty). MVMS_EAUTH when the server refuses the token.
+ */
+int mvms_token_whoami(mvms_token_info **out, mvms_store *st);
 /** MVMS_ENOTFOUND when no such id. */
 int mvms_token_revoke(mvms_store *st, const char *id);
 void mvms_token_info_free(mvms_token_info *t);

@@ -160,12 +160,44 @@ static int token_revoke(int argc, char **argv)
 	return rc;
 }
 
+/* token whoami: what this store handle may do (over a server: its token, as the server
+ * sees it). */
+static int token_whoami(int argc, char **argv)
+{
+	mvms_token_info *t = NULL;
+	mvms_store *st = NULL;
+	int error, rc;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		cli_print_usage(cli_find("token"));
+		return EXIT_OK;
+	}
+	if (argc != 1)
+		return cli_usage_error("token", "whoami takes no arguments");
+	if ((rc = cli_open_store(&st)) != 0)
+		return rc;
+	if ((error = mvms_token_whoami(&t, st)) < 0) {
+		rc = cli_fail(error);
+		goto done;
+	}
+	if (cli.json)
+		cli_print_json(view_whoami(t));
+	else if (!t->scope)
+		printf("no scope: this server needs a token (--token)\n");
+	else
+		printf("%s, models '%s'\n", view_token_scope(t->scope), t->models ? t->models : "*");
+done:
+	mvms_token_info_free(t);
+	mvms_store_free(st);
+	return rc;
+}
+
 int cmd_token(int argc, char **argv)
 {
 	const char *sub = argc >= 2 ? argv[1] : NULL;
 
 	if (!sub)
-		return cli_usage_error("token", "want create, list or revoke");
+		return cli_usage_error("token", "want create, list, revoke or whoami");
 	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
 		cli_print_usage(cli_find("token"));
 		return EXIT_OK;
@@ -176,5 +208,8 @@ int cmd_token(int argc, char **argv)
 		return token_list(argc - 1, argv + 1);
 	if (strcmp(sub, "revoke") == 0)
 		return token_revoke(argc - 1, argv + 1);
-	return cli_usage_error("token", "unknown subcommand '%s': want create, list or revoke", sub);
+	if (strcmp(sub, "whoami") == 0)
+		return token_whoami(argc - 1, argv + 1);
+	return cli_usage_error("token", "unknown subcommand '%s': want create, list, revoke or whoami",
+			       sub);
 }

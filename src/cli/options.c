@@ -258,7 +258,7 @@ static const cli_cmd commands[] = {
 	{ "merge", cmd_merge, "MODEL SOURCE",
 	  "merge a version (a branch, or MODEL@REF) into a branch", merge_opts },
 	{ "serve", cmd_serve, "", "run the HTTP server over the store", serve_opts },
-	{ "token", cmd_token, "create --scope SCOPE [OPTIONS] | list | revoke ID",
+	{ "token", cmd_token, "create --scope SCOPE [OPTIONS] | list | revoke ID | whoami",
 	  "manage the server's API tokens", token_opts },
 	{ "deploy", cmd_deploy, "MODEL@REF ENV",
 	  "point an environment at a version (with a weight: alongside the others)", deploy_opts },

@@ -630,3 +630,15 @@ cJSON *view_token_revoked(const char *id)
 	cJSON_AddBoolToObject(doc, "revoked", 1);
 	return doc;
 }
+
+cJSON *view_whoami(const mvms_token_info *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "scope", t->scope ? view_token_scope(t->scope) : "none");
+	if (t->models)
+		cJSON_AddStringToObject(o, "models", t->models);
+	else
+		cJSON_AddNullToObject(o, "models");
+	return o;
+}

@@ -61,5 +61,8 @@ cJSON *view_token_created(const char *token, const mvms_token_info *info);
 /* The tokens of a store, revoked ones included: an array. */
 cJSON *view_token_list(const mvms_token_info *list, size_t n);
 cJSON *view_token_revoked(const char *id);
+/* token whoami --json, and the start of GET /v1/whoami: {"scope", "models"} ("none" and
+ * null for no token). */
+cJSON *view_whoami(const mvms_token_info *t);
 
 #endif

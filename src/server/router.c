@@ -120,6 +120,11 @@ static const srv_route routes[] = {
 	{ M_POST, "/api/models/{m}/paths-info/{rev}", srv_hf_paths_info, SRV_SCOPE_READ,
 	  SRV_AUTHZ_HIDDEN },
 	{ M_GET, "/{m}/resolve/{rev}/{path*}", srv_hf_resolve, SRV_SCOPE_READ, SRV_AUTHZ_HIDDEN },
+	/* The web page (h_web.c): its files show nothing of any model; whoami answers about
+	 * the caller's own token only. */
+	{ M_GET, "/", srv_web_index, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
+	{ M_GET, "/ui/{file}", srv_web_asset, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
+	{ M_GET, "/v1/whoami", srv_whoami, SRV_SCOPE_NONE, SRV_AUTHZ_FILTERED },
 };
 
 const srv_route *srv_routes(size_t *count)

@@ -277,6 +277,11 @@ int srv_tokens_list(srv_req *r);
 int srv_token_create(srv_req *r);
 int srv_token_revoke(srv_req *r);
 
+/* h_web.c: the web page's embedded files, and what a token may do (GET /v1/whoami) */
+int srv_web_index(srv_req *r);
+int srv_web_asset(srv_req *r);
+int srv_whoami(srv_req *r);
+
 /* ---- the gate (gate.c): framing checks before libevent's parser ---- */
 
 typedef struct srv_gate srv_gate;   /* one per worker */

@@ -340,8 +340,43 @@ done:
 	return error;
 }
 
+/* GET /v1/whoami: the token's scope and glob as the server sees them. */
+static int c_token_whoami(mvms_token_info **out, mvms_store *st)
+{
+	mvms_token_info *t = NULL;
+	cJSON *doc = NULL;
+	const char *scope, *models;
+	int error = 0;
+
+	*out = NULL;
+	MVMS_TRY(mvms_client__call(&doc, st, "GET", "/v1/whoami", NULL, "token whoami"));
+	scope = mvms_wire__str(doc, "scope");
+	models = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "models"));
+	MVMS_CHECK_ALLOC(t = calloc(1, sizeof(*t)), error);
+	if (!strcmp(scope, "read"))
+		t->scope = MVMS_SCOPE_READ;
+	else if (!strcmp(scope, "write"))
+		t->scope = MVMS_SCOPE_WRITE;
+	else if (!strcmp(scope, "admin"))
+		t->scope = MVMS_SCOPE_ADMIN;
+	else if (strcmp(scope, "none") != 0) {
+		error = mvms_error_set(MVMS_ERROR, "remote: token whoami: unknown scope '%s'", scope);
+		goto done;
+	}
+	if (models)
+		MVMS_CHECK_ALLOC(t->models = strdup(models), error);
+	MVMS_CHECK_ALLOC(t->description = strdup(""), error);
+	*out = t;
+	t = NULL;
+done:
+	mvms_token_info_free(t);
+	cJSON_Delete(doc);
+	return error;
+}
+
 void mvms_client__admin_ops(mvms_transport *t)
 {
+	t->token_whoami = c_token_whoami;
 	t->stats = c_stats;
 	t->verify = c_verify;
 	t->gc = c_gc;

@@ -117,6 +117,7 @@ typedef struct mvms_transport {
 			    const char *description);
 	int (*token_list)(mvms_token_info **out, size_t *count, mvms_store *st);
 	int (*token_revoke)(mvms_store *st, const char *id);
+	int (*token_whoami)(mvms_token_info **out, mvms_store *st);
 } mvms_transport;
 
 /* MVMS_ENOTSUPPORTED: "@what does not run over <transport>". */

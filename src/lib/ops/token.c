@@ -276,6 +276,28 @@ int mvms_token_list(mvms_token_info **out, size_t *count, mvms_store *st)
 	return mvms_tokens_list(out, count, st->db);
 }
 
+int mvms_token_whoami(mvms_token_info **out, mvms_store *st)
+{
+	MVMS_TRANSPORT_CALL(st, token_whoami, (out, st));
+	mvms_token_info *t = NULL;
+	int error = 0;
+
+	if (out)
+		*out = NULL;
+	if (!out || !st)
+		return mvms_error_set(MVMS_EINVALID, "token: whoami: missing argument");
+	/* A local store has no token: its files are the access control. */
+	MVMS_CHECK_ALLOC(t = calloc(1, sizeof(*t)), error);
+	t->scope = MVMS_SCOPE_ADMIN;
+	MVMS_CHECK_ALLOC(t->models = strdup("*"), error);
+	MVMS_CHECK_ALLOC(t->description = strdup(""), error);
+	*out = t;
+	t = NULL;
+done:
+	mvms_token_info_free(t);
+	return error;
+}
+
 int mvms_token_revoke(mvms_store *st, const char *id)
 {
 	MVMS_TRANSPORT_CALL(st, token_revoke, (st, id));
