@@ -100,6 +100,15 @@ static const srv_route routes[] = {
 	{ M_GET, "/v1/tokens", srv_tokens_list, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_POST, "/v1/tokens", srv_token_create, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 	{ M_DELETE, "/v1/tokens/{id}", srv_token_revoke, SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
+	/* Signed releases (h_sign.c): a policy names no model but binds every model's
+	 * environment of its name, so changing one is for tokens of all models only. */
+	{ M_GET, "/v1/models/{m}/versions/{ref}/signatures", srv_signatures_list,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/versions/{ref}/signatures", srv_signature_add,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/env-policies/{env}", srv_env_policy_get, SRV_SCOPE_READ, SRV_AUTHZ_STORE },
+	{ M_PUT | M_DELETE, "/v1/env-policies/{env}", srv_env_policy_set,
+	  SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 };
 
 const srv_route *srv_routes(size_t *count)

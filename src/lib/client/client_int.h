@@ -42,5 +42,7 @@ void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
 /* client_files.c: ls and reading a file */
 void mvms_client__file_ops(mvms_transport *t);
 void mvms_client__admin_ops(mvms_transport *t);
+/* client_sign.c: signatures and environment policies */
+void mvms_client__sign_ops(mvms_transport *t);
 
 #endif

@@ -21,6 +21,7 @@
 #include "mvms/token.h"
 #include "mvms/history.h"
 #include "mvms/sync.h"
+#include "mvms/sign.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -107,6 +108,15 @@ typedef struct mvms_transport {
 			    const char *description);
 	int (*token_list)(mvms_token_info **out, size_t *count, mvms_store *st);
 	int (*token_revoke)(mvms_store *st, const char *id);
+
+	/* signed releases (mvms/sign.h; client/client_sign.c) */
+	int (*signature_add)(mvms_signature **out, mvms_store *st, const char *spec,
+			     const void *bytes, size_t len);
+	int (*signature_list)(mvms_signature **out, size_t *count, mvms_store *st,
+			      const char *spec);
+	int (*env_policy_set)(mvms_store *st, const char *env, const char *const *keys,
+			      size_t nkeys);
+	int (*env_policy_get)(char ***keys, size_t *count, mvms_store *st, const char *env);
 } mvms_transport;
 
 /* MVMS_ENOTSUPPORTED: "@what does not run over <transport>". */
