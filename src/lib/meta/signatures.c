@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQL of signed releases (signatures.h): signature index rows and environment policies.
+ * The SQL of signed releases (signatures.h): signature index rows and environment policies,
+ * and freeing the records it reads.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,4 +157,34 @@ done:
 		*count = n;
 	}
 	return error;
+}
+
+void mvms_signature_free(mvms_signature *s)
+{
+	mvms_signature_list_free(s, 1);
+}
+
+void mvms_signature_list_free(mvms_signature *list, size_t count)
+{
+	size_t i;
+
+	if (!list)
+		return;
+	for (i = 0; i < count; i++) {
+		free(list[i].statement);
+		free(list[i].problem);
+		free(list[i].text);
+	}
+	free(list);
+}
+
+void mvms_env_policy_free(char **keys, size_t count)
+{
+	size_t i;
+
+	if (!keys)
+		return;
+	for (i = 0; i < count; i++)
+		free(keys[i]);
+	free(keys);
 }

@@ -23,27 +23,6 @@
 /* A key file is a few dozen bytes: anything much longer is not one. */
 #define KEYFILE_MAX 4096
 
-void mvms_signature_free(mvms_signature *s)
-{
-	if (!s)
-		return;
-	mvms_signature_list_free(s, 1);
-}
-
-void mvms_signature_list_free(mvms_signature *list, size_t count)
-{
-	size_t i;
-
-	if (!list)
-		return;
-	for (i = 0; i < count; i++) {
-		free(list[i].statement);
-		free(list[i].problem);
-		free(list[i].text);
-	}
-	free(list);
-}
-
 /* Reads a small file whole (NUL-terminated). */
 static int read_small(char **out, size_t *len, const char *path, const char *what)
 {

@@ -16,17 +16,6 @@
 #include "mvms/deploy.h"
 #include "transport.h"
 
-void mvms_env_policy_free(char **keys, size_t count)
-{
-	size_t i;
-
-	if (!keys)
-		return;
-	for (i = 0; i < count; i++)
-		free(keys[i]);
-	free(keys);
-}
-
 int mvms_sign__has_valid(const mvms_signature *list, size_t n, const char *const *keys,
 			 size_t nkeys)
 {
