@@ -58,7 +58,7 @@ int srv_signature_add(srv_req *r)
 	if (!(doc = srv_body_json(r)))
 		return 0;
 	text = cJSON_GetObjectItemCaseSensitive(doc, "signature");
-	if (!cJSON_IsString(text)) {
+	if (!cJSON_IsString(text) || cJSON_GetArraySize(doc) != 1) {
 		srv_reply_error(r, 400, "bad_field", "the body is {\"signature\": \"<signature "
 				"file>\"}");
 		goto done;
@@ -109,7 +109,7 @@ int srv_env_policy_set(srv_req *r)
 		if (!(doc = srv_body_json(r)))
 			return 0;
 		arr = cJSON_GetObjectItemCaseSensitive(doc, "require_signature");
-		if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1) {
+		if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 || cJSON_GetArraySize(doc) != 1) {
 			srv_reply_error(r, 400, "bad_field", "require_signature is a list of one or "
 					"more public keys (DELETE clears a policy)");
 			goto done;
