@@ -59,7 +59,8 @@ static int rejudge(mvms_signature *s, const char *vid, const char *uid)
 	s->problem = NULL;
 	s->text = NULL;
 	error = mvms_sign__judge(s, text, strlen(text), vid, uid, s->id);
-	if (error == 0 && s->valid && !server_valid) {
+	/* The server's reason first: it saw the object (one it could not read comes empty). */
+	if (error == 0 && !server_valid) {
 		free(s->problem);
 		s->problem = server_problem;
 		server_problem = NULL;
