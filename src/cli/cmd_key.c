@@ -57,7 +57,7 @@ static void print_key(const char *what, const char *path, const char *pub, const
 		return;
 	}
 	if (path && !cli.quiet)
-		printf("%s %s\n", what, path);
+		printf("%-10s %s\n", strcmp(what, "secret_key") == 0 ? "secret key" : what, path);
 	printf("public key %s\nkey id     %s\n", pub, id);
 }
 
