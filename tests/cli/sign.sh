@@ -147,6 +147,21 @@ like "$OUT" "no signature policy" "cleared"
 mvms deploy m@v3 prod
 is_rc 0 "unsigned m@v3 deploys to prod again"
 
+# ---- the bucket's log carries signatures and policies (reindex rebuilds from it) ----
+if [ -z "$REMOTE" ]; then
+	mvms env policy prod --require-signature "$WORK/k1.pub"
+	mvms reindex
+	is_rc 0 "reindex"
+	mvms verify --signatures m@v1 --key "$WORK/k1.pub"
+	is_rc 0 "after reindex, m@v1's signature by k1 is still there"
+	mvms deploy m@v2 prod
+	is_rc 4 "after reindex, prod's policy still refuses m@v2 (signed by k2 only)"
+	mvms env policy prod --clear
+	is_rc 0 "clear the policy again"
+else
+	skip "reindex runs on the store itself: checked in the local run"
+fi
+
 # ---- gc ----
 mvms sign other@v1 --key "$WORK/k1"
 is_rc 0 "sign other@v1"
