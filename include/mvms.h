@@ -16,4 +16,5 @@
 #include "mvms/gc.h"
 #include "mvms/history.h"
 #include "mvms/rollout.h"
+#include "mvms/sign.h"
 #endif

@@ -306,7 +306,8 @@ static void test_prune(mvms_store *st)
 	is_int(mvms_prune(&r, st, "pr", &o), MVMS_EINVALID, "prune: keep_last < 0 is refused");
 }
 
-/* A store made before schema 007: its columns dropped, its level set back to 6. */
+/* A store made before schema 007: its columns (and the later levels' tables) dropped, its
+ * level set back to 6. */
 static void test_upgrade(void)
 {
 	mvms_store *st = NULL;
@@ -325,6 +326,7 @@ static void test_upgrade(void)
 	rc = rc == SQLITE_OK ? sqlite3_exec(h, "ALTER TABLE versions DROP COLUMN deleted_at; "
 					    "ALTER TABLE versions DROP COLUMN deleted_by; "
 					    "ALTER TABLE models DROP COLUMN default_branch; "
+					    "DROP TABLE signatures; DROP TABLE env_policies; "
 					    "PRAGMA user_version = 6", NULL, NULL, NULL) : rc;
 	sqlite3_close(h);
 	is_int(rc, SQLITE_OK, "upgrade: back to level 6");

@@ -27,6 +27,7 @@ enum mvms_error_code {
 	MVMS_ETIMEOUT = -12,      /* an operation timed out */
 	MVMS_ENOTSUPPORTED = -13, /* not supported by this store or backend */
 	MVMS_EMERGE = -14,        /* a merge has conflicts */
+	MVMS_EPOLICY = -15,       /* a policy refuses it: an environment needs a signature */
 	MVMS_PASSTHROUGH = -30,   /* a backend declines: try the next one */
 	MVMS_ITEROVER = -31       /* an iteration has no more items */
 };

@@ -194,4 +194,20 @@ int cmd_remote(int argc, char **argv);
 
 
 
+/* Signed releases (cmd_key.c, cmd_sign.c). */
+int cmd_key(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_env(int argc, char **argv);
+/* $XDG_CONFIG_HOME/mvms-store/signing.key: where key generate writes and sign reads. */
+const char *cli_default_key_path(void);
+/* show: version @v's signatures, into @doc's "signatures" (JSON) or printed (@doc NULL);
+ * 0 or the exit code after reporting. */
+int cli_show_signatures(cJSON *doc, mvms_store *st, const mvms_version_info *v);
+/* pull --require-signature: *spec_out (free()) is MODEL@<id> of the version @spec names
+ * when it has a valid signature by one of @keys (texts or files); else the exit code. */
+int cli_require_signature(char **spec_out, mvms_store *st, const char *spec,
+			  const char *const *keys, size_t nkeys);
+/* verify --signatures MODEL@REF (argv[optind]) [--key KEY]: the exit code. */
+int cli_verify_signatures(int argc, char **argv, const char *key);
+
 #endif

@@ -115,9 +115,15 @@ int cmd_show(int argc, char **argv)
 	if (cli.json) {
 		cJSON *doc = view_version(v);
 		cJSON_AddItemToObject(doc, "file_list", view_file_list(files, n));
+		if ((rc = cli_show_signatures(doc, st, v)) != 0) {
+			cJSON_Delete(doc);
+			goto done;
+		}
 		cli_print_json(doc);
 	} else {
 		print_version_text(v);
+		if ((rc = cli_show_signatures(NULL, st, v)) != 0)
+			goto done;
 		printf("\n");
 		for (i = 0; i < n; i++) {
 			printf("  %04o %10s  %.12s  %s", files[i].mode, cli_human(a, sizeof(a), files[i].size),

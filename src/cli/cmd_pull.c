@@ -14,11 +14,14 @@ int cmd_pull(int argc, char **argv)
 	char *defdir = NULL, *at;
 	const char **incl = calloc((size_t)argc + 1, sizeof(char *));
 	const char **excl = calloc((size_t)argc + 1, sizeof(char *));
+	const char **keys = calloc((size_t)argc + 1, sizeof(char *));
+	size_t nkeys = 0;
+	char *signed_spec = NULL;
 	cli_progress prog;
 	int c, error, rc = EXIT_OK;
 	char a[32];
 
-	if (!incl || !excl) {
+	if (!incl || !excl || !keys) {
 		rc = cli_error(EXIT_ERROR, "error", "out of memory");
 		goto done;
 	}
@@ -29,6 +32,7 @@ int cmd_pull(int argc, char **argv)
 		case 'C': o.cache_copy = 1; break;
 		case 'I': incl[o.include_count++] = optarg; break;
 		case 'X': excl[o.exclude_count++] = optarg; break;
+		case 'r': keys[nkeys++] = optarg; break;
 		case 'h':
 			cli_print_usage(cli_find("pull"));
 			goto done;
@@ -64,7 +68,10 @@ int cmd_pull(int argc, char **argv)
 	o.payload = &prog;
 	if ((rc = cli_open_store(&st)) != 0)
 		goto done;
-	error = mvms_pull(&r, st, spec, dir, &o);
+	/* Checked before a byte is written; then the version checked, by id, is pulled. */
+	if (nkeys && (rc = cli_require_signature(&signed_spec, st, spec, keys, nkeys)) != 0)
+		goto done;
+	error = mvms_pull(&r, st, signed_spec ? signed_spec : spec, dir, &o);
 	cli_progress_end(&prog);
 	if (error < 0) {
 		rc = cli_fail(error);
@@ -92,6 +99,8 @@ int cmd_pull(int argc, char **argv)
 done:
 	free(incl);
 	free(excl);
+	free(keys);
+	free(signed_spec);
 	free(defdir);
 	mvms_store_free(st);
 	return rc;

@@ -45,12 +45,15 @@ int cmd_verify(int argc, char **argv)
 	cli_progress prog;
 	cJSON *arr = NULL, *orphans = NULL;
 	void *payload[3];
-	int error, rc, c, quick = 0;
+	int error, rc, c, quick = 0, signatures = 0;
+	const char *key = NULL;
 	char a[32], b[32];
 
 	while ((c = cli_getopt(argc, argv, "verify")) != -1) {
 		switch (c) {
 		case 'q': quick = 1; break;
+		case 's': signatures = 1; break;
+		case 'k': key = optarg; break;
 		case 'h':
 			cli_print_usage(cli_find("verify"));
 			return EXIT_OK;
@@ -58,6 +61,12 @@ int cmd_verify(int argc, char **argv)
 			return cli_bad_option("verify", c);
 		}
 	}
+	/* A version's signatures (cmd_sign.c) rather than the store's bytes. */
+	if (signatures)
+		return quick ? cli_usage_error("verify", "--quick is about the store's bytes, not "
+					       "--signatures") : cli_verify_signatures(argc, argv, key);
+	if (key)
+		return cli_usage_error("verify", "--key goes with --signatures");
 	if (optind != argc)
 		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
 	if ((rc = cli_open_store(&st)) != 0)

@@ -60,6 +60,9 @@ static const cli_opt pull_opts[] = {
 	{ "include", 0, 'I', "GLOB", "only files matching GLOB, as fnmatch(3) ('*' matches '/' too; "
 				     "repeatable)" },
 	{ "exclude", 0, 'X', "GLOB", "not files matching GLOB (repeatable)" },
+	{ "require-signature", 0, 'r', "PUBKEY", "refuse, before writing anything, unless the "
+						 "version has a valid signature by PUBKEY "
+						 "(ed25519:... or a key file; repeatable: any one)" },
 	END
 };
 
@@ -219,6 +222,32 @@ static const cli_opt gc_opts[] = {
 
 static const cli_opt verify_opts[] = {
 	{ "quick", 0, 'q', NULL, "check that each object is there, without re-reading it" },
+	{ "signatures", 0, 's', NULL, "check the signatures of MODEL@REF instead: exit 1 if one "
+				      "is invalid, 3 if there is none" },
+	{ "key", 0, 'k', "PUBKEY", "with --signatures: exit 4 unless one valid signature is by "
+				   "PUBKEY (ed25519:... or a key file)" },
+	END
+};
+
+static const cli_opt key_opts[] = {
+	{ "out", 'o', 'o', "FILE", "generate: the secret key file (default: signing.key in the "
+				   "configuration directory); the public key goes to FILE.pub" },
+	END
+};
+
+static const cli_opt sign_opts[] = {
+	{ "key", 'k', 'k', "FILE", "the secret key file (default: signing.key in the "
+				   "configuration directory)" },
+	{ "statement", 's', 's', "TEXT", "what the signature says, e.g. \"approved-for: prod\" "
+					 "(printable ASCII, at most 256 bytes)" },
+	END
+};
+
+static const cli_opt env_opts[] = {
+	{ "require-signature", 0, 'r', "PUBKEY", "policy: deploys and rollbacks to ENV (of every "
+						 "model) need a valid signature by one of these "
+						 "keys (ed25519:... or a key file; repeatable)" },
+	{ "clear", 0, 'c', NULL, "policy: remove ENV's signature policy" },
 	END
 };
 
@@ -282,7 +311,13 @@ static const cli_cmd commands[] = {
 	{ "model", cmd_model, "delete MODEL", "delete a model with its versions, refs and deployments",
 	  model_opts },
 	{ "gc", cmd_gc, "", "remove packs, chunks and objects that no version uses", gc_opts },
-	{ "verify", cmd_verify, "",
+	{ "key", cmd_key, "generate [--out FILE] | show [FILE|PUBKEY]",
+	  "make an Ed25519 signing key, or show a key's public half and id", key_opts },
+	{ "sign", cmd_sign, "MODEL@REF",
+	  "sign a version (its id, its model and a statement); kept in the store", sign_opts },
+	{ "env", cmd_env, "policy ENV [--require-signature PUBKEY ...] [--clear]",
+	  "show, set or clear the signature policy of an environment", env_opts },
+	{ "verify", cmd_verify, "[--signatures MODEL@REF [--key PUBKEY]]",
 	  "check what every version needs: re-read and re-hash every stored byte (--quick: that it "
 	  "is there); list orphans", verify_opts },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store", no_opts },

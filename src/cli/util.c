@@ -115,6 +115,7 @@ int cli_exit_code(int code)
 	case MVMS_EEXISTS:
 	case MVMS_ECONFLICT:
 	case MVMS_EMERGE:
+	case MVMS_EPOLICY: /* refused by a policy: the store's state says no, as a conflict */
 		return EXIT_CONFLICT;
 	default:
 		return EXIT_ERROR;

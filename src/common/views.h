@@ -65,4 +65,12 @@ cJSON *view_token_revoked(const char *id);
  * null for no token). */
 cJSON *view_whoami(const mvms_token_info *t);
 
+/* Signed releases (views_sign.c): one signature (`sign --json`, POST .../signatures); a
+ * version's signatures with its id and model uid (`verify --signatures --json`, GET
+ * .../signatures); an environment's policy (`env policy --json`, /v1/env-policies/{env}). */
+cJSON *view_signature(const mvms_signature *s);
+cJSON *view_signature_list(const mvms_version_info *v, const char *model_uid,
+			   const mvms_signature *list, size_t n);
+cJSON *view_env_policy(const char *env, char *const *keys, size_t n);
+
 #endif

@@ -40,6 +40,7 @@ int srv_status_for(int code)
 	case MVMS_EAUTH: return 401;
 	case MVMS_ETIMEOUT: return 504;
 	case MVMS_ENOTSUPPORTED: return 501;
+	case MVMS_EPOLICY: return 403;
 	default: return 500;
 	}
 }

@@ -125,6 +125,15 @@ static const srv_route routes[] = {
 	{ M_GET, "/", srv_web_index, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
 	{ M_GET, "/ui/{file}", srv_web_asset, SRV_SCOPE_NONE, SRV_AUTHZ_PUBLIC },
 	{ M_GET, "/v1/whoami", srv_whoami, SRV_SCOPE_NONE, SRV_AUTHZ_FILTERED },
+	/* Signed releases (h_sign.c): a policy names no model but binds every model's
+	 * environment of its name, so changing one is for tokens of all models only. */
+	{ M_GET, "/v1/models/{m}/versions/{ref}/signatures", srv_signatures_list,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/versions/{ref}/signatures", srv_signature_add,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/env-policies/{env}", srv_env_policy_get, SRV_SCOPE_READ, SRV_AUTHZ_STORE },
+	{ M_PUT | M_DELETE, "/v1/env-policies/{env}", srv_env_policy_set,
+	  SRV_SCOPE_ADMIN, SRV_AUTHZ_ALL },
 };
 
 const srv_route *srv_routes(size_t *count)

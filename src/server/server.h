@@ -329,4 +329,10 @@ const srv_options *srv_worker_options(srv_worker *w);
 void srv_worker_inflight(srv_worker *w, int delta);
 struct event_base *srv_worker_base(srv_worker *w);
 
+/* h_sign.c: a version's signatures, storing one, environment signature policies */
+int srv_signatures_list(srv_req *r);
+int srv_signature_add(srv_req *r);
+int srv_env_policy_get(srv_req *r);
+int srv_env_policy_set(srv_req *r);
+
 #endif

@@ -75,6 +75,8 @@ while read -r c; do
 	case $c in
 	token) sub=create ;;
 	remote) sub=add ;;
+	key) sub=generate ;;
+	env) sub=policy ;;
 	esac
 	bline=$(grep "^$TAB$c) opts=" "$BASHC")
 	zblock=$(zsh_block "$c")

@@ -227,6 +227,27 @@ def gen_tformats():
     put("onnx", "one_tensor", model)
 
 
+# ---- signature files (docs/formats.md, "Signatures") ----
+# A real one, made by `mvms-store sign` (the standard library has no Ed25519 to make one
+# here), and one with an empty statement whose signature does not hold (it still parses).
+SIG = (b"mvms-signature v1\n"
+       b"key ed25519:461cd1511906de20d4cf7cd6bf0245879725d4fba1efcd2f0fd864a417a0c072\n"
+       b"model 9d9e06e6292659281aa622f81036b2a8\n"
+       b"version f65fbe998c5b201e00fc8c61bb1f3849bb7cda57bebb36ece96e71fc0391f87d\n"
+       b"time 1796463344\n"
+       b"statement approved-for: prod\n"
+       b"signature afe94709162c6743a9b6a3fd94940ae3aa9a80cd163c3945d96895c200f89b70"
+       b"032870b3a6f07fe187cd48aba508654a7d180c67a51a503c4250bc369d78a102\n")
+
+
+def gen_sig():
+    put("sig", "valid", SIG)
+    put("sig", "empty_statement", SIG.replace(b"statement approved-for: prod\n", b"statement \n"))
+    put("sig", "public_key", b"ed25519:461cd1511906de20d4cf7cd6bf0245879725d4fba1efcd2f0fd864a417a0c072")
+    # a throwaway secret key file (its seed is all 7s: never a real key)
+    put("sig", "secret_key", b"mvms-store secret key v1\ned25519 " + b"7" * 64 + b"\n")
+
+
 def main():
     gen_safetensors()
     gen_tformats()
@@ -235,6 +256,7 @@ def main():
     gen_pack()
     gen_tar()
     gen_codec()
+    gen_sig()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes under %s" % (total, OUT), file=sys.stderr)
 

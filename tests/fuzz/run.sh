@@ -12,7 +12,7 @@ set -u
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 case $secs in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number, not '$secs'" >&2; exit 2 ;; esac
-all_targets="safetensors gguf onnx manifest filemap pack tar gate codec"
+all_targets="safetensors gguf onnx manifest filemap pack tar gate codec sig"
 targets=${*:-$all_targets}
 for t in $targets; do
 	case " $all_targets " in *" $t "*) ;; *) echo "run.sh: unknown target '$t' (known: $all_targets)" >&2; exit 2 ;; esac
@@ -93,6 +93,11 @@ for t in $targets; do
 		srcs="$top/src/server/tar.c"
 		objs=
 		tlibs=
+	elif [ "$t" = sig ]; then
+		# signed releases are a later block of the library's sources than lib_srcs reads
+		srcs="$top/src/lib/core/sig.c"
+		objs=$work/libmvms_fuzz.a
+		tlibs=$libs
 	elif [ "$t" = gate ]; then
 		srcs="$top/src/server/gate.c"
 		objs=$work/libmvms_fuzz.a

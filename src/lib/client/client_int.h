@@ -43,5 +43,7 @@ void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
 void mvms_client__file_ops(mvms_transport *t);
 void mvms_client__admin_ops(mvms_transport *t);
 void mvms_client__rollout_ops(mvms_transport *t); /* client_rollout.c */
+/* client_sign.c: signatures and environment policies */
+void mvms_client__sign_ops(mvms_transport *t);
 
 #endif

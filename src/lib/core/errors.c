@@ -63,6 +63,7 @@ static const struct {
 	{ MVMS_ETIMEOUT, "timeout" },
 	{ MVMS_ENOTSUPPORTED, "not_supported" },
 	{ MVMS_EMERGE, "merge_conflict" },
+	{ MVMS_EPOLICY, "policy_refused" },
 	{ MVMS_ERROR, "error" },
 	/* Other names for the same codes. */
 	{ MVMS_EMISMATCH, "store_damaged" },

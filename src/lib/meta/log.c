@@ -673,6 +673,7 @@ int mvms_store_refresh(mvms_store *st, double max_age)
 int mvms_store_reindex(uint64_t *entries, mvms_store *st)
 {
 	static const char *const wipe[] = {
+		"DELETE FROM signatures", "DELETE FROM env_policies",
 		"DELETE FROM deployment_targets", "DELETE FROM deployment_revisions",
 		"DELETE FROM tags", "DELETE FROM branches", "DELETE FROM files",
 		"DELETE FROM version_meta", "DELETE FROM version_parents", "DELETE FROM tensors",

@@ -171,6 +171,28 @@ const mvms_log_spec mvms_log__specs[] = {
 	{ "token-", "tokens", "DELETE", NULL, "json_object('t','token-','id',OLD.id)",
 	  "DELETE FROM tokens WHERE id = " J("id") },
 
+	/* Signed releases: a signature's index row (its object is in the bucket by then) and
+	 * the keys an environment requires. A model's deletion takes its signature rows by
+	 * ON DELETE CASCADE here and where the entry is applied alike. */
+	{ "sig+", "signatures", "INSERT", "object",
+	  "json_object('t','sig+','object',R.object,'version'," VERSION_OID("R.version_id") ","
+	  "'key_id',R.key_id,'public_key',R.public_key,'statement',R.statement,"
+	  "'signed_at',R.signed_at,'created_at',R.created_at)",
+	  "INSERT OR IGNORE INTO signatures(object, version_id, key_id, public_key, statement, "
+	  "signed_at, created_at) SELECT " J("object") ", v.id," J("key_id") "," J("public_key")
+	  "," J("statement") "," J("signed_at") "," J("created_at") " FROM versions v WHERE v.oid = "
+	  J("version") },
+	{ "sig-", "signatures", "DELETE", NULL, "json_object('t','sig-','object',OLD.object)",
+	  "DELETE FROM signatures WHERE object = " J("object") },
+	{ "envpol+", "env_policies", "INSERT", "env, public_key",
+	  "json_object('t','envpol+','env',R.env,'public_key',R.public_key,'key_id',R.key_id,"
+	  "'created_at',R.created_at)",
+	  "INSERT OR IGNORE INTO env_policies(env, public_key, key_id, created_at) VALUES ("
+	  J("env") "," J("public_key") "," J("key_id") "," J("created_at") ")" },
+	{ "envpol-", "env_policies", "DELETE", NULL,
+	  "json_object('t','envpol-','env',OLD.env,'public_key',OLD.public_key)",
+	  "DELETE FROM env_policies WHERE env = " J("env") " AND public_key = " J("public_key") },
+
 	/* Packs changed (gc's rewrites and removals): others read the bucket's packs again. */
 	{ "packs", "chunks", "UPDATE OF pack_id", NULL, "json_object('t','packs')", NULL },
 	{ "packs", "packs", "DELETE", NULL, "json_object('t','packs')", NULL },

@@ -22,6 +22,7 @@
 #include "mvms/history.h"
 #include "mvms/sync.h"
 #include "mvms/rollout.h"
+#include "mvms/sign.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -118,6 +119,15 @@ typedef struct mvms_transport {
 	int (*token_list)(mvms_token_info **out, size_t *count, mvms_store *st);
 	int (*token_revoke)(mvms_store *st, const char *id);
 	int (*token_whoami)(mvms_token_info **out, mvms_store *st);
+
+	/* signed releases (mvms/sign.h; client/client_sign.c) */
+	int (*signature_add)(mvms_signature **out, mvms_store *st, const char *spec,
+			     const void *bytes, size_t len);
+	int (*signature_list)(mvms_signature **out, size_t *count, mvms_store *st,
+			      const char *spec);
+	int (*env_policy_set)(mvms_store *st, const char *env, const char *const *keys,
+			      size_t nkeys);
+	int (*env_policy_get)(char ***keys, size_t *count, mvms_store *st, const char *env);
 } mvms_transport;
 
 /* MVMS_ENOTSUPPORTED: "@what does not run over <transport>". */

@@ -14,6 +14,7 @@
 #include "deployments.h"
 #include "history.h"
 #include "transport.h"
+#include "sign_int.h"
 
 #define WEIGHT_MAX 1000000
 
@@ -268,6 +269,29 @@ done:
 	return error;
 }
 
+/* The environment's signature policy (ops/sign_policy.c), here where every deploy and
+ * rollback passes, automatic ones included: a deploy needs its version signed, a rollback
+ * every version it restores; an undeploy only takes traffic away. */
+static int policy_check(change_ctx *c, enum change kind)
+{
+	int64_t *rows = NULL;
+	size_t i;
+	int error = 0;
+
+	if (kind == CHANGE_DEPLOY)
+		return mvms_sign__deploy_check(c->st, c->env, &c->vrow, 1, "deploy");
+	if (kind != CHANGE_ROLLBACK || c->n == 0)
+		return 0;
+	rows = calloc(c->n, sizeof(*rows));
+	MVMS_CHECK_ALLOC(rows, error);
+	for (i = 0; i < c->n; i++)
+		rows[i] = c->rows[i].version_row;
+	error = mvms_sign__deploy_check(c->st, c->env, rows, c->n, "rollback");
+done:
+	free(rows);
+	return error;
+}
+
 static int change(mvms_deployment **out, mvms_store *st, enum change kind, const char *spec,
 		  const char *model_in, const char *env, int64_t to, const mvms_deploy_options *o)
 {
@@ -297,6 +321,7 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 		MVMS_TRY(rows_remove(&c));
 	else
 		MVMS_TRY(rows_rollback(&c, to, &from));
+	MVMS_TRY(policy_check(&c, kind));
 	memset(&r, 0, sizeof(r));
 	r.model_id = c.model_id;
 	r.env = env;

@@ -25,6 +25,7 @@
 #include "gcrows.h"
 #include "repack.h"
 #include "transport.h"
+#include "signatures.h"
 
 /* Objects re-checked and removed per hold of the write lock: pushes wait at most this many
  * stats and removes (a few seconds on S3). */
@@ -35,6 +36,7 @@ enum kind {
 	K_PACK_ROWS,  /* index rows whose pack object the listing lacks */
 	K_FILES,      /* files/…: a chunk list */
 	K_MANIFEST,   /* manifests/… */
+	K_SIGNATURE,  /* signatures/…: kept while an index row (a version) names it */
 	K_TEMP,       /* the backend's temporary files (tmp/…) */
 	K_STORE_TEMP  /* tmp-merge-…, upload-… in the store directory */
 };
@@ -112,6 +114,14 @@ static int pack_row(sweep *w, const mvms_oid *pid)
 	return mvms_gcrows_pack_indexed(w->st->db, pid);
 }
 
+static int signature_used(sweep *w, const mvms_oid *id)
+{
+	char hex[MVMS_OID_HEXSZ + 1];
+
+	mvms_oid_fmt(hex, id);
+	return mvms_sigrows_used(w->st->db, hex);
+}
+
 static const char *reason(const cand *c)
 {
 	switch (c->kind) {
@@ -119,6 +129,7 @@ static const char *reason(const cand *c)
 	case K_PACK_ROWS: return "index rows of a missing pack";
 	case K_FILES: return "unreferenced chunk list";
 	case K_MANIFEST: return "manifest of no version";
+	case K_SIGNATURE: return "signature of no version";
 	case K_TEMP: return "temp file of a killed push";
 	default: return strncmp(c->key, "upload-", 7) == 0 ? "temp file of a killed upload"
 							    : "temp file of a killed merge";
@@ -140,6 +151,7 @@ static int report(sweep *w, const cand *c)
 	case K_PACK_ROWS: r->missing_packs++; break;
 	case K_FILES:
 	case K_MANIFEST:
+	case K_SIGNATURE:
 		r->objects++;
 		r->object_bytes += c->size;
 		break;
@@ -229,6 +241,8 @@ static int on_object(const char *key, uint64_t size, int64_t mtime, void *payloa
 			return -1;
 	} else if (w->kind == K_FILES) {
 		used = content_kept(w, &id);
+	} else if (w->kind == K_SIGNATURE) {
+		used = signature_used(w, &id);
 	} else {
 		used = mvms_gcrows_manifest_used(w->st->db, &id);
 	}
@@ -412,7 +426,7 @@ static int scan_all(sweep *w)
 {
 	static const struct { const char *prefix; enum kind kind; } kinds[] = {
 		{ "packs/", K_PACK }, { "files/", K_FILES }, { "manifests/", K_MANIFEST },
-		{ "tmp/", K_TEMP },
+		{ "signatures/", K_SIGNATURE }, { "tmp/", K_TEMP },
 	};
 	mvms_backend *be = w->st->be;
 	size_t i;
@@ -536,6 +550,7 @@ static int referenced(sweep *w, const cand *c)
 	case K_PACK: return w->o->dry_run ? pack_used(w, &c->id) : pack_row(w, &c->id);
 	case K_FILES: return content_kept(w, &c->id);
 	case K_MANIFEST: return mvms_gcrows_manifest_used(w->st->db, &c->id);
+	case K_SIGNATURE: return signature_used(w, &c->id);
 	default: return 0;
 	}
 }
