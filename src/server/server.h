@@ -212,7 +212,7 @@ void srv_lease_leave(srv_req *r);
 /** Releases lease @id (NULL: nothing), keeping the request's error message. */
 void srv_lease_end(srv_req *r, const char *id);
 
-/* h_deploy.c: deployments, long-polls, /predict routing, per-version counters */
+/* h_deploy.c: deployments, long-polls, per-version counters */
 int srv_deployments_list(srv_req *r);
 int srv_deployment_get(srv_req *r);
 int srv_deployment_deploy(srv_req *r);
@@ -220,11 +220,16 @@ int srv_deployment_undeploy(srv_req *r);
 int srv_deployment_rollback(srv_req *r);
 int srv_deployment_history(srv_req *r);
 int srv_deployment_status(srv_req *r);
-int srv_predict(srv_req *r);
 struct evbuffer;
 /* Per-model series, for the models @r covers only. */
 void srv_deploy_metrics(struct evbuffer *b, const srv_req *r);
 void srv_deploy_gauges(struct evbuffer *b, const srv_req *r);
+/* Counts one /predict attempt of a version (secs: seen by the client; upstream: waiting). */
+void srv_deploy_record(const char *model, const char *env, int64_t number, int ok, double secs,
+		       double upstream);
+
+/* proxy.c: /predict routing and forwarding to the versions' inference servers */
+int srv_predict(srv_req *r);
 
 /* h_admin.c: store statistics, verify, gc and tokens (SRV_AUTHZ_ALL) */
 int srv_stats(srv_req *r);
