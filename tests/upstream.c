@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A stand-in inference server for the /predict tests: answers every POST with
+ * A stand-in inference server for the /predict tests: answers every request with
  * {"version": NAME, "bytes": N} (N = request body size), after an optional delay, or fails on
- * purpose (--status 500, or --close to drop the connection). Listens on 127.0.0.1, port 0
- * by default, writes the port to --port-file, stops on SIGTERM.
+ * purpose (--status 500, --fail-first N answers 500 to the first N requests only, or --close
+ * to drop the connection). --echo adds the method, the path with its query and the headers it
+ * got (to check what a proxy forwards); --fixed BODY answers BODY instead (to make two
+ * versions agree or differ as a test wants). --hits-file F holds the number of requests seen
+ * (to count retries). Listens on 127.0.0.1, port 0 by default, writes the port to
+ * --port-file, stops on SIGTERM.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,26 +16,88 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 static const char *name = "v0";
-static int status = 200, delay_ms, close_conn;
+static int status = 200, delay_ms, close_conn, echo, fail_first;
+static const char *fixed, *hits_file;
+static unsigned long hits;
 
 struct pending {
 	struct evhttp_request *req;
 	struct event *ev;
 };
 
+/* @s as a JSON string body (quotes and backslashes escaped; tests send plain text). */
+static void add_json_str(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add(b, "\\", 1);
+		if ((unsigned char)*s >= 0x20)
+			evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static void add_echo(struct evbuffer *b, struct evhttp_request *req)
+{
+	static const char *const methods[] = { "GET", "POST", "HEAD", "PUT", "DELETE" };
+	enum evhttp_cmd_type t = evhttp_request_get_command(req);
+	struct evkeyval *kv;
+	size_t i;
+
+	for (i = 0; i < 5 && t != (enum evhttp_cmd_type)(1 << i); i++)
+		;
+	evbuffer_add_printf(b, ",\"method\":\"%s\",\"uri\":", i < 5 ? methods[i] : "?");
+	add_json_str(b, evhttp_request_get_uri(req));
+	evbuffer_add_printf(b, ",\"headers\":{");
+	for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next) {
+		add_json_str(b, kv->key);
+		evbuffer_add(b, ":", 1);
+		add_json_str(b, kv->value);
+		if (kv->next.tqe_next)
+			evbuffer_add(b, ",", 1);
+	}
+	evbuffer_add(b, "}", 1);
+}
+
 static void answer(struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
 	size_t n = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	int code = fail_first > 0 && hits <= (unsigned long)fail_first ? 500 : status;
 
-	evbuffer_add_printf(b, "{\"version\":\"%s\",\"bytes\":%zu}", name, n);
+	if (fixed) {
+		evbuffer_add(b, fixed, strlen(fixed));
+	} else {
+		evbuffer_add_printf(b, "{\"version\":\"%s\",\"bytes\":%zu", name, n);
+		if (echo)
+			add_echo(b, req);
+		evbuffer_add(b, "}", 1);
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", b);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Upstream-Name", name);
+	/* Hop-by-hop on the way back: a proxy must not pass these on. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "X-Upstream-Private");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Upstream-Private", "1");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Proxy-Upstream", "1");
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
 	evbuffer_free(b);
+}
+
+static void count_hit(void)
+{
+	FILE *f;
+
+	hits++;
+	if (hits_file && (f = fopen(hits_file, "w"))) {
+		fprintf(f, "%lu\n", hits);
+		fclose(f);
+	}
 }
 
 static void later(evutil_socket_t fd, short what, void *arg)
@@ -49,6 +115,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct event_base *base = arg;
 
+	count_hit();
 	if (close_conn) {
 		evhttp_connection_free(evhttp_request_get_connection(req));
 		return;
@@ -95,9 +162,18 @@ int main(int argc, char **argv)
 			delay_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--close"))
 			close_conn = 1;
+		else if (!strcmp(argv[i], "--echo"))
+			echo = 1;
+		else if (!strcmp(argv[i], "--fixed") && i + 1 < argc)
+			fixed = argv[++i];
+		else if (!strcmp(argv[i], "--hits-file") && i + 1 < argc)
+			hits_file = argv[++i];
+		else if (!strcmp(argv[i], "--fail-first") && i + 1 < argc)
+			fail_first = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: upstream [--name V] [--port-file F] [--port P] "
-					"[--status CODE] [--delay-ms MS] [--close]\n");
+					"[--status CODE] [--delay-ms MS] [--close] [--echo] "
+					"[--fixed BODY] [--hits-file F] [--fail-first N]\n");
 			return 2;
 		}
 	}

@@ -174,6 +174,13 @@ static const cli_opt deploy_opts[] = {
 	{ "endpoint", 0, 'e', "URL", "the inference server that serves this version" },
 	{ "message", 'm', 'm', "REASON", "why (kept in the deploy log)" },
 	{ "expect-revision", 0, 'x', "N", "fail unless the environment is at revision N" },
+	{ "shadow", 0, 's', "PERCENT", "make the version the shadow: it gets a copy of PERCENT % of "
+				       "/predict requests, its answers compared, never returned" },
+	{ "shadow-compare", 0, 'c', "json|bytes", "how the shadow's answers are compared with the "
+						  "served ones (default json: key order and spacing ignored)" },
+	{ "timeout", 0, 't', "SECONDS", "the environment's upstream timeout per attempt (default 30)" },
+	{ "retries", 0, 'r', "N", "the environment's retries of a failed upstream attempt, 0 to 10 "
+				  "(default 1; see docs/deployments.md for which failures)" },
 	END
 };
 

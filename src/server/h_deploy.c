@@ -366,6 +366,42 @@ int srv_deployment_get(srv_req *r)
 	return 0;
 }
 
+/* An integer member @key of @doc from @min to @max into *out (left as is when absent):
+ * 0, or -1 after replying 400. */
+static int int_field(srv_req *r, cJSON *doc, const char *key, double min, double max, int *out)
+{
+	cJSON *x = cJSON_GetObjectItemCaseSensitive(doc, key);
+
+	if (!x)
+		return 0;
+	if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < min ||
+	    x->valuedouble > max)
+		return srv_reply_error(r, 400, "bad_field", "%s must be an integer from %g to %g",
+				       key, min, max) - 1;
+	*out = (int)x->valuedouble;
+	return 0;
+}
+
+/* The shadow and the environment's forwarding settings of a deploy. */
+static int change_body_proxy(srv_req *r, cJSON *doc, mvms_deploy_options *o)
+{
+	cJSON *x;
+
+	if (int_field(r, doc, "shadow", 1, 100, &o->shadow_percent) < 0 ||
+	    int_field(r, doc, "timeout_ms", 1, 3600000, &o->timeout_ms) < 0 ||
+	    int_field(r, doc, "retries", 0, 10, &o->retries) < 0)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(doc, "retries") && o->retries == 0)
+		o->retries = MVMS_DEPLOY_RETRIES_NONE;
+	if ((x = cJSON_GetObjectItemCaseSensitive(doc, "shadow_compare"))) {
+		if (!cJSON_IsString(x))
+			return srv_reply_error(r, 400, "bad_field", "shadow_compare must be \"json\" "
+					       "or \"bytes\"") - 1;
+		o->shadow_compare = x->valuestring;
+	}
+	return 0;
+}
+
 /* Reads the common fields of a change request. Replies 400 and returns -1 on bad input. */
 static int change_body(srv_req *r, cJSON *doc, mvms_deploy_options *o)
 {
@@ -396,6 +432,8 @@ static int change_body(srv_req *r, cJSON *doc, mvms_deploy_options *o)
 			return srv_reply_error(r, 400, "bad_field", "endpoint must be a string") - 1;
 		o->endpoint = x->valuestring;
 	}
+	if (change_body_proxy(r, doc, o) < 0)
+		return -1;
 	o->author = "api";
 	if ((x = cJSON_GetObjectItemCaseSensitive(doc, "author"))) {
 		/* Who asked, as the client names them (as git takes a commit's author). */
@@ -504,6 +542,7 @@ int srv_deployment_status(srv_req *r)
 		cJSON_AddItemToArray(arr, o);
 	}
 	pthread_mutex_unlock(&stats_lock);
+	srv_shadow_status(doc, d);
 	mvms_deployment_free(d);
 	srv_reply_json(r, 200, doc);
 	return 0;
