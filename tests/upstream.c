@@ -28,7 +28,10 @@ static unsigned long hits;
 struct pending {
 	struct evhttp_request *req;
 	struct event *ev;
+	struct pending *next, *prev;   /* the requests still waiting (freed on SIGTERM) */
 };
+
+static struct pending *waiting;
 
 /* @s as a JSON string body (quotes and backslashes escaped; tests send plain text). */
 static void add_json_str(struct evbuffer *b, const char *s)
@@ -107,6 +110,12 @@ static void later(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	answer(p->req);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		waiting = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
 	event_free(p->ev);
 	free(p);
 }
@@ -126,6 +135,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		if (!p)
 			return;
 		p->req = req;
+		p->prev = NULL;
+		p->next = waiting;
+		if (waiting)
+			waiting->prev = p;
+		waiting = p;
 		p->ev = evtimer_new(base, later, p);
 		evtimer_add(p->ev, &tv);
 		return;
@@ -199,6 +213,12 @@ int main(int argc, char **argv)
 	sig = evsignal_new(base, SIGTERM, on_signal, base);
 	event_add(sig, NULL);
 	event_base_dispatch(base);
+	while (waiting) {
+		struct pending *p = waiting;
+		waiting = p->next;
+		event_free(p->ev);
+		free(p);
+	}
 	event_free(sig);
 	evhttp_free(http);
 	event_base_free(base);
