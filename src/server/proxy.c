@@ -340,8 +340,29 @@ static int take_request(forward *f, srv_req *r)
 	return 0;
 }
 
-/* A copy of @f's request for the shadow (its own deployment handle); NULL when out of
- * memory. */
+/* What a shadow copy needs of the deployment: names, the shadow, the timeout. */
+static mvms_deployment *shadow_state(const mvms_deployment *d)
+{
+	mvms_deployment *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->model = strdup(d->model);
+	c->env = strdup(d->env);
+	c->timeout_ms = d->timeout_ms;
+	if ((c->shadow = calloc(1, sizeof(*c->shadow)))) {
+		*c->shadow = *d->shadow;
+		c->shadow->endpoint = strdup(d->shadow->endpoint);
+		c->shadow->compare = strdup(d->shadow->compare);
+	}
+	if (!c->model || !c->env || !c->shadow || !c->shadow->endpoint || !c->shadow->compare) {
+		mvms_deployment_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* A copy of @r's request for the shadow of @d; NULL when out of memory. */
 static forward *shadow_copy(const forward *f, srv_shadow_pair *pair, const mvms_deployment *d,
 			    srv_req *r)
 {
@@ -350,15 +371,13 @@ static forward *shadow_copy(const forward *f, srv_shadow_pair *pair, const mvms_
 	if (!s)
 		return NULL;
 	s->shadow = 1;
-	s->pair = pair;
 	s->base = f->base;
 	s->t0 = srv_now();
-	if (take_request(s, r) < 0 || mvms_deploy_get(&s->d, r->st, d->model, d->env) < 0 ||
-	    !s->d->shadow) {
-		s->pair = NULL;
+	if (take_request(s, r) < 0 || !(s->d = shadow_state(d))) {
 		forward_free(s);
 		return NULL;
 	}
+	s->pair = pair;
 	return s;
 }
 

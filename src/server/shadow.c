@@ -282,11 +282,14 @@ void srv_shadow_metrics(struct evbuffer *b, const srv_req *r)
 		{ "mvms_shadow_differences_total", "Shadow answers that differed from the served answer.",
 		  offsetof(sstat, differences) },
 	};
-	size_t f, i, k;
+	size_t f, i, k, shown = 0;
 	uint64_t cum;
 
 	pthread_mutex_lock(&lock);
-	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+	for (i = 0; i < nstats; i++)
+		shown += srv_authz_covers(r, stats[i].model) != 0;
+	/* No family without samples: a parser would take the next family's samples for its. */
+	for (f = 0; shown && f < sizeof(fam) / sizeof(fam[0]); f++) {
 		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n", fam[f].name, fam[f].help,
 				    fam[f].name);
 		for (i = 0; i < nstats; i++)
@@ -296,8 +299,9 @@ void srv_shadow_metrics(struct evbuffer *b, const srv_req *r)
 						    (long long)stats[i].number, (unsigned long long)
 						    *(const uint64_t *)((const char *)&stats[i] + fam[f].off));
 	}
-	evbuffer_add_printf(b, "# HELP mvms_shadow_duration_seconds Latency of shadow answers.\n"
-			       "# TYPE mvms_shadow_duration_seconds histogram\n");
+	if (shown)
+		evbuffer_add_printf(b, "# HELP mvms_shadow_duration_seconds Latency of shadow answers.\n"
+				       "# TYPE mvms_shadow_duration_seconds histogram\n");
 	for (i = 0; i < nstats; i++) {
 		const sstat *s = &stats[i];
 		if (!srv_authz_covers(r, s->model))
