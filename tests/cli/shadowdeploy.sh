@@ -119,6 +119,21 @@ mvms deploy m@v1 staging
 mvms --json deployments m staging
 jhas timeout_ms '30000' "has its own settings (the defaults)"
 
+# ---- prune --keep-deployed keeps a shadow version ----
+for v in v1 v2 v3; do
+	printf 'pruned %s\n' "$v" >"$WORK/tree/model.bin"
+	mvms push p "$WORK/tree" -m "$v"
+done
+mvms deploy p@v3 prod
+mvms deploy p@v1 prod --shadow 10
+is_rc 0 "p: v3 serves prod, v1 is its shadow"
+mvms prune p --keep-last 1 --keep-deployed
+is_rc 0 "prune p --keep-last 1 --keep-deployed"
+mvms show p@v1
+unlike "$OUT" "deleted" "the shadow version v1 is kept"
+mvms show p@v2
+like "$OUT" "deleted" "v2 is pruned"
+
 # ---- deleting the model takes its shadows and settings along ----
 mvms model delete m --yes
 is_rc 0 "model delete m --yes (its prod has a shadow and settings)"

@@ -348,9 +348,12 @@ int mvms_history__candidates(mvms_history__cand **out, size_t *n, mvms_store *st
 		"SELECT v.id, v.number, v.created_at,"
 		" EXISTS (SELECT 1 FROM branches b WHERE b.version_id = v.id),"
 		" (SELECT min(name) FROM tags t WHERE t.version_id = v.id),"
-		" (SELECT min(t.env) FROM deployment_targets t WHERE t.version_id = v.id AND t.revision = "
-		"  (SELECT max(revision) FROM deployment_revisions r WHERE r.model_id = t.model_id "
-		"   AND r.env = t.env)) "
+		" coalesce((SELECT min(t.env) FROM deployment_targets t WHERE t.version_id = v.id AND "
+		"  t.revision = (SELECT max(revision) FROM deployment_revisions r WHERE "
+		"  r.model_id = t.model_id AND r.env = t.env)),"
+		" (SELECT min(s.env) FROM deployment_shadows s WHERE s.version_id = v.id AND "
+		"  s.revision = (SELECT max(revision) FROM deployment_revisions r WHERE "
+		"  r.model_id = s.model_id AND r.env = s.env))) "
 		"FROM versions v WHERE v.model_id = ?1 AND v.deleted_at = 0 AND "
 		" (?2 = 0 OR v.id IN (SELECT id FROM anc)) ORDER BY v.number DESC";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
