@@ -158,6 +158,8 @@ static const cli_opt serve_opts[] = {
 	{ "max-uploads", 0, 'u', "N", "concurrent uploads (default 16)" },
 	{ "timeout", 0, 'T', "SECONDS", "per read or write on a connection (default 60)" },
 	{ "no-access-log", 0, 'n', NULL, "no JSON line per request on stderr" },
+	{ "refresh", 0, 'f', "SECONDS",
+	  "how old the refs a read sees may be (the bucket's log; default 1, 0: always fresh)" },
 	END
 };
 
@@ -272,6 +274,8 @@ static const cli_cmd commands[] = {
 	  "check what every version needs: re-read and re-hash every stored byte (--quick: that it "
 	  "is there); list orphans", verify_opts },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store", no_opts },
+	{ "reindex", cmd_reindex, "",
+	  "rebuild the database from the bucket alone (its log, packs and chunk lists)", no_opts },
 	{ "remote", cmd_remote, "add NAME URL [--token-file FILE] | list | remove NAME",
 	  "name servers in the configuration file (--remote NAME)", remote_opts },
 	{ NULL, NULL, NULL, NULL, NULL },

@@ -345,6 +345,16 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		r.caps[k] = dec;
 		r.ncaps++;
 	}
+	/* The database is a cache of the bucket's log (docs/formats.md): a write works on the
+	 * newest refs, a read on refs at most --refresh seconds old; a token made on another
+	 * server is found once caught up. */
+	if ((error = mvms_store_refresh(r.st, r.method == EVHTTP_REQ_GET ||
+						      r.method == EVHTTP_REQ_HEAD
+					      ? r.opts->refresh : 0)) < 0 &&
+	    r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD) {
+		srv_reply_mvms(&r, error);
+		goto done;
+	}
 	/* A filtered answer needs no token, but one presented decides what it shows. */
 	if ((rt->scope > SRV_SCOPE_NONE || rt->authz == SRV_AUTHZ_FILTERED) && authenticate(&r) < 0)
 		goto done;

@@ -55,6 +55,8 @@ typedef struct srv_options {
 	unsigned max_uploads;        /* concurrent uploads (pack PUTs, one-shot uploads) */
 	int timeout;                 /* seconds a slow client may take per read/write */
 	int access_log;              /* one JSON line per request on stderr */
+	double refresh;              /* seconds a read may see refs that old (the store's log:
+				      * writes always catch up); also the background period */
 } srv_options;
 
 typedef struct srv srv;                 /* shared by all workers */

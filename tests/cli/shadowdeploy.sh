@@ -119,6 +119,19 @@ mvms deploy m@v1 staging
 mvms --json deployments m staging
 jhas timeout_ms '30000' "has its own settings (the defaults)"
 
+# ---- the store log carries shadows and settings: reindex rebuilds them ----
+if [ "${MVMS_TEST_TRANSPORT:-}" != remote ]; then
+	"$MVMS" --json deployments m >"$WORK/before" 2>&1
+	"$MVMS" --json deploy-log m prod >>"$WORK/before" 2>&1
+	grep -q '"shadow"' "$WORK/before" && grep -q '"timeout_ms":[[:space:]]*250' "$WORK/before"
+	is "$?" 0 "before reindex: a shadow and a timeout of 250 ms"
+	mvms reindex
+	is_rc 0 "reindex"
+	"$MVMS" --json deployments m >"$WORK/after" 2>&1
+	"$MVMS" --json deploy-log m prod >>"$WORK/after" 2>&1
+	is "$(cmp "$WORK/before" "$WORK/after" && echo same)" same "deployments and deploy-log are the same after reindex"
+fi
+
 # ---- prune --keep-deployed keeps a shadow version ----
 for v in v1 v2 v3; do
 	printf 'pruned %s\n' "$v" >"$WORK/tree/model.bin"

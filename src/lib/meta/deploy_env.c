@@ -120,8 +120,10 @@ int mvms_deploy_env__settings(int *timeout_ms, int *retries, mvms_db *db, int64_
 int mvms_deploy_env__settings_write(mvms_db *db, int64_t model_id, const char *env,
 				    int timeout_ms, int retries)
 {
-	static const char q[] = "INSERT OR REPLACE INTO env_settings(model_id, env, timeout_ms, "
-				"retries) VALUES (?, ?, ?, ?)";
+	/* An upsert, not INSERT OR REPLACE: the store log captures an update as an update. */
+	static const char q[] = "INSERT INTO env_settings(model_id, env, timeout_ms, retries) "
+				"VALUES (?, ?, ?, ?) ON CONFLICT(model_id, env) DO UPDATE SET "
+				"timeout_ms = excluded.timeout_ms, retries = excluded.retries";
 	sqlite3_stmt *s;
 	int t, n, error = 0;
 
