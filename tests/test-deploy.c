@@ -279,7 +279,8 @@ int main(void)
 
 	/* ---- rollback ---- */
 	rc = mvms_deploy_rollback(&d, st, "m", "prod", 0, &(mvms_deploy_options){
-		MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, "bad canary", "bob", -1 });
+		.version = MVMS_DEPLOY_OPTIONS_VERSION, .reason = "bad canary", .author = "bob",
+		.expected_revision = -1 });
 	is_int(rc, 0, "rollback one step");
 	ok(d && d->revision == 7 && d->from_revision == 5, "a new revision 7, from_revision 5");
 	is_str(d ? d->action : NULL, "rollback", "action rollback");
@@ -355,10 +356,10 @@ int main(void)
 	ok(strstr(mvms_error_last(), "revision 8") != NULL, "the message names the current revision");
 	is_int(dep(&d, st, "m@v3", "prod", 0, NULL, 9), MVMS_ECONFLICT, "expected_revision 9: conflict");
 	is_int(mvms_deploy_rollback(&d, st, "m", "prod", 0, &(mvms_deploy_options){
-		MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, NULL, NULL, 3 }), MVMS_ECONFLICT,
+		.version = MVMS_DEPLOY_OPTIONS_VERSION, .expected_revision = 3 }), MVMS_ECONFLICT,
 	       "rollback with a stale expected_revision: conflict");
 	is_int(mvms_deploy_remove(&d, st, "m@v2", "prod", &(mvms_deploy_options){
-		MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, NULL, NULL, 0 }), MVMS_ECONFLICT,
+		.version = MVMS_DEPLOY_OPTIONS_VERSION, .expected_revision = 0 }), MVMS_ECONFLICT,
 	       "undeploy with a stale expected_revision: conflict");
 	is_int(history_len(st, "m", "prod"), 8, "history unchanged by the conflicts");
 	is_str(current_str(st, "m", "prod"), "v1:100,v2:10", "state unchanged");

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A stand-in inference server for the /predict tests: answers every POST with
+ * A stand-in inference server for the /predict tests: answers every request with
  * {"version": NAME, "bytes": N} (N = request body size), after an optional delay, or fails on
- * purpose (--status 500, or --close to drop the connection), or a share of requests
- * (--error-rate R: request k fails when floor(k*R) grows, so exactly R of them, spread
- * evenly). A test changes the behaviour while it runs with GET /_control?error_rate=R&
- * delay_ms=MS&status=CODE (any of them): a version that starts failing mid-rollout.
- * Listens on 127.0.0.1, port 0 by default, writes the port to --port-file, stops on SIGTERM.
+ * purpose (--status 500, --fail-first N answers 500 to the first N requests only, or --close
+ * to drop the connection). --echo adds the method, the path with its query and the headers it
+ * got (to check what a proxy forwards); --fixed BODY answers BODY instead (to make two
+ * versions agree or differ as a test wants). --hits-file F holds the number of requests seen
+ * (to count retries). --error-rate R fails a share of requests (request k fails when
+ * floor(k*R) grows, so exactly R of them, spread evenly). A test changes the behaviour while
+ * it runs with GET /_control?error_rate=R&delay_ms=MS&status=CODE (any of them): a version
+ * that starts failing mid-rollout. Listens on 127.0.0.1, port 0 by default, writes the port
+ * to --port-file, stops on SIGTERM.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,27 +24,80 @@
 #include <sys/socket.h>
 
 static const char *name = "v0";
-static int status = 200, delay_ms, close_conn;
+static int status = 200, delay_ms, close_conn, echo, fail_first;
+static const char *fixed, *hits_file;
+static unsigned long hits;
 static double error_rate;
 static unsigned long long served;
 
 struct pending {
 	struct evhttp_request *req;
 	struct event *ev;
+	struct pending *next, *prev;   /* the requests still waiting (freed on SIGTERM) */
 };
+
+static struct pending *waiting;
+
+/* @s as a JSON string body (quotes and backslashes escaped; tests send plain text). */
+static void add_json_str(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			evbuffer_add(b, "\\", 1);
+		if ((unsigned char)*s >= 0x20)
+			evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static void add_echo(struct evbuffer *b, struct evhttp_request *req)
+{
+	static const char *const methods[] = { "GET", "POST", "HEAD", "PUT", "DELETE" };
+	enum evhttp_cmd_type t = evhttp_request_get_command(req);
+	struct evkeyval *kv;
+	size_t i;
+
+	for (i = 0; i < 5 && t != (enum evhttp_cmd_type)(1 << i); i++)
+		;
+	evbuffer_add_printf(b, ",\"method\":\"%s\",\"uri\":", i < 5 ? methods[i] : "?");
+	add_json_str(b, evhttp_request_get_uri(req));
+	evbuffer_add_printf(b, ",\"headers\":{");
+	for (kv = evhttp_request_get_input_headers(req)->tqh_first; kv; kv = kv->next.tqe_next) {
+		add_json_str(b, kv->key);
+		evbuffer_add(b, ":", 1);
+		add_json_str(b, kv->value);
+		if (kv->next.tqe_next)
+			evbuffer_add(b, ",", 1);
+	}
+	evbuffer_add(b, "}", 1);
+}
 
 static void answer(struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
 	size_t n = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-	int code = status;
+	int code = fail_first > 0 && hits <= (unsigned long)fail_first ? 500 : status;
 
 	served++;
 	if (error_rate > 0 && (unsigned long long)((double)served * error_rate) >
 				      (unsigned long long)((double)(served - 1) * error_rate))
 		code = 500;
-	evbuffer_add_printf(b, "{\"version\":\"%s\",\"bytes\":%zu}", name, n);
+
+	if (fixed) {
+		evbuffer_add(b, fixed, strlen(fixed));
+	} else {
+		evbuffer_add_printf(b, "{\"version\":\"%s\",\"bytes\":%zu", name, n);
+		if (echo)
+			add_echo(b, req);
+		evbuffer_add(b, "}", 1);
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Upstream-Name", name);
+	/* Hop-by-hop on the way back: a proxy must not pass these on. */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "X-Upstream-Private");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Upstream-Private", "1");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Proxy-Upstream", "1");
 	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
 	evbuffer_free(b);
 }
@@ -72,6 +129,17 @@ static int control(struct evhttp_request *req)
 	return 1;
 }
 
+static void count_hit(void)
+{
+	FILE *f;
+
+	hits++;
+	if (hits_file && (f = fopen(hits_file, "w"))) {
+		fprintf(f, "%lu\n", hits);
+		fclose(f);
+	}
+}
+
 static void later(evutil_socket_t fd, short what, void *arg)
 {
 	struct pending *p = arg;
@@ -79,6 +147,12 @@ static void later(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	answer(p->req);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		waiting = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
 	event_free(p->ev);
 	free(p);
 }
@@ -89,6 +163,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 	if (control(req))
 		return;
+	count_hit();
 	if (close_conn) {
 		evhttp_connection_free(evhttp_request_get_connection(req));
 		return;
@@ -99,6 +174,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		if (!p)
 			return;
 		p->req = req;
+		p->prev = NULL;
+		p->next = waiting;
+		if (waiting)
+			waiting->prev = p;
+		waiting = p;
 		p->ev = evtimer_new(base, later, p);
 		evtimer_add(p->ev, &tv);
 		return;
@@ -137,9 +217,18 @@ int main(int argc, char **argv)
 			error_rate = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--close"))
 			close_conn = 1;
+		else if (!strcmp(argv[i], "--echo"))
+			echo = 1;
+		else if (!strcmp(argv[i], "--fixed") && i + 1 < argc)
+			fixed = argv[++i];
+		else if (!strcmp(argv[i], "--hits-file") && i + 1 < argc)
+			hits_file = argv[++i];
+		else if (!strcmp(argv[i], "--fail-first") && i + 1 < argc)
+			fail_first = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: upstream [--name V] [--port-file F] [--port P] "
-					"[--status CODE] [--delay-ms MS] [--error-rate R] [--close]\n");
+					"[--status CODE] [--delay-ms MS] [--error-rate R] [--close] [--echo] "
+					"[--fixed BODY] [--hits-file F] [--fail-first N]\n");
 			return 2;
 		}
 	}
@@ -165,6 +254,12 @@ int main(int argc, char **argv)
 	sig = evsignal_new(base, SIGTERM, on_signal, base);
 	event_add(sig, NULL);
 	event_base_dispatch(base);
+	while (waiting) {
+		struct pending *p = waiting;
+		waiting = p->next;
+		event_free(p->ev);
+		free(p);
+	}
 	event_free(sig);
 	evhttp_free(http);
 	event_base_free(base);

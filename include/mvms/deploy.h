@@ -23,6 +23,20 @@ typedef struct mvms_deploy_target {
 	char *endpoint;            /* "" when not recorded */
 } mvms_deploy_target;
 
+/* A version that gets a copy of a share of the live /predict requests; its answers are
+ * compared with the served ones and never returned. Part of the revision (rollback
+ * restores it). */
+typedef struct mvms_deploy_shadow {
+	int64_t number;            /* version number */
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int percent;               /* 1 to 100: share of the requests copied */
+	char *endpoint;            /* "" when not recorded (then nothing is copied) */
+	char *compare;             /* "json" (key order and spacing ignored) or "bytes" */
+} mvms_deploy_shadow;
+
+#define MVMS_DEPLOY_TIMEOUT_MS 30000  /* an upstream attempt's timeout unless the env sets one */
+#define MVMS_DEPLOY_RETRIES 1         /* retries of a failed attempt unless the env sets them */
+
 typedef struct mvms_deployment {
 	char *model, *env;
 	int64_t revision;          /* 0: the environment was never deployed */
@@ -32,6 +46,8 @@ typedef struct mvms_deployment {
 	int64_t created_at;
 	size_t target_count;       /* sorted by weight, highest first, then version */
 	mvms_deploy_target *targets;
+	mvms_deploy_shadow *shadow;   /* NULL: no shadow in this revision */
+	int timeout_ms, retries;      /* the environment's (per environment, not per revision) */
 } mvms_deployment;
 
 void mvms_deployment_free(mvms_deployment *d);
@@ -45,8 +61,19 @@ typedef struct mvms_deploy_options {
 	const char *reason;
 	const char *author;
 	int64_t expected_revision; /* -1: any; else fail with MVMS_ECONFLICT if it is not current */
+	/* Shadow: with shadow_percent 1 to 100, mvms_deploy() makes the version the shadow of
+	 * the environment (served targets unchanged); shadow_compare "json" (default) or
+	 * "bytes". */
+	int shadow_percent;
+	const char *shadow_compare;
+	/* Environment settings, kept until changed (0: keep). timeout_ms 1 to 3600000; retries
+	 * 1 to 10, or MVMS_DEPLOY_RETRIES_NONE for none. */
+	int timeout_ms;
+	int retries;
 } mvms_deploy_options;
-#define MVMS_DEPLOY_OPTIONS_INIT { MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, NULL, NULL, -1 }
+#define MVMS_DEPLOY_RETRIES_NONE (-1)
+#define MVMS_DEPLOY_OPTIONS_INIT { MVMS_DEPLOY_OPTIONS_VERSION, 0, NULL, NULL, NULL, -1, \
+				   0, NULL, 0, 0 }
 
 /** 0 when @env is a valid environment name (as branch names), else MVMS_EINVALID. */
 int mvms_deploy_env_check(const char *env);
@@ -94,11 +121,23 @@ typedef struct mvms_deploy_version_stats {
 	double p50_ms, p99_ms, mean_upstream_ms;
 } mvms_deploy_version_stats;
 
+/* The shadow's figures: copies sent, failed, dropped (the bounded queue was full), answers
+ * compared with the served one and how many differed. */
+typedef struct mvms_deploy_shadow_stats {
+	int64_t number;
+	char id[MVMS_VERSION_ID_HEXSZ + 1];
+	int percent;
+	char *endpoint, *compare;
+	uint64_t requests, errors, dropped, compared, differences;
+	double p50_ms, p99_ms;
+} mvms_deploy_shadow_stats;
+
 typedef struct mvms_deploy_status {
 	char *model, *env;
 	int64_t revision;
 	size_t count;
 	mvms_deploy_version_stats *versions;
+	mvms_deploy_shadow_stats *shadow;   /* NULL: no shadow */
 } mvms_deploy_status;
 
 /**

@@ -35,6 +35,8 @@ static void print_deployment(const mvms_deployment *d, int brief)
 		for (i = 0; i < d->target_count; i++)
 			printf("%s v%lld %d", i ? "," : " ", (long long)d->targets[i].number,
 			       d->targets[i].weight);
+		if (d->shadow)
+			printf("; shadow v%lld %d%%", (long long)d->shadow->number, d->shadow->percent);
 		if (*d->reason)
 			printf("  \"%s\"", d->reason);
 		printf("\n");
@@ -47,6 +49,13 @@ static void print_deployment(const mvms_deployment *d, int brief)
 		printf("  v%-5lld %5.1f%%  weight %-6d %.12s  %s\n", (long long)d->targets[i].number,
 		       total ? 100.0 * d->targets[i].weight / (double)total : 0.0, d->targets[i].weight,
 		       d->targets[i].id, *d->targets[i].endpoint ? d->targets[i].endpoint : "(no endpoint)");
+	if (d->shadow)
+		printf("  v%-5lld shadow %3d%%  %-6s %.12s  %s\n", (long long)d->shadow->number,
+		       d->shadow->percent, d->shadow->compare, d->shadow->id,
+		       *d->shadow->endpoint ? d->shadow->endpoint : "(no endpoint)");
+	if (d->timeout_ms && (d->timeout_ms != MVMS_DEPLOY_TIMEOUT_MS || d->retries != MVMS_DEPLOY_RETRIES))
+		printf("  upstream timeout %gs, %d retr%s\n", d->timeout_ms / 1000.0, d->retries,
+		       d->retries == 1 ? "y" : "ies");
 }
 
 static int finish(mvms_store *st, mvms_deployment *d, int error)
@@ -95,6 +104,29 @@ int cmd_deploy(int argc, char **argv)
 			break;
 		case 'e': o.endpoint = optarg; break;
 		case 'm': o.reason = optarg; break;
+		case 's':
+			if (parse_i64(&v, optarg, 1, 100) < 0)
+				return cli_usage_error("deploy", "--shadow wants a percentage, 1 to 100");
+			o.shadow_percent = (int)v;
+			break;
+		case 'C':
+			if (strcmp(optarg, "json") && strcmp(optarg, "bytes"))
+				return cli_usage_error("deploy", "--shadow-compare wants json or bytes");
+			o.shadow_compare = optarg;
+			break;
+		case 't': {
+			char *end;
+			double sec = strtod(optarg, &end);
+			if (*end || end == optarg || !(sec >= 0.001 && sec <= 3600))
+				return cli_usage_error("deploy", "--timeout wants seconds, 0.001 to 3600");
+			o.timeout_ms = (int)(sec * 1000 + 0.5);
+			break;
+		}
+		case 'R':
+			if (parse_i64(&v, optarg, 0, 10) < 0)
+				return cli_usage_error("deploy", "--retries wants 0 to 10");
+			o.retries = v ? (int)v : MVMS_DEPLOY_RETRIES_NONE;
+			break;
 		case 'x':
 			if (parse_i64(&v, optarg, 0, INT64_MAX) < 0)
 				return cli_usage_error("deploy", "--expect-revision wants a number");
@@ -115,6 +147,11 @@ int cmd_deploy(int argc, char **argv)
 		return cli_rollout_run(&ra, &o, argc - optind, argv + optind);
 	if (argc - optind != 2)
 		return cli_usage_error("deploy", "want MODEL@REF and ENV");
+	if (o.shadow_percent && o.weight)
+		return cli_usage_error("deploy", "--shadow and --weight exclude each other (a shadow "
+				       "serves no answers)");
+	if (o.shadow_compare && !o.shadow_percent)
+		return cli_usage_error("deploy", "--shadow-compare needs --shadow PERCENT");
 	o.author = cli_author(NULL);
 	if ((rc = cli_open_store(&st)) != 0)
 		return rc;
@@ -430,6 +467,22 @@ static cJSON *status_json(const mvms_deploy_status *s)
 		cJSON_AddNumberToObject(o, "mean_upstream_ms", v->mean_upstream_ms);
 		cJSON_AddItemToArray(arr, o);
 	}
+	if (s->shadow) {
+		const mvms_deploy_shadow_stats *v = s->shadow;
+		cJSON *o = cJSON_AddObjectToObject(doc, "shadow");
+		cJSON_AddNumberToObject(o, "version", (double)v->number);
+		cJSON_AddStringToObject(o, "id", v->id);
+		cJSON_AddNumberToObject(o, "percent", v->percent);
+		cJSON_AddStringToObject(o, "endpoint", v->endpoint);
+		cJSON_AddStringToObject(o, "compare", v->compare);
+		cJSON_AddNumberToObject(o, "requests", (double)v->requests);
+		cJSON_AddNumberToObject(o, "errors", (double)v->errors);
+		cJSON_AddNumberToObject(o, "dropped", (double)v->dropped);
+		cJSON_AddNumberToObject(o, "compared", (double)v->compared);
+		cJSON_AddNumberToObject(o, "differences", (double)v->differences);
+		cJSON_AddNumberToObject(o, "p50_ms", v->p50_ms);
+		cJSON_AddNumberToObject(o, "p99_ms", v->p99_ms);
+	}
 	return doc;
 }
 
@@ -465,6 +518,15 @@ int cmd_status(int argc, char **argv)
 		printf("  v%-7lld %7d %10llu %8llu %9.2f%% %10.2f %12.2f\n", (long long)v->number,
 		       v->weight, (unsigned long long)v->requests, (unsigned long long)v->errors,
 		       v->requests ? 100.0 * (double)v->errors / (double)v->requests : 0.0, v->p50_ms,
+		       v->p99_ms);
+	}
+	if (s->shadow) {
+		const mvms_deploy_shadow_stats *v = s->shadow;
+		printf("  shadow v%lld (%d%%, compared as %s): %llu requests, %llu errors, %llu dropped, "
+		       "%llu of %llu answers differ, p50 %.2f ms, p99 %.2f ms\n", (long long)v->number,
+		       v->percent, v->compare, (unsigned long long)v->requests,
+		       (unsigned long long)v->errors, (unsigned long long)v->dropped,
+		       (unsigned long long)v->differences, (unsigned long long)v->compared, v->p50_ms,
 		       v->p99_ms);
 	}
 done:

@@ -196,6 +196,13 @@ static const cli_opt deploy_opts[] = {
 	{ "pause", 0, 'p', NULL, "pause the rollout of MODEL ENV" },
 	{ "resume", 0, 'r', NULL, "resume a paused rollout" },
 	{ "abort", 0, 'a', NULL, "abort the rollout: roll back to the revision before it, now" },
+	{ "shadow", 0, 's', "PERCENT", "make the version the shadow: it gets a copy of PERCENT % of "
+				       "/predict requests, its answers compared, never returned" },
+	{ "shadow-compare", 0, 'C', "json|bytes", "how the shadow's answers are compared with the "
+						  "served ones (default json: key order and spacing ignored)" },
+	{ "timeout", 0, 't', "SECONDS", "the environment's upstream timeout per attempt (default 30)" },
+	{ "retries", 0, 'R', "N", "the environment's retries of a failed upstream attempt, 0 to 10 "
+				  "(default 1; see docs/deployments.md for which failures)" },
 	END
 };
 

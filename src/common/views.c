@@ -356,6 +356,18 @@ cJSON *view_deployment(const mvms_deployment *d)
 		cJSON_AddStringToObject(t, "endpoint", d->targets[i].endpoint);
 		cJSON_AddItemToArray(arr, t);
 	}
+	if (d->shadow) {
+		cJSON *t = cJSON_AddObjectToObject(o, "shadow");
+		cJSON_AddNumberToObject(t, "version", (double)d->shadow->number);
+		cJSON_AddStringToObject(t, "id", d->shadow->id);
+		cJSON_AddNumberToObject(t, "percent", d->shadow->percent);
+		cJSON_AddStringToObject(t, "endpoint", d->shadow->endpoint);
+		cJSON_AddStringToObject(t, "compare", d->shadow->compare);
+	}
+	if (d->timeout_ms) { /* the environment's settings, when known */
+		cJSON_AddNumberToObject(o, "timeout_ms", d->timeout_ms);
+		cJSON_AddNumberToObject(o, "retries", d->retries);
+	}
 	return o;
 }
 

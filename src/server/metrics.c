@@ -223,6 +223,7 @@ int srv_handle_metrics(srv_req *r)
 	/* Deployments: per-version prediction counters, and revisions and weights. */
 	srv_deploy_metrics(b, r);
 	srv_deploy_gauges(b, r);
+	srv_shadow_metrics(b, r);
 
 	/* The store's gauges; when they cannot be read the HTTP metrics are still served. */
 	stats_ok = mvms_store_stats(&stats, r->st) == 0;

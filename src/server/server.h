@@ -245,7 +245,7 @@ void srv_lease_leave(srv_req *r);
 /** Releases lease @id (NULL: nothing), keeping the request's error message. */
 void srv_lease_end(srv_req *r, const char *id);
 
-/* h_deploy.c: deployments, long-polls, /predict routing, per-version counters */
+/* h_deploy.c: deployments, long-polls, per-version counters */
 int srv_deployments_list(srv_req *r);
 int srv_deployment_get(srv_req *r);
 int srv_deployment_deploy(srv_req *r);
@@ -253,11 +253,36 @@ int srv_deployment_undeploy(srv_req *r);
 int srv_deployment_rollback(srv_req *r);
 int srv_deployment_history(srv_req *r);
 int srv_deployment_status(srv_req *r);
-int srv_predict(srv_req *r);
 struct evbuffer;
 /* Per-model series, for the models @r covers only. */
 void srv_deploy_metrics(struct evbuffer *b, const srv_req *r);
 void srv_deploy_gauges(struct evbuffer *b, const srv_req *r);
+
+/* proxy.c: /predict routing and forwarding to the versions' inference servers */
+int srv_predict(srv_req *r);
+
+/* shadow.c: copies of /predict requests to an environment's shadow version */
+#define SRV_SHADOW_INFLIGHT_MAX 32      /* copies in flight (all workers); more are dropped */
+#define SRV_SHADOW_BODY_MAX (1u << 20)  /* answers larger than this are not compared */
+typedef struct srv_shadow_pair srv_shadow_pair;
+/** Whether this request gets a copy (the shadow's share; a free slot, else it is counted as
+ * dropped): the pair that will compare the two answers, or NULL. */
+srv_shadow_pair *srv_shadow_admit(const mvms_deployment *d);
+/** The served answer (@code 0: it failed), then the shadow's; the later one compares. */
+void srv_shadow_served(srv_shadow_pair *p, int code, const void *body, size_t len);
+void srv_shadow_answered(srv_shadow_pair *p, int code, const void *body, size_t len, double secs);
+/** Adds "shadow" with its counters to a status document (nothing when @d has no shadow). */
+void srv_shadow_status(cJSON *doc, const mvms_deployment *d);
+/** The shadow series of /metrics, for the models @r covers. */
+void srv_shadow_metrics(struct evbuffer *b, const srv_req *r);
+/**
+ * The hook for a rollout that must see a clean shadow phase before it starts: 1 when shadow
+ * version @number of @env has had at least @min_compared answers compared, at most
+ * @max_difference_rate of them differing and at most @max_error_rate of its copies failing
+ * (rates 0 to 1), else 0; either way @why says the figures. Counters are this process's.
+ */
+int srv_shadow_clean(const char *model, const char *env, int64_t number, uint64_t min_compared,
+		     double max_difference_rate, double max_error_rate, char *why, size_t why_len);
 
 /* h_rollout.c: progressive rollouts (start, read, pause/resume/abort) */
 int srv_rollout_start(srv_req *r);

@@ -3,8 +3,8 @@
 # /predict routing against real HTTP upstreams (tests/upstream, one per version, port 0):
 # the measured split over 10,000 requests matches the weights (v1 90 + v2 10) within 2
 # points; X-Model-Version matches the answering version; sticky routing by X-Routing-Key;
-# an upstream answering 500, closing the connection or down (retry on another version, or
-# 502 with ?retry=0); a deployment without endpoints (502 no_endpoint); unknown env and model
+# an upstream answering 500, closing the connection or down (a PUT retried on another
+# version, a POST only when nothing was sent; 502 with ?retry=0); a deployment without endpoints (502 no_endpoint); unknown env and model
 # (404); long-polls (200 soon after a CLI deploy, 304 after the wait); concurrent deploys over
 # HTTP with the same expected_revision (one 201, one 409); `status` and /metrics counters;
 # the HTTP change endpoints' bad input; `watch --remote` (hot update by long-poll).
@@ -217,18 +217,20 @@ mvms deploy m@v3 flaky --weight 1000000 --endpoint "$UP500"
 is_rc 0 "flaky: v3 (answers 500) at weight 1000000"
 mvms deploy m@v2 flaky --weight 1 --endpoint "$UP2"
 is_rc 0 "flaky: v2 at weight 1"
-req POST "$URL/predict/m/flaky" -d x
-is_code 200 "an upstream answering 500: retried on another version, 200"
+req PUT "$URL/predict/m/flaky" -d x
+is_code 200 "an upstream answering 500 to a PUT: retried on another version, 200"
 is "$(jstr version)" v2 "answered by v2"
 is "$(hdr X-Model-Version)" v2 "X-Model-Version: v2"
+req POST "$URL/predict/m/flaky" -d x
+is "$CODE:$(hdr X-Model-Version)" "502:v3" "a POST answered 500 is not retried (not idempotent)"
 req POST "$URL/predict/m/flaky?retry=0" -d x
 is_code 502 "with ?retry=0: 502"
 is "$(jstr code)" upstream_error "code upstream_error"
 like "$(jstr message)" "answered 500" "the message gives the upstream's status"
 is "$(hdr X-Model-Version)" v3 "X-Model-Version names the failing version"
 like "$(hdr Content-Type)" "application/json" "the error is JSON"
-req POST "$URL/predict/m/flaky" -d x -H "X-Routing-Key: k"
-is "$CODE:$(hdr X-Model-Version)" "502:v3" "a sticky request is not retried on another version (502 from v3)"
+req PUT "$URL/predict/m/flaky" -d x -H "X-Routing-Key: k"
+is "$CODE:$(hdr X-Model-Version)" "502:v3" "a sticky request is retried on its own version only (502 from v3)"
 req GET "$URL/v1/models/m/deployments/flaky/status"
 is_code 200 "GET .../flaky/status"
 like "$BODY" '"version":3,' "status lists v3"
@@ -241,7 +243,9 @@ req POST "$URL/predict/m/closing?retry=0" -d x
 is_code 502 "an upstream that drops the connection: 502 (retry=0)"
 is "$(jstr code)" upstream_unreachable "code upstream_unreachable"
 req POST "$URL/predict/m/closing" -d x
-is_code 200 "with retry: 200"
+is_code 502 "a POST whose connection dropped after it was sent: not retried, 502"
+req PUT "$URL/predict/m/closing" -d x
+is_code 200 "a PUT: retried, 200"
 is "$(jstr version)" v1 "from v1"
 
 upstream v3-down
@@ -253,7 +257,7 @@ mvms deploy m@v3 alone --endpoint "$DOWN_URL"
 is_rc 0 "deploy to down and alone (v3 on an upstream about to stop)"
 srv_stop "$DOWN_PID"
 req POST "$URL/predict/m/down" -d x
-is_code 200 "an upstream that is down: retried on v1, 200"
+is_code 200 "an upstream that is down: a POST too is retried on v1 (nothing was sent), 200"
 is "$(jstr version)" v1 "from v1"
 req POST "$URL/predict/m/down?retry=0" -d x
 is_code 502 "an upstream that is down, retry=0: 502"
@@ -261,7 +265,7 @@ is "$(jstr code)" upstream_unreachable "code upstream_unreachable"
 like "$(jstr message)" "could not be reached" "says it could not be reached"
 req POST "$URL/predict/m/alone" -d x
 is_code 502 "the only version down: 502 even with retry (nothing else to try)"
-skip "an upstream slower than the timeout: the timeout is 30 s (504 upstream_timeout), too slow for the suite"
+# (the upstream timeout per environment, with 504 upstream_timeout: tests/cli/proxy.sh)
 
 # ---- no endpoint, unknown env or model ----
 mvms deploy m@v1 noep

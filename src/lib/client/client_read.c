@@ -322,6 +322,30 @@ done:
 	return error;
 }
 
+/* The shadow's counters of a status document (none when @o is not an object). */
+static int status_shadow(mvms_deploy_status *s, const cJSON *o)
+{
+	mvms_deploy_shadow_stats *v;
+
+	if (!cJSON_IsObject(o))
+		return 0;
+	if (!(v = s->shadow = calloc(1, sizeof(*v))))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	v->number = mvms_wire__int(o, "version");
+	v->percent = (int)mvms_wire__int(o, "percent");
+	v->requests = (uint64_t)mvms_wire__int(o, "requests");
+	v->errors = (uint64_t)mvms_wire__int(o, "errors");
+	v->dropped = (uint64_t)mvms_wire__int(o, "dropped");
+	v->compared = (uint64_t)mvms_wire__int(o, "compared");
+	v->differences = (uint64_t)mvms_wire__int(o, "differences");
+	v->p50_ms = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "p50_ms"));
+	v->p99_ms = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "p99_ms"));
+	snprintf(v->id, sizeof(v->id), "%s", mvms_wire__str(o, "id"));
+	v->endpoint = strdup(mvms_wire__str(o, "endpoint"));
+	v->compare = strdup(mvms_wire__str(o, "compare"));
+	return v->endpoint && v->compare ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
 static int c_deploy_status(mvms_deploy_status **out, mvms_store *st, const char *model,
 			   const char *env)
 {
@@ -355,6 +379,7 @@ static int c_deploy_status(mvms_deploy_status **out, mvms_store *st, const char 
 		snprintf(v->id, sizeof(v->id), "%s", mvms_wire__str(it, "id"));
 		MVMS_CHECK_ALLOC(v->endpoint = strdup(mvms_wire__str(it, "endpoint")), error);
 	}
+	MVMS_TRY(status_shadow(s, cJSON_GetObjectItemCaseSensitive(doc, "shadow")));
 	*out = s;
 	s = NULL;
 done:

@@ -109,6 +109,14 @@ static cJSON *change_body(const char *ref, int64_t to, const mvms_deploy_options
 		if (ok && o->expected_revision >= 0)
 			ok = cJSON_AddNumberToObject(b, "expected_revision",
 						     (double)o->expected_revision) != NULL;
+		if (ok && o->shadow_percent)
+			ok = cJSON_AddNumberToObject(b, "shadow", o->shadow_percent) != NULL;
+		if (ok)
+			ok = add_str(b, "shadow_compare", o->shadow_compare) == 0;
+		if (ok && o->timeout_ms)
+			ok = cJSON_AddNumberToObject(b, "timeout_ms", o->timeout_ms) != NULL;
+		if (ok && o->retries)
+			ok = cJSON_AddNumberToObject(b, "retries", o->retries > 0 ? o->retries : 0) != NULL;
 	}
 	if (ok && to > 0)
 		ok = cJSON_AddNumberToObject(b, "to", (double)to) != NULL;

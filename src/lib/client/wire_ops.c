@@ -141,6 +141,23 @@ done:
 	return d;
 }
 
+/* A deployment's shadow (none when @o is not an object). */
+static int wire_shadow(mvms_deployment *d, const cJSON *o)
+{
+	mvms_deploy_shadow *sh;
+
+	if (!cJSON_IsObject(o))
+		return 0;
+	if (!(sh = d->shadow = calloc(1, sizeof(*sh))))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	sh->number = mvms_wire__int(o, "version");
+	sh->percent = (int)mvms_wire__int(o, "percent");
+	snprintf(sh->id, sizeof(sh->id), "%s", mvms_wire__str(o, "id"));
+	sh->endpoint = strdup(mvms_wire__str(o, "endpoint"));
+	sh->compare = strdup(mvms_wire__str(o, "compare"));
+	return sh->endpoint && sh->compare ? 0 : mvms_error_set(MVMS_ERROR, "out of memory");
+}
+
 mvms_deployment *mvms_wire__deployment(const cJSON *o)
 {
 	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(o, "targets"), *it;
@@ -174,6 +191,13 @@ mvms_deployment *mvms_wire__deployment(const cJSON *o)
 		t->weight = (int)mvms_wire__int(it, "weight");
 		snprintf(t->id, sizeof(t->id), "%s", mvms_wire__str(it, "id"));
 		MVMS_CHECK_ALLOC(t->endpoint = strdup(mvms_wire__str(it, "endpoint")), error);
+	}
+	MVMS_TRY(wire_shadow(d, cJSON_GetObjectItemCaseSensitive(o, "shadow")));
+	d->timeout_ms = (int)mvms_wire__int(o, "timeout_ms");
+	d->retries = (int)mvms_wire__int(o, "retries");
+	if (!d->timeout_ms) { /* a server from before per-environment settings */
+		d->timeout_ms = MVMS_DEPLOY_TIMEOUT_MS;
+		d->retries = MVMS_DEPLOY_RETRIES;
 	}
 done:
 	if (error < 0) {

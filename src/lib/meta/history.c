@@ -105,7 +105,10 @@ int mvms_history__holders(char ***out, size_t *n, mvms_store *st, int64_t row)
 		"SELECT 'tag ' || name FROM tags WHERE version_id = ?1 UNION ALL "
 		"SELECT DISTINCT 'deployment ' || t.env FROM deployment_targets t WHERE t.version_id = ?1 "
 		"AND t.revision = (SELECT max(revision) FROM deployment_revisions r "
-		"WHERE r.model_id = t.model_id AND r.env = t.env)";
+		"WHERE r.model_id = t.model_id AND r.env = t.env) UNION ALL "
+		"SELECT DISTINCT 'shadow of deployment ' || s.env FROM deployment_shadows s "
+		"WHERE s.version_id = ?1 AND s.revision = (SELECT max(revision) FROM "
+		"deployment_revisions r WHERE r.model_id = s.model_id AND r.env = s.env)";
 
 	return strings(out, n, st, q, row);
 }
@@ -313,6 +316,9 @@ int mvms_history__model_drop(mvms_store *st, int64_t model_id)
 {
 	/* Children before parents: every foreign key points at a row deleted after it. */
 	static const char *const q[] = {
+		"DELETE FROM deployment_shadows WHERE model_id = ?1 OR version_id IN "
+		"(SELECT id FROM versions WHERE model_id = ?1)",
+		"DELETE FROM env_settings WHERE model_id = ?1",
 		"DELETE FROM deployment_targets WHERE model_id = ?1 OR version_id IN "
 		"(SELECT id FROM versions WHERE model_id = ?1)",
 		"DELETE FROM deployment_revisions WHERE model_id = ?1",
@@ -347,9 +353,12 @@ int mvms_history__candidates(mvms_history__cand **out, size_t *n, mvms_store *st
 		"SELECT v.id, v.number, v.created_at,"
 		" EXISTS (SELECT 1 FROM branches b WHERE b.version_id = v.id),"
 		" (SELECT min(name) FROM tags t WHERE t.version_id = v.id),"
-		" (SELECT min(t.env) FROM deployment_targets t WHERE t.version_id = v.id AND t.revision = "
-		"  (SELECT max(revision) FROM deployment_revisions r WHERE r.model_id = t.model_id "
-		"   AND r.env = t.env)) "
+		" coalesce((SELECT min(t.env) FROM deployment_targets t WHERE t.version_id = v.id AND "
+		"  t.revision = (SELECT max(revision) FROM deployment_revisions r WHERE "
+		"  r.model_id = t.model_id AND r.env = t.env)),"
+		" (SELECT min(s.env) FROM deployment_shadows s WHERE s.version_id = v.id AND "
+		"  s.revision = (SELECT max(revision) FROM deployment_revisions r WHERE "
+		"  r.model_id = s.model_id AND r.env = s.env))) "
 		"FROM versions v WHERE v.model_id = ?1 AND v.deleted_at = 0 AND "
 		" (?2 = 0 OR v.id IN (SELECT id FROM anc)) ORDER BY v.number DESC";
 	sqlite3_stmt *s = mvms_db_stmt(st->db, q);

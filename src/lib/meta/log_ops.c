@@ -154,6 +154,34 @@ const mvms_log_spec mvms_log__specs[] = {
 	  "DELETE FROM deployment_targets WHERE model_id = " MODEL_ROW " AND env = " J("env")
 	  " AND revision = " J("revision") " AND version_id = " VERSION_ROW("version") },
 
+	/* A revision's shadow and an environment's forwarding settings (schema 012). */
+	{ "depshadow+", "deployment_shadows", "INSERT", "model_id, env, revision",
+	  "json_object('t','depshadow+','model'," MODEL_UID("R.model_id") ",'env',R.env,"
+	  "'revision',R.revision,'version'," VERSION_OID("R.version_id") ",'percent',R.percent,"
+	  "'endpoint',R.endpoint,'compare',R.compare)",
+	  "INSERT INTO deployment_shadows(model_id, env, revision, version_id, percent, endpoint, "
+	  "compare) SELECT m.id," J("env") "," J("revision") ", v.id," J("percent") ","
+	  J("endpoint") "," J("compare") " FROM models m, versions v WHERE m.uid = " J("model")
+	  " AND v.oid = " J("version") },
+	{ "depshadow-", "deployment_shadows", "DELETE", NULL,
+	  "json_object('t','depshadow-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
+	  "'revision',OLD.revision)",
+	  "DELETE FROM deployment_shadows WHERE model_id = " MODEL_ROW " AND env = " J("env")
+	  " AND revision = " J("revision") },
+	{ "envset+", "env_settings", "INSERT", "model_id, env",
+	  "json_object('t','envset+','model'," MODEL_UID("R.model_id") ",'env',R.env,"
+	  "'timeout_ms',R.timeout_ms,'retries',R.retries)",
+	  "INSERT INTO env_settings(model_id, env, timeout_ms, retries) SELECT m.id," J("env") ","
+	  J("timeout_ms") "," J("retries") " FROM models m WHERE m.uid = " J("model") },
+	{ "envset=", "env_settings", "UPDATE", NULL,
+	  "json_object('t','envset=','model'," MODEL_UID("NEW.model_id") ",'env',NEW.env,"
+	  "'timeout_ms',NEW.timeout_ms,'retries',NEW.retries)",
+	  "UPDATE env_settings SET timeout_ms = " J("timeout_ms") ", retries = " J("retries")
+	  " WHERE model_id = " MODEL_ROW " AND env = " J("env") },
+	{ "envset-", "env_settings", "DELETE", NULL,
+	  "json_object('t','envset-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env)",
+	  "DELETE FROM env_settings WHERE model_id = " MODEL_ROW " AND env = " J("env") },
+
 	/* The one serialisation of a token: its hash, never a secret. */
 	{ "token+", "tokens", "INSERT", "id",
 	  "json_object('t','token+','id',R.id,'hash',lower(hex(R.hash)),'scope',R.scope,'models',R.models,"

@@ -12,6 +12,7 @@
 #include "store_int.h"
 #include "mvms/deploy.h"
 #include "deployments.h"
+#include "deploy_int.h"
 #include "history.h"
 #include "transport.h"
 #include "sign_int.h"
@@ -83,7 +84,10 @@ static int load_state(mvms_deployment **out, mvms_store *st, int64_t model_id, c
 		error = rc < 0 ? rc : mvms_error_set(MVMS_ENOTFOUND, "%s has no revision %lld in %s",
 						     model, (long long)revision, env);
 		goto done;
+	} else {
+		MVMS_TRY(mvms_deploy_env__shadow_read(d, st->db, model_id, env, revision));
 	}
+	MVMS_TRY(mvms_deploy_env__settings(&d->timeout_ms, &d->retries, st->db, model_id, env));
 	*out = d;
 	d = NULL;
 done:
@@ -114,6 +118,8 @@ static int change_check(change_ctx *c, enum change kind, const char *model_in)
 	MVMS_TRY(mvms_deploy_env_check(c->env));
 	if (c->o->endpoint && *c->o->endpoint)
 		MVMS_TRY(endpoint_check(c->o->endpoint));
+	if (kind == CHANGE_DEPLOY)
+		MVMS_TRY(mvms_deploy__options_check(c->o));
 	if (kind == CHANGE_DEPLOY && (c->o->weight < 0 || c->o->weight > WEIGHT_MAX)) {
 		error = mvms_error_set(MVMS_EINVALID, "deploy: weight must be 1 to %d (or left out "
 				       "for all of the traffic)", WEIGHT_MAX);
@@ -297,13 +303,15 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 {
 	mvms_deploy_options defaults = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deploy_record r;
+	mvms_shadow_row shadow;
 	change_ctx c;
 	int64_t from = 0;
-	int error = 0, began = 0;
+	int error = 0, began = 0, only_shadow = 0;
 
 	if (out)
 		*out = NULL;
 	memset(&c, 0, sizeof(c));
+	memset(&shadow, 0, sizeof(shadow));
 	c.st = st;
 	c.o = o ? o : &defaults;
 	c.spec = spec;
@@ -315,13 +323,22 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 	/* A deleted version has no files to serve (undeploying one is fine). */
 	if (kind == CHANGE_DEPLOY)
 		MVMS_TRY(mvms_history__live(st, c.vrow));
-	if (kind == CHANGE_DEPLOY)
+	if (kind != CHANGE_ROLLBACK)
+		MVMS_TRY(mvms_deploy__shadow_next(&shadow, &only_shadow, st, (int)kind, c.o,
+						  c.model_id, env, c.cur, c.vrow, 0));
+	if (only_shadow) /* the served targets stay as they are */
+		MVMS_TRY(mvms_deployments_rows(&c.rows, &c.n, st->db, c.model_id, env, c.cur));
+	else if (kind == CHANGE_DEPLOY)
 		MVMS_TRY(rows_deploy(&c));
 	else if (kind == CHANGE_REMOVE)
 		MVMS_TRY(rows_remove(&c));
 	else
 		MVMS_TRY(rows_rollback(&c, to, &from));
 	MVMS_TRY(policy_check(&c, kind));
+	if (kind == CHANGE_ROLLBACK)
+		MVMS_TRY(mvms_deploy__shadow_next(&shadow, &only_shadow, st, (int)kind, c.o,
+						  c.model_id, env, c.cur, c.vrow, from));
+	mvms_deploy__shadow_prune(&shadow, c.rows, c.n);
 	memset(&r, 0, sizeof(r));
 	r.model_id = c.model_id;
 	r.env = env;
@@ -331,6 +348,11 @@ static int change(mvms_deployment **out, mvms_store *st, enum change kind, const
 	r.author = c.o->author ? c.o->author : mvms_store__default_author();
 	r.reason = c.o->reason ? c.o->reason : "";
 	MVMS_TRY(mvms_deployments_write(st->db, &r, c.rows, c.n));
+	if (shadow.version_row)
+		MVMS_TRY(mvms_deploy_env__shadow_write(st->db, c.model_id, env, r.revision, &shadow));
+	if (kind == CHANGE_DEPLOY)
+		MVMS_TRY(mvms_deploy_env__settings_write(st->db, c.model_id, env, c.o->timeout_ms,
+							 c.o->retries));
 	MVMS_TRY(mvms_db_commit(st->db));
 	began = 0;
 	if (out)
@@ -339,6 +361,7 @@ done:
 	if (began)
 		mvms_db_rollback(st->db);
 	mvms_deploy_rows_free(c.rows, c.n);
+	mvms_shadow_row_clear(&shadow);
 	free(c.model);
 	return error;
 }
@@ -451,6 +474,11 @@ void mvms_deployment_free(mvms_deployment *d)
 	for (i = 0; i < d->target_count; i++)
 		free(d->targets[i].endpoint);
 	free(d->targets);
+	if (d->shadow) {
+		free(d->shadow->endpoint);
+		free(d->shadow->compare);
+		free(d->shadow);
+	}
 	free(d);
 }
 

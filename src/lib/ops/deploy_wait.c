@@ -59,6 +59,11 @@ void mvms_deploy_status_free(mvms_deploy_status *s)
 	for (i = 0; i < s->count; i++)
 		free(s->versions[i].endpoint);
 	free(s->versions);
+	if (s->shadow) {
+		free(s->shadow->endpoint);
+		free(s->shadow->compare);
+		free(s->shadow);
+	}
 	free(s->model);
 	free(s->env);
 	free(s);
