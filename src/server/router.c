@@ -88,7 +88,6 @@ static const srv_route routes[] = {
 	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_POST, "/v1/models/{m}/deployments/{env}/rollout/{action}", srv_rollout_control,
 	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
-	{ M_POST, "/v1/models/{m}/deployments/{env}/predict", srv_predict,
 	{ M_GET | M_POST | M_PUT, "/v1/models/{m}/deployments/{env}/predict", srv_predict,
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET | M_POST | M_PUT, "/predict/{m}/{env}", srv_predict, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
