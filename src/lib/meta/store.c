@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
+#include "bases.h"
 #include "transport.h"
 #include "s3.h"
 
@@ -309,6 +310,7 @@ void mvms_store_free(mvms_store *st)
 		return;
 	}
 	mvms_dag__cache_free(st->dag);
+	mvms_bases__close(st);
 	mvms_backend_free(st->be);
 	mvms_db_free(st->db);
 	free(st->path);

@@ -30,6 +30,7 @@ struct mvms_store {
 	 * to @remote, and db and be are NULL (meta/transport.h). NULL for a local store. */
 	const struct mvms_transport *tp;
 	struct mvms_remote *remote;
+	struct mvms_bases *bases;    /* delta bases' reader (bases.c), NULL until one is needed */
 	/* Tests only: runs right before a commit's transaction (to put a gc there). */
 	void (*before_commit)(mvms_store *st, void *arg);
 	void *before_commit_arg;
