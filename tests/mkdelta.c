@@ -15,6 +15,15 @@
 
 static uint64_t rs;
 
+static int mkdelta_run(int argc, char **argv);
+
+#ifndef MKDELTA_LIB
+int main(int argc, char **argv)
+{
+	return mkdelta_run(argc, argv);
+}
+#endif
+
 static double uni(void)
 {
 	rs ^= rs << 13;
@@ -52,7 +61,9 @@ static void put(unsigned char *p, const char *dtype, double v)
 	}
 }
 
-int main(int argc, char **argv)
+/* The program's work; tests/test-delta.c includes this file with MKDELTA_LIB defined and
+ * calls it to make its models. */
+static int mkdelta_run(int argc, char **argv)
 {
 	uint64_t size = 1u << 20, seed = 1, dseed = 7;
 	unsigned tensors = 8, t, i;

@@ -201,6 +201,7 @@ static int process_batch(push_ctx *c, file_state *fs)
 					      (uint32_t)b->out_len));
 		c->res->new_chunks++;
 		c->res->new_raw_bytes += b->len;
+		c->res->delta_chunks += b->codec == MVMS_CODEC_DELTA;
 		if (mvms_pack_writer_size(c->pack) >= c->st->pack_size) {
 			size_t j;
 			MVMS_TRY(flush_pack(c));
