@@ -232,7 +232,8 @@ void mvms_bases__attach(mvms_store *st, mvms_codec *c)
 
 int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n)
 {
-	static const char q[] = "SELECT raw_len, codec FROM chunks WHERE oid = ?";
+	static const char q[] = "SELECT raw_len, codec FROM chunks WHERE oid = ?1 UNION ALL "
+				"SELECT length, 0 FROM source_chunks WHERE chunk = ?1 LIMIT 1";
 	char hex[MVMS_OID_HEXSZ + 1], bhex[MVMS_OID_HEXSZ + 1];
 	sqlite3_stmt *s;
 	size_t i;

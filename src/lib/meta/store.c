@@ -614,6 +614,9 @@ int mvms_store_stats(mvms_stats *out, mvms_store *st)
 	MVMS_TRY(scalar_u64(&out->unique_bytes, st, "SELECT coalesce(sum(raw_len), 0) FROM chunks"));
 	MVMS_TRY(scalar_u64(&out->stored_bytes, st, "SELECT coalesce(sum(size), 0) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->chunks, st, "SELECT count(*) FROM chunks"));
+	MVMS_TRY(scalar_u64(&out->delta_chunks, st, "SELECT count(*) FROM chunks WHERE codec = 5"));
+	MVMS_TRY(scalar_u64(&out->delta_bytes, st,
+			    "SELECT coalesce(sum(raw_len), 0) FROM chunks WHERE codec = 5"));
 	MVMS_TRY(scalar_u64(&out->packs, st, "SELECT count(*) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->sources, st, "SELECT count(*) FROM sources"));
 	MVMS_TRY(scalar_u64(&out->source_bytes, st, "SELECT coalesce(sum(size), 0) FROM sources"));

@@ -173,6 +173,9 @@ int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const v
 			uint64_t done, uint64_t total);
 int mvms_sync__recv_add(mvms_sync__recv *rv, const void *data, size_t len);
 int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want);
+/* Lets the receiver's decoders read delta bases from @st (the cache: packs, sources, or
+ * the server through its fetch hook, meta/bases.h). */
+void mvms_sync__recv_bases(mvms_sync__recv *rv, mvms_store *st);
 /* @done (as given to new) plus the raw bytes of this file written so far. */
 uint64_t mvms_sync__recv_done(const mvms_sync__recv *rv);
 void mvms_sync__recv_free(mvms_sync__recv *rv);
