@@ -227,6 +227,23 @@ def gen_tformats():
     put("onnx", "one_tensor", model)
 
 
+# ---- delta records: 0x00|flags, u16 raw length, base bytes, stored bytes; or 0x80|dtype,
+# base half, new half ----
+def gen_delta():
+    base = bytes((i * 37 + 11) & 0xff for i in range(len(ZSTD_RAW)))
+    payload = b"\xab" * 32 + bytes([0, 1]) + ZSTD_FRAME  # XOR, inner zstd
+    put("delta", "xor_zstd", b"\x00" + struct.pack("<H", len(ZSTD_RAW)) + base + payload)
+    put("delta", "missing_base", b"\x01" + struct.pack("<H", len(ZSTD_RAW)) + payload)
+    f = weights(512, 3)
+    g = [v * (1 + 0.01 * w / 0.02) for v, w in zip(f, weights(512, 4))]
+    a32 = b"".join(struct.pack("<f", v) for v in f)
+    b32 = b"".join(struct.pack("<f", v) for v in g)
+    a16 = b"".join(a32[i + 2:i + 4] for i in range(0, len(a32), 4))
+    b16 = b"".join(b32[i + 2:i + 4] for i in range(0, len(b32), 4))
+    put("delta", "encode_bf16_drift", b"\x80" + a16 + b16)
+    put("delta", "encode_f32_drift", b"\x82" + a32 + b32)
+
+
 def main():
     gen_safetensors()
     gen_tformats()
@@ -235,6 +252,7 @@ def main():
     gen_pack()
     gen_tar()
     gen_codec()
+    gen_delta()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes under %s" % (total, OUT), file=sys.stderr)
 

@@ -12,7 +12,7 @@ set -u
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 case $secs in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number, not '$secs'" >&2; exit 2 ;; esac
-all_targets="safetensors gguf onnx manifest filemap pack tar gate codec"
+all_targets="safetensors gguf onnx manifest filemap pack tar gate codec delta"
 targets=${*:-$all_targets}
 for t in $targets; do
 	case " $all_targets " in *" $t "*) ;; *) echo "run.sh: unknown target '$t' (known: $all_targets)" >&2; exit 2 ;; esac

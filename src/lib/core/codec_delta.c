@@ -139,8 +139,10 @@ int mvms_codec_encode_delta(mvms_codec *c, enum mvms_dtype dtype, const mvms_oid
 	case MVMS_DTYPE_F32: width = 4; op_sub = DELTA_SUB32; break;
 	default: goto done; /* deltas of other types were not measured to pay */
 	}
-	if (limit > len)
-		limit = len; /* a delta record is always shorter than the raw bytes */
+	if (limit >= len)
+		limit = len - 1; /* a delta record is always shorter than the raw bytes */
+	if (len <= MVMS_CODEC_DELTA_HDR + 1 || limit <= MVMS_CODEC_DELTA_HDR + 1)
+		goto done;
 	MVMS_TRY(mvms_codec__reserve(&c->delta, &c->delta_cap, len));
 	MVMS_TRY(mvms_codec__reserve(&c->delta2, &c->delta2_cap, limit));
 	/* Both transforms, the smaller kept: the difference wins on smooth drift, XOR when
