@@ -19,6 +19,7 @@
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "mvms/history.h"
+#include "mvms/sync.h"
 #define MKDELTA_LIB
 #include "mkdelta.c"
 
@@ -205,6 +206,26 @@ done:
 
 /* ---- in a store ---- */
 
+/* The bytes of a pack of @st holding delta records (malloc()ed), or NULL. */
+static unsigned char *delta_pack(size_t *len, mvms_store *st)
+{
+	static const char q[] = "SELECT p.oid FROM packs p JOIN chunks c ON c.pack_id = p.id "
+				"WHERE c.codec = 5 LIMIT 1";
+	sqlite3_stmt *s = NULL;
+	char key[MVMS_KEY_MAX];
+	mvms_oid id;
+	void *data = NULL;
+
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), q, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW && mvms_db_column_oid(&id, s, 0) == 0) {
+		mvms_object_key(key, sizeof(key), "packs", &id);
+		if (mvms_backend_get_all(&data, len, st->be, key, 1u << 30) < 0)
+			data = NULL;
+	}
+	sqlite3_finalize(s);
+	return data;
+}
+
 /* mkdelta into @name/model.safetensors (argv after the output path). */
 static const char *model(const char *name, const char *args)
 {
@@ -254,6 +275,34 @@ static int verify_ok(mvms_store *st)
 	mvms_verify_result vr;
 
 	return mvms_store_verify(&vr, st, NULL, NULL, NULL) == 0 && vr.problems == 0;
+}
+
+/* A server (another store) checks a pack of deltas on arrival: refused, saying why, when it
+ * lacks their bases; taken once it holds them (v1). */
+static void test_receive(mvms_store *st, const char *v1)
+{
+	char d2[300];
+	mvms_store *other = NULL;
+	mvms_push_result r;
+	unsigned char *pack;
+	size_t len = 0;
+	int rc;
+
+	snprintf(d2, sizeof(d2), "%s/server", dir);
+	if (!(pack = delta_pack(&len, st)) || mvms_store_init(&other, d2, NULL) < 0) {
+		ok(0, "receive: set up");
+		goto done;
+	}
+	rc = mvms_sync_receive_pack(NULL, other, pack, len, NULL);
+	ok(rc < 0 && strstr(mvms_error_last(), "base") != NULL,
+	   "a store without the bases refuses a pack of deltas (%s)", mvms_error_last());
+	ok(push(&r, other, "acme/m", v1) == 0 &&
+	   mvms_sync_receive_pack(NULL, other, pack, len, NULL) == 0,
+	   "and takes it once it holds them (v1)");
+	ok(verify_ok(other), "which then verifies");
+done:
+	free(pack);
+	mvms_store_free(other);
 }
 
 static size_t zstd3(const char *path)
@@ -309,6 +358,7 @@ static void test_store(void)
 	ok(pulls_same(st, "acme/m@v2", v2), "v2 pulls byte-identical");
 	ok(pulls_same(st, "acme/m@v1", v1), "v1 pulls byte-identical");
 	ok(verify_ok(st), "verify decodes every delta through its base");
+	test_receive(st, v1);
 
 	/* v3 on v2: v2's chunks are deltas, so v3 diffs against their bases (no chains). */
 	v3 = model("v3", "--size 2097152 --tensors 8 --seed 1 --drift 1 --drift-seed 9");

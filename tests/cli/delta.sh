@@ -55,6 +55,27 @@ check "a range read decodes them too" cmp "$WORK/range2.want" "$WORK/range2"
 mvms verify
 is_rc 0 "verify decodes every delta through its base"
 
+# ---- repack keeps deltas valid: a pack of deltas and of chunks gc drops is rewritten ----
+mkdir -p "$WORK/r1" "$WORK/r2" "$WORK/r3"
+mkd "$WORK/r1/model.safetensors" --size 1048576 --tensors 4 --seed 8
+mkd "$WORK/r2/model.safetensors" --size 1048576 --tensors 4 --seed 8 --drift 1
+cp "$WORK/r2/model.safetensors" "$WORK/r3/"
+head -c 300000 /dev/urandom >"$WORK/r2/extra.bin"
+direct push -q r "$WORK/r1"
+direct push --json r "$WORK/r2"
+is_rc 0 "push r@v2: deltas and an extra file, in one pack"
+num_gt "$(json_get delta_chunks)" 0 "(with deltas)"
+direct push -q r "$WORK/r3"
+is_rc 0 "push r@v3: the same model without the extra file"
+direct delete r@v2
+is_rc 0 "delete r@v2"
+mvms gc --grace 0
+is_rc 0 "gc --grace 0"
+like "$OUT" "rewrote 1 pack" "gc rewrote the pack that mixed the deltas and the extra file"
+mvms pull r@v3 -o "$WORK/pr3"
+is_rc 0 "r@v3 pulls after the rewrite"
+check "byte-identical" cmp "$WORK/r3/model.safetensors" "$WORK/pr3/model.safetensors"
+
 # ---- gc keeps the bases ----
 direct delete m@v1
 is_rc 0 "delete v1 (its chunks are the bases of v2's deltas)"
