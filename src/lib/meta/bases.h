@@ -26,7 +26,8 @@ void mvms_bases__set_fetch(mvms_store *st, mvms_bases_fetch_fn fn, void *ctx);
 
 /* In the write transaction that indexes a pack (after its rows): every delta entry's base
  * has a row, of the same length, that is not itself a delta (or, in a client's cache, is
- * in a file a pull wrote: a source). MVMS_EINVALID (naming both
+ * in a file a pull wrote: a source; or, while a remote pull runs (a fetch hook is set), is
+ * the server's to give). MVMS_EINVALID (naming both
  * chunks) otherwise: a delta is never stored without its base. */
 int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n);
 
