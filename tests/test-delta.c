@@ -119,6 +119,27 @@ static void test_round_trips(void)
 			   types[i].name);
 		}
 	}
+	/* An XOR record (transform 0, inner zstd), as a writer may make one, decodes too. */
+	{
+		size_t len = 4096, z;
+		unsigned char *x = malloc(len), *frame = malloc(ZSTD_compressBound(len) + 34);
+		drifted(a, b, len, "BF16", 0.01, 77);
+		for (z = 0; z < len; z++)
+			x[z] = a[z] ^ b[z];
+		memcpy(frame, id.id, 32);
+		frame[32] = 0;
+		frame[33] = MVMS_CODEC_ZSTD;
+		z = ZSTD_compress(frame + 34, ZSTD_compressBound(len), x, len, 3);
+		memset(&src, 0, sizeof(src));
+		src.bytes = a;
+		src.len = len;
+		mvms_codec_set_base(c, base_cb, &src);
+		ok(!ZSTD_isError(z) && z + 34 < len &&
+		   mvms_codec_decode(c, dec, len, MVMS_CODEC_DELTA, frame, z + 34) == 0 &&
+		   memcmp(dec, b, len) == 0, "an XOR delta record decodes through its base");
+		free(x);
+		free(frame);
+	}
 	/* Other dtypes get no delta, nor does a limit the delta cannot meet. */
 	ok(mvms_codec_encode_delta(c, MVMS_DTYPE_I8, &id, a, &n, enc, 65536, b, 65536) == 0 &&
 	   n == 0, "no delta for int8 bytes");
