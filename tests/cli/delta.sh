@@ -59,6 +59,15 @@ check "a range read decodes them too" cmp "$WORK/range2.want" "$WORK/range2"
 mvms verify
 is_rc 0 "verify decodes every delta through its base"
 
+# ---- the same versions pushed through the transport (remotely: full records) ----
+mvms push -q m2 "$WORK/v1"
+is_rc 0 "push v1 as another model"
+mvms push -q m2 "$WORK/v2"
+is_rc 0 "push v2 on it"
+mvms pull m2@v2 -o "$WORK/pm2"
+is_rc 0 "it pulls"
+check "byte-identical" cmp "$WORK/v2/model.safetensors" "$WORK/pm2/model.safetensors"
+
 # ---- repack keeps deltas valid: a pack of deltas and of chunks gc drops is rewritten ----
 mkdir -p "$WORK/r1" "$WORK/r2" "$WORK/r3"
 mkd "$WORK/r1/model.safetensors" --size 1048576 --tensors 4 --seed 8
