@@ -349,10 +349,10 @@ static size_t zstd3(const char *path)
 static void test_store(void)
 {
 	mvms_store *st = NULL;
-	mvms_push_result r, rf;
+	mvms_push_result r, rf, rj;
 	mvms_gc_result gr;
 	mvms_model_delete_result mr;
-	const char *v1, *v2, *v3;
+	const char *v1, *v2, *v3, *junk;
 	uint64_t raw;
 
 	if (mvms_store_init(&st, dir, NULL) < 0) {
@@ -367,10 +367,21 @@ static void test_store(void)
 	ok(r.delta_chunks > 0 && r.delta_chunks == r.new_chunks,
 	   "every new chunk of v2 is a delta (%llu of %llu; the header is the same)",
 	   (unsigned long long)r.delta_chunks, (unsigned long long)r.new_chunks);
-	/* The same bytes as a model of their own (no parent): cut by their content, so other
-	 * chunks, stored as full plane records. */
-	ok(push(&rf, st, "acme/full", v2) == 0 && rf.delta_chunks == 0,
-	   "v2 again as another model: no parent, no delta");
+	/* The same bytes as a model of their own (no parent): float tensors are cut on a grid
+	 * whatever the parent, so every chunk is there already. */
+	ok(push(&rf, st, "acme/full", v2) == 0 && rf.new_chunks == 0,
+	   "v2 again as another model: deduplicated (its cuts do not depend on the parent)");
+	{
+		/* What the full plane records cost: v2 alone in a store of its own. */
+		char d2[300];
+		mvms_store *alone = NULL;
+		snprintf(d2, sizeof(d2), "%s/alone", dir);
+		ok(mvms_store_init(&alone, d2, NULL) == 0 && push(&rf, alone, "m", v2) == 0 &&
+		   rf.delta_chunks == 0, "v2 in a store of its own: full records");
+		mvms_store_free(alone);
+	}
+	junk = model("junk", "--size 262144 --tensors 2 --seed 77");
+	ok(push(&rj, st, "acme/junk", junk) == 0, "push an unrelated model (gc will take it)");
 	diag("drift 1%%: raw %llu, zstd -3 %zu, full planes %llu, delta %llu (%.3fx raw)",
 	     (unsigned long long)raw, zstd3(v2), (unsigned long long)rf.new_stored_bytes,
 	     (unsigned long long)r.new_stored_bytes, (double)r.new_stored_bytes / (double)raw);
@@ -389,7 +400,8 @@ static void test_store(void)
 
 	/* gc: v1 and the other model go; their chunks are bases of v2's and v3's deltas. */
 	ok(mvms_version_delete_ex(NULL, st, "acme/m@v1", NULL, 0) == 0 &&
-	   mvms_model_delete(&mr, st, "acme/full", 0) == 0, "delete v1 and acme/full");
+	   mvms_model_delete(&mr, st, "acme/full", 0) == 0 &&
+	   mvms_model_delete(&mr, st, "acme/junk", 0) == 0, "delete v1, acme/full and acme/junk");
 	/* Everything two hours old, so gc may take whatever is unused (and rewrite v1's pack,
 	 * which holds the header chunk v2 shares). */
 	age_tree(dir, 7200);

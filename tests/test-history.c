@@ -322,7 +322,10 @@ static void test_upgrade(void)
 	st = NULL;
 	snprintf(dbp, sizeof(dbp), "%s/store.db", sdir);
 	rc = sqlite3_open(dbp, &h);
-	rc = rc == SQLITE_OK ? sqlite3_exec(h, "ALTER TABLE versions DROP COLUMN deleted_at; "
+	/* Level 11's chunks.base goes too: a store of level 6 had none. */
+	rc = rc == SQLITE_OK ? sqlite3_exec(h, "DROP INDEX chunks_base; "
+					    "ALTER TABLE chunks DROP COLUMN base; "
+					    "ALTER TABLE versions DROP COLUMN deleted_at; "
 					    "ALTER TABLE versions DROP COLUMN deleted_by; "
 					    "ALTER TABLE models DROP COLUMN default_branch; "
 					    "PRAGMA user_version = 6", NULL, NULL, NULL) : rc;
@@ -331,7 +334,9 @@ static void test_upgrade(void)
 	is_int(mvms_store_open(&st, sdir, 0), 0, "upgrade: opens");
 	if (!st)
 		return;
-	is_int(mvms_db_level(st->db), 7, "upgrade: migrated to level 7 in place");
+	/* 7 and every later level (011_deltas.sql: 11) */
+	is_int(mvms_db_level(st->db), mvms_db_level_latest(), "upgrade: migrated to the newest "
+	       "level in place");
 	is_int(mvms_version_delete_ex(NULL, st, "o@v2", NULL, 0), 0, "upgrade: delete works on it");
 	is_int((int)head_of(st, "o", "main"), 1, "upgrade: main moved to v1");
 	mvms_store_free(st);

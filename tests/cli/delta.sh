@@ -94,6 +94,8 @@ direct delete m@v1
 is_rc 0 "delete v1 (its chunks are the bases of v2's deltas)"
 direct model delete other --yes
 is_rc 0 "delete the unrelated model"
+direct model delete m2 --yes
+is_rc 0 "and m2 (whose v1 has the same chunks as m@v1)"
 mvms gc --grace 0
 is_rc 0 "gc --grace 0"
 unlike "$OUT" "removed 0 packs (0 B), 0 chunks" "gc removed what only the deleted ones held"

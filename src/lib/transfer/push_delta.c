@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fine-tune deltas in a push: a float tensor (BF16, F16, F32) whose parent version has a
- * tensor of the same name, dtype and shape in the file at the same path is cut exactly at
- * the parent's chunk boundaries for that tensor (no content-defined cuts inside it), so new
- * chunk i pairs with parent chunk i of the same length; a new chunk of it is then also
- * encoded as a delta against that parent chunk's full record (its own, or its base when the
- * parent chunk is itself a delta: no chains) and stored that way when the delta is clearly
- * smaller (at most 7/8 of the full record). The parent is the first of the push's parents
- * (the branch head, then --parent ones) that has the path. Chunk ids stay the hashes of the
- * raw bytes. The hooks are called from push.c; the codec is core/codec_delta.c and the
- * parent's rows come from meta/bases.c.
+ * Fine-tune deltas in a push. A float tensor (BF16, F16, F32) is cut on a fixed grid: a
+ * chunk every avg_size bytes from the tensor's start, no content-defined cut inside it (a
+ * weight tensor never shifts inside, so the chunker could find nothing more there). Its
+ * chunks then depend only on its own bytes, whatever the parent, so identical files dedup
+ * in any context, and when the parent version has a tensor of the same name, dtype and shape
+ * in the file at the same path, cut on the same grid, new chunk i lines up with parent chunk
+ * i. Such a new chunk is also encoded as a delta against that parent chunk's full record
+ * (its own, or its base when the parent chunk is itself a delta: no chains) and stored that
+ * way when the delta is clearly smaller (at most 7/8 of the full record). The parent is the
+ * first of the push's parents (the branch head, then --parent ones) that has the path.
+ * Chunk ids stay the hashes of the raw bytes. The hooks are called from push.c; the codec is
+ * core/codec_delta.c and the parent's rows come from meta/bases.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 typedef struct delta_slot {
 	uint64_t off;            /* in the new file */
 	uint32_t len;
+	int has_base;
 	mvms_oid base;           /* the full record to diff against */
 } delta_slot;
 
@@ -50,7 +53,7 @@ int mvms_push__delta_start(push_ctx *c, const push_spec *ps)
 	unsigned w;
 	int error = 0;
 
-	if (!ps->nparents || !c->st->db)
+	if (!c->st->db)
 		return 0;
 	d = calloc(1, sizeof(*d));
 	MVMS_CHECK_ALLOC(d, error);
@@ -116,34 +119,40 @@ static size_t chunk_at(const mvms_bases_parent *p, uint64_t off)
 	return lo;
 }
 
-/* Pairs new tensor @t with parent tensor @pt: a slot per parent chunk, when the parent's
- * chunks tile the tensor exactly (always, for a store that cuts at tensors). */
-static int pair_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_bases_tensor *pt,
-		       const mvms_bases_parent *p)
+/* The grid slots of float tensor @t; each paired with the parent's chunk at the same place
+ * when @pt (may be NULL) is cut on the same grid (a parent from before the grid, or cut by
+ * content, pairs with nothing). */
+static int grid_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_bases_tensor *pt,
+		       const mvms_bases_parent *p, uint32_t grid)
 {
-	size_t i = chunk_at(p, pt->offset), j;
-	uint64_t at = pt->offset, end = pt->offset + pt->length;
-	int error = 0;
+	uint64_t n = (t->length + grid - 1) / grid, k;
+	size_t i = 0;
+	int error = 0, paired = 0;
 
-	for (j = i; j < p->nchunks && at < end; j++) {
-		if (p->chunks[j].offset != at || p->chunks[j].len == 0)
-			return 0;
-		at += p->chunks[j].len;
+	if (pt) {
+		/* The parent's chunks of the tensor must be exactly the grid's. */
+		i = chunk_at(p, pt->offset);
+		paired = i + n <= p->nchunks;
+		for (k = 0; paired && k < n; k++) {
+			const mvms_bases_chunk *ch = &p->chunks[i + k];
+			uint64_t want = t->length - k * grid < grid ? t->length - k * grid : grid;
+			paired = ch->offset == pt->offset + k * grid && ch->len == want;
+		}
 	}
-	if (at != end || j == i)
-		return 0;
-	if (d->nslots + (j - i) > d->cslots) {
-		size_t ncap = (d->cslots ? d->cslots * 2 : 256) + (j - i);
+	if (d->nslots + n > d->cslots) {
+		size_t ncap = (d->cslots ? d->cslots * 2 : 256) + (size_t)n;
 		delta_slot *ns = realloc(d->slots, ncap * sizeof(*ns));
 		MVMS_CHECK_ALLOC(ns, error);
 		d->slots = ns;
 		d->cslots = ncap;
 	}
-	for (; i < j; i++) {
+	for (k = 0; k < n; k++) {
 		delta_slot *s = &d->slots[d->nslots++];
-		s->off = t->offset + (p->chunks[i].offset - pt->offset);
-		s->len = p->chunks[i].len;
-		s->base = p->chunks[i].base;
+		s->off = t->offset + k * grid;
+		s->len = (uint32_t)(t->length - k * grid < grid ? t->length - k * grid : grid);
+		s->has_base = paired;
+		if (paired)
+			s->base = p->chunks[i + k].base;
 	}
 	if (d->nregions == d->cregions) {
 		size_t ncap = d->cregions ? d->cregions * 2 : 64;
@@ -194,6 +203,7 @@ int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *
 	push_delta *d = c->delta;
 	mvms_bases_parent *p = NULL;
 	mvms_bases_tensor **sorted = NULL, key, *kp = &key, **hit;
+	uint32_t grid = c->st->chunker.avg_size;
 	size_t i;
 	int error = 0;
 
@@ -204,24 +214,27 @@ int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *
 		return 0;
 	for (i = 0; i < d->nparents && !p; i++)
 		MVMS_TRY(mvms_bases__parent(&p, c->st, d->parents[i], f->path));
-	if (!p)
-		goto done;
-	sorted = malloc(p->ntensors * sizeof(*sorted));
-	MVMS_CHECK_ALLOC(sorted, error);
-	for (i = 0; i < p->ntensors; i++)
-		sorted[i] = &p->tensors[i];
-	qsort(sorted, p->ntensors, sizeof(*sorted), by_name);
+	if (p) {
+		sorted = malloc((p->ntensors ? p->ntensors : 1) * sizeof(*sorted));
+		MVMS_CHECK_ALLOC(sorted, error);
+		for (i = 0; i < p->ntensors; i++)
+			sorted[i] = &p->tensors[i];
+		qsort(sorted, p->ntensors, sizeof(*sorted), by_name);
+	}
 	memset(&key, 0, sizeof(key));
 	for (i = 0; i < f->st->count; i++) {
 		const mvms_tensor_info *t = &f->st->tensors[i];
 		if (!delta_dtype(t->dtype_id) || t->length == 0 || t->location)
 			continue;
-		key.name = t->name;
-		hit = bsearch(&kp, sorted, p->ntensors, sizeof(*sorted), by_name);
-		if (!hit || strcmp((*hit)->dtype, t->dtype) != 0 ||
-		    strcmp((*hit)->shape, t->shape) != 0 || (*hit)->length != t->length)
-			continue;
-		MVMS_TRY(pair_tensor(d, t, *hit, p));
+		hit = NULL;
+		if (p) {
+			key.name = t->name;
+			hit = bsearch(&kp, sorted, p->ntensors, sizeof(*sorted), by_name);
+			if (hit && (strcmp((*hit)->dtype, t->dtype) != 0 ||
+				    strcmp((*hit)->shape, t->shape) != 0 || (*hit)->length != t->length))
+				hit = NULL;
+		}
+		MVMS_TRY(grid_tensor(d, t, hit ? *hit : NULL, p, grid));
 	}
 	MVMS_TRY(add_bounds(d, f, bounds, nbounds));
 done:
@@ -238,8 +251,8 @@ size_t mvms_push__delta_cut(push_ctx *c, uint64_t pos, size_t n)
 		return 0;
 	while (d->region_scan < d->nregions && d->regions[d->region_scan].end <= pos)
 		d->region_scan++;
-	/* Inside a paired tensor the next cut point is the parent's next chunk boundary, and
-	 * @n already stops there (parent chunks are never longer than the chunker's max). */
+	/* Inside a float tensor the next cut point is the grid's next one, and @n already stops
+	 * there (the grid's step, avg_size, is below the chunker's max). */
 	if (d->region_scan < d->nregions && d->regions[d->region_scan].start <= pos)
 		return n;
 	return 0;
@@ -256,6 +269,7 @@ void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos)
 	while (d->slot_scan < d->nslots && d->slots[d->slot_scan].off < pos)
 		d->slot_scan++;
 	if (d->slot_scan < d->nslots && d->slots[d->slot_scan].off == pos &&
+	    d->slots[d->slot_scan].has_base &&
 	    d->slots[d->slot_scan].len == b->len && delta_dtype(b->dtype) &&
 	    b->len <= d->tmp_len) {
 		b->has_base = 1;

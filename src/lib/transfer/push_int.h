@@ -115,9 +115,9 @@ int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
 int mvms_push__layouts(push_ctx *c);
 int mvms_push__probe(push_file *f, int fd);
 
-/* push_delta.c: fine-tune deltas. start/end around a push (nothing without parents); per
- * file, the parent's paired tensors add cut points (delta_file), inside which cuts fall
- * exactly on them (delta_cut: the length to cut at @pos, or 0 to let the chunker choose);
+/* push_delta.c: fine-tune deltas. start/end around a push; per file, float tensors add the
+ * cut points of their fixed grid and pair with the parent's (delta_file), inside which cuts
+ * fall exactly on them (delta_cut: the length to cut at @pos, or 0 to let the chunker choose);
  * each chunk is marked with its base (delta_mark); the bases of a batch's new chunks are read
  * before compression (delta_bases), and each is tried as a delta after its full encoding
  * (delta_encode, on a worker). */
