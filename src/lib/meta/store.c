@@ -16,6 +16,7 @@
 #include "bases.h"
 #include "transport.h"
 #include "s3.h"
+#include "log_int.h"
 
 static int mkdir_p(const char *path)
 {
@@ -274,6 +275,7 @@ static int store_open(mvms_store **out, const char *dir, int create,
 		MVMS_TRY(mvms_backend_s3_options_from_env(&so, buf, sizeof(buf), st->backend_name));
 		MVMS_TRY(mvms_backend_s3(&st->be, &so));
 	}
+	MVMS_TRY(mvms_log__open(st));
 	*out = st;
 	st = NULL;
 done:
