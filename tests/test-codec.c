@@ -497,11 +497,12 @@ static void test_planes_corrupt(void)
 	       "raw length two long (one more element): EMISMATCH");
 	is_int(mvms_codec_decode(c, dec, LEN, MVMS_CODEC_F32, enc, enc_len), MVMS_EMISMATCH,
 	       "a BF16 payload read as F32 (2 planes for a 4-plane codec): EMISMATCH");
-	is_int(mvms_codec_decode(c, dec, LEN, 5, enc, enc_len), MVMS_EINVALID,
-	       "codec 5: EINVALID");
+	is_int(mvms_codec_decode(c, dec, LEN, 6, enc, enc_len), MVMS_EINVALID,
+	       "codec 6: EINVALID");
 	is_int(mvms_codec_decode(c, dec, LEN, 255, enc, enc_len), MVMS_EINVALID,
 	       "codec 255: EINVALID");
-	ok(!mvms_codec_known(5) && mvms_codec_known(MVMS_CODEC_F32), "codec 5 unknown, 4 known");
+	ok(!mvms_codec_known(6) && mvms_codec_known(MVMS_CODEC_DELTA), "codec 6 unknown, 5 known "
+	   "(deltas: tests/test-delta.c)");
 	ok(!mvms_codec_stored_ok(MVMS_CODEC_BF16, 100, 100) &&
 		   mvms_codec_stored_ok(MVMS_CODEC_BF16, 100, 99) &&
 		   !mvms_codec_stored_ok(MVMS_CODEC_PLANES, 100, 0),

@@ -116,6 +116,8 @@ typedef struct mvms_stats {
 	uint64_t source_bytes;   /* their sizes */
 	double dedup_ratio;      /* logical / unique */
 	double compression_ratio;/* unique / stored */
+	uint64_t delta_chunks;   /* chunks stored as deltas against a parent version's tensors */
+	uint64_t delta_bytes;    /* their raw bytes (of unique_bytes) */
 } mvms_stats;
 int mvms_store_stats(mvms_stats *out, mvms_store *st);
 

@@ -183,6 +183,7 @@ typedef struct mvms_push_result {
 	int gc_conflict;           /* failed with MVMS_ECONFLICT because a gc removed something the
 				    * push counted on (or its lease expired): pushing again works */
 	unsigned retries;          /* times the push started over for that reason (at most 1) */
+	uint64_t delta_chunks;     /* new chunks stored as deltas against the parent's tensors */
 } mvms_push_result;
 
 /**

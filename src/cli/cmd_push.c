@@ -76,6 +76,7 @@ int cmd_push(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "new_chunks", (double)r.new_chunks);
 		cJSON_AddNumberToObject(doc, "new_raw_bytes", (double)r.new_raw_bytes);
 		cJSON_AddNumberToObject(doc, "new_stored_bytes", (double)r.new_stored_bytes);
+		cJSON_AddNumberToObject(doc, "delta_chunks", (double)r.delta_chunks);
 		cJSON_AddNumberToObject(doc, "packs", (double)r.packs);
 		cJSON_AddNumberToObject(doc, "tensors", (double)r.tensors);
 		cJSON_AddNumberToObject(doc, "seconds", r.seconds);
@@ -88,13 +89,20 @@ int cmd_push(int argc, char **argv)
 	} else {
 		printf("%s@v%lld %s\n", argv[optind], (long long)r.number, r.id);
 		fflush(stdout);
-		if (!cli.quiet)
-			fprintf(stderr, "  %llu file%s, %s; %llu of %llu chunks new, %s stored in %llu pack%s"
-				" (%.2fs)\n",
+		if (!cli.quiet) {
+			char deltas[64] = "";
+			/* Fine-tune deltas: chunks stored against the parent version's tensors. */
+			if (r.delta_chunks)
+				snprintf(deltas, sizeof(deltas), " (%llu as deltas)",
+					 (unsigned long long)r.delta_chunks);
+			fprintf(stderr, "  %llu file%s, %s; %llu of %llu chunks new%s, %s stored in %llu "
+				"pack%s (%.2fs)\n",
 				(unsigned long long)r.files, r.files == 1 ? "" : "s",
 				cli_human(a, sizeof(a), r.logical_bytes), (unsigned long long)r.new_chunks,
-				(unsigned long long)r.chunks, cli_human(b, sizeof(b), r.new_stored_bytes),
+				(unsigned long long)r.chunks, deltas,
+				cli_human(b, sizeof(b), r.new_stored_bytes),
 				(unsigned long long)r.packs, r.packs == 1 ? "" : "s", r.seconds);
+		}
 	}
 done:
 	free(parents);

@@ -35,6 +35,9 @@ int cmd_stats(int argc, char **argv)
 		       (unsigned long long)s.chunks, (unsigned long long)s.packs, s.packs == 1 ? "" : "s",
 		       s.dedup_ratio, s.compression_ratio,
 		       s.stored_bytes ? (double)s.logical_bytes / (double)s.stored_bytes : 0.0);
+		if (s.delta_chunks)
+			printf("deltas          %llu chunks (%s) stored against their parent's tensors\n",
+			       (unsigned long long)s.delta_chunks, cli_human(a, sizeof(a), s.delta_bytes));
 		if (s.sources)
 			printf("pulled files    %llu (%s), read as a cache\n",
 			       (unsigned long long)s.sources, cli_human(a, sizeof(a), s.source_bytes));

@@ -493,6 +493,8 @@ cJSON *view_stats(const mvms_stats *s)
 	cJSON_AddNumberToObject(doc, "unique_bytes", (double)s->unique_bytes);
 	cJSON_AddNumberToObject(doc, "stored_bytes", (double)s->stored_bytes);
 	cJSON_AddNumberToObject(doc, "chunks", (double)s->chunks);
+	cJSON_AddNumberToObject(doc, "delta_chunks", (double)s->delta_chunks);
+	cJSON_AddNumberToObject(doc, "delta_bytes", (double)s->delta_bytes);
 	cJSON_AddNumberToObject(doc, "packs", (double)s->packs);
 	cJSON_AddNumberToObject(doc, "sources", (double)s->sources);
 	cJSON_AddNumberToObject(doc, "source_bytes", (double)s->source_bytes);

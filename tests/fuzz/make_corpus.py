@@ -246,6 +246,21 @@ def gen_sig():
     put("sig", "public_key", b"ed25519:461cd1511906de20d4cf7cd6bf0245879725d4fba1efcd2f0fd864a417a0c072")
     # a throwaway secret key file (its seed is all 7s: never a real key)
     put("sig", "secret_key", b"mvms-store secret key v1\ned25519 " + b"7" * 64 + b"\n")
+# ---- delta records: 0x00|flags, u16 raw length, base bytes, stored bytes; or 0x80|dtype,
+# base half, new half ----
+def gen_delta():
+    base = bytes((i * 37 + 11) & 0xff for i in range(len(ZSTD_RAW)))
+    payload = b"\xab" * 32 + bytes([0, 1]) + ZSTD_FRAME  # XOR, inner zstd
+    put("delta", "xor_zstd", b"\x00" + struct.pack("<H", len(ZSTD_RAW)) + base + payload)
+    put("delta", "missing_base", b"\x01" + struct.pack("<H", len(ZSTD_RAW)) + payload)
+    f = weights(512, 3)
+    g = [v * (1 + 0.01 * w / 0.02) for v, w in zip(f, weights(512, 4))]
+    a32 = b"".join(struct.pack("<f", v) for v in f)
+    b32 = b"".join(struct.pack("<f", v) for v in g)
+    a16 = b"".join(a32[i + 2:i + 4] for i in range(0, len(a32), 4))
+    b16 = b"".join(b32[i + 2:i + 4] for i in range(0, len(b32), 4))
+    put("delta", "encode_bf16_drift", b"\x80" + a16 + b16)
+    put("delta", "encode_f32_drift", b"\x82" + a32 + b32)
 
 
 def main():
@@ -257,6 +272,7 @@ def main():
     gen_tar()
     gen_codec()
     gen_sig()
+    gen_delta()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes under %s" % (total, OUT), file=sys.stderr)
 

@@ -12,7 +12,7 @@ set -u
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 case $secs in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number, not '$secs'" >&2; exit 2 ;; esac
-all_targets="safetensors gguf onnx manifest filemap pack tar gate codec sig"
+all_targets="safetensors gguf onnx manifest filemap pack tar gate codec sig delta"
 targets=${*:-$all_targets}
 for t in $targets; do
 	case " $all_targets " in *" $t "*) ;; *) echo "run.sh: unknown target '$t' (known: $all_targets)" >&2; exit 2 ;; esac
@@ -78,9 +78,10 @@ jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 
 echo "run.sh: building with $("$cc" --version | sed -n 1p) in $work" >&2
 # -fsanitize=fuzzer-no-link: library code gets coverage and sanitizers, no main().
-# The library's sources as Makefile.am lists them (src_libmvms_core_la_SOURCES), else every
-# src/lib/*/*.c; they go into a static archive, so a target links only what it uses.
-lib_srcs=$(awk '/^src_libmvms_core_la_SOURCES/ { on = 1 } on { print; if ($0 !~ /\\$/) exit }' \
+# The library's sources as Makefile.am lists them (every src_libmvms_core_la_SOURCES = and
+# += line), else every src/lib/*/*.c; they go into a static archive, so a target links only
+# what it uses.
+lib_srcs=$(awk '/^src_libmvms_core_la_SOURCES/ { on = 1 } on { print; if ($0 !~ /\\$/) on = 0 }' \
 	"$top/Makefile.am" | sed 's/\\//g' | tr '\t' ' ' | tr ' ' '\n' | grep '^src/lib/.*\.c$')
 [ -n "$lib_srcs" ] || lib_srcs=$(cd "$top" && ls src/lib/*/*.c)
 # shellcheck disable=SC2016,SC2086

@@ -82,6 +82,8 @@ static int c_stats(mvms_stats *out, mvms_store *st)
 	out->logical_bytes = u64(doc, "logical_bytes");
 	out->unique_bytes = u64(doc, "unique_bytes");
 	out->stored_bytes = u64(doc, "stored_bytes");
+	out->delta_chunks = u64(doc, "delta_chunks");
+	out->delta_bytes = u64(doc, "delta_bytes");
 	out->chunks = u64(doc, "chunks");
 	out->packs = u64(doc, "packs");
 	out->sources = u64(doc, "sources");

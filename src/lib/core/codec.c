@@ -87,6 +87,9 @@ void mvms_codec_free(mvms_codec *c)
 	ZSTD_freeDCtx(c->dctx);
 	free(c->scratch);
 	free(c->alt);
+	free(c->base);
+	free(c->delta);
+	free(c->delta2);
 	free(c);
 }
 
@@ -103,7 +106,7 @@ size_t mvms_codec_bound(size_t raw_len)
 
 int mvms_codec_known(uint8_t codec)
 {
-	return codec <= MVMS_CODEC_F32;
+	return codec <= MVMS_CODEC_DELTA;
 }
 
 int mvms_codec_stored_ok(uint8_t codec, size_t raw_len, size_t stored_len)
@@ -117,6 +120,9 @@ int mvms_codec_stored_ok(uint8_t codec, size_t raw_len, size_t stored_len)
 	case MVMS_CODEC_BF16:
 	case MVMS_CODEC_F32:
 		return stored_len != 0 && stored_len < raw_len;
+	case MVMS_CODEC_DELTA:
+		/* Never chosen unless smaller than the raw bytes, like planes. */
+		return stored_len > MVMS_CODEC_DELTA_HDR && stored_len < raw_len;
 	default:
 		return 0;
 	}
@@ -309,6 +315,13 @@ int mvms_codec_decode(mvms_codec *c, void *dst, size_t raw_len, uint8_t codec,
 			goto done;
 		}
 		error = mvms_codec__planes_decode(c, codec, dst, raw_len, src, src_len);
+		break;
+	case MVMS_CODEC_DELTA:
+		if (!c) {
+			error = mvms_error_set(MVMS_EINVALID, "codec: decode: no codec context");
+			goto done;
+		}
+		error = mvms_codec__delta_decode(c, dst, raw_len, src, src_len);
 		break;
 	default:
 		error = mvms_error_set(MVMS_EINVALID, "codec: unknown codec %u", (unsigned)codec);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dtype.h"
+#include "mvms/oid.h"
 
 /* Stored in every pack record and index entry: never renumber. docs/formats.md gives the
  * payload of each. */
@@ -22,6 +23,7 @@ enum mvms_codec_id {
 	MVMS_CODEC_PLANES = 2, /* byte planes: byte k of every element together (2, 4 or 8 planes) */
 	MVMS_CODEC_BF16 = 3,  /* bfloat16: an exponent plane and a sign|mantissa plane */
 	MVMS_CODEC_F32 = 4,   /* float32: an exponent plane and three sign|mantissa planes */
+	MVMS_CODEC_DELTA = 5, /* against a base chunk of the same length (codec_delta.c) */
 };
 
 typedef struct mvms_codec mvms_codec;
@@ -68,5 +70,40 @@ int mvms_codec_encode_as(mvms_codec *c, enum mvms_dtype dtype, uint8_t *codec_ou
  */
 int mvms_codec_decode(mvms_codec *c, void *dst, size_t raw_len, uint8_t codec,
 		      const void *src, size_t src_len);
+
+/* ---- deltas (codec_delta.c) ----
+ * A delta record's payload: 32 B base chunk id | u8 transform | u8 inner codec | the inner
+ * codec's payload (docs/formats.md). The base is a full (non-delta) record of the same raw
+ * length; the transform is undone against its raw bytes after the inner payload is decoded. */
+#define MVMS_CODEC_DELTA_HDR 34
+
+/*
+ * Where a codec finds a base's raw bytes: fills @out (@raw_len bytes) with the chunk @base,
+ * which must be stored as a full record (not a delta) and hash to its id. It may use @c to
+ * decode that record (never to decode a delta: the codec is not re-entered for one).
+ * @return 0 or a negative MVMS_E* with the message set (MVMS_ENOTFOUND: no such base).
+ */
+typedef int (*mvms_codec_base_fn)(void *ctx, mvms_codec *c, const mvms_oid *base,
+				  size_t raw_len, void *out);
+
+/** Lets @c decode deltas: bases come from @fn (NULL: a delta cannot be decoded). The last
+ * base is kept, so chunks sharing it cost one read. */
+void mvms_codec_set_base(mvms_codec *c, mvms_codec_base_fn fn, void *ctx);
+
+/**
+ * Encodes @len bytes at @src (elements of @dtype) as a delta against @base (@len raw bytes
+ * of the chunk @base_id) into @dst, if the record is at most @limit bytes (@dst holds
+ * @limit). *out_len is its length, or 0 when no delta fits (or @dtype has none).
+ */
+int mvms_codec_encode_delta(mvms_codec *c, enum mvms_dtype dtype, const mvms_oid *base_id,
+			    const void *base, size_t *out_len, void *dst, size_t limit,
+			    const void *src, size_t len);
+
+/** Reads the full record @id (@raw_len bytes) into @out through the codec's base callback
+ * (a push reads the bases it diffs against this way). */
+int mvms_codec_read_base(mvms_codec *c, const mvms_oid *id, size_t raw_len, void *out);
+
+/** The base chunk a delta payload names: 0, or MVMS_EMISMATCH when it is too short. */
+int mvms_codec_delta_base(mvms_oid *out, const void *payload, size_t len);
 
 #endif

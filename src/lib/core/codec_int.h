@@ -19,6 +19,17 @@ struct mvms_codec {
 	size_t scratch_cap;
 	unsigned char *alt;      /* the second candidate when two encodings are tried */
 	size_t alt_cap;
+	/* deltas (codec_delta.c) */
+	mvms_codec_base_fn base_fn; /* where bases come from; NULL: deltas cannot be decoded */
+	void *base_ctx;
+	unsigned char *base;     /* the last base read, kept for the next delta on it */
+	size_t base_cap, base_len;
+	mvms_oid base_id;
+	int base_valid;
+	unsigned char *delta;    /* encode: the transformed chunk; the second candidate */
+	size_t delta_cap;
+	unsigned char *delta2;
+	size_t delta2_cap;
 };
 
 /* Grows *buf to at least @need bytes: 0 or MVMS_ERROR (out of memory). */
@@ -45,5 +56,10 @@ int mvms_codec__planes_decode(mvms_codec *c, uint8_t codec, void *dst, size_t ra
  * worth trying. One pass over the bytes, no compression.
  */
 unsigned mvms_codec__planes_guess(const void *src, size_t len, size_t zstd_len);
+
+/* Decodes a DELTA payload (codec_delta.c): 0, MVMS_EMISMATCH (corrupt), MVMS_ENOTFOUND (no
+ * base), MVMS_EINVALID (no way to read bases) or MVMS_ERROR. */
+int mvms_codec__delta_decode(mvms_codec *c, void *dst, size_t raw_len, const void *src,
+			     size_t src_len);
 
 #endif

@@ -47,13 +47,19 @@ static int exists(mvms_db *db, const char *sql, const mvms_oid *id, const char *
 
 int mvms_gcrows_pack_used(mvms_db *db, const mvms_oid *pack, int dry, int64_t cutoff)
 {
+	/* A chunk is also used while a delta row names it as its base (level 11): bases
+	 * go one gc after the last delta on them. */
 	static const char strict[] =
 		"SELECT 1 FROM packs p JOIN chunks c ON c.pack_id = p.id JOIN content_chunks cc "
-		"ON cc.chunk_id = c.id WHERE p.oid = ?1 LIMIT 1";
+		"ON cc.chunk_id = c.id WHERE p.oid = ?1 UNION ALL SELECT 1 FROM packs p JOIN "
+		"chunks c ON c.pack_id = p.id JOIN chunks d ON d.base = c.oid WHERE p.oid = ?1 "
+		"LIMIT 1";
 	static const char q_dry[] =
 		"SELECT 1 FROM packs p JOIN chunks c ON c.pack_id = p.id JOIN content_chunks cc "
 		"ON cc.chunk_id = c.id JOIN contents ct ON ct.id = cc.content_id WHERE p.oid = ?1 AND "
-		"(ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f WHERE f.content_id = ct.id)) LIMIT 1";
+		"(ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f WHERE f.content_id = ct.id)) "
+		"UNION ALL SELECT 1 FROM packs p JOIN chunks c ON c.pack_id = p.id JOIN chunks d "
+		"ON d.base = c.oid WHERE p.oid = ?1 LIMIT 1";
 
 	return exists(db, dry ? q_dry : strict, pack, NULL, cutoff);
 }
@@ -166,12 +172,14 @@ done:
 
 /* A chunk some content uses; in a dry run (nothing dropped yet) only contents that would stay
  * count: some file uses them or they are younger than the cutoff (?2). */
+/* The base of a delta row (any: a kept delta must never lose its base). */
+#define BASE_USED "EXISTS (SELECT 1 FROM chunks d WHERE d.base = c.oid)"
 #define CHUNK_USED \
-	"EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id)"
+	"(EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id) OR " BASE_USED ")"
 #define CHUNK_USED_DRY \
-	"EXISTS (SELECT 1 FROM content_chunks cc JOIN contents ct ON ct.id = cc.content_id " \
+	"(EXISTS (SELECT 1 FROM content_chunks cc JOIN contents ct ON ct.id = cc.content_id " \
 	"WHERE cc.chunk_id = c.id AND (ct.created_at > ?2 OR EXISTS (SELECT 1 FROM files f " \
-	"WHERE f.content_id = ct.id)))"
+	"WHERE f.content_id = ct.id))) OR " BASE_USED ")"
 #define MIXED(used) \
 	"SELECT p.oid FROM packs p WHERE p.created_at <= ?1 AND EXISTS (SELECT 1 FROM chunks c " \
 	"WHERE c.pack_id = p.id AND NOT " used ") AND EXISTS (SELECT 1 FROM chunks c " \
@@ -275,7 +283,7 @@ int mvms_gcrows_move_chunks(uint64_t *dropped, mvms_db *db, const mvms_oid *from
 		"stored_len = ?4, codec = ?5 WHERE oid = ?1 AND pack_id = (SELECT id FROM packs WHERE oid = ?6)";
 	static const char q_left[] =
 		"SELECT count(*) FROM chunks c WHERE c.pack_id = (SELECT id FROM packs WHERE oid = ?) "
-		"AND EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.chunk_id = c.id)";
+		"AND " CHUNK_USED;
 	static const char q_drop[] =
 		"DELETE FROM chunks WHERE pack_id = (SELECT id FROM packs WHERE oid = ?)";
 	sqlite3_stmt *s;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include "common.h"
 #include "packs.h"
+#include "bases.h"
 
 /* Steps @s, which returns at most one row: 1 with a row, 0 when done, or the error. */
 static int step_row(mvms_db *db, sqlite3_stmt *s, const char *what)
@@ -66,8 +67,8 @@ int mvms_packs__index(mvms_store *st, const mvms_oid *pid, uint64_t size,
 		"INSERT OR IGNORE INTO packs(oid, size, chunk_count, created_at) VALUES (?, ?, ?, ?)";
 	static const char q_pack_id[] = "SELECT id FROM packs WHERE oid = ?";
 	static const char q_chunk[] =
-		"INSERT OR IGNORE INTO chunks(oid, pack_id, offset, raw_len, stored_len, codec) "
-		"VALUES (?, ?, ?, ?, ?, ?)";
+		"INSERT OR IGNORE INTO chunks(oid, pack_id, offset, raw_len, stored_len, codec, base) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?)";
 	int64_t pack_row = 0;
 	sqlite3_stmt *s;
 	char key[MVMS_KEY_MAX];
@@ -125,8 +126,14 @@ int mvms_packs__index(mvms_store *st, const mvms_oid *pid, uint64_t size,
 		sqlite3_bind_int64(s, 4, entries[i].raw_len);
 		sqlite3_bind_int64(s, 5, entries[i].stored_len);
 		sqlite3_bind_int(s, 6, entries[i].codec);
+		if (entries[i].codec == MVMS_CODEC_DELTA)
+			mvms_db_bind_oid(s, 7, &entries[i].base);
+		else
+			sqlite3_bind_null(s, 7);
 		MVMS_TRY(mvms_db_step_done(st->db, s, "add chunk"));
 	}
+	/* After every row of the pack: a base may be in the same pack. */
+	MVMS_TRY(mvms_bases__check_index(st, entries, count));
 	/* A pack is a sign of life: the lease of the push that wrote it goes on (no extra
 	 * sync to disk: same transaction). */
 	MVMS_TRY(mvms_lease__tick(st, 1));

@@ -90,10 +90,14 @@ int mvms_reach_held(int *hit, mvms_db *db, enum mvms_reach_kind kind, const mvms
 	static const char q_file[] =
 		"SELECT v.model_id FROM contents c JOIN files f ON f.content_id = c.id "
 		"JOIN versions v ON v.id = f.version_id WHERE c.oid = ?";
+	/* A delta's base is held by whoever holds the delta (a pull needs both). */
 	static const char q_chunk[] =
 		"SELECT v.model_id FROM chunks ch JOIN content_chunks cc ON cc.chunk_id = ch.id "
 		"JOIN files f ON f.content_id = cc.content_id "
-		"JOIN versions v ON v.id = f.version_id WHERE ch.oid = ?";
+		"JOIN versions v ON v.id = f.version_id WHERE ch.oid = ?1 UNION ALL "
+		"SELECT v.model_id FROM chunks ch JOIN content_chunks cc ON cc.chunk_id = ch.id "
+		"JOIN files f ON f.content_id = cc.content_id "
+		"JOIN versions v ON v.id = f.version_id WHERE ch.base = ?1";
 	sqlite3_stmt *s = mvms_db_stmt(db, kind == MVMS_REACH_MANIFEST ? q_manifest
 					   : kind == MVMS_REACH_FILE ? q_file : q_chunk);
 	char hex[MVMS_OID_HEXSZ + 1];
@@ -130,7 +134,9 @@ static int users(mvms_buf *out, mvms_db *db, sqlite3_stmt *s)
 
 int mvms_reach_pack_users(mvms_buf *out, mvms_db *db, int64_t pack_row)
 {
-	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.pack_id = ? ORDER BY m.name, v.number");
+	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.pack_id = ?1 OR ch.base IN "
+				       "(SELECT oid FROM chunks WHERE pack_id = ?1) "
+				       "ORDER BY m.name, v.number");
 
 	mvms_buf_clear(out);
 	mvms_buf_puts(out, "");
@@ -142,7 +148,9 @@ int mvms_reach_pack_users(mvms_buf *out, mvms_db *db, int64_t pack_row)
 
 int mvms_reach_chunk_users(mvms_buf *out, mvms_db *db, const mvms_oid *chunk)
 {
-	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.oid = ? ORDER BY m.name, v.number");
+	/* With the versions whose deltas need it as their base: a damaged base breaks them. */
+	sqlite3_stmt *s = mvms_db_stmt(db, USERS_OF_CHUNKS "WHERE ch.oid = ?1 OR ch.base = ?1 "
+				       "ORDER BY m.name, v.number");
 
 	mvms_buf_clear(out);
 	mvms_buf_puts(out, "");

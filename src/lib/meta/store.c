@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include "store_int.h"
 #include "dag_int.h"
+#include "bases.h"
 #include "transport.h"
 #include "s3.h"
 #include "log_int.h"
@@ -311,6 +312,7 @@ void mvms_store_free(mvms_store *st)
 		return;
 	}
 	mvms_dag__cache_free(st->dag);
+	mvms_bases__close(st);
 	mvms_backend_free(st->be);
 	mvms_db_free(st->db);
 	free(st->path);
@@ -614,6 +616,9 @@ int mvms_store_stats(mvms_stats *out, mvms_store *st)
 	MVMS_TRY(scalar_u64(&out->unique_bytes, st, "SELECT coalesce(sum(raw_len), 0) FROM chunks"));
 	MVMS_TRY(scalar_u64(&out->stored_bytes, st, "SELECT coalesce(sum(size), 0) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->chunks, st, "SELECT count(*) FROM chunks"));
+	MVMS_TRY(scalar_u64(&out->delta_chunks, st, "SELECT count(*) FROM chunks WHERE codec = 5"));
+	MVMS_TRY(scalar_u64(&out->delta_bytes, st,
+			    "SELECT coalesce(sum(raw_len), 0) FROM chunks WHERE codec = 5"));
 	MVMS_TRY(scalar_u64(&out->packs, st, "SELECT count(*) FROM packs"));
 	MVMS_TRY(scalar_u64(&out->sources, st, "SELECT count(*) FROM sources"));
 	MVMS_TRY(scalar_u64(&out->source_bytes, st, "SELECT coalesce(sum(size), 0) FROM sources"));

@@ -35,6 +35,7 @@ struct mvms_store {
 	 * to @remote, and db and be are NULL (meta/transport.h). NULL for a local store. */
 	const struct mvms_transport *tp;
 	struct mvms_remote *remote;
+	struct mvms_bases *bases;    /* delta bases' reader (bases.c), NULL until one is needed */
 	/* Tests only: runs right before a commit's transaction (to put a gc there). */
 	void (*before_commit)(mvms_store *st, void *arg);
 	void *before_commit_arg;
@@ -186,6 +187,9 @@ int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const v
 			uint64_t done, uint64_t total);
 int mvms_sync__recv_add(mvms_sync__recv *rv, const void *data, size_t len);
 int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want);
+/* Lets the receiver's decoders read delta bases from @st (the cache: packs, sources, or
+ * the server through its fetch hook, meta/bases.h). */
+void mvms_sync__recv_bases(mvms_sync__recv *rv, mvms_store *st);
 /* @done (as given to new) plus the raw bytes of this file written so far. */
 uint64_t mvms_sync__recv_done(const mvms_sync__recv *rv);
 void mvms_sync__recv_free(mvms_sync__recv *rv);

@@ -17,6 +17,7 @@
 #include "gcrows.h"
 #include "pack.h"
 #include "codec.h"
+#include "bases.h"
 
 /* Copies the used chunks @ch of pack @pid into a new pack; *w_out holds it, unfinished. */
 static int copy_used(mvms_pack_writer **w_out, mvms_store *st, const mvms_oid *pid,
@@ -32,6 +33,7 @@ static int copy_used(mvms_pack_writer **w_out, mvms_store *st, const mvms_oid *p
 	*w_out = NULL;
 	mvms_object_key(key, sizeof(key), "packs", pid);
 	MVMS_TRY(mvms_codec_new(&codec, 0));
+	mvms_bases__attach(st, codec);
 	MVMS_TRY(mvms_pack_writer_new(&w, st->be));
 	for (i = 0; i < n; i++) {
 		len = MVMS_PACK_RECORD_HDR + (size_t)ch[i].stored_len;

@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "reach.h"
 #include "transport.h"
+#include "bases.h"
 
 #define RANGE_MAX (8u * 1024 * 1024)
 
@@ -425,6 +426,7 @@ int mvms_store_verify_ex(mvms_verify_result *out, mvms_store *st, const mvms_ver
 	c.payload = opts->payload;
 	c.res = out;
 	MVMS_TRY(mvms_codec_new(&c.codec, 0));
+	mvms_bases__attach(st, c.codec); /* a delta is checked through its base */
 	/* Read the pack list first: reporting runs other statements. */
 	MVMS_TRY(mvms_inventory_packs(&rows, &pids, &n, &total, st->db));
 	for (i = 0; i < n; i++)

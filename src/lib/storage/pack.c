@@ -142,7 +142,7 @@ int mvms_pack_record_is(const void *hdr, const mvms_oid *id, uint8_t codec, uint
 
 /* Checks one record's fields and appends its index entry at @offset (not yet counted). */
 static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uint32_t raw_len,
-		     uint32_t stored_len, uint64_t offset)
+		     uint32_t stored_len, uint64_t offset, const void *stored)
 {
 	int error = 0;
 	mvms_pack_entry *e;
@@ -188,6 +188,10 @@ static int add_entry(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec, uin
 	e->raw_len = raw_len;
 	e->stored_len = stored_len;
 	e->codec = codec;
+	/* A delta names its base in its first bytes: the index rows record it for gc. */
+	memset(&e->base, 0, sizeof(e->base));
+	if (codec == MVMS_CODEC_DELTA)
+		MVMS_TRY(mvms_codec_delta_base(&e->base, stored, stored_len));
 done:
 	return error;
 }
@@ -198,7 +202,7 @@ int mvms_pack_writer_add(mvms_pack_writer *w, const mvms_oid *id, uint8_t codec,
 	int error = 0;
 	unsigned char hdr[MVMS_PACK_RECORD_HDR];
 
-	MVMS_TRY(add_entry(w, id, codec, raw_len, stored_len, w->size));
+	MVMS_TRY(add_entry(w, id, codec, raw_len, stored_len, w->size, stored));
 	mvms_pack_record_put(hdr, id, codec, raw_len, stored_len);
 	MVMS_TRY(stage_put(w, hdr, sizeof(hdr)));
 	MVMS_TRY(stage_put(w, stored, stored_len));
@@ -224,7 +228,8 @@ int mvms_pack_writer_add_records(mvms_pack_writer *w, const void *records, size_
 			error = mvms_error_set(MVMS_EINVALID, "pack: a record run ends mid-record");
 			goto done;
 		}
-		MVMS_TRY(add_entry(w, &r.id, r.codec, r.raw_len, r.stored_len, w->size + off));
+		MVMS_TRY(add_entry(w, &r.id, r.codec, r.raw_len, r.stored_len, w->size + off,
+				   p + off + MVMS_PACK_RECORD_HDR));
 		w->count++;
 		off += MVMS_PACK_RECORD_HDR + (size_t)r.stored_len;
 	}

@@ -33,6 +33,9 @@ typedef struct mvms_pack_entry {
 	uint32_t raw_len;    /* uncompressed length */
 	uint32_t stored_len; /* bytes after the record header */
 	uint8_t codec;       /* enum mvms_codec_id */
+	mvms_oid base;       /* codec DELTA: the base chunk its record names (not in the pack's
+			      * index: set by the writer, or by whoever decoded the record);
+			      * zero otherwise */
 } mvms_pack_entry;
 
 /* One record's header (41 bytes: u8 codec | u32 raw_len | u32 stored_len | 32 B id). */

@@ -25,6 +25,7 @@
 #include "pull_int.h"
 #include "locate.h"
 #include "transport.h"
+#include "bases.h"
 
 /* One range read covers consecutive records of one pack up to this many bytes. */
 #define RANGE_MAX (8u * 1024 * 1024)
@@ -515,8 +516,10 @@ int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *op
 	MVMS_TRY(mvms_pool_new(&c->pool, 0));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
-	for (w = 0; w < mvms_pool_size(c->pool); w++)
+	for (w = 0; w < mvms_pool_size(c->pool); w++) {
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], 0));
+		mvms_bases__attach(st, c->codecs[w]); /* deltas decode through their bases */
+	}
 done:
 	return error;
 }

@@ -81,6 +81,8 @@ static void compress_one(size_t i, unsigned worker, void *ctx)
 	b->error = mvms_codec_encode_as(c->codecs[worker], (enum mvms_dtype)b->dtype, &b->codec,
 					&b->out_len, c->arena + b->out_off, mvms_codec_bound(b->len),
 					b->data, b->len);
+	if (b->error == 0 && b->base)
+		mvms_push__delta_encode(c, worker, b);
 }
 
 static int chunk_known(push_ctx *c, const mvms_oid *id)
@@ -183,6 +185,7 @@ static int process_batch(push_ctx *c, file_state *fs)
 		c->arena = tmp;
 		c->arena_cap = arena_need;
 	}
+	MVMS_TRY(mvms_push__delta_bases(c));
 	mvms_pool_run(c->pool, c->nbatch, compress_one, c);
 
 	for (i = 0; i < c->nbatch; i++) {
@@ -198,6 +201,7 @@ static int process_batch(push_ctx *c, file_state *fs)
 					      (uint32_t)b->out_len));
 		c->res->new_chunks++;
 		c->res->new_raw_bytes += b->len;
+		c->res->delta_chunks += b->codec == MVMS_CODEC_DELTA;
 		if (mvms_pack_writer_size(c->pack) >= c->st->pack_size) {
 			size_t j;
 			MVMS_TRY(flush_pack(c));
@@ -324,6 +328,7 @@ static int push_one_file(push_ctx *c, push_file *f)
 		fs.tensor = f->st->count;
 	}
 	MVMS_TRY(boundaries(&bounds, &nbounds, f));
+	MVMS_TRY(mvms_push__delta_file(c, f, &bounds, &nbounds));
 
 	for (;;) {
 		/* Refill: keep the unconsumed tail, read until the buffer is full or EOF. */
@@ -366,9 +371,11 @@ static int push_one_file(push_ctx *c, push_file *f)
 				n = cp->max_size;
 			if (bi < nbounds && bounds[bi] - pos < n)
 				n = (size_t)(bounds[bi] - pos);
-			cut = mvms_chunker_next(cp, c->buf + start, n);
+			if ((cut = mvms_push__delta_cut(c, pos, n)) == 0)
+				cut = mvms_chunker_next(cp, c->buf + start, n);
 			MVMS_TRY(batch_add(c, c->buf + start, (uint32_t)cut,
 					   chunk_dtype(f, &dscan, pos, cut)));
+			mvms_push__delta_mark(c, &c->batch[c->nbatch - 1], pos);
 			start += cut;
 			c->bytes_done += cut;
 		}
@@ -436,6 +443,7 @@ int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	MVMS_CHECK_ALLOC(c->codecs, error);
 	for (w = 0; w < mvms_pool_size(c->pool); w++)
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], st->level));
+	MVMS_TRY(mvms_push__delta_start(c, ps));
 	c->buf = malloc(READ_BUF_SIZE);
 	MVMS_CHECK_ALLOC(c->buf, error);
 	if (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE) /* uploads overlap hashing */
@@ -488,6 +496,7 @@ void mvms_push__dispose(push_ctx *c, mvms_manifest *m)
 	free(m->meta_values);
 	mvms_pack_writer_free(c->pack);
 	mvms_uploader_stop(c->up);
+	mvms_push__delta_end(c);
 	for (w = 0; c->codecs && w < mvms_pool_size(c->pool); w++)
 		mvms_codec_free(c->codecs[w]);
 	free(c->codecs);

@@ -43,7 +43,12 @@ typedef struct batch_chunk {
 	uint8_t codec;
 	uint8_t dtype;           /* enum mvms_dtype of the tensor it lies in: the codec's hint */
 	int error;
+	int has_base;            /* push_delta.c: pairs with a parent chunk, whose full record */
+	mvms_oid base_id;        /* is base_id; its raw bytes at base once read (else NULL) */
+	const unsigned char *base;
 } batch_chunk;
+
+typedef struct push_delta push_delta;
 
 typedef struct push_ctx {
 	mvms_store *st;
@@ -62,6 +67,7 @@ typedef struct push_ctx {
 	push_file *files;
 	size_t nfiles, cfiles;
 	mvms_uploader *up;       /* remote backends: packs upload while chunking goes on */
+	push_delta *delta;       /* fine-tune deltas against the parent's tensors (push_delta.c) */
 } push_ctx;
 
 /* What a push commits to, once its files are known. */
@@ -108,6 +114,20 @@ int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
  * layout (unless it has one already). */
 int mvms_push__layouts(push_ctx *c);
 int mvms_push__probe(push_file *f, int fd);
+
+/* push_delta.c: fine-tune deltas. start/end around a push; per file, float tensors add the
+ * cut points of their fixed grid and pair with the parent's (delta_file), inside which cuts
+ * fall exactly on them (delta_cut: the length to cut at @pos, or 0 to let the chunker choose);
+ * each chunk is marked with its base (delta_mark); the bases of a batch's new chunks are read
+ * before compression (delta_bases), and each is tried as a delta after its full encoding
+ * (delta_encode, on a worker). */
+int mvms_push__delta_start(push_ctx *c, const push_spec *ps);
+void mvms_push__delta_end(push_ctx *c);
+int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *nbounds);
+size_t mvms_push__delta_cut(push_ctx *c, uint64_t pos, size_t n);
+void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos);
+int mvms_push__delta_bases(push_ctx *c);
+void mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b);
 
 /* push.c: stores the files that are not in the store yet, then commits (push_commit.c)
  * unless ps->stage_only; and frees what a push holds. */

@@ -16,6 +16,7 @@
 #include "pull_int.h"
 #include "locate.h"
 #include "transport.h"
+#include "bases.h"
 
 int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t offset,
 			     uint64_t len, mvms_pull__sink sink, void *payload)
@@ -30,6 +31,7 @@ int mvms_pull__content_range(mvms_store *st, const mvms_oid *content, uint64_t o
 	int error = 0, more;
 
 	MVMS_TRY(mvms_codec_new(&codec, 0));
+	mvms_bases__attach(st, codec);
 	/* The cursor's own statement: the sink may run cached statements of its own. */
 	MVMS_TRY(mvms_locate__open_oid(&cur, st, content, offset, offset + len));
 	while ((more = mvms_locate__next(&loc, cur)) > 0) {
@@ -168,6 +170,7 @@ static int reader_open(mvms_file_reader **out, uint64_t *size_out, char *id_out,
 	r->start = start;
 	r->end = end;
 	MVMS_TRY(mvms_codec_new(&r->codec, 0));
+	mvms_bases__attach(st, r->codec);
 	MVMS_TRY(mvms_locate__open(&r->chunks, st, content, start, end));
 	r->records = records;
 	if (records) {

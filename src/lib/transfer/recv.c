@@ -14,6 +14,7 @@
 #include "pack.h"
 #include "manifest.h"
 #include "pull_int.h"
+#include "bases.h"
 
 /* ---- a file arriving as its stored records ---- */
 
@@ -172,6 +173,14 @@ int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const v
 done:
 	mvms_sync__recv_free(rv);
 	return error;
+}
+
+void mvms_sync__recv_bases(mvms_sync__recv *rv, mvms_store *st)
+{
+	unsigned w;
+
+	for (w = 0; w < mvms_pool_size(rv->c.pool); w++)
+		mvms_bases__attach(st, rv->c.codecs[w]);
 }
 
 /* Hands the filled block to the decoder (waiting while RECV_QUEUE blocks wait). */

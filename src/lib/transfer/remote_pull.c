@@ -24,6 +24,7 @@
 #include "hash.h"
 #include "remote_int.h"
 #include "pull_int.h"
+#include "bases.h"
 
 #define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
 
@@ -155,6 +156,7 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 	MVMS_TRY(mvms_sync__recv_new(&c.rv, pf.fd, f->path, fm, nchunks, sink,
 				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
 				     *done_bytes, total));
+	mvms_sync__recv_bases(c.rv, r->cache); /* deltas: bases from the cache, else the server */
 	MVMS_TRY(mvms_http__session_headers(&h, r));
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
@@ -440,6 +442,8 @@ int mvms_remote_pull(mvms_pull_result *out, mvms_remote *r, const char *spec, co
 	snprintf(model, sizeof(model), "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
 	ref = (char *)(at ? at + 1 : "latest");
 	MVMS_TRY(mvms_model_name_check(model));
+	/* A delta base the cache lacks comes from the server. */
+	mvms_bases__set_fetch(r->cache, mvms_remote__fetch_base, r);
 	MVMS_TRY(mvms_http__get_version(&v, r, model, ref));
 	/* A tombstone (mvms/history.h): say so, as a local pull does. */
 	MVMS_TRY(mvms_http__live(v, model));

@@ -14,6 +14,7 @@
 #include "packs.h"
 #include "pack.h"
 #include "sync_int.h"
+#include "bases.h"
 
 int mvms_sync_missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n)
 {
@@ -49,6 +50,8 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 									MVMS_PACK_TRAILER_SIZE),
 		      n * MVMS_PACK_INDEX_ENTRY);
 	MVMS_TRY(mvms_codec_new(&codec, 0));
+	/* A delta is checked through a base this store holds, or the pack is refused. */
+	mvms_bases__attach(st, codec);
 	for (i = 0; i < n; i++) {
 		if (e[i].raw_len > raw_cap) {
 			unsigned char *t = realloc(raw, e[i].raw_len);
@@ -59,6 +62,10 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 		MVMS_TRY(mvms_pack_decode_record(codec, raw, e[i].raw_len, &e[i].id,
 						 (const unsigned char *)data + e[i].offset,
 						 MVMS_PACK_RECORD_HDR + (size_t)e[i].stored_len));
+		if (e[i].codec == MVMS_CODEC_DELTA)
+			MVMS_TRY(mvms_codec_delta_base(&e[i].base, (const unsigned char *)data +
+						       e[i].offset + MVMS_PACK_RECORD_HDR,
+						       e[i].stored_len));
 	}
 	mvms_object_key(pkey, sizeof(pkey), "packs", &pid);
 	MVMS_TRY(mvms_backend_put(st->be, pkey, data, len));

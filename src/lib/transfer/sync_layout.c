@@ -15,6 +15,7 @@
 #include "sync_int.h"
 #include "tlayout.h"
 #include "mvms/sync.h"
+#include "bases.h"
 
 /* The chunk lengths of a filemap, for the content rows. */
 int mvms_sync__filemap_refs(mvms_chunk_ref **out, const void *data, size_t n)
@@ -70,6 +71,7 @@ static int stored_open(stored_file *f, mvms_store *st, const mvms_chunk_ref *ref
 	for (i = 0; i < n; i++)
 		f->offs[i + 1] = f->offs[i] + refs[i].len;
 	MVMS_TRY(mvms_codec_new(&f->codec, 0));
+	mvms_bases__attach(st, f->codec);
 done:
 	return error;
 }

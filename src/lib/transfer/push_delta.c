@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fine-tune deltas in a push. A float tensor (BF16, F16, F32) is cut on a fixed grid: a
+ * chunk every avg_size bytes from the tensor's start, no content-defined cut inside it (a
+ * weight tensor never shifts inside, so the chunker could find nothing more there). Its
+ * chunks then depend only on its own bytes, whatever the parent, so identical files dedup
+ * in any context, and when the parent version has a tensor of the same name, dtype and shape
+ * in the file at the same path, cut on the same grid, new chunk i lines up with parent chunk
+ * i. Such a new chunk is also encoded as a delta against that parent chunk's full record
+ * (its own, or its base when the parent chunk is itself a delta: no chains) and stored that
+ * way when the delta is clearly smaller (at most 7/8 of the full record). The parent is the
+ * first of the push's parents (the branch head, then --parent ones) that has the path.
+ * Chunk ids stay the hashes of the raw bytes. The hooks are called from push.c; the codec is
+ * core/codec_delta.c and the parent's rows come from meta/bases.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "push_int.h"
+#include "bases.h"
+
+/* A delta is kept only when at most this share (in eighths) of the full record. */
+#define DELTA_KEEP_EIGHTHS 7
+
+typedef struct delta_slot {
+	uint64_t off;            /* in the new file */
+	uint32_t len;
+	int has_base;
+	mvms_oid base;           /* the full record to diff against */
+} delta_slot;
+
+typedef struct delta_region {
+	uint64_t start, end;     /* a paired tensor: cut only at the slots' boundaries */
+} delta_region;
+
+struct push_delta {
+	const int64_t *parents;
+	size_t nparents;
+	delta_slot *slots;
+	size_t nslots, cslots, slot_scan;
+	delta_region *regions;
+	size_t nregions, cregions, region_scan;
+	mvms_codec *reader;      /* reads bases on the push thread */
+	unsigned char *arena;    /* the bases of one batch's new chunks */
+	size_t arena_cap;
+	unsigned char **tmp;     /* per worker: a delta being encoded */
+	unsigned nworkers;
+	size_t tmp_len;
+};
+
+int mvms_push__delta_start(push_ctx *c, const push_spec *ps)
+{
+	push_delta *d;
+	unsigned w;
+	int error = 0;
+
+	if (!c->st->db)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	MVMS_CHECK_ALLOC(d, error);
+	c->delta = d;
+	d->parents = ps->parents;
+	d->nparents = ps->nparents;
+	MVMS_TRY(mvms_codec_new(&d->reader, 0));
+	mvms_bases__attach(c->st, d->reader);
+	d->nworkers = mvms_pool_size(c->pool);
+	d->tmp_len = c->st->chunker.max_size;
+	d->tmp = calloc(d->nworkers, sizeof(*d->tmp));
+	MVMS_CHECK_ALLOC(d->tmp, error);
+	for (w = 0; w < d->nworkers; w++) {
+		d->tmp[w] = malloc(d->tmp_len);
+		MVMS_CHECK_ALLOC(d->tmp[w], error);
+	}
+done:
+	return error;
+}
+
+void mvms_push__delta_end(push_ctx *c)
+{
+	push_delta *d = c->delta;
+	unsigned w;
+
+	if (!d)
+		return;
+	for (w = 0; d->tmp && w < d->nworkers; w++)
+		free(d->tmp[w]);
+	free(d->tmp);
+	mvms_codec_free(d->reader);
+	free(d->slots);
+	free(d->regions);
+	free(d->arena);
+	free(d);
+	c->delta = NULL;
+}
+
+static int delta_dtype(int dtype_id)
+{
+	return dtype_id == MVMS_DTYPE_BF16 || dtype_id == MVMS_DTYPE_F16 ||
+	       dtype_id == MVMS_DTYPE_F32;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const mvms_bases_tensor *const *)a)->name,
+		      (*(const mvms_bases_tensor *const *)b)->name);
+}
+
+/* The first parent chunk at or after @off (chunks are in file order). */
+static size_t chunk_at(const mvms_bases_parent *p, uint64_t off)
+{
+	size_t lo = 0, hi = p->nchunks, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->chunks[mid].offset < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The grid slots of float tensor @t; each paired with the parent's chunk at the same place
+ * when @pt (may be NULL) is cut on the same grid (a parent from before the grid, or cut by
+ * content, pairs with nothing). */
+static int grid_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_bases_tensor *pt,
+		       const mvms_bases_parent *p, uint32_t grid)
+{
+	uint64_t n = (t->length + grid - 1) / grid, k;
+	size_t i = 0;
+	int error = 0, paired = 0;
+
+	if (pt) {
+		/* The parent's chunks of the tensor must be exactly the grid's. */
+		i = chunk_at(p, pt->offset);
+		paired = i + n <= p->nchunks;
+		for (k = 0; paired && k < n; k++) {
+			const mvms_bases_chunk *ch = &p->chunks[i + k];
+			uint64_t want = t->length - k * grid < grid ? t->length - k * grid : grid;
+			paired = ch->offset == pt->offset + k * grid && ch->len == want;
+		}
+	}
+	if (d->nslots + n > d->cslots) {
+		size_t ncap = (d->cslots ? d->cslots * 2 : 256) + (size_t)n;
+		delta_slot *ns = realloc(d->slots, ncap * sizeof(*ns));
+		MVMS_CHECK_ALLOC(ns, error);
+		d->slots = ns;
+		d->cslots = ncap;
+	}
+	for (k = 0; k < n; k++) {
+		delta_slot *s = &d->slots[d->nslots++];
+		s->off = t->offset + k * grid;
+		s->len = (uint32_t)(t->length - k * grid < grid ? t->length - k * grid : grid);
+		s->has_base = paired;
+		if (paired)
+			s->base = p->chunks[i + k].base;
+	}
+	if (d->nregions == d->cregions) {
+		size_t ncap = d->cregions ? d->cregions * 2 : 64;
+		delta_region *nr = realloc(d->regions, ncap * sizeof(*nr));
+		MVMS_CHECK_ALLOC(nr, error);
+		d->regions = nr;
+		d->cregions = ncap;
+	}
+	d->regions[d->nregions].start = t->offset;
+	d->regions[d->nregions].end = t->offset + t->length;
+	d->nregions++;
+done:
+	return error;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Adds every slot's start to the cut points, sorted and unique. */
+static int add_bounds(push_delta *d, const push_file *f, uint64_t **bounds, size_t *nbounds)
+{
+	uint64_t *b;
+	size_t i, k = *nbounds, j;
+	int error = 0;
+
+	if (!d->nslots)
+		return 0;
+	b = realloc(*bounds, (k + d->nslots) * sizeof(*b));
+	MVMS_CHECK_ALLOC(b, error);
+	*bounds = b;
+	for (i = 0; i < d->nslots; i++)
+		b[k++] = d->slots[i].off;
+	qsort(b, k, sizeof(*b), cmp_u64);
+	for (i = 0, j = 0; i < k; i++)
+		if (b[i] > 0 && b[i] < f->size && (j == 0 || b[j - 1] != b[i]))
+			b[j++] = b[i];
+	*nbounds = j;
+done:
+	return error;
+}
+
+int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *nbounds)
+{
+	push_delta *d = c->delta;
+	mvms_bases_parent *p = NULL;
+	mvms_bases_tensor **sorted = NULL, key, *kp = &key, **hit;
+	uint32_t grid = c->st->chunker.avg_size;
+	size_t i;
+	int error = 0;
+
+	if (!d)
+		return 0;
+	d->nslots = d->nregions = d->slot_scan = d->region_scan = 0;
+	if (!f->st || !f->st->count)
+		return 0;
+	for (i = 0; i < d->nparents && !p; i++)
+		MVMS_TRY(mvms_bases__parent(&p, c->st, d->parents[i], f->path));
+	if (p) {
+		sorted = malloc((p->ntensors ? p->ntensors : 1) * sizeof(*sorted));
+		MVMS_CHECK_ALLOC(sorted, error);
+		for (i = 0; i < p->ntensors; i++)
+			sorted[i] = &p->tensors[i];
+		qsort(sorted, p->ntensors, sizeof(*sorted), by_name);
+	}
+	memset(&key, 0, sizeof(key));
+	for (i = 0; i < f->st->count; i++) {
+		const mvms_tensor_info *t = &f->st->tensors[i];
+		if (!delta_dtype(t->dtype_id) || t->length == 0 || t->location)
+			continue;
+		hit = NULL;
+		if (p) {
+			key.name = t->name;
+			hit = bsearch(&kp, sorted, p->ntensors, sizeof(*sorted), by_name);
+			if (hit && (strcmp((*hit)->dtype, t->dtype) != 0 ||
+				    strcmp((*hit)->shape, t->shape) != 0 || (*hit)->length != t->length))
+				hit = NULL;
+		}
+		MVMS_TRY(grid_tensor(d, t, hit ? *hit : NULL, p, grid));
+	}
+	MVMS_TRY(add_bounds(d, f, bounds, nbounds));
+done:
+	free(sorted);
+	mvms_bases__parent_free(p);
+	return error;
+}
+
+size_t mvms_push__delta_cut(push_ctx *c, uint64_t pos, size_t n)
+{
+	push_delta *d = c->delta;
+
+	if (!d)
+		return 0;
+	while (d->region_scan < d->nregions && d->regions[d->region_scan].end <= pos)
+		d->region_scan++;
+	/* Inside a float tensor the next cut point is the grid's next one, and @n already stops
+	 * there (the grid's step, avg_size, is below the chunker's max). */
+	if (d->region_scan < d->nregions && d->regions[d->region_scan].start <= pos)
+		return n;
+	return 0;
+}
+
+void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos)
+{
+	push_delta *d = c->delta;
+
+	b->has_base = 0;
+	b->base = NULL;
+	if (!d)
+		return;
+	while (d->slot_scan < d->nslots && d->slots[d->slot_scan].off < pos)
+		d->slot_scan++;
+	if (d->slot_scan < d->nslots && d->slots[d->slot_scan].off == pos &&
+	    d->slots[d->slot_scan].has_base &&
+	    d->slots[d->slot_scan].len == b->len && delta_dtype(b->dtype) &&
+	    b->len <= d->tmp_len) {
+		b->has_base = 1;
+		b->base_id = d->slots[d->slot_scan].base;
+	}
+}
+
+int mvms_push__delta_bases(push_ctx *c)
+{
+	push_delta *d = c->delta;
+	size_t i, need = 0, at = 0;
+	int error = 0;
+
+	if (!d)
+		return 0;
+	for (i = 0; i < c->nbatch; i++)
+		if (c->batch[i].is_new && c->batch[i].has_base &&
+		    mvms_oid_cmp(&c->batch[i].base_id, &c->batch[i].id) != 0)
+			need += c->batch[i].len;
+	if (!need)
+		return 0;
+	if (need > d->arena_cap) {
+		unsigned char *a = realloc(d->arena, need);
+		MVMS_CHECK_ALLOC(a, error);
+		d->arena = a;
+		d->arena_cap = need;
+	}
+	for (i = 0; i < c->nbatch; i++) {
+		batch_chunk *b = &c->batch[i];
+		if (!b->is_new || !b->has_base || mvms_oid_cmp(&b->base_id, &b->id) == 0)
+			continue;
+		/* A base that cannot be read (gone, damaged) only means no delta here. */
+		if (mvms_codec_read_base(d->reader, &b->base_id, b->len, d->arena + at) < 0) {
+			mvms_error_clear();
+			continue;
+		}
+		b->base = d->arena + at;
+		at += b->len;
+	}
+done:
+	return error;
+}
+
+void mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b)
+{
+	push_delta *d = c->delta;
+	size_t n = 0, limit = b->out_len / 8 * DELTA_KEEP_EIGHTHS;
+
+	if (!d || !b->base || worker >= d->nworkers)
+		return;
+	if (limit > d->tmp_len)
+		limit = d->tmp_len;
+	if (mvms_codec_encode_delta(c->codecs[worker], (enum mvms_dtype)b->dtype, &b->base_id,
+				    b->base, &n, d->tmp[worker], limit, b->data, b->len) < 0) {
+		b->error = MVMS_ERROR;
+		return;
+	}
+	if (!n)
+		return;
+	memcpy(c->arena + b->out_off, d->tmp[worker], n);
+	b->codec = MVMS_CODEC_DELTA;
+	b->out_len = n;
+}
