@@ -246,6 +246,8 @@ def gen_sig():
     put("sig", "public_key", b"ed25519:461cd1511906de20d4cf7cd6bf0245879725d4fba1efcd2f0fd864a417a0c072")
     # a throwaway secret key file (its seed is all 7s: never a real key)
     put("sig", "secret_key", b"mvms-store secret key v1\ned25519 " + b"7" * 64 + b"\n")
+
+
 # ---- delta records: 0x00|flags, u16 raw length, base bytes, stored bytes; or 0x80|dtype,
 # base half, new half ----
 def gen_delta():
