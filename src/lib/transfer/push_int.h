@@ -42,7 +42,7 @@ typedef struct batch_chunk {
 	size_t out_len;
 	uint8_t codec;
 	uint8_t dtype;           /* enum mvms_dtype of the tensor it lies in: the codec's hint */
-	int error;
+	size_t file;             /* index in push_ctx.files */
 } batch_chunk;
 
 typedef struct push_ctx {
@@ -52,12 +52,8 @@ typedef struct push_ctx {
 	mvms_pool *pool;
 	mvms_codec **codecs;     /* one per worker */
 	mvms_pack_writer *pack;
-	mvms_oidset pending;     /* chunk ids written to the unflushed pack (or earlier in the batch) */
-	batch_chunk *batch;
-	size_t nbatch, cbatch;
-	unsigned char *arena;
-	size_t arena_cap;
-	unsigned char *buf;
+	mvms_oidset pending;     /* chunk ids this push claimed (it stores them) */
+	struct push_pipe *pipe;  /* push_pipe.c: slots in flight, workers' lock */
 	uint64_t bytes_done, bytes_total;
 	push_file *files;
 	size_t nfiles, cfiles;
@@ -108,6 +104,20 @@ int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
  * layout (unless it has one already). */
 int mvms_push__layouts(push_ctx *c);
 int mvms_push__probe(push_file *f, int fd);
+
+/* push_pipe.c: reads, cuts, hashes, dedups, compresses and packs the files to read
+ * (those with abs), on c->pool, and sets their ids, chunk lists and tensor ids. */
+int mvms_push__store_files(push_ctx *c);
+/* Waits for the slots still in the workers' hands and frees the pipeline; NULL-safe. */
+void mvms_push__pipe_free(push_ctx *c);
+/* Takes (@lock 1) or releases the lock the workers use the database handle under; nothing
+ * when no pipeline runs. */
+void mvms_push__lock_db(push_ctx *c, int lock);
+/* Threads for c->pool: one worker per online CPU besides the calling thread. */
+unsigned mvms_push__threads(void);
+
+/* push.c: writes the current pack, durable, and indexes it (or hands it to the uploader). */
+int mvms_push__flush_pack(push_ctx *c);
 
 /* push.c: stores the files that are not in the store yet, then commits (push_commit.c)
  * unless ps->stage_only; and frees what a push holds. */
