@@ -125,6 +125,19 @@ unsigned mvms_pool_size(const mvms_pool *p)
 	return p->size;
 }
 
+unsigned mvms_pool_threads_async(void)
+{
+	const char *env = getenv("MVMS_THREADS");
+	long n;
+
+	if (env && atoi(env) > 0)
+		return (unsigned)atoi(env); /* as mvms_pool_new: 1 runs everything inline */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n > 8)
+		n = 8;
+	return n > 0 ? (unsigned)n + 1 : 2;
+}
+
 void mvms_pool_submit(mvms_pool *p, mvms_pool_job *job, size_t n, mvms_pool_fn fn, void *ctx)
 {
 	job->fn = fn;

@@ -32,6 +32,10 @@ typedef struct mvms_pool_job {
  * 8), or $MVMS_THREADS when set. */
 int mvms_pool_new(mvms_pool **out, unsigned nthreads);
 unsigned mvms_pool_size(const mvms_pool *p);
+/** The size of a pool whose caller mostly does other work (reads, writes, packs) while
+ * the workers compute: one worker per online CPU besides the caller, or $MVMS_THREADS
+ * (1: everything inline). */
+unsigned mvms_pool_threads_async(void);
 /** Runs fn over [0, n) and returns when every call has returned. */
 void mvms_pool_run(mvms_pool *p, size_t n, mvms_pool_fn fn, void *ctx);
 /** Queues @job (fn over [0, n), after the jobs queued before it) and returns at once. */

@@ -109,7 +109,7 @@ int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		 ps->model ? ps->model : "");
 	MVMS_TRY(mvms_lease__hold(&leased, st, holder));
 	/* One worker per core: the calling thread reads and packs meanwhile (push_pipe.c). */
-	MVMS_TRY(mvms_pool_new(&c->pool, mvms_push__threads()));
+	MVMS_TRY(mvms_pool_new(&c->pool, mvms_pool_threads_async()));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
 	for (w = 0; w < mvms_pool_size(c->pool); w++)

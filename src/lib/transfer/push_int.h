@@ -113,8 +113,6 @@ void mvms_push__pipe_free(push_ctx *c);
 /* Takes (@lock 1) or releases the lock the workers use the database handle under; nothing
  * when no pipeline runs. */
 void mvms_push__lock_db(push_ctx *c, int lock);
-/* Threads for c->pool: one worker per online CPU besides the calling thread. */
-unsigned mvms_push__threads(void);
 
 /* push.c: writes the current pack, durable, and indexes it (or hands it to the uploader). */
 int mvms_push__flush_pack(push_ctx *c);

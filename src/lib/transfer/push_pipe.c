@@ -578,14 +578,3 @@ int mvms_push__store_files(push_ctx *c)
 done:
 	return error;
 }
-
-unsigned mvms_push__threads(void)
-{
-	const char *env = getenv("MVMS_THREADS");
-	long n;
-
-	if (env && atoi(env) > 0)
-		return (unsigned)atoi(env); /* as mvms_pool_new: 1 runs everything inline */
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n + 1 : 2;
-}
