@@ -114,8 +114,10 @@ int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	MVMS_CHECK_ALLOC(c->codecs, error);
 	for (w = 0; w < mvms_pool_size(c->pool); w++)
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], st->level));
-	if (mvms_backend_caps(st->be) & MVMS_BACKEND_CAP_REMOTE) /* uploads overlap hashing */
-		MVMS_TRY(mvms_uploader_start(&c->up));
+	/* Full packs are finished (made durable: an upload, or a local fsync that waits for
+	 * 64 MiB to reach the disk) by background threads while the pipeline goes on; on a
+	 * local disk the fsyncs of a multi-GiB push were the pipeline's longest stalls. */
+	MVMS_TRY(mvms_uploader_start(&c->up));
 	MVMS_TRY(mvms_push__layouts(c));
 	error = mvms_push__store_files(c);
 	/* No worker runs from here on: the database handle is this thread's again. */
