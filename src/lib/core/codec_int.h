@@ -14,6 +14,7 @@ struct mvms_codec {
 	ZSTD_CCtx *pctx;         /* planes, with the parameters codec_planes.c tunes */
 	ZSTD_DCtx *dctx;
 	int level;
+	int text_level;          /* zstd level for chunks that look like text (codec.c) */
 	unsigned char *scratch;  /* planes of one chunk (encode: regrouped input; decode: output) */
 	size_t scratch_cap;
 	unsigned char *alt;      /* the second candidate when two encodings are tried */
