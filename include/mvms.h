@@ -15,4 +15,5 @@
 #include "mvms/deploy.h"
 #include "mvms/gc.h"
 #include "mvms/history.h"
+#include "mvms/rollout.h"
 #endif

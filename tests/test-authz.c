@@ -127,6 +127,8 @@ static void fill_path(req *q, const srv_route *rt, const model *m, int variant, 
 			snprintf(val, sizeof(val), "d-%d", seq);
 		else if (!strcmp(name, "env"))
 			snprintf(val, sizeof(val), "prod");
+		else if (!strcmp(name, "action"))
+			snprintf(val, sizeof(val), "pause");
 		else if (!strcmp(name, "kind"))
 			snprintf(val, sizeof(val), "%s", variant ? "manifests" : "files");
 		else if (!strcmp(name, "id"))
@@ -310,6 +312,18 @@ static int build(req *q, CURL *h, const srv_route *rt, const char *method, int v
 			return 0;
 		admin_post(h, m, "/deployments/prod", "{\"ref\":\"v2\"}");
 		set_body(q, "{}");
+	} else if (IS("/v1/models/{m}/deployments/{env}/rollout") ||
+		   IS("/v1/models/{m}/deployments/{env}/rollout/{action}")) {
+		/* The fixture's environments never had a rollout: not_found, past every check;
+		 * a start with no steps is a 400 past every check (starting one is rollout.sh's,
+		 * so that no rollout runs under the other routes' feet). */
+		if (variant)
+			return 0;
+		if (post && strstr(rt->pattern, "{action}"))
+			set_body(q, "{}");
+		else if (post)
+			set_body(q, "{\"ref\":\"v2\",\"steps\":[]}");
+		q->ok = post && !strstr(rt->pattern, "{action}") ? 400 : 404;
 	} else if (IS("/v1/models/{m}/deployments/{env}/predict") || IS("/predict/{m}/{env}")) {
 		if (variant)
 			return 0;

@@ -331,7 +331,8 @@ static void test_upgrade(void)
 	is_int(mvms_store_open(&st, sdir, 0), 0, "upgrade: opens");
 	if (!st)
 		return;
-	is_int(mvms_db_level(st->db), 7, "upgrade: migrated to level 7 in place");
+	/* Level 7, and whatever later schema files add (they run on it too). */
+	is_int(mvms_db_level(st->db), mvms_db_level_latest(), "upgrade: migrated to the latest level in place");
 	is_int(mvms_version_delete_ex(NULL, st, "o@v2", NULL, 0), 0, "upgrade: delete works on it");
 	is_int((int)head_of(st, "o", "main"), 1, "upgrade: main moved to v1");
 	mvms_store_free(st);

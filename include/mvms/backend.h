@@ -103,6 +103,10 @@ int mvms_backend_writer_commit(mvms_backend_writer *w, const char *key);
 /* Accepts NULL. */
 void mvms_backend_writer_abort(mvms_backend_writer *w);
 
+/* Writes @key only if it is absent: MVMS_EEXISTS when it exists, MVMS_ENOTSUPPORTED when
+ * the backend or its server cannot (the store's log, docs/formats.md). */
+int mvms_backend_put_if_absent(mvms_backend *be, const char *key, const void *data, size_t len);
+
 /* Capabilities, instead of comparing backend names. */
 #define MVMS_BACKEND_CAP_REMOTE 0x01u        /* across a network: parallel I/O pays, clocks differ */
 #define MVMS_BACKEND_CAP_PUT_IF_ABSENT 0x02u /* can create a key only if it is absent */

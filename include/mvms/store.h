@@ -46,6 +46,22 @@ int mvms_store_open(mvms_store **out, const char *dir, int create);
 /** Closes the store; NULL is a no-op. */
 void mvms_store_free(mvms_store *st);
 
+/**
+ * Catches the store's database up with the log in its backend (docs/formats.md, "The log"):
+ * applies the ref changes other processes with their own database committed to the same
+ * bucket. Nothing when the last catch-up is younger than @max_age seconds (0: always). A
+ * store opened by URL returns 0 (its server refreshes itself); so does a store without a log.
+ */
+int mvms_store_refresh(mvms_store *st, double max_age);
+
+/**
+ * Rebuilds the store's database from its backend alone: every ref, version, token and
+ * deployment from the log, packs and chunk lists from the bucket, in one transaction.
+ * *entries is how many log entries were applied. Local stores only; MVMS_ENOTSUPPORTED
+ * for a store that keeps no log.
+ */
+int mvms_store_reindex(uint64_t *entries, mvms_store *st);
+
 typedef struct mvms_store_info {
 	const char *path;     /* borrowed from the store */
 	const char *backend;  /* "local", or the bucket URL */

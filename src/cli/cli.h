@@ -165,6 +165,19 @@ int cmd_deploy(int argc, char **argv);
 int cmd_undeploy(int argc, char **argv);
 int cmd_deployments(int argc, char **argv);
 int cmd_deploy_log(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+/* deploy's rollout options (cmd_rollout.c): what cmd_deploy collects and hands over. */
+typedef struct cli_rollout_args {
+	mvms_rollout_options o;
+	int used;                  /* a rollout option was given */
+	int action;                /* MVMS_ROLLOUT_PAUSE, ... (0: start one with --canary) */
+} cli_rollout_args;
+void cli_rollout_init(cli_rollout_args *a);
+/* Takes option @c of deploy if it is a rollout option: 0 when taken, 1 when it is not one,
+ * else the exit code of a usage error (printed). */
+int cli_rollout_opt(cli_rollout_args *a, int c, const char *arg);
+/* Runs what the rollout options ask, with deploy's --endpoint/--message in @d. */
+int cli_rollout_run(cli_rollout_args *a, const mvms_deploy_options *d, int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_status(int argc, char **argv);
@@ -174,6 +187,7 @@ int cmd_model(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_remote(int argc, char **argv);

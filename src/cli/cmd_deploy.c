@@ -80,9 +80,11 @@ int cmd_deploy(int argc, char **argv)
 	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
 	mvms_deployment *d = NULL;
 	mvms_store *st = NULL;
+	cli_rollout_args ra;
 	int64_t v;
 	int c, rc;
 
+	cli_rollout_init(&ra);
 	while ((c = cli_getopt(argc, argv, "deploy")) != -1) {
 		switch (c) {
 		case 'w':
@@ -102,9 +104,15 @@ int cmd_deploy(int argc, char **argv)
 			cli_print_usage(cli_find("deploy"));
 			return EXIT_OK;
 		default:
-			return cli_bad_option("deploy", c);
+			if ((rc = cli_rollout_opt(&ra, c, optarg)) == 1)
+				return cli_bad_option("deploy", c);
+			if (rc != 0)
+				return rc;
+			break;
 		}
 	}
+	if (ra.used)
+		return cli_rollout_run(&ra, &o, argc - optind, argv + optind);
 	if (argc - optind != 2)
 		return cli_usage_error("deploy", "want MODEL@REF and ENV");
 	o.author = cli_author(NULL);

@@ -21,6 +21,7 @@ int cmd_serve(int argc, char **argv)
 	o.max_uploads = 16;
 	o.timeout = 60;
 	o.access_log = 1;
+	o.refresh = 1;
 	while ((c = cli_getopt(argc, argv, "serve")) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
@@ -53,6 +54,11 @@ int cmd_serve(int argc, char **argv)
 			o.timeout = (int)n;
 			break;
 		case 'n': o.access_log = 0; break;
+		case 'f':
+			o.refresh = strtod(optarg, &end);
+			if (*end || end == optarg || !(o.refresh >= 0 && o.refresh <= 86400))
+				return cli_usage_error("serve", "--refresh wants 0 to 86400 seconds");
+			break;
 		case 'h':
 			cli_print_usage(cli_find("serve"));
 			return EXIT_OK;

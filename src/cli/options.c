@@ -158,6 +158,8 @@ static const cli_opt serve_opts[] = {
 	{ "max-uploads", 0, 'u', "N", "concurrent uploads (default 16)" },
 	{ "timeout", 0, 'T', "SECONDS", "per read or write on a connection (default 60)" },
 	{ "no-access-log", 0, 'n', NULL, "no JSON line per request on stderr" },
+	{ "refresh", 0, 'f', "SECONDS",
+	  "how old the refs a read sees may be (the bucket's log; default 1, 0: always fresh)" },
 	END
 };
 
@@ -174,6 +176,23 @@ static const cli_opt deploy_opts[] = {
 	{ "endpoint", 0, 'e', "URL", "the inference server that serves this version" },
 	{ "message", 'm', 'm', "REASON", "why (kept in the deploy log)" },
 	{ "expect-revision", 0, 'x', "N", "fail unless the environment is at revision N" },
+	{ "canary", 0, 'c', "STEPS", "progressive rollout: the canary's share at each step, e.g. "
+				     "5,25,50,100 (a server of the store drives it)" },
+	{ "step-interval", 0, 'I', "DURATION", "rollout: least time at each step, e.g. 5m, 30s, "
+					       "500ms (default 5m)" },
+	{ "max-error-rate", 0, 'E', "RATE", "rollout: roll back when the canary's error rate at "
+					    "a step is above RATE (0.02 = 2%)" },
+	{ "max-p95-ms", 0, 'P', "MS", "rollout: roll back when the canary's p95 latency at a step "
+				      "is above MS" },
+	{ "min-requests", 0, 'N', "N", "rollout: canary requests a step needs before it is judged "
+				       "(default 100)" },
+	{ "compare-to-baseline", 0, 'B', NULL, "rollout: also roll back when the canary does worse "
+					       "than the versions it replaces over the same window" },
+	{ "notify", 0, 'n', "URL", "rollout: POST a JSON event to URL at each step, rollback, "
+				   "pause and abort" },
+	{ "pause", 0, 'p', NULL, "pause the rollout of MODEL ENV" },
+	{ "resume", 0, 'r', NULL, "resume a paused rollout" },
+	{ "abort", 0, 'a', NULL, "abort the rollout: roll back to the revision before it, now" },
 	END
 };
 
@@ -249,6 +268,8 @@ static const cli_cmd commands[] = {
 	  no_opts },
 	{ "rollback", cmd_rollback, "MODEL ENV",
 	  "restore the previous (or a named) revision of an environment", rollback_opts },
+	{ "rollout", cmd_rollout, "MODEL ENV", "the progressive rollout of an environment: its "
+						"step, guards and last decision", no_opts },
 	{ "watch", cmd_watch, "MODEL ENV", "pull each new deployment and run a hook (hot update)",
 	  watch_opts },
 	{ "status", cmd_status, "MODEL ENV", "live per-version counters from a server (--remote)",
@@ -265,6 +286,8 @@ static const cli_cmd commands[] = {
 	  "check what every version needs: re-read and re-hash every stored byte (--quick: that it "
 	  "is there); list orphans", verify_opts },
 	{ "stats", cmd_stats, "", "sizes, dedup and compression of the store", no_opts },
+	{ "reindex", cmd_reindex, "",
+	  "rebuild the database from the bucket alone (its log, packs and chunk lists)", no_opts },
 	{ "remote", cmd_remote, "add NAME URL [--token-file FILE] | list | remove NAME",
 	  "name servers in the configuration file (--remote NAME)", remote_opts },
 	{ NULL, NULL, NULL, NULL, NULL },

@@ -25,6 +25,8 @@ void view_lineage_dot(FILE *f, const mvms_lineage *l);
 void view_lineage_mermaid(FILE *f, const mvms_lineage *l);
 void view_lineage_text(FILE *f, const mvms_lineage *l);
 cJSON *view_deployment(const mvms_deployment *d);
+/* A progressive rollout (views_rollout.c). */
+cJSON *view_rollout(const mvms_rollout *r);
 /* Editing history (views_history.c): a deleted version, a pruning, a model deletion. */
 cJSON *view_delete(const mvms_delete_result *r, int dry_run);
 cJSON *view_prune(const mvms_prune_result *r, const char *model, int dry_run);

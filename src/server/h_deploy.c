@@ -3,7 +3,7 @@
  * Deployments over HTTP: read and change them, long-poll for changes (hot update), and route
  * prediction requests to the versions of an environment by weight (or sticky by a routing
  * key), forwarding the body to the version's endpoint with libevent's HTTP client and
- * returning its answer with X-Model-Version. Per-version counters feed /metrics and status.
+ * returning its answer with X-Model-Version. Each answer is counted per version (vstats.c).
  *   GET  /v1/models/{m}/deployments
  *   GET  /v1/models/{m}/deployments/{env}[?wait=S&since=REV]     (304 when nothing changed)
  *   POST /v1/models/{m}/deployments/{env}                        {ref, weight, endpoint, reason, expected_revision}
@@ -24,198 +24,11 @@
 #include <event2/http.h>
 #include "server.h"
 #include "views.h"
+#include "vstats.h"
 
 #define POLL_MS 200            /* how often a long-poll looks at the revision */
 #define WAIT_MAX 300           /* seconds a long-poll may wait */
 #define UPSTREAM_TIMEOUT 30    /* seconds for an inference server to answer */
-
-/* ---- per-version counters (shared by all workers) ---- */
-
-static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-				 1, 2.5, 5, 10 };
-#define NB (sizeof(bounds) / sizeof(bounds[0]))
-
-typedef struct vstat {
-	char model[129], env[101];
-	int64_t number;
-	uint64_t requests, errors;
-	uint64_t buckets[NB + 1];      /* latency, last is +Inf */
-	double latency_sum, upstream_sum;
-} vstat;
-
-static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static vstat *stats;
-static size_t nstats, cstats;
-
-/* The counters of a version, or NULL if it has none yet. Call with stats_lock held. */
-static vstat *stat_find(const char *model, const char *env, int64_t number)
-{
-	size_t i;
-
-	for (i = 0; i < nstats; i++)
-		if (stats[i].number == number && !strcmp(stats[i].model, model) && !strcmp(stats[i].env, env))
-			return &stats[i];
-	return NULL;
-}
-
-/* The counters of a version, added (zeroed) if it has none; NULL on OOM. stats_lock held. */
-static vstat *stat_for(const char *model, const char *env, int64_t number)
-{
-	vstat *t;
-
-	if ((t = stat_find(model, env, number)))
-		return t;
-	if (nstats == cstats) {
-		size_t nc = cstats ? cstats * 2 : 16;
-		t = realloc(stats, nc * sizeof(*t));
-		if (!t)
-			return NULL;
-		stats = t;
-		cstats = nc;
-	}
-	t = &stats[nstats++];
-	memset(t, 0, sizeof(*t));
-	snprintf(t->model, sizeof(t->model), "%s", model);
-	snprintf(t->env, sizeof(t->env), "%s", env);
-	t->number = number;
-	return t;
-}
-
-static void record(const char *model, const char *env, int64_t number, int ok, double secs,
-		   double upstream)
-{
-	vstat *v;
-	size_t b;
-
-	pthread_mutex_lock(&stats_lock);
-	if ((v = stat_for(model, env, number))) {
-		v->requests++;
-		v->errors += !ok;
-		for (b = 0; b < NB && secs > bounds[b]; b++)
-			;
-		v->buckets[b]++;
-		v->latency_sum += secs;
-		v->upstream_sum += upstream;
-	}
-	pthread_mutex_unlock(&stats_lock);
-}
-
-/* A quantile from the histogram: the upper bound of the bucket that holds it. */
-static double quantile(const vstat *v, double q)
-{
-	uint64_t want = (uint64_t)ceil(q * (double)v->requests), seen = 0;
-	size_t b;
-
-	if (!v->requests)
-		return 0;
-	for (b = 0; b <= NB; b++) {
-		seen += v->buckets[b];
-		if (seen >= want)
-			return b < NB ? bounds[b] : bounds[NB - 1] * 2;
-	}
-	return 0;
-}
-
-void srv_deploy_metrics(struct evbuffer *b, const srv_req *r)
-{
-	size_t i, k;
-	uint64_t cum;
-
-	/* Series of the models the caller covers only (a token for team/... sees no others). */
-#define SHOWN(i) srv_authz_covers(r, stats[(i)].model)
-
-	evbuffer_add_printf(b, "# HELP mvms_predict_requests_total Prediction requests by model, "
-			       "environment and version.\n# TYPE mvms_predict_requests_total counter\n");
-	pthread_mutex_lock(&stats_lock);
-	for (i = 0; i < nstats; i++)
-		if (SHOWN(i))
-			evbuffer_add_printf(b, "mvms_predict_requests_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
-					    stats[i].model, stats[i].env, (long long)stats[i].number,
-					    (unsigned long long)stats[i].requests);
-	evbuffer_add_printf(b, "# HELP mvms_predict_errors_total Failed prediction requests (upstream "
-			       "errors, timeouts, 5xx).\n# TYPE mvms_predict_errors_total counter\n");
-	for (i = 0; i < nstats; i++)
-		if (SHOWN(i))
-			evbuffer_add_printf(b, "mvms_predict_errors_total{model=\"%s\",env=\"%s\",version=\"v%lld\"} %llu\n",
-					    stats[i].model, stats[i].env, (long long)stats[i].number,
-					    (unsigned long long)stats[i].errors);
-	evbuffer_add_printf(b, "# HELP mvms_predict_duration_seconds Prediction latency seen by the "
-			       "client.\n# TYPE mvms_predict_duration_seconds histogram\n");
-	for (i = 0; i < nstats; i++) {
-		if (!SHOWN(i))
-			continue;
-		for (k = 0, cum = 0; k < NB; k++) {
-			cum += stats[i].buckets[k];
-			evbuffer_add_printf(b, "mvms_predict_duration_seconds_bucket{model=\"%s\",env=\"%s\","
-					       "version=\"v%lld\",le=\"%g\"} %llu\n", stats[i].model,
-					    stats[i].env, (long long)stats[i].number, bounds[k],
-					    (unsigned long long)cum);
-		}
-		evbuffer_add_printf(b, "mvms_predict_duration_seconds_bucket{model=\"%s\",env=\"%s\","
-				       "version=\"v%lld\",le=\"+Inf\"} %llu\n", stats[i].model,
-				    stats[i].env, (long long)stats[i].number,
-				    (unsigned long long)stats[i].requests);
-		evbuffer_add_printf(b, "mvms_predict_duration_seconds_sum{model=\"%s\",env=\"%s\","
-				       "version=\"v%lld\"} %g\n", stats[i].model, stats[i].env,
-				    (long long)stats[i].number, stats[i].latency_sum);
-		evbuffer_add_printf(b, "mvms_predict_duration_seconds_count{model=\"%s\",env=\"%s\","
-				       "version=\"v%lld\"} %llu\n", stats[i].model, stats[i].env,
-				    (long long)stats[i].number, (unsigned long long)stats[i].requests);
-	}
-	evbuffer_add_printf(b, "# HELP mvms_predict_upstream_seconds_total Time spent waiting for "
-			       "inference servers.\n# TYPE mvms_predict_upstream_seconds_total counter\n");
-	for (i = 0; i < nstats; i++)
-		if (SHOWN(i))
-			evbuffer_add_printf(b, "mvms_predict_upstream_seconds_total{model=\"%s\",env=\"%s\","
-					       "version=\"v%lld\"} %g\n", stats[i].model, stats[i].env,
-					    (long long)stats[i].number, stats[i].upstream_sum);
-	pthread_mutex_unlock(&stats_lock);
-#undef SHOWN
-}
-
-/* Revision and weights as gauges, from the store (called by /metrics for each model). Each
- * family's HELP and TYPE sit right above its own samples: a parser (promtool,
- * prometheus_client) takes samples under another family's TYPE for an untyped family. */
-void srv_deploy_gauges(struct evbuffer *b, const srv_req *r)
-{
-	mvms_store *st = r->st;
-	mvms_model_info *models = NULL;
-	mvms_deployment ***lists = NULL;
-	size_t nm = 0, *nd = NULL, i, j, k;
-
-	if (mvms_model_list(&models, &nm, st) < 0)
-		return;
-	lists = calloc(nm + 1, sizeof(*lists));
-	nd = calloc(nm + 1, sizeof(*nd));
-	for (i = 0; lists && nd && i < nm; i++)
-		if (!srv_authz_covers(r, models[i].name) ||
-		    mvms_deploy_list(&lists[i], &nd[i], st, models[i].name) < 0) {
-			lists[i] = NULL;
-			nd[i] = 0;
-		}
-	evbuffer_add_printf(b, "# HELP mvms_deployment_revision Current revision of each "
-			       "environment.\n# TYPE mvms_deployment_revision gauge\n");
-	for (i = 0; lists && nd && i < nm; i++)
-		for (j = 0; j < nd[i]; j++)
-			evbuffer_add_printf(b, "mvms_deployment_revision{model=\"%s\",env=\"%s\"} %lld\n",
-					    lists[i][j]->model, lists[i][j]->env,
-					    (long long)lists[i][j]->revision);
-	evbuffer_add_printf(b, "# HELP mvms_deployment_weight Traffic weight of each deployed "
-			       "version.\n# TYPE mvms_deployment_weight gauge\n");
-	for (i = 0; lists && nd && i < nm; i++)
-		for (j = 0; j < nd[i]; j++)
-			for (k = 0; k < lists[i][j]->target_count; k++)
-				evbuffer_add_printf(b, "mvms_deployment_weight{model=\"%s\",env=\"%s\","
-						       "version=\"v%lld\"} %d\n", lists[i][j]->model,
-						    lists[i][j]->env,
-						    (long long)lists[i][j]->targets[k].number,
-						    lists[i][j]->targets[k].weight);
-	for (i = 0; lists && nd && i < nm; i++)
-		mvms_deployment_list_free(lists[i], nd[i]);
-	free(lists);
-	free(nd);
-	mvms_model_list_free(models, nm);
-}
 
 /* ---- reading and changing ---- */
 
@@ -487,27 +300,22 @@ int srv_deployment_status(srv_req *r)
 	cJSON_AddStringToObject(doc, "env", d->env);
 	cJSON_AddNumberToObject(doc, "revision", (double)d->revision);
 	arr = cJSON_AddArrayToObject(doc, "versions");
-	pthread_mutex_lock(&stats_lock);
 	for (i = 0; i < d->target_count; i++) {
-		vstat zero, *v = stat_find(d->model, d->env, d->targets[i].number);
+		vstat sv, *v = &sv;
 		cJSON *o = cJSON_CreateObject();
-		if (!v) {
-			memset(&zero, 0, sizeof(zero));
-			v = &zero;
-		}
+		srv_vstats_get(&sv, d->model, d->env, d->targets[i].number);
 		cJSON_AddNumberToObject(o, "version", (double)d->targets[i].number);
 		cJSON_AddStringToObject(o, "id", d->targets[i].id);
 		cJSON_AddNumberToObject(o, "weight", d->targets[i].weight);
 		cJSON_AddStringToObject(o, "endpoint", d->targets[i].endpoint);
 		cJSON_AddNumberToObject(o, "requests", (double)v->requests);
 		cJSON_AddNumberToObject(o, "errors", (double)v->errors);
-		cJSON_AddNumberToObject(o, "p50_ms", quantile(v, 0.5) * 1000);
-		cJSON_AddNumberToObject(o, "p99_ms", quantile(v, 0.99) * 1000);
+		cJSON_AddNumberToObject(o, "p50_ms", srv_vstats_quantile(v, 0.5) * 1000);
+		cJSON_AddNumberToObject(o, "p99_ms", srv_vstats_quantile(v, 0.99) * 1000);
 		cJSON_AddNumberToObject(o, "mean_upstream_ms",
 					v->requests ? v->upstream_sum / (double)v->requests * 1000 : 0);
 		cJSON_AddItemToArray(arr, o);
 	}
-	pthread_mutex_unlock(&stats_lock);
 	mvms_deployment_free(d);
 	srv_reply_json(r, 200, doc);
 	return 0;
@@ -573,7 +381,7 @@ static int send_upstream(forward *f);
 
 static void finish_forward(forward *f, int ok)
 {
-	record(f->d->model, f->d->env, f->d->targets[f->target].number, ok, srv_now() - f->t0, f->upstream);
+	srv_vstats_record(f->d->model, f->d->env, f->d->targets[f->target].number, ok, srv_now() - f->t0, f->upstream);
 	forward_free(f);
 }
 
@@ -592,7 +400,7 @@ static void upstream_done(struct evhttp_request *ureq, void *arg)
 		if (f->retry && f->attempts < 2) {
 			int next = pick(f->d, NULL, (int)f->target);
 			if (next >= 0) {
-				record(f->d->model, f->d->env, f->d->targets[f->target].number, 0,
+				srv_vstats_record(f->d->model, f->d->env, f->d->targets[f->target].number, 0,
 				       srv_now() - f->t0, 0);
 				f->target = (size_t)next;
 				if (send_upstream(f) == 0)

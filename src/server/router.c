@@ -82,6 +82,12 @@ static const srv_route routes[] = {
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_GET, "/v1/models/{m}/deployments/{env}/status", srv_deployment_status,
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_GET, "/v1/models/{m}/deployments/{env}/rollout", srv_rollout_get,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/rollout", srv_rollout_start,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
+	{ M_POST, "/v1/models/{m}/deployments/{env}/rollout/{action}", srv_rollout_control,
+	  SRV_SCOPE_WRITE, SRV_AUTHZ_MODEL },
 	{ M_POST, "/v1/models/{m}/deployments/{env}/predict", srv_predict,
 	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	{ M_POST, "/predict/{m}/{env}", srv_predict, SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
@@ -344,6 +350,16 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 		}
 		r.caps[k] = dec;
 		r.ncaps++;
+	}
+	/* The database is a cache of the bucket's log (docs/formats.md): a write works on the
+	 * newest refs, a read on refs at most --refresh seconds old; a token made on another
+	 * server is found once caught up. */
+	if ((error = mvms_store_refresh(r.st, r.method == EVHTTP_REQ_GET ||
+						      r.method == EVHTTP_REQ_HEAD
+					      ? r.opts->refresh : 0)) < 0 &&
+	    r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD) {
+		srv_reply_mvms(&r, error);
+		goto done;
 	}
 	/* A filtered answer needs no token, but one presented decides what it shows. */
 	if ((rt->scope > SRV_SCOPE_NONE || rt->authz == SRV_AUTHZ_FILTERED) && authenticate(&r) < 0)

@@ -52,6 +52,7 @@ struct srv_worker {
 	int stopping;
 	struct evconnlistener *lev;  /* the listener of `bound` */
 	struct event *resume;        /* ends a pause, then ends the episode */
+	struct event *refresh;       /* catches the database up with the log now and then */
 	enum accept_state accept;
 	unsigned pause_ms;           /* the current pause */
 	unsigned pauses;             /* pauses in this episode */
@@ -284,6 +285,18 @@ static int open_listener(int *out_fd, int *out_port, char *url, size_t url_size,
 	return 0;
 }
 
+/* In the background, so a quiet server's first request finds its refs fresh; a failure
+ * (the bucket unreachable) is retried at the next tick, and requests say it. */
+static void refresh_tick(evutil_socket_t fd, short what, void *arg)
+{
+	srv_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (mvms_store_refresh(w->st, 0) < 0)
+		mvms_error_clear();
+}
+
 /* Worker @w: its own store handle, event base, evhttp with the gate and the limits, and its
  * own duplicate of the listening socket @fd. -1 when something could not be made (what
  * was made is freed by workers_free). */
@@ -325,6 +338,14 @@ static int worker_setup(srv_worker *w, unsigned index, const srv_options *opts, 
 	if (!w->resume)
 		return -1;
 	evconnlistener_set_error_cb(w->lev, accept_failed);
+	if (opts->refresh > 0) {
+		struct timeval tv;
+		tv.tv_sec = (time_t)opts->refresh;
+		tv.tv_usec = (suseconds_t)((opts->refresh - (double)tv.tv_sec) * 1e6);
+		w->refresh = event_new(w->base, -1, EV_PERSIST, refresh_tick, w);
+		if (!w->refresh || event_add(w->refresh, &tv) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -336,6 +357,8 @@ static void workers_free(srv_worker *workers, unsigned n)
 	for (i = 0; workers && i < n; i++) {
 		if (workers[i].resume)
 			event_free(workers[i].resume);
+		if (workers[i].refresh)
+			event_free(workers[i].refresh);
 		if (workers[i].http)
 			evhttp_free(workers[i].http);
 		if (workers[i].base)
@@ -382,6 +405,9 @@ int srv_run(const srv_options *opts)
 	for (i = 0; i < n; i++)
 		if (worker_setup(&workers[i], i, opts, fd) < 0)
 			goto done;
+	/* The stored counters are loaded before a worker takes a request. */
+	if (srv_driver_start(opts, !opts->read_only) < 0)
+		goto done;
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
 			goto stop;
@@ -406,6 +432,8 @@ stop:
 	for (i = 0; i < n; i++)
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
+	/* After the workers: their last counts are stored by the driver's last tick. */
+	srv_driver_stop();
 done:
 	workers_free(workers, n);
 	if (fd >= 0)

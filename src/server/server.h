@@ -55,6 +55,8 @@ typedef struct srv_options {
 	unsigned max_uploads;        /* concurrent uploads (pack PUTs, one-shot uploads) */
 	int timeout;                 /* seconds a slow client may take per read/write */
 	int access_log;              /* one JSON line per request on stderr */
+	double refresh;              /* seconds a read may see refs that old (the store's log:
+				      * writes always catch up); also the background period */
 } srv_options;
 
 typedef struct srv srv;                 /* shared by all workers */
@@ -225,6 +227,16 @@ struct evbuffer;
 /* Per-model series, for the models @r covers only. */
 void srv_deploy_metrics(struct evbuffer *b, const srv_req *r);
 void srv_deploy_gauges(struct evbuffer *b, const srv_req *r);
+
+/* h_rollout.c: progressive rollouts (start, read, pause/resume/abort) */
+int srv_rollout_start(srv_req *r);
+int srv_rollout_get(srv_req *r);
+int srv_rollout_control(srv_req *r);
+/* driver.c: the thread that stores the per-version counters, drives the store's rollouts
+ * and posts their notifications. srv_driver_start loads the stored counters first (call it
+ * before the workers take requests); with @drive 0 (a read-only server) it only loads. */
+int srv_driver_start(const srv_options *opts, int drive);
+void srv_driver_stop(void);
 
 /* h_admin.c: store statistics, verify, gc and tokens (SRV_AUTHZ_ALL) */
 int srv_stats(srv_req *r);

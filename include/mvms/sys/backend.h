@@ -73,6 +73,11 @@ struct mvms_backend {
 	 * and MVMS_BACKEND_CAP_PUT_IF_ABSENT (include/mvms/backend.h). The front door adds
 	 * the flags that follow from the table (mvms_backend_caps). */
 	unsigned caps;
+	/* Optional (the store's log, with MVMS_BACKEND_CAP_PUT_IF_ABSENT). Writes a whole object
+	 * under @key only if no object has that key, atomically: MVMS_EEXISTS when one has
+	 * (local: link(2); S3: If-None-Match: *), MVMS_ENOTSUPPORTED when the server refuses
+	 * conditional writes. */
+	int (*put_if_absent)(mvms_backend *be, const char *key, const void *data, size_t len);
 };
 
 #ifdef __cplusplus

@@ -147,6 +147,7 @@ static const mvms_transport *transport(void)
 		mvms_client__history_ops(&http_transport);
 		mvms_client__file_ops(&http_transport);
 		mvms_client__admin_ops(&http_transport);
+		mvms_client__rollout_ops(&http_transport);
 		__atomic_store_n(&filled, 1, __ATOMIC_RELEASE);
 	}
 	return &http_transport;

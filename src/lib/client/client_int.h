@@ -42,5 +42,6 @@ void mvms_client__history_ops(mvms_transport *t);   /* client_history.c */
 /* client_files.c: ls and reading a file */
 void mvms_client__file_ops(mvms_transport *t);
 void mvms_client__admin_ops(mvms_transport *t);
+void mvms_client__rollout_ops(mvms_transport *t); /* client_rollout.c */
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "db.h"
 #include "schema_sql.h"
@@ -22,6 +23,15 @@ struct mvms_db {
 		const char *sql;
 		sqlite3_stmt *st;
 	} stmts[STMT_CACHE_MAX];
+	/* The store's log (meta/log.c): row changes the capture triggers reported in the open
+	 * transaction, as JSON objects joined by commas, and what writes them at commit. */
+	mvms_buf log_ops;
+	size_t log_nops;
+	int log_flushed;       /* on_commit took this transaction's changes */
+	int log_capture_off;   /* applying the log: its own rows are not captured again */
+	int (*log_on_commit)(void *arg, const char *ops, size_t len);
+	int (*log_retry)(void *arg);
+	void *log_arg;
 };
 
 int mvms_db_error(mvms_db *db, int rc, const char *what)
@@ -56,10 +66,19 @@ static int exec_as(mvms_db *db, const char *sql, const char *what)
 	return rc == SQLITE_OK ? 0 : mvms_db_error(db, rc, what);
 }
 
+static int exec_logged(mvms_db *db, const char *sql, const char *what);
+
 int mvms_db_exec(mvms_db *db, const char *sql)
 {
 	/* A short statement (BEGIN, COMMIT, a PRAGMA) names itself. */
-	return exec_as(db, sql, strlen(sql) <= 40 && !strchr(sql, ';') ? sql : "exec");
+	const char *what = strlen(sql) <= 40 && !strchr(sql, ';') ? sql : "exec";
+
+	/* A change outside a transaction goes to the log in one of its own (step_logged). */
+	if (db->log_on_commit && sqlite3_get_autocommit(db->h) &&
+	    (strncasecmp(sql, "INSERT", 6) == 0 || strncasecmp(sql, "UPDATE", 6) == 0 ||
+	     strncasecmp(sql, "DELETE", 6) == 0 || strncasecmp(sql, "REPLACE", 7) == 0))
+		return exec_logged(db, sql, what);
+	return exec_as(db, sql, what);
 }
 
 int mvms_db_level_latest(void)
@@ -214,6 +233,7 @@ void mvms_db_free(mvms_db *db)
 	for (i = 0; i < db->nstmts; i++)
 		sqlite3_finalize(db->stmts[i].st);
 	sqlite3_close_v2(db->h);
+	mvms_buf_dispose(&db->log_ops);
 	free(db);
 }
 
@@ -277,7 +297,21 @@ void mvms_db_read_end(mvms_db *db, int began)
 
 int mvms_db_commit(mvms_db *db)
 {
-	return mvms_db_exec(db, "COMMIT");
+	int error = 0;
+
+	/* The log entry first: a commit whose entry could not be written commits nothing. */
+	if (db->log_nops && db->log_on_commit && !db->log_flushed) {
+		MVMS_TRY(db->log_on_commit(db->log_arg, db->log_ops.ptr, db->log_ops.size));
+		db->log_flushed = 1;
+	}
+	error = mvms_db_exec(db, "COMMIT");
+	if (error == 0) {
+		mvms_buf_clear(&db->log_ops);
+		db->log_nops = 0;
+		db->log_flushed = 0;
+	}
+done:
+	return error;
 }
 
 void mvms_db_rollback(mvms_db *db)
@@ -286,10 +320,56 @@ void mvms_db_rollback(mvms_db *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* A statement outside a transaction runs in one of its own, so that a row change it makes
+ * goes to the log like any other; one that lost its entry to another writer runs again once
+ * the database has caught up (a UNIQUE name taken meanwhile is then refused as it would be). */
+static int step_logged(mvms_db *db, sqlite3_stmt *st, const char *what)
+{
+	int error = 0, rc, n;
+
+	for (n = 0;; n++) {
+		MVMS_TRY(mvms_db_begin(db));
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			error = mvms_db_error(db, rc, what);
+		sqlite3_reset(st);
+		if (error == 0 && (error = mvms_db_commit(db)) == 0)
+			break;
+		mvms_db_rollback(db);
+		if (error != MVMS_ECONFLICT || n >= 20 || !db->log_retry || !db->log_retry(db->log_arg))
+			break;
+		error = 0;
+		mvms_error_clear();
+	}
+done:
+	return error;
+}
+
+static int exec_logged(mvms_db *db, const char *sql, const char *what)
+{
+	int error = 0, n;
+
+	for (n = 0;; n++) {
+		MVMS_TRY(mvms_db_begin(db));
+		if ((error = exec_as(db, sql, what)) == 0 && (error = mvms_db_commit(db)) == 0)
+			break;
+		mvms_db_rollback(db);
+		if (error != MVMS_ECONFLICT || n >= 20 || !db->log_retry || !db->log_retry(db->log_arg))
+			break;
+		error = 0;
+		mvms_error_clear();
+	}
+done:
+	return error;
+}
+
 int mvms_db_step_done(mvms_db *db, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
-	int error = 0;
+	int rc, error = 0;
+
+	if (db->log_on_commit && sqlite3_get_autocommit(db->h))
+		return step_logged(db, st, what);
+	rc = sqlite3_step(st);
 
 	if (rc != SQLITE_DONE)
 		error = mvms_db_error(db, rc, what);
@@ -334,4 +414,108 @@ char *mvms_db_column_strdup(sqlite3_stmt *st, int col)
 	const unsigned char *p = sqlite3_column_text(st, col);
 
 	return strdup(p ? (const char *)p : "");
+}
+
+/* ---- the log's capture (meta/log.c says what is captured and why) ---- */
+
+static void log_reset(mvms_db *db)
+{
+	mvms_buf_clear(&db->log_ops);
+	db->log_nops = 0;
+	db->log_flushed = 0;
+}
+
+/* mvms_log_op(json): a capture trigger's row change, kept for the commit's log entry. */
+static void log_op_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	mvms_db *db = sqlite3_user_data(ctx);
+	const char *op = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	if (db->log_capture_off || !op)
+		return;
+	/* Repeated markers (one per moved chunk) say no more than the first. */
+	if (op[0] == '{' && strstr(op, "\"t\":\"packs\"") && db->log_nops &&
+	    strstr(db->log_ops.ptr, "\"t\":\"packs\""))
+		return;
+	if ((db->log_nops && mvms_buf_puts(&db->log_ops, ",") < 0) ||
+	    mvms_buf_puts(&db->log_ops, op) < 0) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	db->log_nops++;
+}
+
+/* mvms_unhex(text): the bytes of a hex string (SQLite 3.40 has no unhex()); NULL when it
+ * is not one. */
+static void unhex_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *h = (const char *)sqlite3_value_text(argv[0]);
+	unsigned char buf[256];
+	size_t n, i;
+
+	(void)argc;
+	if (!h || (n = strlen(h)) % 2 || n / 2 > sizeof(buf))
+		return;
+	for (i = 0; i < n / 2; i++) {
+		unsigned v = 0, k;
+		for (k = 0; k < 2; k++) {
+			char c = h[2 * i + k];
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return;
+		}
+		buf[i] = (unsigned char)v;
+	}
+	sqlite3_result_blob(ctx, buf, (int)(n / 2), SQLITE_TRANSIENT);
+}
+
+/* A change captured but not handed to the log would exist in this database only: refuse
+ * the commit (a statement outside mvms_db_begin/commit, which the tests then show). */
+static int log_commit_hook(void *arg)
+{
+	mvms_db *db = arg;
+
+	return db->log_nops && db->log_on_commit && !db->log_flushed;
+}
+
+static void log_rollback_hook(void *arg)
+{
+	log_reset(arg);
+}
+
+int mvms_db_log_setup(mvms_db *db, int (*on_commit)(void *arg, const char *ops, size_t len),
+		      int (*retry)(void *arg), void *arg)
+{
+	int rc = sqlite3_create_function(db->h, "mvms_log_op", 1, SQLITE_UTF8, db, log_op_fn,
+					 NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db->h, "mvms_unhex", 1,
+					     SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, unhex_fn,
+					     NULL, NULL);
+	if (rc != SQLITE_OK)
+		return mvms_db_error(db, rc, "set up the log's functions");
+	db->log_on_commit = on_commit;
+	db->log_retry = retry;
+	db->log_arg = arg;
+	sqlite3_commit_hook(db->h, log_commit_hook, db);
+	sqlite3_rollback_hook(db->h, log_rollback_hook, db);
+	return 0;
+}
+
+void mvms_db_log_capture(mvms_db *db, int on)
+{
+	db->log_capture_off = !on;
+}
+
+void mvms_db_log_done(mvms_db *db)
+{
+	log_reset(db);
 }

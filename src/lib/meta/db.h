@@ -68,4 +68,19 @@ int mvms_db_column_oid(mvms_oid *out, sqlite3_stmt *st, int col);
 /** Duplicates a TEXT column ("" for NULL); NULL on out of memory. */
 char *mvms_db_column_strdup(sqlite3_stmt *st, int col);
 
+/*
+ * The store's log (meta/log.c). setup registers the SQL functions the capture triggers call
+ * (mvms_log_op, mvms_unhex) and @on_commit, which mvms_db_commit calls with the changes the
+ * transaction captured (JSON objects joined by commas) before COMMIT: its failure fails
+ * the commit. A transaction that captured changes and commits any other way is refused.
+ * A statement stepped outside a transaction (mvms_db_step_done) gets one of its own, run
+ * again while @retry (after a lost entry: catch up) says so.
+ * capture(0) stops capturing (applying the log); done forgets what was captured (after a
+ * commit).
+ */
+int mvms_db_log_setup(mvms_db *db, int (*on_commit)(void *arg, const char *ops, size_t len),
+		      int (*retry)(void *arg), void *arg);
+void mvms_db_log_capture(mvms_db *db, int on);
+void mvms_db_log_done(mvms_db *db);
+
 #endif

@@ -316,6 +316,11 @@ int mvms_history__model_drop(mvms_store *st, int64_t model_id)
 		"DELETE FROM deployment_targets WHERE model_id = ?1 OR version_id IN "
 		"(SELECT id FROM versions WHERE model_id = ?1)",
 		"DELETE FROM deployment_revisions WHERE model_id = ?1",
+		/* its rollouts, their notifications and its /predict counters (schema 009) */
+		"DELETE FROM rollout_events WHERE rollout_id IN "
+		"(SELECT id FROM rollouts WHERE model_id = ?1)",
+		"DELETE FROM rollouts WHERE model_id = ?1",
+		"DELETE FROM version_stats WHERE model_id = ?1",
 		"DELETE FROM branches WHERE model_id = ?1",
 		"DELETE FROM tags WHERE model_id = ?1",
 		"DELETE FROM files WHERE version_id IN (SELECT id FROM versions WHERE model_id = ?1)",

@@ -73,6 +73,21 @@ done:
 	return error;
 }
 
+/* When lease @id started (its row's started_at; now when it cannot be read). */
+static int64_t started_of(mvms_store *st, const char *id)
+{
+	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT started_at FROM leases WHERE id = ?");
+	int64_t t = (int64_t)time(NULL);
+
+	if (s) {
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			t = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return t;
+}
+
 int mvms_lease_create(char *id_out, int64_t *expires_at, mvms_store *st, const char *holder)
 {
 	MVMS_LOCAL_ONLY(st, "lease_create");
@@ -86,6 +101,10 @@ int mvms_lease_create(char *id_out, int64_t *expires_at, mvms_store *st, const c
 	/* started_at is now (exp - ttl): gc keeps everything written from then on. */
 	if ((error = lease_exec(&changed, st, q, exp, id, holder ? holder : "")) < 0)
 		return error;
+	if ((error = mvms_lease__publish(st, id, exp - mvms_lease_ttl(), exp)) < 0) {
+		mvms_lease_release(st, id);
+		return error;
+	}
 	memcpy(id_out, id, sizeof(id));
 	if (expires_at)
 		*expires_at = exp;
@@ -108,6 +127,10 @@ int mvms_lease_renew(int64_t *expires_at, mvms_store *st, const char *id)
 				      "lease %s expired (not renewed within %lld s) and gc dropped it: "
 				      "what it protected may be gone; nothing was committed: push again",
 				      id, (long long)mvms_lease_ttl());
+	/* Renewed in the bucket too, unless a gc elsewhere dropped it there already. */
+	if ((error = mvms_lease__published(st, id)) < 0 ||
+	    (error = mvms_lease__publish(st, id, started_of(st, id), exp)) < 0)
+		return error;
 	if (expires_at)
 		*expires_at = exp;
 	return 0;
@@ -120,6 +143,7 @@ int mvms_lease_release(mvms_store *st, const char *id)
 
 	if (!id_ok(id))
 		return mvms_error_set(MVMS_EINVALID, "lease: '%.40s' is not a lease id", id ? id : "");
+	mvms_lease__unpublish(st, id);
 	return lease_exec(&changed, st, "DELETE FROM leases WHERE ?1 = ?1 AND id = ?2", 0, id, NULL);
 }
 
@@ -194,7 +218,7 @@ int mvms_lease__check(mvms_store *st)
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 0;
+		return mvms_lease__published(st, st->lease);
 	if (rc != SQLITE_DONE)
 		return mvms_db_error(st->db, rc, "lease");
 	return mvms_error_set(MVMS_ECONFLICT,
@@ -242,6 +266,8 @@ int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW)
 		error = mvms_db_error(st->db, rc, "leases");
+	else
+		error = mvms_lease__bucket_oldest(oldest, live, expired, st, now, reap);
 done:
 	return error;
 }

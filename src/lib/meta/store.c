@@ -15,6 +15,7 @@
 #include "dag_int.h"
 #include "transport.h"
 #include "s3.h"
+#include "log_int.h"
 
 static int mkdir_p(const char *path)
 {
@@ -273,6 +274,7 @@ static int store_open(mvms_store **out, const char *dir, int create,
 		MVMS_TRY(mvms_backend_s3_options_from_env(&so, buf, sizeof(buf), st->backend_name));
 		MVMS_TRY(mvms_backend_s3(&st->be, &so));
 	}
+	MVMS_TRY(mvms_log__open(st));
 	*out = st;
 	st = NULL;
 done:

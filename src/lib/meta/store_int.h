@@ -26,6 +26,11 @@ struct mvms_store {
 	unsigned dag_queries;        /* DAG questions asked so far on this handle */
 	char lease[33];              /* the lease this handle's writes run under ("": none) */
 	double lease_renewed;        /* mvms_now() of its last renewal */
+	/* The store's log (meta/log.c): in use (the backend creates objects only if absent),
+	 * the last commit lost its entry to another writer, when this handle last caught up. */
+	int log_on;
+	int log_lost;
+	double log_refreshed;
 	/* A handle opened by URL (mvms_store_connect): every operation goes through this table
 	 * to @remote, and db and be are NULL (meta/transport.h). NULL for a local store. */
 	const struct mvms_transport *tp;
@@ -44,6 +49,15 @@ void mvms_lease__drop(mvms_store *st, int took);
  * @force (in the caller's write transaction if one is open). MVMS_ECONFLICT when gc
  * dropped it. */
 int mvms_lease__tick(mvms_store *st, int force);
+/* Leases in the bucket (lease_bucket.c), with the store's log: publish writes (or renews)
+ * leases/<id>, unpublish removes it, published fails with MVMS_ECONFLICT when a gc
+ * elsewhere removed it, bucket_oldest adds the live ones to what the database says (and
+ * with @reap removes expired ones). Nothing without the log. */
+int mvms_lease__publish(mvms_store *st, const char *id, int64_t started, int64_t expires);
+void mvms_lease__unpublish(mvms_store *st, const char *id);
+int mvms_lease__published(mvms_store *st, const char *id);
+int mvms_lease__bucket_oldest(int64_t *oldest, uint64_t *live, uint64_t *expired,
+			      mvms_store *st, int64_t now, int reap);
 /* In a commit's write transaction: MVMS_ECONFLICT when the lease in use is gone. */
 int mvms_lease__check(mvms_store *st);
 /* The start of the oldest live lease at @now (*oldest 0 when none) and how many are live;

@@ -21,6 +21,7 @@
 #include "mvms/token.h"
 #include "mvms/history.h"
 #include "mvms/sync.h"
+#include "mvms/rollout.h"
 
 typedef struct mvms_transport {
 	const char *name;      /* "http" */
@@ -99,6 +100,15 @@ typedef struct mvms_transport {
 			     const char *env);
 	int (*deploy_wait)(mvms_deployment **out, mvms_store *st, const char *model,
 			   const char *env, int64_t since, int wait_seconds);
+
+	/* progressive rollouts (mvms/rollout.h) */
+	int (*rollout_start)(mvms_rollout **out, mvms_store *st, const char *spec,
+			     const char *env, const mvms_rollout_options *opts);
+	int (*rollout_get)(mvms_rollout **out, mvms_store *st, const char *model,
+			   const char *env);
+	int (*rollout_control)(mvms_rollout **out, mvms_store *st, const char *model,
+			       const char *env, int action, const char *author,
+			       const char *reason);
 
 	/* administration (admin scope on the server) */
 	int (*gc)(mvms_gc_result *out, mvms_store *st, const mvms_gc_options *opts);

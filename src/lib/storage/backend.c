@@ -99,6 +99,12 @@ int mvms_backend_remove(mvms_backend *be, const char *key)
 	return be->remove ? be->remove(be, key) : unsupported(be, "remove objects");
 }
 
+int mvms_backend_put_if_absent(mvms_backend *be, const char *key, const void *data, size_t len)
+{
+	return be->put_if_absent ? be->put_if_absent(be, key, data, len)
+				 : unsupported(be, "create an object only if it is absent");
+}
+
 int mvms_backend_open_fd(int *fd, mvms_backend *be, const char *key)
 {
 	*fd = -1;

@@ -158,6 +158,14 @@ static int fault_list(mvms_backend *be, const char *prefix, mvms_backend_list_cb
 	return mvms_backend_list(f->inner, prefix, cb, payload);
 }
 
+static int fault_put_if_absent(mvms_backend *be, const char *key, const void *data, size_t len)
+{
+	fault_backend *f = (fault_backend *)be;
+
+	enter(f, &f->counts.put_if_absent, F_OTHER);
+	return mvms_backend_put_if_absent(f->inner, key, data, len);
+}
+
 static int fault_scan(mvms_backend *be, const char *prefix, mvms_backend_scan_cb cb, void *payload)
 {
 	fault_backend *f = (fault_backend *)be;
@@ -224,6 +232,7 @@ int mvms_fault__backend(mvms_backend **out, mvms_backend *inner, const mvms_faul
 	f->parent.open_fd = inner->open_fd ? fault_open_fd : NULL;
 	f->parent.scan = inner->scan ? fault_scan : NULL;
 	f->parent.stat_time = inner->stat_time ? fault_stat_time : NULL;
+	f->parent.put_if_absent = inner->put_if_absent ? fault_put_if_absent : NULL;
 	f->parent.free = fault_free;
 	*out = &f->parent;
 	return 0;

@@ -30,6 +30,7 @@ typedef struct mvms_fault_counts {
 	uint64_t writer_open, writer_write, writer_commit, writer_abort;
 	uint64_t get, stat, stat_time, list, scan, remove, open_fd;
 	uint64_t injected;      /* failures injected so far */
+	uint64_t put_if_absent; /* log entries (never failed: the write rules count writers) */
 } mvms_fault_counts;
 
 /**

@@ -225,7 +225,9 @@ static void local_writer_free(local_writer *w)
 	free(w);
 }
 
-static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key)
+/* Commits the writer under @key: replacing it, or with @excl only when it is absent
+ * (link(2) fails with EEXIST atomically: the store's log, meta/log.c). */
+static int commit_as(mvms_backend_writer *bw, const char *key, int excl)
 {
 	local_writer *w = (local_writer *)bw;
 	local_backend *lb = (local_backend *)bw->be;
@@ -254,7 +256,15 @@ static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key
 	MVMS_TRY(make_dirs(path, strlen(lb->dir), 0, 1));
 	/* An existing key holds the same bytes (keys are content hashes), so replacing it is
 	 * an idempotent success, and it also repairs a damaged copy. */
-	if (rename(w->tmp_path, path) < 0) {
+	if (excl && link(w->tmp_path, path) < 0) {
+		error = errno == EEXIST ? mvms_error_set(MVMS_EEXISTS, "local: %s exists", key)
+					: mvms_error_set(MVMS_ERROR, "local: link to %s: %s", key,
+							 strerror(errno));
+		goto done;
+	}
+	if (excl) {
+		unlink(w->tmp_path);
+	} else if (rename(w->tmp_path, path) < 0) {
 		error = mvms_error_set(MVMS_ERROR, "local: rename to %s: %s", key, strerror(errno));
 		goto done;
 	}
@@ -264,6 +274,27 @@ static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key
 done:
 	free(path);
 	local_writer_free(w);
+	return error;
+}
+
+static int local_backend__writer_commit(mvms_backend_writer *bw, const char *key)
+{
+	return commit_as(bw, key, 0);
+}
+
+static int local_backend__put_if_absent(mvms_backend *be, const char *key, const void *data,
+					size_t len)
+{
+	mvms_backend_writer *w = NULL;
+	int error = 0;
+
+	MVMS_TRY(local_backend__writer_open(&w, be));
+	if (len && (error = local_backend__writer_write(w, data, len)) < 0) {
+		local_writer_free((local_writer *)w);
+		goto done;
+	}
+	error = commit_as(w, key, 1);
+done:
 	return error;
 }
 
@@ -598,6 +629,8 @@ int mvms_backend_local(mvms_backend **out, const char *dir)
 	lb->parent.stat = local_backend__stat;
 	lb->parent.list = local_backend__list;
 	lb->parent.remove = local_backend__remove;
+	lb->parent.put_if_absent = local_backend__put_if_absent;
+	lb->parent.caps |= MVMS_BACKEND_CAP_PUT_IF_ABSENT;
 	lb->parent.free = local_backend__free;
 	lb->parent.open_fd = local_backend__open_fd;
 	lb->parent.scan = local_backend__scan;

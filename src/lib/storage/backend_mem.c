@@ -197,6 +197,20 @@ static void mem_backend__free(mvms_backend *be)
 	free(m);
 }
 
+static int mem_backend__put_if_absent(mvms_backend *be, const char *key, const void *data,
+				      size_t len)
+{
+	unsigned char *copy;
+
+	if (find((mem_backend *)be, key))
+		return mvms_error_set(MVMS_EEXISTS, "mem: %s exists", key);
+	if (!(copy = malloc(len ? len : 1)))
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	if (len)
+		memcpy(copy, data, len);
+	return mem_store((mem_backend *)be, key, copy, len, 0);
+}
+
 int mvms_backend_mem(mvms_backend **out)
 {
 	mem_backend *m = calloc(1, sizeof(*m));
@@ -217,6 +231,8 @@ int mvms_backend_mem(mvms_backend **out)
 	m->parent.free = mem_backend__free;
 	m->parent.scan = mem_backend__scan;
 	m->parent.stat_time = mem_backend__stat_time;
+	m->parent.put_if_absent = mem_backend__put_if_absent;
+	m->parent.caps = MVMS_BACKEND_CAP_PUT_IF_ABSENT;
 	*out = &m->parent;
 	return 0;
 }

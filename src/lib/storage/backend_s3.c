@@ -478,6 +478,7 @@ int mvms_backend_s3(mvms_backend **out, const mvms_backend_s3_options *opts)
 	s->parent.get = s3_backend__get;
 	s->parent.stat = s3_backend__stat;
 	s->parent.list = s3_backend__list;
+	s->parent.put_if_absent = mvms_backend_s3_put_if_absent;
 	s->parent.remove = s3_backend__remove;
 	s->parent.scan = s3_backend__scan;
 	s->parent.stat_time = s3_backend__stat_time;

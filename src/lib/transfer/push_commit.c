@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "tree.h"
 #include "validate.h"
+#include "log_int.h"
 
 /*
  * In the commit's write transaction: an object the new version needs must be there. gc
@@ -288,12 +289,14 @@ static int commit_version(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	size_t i;
 	int error = 0, began = 0;
 	uint64_t logical = 0;
+	unsigned attempt = 0;
 
 	for (i = 0; i < c->nfiles; i++)
 		logical += c->files[i].size;
 	MVMS_TRY(write_objects(&vid, c, m));
 	if (c->st->before_commit)
 		c->st->before_commit(c->st, c->st->before_commit_arg);
+again:
 	MVMS_TRY(mvms_db_begin(db));
 	began = 1;
 	/* Under the write lock, which gc holds while it removes: what this version needs is
@@ -327,6 +330,12 @@ static int commit_version(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 done:
 	if (began)
 		mvms_db_rollback(db);
+	/* Another server committed first: caught up, the checks run again on its changes. */
+	if (began && mvms_log__retry(c->st, error, &attempt)) {
+		began = 0;
+		error = 0;
+		goto again;
+	}
 	return error;
 }
 

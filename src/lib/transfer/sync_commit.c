@@ -18,6 +18,7 @@
 #include "tlayout.h"
 #include "sync_int.h"
 #include "validate.h"
+#include "log_int.h"
 
 /* Tensor ids from the chunk list; 0 with *ok 0 when the chunks are not cut at the tensor
  * boundaries (a client that chunked otherwise): then the file is kept as plain bytes. */
@@ -76,6 +77,7 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 	char hex[MVMS_OID_HEXSZ + 1];
 	int64_t row;
 	int error = 0, ok = 0, began = 0;
+	unsigned attempt = 0;
 
 	MVMS_TRY(mvms_sync_parse_filemap(&chunks, &n, &total, filemap, len, id));
 	if (total != size) {
@@ -117,10 +119,19 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 	}
 	/* One transaction for the content and all its chunk rows: one sync to disk, not one
 	 * per chunk. */
-	MVMS_TRY(mvms_db_begin(st->db));
-	began = 1;
-	MVMS_TRY(mvms_contents__add(&row, st, id, size, refs, n, sf, tids));
-	MVMS_TRY(mvms_db_commit(st->db));
+	for (;;) {
+		MVMS_TRY(mvms_db_begin(st->db));
+		began = 1;
+		MVMS_TRY(mvms_contents__add(&row, st, id, size, refs, n, sf, tids));
+		if ((error = mvms_db_commit(st->db)) == 0)
+			break;
+		mvms_db_rollback(st->db);
+		began = 0;
+		/* Another server committed first: caught up, the content may be there now. */
+		if (!mvms_log__retry(st, error, &attempt))
+			goto done;
+		error = 0;
+	}
 	began = 0;
 done:
 	if (began)

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store log's row changes (docs/formats.md, "The log"): for each table the bucket must
+ * hold, how a change of one of its rows is written into a log entry (a JSON object built by
+ * a temporary trigger, or by the snapshot of an older store) and how another database
+ * applies it (one statement reading the object with json_extract). Rows are named by their
+ * stable ids (model uid, version id, content id, token id), never by row ids, which differ
+ * from one database to the next. This file is the one place a new column is added to a
+ * logged row: its capture expression and its apply statement. Packs and chunks are not
+ * logged: they are read from the bucket (log.c). It does not write or read log entries.
+ */
+#include <string.h>
+#include "log_int.h"
+
+#define J(f) "json_extract(?1,'$." f "')"
+#define MODEL_UID(col) "(SELECT uid FROM models WHERE id = " col ")"
+#define VERSION_OID(col) "(SELECT oid FROM versions WHERE id = " col ")"
+#define CONTENT_HEX(col) "(SELECT lower(hex(oid)) FROM contents WHERE id = " col ")"
+#define MODEL_ROW "(SELECT id FROM models WHERE uid = " J("model") ")"
+#define VERSION_ROW(f) "(SELECT id FROM versions WHERE oid = " J(f) ")"
+
+/* "R." in an insert's capture is NEW. in its trigger and the table in a snapshot. */
+const mvms_log_spec mvms_log__specs[] = {
+	{ "model+", "models", "INSERT", "id",
+	  "json_object('t','model+','uid',R.uid,'name',R.name,'description',R.description,"
+	  "'created_at',R.created_at,'default_branch',R.default_branch)",
+	  "INSERT INTO models(uid, name, description, created_at, default_branch) VALUES ("
+	  J("uid") "," J("name") "," J("description") "," J("created_at") ","
+	  J("default_branch") ")" },
+	{ "model=", "models", "UPDATE", NULL,
+	  "json_object('t','model=','uid',OLD.uid,'name',NEW.name,'description',NEW.description,"
+	  "'default_branch',NEW.default_branch)",
+	  "UPDATE models SET name = " J("name") ", description = " J("description")
+	  ", default_branch = " J("default_branch") " WHERE uid = " J("uid") },
+	{ "model-", "models", "DELETE", NULL, "json_object('t','model-','uid',OLD.uid)",
+	  "DELETE FROM models WHERE uid = " J("uid") },
+
+	{ "version+", "versions", "INSERT", "id",
+	  "json_object('t','version+','oid',R.oid,'model'," MODEL_UID("R.model_id") ","
+	  "'number',R.number,'message',R.message,'author',R.author,'created_at',R.created_at,"
+	  "'file_count',R.file_count,'logical_bytes',R.logical_bytes,'deleted_at',R.deleted_at,"
+	  "'deleted_by',R.deleted_by)",
+	  "INSERT INTO versions(oid, model_id, number, message, author, created_at, file_count, "
+	  "logical_bytes, deleted_at, deleted_by) SELECT " J("oid") ", m.id," J("number") ","
+	  J("message") "," J("author") "," J("created_at") "," J("file_count") ","
+	  J("logical_bytes") "," J("deleted_at") "," J("deleted_by") " FROM models m WHERE m.uid = "
+	  J("model") },
+	{ "version=", "versions", "UPDATE OF number, message, deleted_at, deleted_by", NULL,
+	  "json_object('t','version=','oid',NEW.oid,'number',NEW.number,'message',NEW.message,"
+	  "'deleted_at',NEW.deleted_at,'deleted_by',NEW.deleted_by)",
+	  "UPDATE versions SET number = " J("number") ", message = " J("message")
+	  ", deleted_at = " J("deleted_at") ", deleted_by = " J("deleted_by")
+	  " WHERE oid = " J("oid") },
+	{ "version-", "versions", "DELETE", NULL, "json_object('t','version-','oid',OLD.oid)",
+	  "DELETE FROM versions WHERE oid = " J("oid") },
+
+	{ "content+", "contents", "INSERT", "id",
+	  "json_object('t','content+','oid',lower(hex(R.oid)),'size',R.size,'chunk_count',R.chunk_count,"
+	  "'format',R.format,'created_at',R.created_at)",
+	  "INSERT INTO contents(oid, size, chunk_count, format, created_at) VALUES (mvms_unhex("
+	  J("oid") ")," J("size") "," J("chunk_count") "," J("format") "," J("created_at") ")" },
+	{ "content-", "contents", "DELETE", NULL,
+	  "json_object('t','content-','oid',lower(hex(OLD.oid)))",
+	  "DELETE FROM contents WHERE oid = mvms_unhex(" J("oid") ")" },
+	{ "tensor+", "tensors", "INSERT", "content_id, name",
+	  "json_object('t','tensor+','content'," CONTENT_HEX("R.content_id") ",'name',R.name,"
+	  "'dtype',R.dtype,'shape',R.shape,'offset',R.offset,'length',R.length,'oid',lower(hex(R.oid)))",
+	  "INSERT INTO tensors(content_id, name, dtype, shape, offset, length, oid) SELECT c.id,"
+	  J("name") "," J("dtype") "," J("shape") "," J("offset") "," J("length") ",mvms_unhex("
+	  J("oid") ") FROM contents c WHERE c.oid = mvms_unhex(" J("content") ")" },
+
+	{ "parent+", "version_parents", "INSERT", "child, position",
+	  "json_object('t','parent+','child'," VERSION_OID("R.child") ",'position',R.position,"
+	  "'parent'," VERSION_OID("R.parent") ")",
+	  "INSERT INTO version_parents(child, position, parent) SELECT c.id," J("position")
+	  ", p.id FROM versions c, versions p WHERE c.oid = " J("child") " AND p.oid = "
+	  J("parent") },
+	{ "parent-", "version_parents", "DELETE", NULL,
+	  "json_object('t','parent-','child'," VERSION_OID("OLD.child") ",'position',OLD.position)",
+	  "DELETE FROM version_parents WHERE child = " VERSION_ROW("child") " AND position = "
+	  J("position") },
+	{ "meta+", "version_meta", "INSERT", "version_id, key",
+	  "json_object('t','meta+','version'," VERSION_OID("R.version_id") ",'key',R.key,"
+	  "'value',R.value)",
+	  "INSERT INTO version_meta(version_id, key, value) SELECT v.id," J("key") "," J("value")
+	  " FROM versions v WHERE v.oid = " J("version") },
+	{ "meta-", "version_meta", "DELETE", NULL,
+	  "json_object('t','meta-','version'," VERSION_OID("OLD.version_id") ",'key',OLD.key)",
+	  "DELETE FROM version_meta WHERE version_id = " VERSION_ROW("version") " AND key = "
+	  J("key") },
+	{ "file+", "files", "INSERT", "version_id, path",
+	  "json_object('t','file+','version'," VERSION_OID("R.version_id") ",'path',R.path,"
+	  "'mode',R.mode,'content'," CONTENT_HEX("R.content_id") ")",
+	  "INSERT INTO files(version_id, path, mode, content_id) SELECT v.id," J("path") ","
+	  J("mode") ", c.id FROM versions v, contents c WHERE v.oid = " J("version")
+	  " AND c.oid = mvms_unhex(" J("content") ")" },
+	{ "file-", "files", "DELETE", NULL,
+	  "json_object('t','file-','version'," VERSION_OID("OLD.version_id") ",'path',OLD.path)",
+	  "DELETE FROM files WHERE version_id = " VERSION_ROW("version") " AND path = " J("path") },
+
+	{ "branch+", "branches", "INSERT", "model_id, name",
+	  "json_object('t','branch+','model'," MODEL_UID("R.model_id") ",'name',R.name,"
+	  "'version'," VERSION_OID("R.version_id") ",'updated_at',R.updated_at)",
+	  "INSERT INTO branches(model_id, name, version_id, updated_at) SELECT m.id," J("name")
+	  ", v.id," J("updated_at") " FROM models m, versions v WHERE m.uid = " J("model")
+	  " AND v.oid = " J("version") },
+	{ "branch=", "branches", "UPDATE", NULL,
+	  "json_object('t','branch=','model'," MODEL_UID("OLD.model_id") ",'old',OLD.name,"
+	  "'name',NEW.name,'version'," VERSION_OID("NEW.version_id") ",'updated_at',NEW.updated_at)",
+	  "UPDATE branches SET name = " J("name") ", version_id = " VERSION_ROW("version")
+	  ", updated_at = " J("updated_at") " WHERE model_id = " MODEL_ROW " AND name = " J("old") },
+	{ "branch-", "branches", "DELETE", NULL,
+	  "json_object('t','branch-','model'," MODEL_UID("OLD.model_id") ",'name',OLD.name)",
+	  "DELETE FROM branches WHERE model_id = " MODEL_ROW " AND name = " J("name") },
+	{ "tag+", "tags", "INSERT", "model_id, name",
+	  "json_object('t','tag+','model'," MODEL_UID("R.model_id") ",'name',R.name,"
+	  "'version'," VERSION_OID("R.version_id") ",'created_at',R.created_at)",
+	  "INSERT INTO tags(model_id, name, version_id, created_at) SELECT m.id," J("name")
+	  ", v.id," J("created_at") " FROM models m, versions v WHERE m.uid = " J("model")
+	  " AND v.oid = " J("version") },
+	{ "tag=", "tags", "UPDATE", NULL,
+	  "json_object('t','tag=','model'," MODEL_UID("OLD.model_id") ",'old',OLD.name,"
+	  "'name',NEW.name,'version'," VERSION_OID("NEW.version_id") ",'created_at',NEW.created_at)",
+	  "UPDATE tags SET name = " J("name") ", version_id = " VERSION_ROW("version")
+	  ", created_at = " J("created_at") " WHERE model_id = " MODEL_ROW " AND name = " J("old") },
+	{ "tag-", "tags", "DELETE", NULL,
+	  "json_object('t','tag-','model'," MODEL_UID("OLD.model_id") ",'name',OLD.name)",
+	  "DELETE FROM tags WHERE model_id = " MODEL_ROW " AND name = " J("name") },
+
+	/* The one serialisation of a deployment revision and of its targets. */
+	{ "deprev+", "deployment_revisions", "INSERT", "model_id, env, revision",
+	  "json_object('t','deprev+','model'," MODEL_UID("R.model_id") ",'env',R.env,"
+	  "'revision',R.revision,'action',R.action,'from_revision',R.from_revision,"
+	  "'author',R.author,'reason',R.reason,'created_at',R.created_at)",
+	  "INSERT INTO deployment_revisions(model_id, env, revision, action, from_revision, author, "
+	  "reason, created_at) SELECT m.id," J("env") "," J("revision") "," J("action") ","
+	  J("from_revision") "," J("author") "," J("reason") "," J("created_at")
+	  " FROM models m WHERE m.uid = " J("model") },
+	{ "deprev-", "deployment_revisions", "DELETE", NULL,
+	  "json_object('t','deprev-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
+	  "'revision',OLD.revision)",
+	  "DELETE FROM deployment_revisions WHERE model_id = " MODEL_ROW " AND env = " J("env")
+	  " AND revision = " J("revision") },
+	{ "deptgt+", "deployment_targets", "INSERT", "model_id, env, revision, version_id",
+	  "json_object('t','deptgt+','model'," MODEL_UID("R.model_id") ",'env',R.env,"
+	  "'revision',R.revision,'version'," VERSION_OID("R.version_id") ",'weight',R.weight,"
+	  "'endpoint',R.endpoint)",
+	  "INSERT INTO deployment_targets(model_id, env, revision, version_id, weight, endpoint) "
+	  "SELECT m.id," J("env") "," J("revision") ", v.id," J("weight") "," J("endpoint")
+	  " FROM models m, versions v WHERE m.uid = " J("model") " AND v.oid = " J("version") },
+	{ "deptgt-", "deployment_targets", "DELETE", NULL,
+	  "json_object('t','deptgt-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
+	  "'revision',OLD.revision,'version'," VERSION_OID("OLD.version_id") ")",
+	  "DELETE FROM deployment_targets WHERE model_id = " MODEL_ROW " AND env = " J("env")
+	  " AND revision = " J("revision") " AND version_id = " VERSION_ROW("version") },
+
+	/* The one serialisation of a token: its hash, never a secret. */
+	{ "token+", "tokens", "INSERT", "id",
+	  "json_object('t','token+','id',R.id,'hash',lower(hex(R.hash)),'scope',R.scope,'models',R.models,"
+	  "'description',R.description,'created_at',R.created_at,'expires_at',R.expires_at,"
+	  "'revoked_at',R.revoked_at)",
+	  "INSERT INTO tokens(id, hash, scope, models, description, created_at, expires_at, "
+	  "revoked_at) VALUES (" J("id") ", mvms_unhex(" J("hash") ")," J("scope") "," J("models")
+	  "," J("description") "," J("created_at") "," J("expires_at") "," J("revoked_at") ")" },
+	{ "token=", "tokens", "UPDATE", NULL,
+	  "json_object('t','token=','id',NEW.id,'scope',NEW.scope,'models',NEW.models,"
+	  "'description',NEW.description,'expires_at',NEW.expires_at,'revoked_at',NEW.revoked_at)",
+	  "UPDATE tokens SET scope = " J("scope") ", models = " J("models") ", description = "
+	  J("description") ", expires_at = " J("expires_at") ", revoked_at = " J("revoked_at")
+	  " WHERE id = " J("id") },
+	{ "token-", "tokens", "DELETE", NULL, "json_object('t','token-','id',OLD.id)",
+	  "DELETE FROM tokens WHERE id = " J("id") },
+
+	/* Packs changed (gc's rewrites and removals): others read the bucket's packs again. */
+	{ "packs", "chunks", "UPDATE OF pack_id", NULL, "json_object('t','packs')", NULL },
+	{ "packs", "packs", "DELETE", NULL, "json_object('t','packs')", NULL },
+};
+
+const size_t mvms_log__nspecs = sizeof(mvms_log__specs) / sizeof(mvms_log__specs[0]);
+
+const mvms_log_spec *mvms_log__spec(const char *t)
+{
+	size_t i;
+
+	for (i = 0; t && i < mvms_log__nspecs; i++)
+		if (strcmp(mvms_log__specs[i].t, t) == 0)
+			return &mvms_log__specs[i];
+	return NULL;
+}
