@@ -58,6 +58,9 @@ static void usage(FILE *f)
 		"  --change PCT      percent of tensors whose values differ from the base model, default 0\n"
 		"  --change-seed S   salt of the changed tensors' values, default 2\n"
 		"  --std X           standard deviation of the values, default 0.02\n"
+		"  --drift PCT       multiply every value by (1 + N(0, PCT/100)), as a short fine-tune\n"
+		"                    does to its base model (same seed: the same base), default 0\n"
+		"  --drift-seed S    seed of the drift noise, default 3\n"
 		"  --extras          also write config.json, tokenizer.json and sub/readme.txt\n"
 		"  -q, --quiet       print nothing on success\n"
 		"  -h, --help        show this help\n",
@@ -315,12 +318,30 @@ static void out_bytes(out_t *o, const void *p, size_t n)
 	}
 }
 
-/* Writes @count values of one tensor, generated from @key. */
-static void out_tensor(out_t *o, enum dtype dt, uint64_t count, uint64_t key, double std)
+#define SALT_DRIFT 0x6472696674656421ull /* "drifted!" */
+
+/* 1 + N(0, rel) (approximately: the sum of four 16-bit uniforms), from @d; 1 when rel is 0. */
+static inline double drift_factor(rng_t *d, double rel)
 {
-	rng_t r;
+	uint64_t a;
+	int32_t s;
+
+	if (rel == 0)
+		return 1.0;
+	a = rng_next(d);
+	s = (int32_t)((a & 0xffff) + ((a >> 16) & 0xffff) + ((a >> 32) & 0xffff) + (a >> 48)) - 131070;
+	return 1.0 + (double)s * rel / 37837.0; /* sqrt((65536^2 - 1) / 3) */
+}
+
+/* Writes @count values of one tensor, generated from @key; with @drift (relative), each
+ * value is then multiplied by drift_factor, whose noise comes from @dkey. */
+static void out_tensor(out_t *o, enum dtype dt, uint64_t count, uint64_t key, double std,
+		       double drift, uint64_t dkey)
+{
+	rng_t r, d;
 
 	rng_seed(&r, key);
+	rng_seed(&d, dkey);
 	if (dt == DT_F32) {
 		/* four 32-bit uniforms: mean 2 (2^32 - 1), variance 4 (2^64 - 1) / 12 */
 		const double mean = 2.0 * 4294967295.0;
@@ -334,7 +355,8 @@ static void out_tensor(out_t *o, enum dtype dt, uint64_t count, uint64_t key, do
 			for (size_t j = 0; j < n; j++, p += 4) {
 				uint64_t a = rng_next(&r), b = rng_next(&r);
 				uint64_t s = (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
-				uint32_t u = f32_bits((float)(((double)s - mean) * scale));
+				uint32_t u = f32_bits((float)(((double)s - mean) * scale *
+							      drift_factor(&d, drift)));
 				p[0] = (unsigned char)u;
 				p[1] = (unsigned char)(u >> 8);
 				p[2] = (unsigned char)(u >> 16);
@@ -358,7 +380,7 @@ static void out_tensor(out_t *o, enum dtype dt, uint64_t count, uint64_t key, do
 				uint64_t a = rng_next(&r);
 				int32_t s = (int32_t)((a & 0xffff) + ((a >> 16) & 0xffff) +
 						      ((a >> 32) & 0xffff) + (a >> 48)) - 131070;
-				float v = (float)s * scale;
+				float v = (float)((double)((float)s * scale) * drift_factor(&d, drift));
 				uint16_t h = dt == DT_BF16 ? f32_to_bf16(v) : f32_to_f16(v);
 				p[0] = (unsigned char)h;
 				p[1] = (unsigned char)(h >> 8);
@@ -520,7 +542,7 @@ static void write_extras(const char *dir, enum dtype dt, uint64_t ntensors, uint
 int main(int argc, char **argv)
 {
 	enum { OPT_SIZE = 256, OPT_TENSORS, OPT_DTYPE, OPT_SEED, OPT_CHANGE, OPT_CHANGE_SEED,
-	       OPT_STD, OPT_EXTRAS };
+	       OPT_STD, OPT_EXTRAS, OPT_DRIFT, OPT_DRIFT_SEED };
 	static const struct option longopts[] = {
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "tensors", required_argument, NULL, OPT_TENSORS },
@@ -529,13 +551,15 @@ int main(int argc, char **argv)
 		{ "change", required_argument, NULL, OPT_CHANGE },
 		{ "change-seed", required_argument, NULL, OPT_CHANGE_SEED },
 		{ "std", required_argument, NULL, OPT_STD },
+		{ "drift", required_argument, NULL, OPT_DRIFT },
+		{ "drift-seed", required_argument, NULL, OPT_DRIFT_SEED },
 		{ "extras", no_argument, NULL, OPT_EXTRAS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t size = 8ull << 20, ntensors = 16, seed = 1, change_seed = 2;
-	double change = 0, std = 0.02;
+	uint64_t size = 8ull << 20, ntensors = 16, seed = 1, change_seed = 2, drift_seed = 3;
+	double change = 0, std = 0.02, drift = 0;
 	enum dtype dt = DT_BF16;
 	int extras = 0, quiet = 0, c;
 
@@ -562,6 +586,8 @@ int main(int argc, char **argv)
 		case OPT_CHANGE: change = parse_double("--change", optarg); break;
 		case OPT_CHANGE_SEED: change_seed = parse_u64("--change-seed", optarg); break;
 		case OPT_STD: std = parse_double("--std", optarg); break;
+		case OPT_DRIFT: drift = parse_double("--drift", optarg); break;
+		case OPT_DRIFT_SEED: drift_seed = parse_u64("--drift-seed", optarg); break;
 		case OPT_EXTRAS: extras = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -590,6 +616,8 @@ int main(int argc, char **argv)
 		die("--tensors must be at most 1000000");
 	if (change < 0 || change > 100)
 		die("--change must be a percentage between 0 and 100");
+	if (!(drift >= 0) || drift > 100)
+		die("--drift must be a percentage between 0 and 100");
 	if (!(std > 0) || std > 1e30)
 		die("--std must be positive");
 
@@ -655,7 +683,8 @@ int main(int argc, char **argv)
 	out_bytes(&o, h.s, h.len);
 	for (uint64_t i = 0; i < ntensors; i++) {
 		uint64_t rows = total_rows / ntensors + (i < total_rows % ntensors ? 1 : 0);
-		out_tensor(&o, dt, rows * cols, tensor_key(seed, i, changed[i], change_seed), std);
+		out_tensor(&o, dt, rows * cols, tensor_key(seed, i, changed[i], change_seed), std,
+			   drift / 100.0, mix64(tensor_key(seed, i, 0, 0) ^ SALT_DRIFT ^ mix64(drift_seed)));
 	}
 	out_flush(&o);
 	if (close(o.fd) != 0)

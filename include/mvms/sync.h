@@ -88,6 +88,7 @@ typedef struct mvms_sync_file {
 	mvms_oid *chunks;         /* chunk ids in order (into the filemap's entries) */
 	int64_t mtime;            /* modification time (0, 0: not known), kept in the manifest */
 	uint32_t mtime_ns;
+	uint64_t tensors;         /* tensors of its layout (safetensors, GGUF, ONNX), 0: none */
 } mvms_sync_file;
 
 /**

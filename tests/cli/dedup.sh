@@ -25,6 +25,9 @@ mvms push --json m "$WORK/v1"
 is_rc 0 "push v1" || bail "push v1 failed"
 V1_NEW=$(json_get new_stored_bytes)
 diag "v1 new_stored_bytes $V1_NEW"
+# The same fields, local or through a server.
+is "$(json_get tensors)" "$TENSORS" "push --json counts the tensors"
+is "$(json_get new_raw_bytes)" "$(json_get logical_bytes)" "push --json new_raw_bytes: all of v1 is new"
 num_gt "$V1_NEW" $((SIZE / 2)) "v1 stores most of its bytes (random-ish bf16 data)"
 
 mvms push --json m "$WORK/v2"

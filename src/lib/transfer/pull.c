@@ -83,6 +83,63 @@ void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx)
 		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
 }
 
+static void step_one(size_t i, unsigned worker, void *ctx)
+{
+	pull_step *s = ctx;
+	pull_ctx *c = s->c;
+	pull_chunk *ch = &s->chunks[i];
+	const unsigned char *in = s->in + ch->in_off;
+	mvms_oid got;
+
+	if (ch->src >= 0) {
+		/* A file a pull wrote: it may have been changed since, so its bytes are checked. */
+		mvms_oid_hash(&got, in, ch->raw_len);
+		if (mvms_oid_cmp(&got, &ch->id) != 0) {
+			ch->error = MVMS_EMISMATCH;
+			snprintf(ch->errmsg, sizeof(ch->errmsg), "cache: %s changed since it was pulled",
+				 c->srcs[ch->src].path);
+			return;
+		}
+		memcpy(s->out + ch->out_off, in, ch->raw_len);
+		ch->error = 0;
+		return;
+	}
+	ch->error = mvms_pack_decode_record(c->codecs[worker], s->out + ch->out_off, ch->raw_len,
+					    &ch->id, in, MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
+	if (ch->error < 0)
+		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
+}
+
+int mvms_pull__step_submit(pull_ctx *c, pull_step *s, pull_chunk *chunks, size_t n,
+			   const unsigned char *in)
+{
+	size_t i;
+	int error = 0;
+
+	s->c = c;
+	s->chunks = chunks;
+	s->n = n;
+	s->in = in;
+	s->out_len = 0;
+	for (i = 0; i < n; i++) {
+		chunks[i].out_off = s->out_len;
+		s->out_len += chunks[i].raw_len;
+	}
+	MVMS_TRY(mvms_pull__ensure(&s->out, &s->out_cap, s->out_len ? s->out_len : 1));
+	s->queued = 1;
+	mvms_pool_submit(c->pool, &s->job, n, step_one, s);
+done:
+	return error;
+}
+
+void mvms_pull__step_wait(pull_ctx *c, pull_step *s)
+{
+	if (!s->queued)
+		return;
+	mvms_pool_wait(c->pool, &s->job);
+	s->queued = 0;
+}
+
 int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need)
 {
 	unsigned char *tmp;
@@ -200,11 +257,38 @@ static int source_failed(pull_ctx *c, int src, const char *path, const char *why
 			      path, why);
 }
 
+/* Checks a decoded step, adds its chunks to the file's id and writes it. */
+static int step_write(pull_ctx *c, pull_step *s, int fd, mvms_hasher *fh, const char *path)
+{
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < s->n; i++) {
+		pull_chunk *ch = &s->chunks[i];
+		if (ch->error < 0 && ch->src >= 0) {
+			error = source_failed(c, ch->src, path, ch->errmsg);
+			goto done;
+		}
+		if (ch->error < 0) {
+			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s", path, ch->errmsg);
+			goto done;
+		}
+		mvms_hasher_add_chunk(fh, &ch->id, ch->raw_len);
+	}
+	MVMS_TRY(mvms_write_full(fd, s->out, s->out_len, path));
+	c->done_bytes += s->out_len;
+	if (c->opts->progress)
+		c->opts->progress(c->done_bytes, c->total_bytes, c->opts->payload);
+done:
+	return error;
+}
+
 /* Decodes, verifies and writes a round that has been read. */
 static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, const char *path)
 {
 	size_t i, end, first = set->first, last = set->last;
 	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+	pull_step *prev = NULL;
 	int error = 0;
 
 	for (i = 0; i < set->nranges; i++)
@@ -228,35 +312,27 @@ static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, con
 			goto done;
 		}
 	/* Decoded and written in cache-sized steps even when the round read is large: the
-	 * decoded bytes are still in the CPU cache when write() copies them. */
-	for (; first < last; first = end) {
+	 * decoded bytes are still in the CPU cache when write() copies them. The workers
+	 * decode a step while this thread writes the one before. */
+	for (; first < last || prev; first = end) {
+		pull_step *s = NULL;
 		size_t out_need = 0;
-		for (end = first; end < last && out_need < ROUND_BYTES; end++) {
-			c->chunks[end].out_off = out_need;
+		for (end = first; end < last && out_need < ROUND_BYTES; end++)
 			out_need += c->chunks[end].raw_len;
+		if (first < last) {
+			s = &c->step[prev == &c->step[0]];
+			MVMS_TRY(mvms_pull__step_submit(c, s, c->chunks + first, end - first, set->in));
 		}
-		MVMS_TRY(mvms_pull__ensure(&c->out, &c->out_cap, out_need));
-		c->base = first;
-		c->decoding = set;
-		mvms_pool_run(c->pool, end - first, mvms_pull__decode_one, c);
-		for (i = first; i < end; i++) {
-			if (c->chunks[i].error < 0 && c->chunks[i].src >= 0) {
-				error = source_failed(c, c->chunks[i].src, path, c->chunks[i].errmsg);
-				goto done;
-			}
-			if (c->chunks[i].error < 0) {
-				error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s", path,
-						       c->chunks[i].errmsg);
-				goto done;
-			}
-			mvms_hasher_add_chunk(fh, &c->chunks[i].id, c->chunks[i].raw_len);
+		if (prev) {
+			mvms_pull__step_wait(c, prev);
+			MVMS_TRY(step_write(c, prev, fd, fh, path));
 		}
-		MVMS_TRY(mvms_write_full(fd, c->out, out_need, path));
-		c->done_bytes += out_need;
-		if (c->opts->progress)
-			c->opts->progress(c->done_bytes, c->total_bytes, c->opts->payload);
+		prev = s;
 	}
 done:
+	/* A step still with the workers reads set->in and writes its buffer: wait for both. */
+	mvms_pull__step_wait(c, &c->step[0]);
+	mvms_pull__step_wait(c, &c->step[1]);
 	return error;
 }
 
@@ -513,7 +589,8 @@ int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *op
 		c->range_max = REMOTE_RANGE_MAX;
 		MVMS_TRY(mvms_pool_new(&c->io, REMOTE_READERS));
 	}
-	MVMS_TRY(mvms_pool_new(&c->pool, 0));
+	/* One worker per core: this thread writes meanwhile. */
+	MVMS_TRY(mvms_pool_new(&c->pool, mvms_pool_threads_async()));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
 	for (w = 0; w < mvms_pool_size(c->pool); w++) {
@@ -539,6 +616,8 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 	free(c->set[1].in);
 	free(c->chunks);
 	free(c->out);
+	free(c->step[0].out);
+	free(c->step[1].out);
 	for (w = 0; w < c->nsrcs; w++)
 		free(c->srcs[w].path);
 	free(c->srcs);

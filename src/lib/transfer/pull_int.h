@@ -46,6 +46,20 @@ typedef struct pull_set {
 	size_t first, last;       /* the round's chunks */
 } pull_set;
 
+/* One step of decoding: chunks [0, n) of @chunks, their records (or raw bytes) at
+ * in + chunk.in_off, decoded and verified by the pool into @out while the caller goes on
+ * (writes the step before). Two steps alternate, so decoding overlaps writing. */
+typedef struct pull_step {
+	struct pull_ctx *c;
+	pull_chunk *chunks;
+	size_t n;
+	const unsigned char *in;
+	unsigned char *out;
+	size_t out_cap, out_len;
+	mvms_pool_job job;
+	int queued;
+} pull_step;
+
 typedef struct pull_ctx {
 	mvms_store *st;
 	mvms_pool *pool;
@@ -61,9 +75,16 @@ typedef struct pull_ctx {
 	size_t round_bytes, range_max;
 	pull_set *decoding;
 	pull_set set[2]; /* a remote pull reads the next round into one while it decodes the other */
+	pull_step step[2]; /* decoding one while the other is written */
 	struct pull_src { int64_t id; char *path; } *srcs; /* source files chunks come from */
 	size_t nsrcs;
 } pull_ctx;
+
+/* Lays out and queues @s (its out buffer grown as needed). */
+int mvms_pull__step_submit(pull_ctx *c, pull_step *s, pull_chunk *chunks, size_t n,
+			   const unsigned char *in);
+/* Waits for @s when queued (nothing otherwise). */
+void mvms_pull__step_wait(pull_ctx *c, pull_step *s);
 
 int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *opts);
 void mvms_pull__ctx_dispose(pull_ctx *c);

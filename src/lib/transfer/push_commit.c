@@ -131,30 +131,87 @@ done:
 	return error;
 }
 
-/* Before the transaction: the chunk lists of new contents and the manifest, as objects.
- * *vid is the new version's id. */
-static int write_objects(mvms_oid *vid, push_ctx *c, mvms_manifest *m)
+/* Chunk lists are written by this many threads at once: each is a small durable object (a
+ * write, an fsync, a rename and the directory's fsync), and concurrent fsyncs share the
+ * file system's journal commits, so 10,000 small files no longer cost 20,000 journal
+ * commits one after the other (or, remote, 10,000 round trips). Each object is as durable
+ * as before when the commit starts. */
+#define FILEMAP_WRITERS 16
+
+typedef struct filemap_job {
+	push_ctx *c;
+	size_t *which;          /* indices into c->files */
+	int *errors;
+	char (*msgs)[256];
+} filemap_job;
+
+static void filemap_one(size_t i, unsigned worker, void *ctx)
 {
-	mvms_buf enc = MVMS_BUF_INIT;
-	char key[MVMS_KEY_MAX];
+	filemap_job *j = ctx;
+
+	MVMS_UNUSED(worker);
+	j->errors[i] = write_filemap(j->c, &j->c->files[j->which[i]]);
+	if (j->errors[i] < 0)
+		snprintf(j->msgs[i], sizeof(j->msgs[i]), "%s", mvms_error_last());
+}
+
+/* The chunk lists of the new contents, in parallel; the first failure (in file order). */
+static int write_filemaps(push_ctx *c)
+{
+	filemap_job j;
+	mvms_pool *pool = NULL;
 	int64_t content;
-	size_t i;
+	size_t i, n = 0;
 	int error = 0, have;
 
-	MVMS_TRY(mvms_manifest_sort(m));
-	MVMS_TRY(mvms_manifest_encode(&enc, m));
-	mvms_oid_hash(vid, enc.ptr, enc.size);
+	memset(&j, 0, sizeof(j));
+	j.c = c;
+	j.which = calloc(c->nfiles + 1, sizeof(*j.which));
+	MVMS_CHECK_ALLOC(j.which, error);
 	for (i = 0; i < c->nfiles; i++) {
 		/* Only with the chunk list in hand (a content said to be here has none). */
 		if (!c->files[i].abs && !c->files[i].chunks)
 			continue;
 		have = mvms_contents__row(&content, c->st, &c->files[i].id);
 		if (have == MVMS_ENOTFOUND)
-			MVMS_TRY(write_filemap(c, &c->files[i]));
+			j.which[n++] = i;
 		else if (have < 0)
 			MVMS_TRY(have);
 	}
 	mvms_error_clear();
+	if (n == 0)
+		goto done;
+	j.errors = calloc(n, sizeof(*j.errors));
+	j.msgs = calloc(n, sizeof(*j.msgs));
+	MVMS_CHECK_ALLOC(j.errors, error);
+	MVMS_CHECK_ALLOC(j.msgs, error);
+	MVMS_TRY(mvms_pool_new(&pool, n < FILEMAP_WRITERS ? (unsigned)n : FILEMAP_WRITERS));
+	mvms_pool_run(pool, n, filemap_one, &j);
+	for (i = 0; i < n; i++)
+		if (j.errors[i] < 0) {
+			error = mvms_error_set(j.errors[i], "%s", j.msgs[i]);
+			goto done;
+		}
+done:
+	mvms_pool_free(pool);
+	free(j.which);
+	free(j.errors);
+	free(j.msgs);
+	return error;
+}
+
+/* Before the transaction: the chunk lists of new contents and the manifest, as objects.
+ * *vid is the new version's id. */
+static int write_objects(mvms_oid *vid, push_ctx *c, mvms_manifest *m)
+{
+	mvms_buf enc = MVMS_BUF_INIT;
+	char key[MVMS_KEY_MAX];
+	int error = 0;
+
+	MVMS_TRY(mvms_manifest_sort(m));
+	MVMS_TRY(mvms_manifest_encode(&enc, m));
+	mvms_oid_hash(vid, enc.ptr, enc.size);
+	MVMS_TRY(write_filemaps(c));
 	mvms_object_key(key, sizeof(key), "manifests", vid);
 	MVMS_TRY(mvms_backend_put(c->st->be, key, enc.ptr, enc.size));
 done:

@@ -10,8 +10,10 @@
  * (its own, or its base when the parent chunk is itself a delta: no chains) and stored that
  * way when the delta is clearly smaller (at most 7/8 of the full record). The parent is the
  * first of the push's parents (the branch head, then --parent ones) that has the path.
- * Chunk ids stay the hashes of the raw bytes. The hooks are called from push.c; the codec is
- * core/codec_delta.c and the parent's rows come from meta/bases.c.
+ * Chunk ids stay the hashes of the raw bytes. The grid and the pairing are decided on the
+ * reading thread (push_pipe.c's producer); a worker that claims a paired chunk as new reads
+ * its base (through meta/bases.c, which has its own connection for any thread) and tries the
+ * delta (core/codec_delta.c) right after the full encoding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +41,7 @@ struct push_delta {
 	size_t nslots, cslots, slot_scan;
 	delta_region *regions;
 	size_t nregions, cregions, region_scan;
-	mvms_codec *reader;      /* reads bases on the push thread */
-	unsigned char *arena;    /* the bases of one batch's new chunks */
-	size_t arena_cap;
+	unsigned char **base;    /* per worker: the base being diffed against */
 	unsigned char **tmp;     /* per worker: a delta being encoded */
 	unsigned nworkers;
 	size_t tmp_len;
@@ -60,15 +60,19 @@ int mvms_push__delta_start(push_ctx *c, const push_spec *ps)
 	c->delta = d;
 	d->parents = ps->parents;
 	d->nparents = ps->nparents;
-	MVMS_TRY(mvms_codec_new(&d->reader, 0));
-	mvms_bases__attach(c->st, d->reader);
 	d->nworkers = mvms_pool_size(c->pool);
 	d->tmp_len = c->st->chunker.max_size;
 	d->tmp = calloc(d->nworkers, sizeof(*d->tmp));
+	d->base = calloc(d->nworkers, sizeof(*d->base));
 	MVMS_CHECK_ALLOC(d->tmp, error);
+	MVMS_CHECK_ALLOC(d->base, error);
 	for (w = 0; w < d->nworkers; w++) {
+		/* Each worker reads bases with its own codec's buffers. */
+		mvms_bases__attach(c->st, c->codecs[w]);
 		d->tmp[w] = malloc(d->tmp_len);
 		MVMS_CHECK_ALLOC(d->tmp[w], error);
+		d->base[w] = malloc(d->tmp_len);
+		MVMS_CHECK_ALLOC(d->base[w], error);
 	}
 done:
 	return error;
@@ -81,13 +85,14 @@ void mvms_push__delta_end(push_ctx *c)
 
 	if (!d)
 		return;
-	for (w = 0; d->tmp && w < d->nworkers; w++)
-		free(d->tmp[w]);
+	for (w = 0; w < d->nworkers; w++) {
+		free(d->tmp ? d->tmp[w] : NULL);
+		free(d->base ? d->base[w] : NULL);
+	}
 	free(d->tmp);
-	mvms_codec_free(d->reader);
+	free(d->base);
 	free(d->slots);
 	free(d->regions);
-	free(d->arena);
 	free(d);
 	c->delta = NULL;
 }
@@ -263,7 +268,6 @@ void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos)
 	push_delta *d = c->delta;
 
 	b->has_base = 0;
-	b->base = NULL;
 	if (!d)
 		return;
 	while (d->slot_scan < d->nslots && d->slots[d->slot_scan].off < pos)
@@ -277,59 +281,30 @@ void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos)
 	}
 }
 
-int mvms_push__delta_bases(push_ctx *c)
-{
-	push_delta *d = c->delta;
-	size_t i, need = 0, at = 0;
-	int error = 0;
-
-	if (!d)
-		return 0;
-	for (i = 0; i < c->nbatch; i++)
-		if (c->batch[i].is_new && c->batch[i].has_base &&
-		    mvms_oid_cmp(&c->batch[i].base_id, &c->batch[i].id) != 0)
-			need += c->batch[i].len;
-	if (!need)
-		return 0;
-	if (need > d->arena_cap) {
-		unsigned char *a = realloc(d->arena, need);
-		MVMS_CHECK_ALLOC(a, error);
-		d->arena = a;
-		d->arena_cap = need;
-	}
-	for (i = 0; i < c->nbatch; i++) {
-		batch_chunk *b = &c->batch[i];
-		if (!b->is_new || !b->has_base || mvms_oid_cmp(&b->base_id, &b->id) == 0)
-			continue;
-		/* A base that cannot be read (gone, damaged) only means no delta here. */
-		if (mvms_codec_read_base(d->reader, &b->base_id, b->len, d->arena + at) < 0) {
-			mvms_error_clear();
-			continue;
-		}
-		b->base = d->arena + at;
-		at += b->len;
-	}
-done:
-	return error;
-}
-
-void mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b)
+int mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b, unsigned char *dst)
 {
 	push_delta *d = c->delta;
 	size_t n = 0, limit = b->out_len / 8 * DELTA_KEEP_EIGHTHS;
+	mvms_codec *codec;
 
-	if (!d || !b->base || worker >= d->nworkers)
-		return;
+	if (!d || !b->has_base || worker >= d->nworkers || b->len > d->tmp_len ||
+	    mvms_oid_cmp(&b->base_id, &b->id) == 0)
+		return 0;
+	codec = c->codecs[worker];
+	/* A base that cannot be read (gone, damaged) only means no delta here. */
+	if (mvms_codec_read_base(codec, &b->base_id, b->len, d->base[worker]) < 0) {
+		mvms_error_clear();
+		return 0;
+	}
 	if (limit > d->tmp_len)
 		limit = d->tmp_len;
-	if (mvms_codec_encode_delta(c->codecs[worker], (enum mvms_dtype)b->dtype, &b->base_id,
-				    b->base, &n, d->tmp[worker], limit, b->data, b->len) < 0) {
-		b->error = MVMS_ERROR;
-		return;
-	}
+	if (mvms_codec_encode_delta(codec, (enum mvms_dtype)b->dtype, &b->base_id, d->base[worker],
+				    &n, d->tmp[worker], limit, b->data, b->len) < 0)
+		return MVMS_ERROR;
 	if (!n)
-		return;
-	memcpy(c->arena + b->out_off, d->tmp[worker], n);
+		return 0;
+	memcpy(dst, d->tmp[worker], n);
 	b->codec = MVMS_CODEC_DELTA;
 	b->out_len = n;
+	return 0;
 }

@@ -42,10 +42,9 @@ typedef struct batch_chunk {
 	size_t out_len;
 	uint8_t codec;
 	uint8_t dtype;           /* enum mvms_dtype of the tensor it lies in: the codec's hint */
-	int error;
+	size_t file;             /* index in push_ctx.files */
 	int has_base;            /* push_delta.c: pairs with a parent chunk, whose full record */
-	mvms_oid base_id;        /* is base_id; its raw bytes at base once read (else NULL) */
-	const unsigned char *base;
+	mvms_oid base_id;        /* is base_id */
 } batch_chunk;
 
 typedef struct push_delta push_delta;
@@ -57,12 +56,8 @@ typedef struct push_ctx {
 	mvms_pool *pool;
 	mvms_codec **codecs;     /* one per worker */
 	mvms_pack_writer *pack;
-	mvms_oidset pending;     /* chunk ids written to the unflushed pack (or earlier in the batch) */
-	batch_chunk *batch;
-	size_t nbatch, cbatch;
-	unsigned char *arena;
-	size_t arena_cap;
-	unsigned char *buf;
+	mvms_oidset pending;     /* chunk ids this push claimed (it stores them) */
+	struct push_pipe *pipe;  /* push_pipe.c: slots in flight, workers' lock */
 	uint64_t bytes_done, bytes_total;
 	push_file *files;
 	size_t nfiles, cfiles;
@@ -115,19 +110,30 @@ int mvms_push__commit(push_ctx *c, const push_spec *ps, mvms_manifest *m);
 int mvms_push__layouts(push_ctx *c);
 int mvms_push__probe(push_file *f, int fd);
 
+/* push_pipe.c: reads, cuts, hashes, dedups, compresses and packs the files to read
+ * (those with abs), on c->pool, and sets their ids, chunk lists and tensor ids. */
+int mvms_push__store_files(push_ctx *c);
+/* Waits for the slots still in the workers' hands and frees the pipeline; NULL-safe. */
+void mvms_push__pipe_free(push_ctx *c);
+/* Takes (@lock 1) or releases the lock the workers use the database handle under; nothing
+ * when no pipeline runs. */
+void mvms_push__lock_db(push_ctx *c, int lock);
+
 /* push_delta.c: fine-tune deltas. start/end around a push; per file, float tensors add the
  * cut points of their fixed grid and pair with the parent's (delta_file), inside which cuts
  * fall exactly on them (delta_cut: the length to cut at @pos, or 0 to let the chunker choose);
- * each chunk is marked with its base (delta_mark); the bases of a batch's new chunks are read
- * before compression (delta_bases), and each is tried as a delta after its full encoding
- * (delta_encode, on a worker). */
+ * each chunk is marked with its base (delta_mark), all on the reading thread. On a worker, a
+ * new chunk with a base is tried as a delta after its full encoding (delta_encode: reads the
+ * base, and replaces the full record at @dst when the delta is clearly smaller). */
 int mvms_push__delta_start(push_ctx *c, const push_spec *ps);
 void mvms_push__delta_end(push_ctx *c);
 int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *nbounds);
 size_t mvms_push__delta_cut(push_ctx *c, uint64_t pos, size_t n);
 void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos);
-int mvms_push__delta_bases(push_ctx *c);
-void mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b);
+int mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b, unsigned char *dst);
+
+/* push.c: writes the current pack, durable, and indexes it (or hands it to the uploader). */
+int mvms_push__flush_pack(push_ctx *c);
 
 /* push.c: stores the files that are not in the store yet, then commits (push_commit.c)
  * unless ps->stage_only; and frees what a push holds. */

@@ -66,26 +66,21 @@ static void recv_block_free(recv_block *b)
 	}
 }
 
-/* The decoder: checks a block's records in parallel, writes their bytes, caches them. */
-static int recv_decode(mvms_sync__recv *rv, recv_block *b)
+/* The decoder: hands a block's records to the pool, which checks and decodes them in
+ * parallel while the decoder writes the block before (recv_finish). */
+static int recv_submit(mvms_sync__recv *rv, recv_block *b, pull_step *s)
+{
+	return mvms_pull__step_submit(&rv->c, s, b->chunks, b->n, b->data);
+}
+
+/* Waits for a block's records, writes their bytes, caches them. */
+static int recv_finish(mvms_sync__recv *rv, recv_block *b, pull_step *s)
 {
 	pull_ctx *c = &rv->c;
-	size_t i, out_need = 0;
+	size_t i;
 	int error = 0;
 
-	for (i = 0; i < b->n; i++) {
-		b->chunks[i].out_off = out_need;
-		out_need += b->chunks[i].raw_len;
-	}
-	MVMS_TRY(mvms_pull__ensure(&c->out, &c->out_cap, out_need ? out_need : 1));
-	/* mvms_pull__decode_one reads the round's chunks and input from the context: lend it the block. */
-	c->chunks = b->chunks;
-	c->set[0].in = b->data;
-	c->decoding = &c->set[0];
-	c->base = 0;
-	mvms_pool_run(c->pool, b->n, mvms_pull__decode_one, c);
-	c->chunks = NULL;
-	c->set[0].in = NULL;
+	mvms_pull__step_wait(c, s);
 	for (i = 0; i < b->n; i++) {
 		const pull_chunk *ch = &b->chunks[i];
 		if (ch->error < 0) {
@@ -96,8 +91,8 @@ static int recv_decode(mvms_sync__recv *rv, recv_block *b)
 		}
 		mvms_hasher_add_chunk(&rv->fh, &ch->id, ch->raw_len);
 	}
-	MVMS_TRY(mvms_write_full(rv->fd, c->out, out_need, rv->path));
-	c->done_bytes += out_need;
+	MVMS_TRY(mvms_write_full(rv->fd, s->out, s->out_len, rv->path));
+	c->done_bytes += s->out_len;
 	if (rv->progress)
 		rv->progress(c->done_bytes, c->total_bytes, rv->payload);
 	if (rv->sink) {
@@ -108,10 +103,20 @@ done:
 	return error;
 }
 
+static void recv_failed(mvms_sync__recv *rv, int error)
+{
+	pthread_mutex_lock(&rv->lock);
+	rv->error = error;
+	snprintf(rv->msg, sizeof(rv->msg), "%s", mvms_error_last());
+	pthread_cond_broadcast(&rv->room);
+	pthread_mutex_unlock(&rv->lock);
+}
+
 static void *recv_main(void *arg)
 {
 	mvms_sync__recv *rv = arg;
-	recv_block *b;
+	recv_block *b, *prev = NULL;
+	pull_step *ps = NULL, *s;
 	int error = 0;
 
 	for (;;) {
@@ -126,16 +131,29 @@ static void *recv_main(void *arg)
 			pthread_cond_signal(&rv->room);
 		}
 		pthread_mutex_unlock(&rv->lock);
+		s = NULL;
+		if (b && error == 0) {
+			s = &rv->c.step[ps == &rv->c.step[0]];
+			if ((error = recv_submit(rv, b, s)) < 0)
+				recv_failed(rv, error);
+		}
+		if (prev) {
+			/* Written while the pool decodes b: the order of the file stays. After a
+			 * failure a block is only waited for (the pool may still read it). */
+			int e = error == 0 ? recv_finish(rv, prev, ps) : 0;
+			mvms_pull__step_wait(&rv->c, ps);
+			if (error == 0 && e < 0)
+				recv_failed(rv, error = e);
+			recv_block_free(prev);
+		}
+		prev = NULL;
+		ps = s;
+		if (b && s && s->queued)
+			prev = b;
+		else
+			recv_block_free(b);
 		if (!b)
 			break;
-		if (error == 0 && (error = recv_decode(rv, b)) < 0) {
-			pthread_mutex_lock(&rv->lock);
-			rv->error = error;
-			snprintf(rv->msg, sizeof(rv->msg), "%s", mvms_error_last());
-			pthread_cond_broadcast(&rv->room);
-			pthread_mutex_unlock(&rv->lock);
-		}
-		recv_block_free(b);
 	}
 	return NULL;
 }

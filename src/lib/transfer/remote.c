@@ -20,6 +20,7 @@
 #include "mvms/gc.h"
 #include "mvms/sync.h"
 #include "manifest.h"
+#include "locate.h"
 #include "hash.h"
 #include "remote_int.h"
 #include "stage.h"
@@ -366,6 +367,16 @@ static int push_send(mvms_push_result *out, mvms_remote *r, const char *model, c
 
 	MVMS_TRY(ask_missing(&missing, &nmissing, r, ids, nids));
 	out->new_chunks = nmissing;
+	/* The raw bytes of what is sent, as a local push counts what it stores. */
+	out->new_raw_bytes = 0;
+	for (i = 0; i < nmissing; i++) {
+		mvms_chunk_loc loc;
+		int found = mvms_locate__chunk(&loc, r->cache, &missing[i]);
+		if (found < 0)
+			MVMS_TRY(found);
+		if (found)
+			out->new_raw_bytes += loc.raw_len;
+	}
 	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
 	MVMS_TRY(mvms_sync_manifest(&manifest, &mlen, vid, info));
 
@@ -494,6 +505,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;
+		out->tensors += files[i].tensors;
 		nids += files[i].nchunks;
 	}
 	if (*head && mvms_tree_skip_identical(opts)) {

@@ -63,6 +63,7 @@ int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, co
 		o->mode = f->mode;
 		o->size = f->size;
 		o->id = f->id;
+		o->tensors = f->st ? f->st->count : 0;
 		o->mtime = f->mtime;
 		o->mtime_ns = f->mtime_ns;
 		mvms_buf_clear(&enc);

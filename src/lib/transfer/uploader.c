@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The uploader thread pool of a push to a remote backend. Over the network a pack's commit
- * is an upload that takes seconds: background threads finish (upload) full packs,
+ * The uploader thread pool of a push. Over the network a pack's commit is an upload that
+ * takes seconds, on a local disk an fsync that waits for the pack's bytes to reach the
+ * disk: background threads finish (upload, or write back) full packs,
  * UP_THREADS at once and at most UP_INFLIGHT queued or uploading, while the push thread
  * keeps chunking; the push thread indexes each pack in the database (the callback) once its
  * upload is done, so a pack is never indexed before it is durable. One PUT at a time left
