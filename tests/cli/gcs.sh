@@ -77,11 +77,12 @@ RPORT=$(cat "$WORK/rec.port")
 REC=127.0.0.1:$RPORT
 
 # gsb ARGS...: mvms-store with only the bearer token and the path-style emulator endpoint,
-# and a multipart threshold under the 24 MiB pack below (the default, 100 MiB, is above a
-# default pack) so that multipart requests get recorded
+# and a multipart threshold under the pack of the push below (24 MiB of bf16 weights make about
+# 16 MiB of records; the default threshold, 100 MiB, is above a default pack) so that
+# multipart requests get recorded
 gsb() {
 	run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN STORAGE_EMULATOR_HOST=$REC MVMS_S3_PATH_STYLE=1 \
-		MVMS_S3_MULTIPART_THRESHOLD=16M "$MVMS" "$@"
+		MVMS_S3_MULTIPART_THRESHOLD=8M "$MVMS" "$@"
 }
 # recq [-f FROM] [-t TO] EXPR: how many recorded requests (numbers FROM..TO, default all)
 # satisfy the Python expression EXPR over r (the record: method, path, query, args,
@@ -122,7 +123,7 @@ gsb --store "$SB" init --backend gs://bkt/pfx
 is_rc 0 "init --backend gs://bkt/pfx (bearer token, STORAGE_EMULATOR_HOST=$REC)" ||
 	bail "cannot create a gs:// store"
 gsb --store "$SB" --json push m "$WORK/b1" -m one
-is_rc 0 "push v1 (24 MiB: one pack above MVMS_S3_MULTIPART_THRESHOLD=16M) with the bearer token"
+is_rc 0 "push v1 (24 MiB, ~16 MiB stored: one pack above MVMS_S3_MULTIPART_THRESHOLD=8M) with the bearer token"
 B1_ID=$(json_get id)
 # MVMS_GCS_ENDPOINT wins over STORAGE_EMULATOR_HOST (here a port nothing listens on)
 run $CLEAN GOOGLE_OAUTH_ACCESS_TOKEN=$TOKEN STORAGE_EMULATOR_HOST=127.0.0.1:1 \
