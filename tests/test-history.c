@@ -330,6 +330,9 @@ static void test_upgrade(void)
 					    "ALTER TABLE versions DROP COLUMN deleted_by; "
 					    "ALTER TABLE models DROP COLUMN default_branch; "
 					    "DROP TABLE signatures; DROP TABLE env_policies; "
+					    "ALTER TABLE rollouts DROP COLUMN shadow_first; "
+					    "ALTER TABLE rollouts DROP COLUMN max_diff_rate; "
+					    "ALTER TABLE rollouts DROP COLUMN shadowing; "
 					    "PRAGMA user_version = 6", NULL, NULL, NULL) : rc;
 	sqlite3_close(h);
 	is_int(rc, SQLITE_OK, "upgrade: back to level 6");

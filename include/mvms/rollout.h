@@ -63,9 +63,16 @@ typedef struct mvms_rollout_options {
 	const char *endpoint;      /* the canary's inference server (NULL: the recorded one) */
 	const char *notify;        /* http(s) URL that gets a JSON event per change, or NULL */
 	const char *reason, *author;
+	/* A shadow phase first (0: none): the canary is the environment's shadow (100% of
+	 * requests copied, none served) until at least shadow_first answers were compared with
+	 * at most max_diff_rate of them differing (< 0: no limit) and at most max_error_rate of
+	 * its copies failing; then the first step, else a rollback. */
+	int64_t shadow_first;
+	double max_diff_rate;
 } mvms_rollout_options;
 #define MVMS_ROLLOUT_OPTIONS_INIT                                                              \
-	{ MVMS_ROLLOUT_OPTIONS_VERSION, { 0 }, 0, 300000, -1, -1, 100, 0, NULL, NULL, NULL, NULL }
+	{ MVMS_ROLLOUT_OPTIONS_VERSION, { 0 }, 0, 300000, -1, -1, 100, 0, NULL, NULL, NULL, NULL, \
+	  0, -1 }
 
 typedef struct mvms_rollout {
 	int64_t id;
@@ -83,6 +90,9 @@ typedef struct mvms_rollout {
 	int64_t base_revision, revision, step_started_ms;
 	char *reason, *author;     /* reason: what the rollout did last, and why */
 	int64_t created_at, updated_at;
+	int64_t shadow_first;      /* answers the shadow phase needs (0: no shadow phase) */
+	double max_diff_rate;      /* < 0: no limit */
+	int shadowing;             /* 1 while in the shadow phase (serving nothing yet) */
 } mvms_rollout;
 
 void mvms_rollout_free(mvms_rollout *r);
@@ -116,6 +126,22 @@ int mvms_rollout_control(mvms_rollout **out, mvms_store *st, const char *model, 
  * recorded in its reason and do not stop the others.
  */
 int mvms_rollout_drive(mvms_store *st, int64_t now_ms, int *changed);
+
+/**
+ * Whether the shadow figures of version @number in @env pass: 1 when at least @min_compared
+ * answers were compared and the difference and error rates are within the limits, else 0;
+ * @why says the figures. Only a server has them (its shadow counters), so it passes this.
+ */
+typedef int (*mvms_rollout_shadow_fn)(void *arg, const char *model, const char *env,
+				      int64_t number, uint64_t min_compared, double max_diff_rate,
+				      double max_error_rate, char *why, size_t why_len);
+/**
+ * mvms_rollout_drive, and rollouts in their shadow phase judged with @fn: those that passed
+ * move to their first step, those whose shadow failed are rolled back. With @fn NULL (as
+ * mvms_rollout_drive) rollouts in their shadow phase wait.
+ */
+int mvms_rollout_drive_shadow(mvms_store *st, int64_t now_ms, mvms_rollout_shadow_fn fn,
+			      void *arg, int *changed);
 
 /**
  * Posts the due notifications (at most @max), each with a short timeout; one that fails is

@@ -99,6 +99,17 @@ int cli_rollout_opt(cli_rollout_args *a, int c, const char *arg)
 		a->o.min_requests = (int64_t)v;
 		break;
 	case 'B': a->o.compare_baseline = 1; break;
+	case 'F':
+		if (parse_num(&v, arg, 1, 1e9) < 0 || v != (double)(int64_t)v)
+			return cli_usage_error("deploy", "--shadow-first wants a whole number of "
+					       "answers, 1 or more");
+		a->o.shadow_first = (int64_t)v;
+		break;
+	case 'D':
+		if (parse_num(&a->o.max_diff_rate, arg, 0, 1) < 0)
+			return cli_usage_error("deploy", "--max-diff-rate wants a rate from 0 to 1 "
+					       "(0.05 is 5%%)");
+		break;
 	case 'n': a->o.notify = arg; break;
 	case 'p': case 'r': case 'a': {
 		int act = c == 'p' ? MVMS_ROLLOUT_PAUSE : c == 'r' ? MVMS_ROLLOUT_RESUME
@@ -131,6 +142,11 @@ static void print_rollout(const mvms_rollout *r)
 		printf("; error rate <= %g%%", 100 * r->max_error_rate);
 	if (r->max_p95_ms > 0)
 		printf("; p95 <= %gms", r->max_p95_ms);
+	if (r->shadow_first)
+		printf("; shadow phase of %lld answers%s", (long long)r->shadow_first,
+		       r->shadowing ? " (now)" : "");
+	if (r->max_diff_rate >= 0)
+		printf("; differences <= %g%%", 100 * r->max_diff_rate);
 	if (r->compare_baseline)
 		printf("; against the baseline");
 	printf("\n  revision %lld (before the rollout: %lld)\n", (long long)r->revision,

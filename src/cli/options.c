@@ -191,6 +191,10 @@ static const cli_opt deploy_opts[] = {
 				       "(default 100)" },
 	{ "compare-to-baseline", 0, 'B', NULL, "rollout: also roll back when the canary does worse "
 					       "than the versions it replaces over the same window" },
+	{ "shadow-first", 0, 'F', "N", "rollout: start with the canary as the shadow (serving "
+				       "nothing) until N answers were compared, then the first step" },
+	{ "max-diff-rate", 0, 'D', "RATE", "rollout: roll back when more than RATE of the shadow "
+					   "phase's answers differ (0.05 = 5%)" },
 	{ "notify", 0, 'n', "URL", "rollout: POST a JSON event to URL at each step, rollback, "
 				   "pause and abort" },
 	{ "pause", 0, 'p', NULL, "pause the rollout of MODEL ENV" },

@@ -34,6 +34,12 @@ cJSON *view_rollout(const mvms_rollout *r)
 		cJSON_AddNullToObject(o, "max_p95_ms");
 	cJSON_AddNumberToObject(o, "min_requests", (double)r->min_requests);
 	cJSON_AddBoolToObject(o, "compare_to_baseline", r->compare_baseline);
+	cJSON_AddNumberToObject(o, "shadow_first", (double)r->shadow_first);
+	if (r->max_diff_rate >= 0)
+		cJSON_AddNumberToObject(o, "max_diff_rate", r->max_diff_rate);
+	else
+		cJSON_AddNullToObject(o, "max_diff_rate");
+	cJSON_AddBoolToObject(o, "shadowing", r->shadowing);
 	cJSON_AddStringToObject(o, "notify", r->notify ? r->notify : "");
 	cJSON_AddNumberToObject(o, "base_revision", (double)r->base_revision);
 	cJSON_AddNumberToObject(o, "revision", (double)r->revision);

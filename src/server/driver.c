@@ -39,6 +39,16 @@ static void report(const char *what)
 	fprintf(stderr, "mvms-store: %s: %s\n", what, msg);
 }
 
+/* A rollout's shadow phase is judged on this server's shadow counters (shadow.c). */
+static int shadow_clean(void *arg, const char *model, const char *env, int64_t number,
+			uint64_t min_compared, double max_diff_rate, double max_error_rate,
+			char *why, size_t why_len)
+{
+	(void)arg;
+	return srv_shadow_clean(model, env, number, min_compared, max_diff_rate, max_error_rate,
+				why, why_len);
+}
+
 static void tick(void)
 {
 	mvms_counters *add = NULL;
@@ -55,7 +65,7 @@ static void tick(void)
 	mvms_counters_list_free(add, n);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (mvms_rollout_drive(drv.st, now, NULL) < 0)
+	if (mvms_rollout_drive_shadow(drv.st, now, shadow_clean, NULL, NULL) < 0)
 		report("rollout");
 	if (mvms_rollout_notify(drv.st, now, 16, NULL) < 0)
 		report("rollout notification");

@@ -81,6 +81,13 @@ static int start_options(srv_req *r, const cJSON *doc, mvms_rollout_options *o)
 		return srv_reply_error(r, 400, "bad_field", "compare_to_baseline must be a "
 				       "boolean") - 1;
 	o->compare_baseline = cJSON_IsTrue(x);
+	v = (double)o->shadow_first;
+	if (num(r, doc, "shadow_first", 0, 1e9, &v) < 0 ||
+	    num(r, doc, "max_diff_rate", 0, 1, &o->max_diff_rate) < 0)
+		return -1;
+	if (v != floor(v))
+		return srv_reply_error(r, 400, "bad_field", "shadow_first must be a whole number") - 1;
+	o->shadow_first = (int64_t)v;
 	o->author = "api";
 	if (str(r, doc, "endpoint", &o->endpoint) < 0 || str(r, doc, "notify", &o->notify) < 0 ||
 	    str(r, doc, "reason", &o->reason) < 0 || str(r, doc, "author", &o->author) < 0)

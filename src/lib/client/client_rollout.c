@@ -44,6 +44,10 @@ static int decode(mvms_rollout **out, const cJSON *o)
 	r->max_p95_ms = cJSON_IsNumber(x) ? x->valuedouble : -1;
 	r->min_requests = mvms_wire__int(o, "min_requests");
 	r->compare_baseline = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "compare_to_baseline"));
+	r->shadow_first = mvms_wire__int(o, "shadow_first");
+	x = cJSON_GetObjectItemCaseSensitive(o, "max_diff_rate");
+	r->max_diff_rate = cJSON_IsNumber(x) ? x->valuedouble : -1;
+	r->shadowing = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "shadowing"));
 	r->base_revision = mvms_wire__int(o, "base_revision");
 	r->revision = mvms_wire__int(o, "revision");
 	r->step_started_ms = mvms_wire__int(o, "step_started_ms");
@@ -104,6 +108,10 @@ static int c_rollout_start(mvms_rollout **out, mvms_store *st, const char *spec,
 		cJSON_AddNumberToObject(b, "max_p95_ms", o->max_p95_ms);
 	cJSON_AddNumberToObject(b, "min_requests", (double)o->min_requests);
 	cJSON_AddBoolToObject(b, "compare_to_baseline", o->compare_baseline);
+	if (o->shadow_first)
+		cJSON_AddNumberToObject(b, "shadow_first", (double)o->shadow_first);
+	if (o->max_diff_rate >= 0)
+		cJSON_AddNumberToObject(b, "max_diff_rate", o->max_diff_rate);
 	if (o->endpoint)
 		cJSON_AddStringToObject(b, "endpoint", o->endpoint);
 	if (o->notify)

@@ -50,8 +50,9 @@ int mvms_rollouts_insert(mvms_db *db, mvms_rollout_row *row)
 	static const char q[] =
 		"INSERT INTO rollouts(model_id, env, version_id, state, steps, step, step_interval_ms, "
 		"max_error_rate, max_p95_ms, min_requests, compare_baseline, notify, base_revision, "
-		"revision, step_started_ms, mark, reason, author, created_at, updated_at) "
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+		"revision, step_started_ms, mark, reason, author, created_at, updated_at, shadow_first, "
+		"max_diff_rate, shadowing) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *s = mvms_db_stmt(db, q);
 	const mvms_rollout *r = &row->r;
 	char steps[MVMS_ROLLOUT_MAX_STEPS * 5 + 1];
@@ -80,6 +81,9 @@ int mvms_rollouts_insert(mvms_db *db, mvms_rollout_row *row)
 	sqlite3_bind_text(s, 18, r->author, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 19, r->created_at);
 	sqlite3_bind_int64(s, 20, r->updated_at);
+	sqlite3_bind_int64(s, 21, r->shadow_first);
+	sqlite3_bind_double(s, 22, r->max_diff_rate);
+	sqlite3_bind_int(s, 23, r->shadowing);
 	if ((error = mvms_db_step_done(db, s, "record rollout")) < 0)
 		return error;
 	row->r.id = sqlite3_last_insert_rowid(mvms_db_handle(db));
@@ -90,7 +94,7 @@ int mvms_rollouts_update(mvms_db *db, const mvms_rollout_row *row, const char *e
 {
 	static const char q[] =
 		"UPDATE rollouts SET state = ?, step = ?, revision = ?, step_started_ms = ?, mark = ?, "
-		"reason = ?, updated_at = ? WHERE id = ? AND state = ?";
+		"reason = ?, updated_at = ?, shadowing = ? WHERE id = ? AND state = ?";
 	sqlite3_stmt *s = mvms_db_stmt(db, q);
 	const mvms_rollout *r = &row->r;
 	int error;
@@ -104,8 +108,9 @@ int mvms_rollouts_update(mvms_db *db, const mvms_rollout_row *row, const char *e
 	sqlite3_bind_text(s, 5, row->mark ? row->mark : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, r->reason ? r->reason : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, r->updated_at);
-	sqlite3_bind_int64(s, 8, r->id);
-	sqlite3_bind_text(s, 9, expect_state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, r->shadowing);
+	sqlite3_bind_int64(s, 9, r->id);
+	sqlite3_bind_text(s, 10, expect_state, -1, SQLITE_STATIC);
 	if ((error = mvms_db_step_done(db, s, "update rollout")) < 0)
 		return error;
 	return mvms_db_changes(db) > 0;
@@ -118,7 +123,8 @@ int mvms_rollouts_read(mvms_rollout_row *row, mvms_db *db, int64_t id, int64_t m
 	"SELECT r.id, r.model_id, m.name, r.env, r.version_id, v.number, v.oid, r.state, "         \
 	"r.steps, r.step, r.step_interval_ms, r.max_error_rate, r.max_p95_ms, r.min_requests, "  \
 	"r.compare_baseline, r.notify, r.base_revision, r.revision, r.step_started_ms, r.mark, "  \
-	"r.reason, r.author, r.created_at, r.updated_at FROM rollouts r "                         \
+	"r.reason, r.author, r.created_at, r.updated_at, r.shadow_first, r.max_diff_rate, "        \
+	"r.shadowing FROM rollouts r "                         \
 	"JOIN models m ON m.id = r.model_id JOIN versions v ON v.id = r.version_id "
 	static const char by_id[] = COLS "WHERE r.id = ?";
 	static const char by_env[] = COLS "WHERE r.model_id = ? AND r.env = ? ORDER BY r.id DESC LIMIT 1";
@@ -162,6 +168,9 @@ int mvms_rollouts_read(mvms_rollout_row *row, mvms_db *db, int64_t id, int64_t m
 	r->author = mvms_db_column_strdup(s, 21);
 	r->created_at = sqlite3_column_int64(s, 22);
 	r->updated_at = sqlite3_column_int64(s, 23);
+	r->shadow_first = sqlite3_column_int64(s, 24);
+	r->max_diff_rate = sqlite3_column_double(s, 25);
+	r->shadowing = sqlite3_column_int(s, 26);
 	sqlite3_reset(s);
 	if (!r->model || !r->env || !r->state || !r->notify || !row->mark || !r->reason || !r->author)
 		return mvms_error_set(MVMS_ERROR, "out of memory");

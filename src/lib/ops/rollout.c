@@ -119,6 +119,9 @@ static int check_options(const mvms_rollout_options *o)
 		return mvms_error_set(MVMS_EINVALID, "rollout: the p95 limit must be above 0 ms");
 	if (o->min_requests < 0 || o->min_requests > 1000000000)
 		return mvms_error_set(MVMS_EINVALID, "rollout: bad minimum of requests");
+	if (o->shadow_first < 0 || o->shadow_first > 1000000000 || o->max_diff_rate > 1)
+		return mvms_error_set(MVMS_EINVALID, "rollout: the shadow phase wants 0 to 1e9 "
+				      "answers and a difference rate limit from 0 to 1");
 	if (o->notify && *o->notify && strncmp(o->notify, "http://", 7) &&
 	    strncmp(o->notify, "https://", 8))
 		return mvms_error_set(MVMS_EINVALID, "rollout: notify URL '%s' is not http(s)",
@@ -201,6 +204,9 @@ static int new_row(mvms_rollout_row *row, mvms_store *st, const char *spec,
 	row->r.max_p95_ms = o->max_p95_ms;
 	row->r.min_requests = o->min_requests;
 	row->r.compare_baseline = o->compare_baseline;
+	row->r.shadow_first = o->shadow_first;
+	row->r.max_diff_rate = o->max_diff_rate;
+	row->r.shadowing = o->shadow_first > 0;
 	row->r.base_revision = row->r.revision = d->revision;
 	row->r.created_at = row->r.updated_at = (int64_t)time(NULL);
 done:
@@ -230,10 +236,20 @@ int mvms_rollout_start(mvms_rollout **out, mvms_store *st, const char *spec, con
 	MVMS_TRY(new_row(&row, st, spec, v, d, opts));
 	MVMS_TRY(record(&row, st));
 	recorded = 1;
-	snprintf(reason, sizeof(reason), "rollout #%lld: step 1/%zu (%d%%): started by %s%s%s",
-		 (long long)row.r.id, row.r.step_count, row.r.steps[0], row.r.author,
-		 opts->reason && *opts->reason ? ": " : "", opts->reason ? opts->reason : "");
-	MVMS_TRY(mvms_rollout__deploy_step(&nd, st, &row, 0, opts->endpoint, reason));
+	if (row.r.shadowing) {
+		/* A shadow phase first: the canary gets copies, serves nothing (rollout_drive.c). */
+		snprintf(reason, sizeof(reason), "rollout #%lld: shadow phase (%lld answers to "
+			 "compare): started by %s%s%s", (long long)row.r.id,
+			 (long long)row.r.shadow_first, row.r.author,
+			 opts->reason && *opts->reason ? ": " : "", opts->reason ? opts->reason : "");
+		MVMS_TRY(mvms_rollout__deploy_shadow(&nd, st, &row, opts->endpoint, reason));
+	} else {
+		snprintf(reason, sizeof(reason), "rollout #%lld: step 1/%zu (%d%%): started by "
+			 "%s%s%s", (long long)row.r.id, row.r.step_count, row.r.steps[0],
+			 row.r.author, opts->reason && *opts->reason ? ": " : "",
+			 opts->reason ? opts->reason : "");
+		MVMS_TRY(mvms_rollout__deploy_step(&nd, st, &row, 0, opts->endpoint, reason));
+	}
 	recorded = 0;
 	MVMS_TRY(mvms_rollout__totals(&f, st, &row));
 	MVMS_TRY(mvms_rollout__set_mark(&row, &f));

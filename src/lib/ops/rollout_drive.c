@@ -180,14 +180,33 @@ int mvms_rollout__deploy_step(mvms_deployment **out, mvms_store *st, const mvms_
 	o.weight = w == 0 ? 0 : w < 1 ? 1 : w > 1000000 ? 1000000 : (int)w;
 	o.endpoint = endpoint;
 	o.reason = reason;
-	o.author = step == 0 ? row->r.author : DRIVER;
+	/* The step after a shadow phase is the driver's (outside_change knows it as its own). */
+	o.author = step == 0 && !row->r.shadowing ? row->r.author : DRIVER;
 	o.expected_revision = row->r.revision;
 	snprintf(spec, sizeof(spec), "%s@v%lld", row->r.model, (long long)row->r.version);
+	/* After a shadow phase the canary serves with the endpoint it was the shadow with. */
+	if (!endpoint && d->shadow && d->shadow->number == row->r.version && *d->shadow->endpoint)
+		o.endpoint = d->shadow->endpoint;
 	/* The public operation, so that whatever guards a deploy guards each step too. */
 	error = mvms_deploy(out, st, spec, row->r.env, &o);
 done:
 	mvms_deployment_free(d);
 	return error;
+}
+
+int mvms_rollout__deploy_shadow(mvms_deployment **out, mvms_store *st,
+				const mvms_rollout_row *row, const char *endpoint, const char *reason)
+{
+	mvms_deploy_options o = MVMS_DEPLOY_OPTIONS_INIT;
+	char spec[300];
+
+	o.shadow_percent = 100; /* the phase is judged on answers: every request that can be */
+	o.endpoint = endpoint;
+	o.reason = reason;
+	o.author = row->r.author;
+	o.expected_revision = row->r.revision;
+	snprintf(spec, sizeof(spec), "%s@v%lld", row->r.model, (long long)row->r.version);
+	return mvms_deploy(out, st, spec, row->r.env, &o);
 }
 
 static cJSON *side_json(const mvms_rollout_side *s)
@@ -292,9 +311,13 @@ static int roll_back(mvms_store *st, mvms_rollout_row *row, const char *why,
 	char reason[1024];
 	int error;
 
-	snprintf(reason, sizeof(reason), "rollout #%lld: auto-rollback at step %zu/%zu (%d%%): %s%s%s",
-		 (long long)row->r.id, row->r.step + 1, row->r.step_count, row->r.steps[row->r.step],
-		 why, figures ? "; " : "", figures ? figures : "");
+	if (row->r.shadowing)
+		snprintf(reason, sizeof(reason), "rollout #%lld: auto-rollback in the shadow phase, "
+			 "before serving any traffic: %s", (long long)row->r.id, why);
+	else
+		snprintf(reason, sizeof(reason), "rollout #%lld: auto-rollback at step %zu/%zu "
+			 "(%d%%): %s%s%s", (long long)row->r.id, row->r.step + 1, row->r.step_count,
+			 row->r.steps[row->r.step], why, figures ? "; " : "", figures ? figures : "");
 	o.author = DRIVER;
 	o.reason = reason;
 	/* As a compare-and-swap: another server of the store may have judged the step first. */
@@ -332,8 +355,54 @@ done:
 	return error;
 }
 
+/* A rollout in its shadow phase: once the interval has passed and @fn (the server's shadow
+ * counters) says the shadow compared enough answers, its first step if they pass, else a
+ * rollback. 1 when it moved, 0 when not yet. */
+static int judge_shadow(mvms_store *st, mvms_rollout_row *row, int64_t now_ms,
+			mvms_rollout_shadow_fn fn, void *arg)
+{
+	mvms_rollout_figures totals;
+	mvms_deployment *d = NULL;
+	char why[256], more[256], reason[1024];
+	double diff = row->r.max_diff_rate >= 0 ? row->r.max_diff_rate : 1;
+	double err = row->r.max_error_rate >= 0 ? row->r.max_error_rate : 1;
+	uint64_t need = (uint64_t)row->r.shadow_first;
+	int error = 0;
+
+	if (!fn || now_ms - row->r.step_started_ms < row->r.step_interval_ms)
+		return 0;
+	if (fn(arg, row->r.model, row->r.env, row->r.version, need, diff, err, why, sizeof(why))) {
+		snprintf(reason, sizeof(reason), "rollout #%lld: step 1/%zu (%d%%): shadow phase "
+			 "passed: %s", (long long)row->r.id, row->r.step_count, row->r.steps[0], why);
+		if ((error = mvms_rollout__deploy_step(&d, st, row, 0, NULL, reason)) < 0) {
+			if (error == MVMS_ECONFLICT)
+				return 0;
+			snprintf(why, sizeof(why), "step refused: %.200s", mvms_error_last());
+			MVMS_TRY(roll_back(st, row, why, NULL, NULL));
+			return 1;
+		}
+		row->r.revision = d->revision;
+		mvms_deployment_free(d);
+		row->r.shadowing = 0;
+		row->r.step = 0;
+		row->r.step_started_ms = now_ms;
+		MVMS_TRY(mvms_rollout__totals(&totals, st, row));
+		MVMS_TRY(mvms_rollout__set_mark(row, &totals));
+		MVMS_TRY(settle(st, row, "running", reason, "step", NULL));
+		return 1;
+	}
+	/* Not clean: with no limits either, it only lacks compared answers; wait for them. */
+	if (!fn(arg, row->r.model, row->r.env, row->r.version, need, 1, 1, more, sizeof(more)))
+		return 0;
+	MVMS_TRY(roll_back(st, row, why, NULL, NULL));
+	return 1;
+done:
+	return error;
+}
+
 /* Takes the next step of @row if its time has come: 1 when it moved, 0 when not yet. */
-static int judge(mvms_store *st, mvms_rollout_row *row, int64_t now_ms)
+static int judge(mvms_store *st, mvms_rollout_row *row, int64_t now_ms,
+		 mvms_rollout_shadow_fn fn, void *arg)
 {
 	mvms_rollout_figures f, totals;
 	mvms_deployment *d = NULL;
@@ -346,6 +415,8 @@ static int judge(mvms_store *st, mvms_rollout_row *row, int64_t now_ms)
 		MVMS_TRY(outside_change(st, row));
 		return 1;
 	}
+	if (row->r.shadowing)
+		return judge_shadow(st, row, now_ms, fn, arg);
 	if (now_ms - row->r.step_started_ms < row->r.step_interval_ms)
 		return 0;
 	MVMS_TRY(mvms_rollout__totals(&totals, st, row));
@@ -391,6 +462,12 @@ done:
 
 int mvms_rollout_drive(mvms_store *st, int64_t now_ms, int *changed)
 {
+	return mvms_rollout_drive_shadow(st, now_ms, NULL, NULL, changed);
+}
+
+int mvms_rollout_drive_shadow(mvms_store *st, int64_t now_ms, mvms_rollout_shadow_fn fn,
+			      void *arg, int *changed)
+{
 	mvms_rollout_row row;
 	int64_t *ids = NULL;
 	size_t n = 0, i;
@@ -406,7 +483,7 @@ int mvms_rollout_drive(mvms_store *st, int64_t now_ms, int *changed)
 			continue;
 		}
 		if (rc > 0 && !strcmp(row.r.state, "running")) {
-			if ((rc = judge(st, &row, now_ms)) < 0)
+			if ((rc = judge(st, &row, now_ms, fn, arg)) < 0)
 				error = rc; /* said in the error message; the others go on */
 			else if (changed)
 				*changed += rc;

@@ -37,6 +37,9 @@ void mvms_rollout__describe(char *buf, size_t n, const mvms_rollout_row *row,
 /* Deploys step @step of @row (the canary's share next to the others) as a new revision. */
 int mvms_rollout__deploy_step(mvms_deployment **out, mvms_store *st, const mvms_rollout_row *row,
 			      size_t step, const char *endpoint, const char *reason);
+/* The shadow phase's deploy: the canary as the environment's shadow (100% copied). */
+int mvms_rollout__deploy_shadow(mvms_deployment **out, mvms_store *st,
+				const mvms_rollout_row *row, const char *endpoint, const char *reason);
 /* Queues a notification of @event for @row (nothing when it has no --notify URL). */
 int mvms_rollout__event(mvms_store *st, const mvms_rollout_row *row, const char *event,
 			const mvms_rollout_figures *f);
