@@ -453,8 +453,9 @@ done:
 /* A store of schema level 7 (before deltas: no chunks.base) is upgraded in place. */
 static void test_old_store(void)
 {
-	char d2[300];
+	char d2[300], dbp[320];
 	mvms_store *st = NULL;
+	sqlite3 *h = NULL;
 	mvms_push_result r;
 	const char *v1, *v2;
 	int rc;
@@ -466,16 +467,22 @@ static void test_old_store(void)
 	}
 	v1 = model("o1", "--size 1048576 --tensors 4 --seed 3");
 	ok(push(&r, st, "m", v1) == 0, "push v1");
-	rc = sqlite3_exec(mvms_db_handle(st->db), "DROP INDEX chunks_base; ALTER TABLE chunks "
-			  "DROP COLUMN base; PRAGMA user_version = 7;", NULL, NULL, NULL);
-	/* Level 13's columns too: its ALTER TABLE runs again on the way up. */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(mvms_db_handle(st->db), "ALTER TABLE rollouts DROP COLUMN "
-				  "shadow_first; ALTER TABLE rollouts DROP COLUMN max_diff_rate; "
-				  "ALTER TABLE rollouts DROP COLUMN shadowing;", NULL, NULL, NULL);
-	ok(rc == SQLITE_OK, "make it a store from before deltas (level 7, no chunks.base)");
 	mvms_store_free(st);
 	st = NULL;
+	/* On a connection of its own: the store's has the log's temporary triggers, which name
+	 * rollouts' columns, and SQLite refuses to drop a column a trigger uses. */
+	snprintf(dbp, sizeof(dbp), "%s/store.db", d2);
+	rc = sqlite3_open(dbp, &h);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h, "DROP INDEX chunks_base; ALTER TABLE chunks DROP COLUMN base; "
+				  "PRAGMA user_version = 7;", NULL, NULL, NULL);
+	/* Level 13's columns too: its ALTER TABLE runs again on the way up. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(h, "ALTER TABLE rollouts DROP COLUMN shadow_first; ALTER TABLE "
+				  "rollouts DROP COLUMN max_diff_rate; ALTER TABLE rollouts DROP "
+				  "COLUMN shadowing;", NULL, NULL, NULL);
+	sqlite3_close(h);
+	ok(rc == SQLITE_OK, "make it a store from before deltas (level 7, no chunks.base)");
 	ok(mvms_store_open(&st, d2, 0) == 0, "reopen: the schema is upgraded in place");
 	if (!st)
 		return;

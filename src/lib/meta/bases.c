@@ -29,6 +29,7 @@ static int bases_get(mvms_bases **out, mvms_store *st)
 {
 	mvms_bases *b;
 
+	*out = NULL; /* an -O2 build saw the callers' pointer as maybe-uninitialized */
 	if (st->bases) {
 		*out = st->bases;
 		return 0;

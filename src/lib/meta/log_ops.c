@@ -199,23 +199,29 @@ const mvms_log_spec mvms_log__specs[] = {
 	  "'compare_baseline',R.compare_baseline,'notify',R.notify,"
 	  "'base_revision',R.base_revision,'revision',R.revision,"
 	  "'step_started_ms',R.step_started_ms,'mark',R.mark,'reason',R.reason,'author',R.author,"
-	  "'created_at',R.created_at,'updated_at',R.updated_at)",
+	  "'created_at',R.created_at,'updated_at',R.updated_at,'shadow_first',R.shadow_first,"
+	  "'max_diff_rate',R.max_diff_rate,'shadowing',R.shadowing)",
 	  "INSERT INTO rollouts(model_id, env, version_id, state, steps, step, step_interval_ms, "
 	  "max_error_rate, max_p95_ms, min_requests, compare_baseline, notify, base_revision, "
-	  "revision, step_started_ms, mark, reason, author, created_at, updated_at) SELECT m.id,"
+	  "revision, step_started_ms, mark, reason, author, created_at, updated_at, shadow_first, "
+	  "max_diff_rate, shadowing) SELECT m.id,"
 	  J("env") ", v.id," J("state") "," J("steps") "," J("step") "," J("step_interval_ms") ","
 	  J("max_error_rate") "," J("max_p95_ms") "," J("min_requests") "," J("compare_baseline")
 	  "," J("notify") "," J("base_revision") "," J("revision") "," J("step_started_ms") ","
 	  J("mark") "," J("reason") "," J("author") "," J("created_at") "," J("updated_at")
-	  " FROM models m, versions v WHERE m.uid = " J("model") " AND v.oid = " J("version") },
+	  /* schema 013's shadow phase; entries written before it have none */
+	  ",coalesce(" J("shadow_first") ",0),coalesce(" J("max_diff_rate") ",-1),coalesce("
+	  J("shadowing") ",0) FROM models m, versions v WHERE m.uid = " J("model")
+	  " AND v.oid = " J("version") },
 	{ "roll=", "rollouts", "UPDATE", NULL,
 	  "json_object('t','roll=','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
 	  "'base_revision',OLD.base_revision,'state',NEW.state,'step',NEW.step,"
 	  "'revision',NEW.revision,'step_started_ms',NEW.step_started_ms,'mark',NEW.mark,"
-	  "'reason',NEW.reason,'updated_at',NEW.updated_at)",
+	  "'reason',NEW.reason,'updated_at',NEW.updated_at,'shadowing',NEW.shadowing)",
 	  "UPDATE rollouts SET state = " J("state") ", step = " J("step") ", revision = "
 	  J("revision") ", step_started_ms = " J("step_started_ms") ", mark = " J("mark")
-	  ", reason = " J("reason") ", updated_at = " J("updated_at") " WHERE model_id = "
+	  ", reason = " J("reason") ", updated_at = " J("updated_at") ", shadowing = coalesce("
+	  J("shadowing") ", shadowing) WHERE model_id = "
 	  MODEL_ROW " AND env = " J("env") " AND base_revision = " J("base_revision") },
 	{ "roll-", "rollouts", "DELETE", NULL,
 	  "json_object('t','roll-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
