@@ -15,15 +15,6 @@ setup
 . "$TESTS_SRCDIR/cli/srv.sh"
 find_py
 
-# upstream NAME: starts tests/upstream --name NAME; sets UP_URL
-upstream() {
-	rm -f "$WORK/up-$1.port"
-	"$UPSTREAM" --name "$1" --port-file "$WORK/up-$1.port" \
-		>/dev/null 2>"$WORK/up-$1.log" </dev/null &
-	srv_track "$!" "$WORK/up-$1.log"
-	wait_port "$WORK/up-$1.port" "$!" "upstream $1" "$WORK/up-$1.log"
-	UP_URL="http://127.0.0.1:$PORT"
-}
 
 # endpoint_of N: the endpoint of target vN in the --json state in $WORK/out ("-" if absent)
 endpoint_of() {

@@ -464,7 +464,11 @@ setup() {
 	XDG_DATA_HOME=$WORK/xdg
 	# The user's own configuration file (default remote, token, author) stays out of tests.
 	XDG_CONFIG_HOME=$WORK/config
-	export MVMS_STORE XDG_DATA_HOME XDG_CONFIG_HOME
+	# A remote client's cache is keyed by the server's URL: in ~/.cache, a later test (or
+	# another build's) whose server got the same port would open a cache that is not its
+	# own (seen: a database another build's schema had numbered past this one's tables).
+	XDG_CACHE_HOME=$WORK/xdg-cache
+	export MVMS_STORE XDG_DATA_HOME XDG_CONFIG_HOME XDG_CACHE_HOME
 	unset MVMS_REMOTE 2>/dev/null || :
 	remote_setup
 	# automake's harness may hand us a read-only or unrelated cwd

@@ -26,16 +26,6 @@ PY=/usr/bin/python3
 setup
 . "$TESTS_SRCDIR/cli/srv.sh"
 
-# upstream NAME: starts tests/upstream --name NAME; sets UP_URL
-upstream() {
-	rm -f "$WORK/up-$1.port"
-	"$UPSTREAM" --name "$1" --port-file "$WORK/up-$1.port" \
-		>/dev/null 2>"$WORK/up-$1.log" </dev/null &
-	srv_track "$!" "$WORK/up-$1.log"
-	wait_port "$WORK/up-$1.port" "$!" "upstream $1" "$WORK/up-$1.log"
-	UP_URL="http://127.0.0.1:$PORT"
-}
-
 mvms init
 is_rc 0 "init" || bail "cannot create a store"
 mkdir -p "$WORK/tree"

@@ -31,18 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# upstream NAME [options...]: starts tests/upstream --name NAME; sets UP_PID and UP_URL
-upstream() {
-	_n=$1
-	shift
-	rm -f "$WORK/up-$_n.port"
-	"$UPSTREAM" --name "$_n" --port-file "$WORK/up-$_n.port" "$@" \
-		>/dev/null 2>"$WORK/up-$_n.log" </dev/null &
-	UP_PID=$!
-	srv_track "$UP_PID" "$WORK/up-$_n.log"
-	wait_port "$WORK/up-$_n.port" "$UP_PID" "upstream $_n" "$WORK/up-$_n.log"
-	UP_URL="http://127.0.0.1:$PORT"
-}
 
 # req_as TOKEN METHOD URL [curl options...]: req with another token
 req_as() {

@@ -19,18 +19,6 @@ find_py
 setup
 . "$TESTS_SRCDIR/cli/srv.sh"
 
-# upstream NAME [options...]: starts tests/upstream --name NAME; sets UP_URL
-upstream() {
-	_n=$1
-	shift
-	rm -f "$WORK/up-$_n.port"
-	"$UPSTREAM" --name "$_n" --port-file "$WORK/up-$_n.port" "$@" \
-		>/dev/null 2>"$WORK/up-$_n.log" </dev/null &
-	srv_track "$!" "$WORK/up-$_n.log"
-	wait_port "$WORK/up-$_n.port" "$!" "upstream $_n" "$WORK/up-$_n.log"
-	UP_URL="http://127.0.0.1:$PORT"
-}
-
 # traffic ENV N: N predictions over one connection (answers dropped)
 traffic() {
 	curl -s -o /dev/null -X POST -d x -H "$AUTH" "$URL/predict/m/$1?n=[1-$2]"

@@ -86,6 +86,20 @@ wait_port() {
 	PORT=$(cat "$1")
 }
 
+# upstream NAME [options...]: starts tests/upstream (the stand-in inference server) with
+# --name NAME and the options; sets UP_PID, PORT and UP_URL. Stopped with the servers.
+upstream() {
+	_n=$1
+	shift
+	rm -f "$WORK/up-$_n.port"
+	"$UPSTREAM" --name "$_n" --port-file "$WORK/up-$_n.port" "$@" \
+		>/dev/null 2>"$WORK/up-$_n.log" </dev/null &
+	UP_PID=$!
+	srv_track "$UP_PID" "$WORK/up-$_n.log"
+	wait_port "$WORK/up-$_n.port" "$UP_PID" "upstream $_n" "$WORK/up-$_n.log"
+	UP_URL="http://127.0.0.1:$PORT"
+}
+
 cleanup() {
 	srv_stop_all
 	remote_stop_all

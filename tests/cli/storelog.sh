@@ -18,7 +18,7 @@ mkmodel -q --size 1M --tensors 4 --seed 32 "$WORK/b1"
 snap() {
 	: > "$2"
 	for _c in "log m" "log b" "branches m" "tags m" "deployments m" "lineage m" \
-		"lineage b" "models" "token list" "ls m@v3"; do
+		"lineage b" "models" "token list" "ls m@v3" "rollout m prod"; do
 		printf '== %s\n' "$_c" >> "$2"
 		# shellcheck disable=SC2086
 		"$MVMS" --store "$1" --json $_c >> "$2" 2>&1
@@ -38,6 +38,13 @@ mvms push b "$WORK/b1" --parent m@v2 -m "from m"
 is_rc 0 "a model whose first version has a parent in m"
 mvms deploy m@v2 prod --endpoint http://127.0.0.1:9 -m first
 is_rc 0 "deploy"
+# A progressive rollout (its record is logged; its counters and notifications are not).
+mvms deploy m@v3 prod --canary 10,50,100 --max-error-rate 0.2 --endpoint http://127.0.0.1:9 -m canary
+is_rc 0 "deploy --canary: a rollout starts at step 1"
+mvms deploy m prod --pause
+is_rc 0 "pause the rollout (an update of its row)"
+mvms rollout m prod --json
+like "$OUT" '"paused"' "the rollout is paused"
 mvms token create --scope read -d reader
 is_rc 0 "token create"
 TOK=$(printf '%s\n' "$OUT" | sed -n 's/^mvms_\([0-9a-f]*\)_.*/\1/p')
@@ -57,13 +64,17 @@ mvms reindex
 is_rc 0 "reindex"
 like "$OUT" "from $N log entries" "reindex applied every entry"
 snap "$MVMS_STORE" "$WORK/after"
-check "log, branches, tags, deployments, lineage, models, tokens, ls: byte for byte after reindex" cmp -s "$WORK/before" "$WORK/after"
+check "log, branches, tags, deployments, lineage, models, tokens, ls, rollout: byte for byte after reindex" cmp -s "$WORK/before" "$WORK/after"
 
 # A second database on the same objects: what a second server on one bucket is.
 mkdir "$WORK/s2" && ln -s "$MVMS_STORE/objects" "$WORK/s2/objects"
 "$MVMS" --store "$WORK/s2" init -q >/dev/null 2>&1
 snap "$WORK/s2" "$WORK/s2snap"
 check "a new database on the objects catches up to the same outputs" cmp -s "$WORK/before" "$WORK/s2snap"
+mvms --store "$WORK/s2" deploy m prod --resume
+is_rc 0 "resume the rollout through the second database"
+mvms rollout m prod --json
+like "$OUT" '"running"' "the first database sees the rollout resumed by the second"
 mvms --store "$WORK/s2" pull m@exp -o "$WORK/o2"
 is_rc 0 "pull through the second database"
 check "what it pulls is the pushed tree" same_tree "$WORK/v3" "$WORK/o2"

@@ -674,7 +674,9 @@ int mvms_store_reindex(uint64_t *entries, mvms_store *st)
 {
 	static const char *const wipe[] = {
 		"DELETE FROM signatures", "DELETE FROM env_policies",
-		"DELETE FROM deployment_shadows", "DELETE FROM env_settings",
+		/* rollouts name models and versions (no foreign keys, but replayed after
+		 * them); version_stats and rollout_events stay: they are this database's */
+		"DELETE FROM rollouts", "DELETE FROM deployment_shadows", "DELETE FROM env_settings",
 		"DELETE FROM deployment_targets", "DELETE FROM deployment_revisions",
 		"DELETE FROM tags", "DELETE FROM branches", "DELETE FROM files",
 		"DELETE FROM version_meta", "DELETE FROM version_parents", "DELETE FROM tensors",

@@ -182,6 +182,47 @@ const mvms_log_spec mvms_log__specs[] = {
 	  "json_object('t','envset-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env)",
 	  "DELETE FROM env_settings WHERE model_id = " MODEL_ROW " AND env = " J("env") },
 
+	/* A progressive rollout (schema 009), named by (model, env, base_revision): the revision
+	 * it started from is one per rollout of an environment (revisions only grow, and a
+	 * rollout whose first step failed is deleted), where its id is a row id. The row goes
+	 * whole, so any server sees every rollout and may drive it: a step is a deploy that
+	 * expects the revision the rollout last wrote (a compare-and-swap on the environment),
+	 * so two servers never take one step twice. Its mark is the stepping server's counters.
+	 * version_stats (a server's /predict counters, read by its guards) and rollout_events (a
+	 * server's notification outbox: a notification is sent once, by the server whose change
+	 * it tells of) are not logged: they stay with their database, and reindex keeps them. */
+	{ "roll+", "rollouts", "INSERT", "id",
+	  "json_object('t','roll+','model'," MODEL_UID("R.model_id") ",'env',R.env,"
+	  "'version'," VERSION_OID("R.version_id") ",'state',R.state,'steps',R.steps,"
+	  "'step',R.step,'step_interval_ms',R.step_interval_ms,'max_error_rate',R.max_error_rate,"
+	  "'max_p95_ms',R.max_p95_ms,'min_requests',R.min_requests,"
+	  "'compare_baseline',R.compare_baseline,'notify',R.notify,"
+	  "'base_revision',R.base_revision,'revision',R.revision,"
+	  "'step_started_ms',R.step_started_ms,'mark',R.mark,'reason',R.reason,'author',R.author,"
+	  "'created_at',R.created_at,'updated_at',R.updated_at)",
+	  "INSERT INTO rollouts(model_id, env, version_id, state, steps, step, step_interval_ms, "
+	  "max_error_rate, max_p95_ms, min_requests, compare_baseline, notify, base_revision, "
+	  "revision, step_started_ms, mark, reason, author, created_at, updated_at) SELECT m.id,"
+	  J("env") ", v.id," J("state") "," J("steps") "," J("step") "," J("step_interval_ms") ","
+	  J("max_error_rate") "," J("max_p95_ms") "," J("min_requests") "," J("compare_baseline")
+	  "," J("notify") "," J("base_revision") "," J("revision") "," J("step_started_ms") ","
+	  J("mark") "," J("reason") "," J("author") "," J("created_at") "," J("updated_at")
+	  " FROM models m, versions v WHERE m.uid = " J("model") " AND v.oid = " J("version") },
+	{ "roll=", "rollouts", "UPDATE", NULL,
+	  "json_object('t','roll=','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
+	  "'base_revision',OLD.base_revision,'state',NEW.state,'step',NEW.step,"
+	  "'revision',NEW.revision,'step_started_ms',NEW.step_started_ms,'mark',NEW.mark,"
+	  "'reason',NEW.reason,'updated_at',NEW.updated_at)",
+	  "UPDATE rollouts SET state = " J("state") ", step = " J("step") ", revision = "
+	  J("revision") ", step_started_ms = " J("step_started_ms") ", mark = " J("mark")
+	  ", reason = " J("reason") ", updated_at = " J("updated_at") " WHERE model_id = "
+	  MODEL_ROW " AND env = " J("env") " AND base_revision = " J("base_revision") },
+	{ "roll-", "rollouts", "DELETE", NULL,
+	  "json_object('t','roll-','model'," MODEL_UID("OLD.model_id") ",'env',OLD.env,"
+	  "'base_revision',OLD.base_revision)",
+	  "DELETE FROM rollouts WHERE model_id = " MODEL_ROW " AND env = " J("env")
+	  " AND base_revision = " J("base_revision") },
+
 	/* The one serialisation of a token: its hash, never a secret. */
 	{ "token+", "tokens", "INSERT", "id",
 	  "json_object('t','token+','id',R.id,'hash',lower(hex(R.hash)),'scope',R.scope,'models',R.models,"

@@ -57,15 +57,14 @@ int mvms_sync__pull_dir(const char *dir, int force)
 	return 0;
 }
 
-void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx)
+/* Chunk @ch from @in into @out: a pack record decoded (and checked against its id by the
+ * codec), or the bytes of a file a pull wrote, hashed again (it may have changed since). */
+static void decode_chunk(pull_ctx *c, pull_chunk *ch, const unsigned char *in, unsigned char *out,
+			 unsigned worker)
 {
-	pull_ctx *c = ctx;
-	pull_chunk *ch = &c->chunks[c->base + i];
-	const unsigned char *in = c->decoding->in + ch->in_off;
 	mvms_oid got;
 
 	if (ch->src >= 0) {
-		/* A file a pull wrote: it may have been changed since, so its bytes are checked. */
 		mvms_oid_hash(&got, in, ch->raw_len);
 		if (mvms_oid_cmp(&got, &ch->id) != 0) {
 			ch->error = MVMS_EMISMATCH;
@@ -73,41 +72,30 @@ void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx)
 				 c->srcs[ch->src].path);
 			return;
 		}
-		memcpy(c->out + ch->out_off, in, ch->raw_len);
+		memcpy(out, in, ch->raw_len);
 		ch->error = 0;
 		return;
 	}
-	ch->error = mvms_pack_decode_record(c->codecs[worker], c->out + ch->out_off, ch->raw_len,
-					    &ch->id, in, MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
+	ch->error = mvms_pack_decode_record(c->codecs[worker], out, ch->raw_len, &ch->id, in,
+					    MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
 	if (ch->error < 0)
 		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
+}
+
+void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx)
+{
+	pull_ctx *c = ctx;
+	pull_chunk *ch = &c->chunks[c->base + i];
+
+	decode_chunk(c, ch, c->decoding->in + ch->in_off, c->out + ch->out_off, worker);
 }
 
 static void step_one(size_t i, unsigned worker, void *ctx)
 {
 	pull_step *s = ctx;
-	pull_ctx *c = s->c;
 	pull_chunk *ch = &s->chunks[i];
-	const unsigned char *in = s->in + ch->in_off;
-	mvms_oid got;
 
-	if (ch->src >= 0) {
-		/* A file a pull wrote: it may have been changed since, so its bytes are checked. */
-		mvms_oid_hash(&got, in, ch->raw_len);
-		if (mvms_oid_cmp(&got, &ch->id) != 0) {
-			ch->error = MVMS_EMISMATCH;
-			snprintf(ch->errmsg, sizeof(ch->errmsg), "cache: %s changed since it was pulled",
-				 c->srcs[ch->src].path);
-			return;
-		}
-		memcpy(s->out + ch->out_off, in, ch->raw_len);
-		ch->error = 0;
-		return;
-	}
-	ch->error = mvms_pack_decode_record(c->codecs[worker], s->out + ch->out_off, ch->raw_len,
-					    &ch->id, in, MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
-	if (ch->error < 0)
-		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
+	decode_chunk(s->c, ch, s->in + ch->in_off, s->out + ch->out_off, worker);
 }
 
 int mvms_pull__step_submit(pull_ctx *c, pull_step *s, pull_chunk *chunks, size_t n,
