@@ -109,6 +109,10 @@ typedef struct mvms_diff {
 	size_t meta_count;
 	mvms_diff_meta *meta;
 	uint64_t shared_bytes, new_bytes; /* over all of B's files */
+	/* What the store keeps for B: the stored (compressed, or delta) payload lengths of B's
+	 * distinct chunks, and of those A lacks. Pack framing (41 B record header and 49 B index
+	 * entry per chunk, 72 B per pack) is not counted; a delta's base is not either. */
+	uint64_t stored_bytes, new_stored_bytes;
 } mvms_diff;
 
 #define MVMS_DIFF_TENSORS 1u   /* list the changed tensors of safetensors files */

@@ -67,6 +67,9 @@ static void print_text(const mvms_diff *d, int stat, int tensors)
 	       "hand moves %s (%s shared)\n",
 	       d->file_count, d->file_count == 1 ? "" : "s", (unsigned long long)d->unchanged_files,
 	       cli_human(a, sizeof(a), d->new_bytes), cli_human(b, sizeof(b), d->shared_bytes));
+	/* Compressed payloads, without pack framing: docs/user-guide.md says what is counted. */
+	printf("the second version is stored in %s, %s of it in chunks the first lacks\n",
+	       cli_human(a, sizeof(a), d->stored_bytes), cli_human(b, sizeof(b), d->new_stored_bytes));
 }
 
 int cmd_diff(int argc, char **argv)

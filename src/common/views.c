@@ -176,6 +176,8 @@ cJSON *view_diff(const mvms_diff *d, int tensors)
 	}
 	cJSON_AddNumberToObject(doc, "shared_bytes", (double)d->shared_bytes);
 	cJSON_AddNumberToObject(doc, "new_bytes", (double)d->new_bytes);
+	cJSON_AddNumberToObject(doc, "stored_bytes", (double)d->stored_bytes);
+	cJSON_AddNumberToObject(doc, "new_stored_bytes", (double)d->new_stored_bytes);
 	return doc;
 }
 

@@ -51,11 +51,18 @@ is_rc 0 "init" || bail "cannot create a store"
 mvms push base "$WORK/b1" -m "base one" --meta lr=0.1 --meta epochs=3 --meta same=x
 is_rc 0 "push base@v1" || bail "push failed"
 B1=$(push_id)
+# The store holds base@v1 alone: its packs, less their framing, are what diff calls its
+# stored bytes (docs/formats.md: 41 B record header + 49 B index entry per chunk, 16 B
+# header + 56 B trailer per pack).
+mvms --json stats
+cp "$WORK/out" "$WORK/stats1.json"
 mvms branch base exp
 is_rc 0 "branch base exp (at v1)"
 mvms push base "$WORK/b2" -m "base two" --meta lr=0.2 --meta opt=adam --meta same=x
 is_rc 0 "push base@v2"
 B2=$(push_id)
+mvms --json stats
+cp "$WORK/out" "$WORK/stats2.json"
 mvms push base "$WORK/b3" -b exp -m "experiment"
 is_rc 0 "push base@v3 on exp"
 B3=$(push_id)
@@ -236,6 +243,22 @@ jq_is "$WORK/d.json" 'd["unchanged_files"], d["from"]["id"] == "'"$B1"'", d["to"
 	"(2, True, True)" "json: unchanged_files, from, to"
 jq_is "$WORK/d.json" 'd["new_bytes"] == sum(f.get("new_bytes", 0) for f in d["files"])' "True" \
 	"json: the total new_bytes is the sum over changed files"
+
+# Stored bytes, against the packs the pushes wrote (stats --json before and after)
+FRAMING='(d["stored_bytes"] - 90 * d["chunks"] - 72 * d["packs"])'
+mvms --json diff base@v1 base@v1
+cp "$WORK/out" "$WORK/d11.json"
+S1=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print('"$FRAMING"')' "$WORK/stats1.json")
+jq_is "$WORK/d11.json" '(d["stored_bytes"], d["new_stored_bytes"])' "($S1, 0)" \
+	"json: a first version's stored_bytes is its push's packs less framing; nothing new against itself"
+S2=$("$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print('"$FRAMING"')' "$WORK/stats2.json")
+jq_is "$WORK/d.json" 'd["new_stored_bytes"]' "$((S2 - S1))" \
+	"json: new_stored_bytes is what the push of v2 stored (less framing)"
+jq_is "$WORK/d.json" '0 < d["new_stored_bytes"] < d["stored_bytes"] <= '"$S2" "True" \
+	"json: v2's stored_bytes covers its new chunks and reused ones, within the store"
+mvms diff base@v1 base@v2
+cp "$WORK/out" "$WORK/d.txt"
+has_line '^the second version is stored in [0-9.]* [KMG]*i*B, [0-9.]* [KMG]*i*B of it in chunks the first lacks$' "text: the stored bytes line"
 
 # dtype/shape change of a tensor: an 'S' entry
 if [ -n "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then

@@ -40,6 +40,8 @@ EVIL_META='<b>bold</b> & "q" <iframe src=/>'
 "$MVMS" init -q || bail "init"
 mkmodel -q --size 256K --tensors 4 --seed 7 "$WORK/base"
 "$MVMS" push -q org/base "$WORK/base" -m "base model" || bail "push org/base"
+# The store holds org/base@v1 alone: its packs less their framing are its stored bytes.
+"$MVMS" stats --json >"$WORK/stats1.json" || bail "stats"
 mkmodel -q --size 256K --tensors 6 --seed 1 "$WORK/d1"
 "$MVMS" push -q demo "$WORK/d1" -m "$EVIL_MSG" --meta "note=$EVIL_META" --parent org/base@v1 ||
 	bail "push demo v1"
@@ -67,6 +69,7 @@ READ=$("$MVMS" token create --scope read -q 2>/dev/null) || bail "token create r
 	bail "lineage"
 "$MVMS" ls -t --json demo@v4 >"$WORK/ls.json" || bail "ls -t"
 "$MVMS" diff --json --tensors demo@v1 demo@v4 >"$WORK/diff.json" || bail "diff"
+"$MVMS" diff --json demo@v3 demo@v4 >"$WORK/diff34.json" || bail "diff v3 v4"
 
 srv_start web
 "$PY" - "$WORK" "$URL" "$CHROMIUM" "$SHOTS" "$ADMIN" "$READ" "$EVIL_MSG" "$EVIL_META" <<'PYEOF' >"$WORK/cfg.json" || bail "config"
@@ -79,6 +82,11 @@ for f in ("l-main.json", "l-exp.json"):
     edges |= {(e["child"], e["parent"]) for e in d["edges"]}
 ls = json.load(open(work + "/ls.json"))
 diff = json.load(open(work + "/diff.json"))
+diff34 = json.load(open(work + "/diff34.json"))
+st = json.load(open(work + "/stats1.json"))
+# pack framing (docs/formats.md): 41 B record header + 49 B index entry per chunk, 16 B
+# header + 56 B trailer per pack
+stored_first = st["stored_bytes"] - 90 * st["chunks"] - 72 * st["packs"]
 json.dump({
     "url": url, "chromium": chromium, "shots": shots, "admin": admin, "read": read,
     "models": ["demo", "org/base"], "model": "demo", "base_model": "org/base", "latest": "v4",
@@ -88,6 +96,8 @@ json.dump({
     "diff_files": len(diff["files"]),
     "diff_tensors": sum(len(f.get("tensors", {}).get("list", [])) for f in diff["files"]),
     "diff_added": "notes.txt", "env": "prod", "targets": 2, "revisions": 2,
+    "stored_latest": diff34["stored_bytes"], "new_stored_latest": diff34["new_stored_bytes"],
+    "stored_first": stored_first,
 }, sys.stdout)
 PYEOF
 
@@ -109,7 +119,7 @@ while IFS= read -r line; do
 done <"$WORK/check.out"
 is "$NODE_RC" 0 "the browser driver exited cleanly"
 [ ! -s "$WORK/check.err" ] || diag "check.js stderr:" "$(tail -n 20 "$WORK/check.err")"
-is "$(grep -c '^ok ' "$WORK/check.out")" 35 "every browser check ran"
+is "$(grep -c '^ok ' "$WORK/check.out")" 38 "every browser check ran"
 for p in models graph version diff deploy; do
 	check "screenshot web-$p.png" test -s "$SHOTS/web-$p.png"
 done

@@ -113,7 +113,21 @@ async function checks(browser) {
   ok(frows === cfg.files, `version: ${frows} file rows (${cfg.files})`);
   ok(await count(page, 'a.download') === cfg.files, 'version: a download link per file');
   await page.waitForSelector('#dedup table', { timeout: 20000 });
+  const rowBytes = (sel) => page.$eval(sel, (r) => [Number(r.dataset.bytes), r.textContent]).catch(() => [null, '']);
+  const [sl, slText] = await rowBytes('#stored-row');
+  ok(sl === cfg.stored_latest && /stored.* of .* raw/.test(slText),
+     `version: the stored row shows ${cfg.stored_latest} bytes, as diff --json's stored_bytes`, sl + ' ' + slText);
+  const [nl] = await rowBytes('#new-stored-row');
+  ok(nl === cfg.new_stored_latest, `version: the new chunks' stored size is ${cfg.new_stored_latest} bytes, as diff --json's new_stored_bytes`, nl);
   await shot(page, 'web-version');
+
+  // A first version (no parent): its stored bytes are what its push added to an empty
+  // store, from stats --json less the pack framing (web.sh computes it).
+  await go(page, '#/m/' + enc(cfg.base_model) + '/v/v1');
+  await page.waitForSelector('#dedup table', { timeout: 20000 });
+  const [sb, sbText] = await rowBytes('#stored-row');
+  ok(sb === cfg.stored_first && sbText.includes(sb < 1024 ? sb + ' B' : (sb / 1024).toFixed(1) + ' KiB'),
+     `first version: the stored row shows ${cfg.stored_first} bytes, as stats --json after its push`, sb + ' ' + sbText);
 
   await go(page, '#/m/' + enc(cfg.model) + '/diff?from=v1&to=' + cfg.latest);
   const df = await count(page, 'tr.diff-file'), dt = await count(page, 'tr.diff-tensor');

@@ -119,6 +119,8 @@ mvms_diff *mvms_wire__diff(const cJSON *doc)
 	d->unchanged_files = (uint64_t)mvms_wire__int(doc, "unchanged_files");
 	d->shared_bytes = (uint64_t)mvms_wire__int(doc, "shared_bytes");
 	d->new_bytes = (uint64_t)mvms_wire__int(doc, "new_bytes");
+	d->stored_bytes = (uint64_t)mvms_wire__int(doc, "stored_bytes");
+	d->new_stored_bytes = (uint64_t)mvms_wire__int(doc, "new_stored_bytes");
 	d->files = calloc(array_len(files) + 1, sizeof(*d->files));
 	d->meta = calloc(array_len(meta) + 1, sizeof(*d->meta));
 	if (!d->files || !d->meta) {

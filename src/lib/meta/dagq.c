@@ -161,6 +161,28 @@ done:
 	return error;
 }
 
+int mvms_dagq_version_chunks_stored(mvms_db *db, int64_t row,
+				    int (*cb)(int64_t chunk, uint64_t stored_len, void *payload),
+				    void *payload)
+{
+	/* DISTINCT before the join: a chunk two files (or one file twice) use is kept once. */
+	static const char q[] =
+		"SELECT ch.id, ch.stored_len FROM chunks ch WHERE ch.id IN (SELECT cc.chunk_id FROM files f "
+		"JOIN content_chunks cc ON cc.content_id = f.content_id WHERE f.version_id = ?)";
+	sqlite3_stmt *s = mvms_db_stmt(db, q);
+	int error = 0, rc;
+
+	if (!s)
+		return MVMS_ERROR;
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = mvms_db_step_row(db, s, "diff: stored chunks")) > 0)
+		MVMS_TRY(cb(sqlite3_column_int64(s, 0), (uint64_t)sqlite3_column_int64(s, 1), payload));
+	error = rc;
+done:
+	sqlite3_reset(s);
+	return error;
+}
+
 void mvms_dag__free_files(mvms_vfile *f, size_t n)
 {
 	size_t i;

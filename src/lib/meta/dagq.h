@@ -29,5 +29,10 @@ int mvms_dagq_content_chunks(mvms_db *db, int64_t content,
 			     int (*cb)(int64_t chunk, uint64_t len, void *payload), void *payload);
 int mvms_dagq_version_chunks(mvms_db *db, int64_t row, int (*cb)(int64_t chunk, void *payload),
 			     void *payload);
+/* Calls @cb with every chunk row of version @row once, with its stored (compressed payload)
+ * length: what the diff counts as the bytes the store keeps for a version. */
+int mvms_dagq_version_chunks_stored(mvms_db *db, int64_t row,
+				    int (*cb)(int64_t chunk, uint64_t stored_len, void *payload),
+				    void *payload);
 
 #endif

@@ -4,7 +4,8 @@
  * re-moded; per file the bytes shared with the other version and the bytes a pull of the new
  * side costs; tensor by tensor for tensor files (safetensors, GGUF, ONNX and its side files)
  * on both sides, from the tensors table (no pack reads);
- * and metadata changes. It reads the database only.
+ * and metadata changes; and the stored (compressed) bytes of B's distinct chunks, in all and
+ * in those A lacks. It reads the database only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,22 @@ static int version_chunks(id_set *out, mvms_store *st, int64_t row)
 	return mvms_dagq_version_chunks(st->db, row, on_version_chunk, out);
 }
 
+/* B's stored bytes, and those in chunks A lacks. */
+typedef struct stored_sum {
+	const id_set *a_chunks;
+	mvms_diff *d;
+} stored_sum;
+
+static int on_stored_chunk(int64_t chunk, uint64_t stored_len, void *payload)
+{
+	stored_sum *c = payload;
+
+	c->d->stored_bytes += stored_len;
+	if (!ids_has(c->a_chunks, chunk))
+		c->d->new_stored_bytes += stored_len;
+	return 0;
+}
+
 static int add_file(mvms_diff *d, char status, const mvms_vfile *a, const mvms_vfile *b)
 {
 	mvms_diff_file *f = realloc(d->files, (d->file_count + 1) * sizeof(*f));
@@ -243,6 +260,7 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 	size_t na = 0, nb = 0, i, j, k;
 	int64_t ra, rb;
 	id_set a_chunks = { NULL, 0, 0 };
+	stored_sum stored;
 	int error = 0, c;
 
 	*out = NULL;
@@ -310,6 +328,9 @@ int mvms_diff_get(mvms_diff **out, mvms_store *st, const char *a, const char *b,
 				d->files[k].new_bytes = fresh;
 			}
 	}
+	stored.a_chunks = &a_chunks;
+	stored.d = d;
+	MVMS_TRY(mvms_dagq_version_chunks_stored(st->db, rb, on_stored_chunk, &stored));
 	if (d->file_count > 1)
 		qsort(d->files, d->file_count, sizeof(*d->files), cmp_diff_file);
 	MVMS_TRY(diff_meta(d));

@@ -359,21 +359,37 @@
       var dedup = h('div', { id: 'dedup' });
       main.appendChild(h('h2', { text: 'Stored bytes and dedup' }));
       main.appendChild(dedup);
-      var first = (v.parents || [])[0];
+      var first = (v.parents || [])[0], self = seg(v.id);
+      // What the store keeps: the diff's stored_bytes (compressed payloads of the version's
+      // distinct chunks, docs/http-api.md). Without a visible parent, a diff of the version
+      // with itself gives that figure alone.
+      function storedRow(d) {
+        var ratio = d.stored_bytes ? (v.logical_bytes / d.stored_bytes).toFixed(2) + '×' : '';
+        return row([h('strong', { text: 'stored (compressed chunks, each once)' }),
+                    num(bytes(d.stored_bytes) + ' of ' + bytes(v.logical_bytes) + ' raw'), ratio],
+                   { id: 'stored-row', 'data-bytes': String(d.stored_bytes) });
+      }
+      function dedupFail(e) { dedup.appendChild(h('p', { 'class': 'note', text: 'dedup: ' + e.message })); }
       if (!first || first.redacted) {
         dedup.appendChild(h('p', { text: first ? 'Its parent is not visible to this token.' :
           'A first version: every byte of it was new to the model when it was pushed (' + bytes(v.logical_bytes) + ').' }));
+        api(modelUrl(m) + '/diff?from=' + self + '&to=' + self).then(function (d) {
+          dedup.appendChild(table(['', '#bytes', ''], [storedRow(d)], { 'class': 'kv' }));
+        }, dedupFail);
       } else {
         var from = (first.model === m ? '' : first.model + '@') + first.id;
-        api(modelUrl(m) + '/diff?from=' + seg(from) + '&to=' + seg(v.id)).then(function (d) {
+        api(modelUrl(m) + '/diff?from=' + seg(from) + '&to=' + self).then(function (d) {
           var total = d.shared_bytes + d.new_bytes, share = total ? 100 * d.shared_bytes / total : 0;
           dedup.appendChild(table(['', '#bytes', ''], [
+            storedRow(d),
             row([h('strong', { text: 'shared with its parent' }), num(bytes(d.shared_bytes)), share.toFixed(1) + ' %']),
             row([h('strong', { text: 'new chunks (what a pull after the parent costs)' }), num(bytes(d.new_bytes)), '']),
+            row([h('strong', { text: 'new chunks, stored' }), num(bytes(d.new_stored_bytes)), ''],
+                { id: 'new-stored-row', 'data-bytes': String(d.new_stored_bytes) }),
             row([h('strong', { text: 'files unchanged' }), num(String(d.unchanged_files)), ''])
           ], { 'class': 'kv' }));
-          dedup.appendChild(link(hashModel(m) + '/diff?from=' + seg(from) + '&to=' + seg(v.id), 'diff against the parent'));
-        }, function (e) { dedup.appendChild(h('p', { 'class': 'note', text: 'dedup: ' + e.message })); });
+          dedup.appendChild(link(hashModel(m) + '/diff?from=' + seg(from) + '&to=' + self, 'diff against the parent'));
+        }, dedupFail);
       }
       var meta = v.meta || {};
       main.appendChild(h('h2', { text: 'Metadata' }));
