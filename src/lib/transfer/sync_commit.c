@@ -144,27 +144,16 @@ done:
 	return error;
 }
 
-int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
-		     const char *expected_head, const void *manifest, size_t manifest_len,
-		     const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
+/* The manifest's model (its uid must be the one here; 0 when it is new) and the head of
+ * @branch, which must be what the client saw (@expected_head, "" for no version): the
+ * optimistic concurrency of a remote push. */
+static int check_head(int64_t *model_id_out, int64_t *head_out, mvms_store *st,
+		      const mvms_manifest *m, const char *branch, const char *expected_head)
 {
-	mvms_manifest *m = NULL;
-	mvms_push__entry *entries = NULL;
-	mvms_oid *fm_ids = NULL;
-	mvms_tlayout **sides = NULL;
-	int64_t model_id = 0, head = 0, *parents = NULL;
+	int64_t model_id = 0, head = 0;
 	char uid[33], hex[MVMS_OID_HEXSZ + 1];
-	size_t i, j;
 	int error = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (!branch)
-		branch = "main";
-	MVMS_TRY(mvms_ref_name_check(branch));
-	if ((error = mvms_manifest_decode(&m, manifest, manifest_len)) < 0) {
-		error = mvms_error_set(MVMS_EINVALID, "%s", mvms_error_last());
-		goto done;
-	}
 	MVMS_TRY(mvms_model_name_check(m->model_name));
 	error = mvms_store__model_id(&model_id, st, m->model_name);
 	if (error == 0) {
@@ -202,6 +191,34 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 				       expected_head && *expected_head ? expected_head : "(no version)");
 		goto done;
 	}
+	*model_id_out = model_id;
+	*head_out = head;
+done:
+	return error;
+}
+
+int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
+		     const char *expected_head, const void *manifest, size_t manifest_len,
+		     const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
+{
+	mvms_manifest *m = NULL;
+	mvms_push__entry *entries = NULL;
+	mvms_oid *fm_ids = NULL;
+	mvms_tlayout **sides = NULL;
+	int64_t model_id = 0, head = 0, *parents = NULL;
+	char hex[MVMS_OID_HEXSZ + 1];
+	size_t i, j;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!branch)
+		branch = "main";
+	MVMS_TRY(mvms_ref_name_check(branch));
+	if ((error = mvms_manifest_decode(&m, manifest, manifest_len)) < 0) {
+		error = mvms_error_set(MVMS_EINVALID, "%s", mvms_error_last());
+		goto done;
+	}
+	MVMS_TRY(check_head(&model_id, &head, st, m, branch, expected_head));
 	parents = calloc(m->parent_count + 1, sizeof(*parents));
 	MVMS_CHECK_ALLOC(parents, error);
 	for (i = 0; i < m->parent_count; i++) {
