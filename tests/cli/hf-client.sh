@@ -7,15 +7,16 @@
 # with --allow-anonymous-read), and compares every download with the bytes pushed. Then
 # transformers.js (@huggingface/transformers) loads a tiny ONNX model made here
 # (tests/hf/mktiny.mjs) from the store with env.remoteHost and runs it (transformers.mjs).
-# Skips only when node or tests/hf/node_modules is not installed.
+# Skips when node or tests/hf/node_modules is not installed, except under CI=true in a git
+# checkout (lib.sh's need).
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 . "$TESTS_SRCDIR/cli/srv.sh"
 
 HF=$TESTS_SRCDIR/hf
-command -v node >/dev/null 2>&1 || skip_all "node is not installed (.ci/install-deps installs it)"
+command -v node >/dev/null 2>&1 || need "node is not installed (.ci/install-deps installs it)"
 [ -f "$HF/node_modules/@huggingface/hub/package.json" ] ||
-	skip_all "tests/hf/node_modules is not installed (run npm ci in tests/hf, as .ci/install-deps does)"
+	need "tests/hf/node_modules is not installed (run npm ci in tests/hf, as .ci/install-deps does)"
 
 mvms init -q
 is_rc 0 "init"

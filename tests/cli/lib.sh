@@ -69,6 +69,16 @@ skip_all() {
 	exit 0
 }
 
+# need WHAT: a tool or package the test needs is missing: the whole test skips, except under
+# CI=true in a git checkout, where .ci/install-deps installs everything and a skip would hide
+# a broken install (a distcheck's unpacked tarball has no node_modules, so it skips there).
+need() {
+	if [ "${CI:-}" = true ] && [ -d "$TESTS_SRCDIR/../.git" ]; then
+		bail "$1 (CI=true: this test must run; .ci/install-deps installs it)"
+	fi
+	skip_all "$1"
+}
+
 # ---- sanitizer reports: none may hide ----
 # The harness (Makefile.am) gives ASan and LeakSanitizer exit code 86 and UBSan 87, codes no
 # command uses (docs/user-guide.md: 0 to 4). A report fails a test whatever the exit code:

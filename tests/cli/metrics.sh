@@ -10,12 +10,6 @@
 # where a missing parser fails it.
 . "$TESTS_SRCDIR/cli/lib.sh"
 
-# need WHAT: a missing tool skips the whole test, or fails it under CI=true
-need() {
-	[ "${CI:-}" != true ] || bail "$1 (CI=true: this test must run; .ci/install-deps installs it)"
-	skip_all "$1"
-}
-
 command -v curl >/dev/null 2>&1 || need "curl not installed"
 [ -n "$UPSTREAM" ] && [ -x "$UPSTREAM" ] || need "UPSTREAM (tests/upstream) is not set or not built"
 PROMTOOL=$(command -v promtool 2>/dev/null) || need "promtool not installed (Debian package prometheus)"

@@ -14,12 +14,6 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 
 WEBDIR=$TESTS_SRCDIR/web
-need() {
-	if [ "${CI:-}" = true ] && [ -d "$TESTS_SRCDIR/../.git" ]; then
-		bail "$1 (CI=true: this test must run; .ci/install-deps installs it)"
-	fi
-	skip_all "$1"
-}
 command -v curl >/dev/null 2>&1 || need "curl not installed"
 NODE=$(command -v node 2>/dev/null || command -v nodejs 2>/dev/null) || need "node not installed"
 CHROMIUM=${CHROMIUM:-$(command -v chromium 2>/dev/null)} || need "chromium not installed"
