@@ -9,7 +9,7 @@
  *   X-Repo-Commit         the version id the revision named (a snapshot's "commit")
  *   Accept-Ranges, Content-Range   one range (206), or 416 outside the file
  * The bytes stream through the store's file reader, every chunk checked against its id as
- * for GET /v1/models/{m}/versions/{ref}/files/{path} (h_sync.c). A missing path is 404
+ * for GET /v1/models/{m}/versions/{ref}/files/{path} (h_stream.c). A missing path is 404
  * EntryNotFound; revisions as hf_open reads them.
  */
 #include <inttypes.h>

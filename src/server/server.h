@@ -207,11 +207,12 @@ int srv_pack_put(srv_req *r);
 int srv_chunks_get(srv_req *r);
 int srv_object_get(srv_req *r);
 int srv_version_commit(srv_req *r);
-int srv_file_get(srv_req *r);
+int srv_upload(srv_req *r);
 /* h_files.c: a version's file listing (as ls --json) */
 int srv_files_list(srv_req *r);
-int srv_upload(srv_req *r);
 
+/* h_stream.c: a stored file's bytes (the /v1 file route), and the streaming other routes use */
+int srv_file_get(srv_req *r);
 /**
  * Streams @len bytes from @reader (taken) as the reply, verified piece by piece, with
  * Content-Length and Content-Type set; 206 when @ranged (the caller sets Content-Range).
