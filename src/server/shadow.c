@@ -14,10 +14,10 @@
 #include <sodium.h>
 #include <event2/buffer.h>
 #include "server.h"
+#include "vstats.h"
 
-static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-				 1, 2.5, 5, 10 };
-#define NB (sizeof(bounds) / sizeof(bounds[0]))
+/* The latency buckets are the library's (mvms_latency_bounds), as the served versions'. */
+#define bounds (mvms_latency_bounds())
 
 typedef struct sstat {
 	char model[129], env[101];
@@ -190,17 +190,7 @@ void srv_shadow_answered(srv_shadow_pair *p, int code, const void *body, size_t 
 
 static double quantile(const sstat *v, double q)
 {
-	uint64_t want = (uint64_t)ceil(q * (double)v->requests), seen = 0;
-	size_t b;
-
-	if (!v->requests)
-		return 0;
-	for (b = 0; b <= NB; b++) {
-		seen += v->buckets[b];
-		if (seen >= want)
-			return b < NB ? bounds[b] : bounds[NB - 1] * 2;
-	}
-	return 0;
+	return srv_hist_quantile(v->buckets, v->requests, q);
 }
 
 void srv_shadow_status(cJSON *doc, const mvms_deployment *d)

@@ -76,17 +76,7 @@ void srv_vstats_record(const char *model, const char *env, int64_t number, int o
 /* A quantile from the histogram: the upper bound of the bucket that holds it. */
 double srv_vstats_quantile(const vstat *v, double q)
 {
-	uint64_t want = (uint64_t)ceil(q * (double)v->requests), seen = 0;
-	size_t b;
-
-	if (!v->requests)
-		return 0;
-	for (b = 0; b <= NB; b++) {
-		seen += v->buckets[b];
-		if (seen >= want)
-			return b < NB ? bounds[b] : bounds[NB - 1] * 2;
-	}
-	return 0;
+	return srv_hist_quantile(v->buckets, v->requests, q);
 }
 
 void srv_deploy_metrics(struct evbuffer *b, const srv_req *r)

@@ -6,6 +6,7 @@
 #ifndef MVMS_SRV_VSTATS_H
 #define MVMS_SRV_VSTATS_H
 
+#include <math.h>
 #include <stdint.h>
 #include <event2/buffer.h>
 #include "mvms.h"
@@ -31,6 +32,23 @@ void srv_vstats_record(const char *model, const char *env, int64_t number, int o
 void srv_vstats_get(vstat *out, const char *model, const char *env, int64_t number);
 /* A quantile from the histogram: the upper bound of the bucket that holds it. */
 double srv_vstats_quantile(const vstat *v, double q);
+/* The same over any histogram of mvms_latency_bounds() buckets (NB + 1, the last +Inf):
+ * the shadow counters (shadow.c) use it too. */
+static inline double srv_hist_quantile(const uint64_t *buckets, uint64_t requests, double q)
+{
+	const double *bd = mvms_latency_bounds();
+	uint64_t want = (uint64_t)ceil(q * (double)requests), seen = 0;
+	size_t b;
+
+	if (!requests)
+		return 0;
+	for (b = 0; b <= NB; b++) {
+		seen += buckets[b];
+		if (seen >= want)
+			return b < NB ? bd[b] : bd[NB - 1] * 2;
+	}
+	return 0;
+}
 
 /* Sets the counters (and what the store has) to the stored ones, at start-up. */
 void srv_vstats_seed(const mvms_counters *list, size_t n);
