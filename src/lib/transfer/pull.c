@@ -35,12 +35,6 @@
 #define REMOTE_RANGE_MAX (4u * 1024 * 1024)
 #define REMOTE_READERS 8
 
-/* Bytes a chunk takes where it is kept: a record (header and stored bytes) or raw bytes. */
-static size_t span(const pull_chunk *ch)
-{
-	return ch->src < 0 ? MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len : ch->raw_len;
-}
-
 int mvms_sync__pull_dir(const char *dir, int force)
 {
 	struct stat sb;
@@ -55,77 +49,6 @@ int mvms_sync__pull_dir(const char *dir, int force)
 	if (!S_ISDIR(sb.st_mode))
 		return mvms_error_set(MVMS_ERROR, "pull: %s: %s", dir, strerror(ENOTDIR));
 	return 0;
-}
-
-/* Chunk @ch from @in into @out: a pack record decoded (and checked against its id by the
- * codec), or the bytes of a file a pull wrote, hashed again (it may have changed since). */
-static void decode_chunk(pull_ctx *c, pull_chunk *ch, const unsigned char *in, unsigned char *out,
-			 unsigned worker)
-{
-	mvms_oid got;
-
-	if (ch->src >= 0) {
-		mvms_oid_hash(&got, in, ch->raw_len);
-		if (mvms_oid_cmp(&got, &ch->id) != 0) {
-			ch->error = MVMS_EMISMATCH;
-			snprintf(ch->errmsg, sizeof(ch->errmsg), "cache: %s changed since it was pulled",
-				 c->srcs[ch->src].path);
-			return;
-		}
-		memcpy(out, in, ch->raw_len);
-		ch->error = 0;
-		return;
-	}
-	ch->error = mvms_pack_decode_record(c->codecs[worker], out, ch->raw_len, &ch->id, in,
-					    MVMS_PACK_RECORD_HDR + (size_t)ch->stored_len);
-	if (ch->error < 0)
-		snprintf(ch->errmsg, sizeof(ch->errmsg), "%s", mvms_error_last());
-}
-
-void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx)
-{
-	pull_ctx *c = ctx;
-	pull_chunk *ch = &c->chunks[c->base + i];
-
-	decode_chunk(c, ch, c->decoding->in + ch->in_off, c->out + ch->out_off, worker);
-}
-
-static void step_one(size_t i, unsigned worker, void *ctx)
-{
-	pull_step *s = ctx;
-	pull_chunk *ch = &s->chunks[i];
-
-	decode_chunk(s->c, ch, s->in + ch->in_off, s->out + ch->out_off, worker);
-}
-
-int mvms_pull__step_submit(pull_ctx *c, pull_step *s, pull_chunk *chunks, size_t n,
-			   const unsigned char *in)
-{
-	size_t i;
-	int error = 0;
-
-	s->c = c;
-	s->chunks = chunks;
-	s->n = n;
-	s->in = in;
-	s->out_len = 0;
-	for (i = 0; i < n; i++) {
-		chunks[i].out_off = s->out_len;
-		s->out_len += chunks[i].raw_len;
-	}
-	MVMS_TRY(mvms_pull__ensure(&s->out, &s->out_cap, s->out_len ? s->out_len : 1));
-	s->queued = 1;
-	mvms_pool_submit(c->pool, &s->job, n, step_one, s);
-done:
-	return error;
-}
-
-void mvms_pull__step_wait(pull_ctx *c, pull_step *s)
-{
-	if (!s->queued)
-		return;
-	mvms_pool_wait(c->pool, &s->job);
-	s->queued = 0;
 }
 
 int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need)
@@ -189,19 +112,19 @@ static int plan_round(pull_ctx *c, pull_set *set, size_t first, size_t last)
 	set->last = last;
 	for (i = first; i < last; i++) {
 		c->chunks[i].in_off = in_need;
-		in_need += span(&c->chunks[i]);
+		in_need += mvms_pull__span(&c->chunks[i]);
 	}
 	MVMS_TRY(mvms_pull__ensure(&set->in, &set->in_cap, in_need));
 	set->nranges = 0;
 	for (i = first; i < last; i = j) {
-		uint64_t end = c->chunks[i].offset + span(&c->chunks[i]);
+		uint64_t end = c->chunks[i].offset + mvms_pull__span(&c->chunks[i]);
 		for (j = i + 1; j < last; j++) {
 			const pull_chunk *n = &c->chunks[j];
 			if (n->src != c->chunks[i].src ||
 			    (n->src < 0 && mvms_oid_cmp(&n->pack, &c->chunks[i].pack) != 0) ||
 			    n->offset != end || end - c->chunks[i].offset >= c->range_max)
 				break;
-			end += span(n);
+			end += mvms_pull__span(n);
 		}
 		if (set->nranges == set->cranges) {
 			size_t ncap = set->cranges ? set->cranges * 2 : 16;
@@ -245,83 +168,106 @@ static int source_failed(pull_ctx *c, int src, const char *path, const char *why
 			      path, why);
 }
 
-/* Checks a decoded step, adds its chunks to the file's id and writes it. */
-static int step_write(pull_ctx *c, pull_step *s, int fd, mvms_hasher *fh, const char *path)
+/* What a failed read of task @t means: a source file that changed is forgotten. */
+static int read_failed(pull_ctx *c, const pull_task *t, const char *path)
 {
-	size_t i;
+	const pull_chunk *ch = &t->chunks[0];
+	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
+
+	if (t->wrote)
+		return mvms_error_set(t->error, "pull: %s: %s", path, t->msg);
+	if (ch->src >= 0 && t->error == MVMS_ENOTFOUND)
+		return source_failed(c, ch->src, path, t->msg);
+	if (ch->src >= 0)
+		return mvms_error_set(t->error, "pull: %s: %s", path, t->msg);
+	mvms_oid_fmt(hex, &ch->id);
+	mvms_object_key(key, sizeof(key), "packs", &ch->pack);
+	return mvms_error_set(t->error == MVMS_ENOTFOUND ? MVMS_EMISMATCH : t->error,
+			      "pull: %s: cannot read chunk %.16s from %s: %s", path, hex, key, t->msg);
+}
+
+/* Checks a window the workers finished, in file order, and adds its chunks to the file's
+ * id. */
+static int window_check(pull_ctx *c, pull_window *w, mvms_hasher *fh, const char *path)
+{
+	size_t i, k;
 	int error = 0;
 
-	for (i = 0; i < s->n; i++) {
-		pull_chunk *ch = &s->chunks[i];
-		if (ch->error < 0 && ch->src >= 0) {
-			error = source_failed(c, ch->src, path, ch->errmsg);
+	for (i = 0; i < w->n; i++) {
+		const pull_task *t = &w->tasks[i];
+		for (k = 0; k < t->n && !(t->error < 0 && !t->wrote); k++) {
+			const pull_chunk *ch = &t->chunks[k];
+			if (ch->error < 0 && ch->src >= 0) {
+				error = source_failed(c, ch->src, path, ch->errmsg);
+				goto done;
+			}
+			if (ch->error < 0) {
+				error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s", path, ch->errmsg);
+				goto done;
+			}
+		}
+		if (t->error < 0) {
+			error = read_failed(c, t, path);
 			goto done;
 		}
-		if (ch->error < 0) {
-			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: %s", path, ch->errmsg);
-			goto done;
-		}
-		mvms_hasher_add_chunk(fh, &ch->id, ch->raw_len);
+		for (k = 0; k < t->n; k++)
+			mvms_hasher_add_chunk(fh, &t->chunks[k].id, t->chunks[k].raw_len);
 	}
-	MVMS_TRY(mvms_write_full(fd, s->out, s->out_len, path));
-	c->done_bytes += s->out_len;
+	c->done_bytes += w->raw;
 	if (c->opts->progress)
 		c->opts->progress(c->done_bytes, c->total_bytes, c->opts->payload);
 done:
 	return error;
 }
 
-/* Decodes, verifies and writes a round that has been read. */
-static int finish_round(pull_ctx *c, pull_set *set, int fd, mvms_hasher *fh, const char *path)
+/* Chunks [first, last) through the workers from file byte @at on, windows planned while
+ * the one before runs; the records are read by the workers (@in NULL) or are in @in. */
+static int write_chunks(pull_ctx *c, size_t first, size_t last, uint64_t at, const unsigned char *in,
+			mvms_hasher *fh, const char *path)
 {
-	size_t i, end, first = set->first, last = set->last;
-	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
-	pull_step *prev = NULL;
+	pull_window *prev = NULL, *w;
+	size_t end;
 	int error = 0;
+
+	for (; first < last || prev; first = end) {
+		uint64_t raw = 0;
+		w = NULL;
+		for (end = first; end < last && raw < WINDOW_BYTES; end++)
+			raw += c->chunks[end].raw_len;
+		if (first < last) {
+			w = &c->win[prev == &c->win[0]];
+			MVMS_TRY(mvms_pull__window_plan(c, w, c->chunks + first, end - first, at, in));
+			mvms_pull__window_submit(c, w);
+			at += raw;
+		}
+		if (prev) {
+			mvms_pull__window_wait(c, prev);
+			MVMS_TRY(window_check(c, prev, fh, path));
+		}
+		prev = w;
+	}
+done:
+	if (error < 0)
+		mvms_pull__windows_drain(c);
+	return error;
+}
+
+/* A remote backend's round, read: checked, then decoded and written by the workers. */
+static int finish_round(pull_ctx *c, pull_set *set, uint64_t at, mvms_hasher *fh,
+			const char *path)
+{
+	size_t i;
 
 	for (i = 0; i < set->nranges; i++)
 		if (set->ranges[i].error < 0) {
-			const pull_chunk *ch = &c->chunks[set->ranges[i].first];
-			if (ch->src >= 0 && set->ranges[i].error == MVMS_ENOTFOUND) {
-				error = source_failed(c, ch->src, path, set->ranges[i].msg);
-				goto done;
-			}
-			if (ch->src >= 0) {
-				error = mvms_error_set(set->ranges[i].error, "pull: %s: %s", path,
-						       set->ranges[i].msg);
-				goto done;
-			}
-			mvms_oid_fmt(hex, &c->chunks[set->ranges[i].first].id);
-			mvms_object_key(key, sizeof(key), "packs", &c->chunks[set->ranges[i].first].pack);
-			error = mvms_error_set(set->ranges[i].error == MVMS_ENOTFOUND ? MVMS_EMISMATCH
-										 : set->ranges[i].error,
-					       "pull: %s: cannot read chunk %.16s from %s: %s", path, hex,
-					       key, set->ranges[i].msg);
-			goto done;
+			pull_task t;
+			memset(&t, 0, sizeof(t));
+			t.chunks = &c->chunks[set->ranges[i].first];
+			t.error = set->ranges[i].error;
+			snprintf(t.msg, sizeof(t.msg), "%s", set->ranges[i].msg);
+			return read_failed(c, &t, path);
 		}
-	/* Decoded and written in cache-sized steps even when the round read is large: the
-	 * decoded bytes are still in the CPU cache when write() copies them. The workers
-	 * decode a step while this thread writes the one before. */
-	for (; first < last || prev; first = end) {
-		pull_step *s = NULL;
-		size_t out_need = 0;
-		for (end = first; end < last && out_need < ROUND_BYTES; end++)
-			out_need += c->chunks[end].raw_len;
-		if (first < last) {
-			s = &c->step[prev == &c->step[0]];
-			MVMS_TRY(mvms_pull__step_submit(c, s, c->chunks + first, end - first, set->in));
-		}
-		if (prev) {
-			mvms_pull__step_wait(c, prev);
-			MVMS_TRY(step_write(c, prev, fd, fh, path));
-		}
-		prev = s;
-	}
-done:
-	/* A step still with the workers reads set->in and writes its buffer: wait for both. */
-	mvms_pull__step_wait(c, &c->step[0]);
-	mvms_pull__step_wait(c, &c->step[1]);
-	return error;
+	return write_chunks(c, set->first, set->last, at, set->in, fh, path);
 }
 
 static int load_chunks(pull_ctx *c, const mvms_oid *content)
@@ -441,17 +387,59 @@ done:
 	return error;
 }
 
-/* The end of the round that starts at chunk @first; adds its bytes to *total. */
-static size_t round_end(const pull_ctx *c, size_t first, uint64_t *total)
+/* The end of the round that starts at chunk @first. */
+static size_t round_end(const pull_ctx *c, size_t first)
 {
 	size_t last;
 	uint64_t round = 0;
 
-	for (last = first; last < c->nchunks && round < c->round_bytes; last++) {
+	for (last = first; last < c->nchunks && round < c->round_bytes; last++)
 		round += c->chunks[last].raw_len;
-		*total += c->chunks[last].raw_len;
-	}
 	return last;
+}
+
+/* Over the network (a remote backend) chunks [first, end) are read in rounds by the io
+ * pool, the next round while this one is decoded and written, so the transfer never waits
+ * for the CPU (a remote round is 32 MiB: two in memory). */
+static int write_rounds(pull_ctx *c, size_t first, uint64_t at, mvms_hasher *fh, const char *path)
+{
+	size_t last, next_last = 0;
+	pull_set *cur = &c->set[0], *next = &c->set[1], *t;
+	pthread_t prefetch;
+	int error = 0, prefetching = 0;
+
+	last = round_end(c, first);
+	if (first < c->nchunks) {
+		MVMS_TRY(plan_round(c, cur, first, last));
+		read_round(cur);
+	}
+	for (; first < c->nchunks; first = last, last = next_last) {
+		uint64_t raw = 0;
+		size_t i;
+		next_last = last < c->nchunks ? round_end(c, last) : last;
+		if (last < c->nchunks) {
+			MVMS_TRY(plan_round(c, next, last, next_last));
+			if (pthread_create(&prefetch, NULL, read_round, next) == 0)
+				prefetching = 1;
+			else
+				read_round(next);
+		}
+		error = finish_round(c, cur, at, fh, path);
+		if (prefetching) {
+			pthread_join(prefetch, NULL);
+			prefetching = 0;
+		}
+		if (error < 0)
+			goto done;
+		for (i = first; i < last; i++)
+			raw += c->chunks[i].raw_len;
+		at += raw;
+		t = cur;
+		cur = next;
+		next = t;
+	}
+done:
+	return error;
 }
 
 /* The loaded chunks as a chunk list (ids and lengths), for the part file's check. */
@@ -478,53 +466,22 @@ static int write_loaded(pull_ctx *c, mvms_sync__part *p, const char *path, unsig
 	char hex[MVMS_OID_HEXSZ + 1];
 	mvms_hasher fh;
 	mvms_oid got;
-	size_t first, last, next_last = 0;
+	size_t first, i;
 	uint64_t total = p->off;
-	pull_set *cur, *next;
-	pthread_t prefetch;
-	int fd = p->fd, error = 0, ok = 0, prefetching = 0;
+	int error = 0, ok = 0;
 
 	mvms_hasher_init(&fh);
 	for (first = 0; first < p->k && first < c->nchunks; first++)
 		mvms_hasher_add_chunk(&fh, &c->chunks[first].id, c->chunks[first].raw_len);
+	for (i = first; i < c->nchunks; i++)
+		total += c->chunks[i].raw_len;
 	/* Bytes a killed pull wrote and this one kept are not this pull's to count. */
 	c->total_bytes -= p->off < c->total_bytes ? p->off : c->total_bytes;
-	/* Over the network the next round is read while this one is decoded and written, so
-	 * the transfer never waits for the CPU (a remote round is 32 MiB: two in memory). */
-	cur = &c->set[0];
-	next = &c->set[1];
-	last = round_end(c, first, &total);
-	if (first < c->nchunks) {
-		MVMS_TRY(plan_round(c, cur, first, last));
-		read_round(cur);
-	}
-	for (; first < c->nchunks; first = last, last = next_last) {
-		pull_set *t;
-		next_last = last < c->nchunks ? round_end(c, last, &total) : last;
-		if (c->io && last < c->nchunks) {
-			MVMS_TRY(plan_round(c, next, last, next_last));
-			if (pthread_create(&prefetch, NULL, read_round, next) == 0)
-				prefetching = 1;
-			else
-				read_round(next);
-		}
-		error = finish_round(c, cur, fd, &fh, path);
-		if (prefetching) {
-			pthread_join(prefetch, NULL);
-			prefetching = 0;
-		}
-		if (error < 0)
-			goto done;
-		/* A local read is a page-cache copy: read the next round only now, so a round's
-		 * input is still in the CPU cache when it is decoded. */
-		if (!c->io && last < c->nchunks) {
-			MVMS_TRY(plan_round(c, next, last, next_last));
-			read_round(next);
-		}
-		t = cur;
-		cur = next;
-		next = t;
-	}
+	c->fd = p->fd;
+	if (c->io)
+		MVMS_TRY(write_rounds(c, first, p->off, &fh, path));
+	else
+		MVMS_TRY(write_chunks(c, first, c->nchunks, p->off, NULL, &fh, path));
 	mvms_hasher_final(&fh, &got);
 	if (total != size || mvms_oid_cmp(&got, want) != 0) {
 		mvms_oid_fmt(hex, want);
@@ -566,6 +523,7 @@ int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *op
 	int error = 0;
 
 	memset(c, 0, sizeof(*c));
+	c->fd = -1;
 	c->st = st;
 	c->opts = opts;
 	c->set[0].c = c;
@@ -577,10 +535,18 @@ int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *op
 		c->range_max = REMOTE_RANGE_MAX;
 		MVMS_TRY(mvms_pool_new(&c->io, REMOTE_READERS));
 	}
-	/* One worker per core: this thread writes meanwhile. */
+	/* One worker per core; this thread plans and checks, and helps while it waits. */
 	MVMS_TRY(mvms_pool_new(&c->pool, mvms_pool_threads_async()));
 	c->codecs = calloc(mvms_pool_size(c->pool), sizeof(*c->codecs));
 	MVMS_CHECK_ALLOC(c->codecs, error);
+	c->wb = calloc(mvms_pool_size(c->pool), sizeof(*c->wb));
+	MVMS_CHECK_ALLOC(c->wb, error);
+	for (w = 0; w < mvms_pool_size(c->pool); w++)
+		c->wb[w].fd = -1;
+	/* A pack's records are read by whichever worker runs a task: with a file per object,
+	 * each keeps its pack open instead of opening it per read. */
+	c->fd_reads = st && (mvms_backend_caps(st->be) & (MVMS_BACKEND_CAP_FD | MVMS_BACKEND_CAP_REMOTE)) ==
+		      MVMS_BACKEND_CAP_FD;
 	for (w = 0; w < mvms_pool_size(c->pool); w++) {
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], 0));
 		mvms_bases__attach(st, c->codecs[w]); /* deltas decode through their bases */
@@ -596,6 +562,15 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 	for (w = 0; c->codecs && w < mvms_pool_size(c->pool); w++)
 		mvms_codec_free(c->codecs[w]);
 	free(c->codecs);
+	for (w = 0; c->wb && w < mvms_pool_size(c->pool); w++) {
+		free(c->wb[w].in);
+		free(c->wb[w].out);
+		if (c->wb[w].fd >= 0)
+			close(c->wb[w].fd);
+	}
+	free(c->wb);
+	free(c->win[0].tasks);
+	free(c->win[1].tasks);
 	mvms_pool_free(c->pool);
 	mvms_pool_free(c->io);
 	free(c->set[0].ranges);
@@ -603,9 +578,6 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 	free(c->set[0].in);
 	free(c->set[1].in);
 	free(c->chunks);
-	free(c->out);
-	free(c->step[0].out);
-	free(c->step[1].out);
 	for (w = 0; w < c->nsrcs; w++)
 		free(c->srcs[w].path);
 	free(c->srcs);

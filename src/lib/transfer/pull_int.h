@@ -10,6 +10,7 @@
 #include "store_int.h"
 #include "codec.h"
 #include "pool.h"
+#include <stdatomic.h>
 #include "mvms/sync.h"
 
 /* Bytes decoded per round, then written: small enough that the decoded bytes are still in
@@ -46,19 +47,39 @@ typedef struct pull_set {
 	size_t first, last;       /* the round's chunks */
 } pull_set;
 
-/* One step of decoding: chunks [0, n) of @chunks, their records (or raw bytes) at
- * in + chunk.in_off, decoded and verified by the pool into @out while the caller goes on
- * (writes the step before). Two steps alternate, so decoding overlaps writing. */
-typedef struct pull_step {
-	struct pull_ctx *c;
+/* A task of the pull's workers (pull_write.c): chunks [0, n) of @chunks, consecutive in the
+ * file from byte @at and in one place (a pack's consecutive records, or a source file's
+ * range), read (unless @in holds their records already, at in + chunk.in_off), decoded,
+ * verified and written at their place in the file by one worker. */
+typedef struct pull_task {
 	pull_chunk *chunks;
 	size_t n;
+	uint64_t at;
 	const unsigned char *in;
-	unsigned char *out;
-	size_t out_cap, out_len;
+	uint64_t raw;             /* bytes the chunks decode to */
+	int error;                /* reading or writing failed (a chunk's own errors are in it) */
+	int wrote;                /* 1 when @error is the write's */
+	char msg[300];
+} pull_task;
+
+/* The tasks handed to the pool at once: the calling thread plans one window while the
+ * workers run the one before, and checks windows in file order. */
+typedef struct pull_window {
+	struct pull_ctx *c;
+	pull_task *tasks;
+	size_t n, cap;
+	uint64_t raw;
 	mvms_pool_job job;
 	int queued;
-} pull_step;
+} pull_window;
+
+/* A worker's buffers: the records it read and the bytes it decoded. */
+typedef struct pull_wbuf {
+	unsigned char *in, *out;
+	size_t in_cap, out_cap;
+	mvms_oid pack;            /* the pack @fd reads (a backend whose objects are files) */
+	int fd;
+} pull_wbuf;
 
 typedef struct pull_ctx {
 	mvms_store *st;
@@ -66,32 +87,46 @@ typedef struct pull_ctx {
 	mvms_codec **codecs;
 	pull_chunk *chunks;
 	size_t nchunks, cchunks;
-	unsigned char *out;           /* the decoded round */
-	size_t out_cap;
 	uint64_t done_bytes, total_bytes;
 	const mvms_pull_options *opts;
-	size_t base;     /* first chunk of the round being decoded */
 	mvms_pool *io;   /* concurrent reads for a remote backend, or NULL */
 	size_t round_bytes, range_max;
-	pull_set *decoding;
 	pull_set set[2]; /* a remote pull reads the next round into one while it decodes the other */
-	pull_step step[2]; /* decoding one while the other is written */
+	pull_window win[2]; /* one with the workers while the other is planned or checked */
+	pull_wbuf *wb;   /* one per worker */
+	int fd;          /* the file being written */
+	atomic_int stop; /* a task failed: the workers skip what is left */
+	int fd_reads;    /* the backend's objects are files: workers keep one open */
 	struct pull_src { int64_t id; char *path; } *srcs; /* source files chunks come from */
 	size_t nsrcs;
 } pull_ctx;
 
-/* Lays out and queues @s (its out buffer grown as needed). */
-int mvms_pull__step_submit(pull_ctx *c, pull_step *s, pull_chunk *chunks, size_t n,
-			   const unsigned char *in);
-/* Waits for @s when queued (nothing otherwise). */
-void mvms_pull__step_wait(pull_ctx *c, pull_step *s);
-
 int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *opts);
 void mvms_pull__ctx_dispose(pull_ctx *c);
-/* A pool job: decode and verify chunk c->base + i of the round into c->out. */
-void mvms_pull__decode_one(size_t i, unsigned worker, void *ctx);
 /* Grows *p to at least need bytes. */
 int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need);
+
+/* ---- the workers (pull_write.c) ---- */
+
+/* Bytes of one task, and of one window: a task's decoded bytes stay in the worker's CPU
+ * cache until pwrite copies them; a window is what the calling thread checks at once. */
+#define TASK_BYTES (256u * 1024)
+#define WINDOW_BYTES (16u * 1024 * 1024)
+
+/* Cuts chunks [0, n) of @chunks, whose bytes go at @at on, into the tasks of @w (emptied
+ * first): a task ends at TASK_BYTES, or where the next chunk is not the next record of the
+ * same pack (or the next bytes of the same source file). @in: their records are there at
+ * chunk.in_off already (NULL: each task reads its own, chunk.in_off set here). */
+int mvms_pull__window_plan(pull_ctx *c, pull_window *w, pull_chunk *chunks, size_t n, uint64_t at,
+			   const unsigned char *in);
+/* Hands @w to the workers (it runs while the caller goes on). */
+void mvms_pull__window_submit(pull_ctx *c, pull_window *w);
+/* Waits for @w when queued (nothing otherwise), helping with the work. */
+void mvms_pull__window_wait(pull_ctx *c, pull_window *w);
+/* After an error: the workers skip the tasks left, every window is waited for. */
+void mvms_pull__windows_drain(pull_ctx *c);
+/* Bytes a chunk takes where it is kept: a record (header and stored bytes) or raw bytes. */
+size_t mvms_pull__span(const pull_chunk *ch);
 
 /* A file reader whose bytes come from elsewhere (a remote handle's client, client/): next
  * and free run through @ops on @impl (records.c). @impl is freed on failure too. */

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The records receiver of a remote pull: a file arrives as its stored records (the server's
- * records stream); the receiver cuts them into blocks, a decoder thread decodes and verifies
- * every chunk in parallel (the pull context's pool) while curl keeps receiving, writes the
- * bytes and checks the file id. Blocks in flight are bounded (RECV_QUEUE).
+ * records stream); the receiving thread cuts them into blocks and hands each to the pull's
+ * workers (pull_write.c), which decode, verify and write its chunks at their place in the
+ * file while curl keeps receiving; the receiving thread checks finished blocks in file
+ * order (the file id, progress, the cache's copy). Blocks in flight are bounded
+ * (RECV_QUEUE): when they are all out, the receiving thread helps the workers.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 
 /* ---- a file arriving as its stored records ---- */
 
-/* Blocks of whole records waiting for the decoder, at most: receiving overlaps decoding. */
-#define RECV_QUEUE 4
+/* Blocks of whole records with the workers, at most: receiving overlaps decoding. */
+#define RECV_QUEUE 8
 
 typedef struct recv_block {
 	struct recv_block *next;
@@ -28,32 +29,26 @@ typedef struct recv_block {
 	pull_chunk *chunks;       /* one per record, in_off into data */
 	size_t n;
 	uint64_t raw;
+	pull_window w;            /* its tasks, with the workers */
 } recv_block;
 
 struct mvms_sync__recv {
-	/* The receiver's side: the block being filled, and the record arriving at its end. */
+	/* The block being filled, and the record arriving at its end. */
 	recv_block *cur;
 	size_t cap, ccur;         /* cur's data and chunks capacity */
 	size_t have, need;        /* bytes of the arriving record, its size (0: header not in) */
 	const unsigned char *fm;
 	size_t n, next;           /* chunks of the file; the next one expected */
-	/* The decoder's side. */
-	pull_ctx c;               /* pool, codecs, output buffer */
-	int fd;
+	pull_ctx c;               /* the workers, their codecs and buffers; c.fd is the file */
 	const char *path;
 	mvms_hasher fh;
 	struct mvms_chunk_sink *sink;
 	mvms_progress_cb progress;
 	void *payload;
-	/* Between them. */
-	pthread_t thread;
-	int started;
-	pthread_mutex_t lock;
-	pthread_cond_t more, room;
-	recv_block *head, *tail;
+	recv_block *head, *tail;  /* blocks with the workers, in file order */
 	size_t queued;
-	int closing;
-	int error;                /* the decoder's first error, and its message */
+	uint64_t at;              /* where the next block's bytes go in the file */
+	int error;                /* the first error: the transfer stops */
 	char msg[400];
 };
 
@@ -62,37 +57,50 @@ static void recv_block_free(recv_block *b)
 	if (b) {
 		free(b->data);
 		free(b->chunks);
+		free(b->w.tasks);
 		free(b);
 	}
 }
 
-/* The decoder: hands a block's records to the pool, which checks and decodes them in
- * parallel while the decoder writes the block before (recv_finish). */
-static int recv_submit(mvms_sync__recv *rv, recv_block *b, pull_step *s)
+static int recv_failed(mvms_sync__recv *rv, int error)
 {
-	return mvms_pull__step_submit(&rv->c, s, b->chunks, b->n, b->data);
+	if (rv->error == 0) {
+		rv->error = error;
+		snprintf(rv->msg, sizeof(rv->msg), "%s", mvms_error_last());
+	}
+	return error;
 }
 
-/* Waits for a block's records, writes their bytes, caches them. */
-static int recv_finish(mvms_sync__recv *rv, recv_block *b, pull_step *s)
+/* Waits for the oldest block with the workers, checks it (every chunk, in file order),
+ * adds its chunks to the file's id and hands its records to the cache's copy. */
+static int recv_retire(mvms_sync__recv *rv)
 {
+	recv_block *b = rv->head;
 	pull_ctx *c = &rv->c;
 	size_t i;
 	int error = 0;
 
-	mvms_pull__step_wait(c, s);
-	for (i = 0; i < b->n; i++) {
-		const pull_chunk *ch = &b->chunks[i];
-		if (ch->error < 0) {
+	rv->head = b->next;
+	if (!rv->head)
+		rv->tail = NULL;
+	rv->queued--;
+	mvms_pull__window_wait(c, &b->w);
+	for (i = 0; i < b->n; i++)
+		if (b->chunks[i].error < 0) {
 			error = mvms_error_set(MVMS_EMISMATCH, "pull: %s: a chunk arrived corrupt "
 					       "(the server's copy may be damaged: run verify there): %s",
-					       rv->path, ch->errmsg);
+					       rv->path, b->chunks[i].errmsg);
 			goto done;
 		}
-		mvms_hasher_add_chunk(&rv->fh, &ch->id, ch->raw_len);
-	}
-	MVMS_TRY(mvms_write_full(rv->fd, s->out, s->out_len, rv->path));
-	c->done_bytes += s->out_len;
+	for (i = 0; i < b->w.n; i++)
+		if (b->w.tasks[i].error < 0) {
+			error = mvms_error_set(b->w.tasks[i].error, "pull: %s: %s", rv->path,
+					       b->w.tasks[i].msg);
+			goto done;
+		}
+	for (i = 0; i < b->n; i++)
+		mvms_hasher_add_chunk(&rv->fh, &b->chunks[i].id, b->chunks[i].raw_len);
+	c->done_bytes += b->raw;
 	if (rv->progress)
 		rv->progress(c->done_bytes, c->total_bytes, rv->payload);
 	if (rv->sink) {
@@ -100,62 +108,25 @@ static int recv_finish(mvms_sync__recv *rv, recv_block *b, pull_step *s)
 		b->data = NULL;
 	}
 done:
+	recv_block_free(b);
 	return error;
 }
 
-static void recv_failed(mvms_sync__recv *rv, int error)
+/* Stops the workers after a failure: what they have not started is skipped, every block
+ * waited for and dropped. */
+static void recv_drop(mvms_sync__recv *rv)
 {
-	pthread_mutex_lock(&rv->lock);
-	rv->error = error;
-	snprintf(rv->msg, sizeof(rv->msg), "%s", mvms_error_last());
-	pthread_cond_broadcast(&rv->room);
-	pthread_mutex_unlock(&rv->lock);
-}
+	recv_block *b;
 
-static void *recv_main(void *arg)
-{
-	mvms_sync__recv *rv = arg;
-	recv_block *b, *prev = NULL;
-	pull_step *ps = NULL, *s;
-	int error = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&rv->lock);
-		while (!rv->head && !rv->closing)
-			pthread_cond_wait(&rv->more, &rv->lock);
-		if ((b = rv->head) != NULL) {
-			rv->head = b->next;
-			if (!rv->head)
-				rv->tail = NULL;
-			rv->queued--;
-			pthread_cond_signal(&rv->room);
-		}
-		pthread_mutex_unlock(&rv->lock);
-		s = NULL;
-		if (b && error == 0) {
-			s = &rv->c.step[ps == &rv->c.step[0]];
-			if ((error = recv_submit(rv, b, s)) < 0)
-				recv_failed(rv, error);
-		}
-		if (prev) {
-			/* Written while the pool decodes b: the order of the file stays. After a
-			 * failure a block is only waited for (the pool may still read it). */
-			int e = error == 0 ? recv_finish(rv, prev, ps) : 0;
-			mvms_pull__step_wait(&rv->c, ps);
-			if (error == 0 && e < 0)
-				recv_failed(rv, error = e);
-			recv_block_free(prev);
-		}
-		prev = NULL;
-		ps = s;
-		if (b && s && s->queued)
-			prev = b;
-		else
-			recv_block_free(b);
-		if (!b)
-			break;
+	atomic_store(&rv->c.stop, 1);
+	while ((b = rv->head) != NULL) {
+		rv->head = b->next;
+		mvms_pull__window_wait(&rv->c, &b->w);
+		recv_block_free(b);
 	}
-	return NULL;
+	rv->tail = NULL;
+	rv->queued = 0;
+	atomic_store(&rv->c.stop, 0);
 }
 
 int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const void *fm, size_t n,
@@ -167,25 +138,17 @@ int mvms_sync__recv_new(mvms_sync__recv **out, int fd, const char *path, const v
 
 	*out = NULL;
 	MVMS_CHECK_ALLOC(rv, error);
-	pthread_mutex_init(&rv->lock, NULL);
-	pthread_cond_init(&rv->more, NULL);
-	pthread_cond_init(&rv->room, NULL);
 	MVMS_TRY(mvms_pull__ctx_init(&rv->c, NULL, NULL));
 	rv->c.done_bytes = done;
 	rv->c.total_bytes = total;
+	rv->c.fd = fd;
 	rv->fm = fm;
 	rv->n = n;
-	rv->fd = fd;
 	rv->path = path;
 	rv->sink = sink;
 	rv->progress = progress;
 	rv->payload = payload;
 	mvms_hasher_init(&rv->fh);
-	if (pthread_create(&rv->thread, NULL, recv_main, rv) != 0) {
-		error = mvms_error_set(MVMS_ERROR, "pull: cannot start the decoder thread");
-		goto done;
-	}
-	rv->started = 1;
 	*out = rv;
 	rv = NULL;
 done:
@@ -201,31 +164,39 @@ void mvms_sync__recv_bases(mvms_sync__recv *rv, mvms_store *st)
 		mvms_bases__attach(st, rv->c.codecs[w]);
 }
 
-/* Hands the filled block to the decoder (waiting while RECV_QUEUE blocks wait). */
-static int recv_push(mvms_sync__recv *rv)
+/* Hands the filled block to the workers; retires the blocks they finished (all of them
+ * when done), waiting for the oldest while RECV_QUEUE are out. */
+static int recv_push(mvms_sync__recv *rv, int all)
 {
 	recv_block *b = rv->cur;
 	int error = 0;
 
 	rv->cur = NULL;
 	rv->cap = rv->ccur = 0;
-	pthread_mutex_lock(&rv->lock);
-	while (rv->queued >= RECV_QUEUE && rv->error == 0)
-		pthread_cond_wait(&rv->room, &rv->lock);
-	if ((error = rv->error) == 0) {
+	if (b && b->n) {
+		error = mvms_pull__window_plan(&rv->c, &b->w, b->chunks, b->n, rv->at, b->data);
+		if (error < 0) {
+			recv_block_free(b);
+			goto done;
+		}
+		rv->at += b->raw;
+		mvms_pull__window_submit(&rv->c, &b->w);
 		if (rv->tail)
 			rv->tail->next = b;
 		else
 			rv->head = b;
 		rv->tail = b;
 		rv->queued++;
-		b = NULL;
-		pthread_cond_signal(&rv->more);
+	} else {
+		recv_block_free(b);
 	}
-	pthread_mutex_unlock(&rv->lock);
-	if (error < 0)
-		error = mvms_error_set(error, "%s", rv->msg);
-	recv_block_free(b);
+	while (rv->head && (all || rv->queued > RECV_QUEUE || mvms_pool_job_done(&rv->head->w.job)))
+		MVMS_TRY(recv_retire(rv));
+done:
+	if (error < 0) {
+		recv_failed(rv, error);
+		recv_drop(rv);
+	}
 	return error;
 }
 
@@ -323,7 +294,7 @@ static int recv_record(mvms_sync__recv *rv)
 	rv->have = rv->need = 0;
 	rv->next++;
 	if (b->raw >= ROUND_BYTES)
-		MVMS_TRY(recv_push(rv));
+		MVMS_TRY(recv_push(rv, 0));
 done:
 	return error;
 }
@@ -333,6 +304,8 @@ int mvms_sync__recv_add(mvms_sync__recv *rv, const void *data, size_t len)
 	const unsigned char *p = data;
 	int error = 0;
 
+	if (rv->error < 0)
+		return mvms_error_set(rv->error, "%s", rv->msg);
 	/* Each byte is copied once, from the caller's buffer to its place in a block. */
 	while (len > 0) {
 		size_t take;
@@ -351,37 +324,8 @@ int mvms_sync__recv_add(mvms_sync__recv *rv, const void *data, size_t len)
 		if (rv->need != 0 && rv->have == rv->need)
 			MVMS_TRY(recv_record(rv));
 	}
-	/* The decoder's errors stop the transfer here too, not only at the next push. */
-	pthread_mutex_lock(&rv->lock);
-	error = rv->error;
-	pthread_mutex_unlock(&rv->lock);
-	if (error < 0)
-		error = mvms_error_set(error, "%s", rv->msg);
 done:
 	return error;
-}
-
-/* Stops the decoder after what is queued (or, with @drop, at once) and waits for it. */
-static void recv_stop(mvms_sync__recv *rv, int drop)
-{
-	recv_block *b, *next;
-
-	if (!rv->started)
-		return;
-	pthread_mutex_lock(&rv->lock);
-	if (drop) {
-		for (b = rv->head; b; b = next) {
-			next = b->next;
-			recv_block_free(b);
-		}
-		rv->head = rv->tail = NULL;
-		rv->queued = 0;
-	}
-	rv->closing = 1;
-	pthread_cond_signal(&rv->more);
-	pthread_mutex_unlock(&rv->lock);
-	pthread_join(rv->thread, NULL);
-	rv->started = 0;
 }
 
 int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want)
@@ -390,15 +334,11 @@ int mvms_sync__recv_finish(mvms_sync__recv *rv, const mvms_oid *want)
 	char hex[MVMS_OID_HEXSZ + 1];
 	int error = 0;
 
-	if (rv->cur && rv->cur->n)
-		error = recv_push(rv);
-	recv_stop(rv, error < 0);
-	if (error < 0)
-		goto done;
 	if (rv->error < 0) {
 		error = mvms_error_set(rv->error, "%s", rv->msg);
 		goto done;
 	}
+	MVMS_TRY(recv_push(rv, 1));
 	mvms_hasher_final(&rv->fh, &got);
 	if (rv->next != rv->n || rv->have != 0 || mvms_oid_cmp(&got, want) != 0) {
 		mvms_oid_fmt(hex, want);
@@ -418,11 +358,8 @@ void mvms_sync__recv_free(mvms_sync__recv *rv)
 {
 	if (!rv)
 		return;
-	recv_stop(rv, 1);
+	recv_drop(rv);
 	mvms_pull__ctx_dispose(&rv->c);
-	pthread_mutex_destroy(&rv->lock);
-	pthread_cond_destroy(&rv->more);
-	pthread_cond_destroy(&rv->room);
 	recv_block_free(rv->cur);
 	free(rv);
 }
