@@ -136,6 +136,11 @@ typedef struct mvms_file_reader__ops {
 } mvms_file_reader__ops;
 int mvms_file_reader__wrap(mvms_file_reader **out, const mvms_file_reader__ops *ops, void *impl);
 
+/* The receiver's hook for delta bases (remote_prefetch.c): before a block goes to the
+ * workers, @fn gets the bases its delta records name, in order. */
+typedef int (*mvms_sync__want_fn)(void *ctx, const mvms_oid *ids, size_t n);
+void mvms_sync__recv_prefetch(mvms_sync__recv *rv, mvms_sync__want_fn fn, void *ctx);
+
 /* ---- resuming, subsets, times (resume.c) ---- */
 
 /* One entry of a file's chunk list: what the bytes at its place must hash to. */

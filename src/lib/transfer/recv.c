@@ -48,6 +48,10 @@ struct mvms_sync__recv {
 	recv_block *head, *tail;  /* blocks with the workers, in file order */
 	size_t queued;
 	uint64_t at;              /* where the next block's bytes go in the file */
+	mvms_sync__want_fn want;  /* told the bases of a block's deltas */
+	void *want_ctx;
+	mvms_oid *bases;
+	size_t cbases;
 	int error;                /* the first error: the transfer stops */
 	char msg[400];
 };
@@ -164,6 +168,40 @@ void mvms_sync__recv_bases(mvms_sync__recv *rv, mvms_store *st)
 		mvms_bases__attach(st, rv->c.codecs[w]);
 }
 
+void mvms_sync__recv_prefetch(mvms_sync__recv *rv, mvms_sync__want_fn fn, void *ctx)
+{
+	rv->want = fn;
+	rv->want_ctx = ctx;
+}
+
+/* Names the bases of @b's delta records to the prefetcher, before a worker needs one. */
+static int recv_want(mvms_sync__recv *rv, const recv_block *b)
+{
+	size_t i, n = 0;
+	int error = 0;
+
+	if (!rv->want)
+		return 0;
+	if (b->n > rv->cbases) {
+		mvms_oid *t = realloc(rv->bases, b->n * sizeof(*t));
+		MVMS_CHECK_ALLOC(t, error);
+		rv->bases = t;
+		rv->cbases = b->n;
+	}
+	for (i = 0; i < b->n; i++) {
+		const unsigned char *rec = b->data + b->chunks[i].in_off;
+		mvms_pack_record h;
+		mvms_pack_record_get(&h, rec);
+		if (h.codec == MVMS_CODEC_DELTA &&
+		    mvms_codec_delta_base(&rv->bases[n], rec + MVMS_PACK_RECORD_HDR, h.stored_len) == 0)
+			n++;
+	}
+	if (n)
+		error = rv->want(rv->want_ctx, rv->bases, n);
+done:
+	return error;
+}
+
 /* Hands the filled block to the workers; retires the blocks they finished (all of them
  * when done), waiting for the oldest while RECV_QUEUE are out. */
 static int recv_push(mvms_sync__recv *rv, int all)
@@ -174,7 +212,10 @@ static int recv_push(mvms_sync__recv *rv, int all)
 	rv->cur = NULL;
 	rv->cap = rv->ccur = 0;
 	if (b && b->n) {
-		error = mvms_pull__window_plan(&rv->c, &b->w, b->chunks, b->n, rv->at, b->data);
+		if (error == 0)
+			error = recv_want(rv, b);
+		if (error == 0)
+			error = mvms_pull__window_plan(&rv->c, &b->w, b->chunks, b->n, rv->at, b->data);
 		if (error < 0) {
 			recv_block_free(b);
 			goto done;
@@ -210,7 +251,7 @@ static int recv_room(mvms_sync__recv *rv, size_t need)
 		MVMS_CHECK_ALLOC(rv->cur, error);
 	}
 	if (rv->cur->len + need > rv->cap) {
-		/* A block closes after ROUND_BYTES of chunks: this is enough but for huge chunks. */
+		/* A block closes after ROUND_BYTES of records: this is enough but for huge records. */
 		size_t want = rv->cur->len + need + ROUND_BYTES + ROUND_BYTES / 4;
 		unsigned char *t = realloc(rv->cur->data, want);
 		MVMS_CHECK_ALLOC(t, error);
@@ -293,7 +334,9 @@ static int recv_record(mvms_sync__recv *rv)
 	b->raw += ch->raw_len;
 	rv->have = rv->need = 0;
 	rv->next++;
-	if (b->raw >= ROUND_BYTES)
+	/* A block is bounded by the memory it holds, its records: a block of deltas covers
+	 * more of the file, so their bases are named further ahead, in larger batches. */
+	if (b->len >= ROUND_BYTES || b->raw >= 8 * ROUND_BYTES)
 		MVMS_TRY(recv_push(rv, 0));
 done:
 	return error;
@@ -361,5 +404,6 @@ void mvms_sync__recv_free(mvms_sync__recv *rv)
 	recv_drop(rv);
 	mvms_pull__ctx_dispose(&rv->c);
 	recv_block_free(rv->cur);
+	free(rv->bases);
 	free(rv);
 }

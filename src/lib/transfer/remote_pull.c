@@ -25,6 +25,7 @@
 #include "remote_int.h"
 #include "pull_int.h"
 #include "bases.h"
+#include "prefetch.h"
 
 #define FETCH_BATCH 4096u         /* chunks per fetched pack (the server's limit) */
 
@@ -110,6 +111,7 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 		       const mvms_pull_options *opts, uint64_t *done_bytes, uint64_t total)
 {
 	stream_ctx c;
+	mvms_prefetch *bases = NULL;
 	char *em = NULL, *ep = NULL, *url = NULL;
 	struct curl_slist *h = NULL;
 	mvms_sync__part pf;
@@ -156,7 +158,10 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 	MVMS_TRY(mvms_sync__recv_new(&c.rv, pf.fd, f->path, fm, nchunks, sink,
 				     opts ? opts->progress : NULL, opts ? opts->payload : NULL,
 				     *done_bytes, total));
-	mvms_sync__recv_bases(c.rv, r->cache); /* deltas: bases from the cache, else the server */
+	/* Deltas: bases from the cache, else from the server, fetched ahead in batches. */
+	mvms_sync__recv_bases(c.rv, r->cache);
+	MVMS_TRY(mvms_prefetch__new(&bases, r));
+	mvms_sync__recv_prefetch(c.rv, mvms_prefetch__want, bases);
 	MVMS_TRY(mvms_http__session_headers(&h, r));
 	curl_easy_setopt(r->curl, CURLOPT_URL, url);
 	curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
@@ -189,7 +194,8 @@ static int stream_file(mvms_remote *r, const char *model, const char *vid, const
 done:
 	curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
-	mvms_sync__recv_free(c.rv);
+	mvms_sync__recv_free(c.rv); /* its workers stop before the prefetcher they read */
+	mvms_prefetch__free(bases);
 	mvms_buf_dispose(&c.err);
 	{
 		int end = mvms_sync__part_end(&pf, f->mode, ok);
