@@ -220,31 +220,33 @@ done:
 	return error;
 }
 
-/* Chunks [first, last) through the workers from file byte @at on, windows planned while
- * the one before runs; the records are read by the workers (@in NULL) or are in @in. */
+/* Chunks [first, last) through the workers from file byte @at on: windows are planned and
+ * handed out while the PULL_WINDOWS before run, and checked in file order. The records
+ * are read by the workers (@in NULL) or are in @in. */
 static int write_chunks(pull_ctx *c, size_t first, size_t last, uint64_t at, const unsigned char *in,
 			mvms_hasher *fh, const char *path)
 {
-	pull_window *prev = NULL, *w;
-	size_t end;
+	size_t end, out = 0, next = 0; /* windows handed out; the oldest not checked */
 	int error = 0;
 
-	for (; first < last || prev; first = end) {
+	for (; first < last || next < out; first = end) {
 		uint64_t raw = 0;
-		w = NULL;
 		for (end = first; end < last && raw < WINDOW_BYTES; end++)
 			raw += c->chunks[end].raw_len;
 		if (first < last) {
-			w = &c->win[prev == &c->win[0]];
+			pull_window *w = &c->win[out % PULL_WINDOWS];
 			MVMS_TRY(mvms_pull__window_plan(c, w, c->chunks + first, end - first, at, in));
 			mvms_pull__window_submit(c, w);
+			out++;
 			at += raw;
 		}
-		if (prev) {
-			mvms_pull__window_wait(c, prev);
-			MVMS_TRY(window_check(c, prev, fh, path));
+		/* All out (or nothing left to hand out): the oldest is waited for and checked. */
+		if (out - next == PULL_WINDOWS || (first >= last && next < out)) {
+			pull_window *w = &c->win[next % PULL_WINDOWS];
+			mvms_pull__window_wait(c, w);
+			next++;
+			MVMS_TRY(window_check(c, w, fh, path));
 		}
-		prev = w;
 	}
 done:
 	if (error < 0)
@@ -569,8 +571,8 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 			close(c->wb[w].fd);
 	}
 	free(c->wb);
-	free(c->win[0].tasks);
-	free(c->win[1].tasks);
+	for (w = 0; w < PULL_WINDOWS; w++)
+		free(c->win[w].tasks);
 	mvms_pool_free(c->pool);
 	mvms_pool_free(c->io);
 	free(c->set[0].ranges);

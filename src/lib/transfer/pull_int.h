@@ -81,6 +81,10 @@ typedef struct pull_wbuf {
 	int fd;
 } pull_wbuf;
 
+/* Windows with the workers at once: a worker held up in one task (preempted on a busy
+ * machine) does not stop the others, who go on with the windows after it. */
+#define PULL_WINDOWS 8
+
 typedef struct pull_ctx {
 	mvms_store *st;
 	mvms_pool *pool;
@@ -92,7 +96,7 @@ typedef struct pull_ctx {
 	mvms_pool *io;   /* concurrent reads for a remote backend, or NULL */
 	size_t round_bytes, range_max;
 	pull_set set[2]; /* a remote pull reads the next round into one while it decodes the other */
-	pull_window win[2]; /* one with the workers while the other is planned or checked */
+	pull_window win[PULL_WINDOWS]; /* a ring: with the workers, checked in order */
 	pull_wbuf *wb;   /* one per worker */
 	int fd;          /* the file being written */
 	atomic_int stop; /* a task failed: the workers skip what is left */
@@ -109,9 +113,10 @@ int mvms_pull__ensure(unsigned char **p, size_t *cap, size_t need);
 /* ---- the workers (pull_write.c) ---- */
 
 /* Bytes of one task, and of one window: a task's decoded bytes stay in the worker's CPU
- * cache until pwrite copies them; a window is what the calling thread checks at once. */
+ * cache until pwrite copies them; a window is what the calling thread checks at once (and
+ * PULL_WINDOWS of them are out). */
 #define TASK_BYTES (256u * 1024)
-#define WINDOW_BYTES (16u * 1024 * 1024)
+#define WINDOW_BYTES (4u * 1024 * 1024)
 
 /* Cuts chunks [0, n) of @chunks, whose bytes go at @at on, into the tasks of @w (emptied
  * first): a task ends at TASK_BYTES, or where the next chunk is not the next record of the

@@ -228,8 +228,10 @@ void mvms_pull__window_wait(pull_ctx *c, pull_window *w)
 
 void mvms_pull__windows_drain(pull_ctx *c)
 {
+	size_t i;
+
 	atomic_store(&c->stop, 1);
-	mvms_pull__window_wait(c, &c->win[0]);
-	mvms_pull__window_wait(c, &c->win[1]);
+	for (i = 0; i < PULL_WINDOWS; i++)
+		mvms_pull__window_wait(c, &c->win[i]);
 	atomic_store(&c->stop, 0);
 }
