@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pull: version -> files -> chunk locations -> range reads of packs (consecutive records
- * coalesced) -> decode and verify every chunk (in parallel) -> write -> verify the file id
- * -> rename into place. A file whose bytes do not verify is never left behind.
- * Also the pull context the records receiver (recv.c) decodes with, the temporary-file
- * write and rename every pull ends with, and the check of the target directory.
- * A remote pull's receiver is recv.c; the server's reads of a stored file are records.c.
+ * Pull: version -> files -> chunk locations -> windows of tasks (runs of consecutive
+ * records) for the workers, who read, decode, verify and write each run at its place
+ * (pull_write.c) -> the windows checked in file order -> verify the file id -> rename into
+ * place. A file whose bytes do not verify is never left behind. A remote backend's (S3)
+ * records are read ahead in rounds by its io pool instead. Also the pull context the
+ * records receiver (recv.c) decodes with, the temporary-file write and rename every pull
+ * ends with, and the check of the target directory. A remote pull's receiver is recv.c;
+ * the server's reads of a stored file are records.c.
  */
 #include <errno.h>
 #include <fcntl.h>
