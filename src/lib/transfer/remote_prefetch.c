@@ -7,7 +7,9 @@
  * requests, not N. Records are kept compressed, each until the last delta that named it
  * has read it, so memory is bounded by the blocks in flight. A worker's base read waits for
  * its base, decodes and checks it (the codec checks the id); a base nobody named ahead is
- * fetched alone (remote_bases.c). Nothing is written to the cache.
+ * fetched alone (remote_bases.c). Nothing is written to the cache. Which bases the cache has
+ * is asked on a database connection of the prefetcher's own: with pull --cache-copy the
+ * cache handle's connection belongs to the sink's thread.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +35,8 @@ typedef struct pf_entry {
 
 struct mvms_prefetch {
 	mvms_remote *r;
+	mvms_store *look;        /* the cache on a connection of ours: a sink (pull --cache-copy)
+				  * owns the cache handle's connection on its own thread */
 	mvms_remote own;         /* @r's settings with a curl handle of the thread's own */
 	pthread_t thread;
 	int started, closing;
@@ -76,7 +80,9 @@ int mvms_prefetch__want(void *ctx, const mvms_oid *ids, size_t n)
 	int error = 0;
 
 	MVMS_CHECK_ALLOC(have, error);
-	MVMS_TRY(mvms_sources_have(have, p->r->cache, ids, n));
+	if (!p->look)
+		MVMS_TRY(mvms_store_open(&p->look, p->r->cache->path, 0));
+	MVMS_TRY(mvms_sources_have(have, p->look, ids, n));
 	pthread_mutex_lock(&p->mu);
 	for (i = 0; i < n; i++) {
 		pf_entry **s, *e;
@@ -329,6 +335,7 @@ void mvms_prefetch__free(mvms_prefetch *p)
 	free(p->codecs);
 	if (p->own.curl)
 		curl_easy_cleanup(p->own.curl);
+	mvms_store_free(p->look);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->more);
 	pthread_cond_destroy(&p->here);
