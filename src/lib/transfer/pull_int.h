@@ -13,8 +13,8 @@
 #include <stdatomic.h>
 #include "mvms/sync.h"
 
-/* Bytes decoded per round, then written: small enough that the decoded bytes are still in
- * the CPU cache when write() copies them (16 MiB rounds made pull 3x slower here). */
+/* Records per block of a records stream (recv.c), and the default round (a remote
+ * backend's are larger, pull.c): the workers' tasks cut them smaller (TASK_BYTES). */
 #define ROUND_BYTES (1u * 1024 * 1024)
 
 typedef struct pull_chunk {
@@ -23,8 +23,7 @@ typedef struct pull_chunk {
 	uint64_t offset;
 	uint32_t raw_len, stored_len;
 	int src;         /* -1: a record in pack @pack; else raw bytes in source file c->srcs[src] */
-	size_t in_off;   /* record position in the read buffer */
-	size_t out_off;  /* decoded position in the output buffer */
+	size_t in_off;   /* record position in the buffer its task reads (or the block, the round) */
 	int error;
 	char errmsg[160];
 } pull_chunk;
