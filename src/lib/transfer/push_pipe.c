@@ -281,9 +281,12 @@ static int consume(push_ctx *c, push_slot *s)
 	}
 	c->bytes_done += s->start;
 	/* Files whose chunks are all known write no pack: renew the lease here. */
-	pthread_mutex_lock(&c->pipe->db_lock);
-	error = push_gone(c, mvms_lease__tick(c->st, 0));
-	pthread_mutex_unlock(&c->pipe->db_lock);
+	/* Unless an uploader thread is indexing a pack: that renews the lease itself, and this
+	 * thread does not wait for its fsyncs. */
+	if (pthread_mutex_trylock(&c->pipe->db_lock) == 0) {
+		error = push_gone(c, mvms_lease__tick(c->st, 0));
+		pthread_mutex_unlock(&c->pipe->db_lock);
+	}
 	if (error < 0)
 		goto done;
 	/* Once per slot; the callback decides how often to draw. */
@@ -484,7 +487,13 @@ static int produce_file(push_ctx *c, size_t k)
 
 	MVMS_TRY(file_begin(&fd, c, k));
 	MVMS_TRY(boundaries(&bounds, &nbounds, f));
-	MVMS_TRY(mvms_push__delta_file(c, f, &bounds, &nbounds));
+	/* The parent's layout comes from the database, which an uploader thread may be
+	 * indexing a pack in. */
+	mvms_push__lock_db(c, 1);
+	error = mvms_push__delta_file(c, f, &bounds, &nbounds);
+	mvms_push__lock_db(c, 0);
+	if (error < 0)
+		goto done;
 	for (;;) {
 		push_slot *s;
 		if (!p->cur || p->cur->have == p->slot_bytes)
@@ -569,6 +578,9 @@ void mvms_push__pipe_free(push_ctx *c)
 	/* Slots still queued (an error stopped the push) are waited for: workers use them. */
 	while (p->count > 0)
 		take_oldest(c, MVMS_ERROR);
+	/* And the uploaders' indexing, which takes db_lock: what they finish later uses the
+	 * database alone (this thread only waits for them then). */
+	mvms_uploader_wait(c->up);
 	for (i = 0; i < p->nslots; i++) {
 		free(p->slots[i].buf);
 		free(p->slots[i].chunks);
