@@ -624,6 +624,9 @@ int mvms_push__store_files(push_ctx *c)
 	while (p->count > 0)
 		MVMS_TRY(take_oldest(c, 0));
 	files_close_before(c, c->nfiles);
+	/* The last pack goes to the uploaders now, while the ones before it are still being
+	 * made durable (mvms_push__pipe_free then waits for all of them). */
+	MVMS_TRY(mvms_push__flush_pack(c));
 done:
 	return error;
 }
