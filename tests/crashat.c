@@ -8,6 +8,9 @@
  * step N, for each N, walks a command through every state a crash can leave on disk, in
  * order, without timing luck.
  *   MVMS_CRASH_AT=N       SIGKILL before step N (counted over all threads, from 1)
+ *   MVMS_CRASH_SIGNAL=INT SIGINT instead (what ^C sends); the thread that raised it waits
+ *                         up to a second for it to end the process, then goes on (a
+ *                         process that catches SIGINT is then seen to survive it)
  *   MVMS_CRASH_COUNT=FILE at exit, write the number of steps taken to FILE
  * The process's own code is untouched: the library wraps the libc calls it makes.
  */
@@ -16,17 +19,23 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static long crash_at = -1;
+static int crash_sig = SIGKILL;
 static long steps;
 
 __attribute__((constructor)) static void crashat_init(void)
 {
 	const char *at = getenv("MVMS_CRASH_AT");
+	const char *sig = getenv("MVMS_CRASH_SIGNAL");
 
 	if (at && *at)
 		crash_at = strtol(at, NULL, 10);
+	if (sig && strcmp(sig, "INT") == 0)
+		crash_sig = SIGINT;
 }
 
 __attribute__((destructor)) static void crashat_fini(void)
@@ -47,8 +56,16 @@ static void step(void)
 {
 	long n = __atomic_add_fetch(&steps, 1, __ATOMIC_SEQ_CST);
 
-	if (n == crash_at)
-		kill(getpid(), SIGKILL);
+	if (n == crash_at) {
+		struct timespec ms = { 0, 1000000 };
+		int i;
+
+		kill(getpid(), crash_sig);
+		/* SIGINT may be taken by another thread: this one must not take the step
+		 * while the process is going down. */
+		for (i = 0; i < 1000; i++)
+			nanosleep(&ms, NULL);
+	}
 }
 
 /* The real function @name, looked up once. */

@@ -581,6 +581,40 @@ done:
 	mvms_codec_free(c);
 }
 
+/* The sign|mantissa plane of a bf16 chunk is judged from a sample of it (codec_planes.c):
+ * weights rounded to 3 mantissa bits (a quantised or low-precision export) must still have
+ * that plane compressed, and full-precision weights must have it stored raw. */
+static void test_planes_sampled(void)
+{
+	enum { LEN = 64 * 1024 };
+	unsigned char *src = malloc(LEN), *enc = malloc(mvms_codec_bound(LEN));
+	mvms_codec *c = NULL;
+	size_t i, full = 0, rounded = 0;
+	uint8_t codec = 0;
+
+	if (!src || !enc || mvms_codec_new(&c, 0) < 0) {
+		ok(0, "planes sampled: setup");
+		goto done;
+	}
+	fill_weights(src, LEN, MVMS_DTYPE_BF16, 11);
+	mvms_codec_encode_as(c, MVMS_DTYPE_BF16, &codec, &full, enc, mvms_codec_bound(LEN), src,
+			     LEN);
+	for (i = 0; i < LEN; i += 2)
+		src[i] &= 0xf0; /* low byte: exponent bit, 3 mantissa bits kept, 4 cleared */
+	mvms_codec_encode_as(c, MVMS_DTYPE_BF16, &codec, &rounded, enc, mvms_codec_bound(LEN),
+			     src, LEN);
+	diag("bf16 chunk: %.4f of raw; with 3-bit mantissas %.4f", (double)full / LEN,
+	     (double)rounded / LEN);
+	ok(full > LEN / 2 + LEN / 8 && full < LEN * 69 / 100,
+	   "full-precision bf16: the mantissa plane stays raw (%zu bytes)", full);
+	ok(codec == MVMS_CODEC_BF16 && rounded < LEN / 2,
+	   "bf16 with 3-bit mantissas: the mantissa plane is compressed too (%zu bytes)", rounded);
+done:
+	mvms_codec_free(c);
+	free(src);
+	free(enc);
+}
+
 int main(void)
 {
 	test_round_trips();
@@ -588,6 +622,7 @@ int main(void)
 	test_corrupt();
 	test_planes_round_trips();
 	test_planes_choice();
+	test_planes_sampled();
 	test_unknown_never_worse();
 	test_text_chunks();
 	test_planes_corrupt();

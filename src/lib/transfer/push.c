@@ -32,7 +32,7 @@ static int pack_uploaded(void *arg, const mvms_oid *pid, uint64_t size,
 	push_ctx *c = arg;
 	int error;
 
-	/* The workers look chunks up in the same database handle. */
+	/* Called on an uploader thread: the push thread uses the same database handle. */
 	mvms_push__lock_db(c, 1);
 	error = push_gone(c, mvms_packs__index(c->st, pid, size, entries, count));
 	mvms_push__lock_db(c, 0);
@@ -127,7 +127,7 @@ int mvms_push__run(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 		goto done;
 	MVMS_TRY(mvms_push__flush_pack(c));
 	if (c->up) {
-		error = mvms_uploader_harvest(c->up, 1, pack_uploaded, c);
+		error = mvms_uploader_harvest(c->up, 1);
 		if (error < 0)
 			goto done;
 	}
@@ -144,7 +144,7 @@ done:
 		int saved = mvms_error_last_code();
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", mvms_error_last());
-		mvms_uploader_harvest(c->up, 1, pack_uploaded, c);
+		mvms_uploader_harvest(c->up, 1);
 		mvms_error_set(saved ? saved : error, "%s", msg);
 	}
 	mvms_lease__drop(st, leased);

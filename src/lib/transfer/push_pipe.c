@@ -21,6 +21,7 @@
 #include "push_int.h"
 #include "hash.h"
 #include "packs.h"
+#include "packs_look.h"
 
 /* A slot holds at least this many bytes: read(), hashing and compression of a slot's
  * bytes happen while they are still in the CPU caches of the machine (16 MiB batches were
@@ -51,8 +52,12 @@ struct push_pipe {
 	size_t nslots, slot_bytes;
 	size_t head, count;      /* ring: slots[head] is the oldest queued, count are queued */
 	push_slot *cur;          /* the slot being filled, not queued */
-	pthread_mutex_t lock;    /* the database handle and c->pending, between workers and
-				  * the calling thread */
+	pthread_mutex_t lock;    /* c->pending and the slots' errors */
+	pthread_mutex_t db_lock; /* the store's database handle: the caller's pack indexing
+				  * and lease renewal, and the workers' look-ups when there
+				  * is no look connection */
+	mvms_packs_look *look;   /* the workers' own connection for look-ups, or NULL */
+	pthread_mutex_t look_lock;
 	size_t cons_file;        /* next file whose chunks the consumer adds */
 	int cons_open;           /* the consumer's file state is for cons_file */
 	struct cons_state {
@@ -66,29 +71,49 @@ struct push_pipe {
 
 /* ---- workers: hash, claim, compress; no order, no file state ---- */
 
+/* 1 when a committed pack holds chunk @id. On the look connection when there is one: the
+ * caller may be indexing a pack on the store's connection meanwhile (fsyncs), and the
+ * workers go on. */
 static int chunk_known(push_ctx *c, const mvms_oid *id)
 {
+	struct push_pipe *p = c->pipe;
 	unsigned char missing;
-	int error = mvms_packs__missing(&missing, c->st, id, 1);
+	int error;
 
+	if (p->look) {
+		pthread_mutex_lock(&p->look_lock);
+		error = mvms_packs__look_missing(&missing, p->look, id, 1);
+		pthread_mutex_unlock(&p->look_lock);
+	} else {
+		pthread_mutex_lock(&p->db_lock);
+		error = mvms_packs__missing(&missing, c->st, id, 1);
+		pthread_mutex_unlock(&p->db_lock);
+	}
 	return error < 0 ? error : !missing;
 }
 
 /* The chunk is new to the store and this push claims it (an identical chunk elsewhere in
- * the push then is not new): one decision per id, whichever thread comes first. */
+ * the push then is not new): one decision per id, whichever thread comes first. The
+ * look-up runs outside the claimed set's lock; two threads that both find the id missing
+ * are told apart when they add it to the set. */
 static int claim(push_ctx *c, const mvms_oid *id)
 {
-	int r = 0;
+	struct push_pipe *p = c->pipe;
+	int r, had;
 
-	pthread_mutex_lock(&c->pipe->lock);
-	if (!mvms_oidset_has(&c->pending, id)) {
-		r = chunk_known(c, id);
-		if (r == 0)
-			r = mvms_oidset_add(&c->pending, id) < 0 ? MVMS_ERROR : 1;
-		else if (r == 1)
-			r = 0;
-	}
-	pthread_mutex_unlock(&c->pipe->lock);
+	pthread_mutex_lock(&p->lock);
+	had = mvms_oidset_has(&c->pending, id);
+	pthread_mutex_unlock(&p->lock);
+	if (had)
+		return 0;
+	if ((r = chunk_known(c, id)) != 0)
+		return r < 0 ? r : 0;
+	pthread_mutex_lock(&p->lock);
+	if (mvms_oidset_has(&c->pending, id))
+		r = 0;
+	else
+		r = mvms_oidset_add(&c->pending, id) < 0 ? MVMS_ERROR : 1;
+	pthread_mutex_unlock(&p->lock);
 	return r;
 }
 
@@ -256,9 +281,12 @@ static int consume(push_ctx *c, push_slot *s)
 	}
 	c->bytes_done += s->start;
 	/* Files whose chunks are all known write no pack: renew the lease here. */
-	pthread_mutex_lock(&c->pipe->lock);
-	error = push_gone(c, mvms_lease__tick(c->st, 0));
-	pthread_mutex_unlock(&c->pipe->lock);
+	/* Unless an uploader thread is indexing a pack: that renews the lease itself, and this
+	 * thread does not wait for its fsyncs. */
+	if (pthread_mutex_trylock(&c->pipe->db_lock) == 0) {
+		error = push_gone(c, mvms_lease__tick(c->st, 0));
+		pthread_mutex_unlock(&c->pipe->db_lock);
+	}
 	if (error < 0)
 		goto done;
 	/* Once per slot; the callback decides how often to draw. */
@@ -459,7 +487,13 @@ static int produce_file(push_ctx *c, size_t k)
 
 	MVMS_TRY(file_begin(&fd, c, k));
 	MVMS_TRY(boundaries(&bounds, &nbounds, f));
-	MVMS_TRY(mvms_push__delta_file(c, f, &bounds, &nbounds));
+	/* The parent's layout comes from the database, which an uploader thread may be
+	 * indexing a pack in. */
+	mvms_push__lock_db(c, 1);
+	error = mvms_push__delta_file(c, f, &bounds, &nbounds);
+	mvms_push__lock_db(c, 0);
+	if (error < 0)
+		goto done;
 	for (;;) {
 		push_slot *s;
 		if (!p->cur || p->cur->have == p->slot_bytes)
@@ -518,7 +552,10 @@ static int pipe_new(push_ctx *c)
 	p = calloc(1, sizeof(*p));
 	MVMS_CHECK_ALLOC(p, error);
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->db_lock, NULL);
+	pthread_mutex_init(&p->look_lock, NULL);
 	c->pipe = p;
+	MVMS_TRY(mvms_packs__look_open(&p->look, c->st));
 	p->slot_bytes = need > SLOT_MIN_BYTES ? need : SLOT_MIN_BYTES;
 	p->nslots = SLOTS_BUDGET / p->slot_bytes;
 	if (p->nslots > SLOTS_MAX)
@@ -541,13 +578,19 @@ void mvms_push__pipe_free(push_ctx *c)
 	/* Slots still queued (an error stopped the push) are waited for: workers use them. */
 	while (p->count > 0)
 		take_oldest(c, MVMS_ERROR);
+	/* And the uploaders' indexing, which takes db_lock: what they finish later uses the
+	 * database alone (this thread only waits for them then). */
+	mvms_uploader_wait(c->up);
 	for (i = 0; i < p->nslots; i++) {
 		free(p->slots[i].buf);
 		free(p->slots[i].chunks);
 		free(p->slots[i].arena);
 	}
 	free(p->slots);
+	mvms_packs__look_free(p->look);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->db_lock);
+	pthread_mutex_destroy(&p->look_lock);
 	free(p);
 	c->pipe = NULL;
 }
@@ -557,9 +600,9 @@ void mvms_push__lock_db(push_ctx *c, int lock)
 	if (!c->pipe)
 		return;
 	if (lock)
-		pthread_mutex_lock(&c->pipe->lock);
+		pthread_mutex_lock(&c->pipe->db_lock);
 	else
-		pthread_mutex_unlock(&c->pipe->lock);
+		pthread_mutex_unlock(&c->pipe->db_lock);
 }
 
 int mvms_push__store_files(push_ctx *c)
@@ -581,6 +624,9 @@ int mvms_push__store_files(push_ctx *c)
 	while (p->count > 0)
 		MVMS_TRY(take_oldest(c, 0));
 	files_close_before(c, c->nfiles);
+	/* The last pack goes to the uploaders now, while the ones before it are still being
+	 * made durable (mvms_push__pipe_free then waits for all of them). */
+	MVMS_TRY(mvms_push__flush_pack(c));
 done:
 	return error;
 }
