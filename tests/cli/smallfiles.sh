@@ -143,8 +143,12 @@ XDG_CACHE_HOME=$WORK/cache1 run "$MVMS" --remote "$URL" --token "$R" pull k@main
 is_rc 0 "remote pull of the small files"
 check "byte-identical" same_tree "$WORK/k" "$WORK/r1"
 small_tree "$WORK/e" 400 5 || bail "cannot write the remote push's files"
+NL=$(nobj "$MVMS_STORE/objects/lists")
+NF=$(nobj "$MVMS_STORE/objects/files")
 XDG_CACHE_HOME=$WORK/cache2 run "$MVMS" --remote "$URL" --token "$W" push -q e "$WORK/e"
 is_rc 0 "remote push of 400 small files"
+is "$(nobj "$MVMS_STORE/objects/lists")" $((NL + 1)) "the server keeps their chunk lists in one list pack"
+is "$(nobj "$MVMS_STORE/objects/files")" "$NF" "  not one object each"
 XDG_CACHE_HOME=$WORK/cache3 run "$MVMS" --remote "$URL" --token "$R" pull e@main -o "$WORK/r2"
 is_rc 0 "remote pull of them with an empty cache"
 check "byte-identical" same_tree "$WORK/e" "$WORK/r2"

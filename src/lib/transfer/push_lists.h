@@ -28,4 +28,10 @@ int mvms_push__lists_write(push_lists *out, push_ctx *c, const size_t *which, si
 int mvms_push__lists_check(push_ctx *c, const push_lists *l);
 void mvms_push__lists_dispose(push_lists *l);
 
+/* The same for chunk lists given as "files" object bytes (@lists[i], @lens[i] bytes each,
+ * checked already), as a remote push sends them (sync_commit.c): item i goes to list pack
+ * pack[i] at off[i]; *@packs (free()) are the @npacks list packs written. */
+int mvms_lists__put(mvms_oid *pack, uint64_t *off, mvms_oid **packs, size_t *npacks,
+		    mvms_store *st, const void *const *lists, const size_t *lens, size_t n);
+
 #endif
