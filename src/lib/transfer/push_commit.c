@@ -165,7 +165,7 @@ static int write_filemaps(push_ctx *c, push_lists *lists)
 	mvms_pool *pool = NULL;
 	int64_t content;
 	size_t i, n = 0, npacked = 0, *packed = NULL;
-	int error = 0, have;
+	int error = 0, have, began = 0;
 
 	memset(&j, 0, sizeof(j));
 	j.c = c;
@@ -173,6 +173,8 @@ static int write_filemaps(push_ctx *c, push_lists *lists)
 	packed = calloc(c->nfiles + 1, sizeof(*packed));
 	MVMS_CHECK_ALLOC(j.which, error);
 	MVMS_CHECK_ALLOC(packed, error);
+	/* One read transaction: no lock taken and released per lookup. */
+	MVMS_TRY(mvms_db_read_begin(c->st->db, &began));
 	for (i = 0; i < c->nfiles; i++) {
 		/* Only with the chunk list in hand (a content said to be here has none). */
 		if (!c->files[i].abs && !c->files[i].chunks)
@@ -185,6 +187,8 @@ static int write_filemaps(push_ctx *c, push_lists *lists)
 		else if (have < 0)
 			MVMS_TRY(have);
 	}
+	mvms_db_read_end(c->st->db, began);
+	began = 0;
 	mvms_error_clear();
 	MVMS_TRY(mvms_push__lists_write(lists, c, packed, npacked));
 	if (n == 0)
@@ -201,6 +205,7 @@ static int write_filemaps(push_ctx *c, push_lists *lists)
 			goto done;
 		}
 done:
+	mvms_db_read_end(c->st->db, began);
 	mvms_pool_free(pool);
 	free(packed);
 	free(j.which);
