@@ -490,6 +490,17 @@ static void test_verify(mvms_store *st)
 		sqlite3_finalize(s);
 	}
 	mvms_object_key(key, sizeof(key), "files", &id);
+	{
+		/* Level 14: the chunk list is in a list pack (this version's only one). */
+		sqlite3_stmt *s = NULL;
+		mvms_oid pack;
+		sqlite3_prepare_v2(mvms_db_handle(st->db), "SELECT pack FROM content_lists WHERE "
+				   "oid = ?", -1, &s, NULL);
+		mvms_db_bind_oid(s, 1, &id);
+		if (sqlite3_step(s) == SQLITE_ROW && mvms_db_column_oid(&pack, s, 0) == 0)
+			mvms_object_key(key, sizeof(key), "lists", &pack);
+		sqlite3_finalize(s);
+	}
 	snprintf(path, sizeof(path), "%s/objects/%s", sdir, key);
 	read_whole(&x, &n, path);
 	unlink(path);

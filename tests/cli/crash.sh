@@ -203,15 +203,26 @@ nfiles() {
 	find "$1" -type f 2>/dev/null | wc -l | tr -d ' '
 }
 
+# nlisted DIR: how many chunk lists the list packs under DIR hold (each pack's u32 count at
+# byte 12, docs/formats.md)
+nlisted() {
+	_n=0
+	for _lp in $(find "$1" -type f 2>/dev/null); do
+		_n=$((_n + $(od -An -t u4 -j 12 -N 4 "$_lp" | tr -d ' ')))
+	done
+	echo "$_n"
+}
+
 # objects STORE: compares the objects on disk with the database's rows (stats --json): one
-# pack file per pack row, one chunk list per file contents row (objects/files), one manifest
+# pack file per pack row, one chunk list per file contents row (objects/files, or one held
+# in a list pack, objects/lists), one manifest
 # per version. Sets JUNK to what is on disk with no row (packs, chunk lists and manifests
 # beyond the rows, temporary files, tmp-merge-* directories), MISSING to the rows beyond
 # what is on disk, and OBJ to a summary.
 objects() {
 	run "$MVMS" --store "$1" stats --json
 	_pk=$(($(nfiles "$1/objects/packs") - $(json_get packs)))
-	_fl=$(($(nfiles "$1/objects/files") - $(json_get unique_files)))
+	_fl=$(($(nfiles "$1/objects/files") + $(nlisted "$1/objects/lists") - $(json_get unique_files)))
 	_mf=$(($(nfiles "$1/objects/manifests") - $(json_get versions)))
 	_tmp=$(nfiles "$1/objects/tmp")
 	_mg=$(find "$1" -maxdepth 1 -name 'tmp-merge-*' | wc -l | tr -d ' ')

@@ -130,6 +130,12 @@ int mvms_gcrows_unused_contents(uint64_t *out, mvms_db *db, int64_t cutoff)
 int mvms_gcrows_drop_unused_contents(mvms_db *db, int64_t cutoff)
 {
 	static const char *const q[] = {
+		/* Level 14: the place of its chunk list in a list pack, which gc keeps while any
+		 * content row placed in it stays (sweep.c); a place whose content row is gone
+		 * (never made by a commit, which writes both in one transaction) goes too. */
+		"DELETE FROM content_lists WHERE oid IN (SELECT c.oid FROM contents c WHERE "
+		"c.created_at <= ?1 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id)) "
+		"OR NOT EXISTS (SELECT 1 FROM contents c WHERE c.oid = content_lists.oid)",
 		"DELETE FROM tensors WHERE content_id IN (SELECT c.id FROM contents c WHERE "
 		"c.created_at <= ?1 AND NOT EXISTS (SELECT 1 FROM files f WHERE f.content_id = c.id))",
 		"DELETE FROM content_chunks WHERE content_id IN (SELECT c.id FROM contents c WHERE "

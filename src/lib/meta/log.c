@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "log_int.h"
+#include "clists.h"
 #include "transport.h"
 #include "hash.h"
 #include "pack.h"
@@ -413,36 +414,29 @@ static int content_chunks(mvms_store *st, int64_t row, const mvms_oid *id, int *
 				   "VALUES (?, ?, ?, ?)";
 	unsigned char *fm = NULL;
 	size_t len = 0, n, i;
-	uint64_t off = 0;
-	char key[MVMS_KEY_MAX], hex[MVMS_OID_HEXSZ + 1];
-	mvms_hasher h;
-	mvms_oid got;
+	uint64_t off = 0, want;
+	char hex[MVMS_OID_HEXSZ + 1];
 	sqlite3_stmt *s;
 	int error = 0, rc;
 
-	mvms_object_key(key, sizeof(key), "files", id);
-	if ((error = mvms_backend_get_all((void **)&fm, &len, st->be, key, LOG_ENTRY_MAX)) ==
-	    MVMS_ENOTFOUND) {
+	/* From its list pack (a "clist+" entry came first) or its own "files" object. */
+	if (!(s = mvms_db_stmt(st->db, "SELECT chunk_count FROM contents WHERE id = ?"))) {
+		error = MVMS_ERROR;
+		goto done;
+	}
+	sqlite3_bind_int64(s, 1, row);
+	rc = mvms_db_step_row(st->db, s, "look up content");
+	want = rc == 1 ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	MVMS_TRY(rc < 0 ? rc : 0);
+	if ((error = mvms_clists__read((void **)&fm, &len, st, id, want)) == MVMS_ENOTFOUND) {
 		mvms_error_clear();
 		error = 0;
 		goto done;
 	}
 	MVMS_TRY(error);
 	mvms_oid_fmt(hex, id);
-	n = len >= 32 ? (size_t)mvms_le64_get(fm + 24) : 0;
-	if (len < 32 || memcmp(fm, "MVMSFMAP", 8) != 0 || (len - 32) / 40 != n ||
-	    (len - 32) % 40) {
-		error = mvms_error_set(MVMS_EMISMATCH, "store: chunk list %s is malformed", key);
-		goto done;
-	}
-	mvms_hasher_init(&h);
-	mvms_hasher_update(&h, fm + 32, len - 32);
-	mvms_hasher_final(&h, &got);
-	if (memcmp(got.id, id->id, sizeof(got.id)) != 0) {
-		error = mvms_error_set(MVMS_EMISMATCH, "store: chunk list %s does not hash to "
-				       "its name", key);
-		goto done;
-	}
+	n = (size_t)mvms_le64_get(fm + 24);
 	for (i = 0; i < n; i++) {
 		const unsigned char *e = fm + 32 + 40 * i;
 		int64_t chunk = 0;
@@ -681,6 +675,7 @@ int mvms_store_reindex(uint64_t *entries, mvms_store *st)
 		"DELETE FROM tags", "DELETE FROM branches", "DELETE FROM files",
 		"DELETE FROM version_meta", "DELETE FROM version_parents", "DELETE FROM tensors",
 		"DELETE FROM content_chunks", "DELETE FROM versions", "DELETE FROM contents",
+		"DELETE FROM content_lists",
 		"DELETE FROM chunks", "DELETE FROM packs", "DELETE FROM tokens",
 		"DELETE FROM models",
 	};

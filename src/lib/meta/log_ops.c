@@ -54,6 +54,16 @@ const mvms_log_spec mvms_log__specs[] = {
 	{ "version-", "versions", "DELETE", NULL, "json_object('t','version-','oid',OLD.oid)",
 	  "DELETE FROM versions WHERE oid = " J("oid") },
 
+	/* Level 14: where a content's chunk list is in a list pack; written before its
+	 * contents row, so a catch-up applying "content+" finds it (log.c). */
+	{ "clist+", "content_lists", "INSERT", "pack, offset",
+	  "json_object('t','clist+','oid',lower(hex(R.oid)),'pack',lower(hex(R.pack)),"
+	  "'offset',R.offset)",
+	  "INSERT INTO content_lists(oid, pack, offset) VALUES (mvms_unhex(" J("oid") "),"
+	  "mvms_unhex(" J("pack") ")," J("offset") ")" },
+	{ "clist-", "content_lists", "DELETE", NULL,
+	  "json_object('t','clist-','oid',lower(hex(OLD.oid)))",
+	  "DELETE FROM content_lists WHERE oid = mvms_unhex(" J("oid") ")" },
 	{ "content+", "contents", "INSERT", "id",
 	  "json_object('t','content+','oid',lower(hex(R.oid)),'size',R.size,'chunk_count',R.chunk_count,"
 	  "'format',R.format,'created_at',R.created_at)",

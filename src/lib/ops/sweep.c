@@ -23,6 +23,7 @@
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "gcrows.h"
+#include "clists.h"
 #include "repack.h"
 #include "transport.h"
 #include "signatures.h"
@@ -35,6 +36,7 @@ enum kind {
 	K_PACK,       /* packs/…: with index rows (unreferenced) or none */
 	K_PACK_ROWS,  /* index rows whose pack object the listing lacks */
 	K_FILES,      /* files/…: a chunk list */
+	K_LISTS,      /* lists/…: a list pack, kept while a content row is placed in it */
 	K_MANIFEST,   /* manifests/… */
 	K_SIGNATURE,  /* signatures/…: kept while an index row (a version) names it */
 	K_TEMP,       /* the backend's temporary files (tmp/…) */
@@ -128,6 +130,7 @@ static const char *reason(const cand *c)
 	case K_PACK: return c->has_rows ? "unreferenced pack" : "pack with no index rows";
 	case K_PACK_ROWS: return "index rows of a missing pack";
 	case K_FILES: return "unreferenced chunk list";
+	case K_LISTS: return "chunk-list pack of no content";
 	case K_MANIFEST: return "manifest of no version";
 	case K_SIGNATURE: return "signature of no version";
 	case K_TEMP: return "temp file of a killed push";
@@ -150,6 +153,7 @@ static int report(sweep *w, const cand *c)
 		break;
 	case K_PACK_ROWS: r->missing_packs++; break;
 	case K_FILES:
+	case K_LISTS:
 	case K_MANIFEST:
 	case K_SIGNATURE:
 		r->objects++;
@@ -241,6 +245,8 @@ static int on_object(const char *key, uint64_t size, int64_t mtime, void *payloa
 			return -1;
 	} else if (w->kind == K_FILES) {
 		used = content_kept(w, &id);
+	} else if (w->kind == K_LISTS) {
+		used = mvms_clists__pack_kept(w->st->db, &id, w->o->dry_run, w->cutoff);
 	} else if (w->kind == K_SIGNATURE) {
 		used = signature_used(w, &id);
 	} else {
@@ -425,7 +431,8 @@ done:
 static int scan_all(sweep *w)
 {
 	static const struct { const char *prefix; enum kind kind; } kinds[] = {
-		{ "packs/", K_PACK }, { "files/", K_FILES }, { "manifests/", K_MANIFEST },
+		{ "packs/", K_PACK }, { "files/", K_FILES }, { "lists/", K_LISTS },
+		{ "manifests/", K_MANIFEST },
 		{ "signatures/", K_SIGNATURE }, { "tmp/", K_TEMP },
 	};
 	mvms_backend *be = w->st->be;
@@ -549,6 +556,7 @@ static int referenced(sweep *w, const cand *c)
 	switch (c->kind) {
 	case K_PACK: return w->o->dry_run ? pack_used(w, &c->id) : pack_row(w, &c->id);
 	case K_FILES: return content_kept(w, &c->id);
+	case K_LISTS: return mvms_clists__pack_kept(w->st->db, &c->id, w->o->dry_run, w->cutoff);
 	case K_MANIFEST: return mvms_gcrows_manifest_used(w->st->db, &c->id);
 	case K_SIGNATURE: return signature_used(w, &c->id);
 	default: return 0;

@@ -21,6 +21,7 @@
 #include "reach.h"
 #include "transport.h"
 #include "bases.h"
+#include "clists.h"
 
 #define RANGE_MAX (8u * 1024 * 1024)
 
@@ -236,18 +237,31 @@ static int check_chunk_list(verify_ctx *c, int64_t row, const mvms_oid *id, uint
 	void *data = NULL;
 	size_t len = 0, n = 0;
 	uint64_t got_size = 0, want = 32 + 40 * nchunks;
-	mvms_oid *list = NULL;
-	int rc, bad = 0, same = 1;
+	mvms_oid *list = NULL, pack;
+	uint64_t off = 0;
+	int rc, bad = 0, same = 1, packed;
 
-	mvms_object_key(key, sizeof(key), "files", id);
-	if (c->o->quick) {
+	/* Level 14: in a list pack, at its offset; else its own object. */
+	if ((packed = mvms_clists__locate(&pack, &off, c->st, id)) == MVMS_ENOTFOUND)
+		mvms_error_clear();
+	else if (packed < 0)
+		return packed;
+	mvms_object_key(key, sizeof(key), packed == 0 ? "lists" : "files", packed == 0 ? &pack : id);
+	if (c->o->quick && packed == 0) {
+		rc = mvms_backend_stat(&got_size, c->st->be, key);
+		if (rc == 0 && got_size < off + want)
+			snprintf(msg, msgsz, "%llu bytes, too short for a chunk list of %llu chunks "
+				 "at offset %llu", (unsigned long long)got_size,
+				 (unsigned long long)nchunks, (unsigned long long)off);
+	} else if (c->o->quick) {
 		rc = mvms_backend_stat(&got_size, c->st->be, key);
 		if (rc == 0 && got_size != want)
 			snprintf(msg, msgsz, "%llu bytes, but its %llu chunks make %llu",
 				 (unsigned long long)got_size, (unsigned long long)nchunks,
 				 (unsigned long long)want);
 	} else {
-		rc = mvms_backend_get_all(&data, &len, c->st->be, key, (size_t)want);
+		rc = packed == 0 ? mvms_clists__read(&data, &len, c->st, id, nchunks)
+				 : mvms_backend_get_all(&data, &len, c->st->be, key, (size_t)want);
 		if (rc == 0)
 			rc = mvms_sync_parse_filemap(&list, &n, &got_size, data, len, id);
 		if (rc == 0 && got_size == size && n == nchunks &&
@@ -277,10 +291,11 @@ done:
 static int verify_chunk_lists(verify_ctx *c)
 {
 	mvms_buf who = MVMS_BUF_INIT;
-	char key[MVMS_KEY_MAX], msg[600];
+	char key[MVMS_KEY_MAX], where[MVMS_KEY_MAX + 24], msg[600];
 	int64_t last = 0, rows[256];
 	mvms_oid ids[256];
-	uint64_t sizes[256], counts[256];
+	uint64_t sizes[256], counts[256], off;
+	mvms_oid pack;
 	size_t n, nread, i;
 	int error = 0, bad;
 
@@ -299,8 +314,17 @@ static int verify_chunk_lists(verify_ctx *c)
 			if (!bad)
 				continue;
 			mvms_object_key(key, sizeof(key), "files", &ids[i]);
+			if (mvms_clists__locate(&pack, &off, c->st, &ids[i]) == 0) {
+				/* Named by where it is: its list pack, at its offset. */
+				char lkey[MVMS_KEY_MAX];
+				mvms_object_key(lkey, sizeof(lkey), "lists", &pack);
+				snprintf(where, sizeof(where), "%s@%llu", lkey, (unsigned long long)off);
+			} else {
+				snprintf(where, sizeof(where), "%s", key);
+			}
+			mvms_error_clear();
 			MVMS_TRY(mvms_reach_content_users(&who, c->st->db, rows[i]));
-			MVMS_TRY(report_who(c, key, msg, who.ptr ? who.ptr : ""));
+			MVMS_TRY(report_who(c, where, msg, who.ptr ? who.ptr : ""));
 		}
 	} while (nread == 256);
 done:

@@ -18,6 +18,8 @@
 #include "tree.h"
 #include "validate.h"
 #include "log_int.h"
+#include "clists.h"
+#include "push_lists.h"
 
 /*
  * In the commit's write transaction: an object the new version needs must be there. gc
@@ -155,30 +157,40 @@ static void filemap_one(size_t i, unsigned worker, void *ctx)
 		snprintf(j->msgs[i], sizeof(j->msgs[i]), "%s", mvms_error_last());
 }
 
-/* The chunk lists of the new contents, in parallel; the first failure (in file order). */
-static int write_filemaps(push_ctx *c)
+/* The chunk lists of the new contents: most into list packs (@lists), a large one as its
+ * own object, those in parallel; the first failure (in file order). */
+static int write_filemaps(push_ctx *c, push_lists *lists)
 {
 	filemap_job j;
 	mvms_pool *pool = NULL;
 	int64_t content;
-	size_t i, n = 0;
-	int error = 0, have;
+	size_t i, n = 0, npacked = 0, *packed = NULL;
+	int error = 0, have, began = 0;
 
 	memset(&j, 0, sizeof(j));
 	j.c = c;
 	j.which = calloc(c->nfiles + 1, sizeof(*j.which));
+	packed = calloc(c->nfiles + 1, sizeof(*packed));
 	MVMS_CHECK_ALLOC(j.which, error);
+	MVMS_CHECK_ALLOC(packed, error);
+	/* One read transaction: no lock taken and released per lookup. */
+	MVMS_TRY(mvms_db_read_begin(c->st->db, &began));
 	for (i = 0; i < c->nfiles; i++) {
 		/* Only with the chunk list in hand (a content said to be here has none). */
 		if (!c->files[i].abs && !c->files[i].chunks)
 			continue;
 		have = mvms_contents__row(&content, c->st, &c->files[i].id);
-		if (have == MVMS_ENOTFOUND)
+		if (have == MVMS_ENOTFOUND && mvms_push__list_packable(&c->files[i]))
+			packed[npacked++] = i;
+		else if (have == MVMS_ENOTFOUND)
 			j.which[n++] = i;
 		else if (have < 0)
 			MVMS_TRY(have);
 	}
+	mvms_db_read_end(c->st->db, began);
+	began = 0;
 	mvms_error_clear();
+	MVMS_TRY(mvms_push__lists_write(lists, c, packed, npacked));
 	if (n == 0)
 		goto done;
 	j.errors = calloc(n, sizeof(*j.errors));
@@ -193,7 +205,9 @@ static int write_filemaps(push_ctx *c)
 			goto done;
 		}
 done:
+	mvms_db_read_end(c->st->db, began);
 	mvms_pool_free(pool);
+	free(packed);
 	free(j.which);
 	free(j.errors);
 	free(j.msgs);
@@ -202,7 +216,7 @@ done:
 
 /* Before the transaction: the chunk lists of new contents and the manifest, as objects.
  * *vid is the new version's id. */
-static int write_objects(mvms_oid *vid, push_ctx *c, mvms_manifest *m)
+static int write_objects(mvms_oid *vid, push_ctx *c, mvms_manifest *m, push_lists *lists)
 {
 	mvms_buf enc = MVMS_BUF_INIT;
 	char key[MVMS_KEY_MAX];
@@ -211,7 +225,7 @@ static int write_objects(mvms_oid *vid, push_ctx *c, mvms_manifest *m)
 	MVMS_TRY(mvms_manifest_sort(m));
 	MVMS_TRY(mvms_manifest_encode(&enc, m));
 	mvms_oid_hash(vid, enc.ptr, enc.size);
-	MVMS_TRY(write_filemaps(c));
+	MVMS_TRY(write_filemaps(c, lists));
 	mvms_object_key(key, sizeof(key), "manifests", vid);
 	MVMS_TRY(mvms_backend_put(c->st->be, key, enc.ptr, enc.size));
 done:
@@ -256,13 +270,15 @@ done:
 	return error;
 }
 
-/* In the write transaction: each file's content row (added when new) and files row. */
-static int add_files(push_ctx *c, int64_t row)
+/* In the write transaction: each file's content row (added when new), after the place of
+ * its chunk list when a list pack holds it, and files row. */
+static int add_files(push_ctx *c, int64_t row, const push_lists *lists)
 {
 	int64_t content;
 	size_t i;
 	int error = 0, have;
 
+	MVMS_TRY(mvms_push__lists_check(c, lists));
 	for (i = 0; i < c->nfiles; i++) {
 		/* A content row that exists now keeps its chunk list from gc; a new one needs it. */
 		have = mvms_contents__row(&content, c->st, &c->files[i].id);
@@ -270,8 +286,11 @@ static int add_files(push_ctx *c, int64_t row)
 			error = have;
 			goto done;
 		}
+		if (have == MVMS_ENOTFOUND && lists->placed && lists->placed[i])
+			MVMS_TRY(mvms_clists__add(c->st, &c->files[i].id, &lists->pack[i],
+						  lists->off[i]));
 		MVMS_TRY(insert_content(&content, c, &c->files[i]));
-		if (have == MVMS_ENOTFOUND)
+		if (have == MVMS_ENOTFOUND && !(lists->placed && lists->placed[i]))
 			MVMS_TRY(need_object(c, "files", &c->files[i].id, c->files[i].path));
 		MVMS_TRY(mvms_commit__add_file(c->st, row, c->files[i].path, c->files[i].mode,
 					       content));
@@ -284,6 +303,7 @@ static int commit_version(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 {
 	mvms_db *db = c->st->db;
 	mvms_commit__version v;
+	push_lists lists;
 	int64_t number = 0, row = 0, model_id = ps->model_id;
 	mvms_oid vid;
 	size_t i;
@@ -291,9 +311,10 @@ static int commit_version(push_ctx *c, const push_spec *ps, mvms_manifest *m)
 	uint64_t logical = 0;
 	unsigned attempt = 0;
 
+	memset(&lists, 0, sizeof(lists));
 	for (i = 0; i < c->nfiles; i++)
 		logical += c->files[i].size;
-	MVMS_TRY(write_objects(&vid, c, m));
+	MVMS_TRY(write_objects(&vid, c, m, &lists));
 	if (c->st->before_commit)
 		c->st->before_commit(c->st, c->st->before_commit_arg);
 again:
@@ -319,7 +340,7 @@ again:
 	v.meta_values = m->meta_values;
 	v.meta_count = m->meta_count;
 	MVMS_TRY(mvms_commit__add_version(&row, &number, c->st, &v));
-	MVMS_TRY(add_files(c, row));
+	MVMS_TRY(add_files(c, row, &lists));
 	/* check_target compared the head in this transaction: the swap cannot fail here. */
 	MVMS_TRY(mvms_refs__move_branch(c->st, model_id, ps->branch, ps->head, row));
 	MVMS_TRY(mvms_db_commit(db));
@@ -336,6 +357,7 @@ done:
 		error = 0;
 		goto again;
 	}
+	mvms_push__lists_dispose(&lists);
 	return error;
 }
 

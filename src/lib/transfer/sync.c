@@ -15,6 +15,7 @@
 #include "pack.h"
 #include "sync_int.h"
 #include "bases.h"
+#include "clists.h"
 
 int mvms_sync_missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n)
 {
@@ -176,6 +177,11 @@ int mvms_sync_get_object(void **out, size_t *out_len, mvms_store *st, const char
 	*out_len = 0;
 	if (strcmp(kind, "manifests") != 0 && strcmp(kind, "files") != 0)
 		return mvms_error_set(MVMS_EINVALID, "object kind '%s': want manifests or files", kind);
+	if (strcmp(kind, "files") == 0) {
+		/* From its list pack (level 14) or its own object; checked there. */
+		error = mvms_clists__read(out, out_len, st, id, 0);
+		goto done;
+	}
 	mvms_object_key(key, sizeof(key), kind, id);
 	MVMS_TRY(mvms_backend_get_all(out, out_len, st->be, key, 1024u * 1024 * 1024));
 	if (mvms_sync_object_id(&got, kind, *out, *out_len) < 0 || mvms_oid_cmp(&got, id) != 0) {

@@ -19,6 +19,9 @@
 #include "sync_int.h"
 #include "validate.h"
 #include "log_int.h"
+#include "clists.h"
+#include "oidset.h"
+#include "push_lists.h"
 
 /* Tensor ids from the chunk list; 0 with *ok 0 when the chunks are not cut at the tensor
  * boundaries (a client that chunked otherwise): then the file is kept as plain bytes. */
@@ -61,25 +64,50 @@ misaligned:
 	return 0;
 }
 
-/* Adds the content that a filemap describes (chunks must all be here); @path, the file's
- * path in the version, tells an ONNX model (tlayout.c); @side, when not NULL, is the layout
- * the version's ONNX models give this file (sync_layout.c), taken over. */
-static int add_content_from_filemap(mvms_store *st, const char *path, const mvms_oid *id,
-				    uint64_t size, const void *filemap, size_t len,
-				    mvms_tlayout *side)
+/* A content new to the store, read and checked, ready for its rows. */
+typedef struct new_content {
+	mvms_oid id;
+	uint64_t size;
+	mvms_chunk_ref *refs;
+	size_t n;
+	mvms_tlayout *sf;
+	mvms_oid *tids;
+	const void *fm;           /* its chunk list, as the client sent it */
+	size_t fmlen;
+	int placed;               /* in list pack pack at off (else its own "files" object) */
+	mvms_oid pack;
+	uint64_t off;
+} new_content;
+
+static void new_content_dispose(new_content *nc)
 {
-	mvms_oid *chunks = NULL, *tids = NULL;
-	mvms_chunk_ref *refs = NULL;
+	mvms_tlayout_free(nc->sf);
+	free(nc->tids);
+	free(nc->refs);
+}
+
+/* Reads and checks the content that a filemap describes (chunks must all be here); @path,
+ * the file's path in the version, tells an ONNX model (tlayout.c); @side, when not NULL,
+ * is the layout the version's ONNX models give this file (sync_layout.c), taken over. */
+static int prepare_content(new_content *nc, mvms_store *st, const char *path,
+			   const mvms_oid *id, uint64_t size, const void *filemap, size_t len,
+			   mvms_tlayout *side)
+{
+	mvms_oid *chunks = NULL;
 	unsigned char *missing = NULL;
-	mvms_tlayout *sf = side;
 	size_t n = 0, i;
 	uint64_t total = 0;
 	char hex[MVMS_OID_HEXSZ + 1];
-	int64_t row;
-	int error = 0, ok = 0, began = 0;
-	unsigned attempt = 0;
+	int error = 0, ok = 0;
 
+	memset(nc, 0, sizeof(*nc));
+	nc->id = *id;
+	nc->size = size;
+	nc->sf = side;
+	nc->fm = filemap;
+	nc->fmlen = len;
 	MVMS_TRY(mvms_sync_parse_filemap(&chunks, &n, &total, filemap, len, id));
+	nc->n = n;
 	if (total != size) {
 		error = mvms_error_set(MVMS_EINVALID, "chunk list: %llu bytes, but the manifest says %llu",
 				       (unsigned long long)total, (unsigned long long)size);
@@ -100,34 +128,96 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 						 "before committing", hex);
 			goto done;
 		}
-	MVMS_TRY(mvms_sync__filemap_refs(&refs, filemap, n));
+	MVMS_TRY(mvms_sync__filemap_refs(&nc->refs, filemap, n));
 	/* Tensors come from the stored bytes, not from the client's word. */
-	if (!sf)
-		MVMS_TRY(mvms_sync__layout(&sf, st, path, size, refs, n));
-	if (sf) {
-		MVMS_TRY(tensor_ids(&tids, &ok, sf, refs, n));
+	if (!nc->sf)
+		MVMS_TRY(mvms_sync__layout(&nc->sf, st, path, size, nc->refs, n));
+	if (nc->sf) {
+		MVMS_TRY(tensor_ids(&nc->tids, &ok, nc->sf, nc->refs, n));
 		if (!ok) {
-			mvms_tlayout_free(sf);
-			sf = NULL;
+			mvms_tlayout_free(nc->sf);
+			nc->sf = NULL;
 		}
 	}
-	{
-		/* Kept as an object too, as push does, so pulls and a rebuild can find it. */
-		char key[MVMS_KEY_MAX];
-		mvms_object_key(key, sizeof(key), "files", id);
-		MVMS_TRY(mvms_backend_put(st->be, key, filemap, len));
+done:
+	free(missing);
+	free(chunks);
+	return error;
+}
+
+/* Kept as objects too, as push does, so pulls and a rebuild can find them: the small
+ * chunk lists in list packs (one durable write for many), a large one on its own. */
+static int write_lists(mvms_store *st, new_content *nc, size_t k)
+{
+	const void **lists = calloc(k + 1, sizeof(*lists));
+	size_t *lens = calloc(k + 1, sizeof(*lens)), *which = calloc(k + 1, sizeof(*which));
+	mvms_oid *pack = calloc(k + 1, sizeof(*pack)), *packs = NULL;
+	uint64_t *off = calloc(k + 1, sizeof(*off));
+	char key[MVMS_KEY_MAX];
+	size_t i, m = 0, npacks = 0;
+	int error = 0;
+
+	MVMS_CHECK_ALLOC(lists, error);
+	MVMS_CHECK_ALLOC(lens, error);
+	MVMS_CHECK_ALLOC(which, error);
+	MVMS_CHECK_ALLOC(pack, error);
+	MVMS_CHECK_ALLOC(off, error);
+	for (i = 0; i < k; i++) {
+		if (nc[i].fmlen <= MVMS_LPAK_ITEM_MAX) {
+			lists[m] = nc[i].fm;
+			lens[m] = nc[i].fmlen;
+			which[m++] = i;
+			continue;
+		}
+		mvms_object_key(key, sizeof(key), "files", &nc[i].id);
+		MVMS_TRY(mvms_backend_put(st->be, key, nc[i].fm, nc[i].fmlen));
 	}
-	/* One transaction for the content and all its chunk rows: one sync to disk, not one
-	 * per chunk. */
+	MVMS_TRY(mvms_lists__put(pack, off, &packs, &npacks, st, lists, lens, m));
+	for (i = 0; i < m; i++) {
+		nc[which[i]].placed = 1;
+		nc[which[i]].pack = pack[i];
+		nc[which[i]].off = off[i];
+	}
+done:
+	free(lists);
+	free(lens);
+	free(which);
+	free(pack);
+	free(packs);
+	free(off);
+	return error;
+}
+
+/* The rows of the new contents, all in one transaction (one log entry, one sync): each
+ * content's list pack place first. One another server added meanwhile is left as it is. */
+static int add_contents(mvms_store *st, new_content *nc, size_t k)
+{
+	int64_t row;
+	size_t i;
+	int error = 0, began = 0, have;
+	unsigned attempt = 0;
+
+	if (k == 0)
+		return 0;
 	for (;;) {
 		MVMS_TRY(mvms_db_begin(st->db));
 		began = 1;
-		MVMS_TRY(mvms_contents__add(&row, st, id, size, refs, n, sf, tids));
+		for (i = 0; i < k; i++) {
+			if ((have = mvms_contents__row(&row, st, &nc[i].id)) == 0)
+				continue;
+			if (have != MVMS_ENOTFOUND)
+				MVMS_TRY(have);
+			mvms_error_clear();
+			if (nc[i].placed)
+				MVMS_TRY(mvms_clists__add(st, &nc[i].id, &nc[i].pack, nc[i].off));
+			MVMS_TRY(mvms_contents__add(&row, st, &nc[i].id, nc[i].size, nc[i].refs,
+						    nc[i].n, nc[i].sf, nc[i].tids));
+		}
 		if ((error = mvms_db_commit(st->db)) == 0)
 			break;
 		mvms_db_rollback(st->db);
 		began = 0;
-		/* Another server committed first: caught up, the content may be there now. */
+		/* Another server committed first: caught up, some contents may be there now. */
 		if (!mvms_log__retry(st, error, &attempt))
 			goto done;
 		error = 0;
@@ -136,11 +226,6 @@ static int add_content_from_filemap(mvms_store *st, const char *path, const mvms
 done:
 	if (began)
 		mvms_db_rollback(st->db);
-	mvms_tlayout_free(sf);
-	free(tids);
-	free(refs);
-	free(missing);
-	free(chunks);
 	return error;
 }
 
@@ -197,6 +282,52 @@ done:
 	return error;
 }
 
+/* The sent chunk lists' ids with their indices, sorted by id, so each file finds its own
+ * in log n (10,000 small files send 10,000 lists). */
+typedef struct sent {
+	mvms_oid id;
+	size_t i;
+} sent;
+
+static int cmp_sent(const void *a, const void *b)
+{
+	return mvms_oid_cmp(&((const sent *)a)->id, &((const sent *)b)->id);
+}
+
+static int sent_index(sent **out, const mvms_oid *ids, size_t n)
+{
+	size_t i;
+	sent *v = calloc(n + 1, sizeof(*v));
+
+	*out = v;
+	if (!v)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	for (i = 0; i < n; i++) {
+		v[i].id = ids[i];
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), cmp_sent);
+	return 0;
+}
+
+/* The index of the sent chunk list of @id, or @n. */
+static size_t sent_find(const sent *v, size_t n, const mvms_oid *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = mvms_oid_cmp(&v[mid].id, id);
+		if (c == 0)
+			return v[mid].i;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
+}
+
 int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		     const char *expected_head, const void *manifest, size_t manifest_len,
 		     const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
@@ -205,12 +336,16 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	mvms_push__entry *entries = NULL;
 	mvms_oid *fm_ids = NULL;
 	mvms_tlayout **sides = NULL;
+	new_content *nc = NULL;
+	mvms_oidset seen;
 	int64_t model_id = 0, head = 0, *parents = NULL;
 	char hex[MVMS_OID_HEXSZ + 1];
-	size_t i, j;
+	size_t i, j, k = 0;
+	sent *sorted = NULL;
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
+	memset(&seen, 0, sizeof(seen));
 	if (!branch)
 		branch = "main";
 	MVMS_TRY(mvms_ref_name_check(branch));
@@ -245,34 +380,44 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	}
 	/* The side files of the version's ONNX models are cut at their external tensors. */
 	MVMS_TRY(mvms_sync__side_layouts(&sides, st, m, fm_ids, filemaps, filemap_lens, nfilemaps));
+	MVMS_TRY(sent_index(&sorted, fm_ids, nfilemaps));
+	nc = calloc(m->file_count + 1, sizeof(*nc));
+	MVMS_CHECK_ALLOC(nc, error);
 	for (i = 0; i < m->file_count; i++) {
 		const mvms_manifest_file *f = &m->files[i];
 		int64_t row;
-		if ((error = mvms_contents__row(&row, st, &f->id)) < 0 && error != MVMS_ENOTFOUND)
-			goto done;
-		if (error == MVMS_ENOTFOUND) {
-			error = 0;
-			for (j = 0; j < nfilemaps && mvms_oid_cmp(&fm_ids[j], &f->id) != 0; j++)
-				;
-			if (j == nfilemaps) {
-				mvms_oid_fmt(hex, &f->id);
-				error = mvms_error_set(MVMS_EINVALID,
-						       "%s: file %s is not here and its chunk list was not sent",
-						       f->path, hex);
-				goto done;
-			}
-			error = add_content_from_filemap(st, f->path, &f->id, f->size, filemaps[j],
-							 filemap_lens[j], sides[i]);
-			sides[i] = NULL;
-			if (error < 0) {
-				out->gc_conflict = error == MVMS_ECONFLICT;
-				goto done;
-			}
-		}
 		entries[i].path = f->path;
 		entries[i].mode = f->mode;
 		entries[i].content = f->id;
 		entries[i].size = f->size;
+		if (mvms_oidset_has(&seen, &f->id))
+			continue;
+		if ((error = mvms_contents__row(&row, st, &f->id)) < 0 && error != MVMS_ENOTFOUND)
+			goto done;
+		if (error == 0)
+			continue;
+		error = 0;
+		mvms_error_clear();
+		if ((j = sent_find(sorted, nfilemaps, &f->id)) == nfilemaps) {
+			mvms_oid_fmt(hex, &f->id);
+			error = mvms_error_set(MVMS_EINVALID,
+					       "%s: file %s is not here and its chunk list was not sent",
+					       f->path, hex);
+			goto done;
+		}
+		MVMS_TRY(mvms_oidset_add(&seen, &f->id));
+		error = prepare_content(&nc[k++], st, f->path, &f->id, f->size, filemaps[j],
+					filemap_lens[j], sides[i]);
+		sides[i] = NULL;
+		if (error < 0) {
+			out->gc_conflict = error == MVMS_ECONFLICT;
+			goto done;
+		}
+	}
+	MVMS_TRY(write_lists(st, nc, k));
+	if ((error = add_contents(st, nc, k)) < 0) {
+		out->gc_conflict = error == MVMS_ECONFLICT;
+		goto done;
 	}
 	{
 		mvms_push__request rq = { m->model_name, branch, head, parents, m->parent_count,
@@ -281,6 +426,11 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		MVMS_TRY(mvms_push__entries(out, st, &rq));
 	}
 done:
+	for (i = 0; i < k; i++)
+		new_content_dispose(&nc[i]);
+	free(nc);
+	free(sorted);
+	mvms_oidset_dispose(&seen);
 	for (i = 0; sides && m && i < m->file_count; i++)
 		mvms_tlayout_free(sides[i]);
 	free(sides);
