@@ -207,6 +207,12 @@ static int base_read(void *ctx, mvms_codec *c, const mvms_oid *id, size_t raw_le
 	MVMS_TRY(locate(&loc, b, id));
 	if (loc.found == 1) {
 		error = read_pack(b, c, &loc, id, raw_len, out);
+		/* A cache may hold as a delta a chunk its server holds as a full record (and a
+		 * remote push diffs against the server's full records): the server has it. */
+		if (error < 0 && b->fetch) {
+			mvms_error_clear();
+			error = b->fetch(b->fetch_ctx, id, raw_len, out);
+		}
 		goto done;
 	}
 	if (loc.found == 2 && read_source(&loc, id, raw_len, out) == 0)
@@ -251,9 +257,11 @@ int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n)
 			       (uint32_t)sqlite3_column_int64(s, 0) != e[i].raw_len))
 			rc = -1;
 		sqlite3_reset(s);
-		/* A remote client's cache keeps what a pull received as it came: a base only the
-		 * server holds is fetched from it when a read needs it. */
-		if (rc == 0 && st->bases && st->bases->fetch)
+		/* A remote client's cache keeps what a pull received as it came, and a remote
+		 * push's deltas are against the server's full records: a base only the server
+		 * holds (or holds full where the cache has a delta) is fetched from it when a
+		 * read needs it. */
+		if (rc <= 0 && st->bases && st->bases->fetch)
 			continue;
 		if (rc <= 0) {
 			mvms_oid_fmt(hex, &e[i].id);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A remote push's fine-tune deltas (remote_delta.c): the parent files its staging pairs new
+ * tensor chunks with, asked of the server. Internal to transfer/.
+ */
+#ifndef MVMS_REMOTE_DELTA_H
+#define MVMS_REMOTE_DELTA_H
+
+#include "bases.h"
+
+typedef struct mvms_remote_parents {
+	struct mvms_remote *r;
+	const char *const *models;   /* parent k is version ids[k] (hex) of models[k] */
+	const char *const *ids;
+	size_t n;
+	size_t asked;                /* parent files the server described */
+} mvms_remote_parents;
+
+/* A mvms_bases_parent_fn with @ctx a mvms_remote_parents: the file at @path in the first
+ * parent that has it with tensors, as the server stores it; *out NULL when none does or
+ * the server does not say (no deltas for that file). */
+int mvms_remote__parent_file(mvms_bases_parent **out, void *ctx, const char *path);
+
+#endif
