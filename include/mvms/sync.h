@@ -95,7 +95,8 @@ typedef struct mvms_sync_bases {
  * File @path of version @spec (MODEL@REF) as a client pushing a new version on it pairs its
  * tensors' chunks with it (docs/formats.md, "Fine-tune deltas"): its tensors and chunks,
  * and for each chunk the full record this store would take a delta against.
- * @return 0; MVMS_ENOTFOUND when the version has no such file, or one without tensors.
+ * A file without tensors has none, and no chunks are listed (nothing pairs with it).
+ * @return 0; MVMS_ENOTFOUND when the version has no such file.
  */
 int mvms_sync_file_bases(mvms_sync_bases **out, mvms_store *st, const char *spec,
 			 const char *path);

@@ -370,8 +370,8 @@ static int parent_chunks(mvms_bases_parent *p, mvms_db *db, int64_t content)
 	return error < 0 ? error : rc;
 }
 
-int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
-		       const char *path)
+static int parent_load(mvms_bases_parent **out, mvms_store *st, int64_t version,
+		       const char *path, int any)
 {
 	static const char q[] = "SELECT content_id FROM files WHERE version_id = ? AND path = ?";
 	mvms_bases_parent *p = NULL;
@@ -392,12 +392,24 @@ int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
 	p = calloc(1, sizeof(*p));
 	MVMS_CHECK_ALLOC(p, error);
 	MVMS_TRY(parent_tensors(p, st->db, content));
-	if (p->ntensors == 0)
+	if (p->ntensors == 0 && !any)
 		goto done;
-	MVMS_TRY(parent_chunks(p, st->db, content));
+	if (p->ntensors)
+		MVMS_TRY(parent_chunks(p, st->db, content));
 	*out = p;
 	p = NULL;
 done:
 	mvms_bases__parent_free(p);
 	return error;
+}
+
+int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
+		       const char *path)
+{
+	return parent_load(out, st, version, path, 0);
+}
+
+int mvms_bases__file(mvms_bases_parent **out, mvms_store *st, int64_t version, const char *path)
+{
+	return parent_load(out, st, version, path, 1);
 }

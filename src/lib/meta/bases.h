@@ -58,6 +58,9 @@ typedef struct mvms_bases_parent {
 /* *out NULL (and 0) when the version has no such file or the file no tensors. */
 int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
 		       const char *path);
+/* The same, but *out NULL only when there is no such file: one without tensors is given
+ * with none (and no chunks). */
+int mvms_bases__file(mvms_bases_parent **out, mvms_store *st, int64_t version, const char *path);
 void mvms_bases__parent_free(mvms_bases_parent *p);
 
 /* Where a push finds the parent file of @path when its own database does not say (a remote

@@ -66,9 +66,9 @@ int mvms_sync_file_bases(mvms_sync_bases **out, mvms_store *st, const char *spec
 	*out = NULL;
 	MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	MVMS_TRY(mvms_refs__resolve_row(&row, NULL, st, spec));
-	MVMS_TRY(mvms_bases__parent(&p, st, row, path));
+	MVMS_TRY(mvms_bases__file(&p, st, row, path));
 	if (!p) {
-		error = mvms_error_set(MVMS_ENOTFOUND, "%s has no file '%s' with tensors", spec, path);
+		error = mvms_error_set(MVMS_ENOTFOUND, "%s has no file '%s'", spec, path);
 		goto done;
 	}
 	b = calloc(1, sizeof(*b));
