@@ -266,7 +266,7 @@ int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n)
 		if (rc <= 0) {
 			mvms_oid_fmt(hex, &e[i].id);
 			mvms_oid_fmt(bhex, &e[i].base);
-			error = mvms_error_set(MVMS_EINVALID, "chunk %s is a delta against %s, which "
+			error = mvms_error_set(MVMS_EINVALID, "chunk %s is a delta against base %s, which "
 					       "this store %s", hex, bhex, rc == 0 ? "does not hold" :
 					       "holds as a delta or with another length");
 			goto done;
