@@ -7,8 +7,9 @@
 # server's description of a file (GET .../bases/{path}) says which chunks it holds as
 # deltas; every version pulls back byte-identical remotely (warm and cold caches) and
 # locally from the server's store; after v1 is deleted a gc keeps the bases and verify
-# passes; and the server refuses a pack holding a delta whose base it lacks, or holds as a
-# delta itself (400 delta_base, nothing kept).
+# passes; the server refuses a pack holding a delta whose base it lacks, or holds as a
+# delta itself (400 delta_base, nothing kept); and a cache whose deltas the server refuses
+# (their bases were deleted and collected) sends them again as full records.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 . "$TESTS_SRCDIR/cli/srv.sh"
@@ -145,5 +146,23 @@ like "$BODY" "does not hold" "the message says why"
 	not_ok "nothing was kept" || ok "nothing was kept"
 rem verify
 is_rc 0 "the server's store still verifies"
+
+# ---- a cache whose deltas the server refuses: their bases went (model deleted, gc) ----
+rem model delete m --yes
+is_rc 0 "delete model m on the server"
+rem gc --grace 0
+is_rc 0 "gc --grace 0 takes its chunks"
+rem gc --grace 0
+is_rc 0 "and the next one the bases of its deltas (the bases of the cache's deltas)"
+like "$OUT" "removed 1 pack" "(they went)"
+rem --json push m "$WORK/v2"
+is_rc 0 "the cache that staged v2 as deltas pushes it again"
+is "$(json_get delta_chunks)" 0 "(its deltas go as full records: the server refused them once)"
+num_ge "$(json_get new_raw_bytes)" 2097152 "(every chunk sent)"
+XDG_CACHE_HOME=$WORK/cache-e rem pull m@v1 -o "$WORK/pe"
+is_rc 0 "it pulls (cold cache)"
+check "byte-identical" cmp "$WORK/v2/$F" "$WORK/pe/$F"
+rem verify
+is_rc 0 "and the server's store verifies"
 
 done_testing

@@ -230,6 +230,29 @@ static void *export_main(void *arg)
 	return NULL;
 }
 
+/* @j's chunks again, every delta stored full (after the server refused a delta of it). */
+static int upload_full(mvms_push_result *res, mvms_remote *r, export_job *j)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	char hex[MVMS_OID_HEXSZ + 1], path[96];
+	size_t inflated = 0;
+	int error = 0;
+
+	mvms_error_clear();
+	MVMS_TRY(mvms_remote__export_full(&j->pack, &j->len, &j->pid, &inflated, r->cache, j->ids,
+					  j->n));
+	mvms_oid_fmt(hex, &j->pid);
+	snprintf(path, sizeof(path), "/v1/packs/%s", hex);
+	MVMS_TRY(mvms_http__call(r, "PUT", path, j->pack, j->len, "application/octet-stream", &resp,
+				 "upload pack"));
+	res->delta_chunks -= inflated < res->delta_chunks ? inflated : res->delta_chunks;
+done:
+	free(j->pack);
+	j->pack = NULL;
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
 /* Uploads packs of @ids from the cache, about pack_size raw bytes each. The next pack is
  * built in a thread while the current one is sent and checked by the server: this thread
  * uses only the connection, that one only the cache. */
@@ -276,6 +299,10 @@ static int upload_chunks(mvms_push_result *res, mvms_remote *r, const mvms_oid *
 			     "upload pack");
 		free(j->pack);
 		j->pack = NULL;
+		if (error == MVMS_EINVALID && strcmp(r->last_code, "delta_base") == 0)
+			/* Deltas of the cache whose bases the server lacks or holds as deltas:
+			 * the same chunks again, as full records. */
+			error = upload_full(res, r, j);
 		if (error == MVMS_EINVALID && strstr(mvms_error_last(), "HTTP 400") &&
 		    strcmp(r->last_code, "delta_base") != 0) {
 			/* The server checks each chunk we send; we read them from our cache unchecked. */
@@ -525,10 +552,8 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	rp.ids = parents;
 	rp.n = nparents;
 	mvms_bases__set_fetch(r->cache, mvms_remote__fetch_base, r);
-	error = mvms_stage__run(&files, &nfiles, r->cache, path, opts,
-				nparents ? mvms_remote__parent_file : NULL, &rp);
-	mvms_bases__set_fetch(r->cache, NULL, NULL);
-	MVMS_TRY(error);
+	MVMS_TRY(mvms_stage__run(&files, &nfiles, r->cache, path, opts,
+				 nparents ? mvms_remote__parent_file : NULL, &rp));
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;
@@ -591,6 +616,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 		lease_drop(r);
 	r->lease[0] = '\0'; /* committed: the server released it */
 done:
+	mvms_bases__set_fetch(r->cache, NULL, NULL);
 	out->seconds = mvms_now() - t0;
 	cJSON_Delete(headv);
 	free(ids);

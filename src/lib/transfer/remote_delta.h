@@ -21,4 +21,10 @@ typedef struct mvms_remote_parents {
  * the server does not say (no deltas for that file). */
 int mvms_remote__parent_file(mvms_bases_parent **out, void *ctx, const char *path);
 
+/* A pack of chunks @ids of the cache @st, as mvms_sync_export_chunks builds it, but with
+ * every delta record decoded (its base from the cache, else the server while the fetch hook
+ * is set) and stored full: for a server that refused the deltas. *inflated: how many. */
+int mvms_remote__export_full(void **out, size_t *out_len, mvms_oid *pack_id, size_t *inflated,
+			     mvms_store *st, const mvms_oid *ids, size_t n);
+
 #endif
