@@ -502,6 +502,26 @@ done:
 	return error;
 }
 
+/* Chunks @path into the cache, with fine-tune deltas as a local push makes them, against
+ * the records the server holds full for the parents' files (remote_delta.c); a base the
+ * cache lacks is fetched from the server (the hook stays set until the push ends, for the
+ * full records of upload_full). */
+static int stage(mvms_sync_file **files, size_t *nfiles, mvms_remote *r, const char *path,
+		 const mvms_push_options *opts, const char **models, const char **parents,
+		 size_t nparents)
+{
+	mvms_remote_parents rp;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.r = r;
+	rp.models = models;
+	rp.ids = parents;
+	rp.n = nparents;
+	mvms_bases__set_fetch(r->cache, mvms_remote__fetch_base, r);
+	return mvms_stage__run(files, nfiles, r->cache, path, opts,
+			       nparents ? mvms_remote__parent_file : NULL, &rp);
+}
+
 int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
 		     const mvms_push_options *opts)
 {
@@ -512,7 +532,6 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	const char **parents = NULL, **models = NULL;
 	char uid[33], head[MVMS_OID_HEXSZ + 1], base[MVMS_OID_HEXSZ + 1];
 	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL, (*extra_model)[256] = NULL;
-	mvms_remote_parents rp;
 	cJSON *headv = NULL;
 	mvms_sync_manifest_info info;
 	const char *branch;
@@ -544,16 +563,7 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	}
 	MVMS_TRY(resolve_parents(parents, models, &nparents, extra, extra_model, r, opts));
 
-	/* Fine-tune deltas as a local push makes them, against the records the server holds
-	 * full (remote_delta.c); a base the cache lacks is fetched from the server. */
-	memset(&rp, 0, sizeof(rp));
-	rp.r = r;
-	rp.models = models;
-	rp.ids = parents;
-	rp.n = nparents;
-	mvms_bases__set_fetch(r->cache, mvms_remote__fetch_base, r);
-	MVMS_TRY(mvms_stage__run(&files, &nfiles, r->cache, path, opts,
-				 nparents ? mvms_remote__parent_file : NULL, &rp));
+	MVMS_TRY(stage(&files, &nfiles, r, path, opts, models, parents, nparents));
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;

@@ -142,7 +142,6 @@ static int ask_parent(mvms_bases_parent **out, mvms_remote_parents *rp, size_t k
 		goto done;
 	*out = p;
 	p = NULL;
-	rp->asked++;
 done:
 	if (error == 0)
 		mvms_error_clear(); /* what the server would not say means no deltas here */

@@ -13,7 +13,6 @@ typedef struct mvms_remote_parents {
 	const char *const *models;   /* parent k is version ids[k] (hex) of models[k] */
 	const char *const *ids;
 	size_t n;
-	size_t asked;                /* parent files the server described */
 } mvms_remote_parents;
 
 /* A mvms_bases_parent_fn with @ctx a mvms_remote_parents: the file at @path in the first
