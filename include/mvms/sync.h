@@ -75,6 +75,33 @@ int mvms_sync_upload(mvms_push_result *out, mvms_store *st, const char *model, c
 		     const char *message, const char *author, const mvms_upload_file *files,
 		     size_t count, int whole_tree);
 
+/* One chunk of a stored file as a remote push diffs against it (fine-tune deltas). */
+typedef struct mvms_sync_base_chunk {
+	mvms_oid id;
+	mvms_oid base;            /* the full record a delta at this place names: @id itself when
+				   * the store holds the chunk full, else the base of its delta */
+	uint64_t offset;          /* in the file */
+	uint32_t length;
+} mvms_sync_base_chunk;
+
+typedef struct mvms_sync_bases {
+	mvms_tensor_summary *tensors;   /* in offset order (the id is not filled in) */
+	size_t ntensors;
+	mvms_sync_base_chunk *chunks;   /* in file order */
+	size_t nchunks;
+} mvms_sync_bases;
+
+/**
+ * File @path of version @spec (MODEL@REF) as a client pushing a new version on it pairs its
+ * tensors' chunks with it (docs/formats.md, "Fine-tune deltas"): its tensors and chunks,
+ * and for each chunk the full record this store would take a delta against.
+ * A file without tensors has none, and no chunks are listed (nothing pairs with it).
+ * @return 0; MVMS_ENOTFOUND when the version has no such file.
+ */
+int mvms_sync_file_bases(mvms_sync_bases **out, mvms_store *st, const char *spec,
+			 const char *path);
+void mvms_sync_bases_free(mvms_sync_bases *b);
+
 /* ---- the client side ---- */
 
 typedef struct mvms_sync_file {

@@ -7,6 +7,7 @@
  *   POST /v1/models/{m}/versions        commit a manifest (409 when the branch moved)
  *   POST /v1/chunks                     a pack of the asked chunks (pull)
  *   GET  /v1/objects/{kind}/{id}        a manifest or a chunk list, checked
+ *   GET  /v1/models/{m}/versions/{ref}/bases/{path}  a file as a push diffs against it
  *   PUT|POST /v1/models/{m}/upload?path=...           a file (or a tar) as a new version
  * Everything here goes through libmvms's sync API; bytes are never trusted, only checked.
  * A file's bytes are streamed by h_file.c.
@@ -147,6 +148,9 @@ int srv_pack_put(srv_req *r)
 	if (error == MVMS_ECONFLICT)
 		/* A gc took an old copy of this pack as it arrived: the push starts over. */
 		return srv_reply_error(r, 409, "gc_conflict", "%s", mvms_error_last());
+	if (error == MVMS_EINVALID)
+		/* A delta whose base this store lacks or holds as a delta (no chains). */
+		return srv_reply_error(r, 400, "delta_base", "%s; nothing was kept", mvms_error_last());
 	if (error < 0)
 		return error == MVMS_EMISMATCH
 			       ? srv_reply_error(r, 400, "corrupt_pack", "%s; nothing was kept",
@@ -157,6 +161,52 @@ int srv_pack_put(srv_req *r)
 	cJSON_AddStringToObject(doc, "pack", hex);
 	cJSON_AddNumberToObject(doc, "bytes", (double)len);
 	srv_reply_json(r, 201, doc);
+	return 0;
+}
+
+/* A file as a remote push pairs its tensors' chunks with it (fine-tune deltas): its
+ * tensors, and per chunk its id, length and, when this store holds it as a delta, the base
+ * a delta at that place must name instead (docs/http-api.md). */
+int srv_file_bases(srv_req *r)
+{
+	mvms_sync_bases *b = NULL;
+	char spec[512], hex[MVMS_OID_HEXSZ + 1];
+	cJSON *doc, *list, *o;
+	size_t i;
+	int error, n;
+
+	if (strchr(r->caps[1], '@'))
+		return srv_reply_error(r, 400, "bad_ref", "the ref in the path may not contain '@'");
+	n = snprintf(spec, sizeof(spec), "%s@%s", r->caps[0], r->caps[1]);
+	if (n < 0 || (size_t)n >= sizeof(spec))
+		return srv_reply_error(r, 400, "bad_ref", "model and ref are too long");
+	if ((error = mvms_sync_file_bases(&b, r->st, spec, r->caps[2])) < 0)
+		return error;
+	doc = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(doc, "tensors");
+	for (i = 0; i < b->ntensors; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", b->tensors[i].name);
+		cJSON_AddStringToObject(o, "dtype", b->tensors[i].dtype);
+		cJSON_AddStringToObject(o, "shape", b->tensors[i].shape);
+		cJSON_AddNumberToObject(o, "offset", (double)b->tensors[i].offset);
+		cJSON_AddNumberToObject(o, "length", (double)b->tensors[i].length);
+		cJSON_AddItemToArray(list, o);
+	}
+	list = cJSON_AddArrayToObject(doc, "chunks");
+	for (i = 0; i < b->nchunks; i++) {
+		o = cJSON_CreateObject();
+		mvms_oid_fmt(hex, &b->chunks[i].id);
+		cJSON_AddStringToObject(o, "id", hex);
+		cJSON_AddNumberToObject(o, "length", (double)b->chunks[i].length);
+		if (mvms_oid_cmp(&b->chunks[i].base, &b->chunks[i].id) != 0) {
+			mvms_oid_fmt(hex, &b->chunks[i].base);
+			cJSON_AddStringToObject(o, "base", hex);
+		}
+		cJSON_AddItemToArray(list, o);
+	}
+	mvms_sync_bases_free(b);
+	srv_reply_json(r, 200, doc);
 	return 0;
 }
 

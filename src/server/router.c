@@ -94,6 +94,8 @@ static const srv_route routes[] = {
 	{ M_POST, "/v1/chunks/missing", srv_chunks_missing, SRV_SCOPE_WRITE, SRV_AUTHZ_UPLOAD },
 	{ M_POST, "/v1/chunks", srv_chunks_get, SRV_SCOPE_READ, SRV_AUTHZ_CONTENT },
 	{ M_PUT, "/v1/packs/{id}", srv_pack_put, SRV_SCOPE_WRITE, SRV_AUTHZ_UPLOAD },
+	{ M_GET, "/v1/models/{m}/versions/{ref}/bases/{path*}", srv_file_bases,
+	  SRV_SCOPE_READ, SRV_AUTHZ_MODEL },
 	/* Leases hold gc back store-wide and name nothing of any model. */
 	{ M_POST, "/v1/leases", srv_lease_create, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },
 	{ M_POST, "/v1/leases/{id}", srv_lease_renew, SRV_SCOPE_WRITE, SRV_AUTHZ_STORE },

@@ -205,6 +205,7 @@ int srv_store_info(srv_req *r);
 int srv_chunks_missing(srv_req *r);
 int srv_pack_put(srv_req *r);
 int srv_chunks_get(srv_req *r);
+int srv_file_bases(srv_req *r);
 int srv_object_get(srv_req *r);
 int srv_version_commit(srv_req *r);
 int srv_upload(srv_req *r);

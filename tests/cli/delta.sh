@@ -4,8 +4,8 @@
 # is stored as deltas against v1 (at most 0.35x raw, from deterministic byte counts), pulls
 # and cats byte-identical, verifies; after v1 is deleted gc keeps the bases v2's deltas need
 # (v2 still pulls); verify names v2 when a base is damaged. Pushes go to the store itself
-# (a remote push stores full records: docs/formats.md); every read also runs through a
-# server (CLI_REMOTE_TESTS), where the client fetches the bases its cache lacks.
+# (tests/cli/deltapush.sh covers remote pushes); every read also runs through a server
+# (CLI_REMOTE_TESTS), where the client fetches the bases its cache lacks.
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 
@@ -59,7 +59,7 @@ check "a range read decodes them too" cmp "$WORK/range2.want" "$WORK/range2"
 mvms verify
 is_rc 0 "verify decodes every delta through its base"
 
-# ---- the same versions pushed through the transport (remotely: full records) ----
+# ---- the same versions pushed through the transport (remotely: deltas made by the client) ----
 mvms push -q m2 "$WORK/v1"
 is_rc 0 "push v1 as another model"
 mvms push -q m2 "$WORK/v2"

@@ -207,6 +207,12 @@ static int base_read(void *ctx, mvms_codec *c, const mvms_oid *id, size_t raw_le
 	MVMS_TRY(locate(&loc, b, id));
 	if (loc.found == 1) {
 		error = read_pack(b, c, &loc, id, raw_len, out);
+		/* A cache may hold as a delta a chunk its server holds as a full record (and a
+		 * remote push diffs against the server's full records): the server has it. */
+		if (error < 0 && b->fetch) {
+			mvms_error_clear();
+			error = b->fetch(b->fetch_ctx, id, raw_len, out);
+		}
 		goto done;
 	}
 	if (loc.found == 2 && read_source(&loc, id, raw_len, out) == 0)
@@ -251,14 +257,16 @@ int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n)
 			       (uint32_t)sqlite3_column_int64(s, 0) != e[i].raw_len))
 			rc = -1;
 		sqlite3_reset(s);
-		/* A remote client's cache keeps what a pull received as it came: a base only the
-		 * server holds is fetched from it when a read needs it. */
-		if (rc == 0 && st->bases && st->bases->fetch)
+		/* A remote client's cache keeps what a pull received as it came, and a remote
+		 * push's deltas are against the server's full records: a base only the server
+		 * holds (or holds full where the cache has a delta) is fetched from it when a
+		 * read needs it. */
+		if (rc <= 0 && st->bases && st->bases->fetch)
 			continue;
 		if (rc <= 0) {
 			mvms_oid_fmt(hex, &e[i].id);
 			mvms_oid_fmt(bhex, &e[i].base);
-			error = mvms_error_set(MVMS_EINVALID, "chunk %s is a delta against %s, which "
+			error = mvms_error_set(MVMS_EINVALID, "chunk %s is a delta against base %s, which "
 					       "this store %s", hex, bhex, rc == 0 ? "does not hold" :
 					       "holds as a delta or with another length");
 			goto done;
@@ -362,8 +370,8 @@ static int parent_chunks(mvms_bases_parent *p, mvms_db *db, int64_t content)
 	return error < 0 ? error : rc;
 }
 
-int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
-		       const char *path)
+static int parent_load(mvms_bases_parent **out, mvms_store *st, int64_t version,
+		       const char *path, int any)
 {
 	static const char q[] = "SELECT content_id FROM files WHERE version_id = ? AND path = ?";
 	mvms_bases_parent *p = NULL;
@@ -384,12 +392,24 @@ int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
 	p = calloc(1, sizeof(*p));
 	MVMS_CHECK_ALLOC(p, error);
 	MVMS_TRY(parent_tensors(p, st->db, content));
-	if (p->ntensors == 0)
+	if (p->ntensors == 0 && !any)
 		goto done;
-	MVMS_TRY(parent_chunks(p, st->db, content));
+	if (p->ntensors)
+		MVMS_TRY(parent_chunks(p, st->db, content));
 	*out = p;
 	p = NULL;
 done:
 	mvms_bases__parent_free(p);
 	return error;
+}
+
+int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
+		       const char *path)
+{
+	return parent_load(out, st, version, path, 0);
+}
+
+int mvms_bases__file(mvms_bases_parent **out, mvms_store *st, int64_t version, const char *path)
+{
+	return parent_load(out, st, version, path, 1);
 }

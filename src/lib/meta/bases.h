@@ -26,9 +26,11 @@ void mvms_bases__set_fetch(mvms_store *st, mvms_bases_fetch_fn fn, void *ctx);
 
 /* In the write transaction that indexes a pack (after its rows): every delta entry's base
  * has a row, of the same length, that is not itself a delta (or, in a client's cache, is
- * in a file a pull wrote: a source; or, while a remote pull runs (a fetch hook is set), is
- * the server's to give). MVMS_EINVALID (naming both
- * chunks) otherwise: a delta is never stored without its base. */
+ * in a file a pull wrote: a source; or, while a remote pull or push runs (a fetch hook is
+ * set), is the server's to give, even where the cache holds it as a delta). MVMS_EINVALID
+ * (naming both chunks) otherwise: a delta is never stored without its base. Also run
+ * before a received pack's records are decoded (e[i].base set), so that a refused base is
+ * said in these words. */
 int mvms_bases__check_index(mvms_store *st, const mvms_pack_entry *e, size_t n);
 
 /* One chunk of a parent file: its id, place and length, and the full record to diff against
@@ -56,6 +58,14 @@ typedef struct mvms_bases_parent {
 /* *out NULL (and 0) when the version has no such file or the file no tensors. */
 int mvms_bases__parent(mvms_bases_parent **out, mvms_store *st, int64_t version,
 		       const char *path);
+/* The same, but *out NULL only when there is no such file: one without tensors is given
+ * with none (and no chunks). */
+int mvms_bases__file(mvms_bases_parent **out, mvms_store *st, int64_t version, const char *path);
 void mvms_bases__parent_free(mvms_bases_parent *p);
+
+/* Where a push finds the parent file of @path when its own database does not say (a remote
+ * push asks its server, transfer/remote_delta.c): *out as mvms_bases__parent gives it, NULL
+ * when no parent has the file with tensors. */
+typedef int (*mvms_bases_parent_fn)(mvms_bases_parent **out, void *ctx, const char *path);
 
 #endif

@@ -10,6 +10,9 @@
  * (its own, or its base when the parent chunk is itself a delta: no chains) and stored that
  * way when the delta is clearly smaller (at most 7/8 of the full record). The parent is the
  * first of the push's parents (the branch head, then --parent ones) that has the path.
+ * A remote push stages into its cache with no parents there: its parent files (tensors,
+ * chunks, and which records the server holds full) come from the server through
+ * push_spec.parent_fn (transfer/remote_delta.c), so its deltas name the server's full records.
  * Chunk ids stay the hashes of the raw bytes. The grid and the pairing are decided on the
  * reading thread (push_pipe.c's producer); a worker that claims a paired chunk as new reads
  * its base (through meta/bases.c, which has its own connection for any thread) and tries the
@@ -37,6 +40,8 @@ typedef struct delta_region {
 struct push_delta {
 	const int64_t *parents;
 	size_t nparents;
+	mvms_bases_parent_fn parent_fn; /* a remote push: the server's parent files */
+	void *parent_ctx;
 	delta_slot *slots;
 	size_t nslots, cslots, slot_scan;
 	delta_region *regions;
@@ -60,6 +65,8 @@ int mvms_push__delta_start(push_ctx *c, const push_spec *ps)
 	c->delta = d;
 	d->parents = ps->parents;
 	d->nparents = ps->nparents;
+	d->parent_fn = ps->parent_fn;
+	d->parent_ctx = ps->parent_ctx;
 	d->nworkers = mvms_pool_size(c->pool);
 	d->tmp_len = c->st->chunker.max_size;
 	d->tmp = calloc(d->nworkers, sizeof(*d->tmp));
@@ -217,6 +224,8 @@ int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *
 	d->nslots = d->nregions = d->slot_scan = d->region_scan = 0;
 	if (!f->st || !f->st->count)
 		return 0;
+	if (d->parent_fn)
+		MVMS_TRY(d->parent_fn(&p, d->parent_ctx, f->path));
 	for (i = 0; i < d->nparents && !p; i++)
 		MVMS_TRY(mvms_bases__parent(&p, c->st, d->parents[i], f->path));
 	if (p) {

@@ -48,6 +48,7 @@ typedef struct batch_chunk {
 } batch_chunk;
 
 typedef struct push_delta push_delta;
+struct mvms_bases_parent;
 
 typedef struct push_ctx {
 	mvms_store *st;
@@ -78,6 +79,10 @@ typedef struct push_spec {
 	int check_identical;        /* no version when the files equal the head's */
 	const mvms_manifest *manifest; /* commit exactly this manifest (sync), or NULL */
 	int stage_only;             /* store the chunks, make no version (remote push) */
+	/* A remote push's parent files come from its server (push_delta.c), not the parents:
+	 * a struct mvms_bases_parent ** per path, NULL when none. */
+	int (*parent_fn)(struct mvms_bases_parent **out, void *ctx, const char *path);
+	void *parent_ctx;
 } push_spec;
 
 /* An error that means gc removed something this push counted on, or dropped its expired

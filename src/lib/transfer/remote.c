@@ -25,6 +25,7 @@
 #include "remote_int.h"
 #include "stage.h"
 #include "tree.h"
+#include "remote_delta.h"
 
 #define MISSING_BATCH 100000u     /* ids per missing-chunks question */
 
@@ -229,6 +230,29 @@ static void *export_main(void *arg)
 	return NULL;
 }
 
+/* @j's chunks again, every delta stored full (after the server refused a delta of it). */
+static int upload_full(mvms_push_result *res, mvms_remote *r, export_job *j)
+{
+	mvms_buf resp = MVMS_BUF_INIT;
+	char hex[MVMS_OID_HEXSZ + 1], path[96];
+	size_t inflated = 0;
+	int error = 0;
+
+	mvms_error_clear();
+	MVMS_TRY(mvms_remote__export_full(&j->pack, &j->len, &j->pid, &inflated, r->cache, j->ids,
+					  j->n));
+	mvms_oid_fmt(hex, &j->pid);
+	snprintf(path, sizeof(path), "/v1/packs/%s", hex);
+	MVMS_TRY(mvms_http__call(r, "PUT", path, j->pack, j->len, "application/octet-stream", &resp,
+				 "upload pack"));
+	res->delta_chunks -= inflated < res->delta_chunks ? inflated : res->delta_chunks;
+done:
+	free(j->pack);
+	j->pack = NULL;
+	mvms_buf_dispose(&resp);
+	return error;
+}
+
 /* Uploads packs of @ids from the cache, about pack_size raw bytes each. The next pack is
  * built in a thread while the current one is sent and checked by the server: this thread
  * uses only the connection, that one only the cache. */
@@ -275,7 +299,12 @@ static int upload_chunks(mvms_push_result *res, mvms_remote *r, const mvms_oid *
 			     "upload pack");
 		free(j->pack);
 		j->pack = NULL;
-		if (error == MVMS_EINVALID && strstr(mvms_error_last(), "HTTP 400")) {
+		if (error == MVMS_EINVALID && strcmp(r->last_code, "delta_base") == 0)
+			/* Deltas of the cache whose bases the server lacks or holds as deltas:
+			 * the same chunks again, as full records. */
+			error = upload_full(res, r, j);
+		if (error == MVMS_EINVALID && strstr(mvms_error_last(), "HTTP 400") &&
+		    strcmp(r->last_code, "delta_base") != 0) {
 			/* The server checks each chunk we send; we read them from our cache unchecked. */
 			char why[512];
 			snprintf(why, sizeof(why), "%s", mvms_error_last());
@@ -369,13 +398,16 @@ static int push_send(mvms_push_result *out, mvms_remote *r, const char *model, c
 	out->new_chunks = nmissing;
 	/* The raw bytes of what is sent, as a local push counts what it stores. */
 	out->new_raw_bytes = 0;
+	out->delta_chunks = 0;
 	for (i = 0; i < nmissing; i++) {
 		mvms_chunk_loc loc;
 		int found = mvms_locate__chunk(&loc, r->cache, &missing[i]);
 		if (found < 0)
 			MVMS_TRY(found);
-		if (found)
+		if (found) {
 			out->new_raw_bytes += loc.raw_len;
+			out->delta_chunks += loc.codec == MVMS_CODEC_DELTA;
+		}
 	}
 	MVMS_TRY(upload_chunks(out, r, missing, nmissing));
 	MVMS_TRY(mvms_sync_manifest(&manifest, &mlen, vid, info));
@@ -436,8 +468,9 @@ done:
 /* The ids of --parent MODEL@REF each (into @extra), appended to @parents (which holds the
  * branch head first) unless already there; a missing or deleted one is an error, found
  * before anything is sent. */
-static int resolve_parents(const char **parents, size_t *nparents, char (*extra)[MVMS_OID_HEXSZ + 1],
-			   mvms_remote *r, const mvms_push_options *opts)
+static int resolve_parents(const char **parents, const char **models, size_t *nparents,
+			   char (*extra)[MVMS_OID_HEXSZ + 1], char (*extra_model)[256], mvms_remote *r,
+			   const mvms_push_options *opts)
 {
 	size_t i, k;
 	int error = 0;
@@ -451,6 +484,7 @@ static int resolve_parents(const char **parents, size_t *nparents, char (*extra)
 			goto done;
 		}
 		snprintf(pm, sizeof(pm), "%.*s", (int)(at - opts->parents[i]), opts->parents[i]);
+		snprintf(extra_model[i], sizeof(extra_model[i]), "%s", pm);
 		MVMS_TRY(ref_id(extra[i], r, pm, at + 1, 1));
 		if (!*extra[i]) {
 			error = mvms_error_set(MVMS_ENOTFOUND, "push: parent %s not found on the server",
@@ -459,11 +493,33 @@ static int resolve_parents(const char **parents, size_t *nparents, char (*extra)
 		}
 		for (k = 0; k < (*nparents) && strcmp(parents[k], extra[i]) != 0; k++)
 			;
-		if (k == (*nparents))
+		if (k == (*nparents)) {
+			models[*nparents] = extra_model[i];
 			parents[(*nparents)++] = extra[i];
+		}
 	}
 done:
 	return error;
+}
+
+/* Chunks @path into the cache, with fine-tune deltas as a local push makes them, against
+ * the records the server holds full for the parents' files (remote_delta.c); a base the
+ * cache lacks is fetched from the server (the hook stays set until the push ends, for the
+ * full records of upload_full). */
+static int stage(mvms_sync_file **files, size_t *nfiles, mvms_remote *r, const char *path,
+		 const mvms_push_options *opts, const char **models, const char **parents,
+		 size_t nparents)
+{
+	mvms_remote_parents rp;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.r = r;
+	rp.models = models;
+	rp.ids = parents;
+	rp.n = nparents;
+	mvms_bases__set_fetch(r->cache, mvms_remote__fetch_base, r);
+	return mvms_stage__run(files, nfiles, r->cache, path, opts,
+			       nparents ? mvms_remote__parent_file : NULL, &rp);
 }
 
 int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, const char *path,
@@ -473,9 +529,9 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	mvms_sync_file *files = NULL;
 	mvms_oid *ids = NULL;
 	size_t nfiles = 0, nids = 0, i, k, nparents = 0;
-	const char **parents = NULL;
+	const char **parents = NULL, **models = NULL;
 	char uid[33], head[MVMS_OID_HEXSZ + 1], base[MVMS_OID_HEXSZ + 1];
-	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL;
+	char (*extra)[MVMS_OID_HEXSZ + 1] = NULL, (*extra_model)[256] = NULL;
 	cJSON *headv = NULL;
 	mvms_sync_manifest_info info;
 	const char *branch;
@@ -495,13 +551,19 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 		MVMS_TRY(ref_id(base, r, model, "main", 0));
 	extra = calloc(opts->parent_count + 1, sizeof(*extra));
 	parents = calloc(opts->parent_count + 2, sizeof(*parents));
+	models = calloc(opts->parent_count + 2, sizeof(*models));
+	extra_model = calloc(opts->parent_count + 1, sizeof(*extra_model));
 	MVMS_CHECK_ALLOC(extra, error);
 	MVMS_CHECK_ALLOC(parents, error);
-	if (*base)
+	MVMS_CHECK_ALLOC(models, error);
+	MVMS_CHECK_ALLOC(extra_model, error);
+	if (*base) {
+		models[nparents] = model;
 		parents[nparents++] = base;
-	MVMS_TRY(resolve_parents(parents, &nparents, extra, r, opts));
+	}
+	MVMS_TRY(resolve_parents(parents, models, &nparents, extra, extra_model, r, opts));
 
-	MVMS_TRY(mvms_sync_stage_opts(&files, &nfiles, r->cache, path, opts));
+	MVMS_TRY(stage(&files, &nfiles, r, path, opts, models, parents, nparents));
 	out->files = nfiles;
 	for (i = 0; i < nfiles; i++) {
 		out->logical_bytes += files[i].size;
@@ -564,11 +626,14 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 		lease_drop(r);
 	r->lease[0] = '\0'; /* committed: the server released it */
 done:
+	mvms_bases__set_fetch(r->cache, NULL, NULL);
 	out->seconds = mvms_now() - t0;
 	cJSON_Delete(headv);
 	free(ids);
 	free(extra);
+	free(extra_model);
 	free(parents);
+	free(models);
 	mvms_sync_files_free(files, nfiles);
 	return error;
 }

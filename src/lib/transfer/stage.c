@@ -2,7 +2,8 @@
 /*
  * The local half of a remote push: the files are chunked, hashed and packed into the
  * client's cache by the push pipeline (push.c) without making a version, and handed back
- * with their chunk lists; and the check against the server's head, by the same rule as a
+ * with their chunk lists (float tensors as deltas against the server's parent files when
+ * the caller says where those are: remote_delta.c); and the check against the server's head, by the same rule as a
  * local push (tree.c).
  */
 #include <stdio.h>
@@ -25,6 +26,13 @@ int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 
 int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
 			 const mvms_push_options *po)
+{
+	return mvms_stage__run(out, count, st, path, po, NULL, NULL);
+}
+
+int mvms_stage__run(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
+		    const mvms_push_options *po,
+		    int (*parent_fn)(struct mvms_bases_parent **, void *, const char *), void *ctx)
 {
 	mvms_push_options opts = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result res;
@@ -51,6 +59,8 @@ int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, co
 	c.opts = &opts;
 	c.res = &res;
 	ps.stage_only = 1;
+	ps.parent_fn = parent_fn;
+	ps.parent_ctx = ctx;
 	MVMS_TRY(mvms_push__collect(&c, path));
 	MVMS_TRY(mvms_push__run(&c, &ps, &m));
 	files = calloc(c.nfiles + 1, sizeof(*files));

@@ -10,6 +10,13 @@
 #include "mvms/sync.h"
 
 struct cJSON;
+struct mvms_bases_parent;
+
+/* mvms_sync_stage_opts, with the parent files of a remote push's fine-tune deltas from
+ * @parent_fn (push_spec.parent_fn; NULL: no deltas). */
+int mvms_stage__run(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
+		    const mvms_push_options *po,
+		    int (*parent_fn)(struct mvms_bases_parent **, void *, const char *), void *ctx);
 
 /* 1 when @head (the server's version JSON, with "file_list") has exactly @files. */
 int mvms_stage__same_as_head(const struct cJSON *head, const mvms_sync_file *files, size_t n);

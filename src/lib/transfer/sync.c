@@ -60,13 +60,17 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 			raw = t;
 			raw_cap = e[i].raw_len;
 		}
-		MVMS_TRY(mvms_pack_decode_record(codec, raw, e[i].raw_len, &e[i].id,
-						 (const unsigned char *)data + e[i].offset,
-						 MVMS_PACK_RECORD_HDR + (size_t)e[i].stored_len));
-		if (e[i].codec == MVMS_CODEC_DELTA)
+		if (e[i].codec == MVMS_CODEC_DELTA) {
+			/* Its base must be a full record here (no chains), said before decoding:
+			 * a base that is missing or itself a delta is refused naming both. */
 			MVMS_TRY(mvms_codec_delta_base(&e[i].base, (const unsigned char *)data +
 						       e[i].offset + MVMS_PACK_RECORD_HDR,
 						       e[i].stored_len));
+			MVMS_TRY(mvms_bases__check_index(st, &e[i], 1));
+		}
+		MVMS_TRY(mvms_pack_decode_record(codec, raw, e[i].raw_len, &e[i].id,
+						 (const unsigned char *)data + e[i].offset,
+						 MVMS_PACK_RECORD_HDR + (size_t)e[i].stored_len));
 	}
 	mvms_object_key(pkey, sizeof(pkey), "packs", &pid);
 	MVMS_TRY(mvms_backend_put(st->be, pkey, data, len));
