@@ -415,19 +415,22 @@ done:
 static int read_graph(onnx_ctx *x, uint64_t end, unsigned depth);
 
 /* Reads one TensorProto of @len bytes at the cursor and adds it, named @name when that is
- * not NULL (a node's tensor: the TensorProto's own name is read but not used; one with
- * fewer than MVMS_ONNX_NODE_TENSOR_MIN bytes of raw_data is read and left out). */
-static int read_tensor(onnx_ctx *x, uint64_t len, const char *name)
+ * not NULL (a node's tensor: the TensorProto's own name is read but not used). Unless
+ * @any_size (the model graph's initializers), one with fewer than MVMS_ONNX_NODE_TENSOR_MIN
+ * bytes of raw_data is read and left out. */
+static int read_tensor(onnx_ctx *x, uint64_t len, const char *name, int any_size)
 {
 	raw_tensor t;
 	int error = 0;
 
 	memset(&t, 0, sizeof(t));
 	MVMS_TRY(read_tensor_fields(&t, &x->c, x->c.pos + len));
-	/* A node's small tensor is a graph constant (a shape, an axis, a scalar), not a
-	 * weight: it stays plain bytes, so that hundreds of cut points around a few bytes
-	 * each do not break the file into chunks too small to compress (docs/formats.md). */
-	if (name && t.has_raw && t.raw_len < MVMS_ONNX_NODE_TENSOR_MIN)
+	/* A small tensor of a node or a subgraph is a graph constant (a shape, an axis, a
+	 * scalar), not a weight: it stays plain bytes, so that hundreds of cut points around
+	 * a few bytes each do not break the file into chunks too small to compress
+	 * (docs/formats.md). The model graph's initializers were all tensors before nodes
+	 * and subgraphs were read, and stay so: the same files keep the same cuts. */
+	if (!any_size && t.has_raw && t.raw_len < MVMS_ONNX_NODE_TENSOR_MIN)
 		goto done;
 	if (name) {
 		free(t.name);
@@ -475,7 +478,7 @@ static int read_attribute(onnx_ctx *x, uint64_t end, const char *out0, unsigned 
 			MVMS_TRY(get_len(&len, c, end));
 			name = node_tensor_name(out0, (*k)++);
 			MVMS_CHECK_ALLOC(name, error);
-			MVMS_TRY(read_tensor(x, len, name));
+			MVMS_TRY(read_tensor(x, len, name, 0));
 			free(name);
 			name = NULL;
 		} else if (wire == WT_LEN && (field == 6 || field == 11)) {
@@ -544,7 +547,7 @@ static int read_graph(onnx_ctx *x, uint64_t end, unsigned depth)
 		MVMS_TRY(get_tag(&field, &wire, c, end));
 		if (field == 5 && wire == WT_LEN) {
 			MVMS_TRY(get_len(&len, c, end));
-			MVMS_TRY(read_tensor(x, len, NULL));
+			MVMS_TRY(read_tensor(x, len, NULL, depth == 0));
 		} else if (field == 1 && wire == WT_LEN) {
 			MVMS_TRY(get_len(&len, c, end));
 			MVMS_TRY(read_node(x, c->pos + len, depth));
