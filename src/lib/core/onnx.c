@@ -503,14 +503,24 @@ static int read_node(onnx_ctx *x, uint64_t end, unsigned depth)
 	uint32_t field = 0;
 	unsigned wire = 0, k = 0;
 	char *out0 = NULL;
-	int error = 0;
+	int error = 0, long_name = 0;
 
 	while (c->pos < end) {
 		MVMS_TRY(get_tag(&field, &wire, c, end));
-		if (field == 2 && wire == WT_LEN && !out0)
-			MVMS_TRY(get_string(&out0, c, end, MVMS_ONNX_NAME_MAX));
-		else
+		if (field == 2 && wire == WT_LEN && !out0 && !long_name) {
+			/* A name too long for a tensor name leaves the node's tensors unnamed
+			 * (plain bytes) rather than the whole file. */
+			uint64_t at = c->pos;
+			MVMS_TRY(get_len(&len, c, end));
+			long_name = len > MVMS_ONNX_NAME_MAX;
+			c->pos = at;
+			if (long_name)
+				MVMS_TRY(skip_field(c, wire, end));
+			else
+				MVMS_TRY(get_string(&out0, c, end, MVMS_ONNX_NAME_MAX));
+		} else {
 			MVMS_TRY(skip_field(c, wire, end));
+		}
 	}
 	if (out0 && !*out0) { /* an empty output is an omitted optional one: no name */
 		free(out0);
