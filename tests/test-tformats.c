@@ -414,6 +414,177 @@ static void onnx_bad(void)
 	}
 }
 
+/* ---- ONNX: tensors of nodes (Constant) and of subgraphs (If branches) ---- */
+
+/* A TensorProto of @len bytes of raw_data (pattern @seed), own name @tname. */
+static void node_tensor(tf_buf *t, unsigned dtype, uint64_t dim, size_t len, unsigned seed,
+			const char *tname)
+{
+	tf_buf d = { 0 }, raw = { 0 };
+
+	pb_varint(&d, dim);
+	pb_msg(t, 1, &d);
+	pb_uint(t, 2, dtype);
+	pb_str(t, 8, tname);
+	tf_pattern(&raw, len, seed);
+	pb_bytes(t, 9, raw.p, raw.n);
+	free(raw.p);
+}
+
+/* A Constant node with output @out (none if NULL) holding @len bytes of FLOAT; @late: the
+ * attribute is written before the output. */
+static void const_node(tf_buf *g, const char *out, size_t len, unsigned seed, int late)
+{
+	tf_buf node = { 0 }, attr = { 0 }, t = { 0 };
+
+	node_tensor(&t, 1, len / 4, len, seed, "w");
+	pb_str(&attr, 1, "value");
+	pb_uint(&attr, 20, 4);
+	pb_msg(&attr, 5, &t);
+	if (out && !late)
+		pb_str(&node, 2, out);
+	pb_str(&node, 4, "Constant");
+	pb_msg(&node, 5, &attr);
+	if (out && late)
+		pb_str(&node, 2, out);
+	pb_msg(g, 1, &node);
+}
+
+/* An If node whose two branches are @then_g and @else_g. */
+static void if_node(tf_buf *g, tf_buf *then_g, tf_buf *else_g)
+{
+	tf_buf node = { 0 }, a = { 0 };
+
+	pb_str(&node, 1, "cond");
+	pb_str(&node, 2, "if.out");
+	pb_str(&node, 4, "If");
+	pb_str(&a, 1, "then_branch");
+	pb_msg(&a, 6, then_g);
+	pb_msg(&node, 5, &a);
+	if (else_g) {
+		pb_str(&a, 1, "else_branch");
+		pb_msg(&a, 6, else_g);
+		pb_msg(&node, 5, &a);
+	}
+	pb_msg(g, 1, &node);
+}
+
+/* Graphs nested @levels deep below the model's graph, a Constant in the innermost. */
+static void nested(tf_buf *m, unsigned levels)
+{
+	tf_buf g = { 0 }, outer;
+	unsigned k;
+
+	const_node(&g, "deep", 1024, 9, 0);
+	for (k = 0; k < levels; k++) {
+		memset(&outer, 0, sizeof(outer));
+		if_node(&outer, &g, NULL);
+		g = outer;
+	}
+	memset(m, 0, sizeof(*m));
+	onnx_model(m, &g);
+}
+
+static void onnx_nodes(void)
+{
+	static const uint64_t d64[] = { 64 }, d300[] = { 300 };
+	tf_buf g = { 0 }, m = { 0 }, then_g = { 0 }, else_g = { 0 }, node = { 0 }, attr = { 0 };
+	tf_buf t = { 0 };
+	mvms_tlayout *l = NULL;
+	int rc;
+
+	const_node(&g, "main.w", 4096, 1, 0);
+	const_node(&g, "late.w", 1024, 2, 1);        /* attribute before output; 1 KiB: kept */
+	const_node(&g, "shape", 1020, 3, 0);         /* under 1 KiB: a graph constant */
+	const_node(&g, NULL, 2048, 4, 0);            /* no output: no name */
+	/* Two tensors in one node: a "tensors" attribute (field 10). */
+	node_tensor(&t, 1, 512, 2048, 5, "a");
+	pb_msg(&attr, 10, &t);
+	node_tensor(&t, 10, 1024, 2048, 6, "b");
+	pb_msg(&attr, 10, &t);
+	pb_str(&node, 2, "multi");
+	pb_msg(&node, 5, &attr);
+	pb_msg(&g, 1, &node);
+	/* Branches whose Constants repeat the TensorProto name "w", and subgraph initializers. */
+	const_node(&then_g, "then.w", 2048, 7, 0);
+	onnx_raw_tensor(&then_g, "then.init", 1, d300, 1, 1200, 8);
+	const_node(&else_g, "else.w", 2048, 10, 0);
+	onnx_raw_tensor(&else_g, "else.init", 1, d64, 1, 256, 11); /* under 1 KiB: left out */
+	if_node(&g, &then_g, &else_g);
+	onnx_model(&m, &g);
+	rc = probe(&l, "m.onnx", &m, m.n);
+	ok(rc == 0 && l->count == 7 && l->ext_count == 0,
+	   "Constant and subgraph tensors found: 7 (%s)", rc ? mvms_error_last() : "");
+	if (rc == 0) {
+		static const char *const names[] = { "main.w", "late.w", "multi", "multi#1",
+						     "then.w", "then.init", "else.w" };
+		static const size_t lens[] = { 4096, 1024, 2048, 2048, 2048, 1200, 2048 };
+		static const unsigned seeds[] = { 1, 2, 5, 6, 7, 8, 10 };
+		size_t i, good = 0;
+		for (i = 0; i < 7; i++) {
+			const mvms_tensor_info *x = &l->tensors[i];
+			if (strcmp(x->name, names[i]) == 0 && x->length == lens[i] &&
+			    m.p[x->offset] == (unsigned char)((seeds[i] * 7919u) & 0xff))
+				good++;
+			else
+				diag("tensor %zu: %s, %llu bytes", i, x->name,
+				     (unsigned long long)x->length);
+		}
+		ok(good == 7, "named by the node's output (#1 for its second), in file order, "
+		   "offsets at raw_data; a small Constant, a small subgraph initializer and a "
+		   "Constant without output left out");
+		ok(strcmp(l->tensors[0].dtype, "FLOAT") == 0 && l->tensors[0].dtype_id == MVMS_DTYPE_F32 &&
+		   strcmp(l->tensors[0].shape, "[1024]") == 0 && l->tensors[3].dtype_id == MVMS_DTYPE_F16,
+		   "a node's tensor has its dtype and shape");
+	}
+	mvms_tlayout_free(l);
+	l = NULL;
+	mvms_error_clear();
+	truncations("m.onnx", &m, "ONNX with nodes");
+	mutations("m.onnx", &m, 3000);
+	free(m.p);
+
+	/* Subgraphs at most MVMS_ONNX_GRAPH_DEPTH graphs deep, the model's counted. */
+	nested(&m, MVMS_ONNX_GRAPH_DEPTH - 1);
+	rc = probe(&l, "m.onnx", &m, m.n);
+	ok(rc == 0 && l->count == 1 && strcmp(l->tensors[0].name, "deep") == 0,
+	   "%u nested graphs are read", MVMS_ONNX_GRAPH_DEPTH);
+	mvms_tlayout_free(l);
+	l = NULL;
+	free(m.p);
+	nested(&m, MVMS_ONNX_GRAPH_DEPTH);
+	refused("m.onnx", &m, "subgraphs one level deeper");
+	free(m.p);
+
+	/* A first output longer than a tensor name may be: that node's tensor is left out,
+	 * the others are read. */
+	{
+		char big[MVMS_ONNX_NAME_MAX + 2];
+		memset(big, 'n', sizeof(big) - 1);
+		big[sizeof(big) - 1] = 0;
+		memset(&g, 0, sizeof(g));
+		memset(&m, 0, sizeof(m));
+		const_node(&g, big, 2048, 1, 0);
+		const_node(&g, "ok.w", 2048, 2, 0);
+		onnx_model(&m, &g);
+		rc = probe(&l, "m.onnx", &m, m.n);
+		ok(rc == 0 && l->count == 1 && strcmp(l->tensors[0].name, "ok.w") == 0,
+		   "a node whose output name is too long keeps its tensor as plain bytes");
+		mvms_tlayout_free(l);
+		l = NULL;
+		free(m.p);
+	}
+
+	/* Two nodes whose first output is the same name: two tensors of one name. */
+	memset(&g, 0, sizeof(g));
+	memset(&m, 0, sizeof(m));
+	const_node(&g, "x.w", 2048, 1, 0);
+	const_node(&g, "x.w", 2048, 2, 0);
+	onnx_model(&m, &g);
+	refused("m.onnx", &m, "two Constants with one output name");
+	free(m.p);
+}
+
 static void side_files(void)
 {
 	mvms_tensor_info t[3];
@@ -480,6 +651,7 @@ int main(void)
 	gguf_bad();
 	onnx_valid();
 	onnx_bad();
+	onnx_nodes();
 	side_files();
 	through_fd();
 	done_testing();

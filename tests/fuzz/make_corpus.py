@@ -225,6 +225,32 @@ def gen_tformats():
     put("onnx", "inner_and_external", model)
     model, _, _ = tf.onnx([("only", "FLOAT", [1])], [])
     put("onnx", "one_tensor", model)
+    put("onnx", "constants_in_if", onnx_constants(tf))
+
+
+def onnx_constants(tf):
+    """Weights as exporters write them: Constant nodes (a tensor in the node's "value"
+    attribute, named by the node's output), one of them in each branch of an If node (the
+    branches repeat the TensorProto name), a subgraph initializer and a small constant
+    that stays plain bytes (docs/formats.md, ONNX)."""
+    f = tf.field
+
+    def const(out, tname, dims, nbytes, seed):
+        raw = bytes((i * 131 + seed) & 0xff for i in range(nbytes))
+        t = f(1, 2, b"".join(tf.varint(d) for d in dims)) + f(2, 0, tname) + f(8, 2, b"w") + f(9, 2, raw)
+        attr = f(1, 2, b"value") + f(20, 0, 4) + f(5, 2, t)
+        return f(1, 2, f(2, 2, out.encode()) + f(4, 2, b"Constant") + f(5, 2, attr))
+
+    def branch(name, seed):
+        return f(2, 2, name.encode()) + const(name + "/w", 1, [8, 64], 2048, seed) + \
+            tf.initializer(name + "/init", "FLOAT", [300], raw=bytes(1200))
+
+    then_g, else_g = branch("then", 1), branch("else", 2)
+    node_if = f(1, 2, b"cond") + f(2, 2, b"out") + f(4, 2, b"If") + \
+        f(5, 2, f(1, 2, b"then_branch") + f(6, 2, then_g)) + f(5, 2, f(1, 2, b"else_branch") + f(6, 2, else_g))
+    graph = const("main/w", 1, [16, 64], 4096, 3) + const("shape", 7, [2], 16, 4) + f(1, 2, node_if)
+    graph += f(2, 2, b"constants")
+    return f(1, 0, 8) + f(8, 2, f(2, 0, 17)) + f(7, 2, graph)
 
 
 # ---- signature files (docs/formats.md, "Signatures") ----

@@ -17,7 +17,8 @@
 #define CODEC_MAX_LEVEL 22
 
 /* A hinted chunk whose planes keep more than this share of it is also tried as one zstd
- * frame (a float tensor of odd content: constant, sparse, repeated rows). */
+ * frame (a float tensor of odd content: constant, sparse, repeated rows); so is one whose
+ * planes say it is structured (mvms_codec__planes_structured). */
 #define PLANES_GOOD_PERCENT 95
 
 /* Text is also tried at zstd level 5 when the store's level is 3 or 4 (the default, fast
@@ -224,7 +225,8 @@ int mvms_codec_encode_as(mvms_codec *c, enum mvms_dtype dtype, uint8_t *codec_ou
 	if (width && len > width) {
 		/* The dtype is known: planes straight into dst, at most len - 1 bytes. */
 		MVMS_TRY(mvms_codec__planes_encode(c, &n, codec, width, dst, len - 1, src, len));
-		if (n && n * 100 <= len * PLANES_GOOD_PERCENT) {
+		if (n && n * 100 <= len * PLANES_GOOD_PERCENT &&
+		    !mvms_codec__planes_structured(codec, dst, n)) {
 			*codec_out = codec;
 			*out_len = n;
 			goto done;

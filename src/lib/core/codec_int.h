@@ -46,6 +46,13 @@ int mvms_codec__planes_setup(mvms_codec *c);
 int mvms_codec__planes_encode(mvms_codec *c, size_t *out_len, uint8_t codec, unsigned width,
 			      void *dst, size_t limit, const void *src, size_t len);
 
+/*
+ * 1 when the planes payload @p (@len bytes, as mvms_codec__planes_encode wrote it) shows
+ * structure that one zstd frame may code better: for F32, a low mantissa plane that
+ * shrank (trained weights leave both incompressible). Reads the plane table only.
+ */
+int mvms_codec__planes_structured(uint8_t codec, const void *p, size_t len);
+
 /* Decodes a PLANES, BF16 or F32 payload: 0, MVMS_EMISMATCH (corrupt) or MVMS_ERROR. */
 int mvms_codec__planes_decode(mvms_codec *c, uint8_t codec, void *dst, size_t raw_len,
 			      const void *src, size_t src_len);

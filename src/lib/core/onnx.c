@@ -5,6 +5,8 @@
  * the file); a field is a varint tag (number << 3 | wire type) then a varint (0), 8 bytes
  * (1), a varint length and that many bytes (2) or 4 bytes (5). Groups (3, 4) are refused.
  * Protobuf would merge a repeated singular field; here one given twice is a malformed file.
+ * Subgraphs recurse (read_graph -> read_node -> read_attribute -> read_graph), bounded by
+ * MVMS_ONNX_GRAPH_DEPTH, so a hostile file cannot exhaust the stack.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -410,33 +412,160 @@ done:
 	return error;
 }
 
-static int read_graph(onnx_ctx *x, uint64_t end)
+static int read_graph(onnx_ctx *x, uint64_t end, unsigned depth);
+
+/* Reads one TensorProto of @len bytes at the cursor and adds it, named @name when that is
+ * not NULL (a node's tensor: the TensorProto's own name is read but not used). Unless
+ * @any_size (the model graph's initializers), one with fewer than MVMS_ONNX_NODE_TENSOR_MIN
+ * bytes of raw_data is read and left out. */
+static int read_tensor(onnx_ctx *x, uint64_t len, const char *name, int any_size)
+{
+	raw_tensor t;
+	int error = 0;
+
+	memset(&t, 0, sizeof(t));
+	MVMS_TRY(read_tensor_fields(&t, &x->c, x->c.pos + len));
+	/* A small tensor of a node or a subgraph is a graph constant (a shape, an axis, a
+	 * scalar), not a weight: it stays plain bytes, so that hundreds of cut points around
+	 * a few bytes each do not break the file into chunks too small to compress
+	 * (docs/formats.md). The model graph's initializers were all tensors before nodes
+	 * and subgraphs were read, and stay so: the same files keep the same cuts. */
+	if (!any_size && t.has_raw && t.raw_len < MVMS_ONNX_NODE_TENSOR_MIN)
+		goto done;
+	if (name) {
+		free(t.name);
+		t.name = strdup(name);
+		MVMS_CHECK_ALLOC(t.name, error);
+	}
+	MVMS_TRY(add_tensor(x, &t));
+done:
+	free(t.name);
+	free(t.ext_location);
+	return error;
+}
+
+/* The name of a node's tensor number @k: its first output, which ONNX keeps unique in the
+ * whole model (a Constant's tensor is the value of that name); "#k" after it from the
+ * second on. NULL when out of memory. */
+static char *node_tensor_name(const char *out0, unsigned k)
+{
+	size_t n = strlen(out0) + 16;
+	char *s = malloc(n);
+
+	if (s && k == 0)
+		snprintf(s, n, "%s", out0);
+	else if (s)
+		snprintf(s, n, "%s#%u", out0, k);
+	return s;
+}
+
+/* AttributeProto: t (5) and tensors (10) are the node's tensors, g (6) and graphs (11)
+ * subgraphs (an If's branches, a Loop's body) read as graphs one level deeper. A node
+ * without outputs has no name for its tensors: they stay plain bytes. */
+static int read_attribute(onnx_ctx *x, uint64_t end, const char *out0, unsigned *k,
+			  unsigned depth)
 {
 	mvms_tl_cursor *c = &x->c;
-	raw_tensor t;
+	uint64_t len;
+	uint32_t field = 0;
+	unsigned wire = 0;
+	char *name = NULL;
+	int error = 0;
+
+	while (c->pos < end) {
+		MVMS_TRY(get_tag(&field, &wire, c, end));
+		if (wire == WT_LEN && (field == 5 || field == 10) && out0) {
+			MVMS_TRY(get_len(&len, c, end));
+			name = node_tensor_name(out0, (*k)++);
+			MVMS_CHECK_ALLOC(name, error);
+			MVMS_TRY(read_tensor(x, len, name, 0));
+			free(name);
+			name = NULL;
+		} else if (wire == WT_LEN && (field == 6 || field == 11)) {
+			MVMS_TRY(get_len(&len, c, end));
+			MVMS_TRY(read_graph(x, c->pos + len, depth + 1));
+		} else {
+			MVMS_TRY(skip_field(c, wire, end));
+		}
+	}
+done:
+	free(name);
+	return error;
+}
+
+/* NodeProto: output (2; the first one names the node's tensors) and attribute (5). Two
+ * passes over the node's bytes, because protobuf does not promise that the outputs come
+ * before the attributes; the first pass skips every attribute by its length. */
+static int read_node(onnx_ctx *x, uint64_t end, unsigned depth)
+{
+	mvms_tl_cursor *c = &x->c;
+	uint64_t start = c->pos, len;
+	uint32_t field = 0;
+	unsigned wire = 0, k = 0;
+	char *out0 = NULL;
+	int error = 0, long_name = 0;
+
+	while (c->pos < end) {
+		MVMS_TRY(get_tag(&field, &wire, c, end));
+		if (field == 2 && wire == WT_LEN && !out0 && !long_name) {
+			/* A name too long for a tensor name leaves the node's tensors unnamed
+			 * (plain bytes) rather than the whole file. */
+			uint64_t at = c->pos;
+			MVMS_TRY(get_len(&len, c, end));
+			long_name = len > MVMS_ONNX_NAME_MAX;
+			c->pos = at;
+			if (long_name)
+				MVMS_TRY(skip_field(c, wire, end));
+			else
+				MVMS_TRY(get_string(&out0, c, end, MVMS_ONNX_NAME_MAX));
+		} else {
+			MVMS_TRY(skip_field(c, wire, end));
+		}
+	}
+	if (out0 && !*out0) { /* an empty output is an omitted optional one: no name */
+		free(out0);
+		out0 = NULL;
+	}
+	c->pos = start;
+	while (c->pos < end) {
+		MVMS_TRY(get_tag(&field, &wire, c, end));
+		if (field == 5 && wire == WT_LEN) {
+			MVMS_TRY(get_len(&len, c, end));
+			MVMS_TRY(read_attribute(x, c->pos + len, out0, &k, depth));
+		} else {
+			MVMS_TRY(skip_field(c, wire, end));
+		}
+	}
+done:
+	free(out0);
+	return error;
+}
+
+/* GraphProto: initializer (5) and node (1), whose attributes hold Constant tensors and
+ * subgraphs; @depth counts the graphs around this one (0: the model's graph). */
+static int read_graph(onnx_ctx *x, uint64_t end, unsigned depth)
+{
+	mvms_tl_cursor *c = &x->c;
 	uint64_t len;
 	uint32_t field = 0;
 	unsigned wire = 0;
 	int error = 0;
 
-	memset(&t, 0, sizeof(t));
+	if (depth >= MVMS_ONNX_GRAPH_DEPTH)
+		return mvms_tl_reject(FMT, "subgraphs nested too deep");
 	while (c->pos < end) {
 		MVMS_TRY(get_tag(&field, &wire, c, end));
-		if (field != 5 || wire != WT_LEN) {
+		if (field == 5 && wire == WT_LEN) {
+			MVMS_TRY(get_len(&len, c, end));
+			MVMS_TRY(read_tensor(x, len, NULL, depth == 0));
+		} else if (field == 1 && wire == WT_LEN) {
+			MVMS_TRY(get_len(&len, c, end));
+			MVMS_TRY(read_node(x, c->pos + len, depth));
+		} else {
 			MVMS_TRY(skip_field(c, wire, end));
-			continue;
 		}
-		MVMS_TRY(get_len(&len, c, end));
-		memset(&t, 0, sizeof(t));
-		MVMS_TRY(read_tensor_fields(&t, c, c->pos + len));
-		MVMS_TRY(add_tensor(x, &t));
-		free(t.name);
-		free(t.ext_location);
-		memset(&t, 0, sizeof(t));
 	}
 done:
-	free(t.name);
-	free(t.ext_location);
 	return error;
 }
 
@@ -463,7 +592,7 @@ int mvms_onnx_parse(mvms_tlayout **out, const mvms_tl_src *src)
 				goto done;
 			}
 			MVMS_TRY(get_len(&len, &x->c, end));
-			MVMS_TRY(read_graph(x, x->c.pos + len));
+			MVMS_TRY(read_graph(x, x->c.pos + len, 0));
 		} else {
 			MVMS_TRY(skip_field(&x->c, wire, end));
 		}
