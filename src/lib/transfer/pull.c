@@ -545,12 +545,6 @@ int mvms_pull__ctx_init(pull_ctx *c, mvms_store *st, const mvms_pull_options *op
 	MVMS_CHECK_ALLOC(c->codecs, error);
 	c->wb = calloc(mvms_pool_size(c->pool), sizeof(*c->wb));
 	MVMS_CHECK_ALLOC(c->wb, error);
-	for (w = 0; w < mvms_pool_size(c->pool); w++)
-		c->wb[w].fd = -1;
-	/* A pack's records are read by whichever worker runs a task: with a file per object,
-	 * each keeps its pack open instead of opening it per read. */
-	c->fd_reads = st && (mvms_backend_caps(st->be) & (MVMS_BACKEND_CAP_FD | MVMS_BACKEND_CAP_REMOTE)) ==
-		      MVMS_BACKEND_CAP_FD;
 	for (w = 0; w < mvms_pool_size(c->pool); w++) {
 		MVMS_TRY(mvms_codec_new(&c->codecs[w], 0));
 		mvms_bases__attach(st, c->codecs[w]); /* deltas decode through their bases */
@@ -569,8 +563,6 @@ void mvms_pull__ctx_dispose(pull_ctx *c)
 	for (w = 0; c->wb && w < mvms_pool_size(c->pool); w++) {
 		free(c->wb[w].in);
 		free(c->wb[w].out);
-		if (c->wb[w].fd >= 0)
-			close(c->wb[w].fd);
 	}
 	free(c->wb);
 	for (w = 0; w < PULL_WINDOWS; w++)

@@ -76,8 +76,6 @@ typedef struct pull_window {
 typedef struct pull_wbuf {
 	unsigned char *in, *out;
 	size_t in_cap, out_cap;
-	mvms_oid pack;            /* the pack @fd reads (a backend whose objects are files) */
-	int fd;
 } pull_wbuf;
 
 /* Windows with the workers at once: a worker held up in one task (preempted on a busy
@@ -99,7 +97,6 @@ typedef struct pull_ctx {
 	pull_wbuf *wb;   /* one per worker */
 	int fd;          /* the file being written */
 	atomic_int stop; /* a task failed: the workers skip what is left */
-	int fd_reads;    /* the backend's objects are files: workers keep one open */
 	struct pull_src { int64_t id; char *path; } *srcs; /* source files chunks come from */
 	size_t nsrcs;
 } pull_ctx;
