@@ -171,21 +171,35 @@ done:
 
 /* One delta record at @rec as a full record added to @w: decoded through @c (its base from
  * the cache or the server) and encoded again; @raw and @enc grow to the chunk's size. */
-static int add_full(mvms_pack_writer *w, mvms_codec *c, const mvms_oid *id, const unsigned char *rec,
-		    const mvms_chunk_loc *loc, mvms_buf *raw, mvms_buf *enc)
+/* What export_full's hook needs: a codec that decodes through bases, its buffers, a count. */
+typedef struct full_ctx {
+	mvms_codec *c;
+	mvms_buf raw, enc;
+	size_t inflated;
+} full_ctx;
+
+/* An export hook: a delta record is decoded and added again as a full record; others are
+ * copied as stored (0). */
+static int add_full(mvms_pack_writer *w, const mvms_oid *id, const unsigned char *rec,
+		    const mvms_chunk_loc *loc, void *arg)
 {
+	full_ctx *f = arg;
 	uint8_t codec = 0;
 	size_t n = 0, cap = mvms_codec_bound(loc->raw_len);
 	int error = 0;
 
-	mvms_buf_clear(raw);
-	mvms_buf_clear(enc);
-	MVMS_TRY(mvms_buf_grow(raw, loc->raw_len));
-	MVMS_TRY(mvms_buf_grow(enc, cap));
-	MVMS_TRY(mvms_pack_decode_record(c, raw->ptr, loc->raw_len, id, rec,
+	if (rec[0] != MVMS_CODEC_DELTA)
+		return 0;
+	mvms_buf_clear(&f->raw);
+	mvms_buf_clear(&f->enc);
+	MVMS_TRY(mvms_buf_grow(&f->raw, loc->raw_len));
+	MVMS_TRY(mvms_buf_grow(&f->enc, cap));
+	MVMS_TRY(mvms_pack_decode_record(f->c, f->raw.ptr, loc->raw_len, id, rec,
 					 MVMS_PACK_RECORD_HDR + (size_t)loc->stored));
-	MVMS_TRY(mvms_codec_encode(c, &codec, &n, enc->ptr, cap, raw->ptr, loc->raw_len));
-	MVMS_TRY(mvms_pack_writer_add(w, id, codec, loc->raw_len, enc->ptr, n));
+	MVMS_TRY(mvms_codec_encode(f->c, &codec, &n, f->enc.ptr, cap, f->raw.ptr, loc->raw_len));
+	MVMS_TRY(mvms_pack_writer_add(w, id, codec, loc->raw_len, f->enc.ptr, n));
+	f->inflated++;
+	error = 1;
 done:
 	return error;
 }
@@ -193,46 +207,19 @@ done:
 int mvms_remote__export_full(void **out, size_t *out_len, mvms_oid *pack_id, size_t *inflated,
 			     mvms_store *st, const mvms_oid *ids, size_t n)
 {
-	mvms_backend *mem = NULL;
-	mvms_pack_writer *w = NULL;
-	mvms_codec *c = NULL;
-	mvms_buf raw = MVMS_BUF_INIT, enc = MVMS_BUF_INIT;
-	unsigned char *rec = NULL;
-	size_t rec_cap = 0, i, count;
-	const mvms_pack_entry *entries;
-	char key[MVMS_KEY_MAX];
-	uint64_t size;
-	mvms_chunk_loc loc;
-	mvms_oid pid;
+	full_ctx f = { NULL, MVMS_BUF_INIT, MVMS_BUF_INIT, 0 };
 	int error = 0;
 
 	*out = NULL;
 	*out_len = 0;
 	*inflated = 0;
-	MVMS_TRY(mvms_codec_new(&c, st->level));
-	mvms_bases__attach(st, c);
-	MVMS_TRY(mvms_backend_mem(&mem));
-	MVMS_TRY(mvms_pack_writer_new(&w, mem));
-	for (i = 0; i < n; i++) {
-		MVMS_TRY(mvms_sync__read_record(&rec, &rec_cap, st, &ids[i], &loc));
-		if (rec[0] != MVMS_CODEC_DELTA) {
-			MVMS_TRY(mvms_pack_writer_add(w, &ids[i], rec[0], loc.raw_len,
-						      rec + MVMS_PACK_RECORD_HDR, loc.stored));
-			continue;
-		}
-		MVMS_TRY(add_full(w, c, &ids[i], rec, &loc, &raw, &enc));
-		(*inflated)++;
-	}
-	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, w));
-	mvms_object_key(key, sizeof(key), "packs", &pid);
-	MVMS_TRY(mvms_backend_mem_take(out, out_len, mem, key));
-	*pack_id = pid;
+	MVMS_TRY(mvms_codec_new(&f.c, st->level));
+	mvms_bases__attach(st, f.c);
+	MVMS_TRY(mvms_sync__export(out, out_len, pack_id, st, ids, n, add_full, &f));
+	*inflated = f.inflated;
 done:
-	mvms_pack_writer_free(w);
-	mvms_backend_free(mem);
-	mvms_codec_free(c);
-	mvms_buf_dispose(&raw);
-	mvms_buf_dispose(&enc);
-	free(rec);
+	mvms_codec_free(f.c);
+	mvms_buf_dispose(&f.raw);
+	mvms_buf_dispose(&f.enc);
 	return error;
 }

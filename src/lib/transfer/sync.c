@@ -116,8 +116,8 @@ done:
 	return error;
 }
 
-int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms_store *st,
-			    const mvms_oid *ids, size_t n)
+int mvms_sync__export(void **out, size_t *out_len, mvms_oid *pack_id, mvms_store *st,
+		      const mvms_oid *ids, size_t n, mvms_sync__export_hook hook, void *arg)
 {
 	mvms_backend *mem = NULL;
 	mvms_pack_writer *w = NULL;
@@ -128,20 +128,24 @@ int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms
 	uint64_t size;
 	mvms_chunk_loc loc;
 	mvms_oid pid;
-	int error = 0, began = 0;
+	int error = 0, began = 0, added;
 
 	*out = NULL;
 	*out_len = 0;
-	if (n == 0)
-		return mvms_error_set(MVMS_EINVALID, "export: no chunks asked for");
 	MVMS_TRY(mvms_backend_mem(&mem));
 	MVMS_TRY(mvms_pack_writer_new(&w, mem));
 	/* One read transaction for all the look-ups (see mvms_db_read_begin). */
 	MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	for (i = 0; i < n; i++) {
 		MVMS_TRY(mvms_sync__read_record(&rec, &rec_cap, st, &ids[i], &loc));
-		MVMS_TRY(mvms_pack_writer_add(w, &ids[i], rec[0], loc.raw_len,
-					      rec + MVMS_PACK_RECORD_HDR, loc.stored));
+		added = hook ? hook(w, &ids[i], rec, &loc, arg) : 0;
+		if (added < 0) {
+			error = added;
+			goto done;
+		}
+		if (!added)
+			MVMS_TRY(mvms_pack_writer_add(w, &ids[i], rec[0], loc.raw_len,
+						      rec + MVMS_PACK_RECORD_HDR, loc.stored));
 	}
 	MVMS_TRY(mvms_pack_writer_finish(&pid, &size, &entries, &count, w));
 	mvms_object_key(key, sizeof(key), "packs", &pid);
@@ -154,6 +158,16 @@ done:
 	mvms_backend_free(mem);
 	free(rec);
 	return error;
+}
+
+int mvms_sync_export_chunks(void **out, size_t *out_len, mvms_oid *pack_id, mvms_store *st,
+			    const mvms_oid *ids, size_t n)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (n == 0)
+		return mvms_error_set(MVMS_EINVALID, "export: no chunks asked for");
+	return mvms_sync__export(out, out_len, pack_id, st, ids, n, NULL, NULL);
 }
 
 int mvms_sync_object_id(mvms_oid *out, const char *kind, const void *data, size_t len)

@@ -21,6 +21,17 @@
 int mvms_sync__read_record(unsigned char **rec, size_t *rec_cap, mvms_store *st,
 			   const mvms_oid *id, mvms_chunk_loc *loc);
 
+/* A hook of mvms_sync__export: adds chunk @id (its stored record @rec, at @loc) to @w in a
+ * form of its own and returns 1, or returns 0 to have the record copied as it is stored. */
+struct mvms_pack_writer;
+typedef int (*mvms_sync__export_hook)(struct mvms_pack_writer *w, const mvms_oid *id,
+				      const unsigned char *rec, const mvms_chunk_loc *loc,
+				      void *arg);
+/* A pack in memory (*out, *out_len; its id in *pack_id when not NULL) of the stored records
+ * of chunks @ids, each passed through @hook first when there is one. */
+int mvms_sync__export(void **out, size_t *out_len, mvms_oid *pack_id, mvms_store *st,
+		      const mvms_oid *ids, size_t n, mvms_sync__export_hook hook, void *arg);
+
 /* sync_layout.c: a chunk list's chunk ids and lengths (the list checked before); the tensor
  * layout of a committed file read from its stored chunks (*out NULL for plain bytes); the
  * layouts (*out: one per manifest file, NULL for most) of the side files that the
