@@ -194,10 +194,11 @@ num_gt "$(recq -t "$PUSHED" "r['method'] == 'POST' and list(r['args']) == ['uplo
 	"multipart: POST ?uploadId=U (complete)"
 num_gt "$(recq -f $((PUSHED + 1)) -t "$PULLED" "r['method'] == 'GET' and 'range' in h")" 0 \
 	"the pulls read packs with ranged GETs"
-# objects written: keys under pfx/ in packs/, manifests/ or files/, XX/ then 64 hex
+# objects written: keys under pfx/ in packs/, lists/ (chunk lists, level 14), manifests/ or
+# files/, XX/ then 64 hex
 cut -d' ' -f1 "$REC_KEYS" >"$WORK/rec.keylist"
-is "$(grep -cv '^bkt/pfx/\(packs\|manifests\|files\)/[0-9a-f][0-9a-f]/[0-9a-f]\{64\}$' "$WORK/rec.keylist")" 0 \
-	"every object written is bkt/pfx/{packs,manifests,files}/XX/<64 hex>"
+is "$(grep -cv '^bkt/pfx/\(packs\|lists\|manifests\|files\)/[0-9a-f][0-9a-f]/[0-9a-f]\{64\}$' "$WORK/rec.keylist")" 0 \
+	"every object written is bkt/pfx/{packs,lists,manifests,files}/XX/<64 hex>"
 is "$(grep -c '^bkt/pfx/manifests/' "$WORK/rec.keylist")" 2 "two manifests in the bucket"
 check "the manifests are named by the version ids" \
 	grep -q "manifests/../$B1_ID\$" "$WORK/rec.keylist"
@@ -329,8 +330,8 @@ is "$(json_get manifests)" 2 "verify sees both manifests"
 # the objects, listed by aws s3 with the Swift credentials
 awsq s3 ls --recursive "s3://$SWIFT_BUCKET/$GP/" 2>"$WORK/aws.err" | awk '{ print $4 }' | sort >"$WORK/g.keys"
 num_gt "$(wc -l <"$WORK/g.keys" | tr -d ' ')" 2 "aws s3 ls lists the store's objects under $GP/"
-is "$(grep -cv "^$GP/\(packs\|manifests\|files\)/[0-9a-f][0-9a-f]/[0-9a-f]\{64\}\$" "$WORK/g.keys")" 0 \
-	"every object is $GP/{packs,manifests,files}/XX/<64 hex>"
+is "$(grep -cv "^$GP/\(packs\|lists\|manifests\|files\)/[0-9a-f][0-9a-f]/[0-9a-f]\{64\}\$" "$WORK/g.keys")" 0 \
+	"every object is $GP/{packs,lists,manifests,files}/XX/<64 hex>"
 check "v1's manifest is there" grep -q "^$GP/manifests/../$G1_ID\$" "$WORK/g.keys"
 check "v2's manifest is there" grep -q "^$GP/manifests/../$G2_ID\$" "$WORK/g.keys"
 mkdir -p "$WORK/dl"
