@@ -71,6 +71,31 @@ static void test_buf(void)
 	mvms_buf_dispose(&b);
 }
 
+static void test_array_room(void)
+{
+	size_t cap = 0, n, i, grew = 0, kept = 1;
+	int *a = NULL, *t;
+
+	for (n = 0; n < 1000; n++) {
+		size_t before = cap;
+		if (!(t = mvms_array_room(a, &cap, n, sizeof(*t), 4)))
+			break;
+		grew += cap != before;
+		a = t;
+		a[n] = (int)n;
+	}
+	for (i = 0; i < n; i++)
+		kept &= a[i] == (int)i;
+	is_int((int)n, 1000, "array_room: 1000 elements appended");
+	ok(kept, "array_room: elements kept across moves");
+	is_int((int)cap, 1024, "array_room: capacity doubles from the first size (4 .. 1024)");
+	is_int((int)grew, 9, "array_room: 9 reallocations for 1000 elements");
+	cap = SIZE_MAX / 2 + 1;
+	ok(mvms_array_room(a, &cap, cap, 16, 4) == NULL, "array_room: an overflowing size is refused");
+	is_int((int)(cap == SIZE_MAX / 2 + 1), 1, "array_room: ... leaving the capacity as it was");
+	free(a);
+}
+
 static void test_paths(void)
 {
 	is_int(mvms_path_check("a/b/c.bin"), 0, "nested path ok");
@@ -278,6 +303,7 @@ int main(void)
 	test_oid();
 	test_chunk_list_hash();
 	test_buf();
+	test_array_room();
 	test_paths();
 	test_manifest();
 	test_pool();

@@ -51,6 +51,11 @@ void mvms_buf_dispose(mvms_buf *b);
 /* Hands the bytes to the caller (free()) and resets the buffer. */
 char *mvms_buf_detach(mvms_buf *b);
 
+/* Room for element @n of the growing array @items (elements of @elem bytes, *cap of them
+ * allocated): doubles it (to @first at first) when n == *cap. Returns the array, perhaps
+ * moved, or NULL with an error message set (@items is then left as it was). */
+void *mvms_array_room(void *items, size_t *cap, size_t n, size_t elem, size_t first);
+
 static inline void mvms_le32_put(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);

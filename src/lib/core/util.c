@@ -13,6 +13,23 @@
 #include "common.h"
 #include "mvms/remote.h"
 
+void *mvms_array_room(void *items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t ncap, bytes;
+	void *p;
+
+	if (n < *cap)
+		return items;
+	ncap = *cap ? *cap * 2 : first;
+	if (ncap <= n || __builtin_mul_overflow(ncap, elem, &bytes) ||
+	    !(p = realloc(items, bytes))) {
+		mvms_error_set(MVMS_ERROR, "out of memory");
+		return NULL;
+	}
+	*cap = ncap;
+	return p;
+}
+
 int mvms_buf_grow(mvms_buf *b, size_t extra)
 {
 	size_t need, nsize;

@@ -306,14 +306,11 @@ static int parent_tensors(mvms_bases_parent *p, mvms_db *db, int64_t content)
 	sqlite3_bind_int64(s, 1, content);
 	while ((rc = mvms_db_step_row(db, s, "parent tensors")) > 0) {
 		mvms_bases_tensor *t;
-		if (p->ntensors == cap) {
-			cap = cap ? cap * 2 : 64;
-			if (!(t = realloc(p->tensors, cap * sizeof(*t)))) {
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				break;
-			}
-			p->tensors = t;
+		if (!(t = mvms_array_room(p->tensors, &cap, p->ntensors, sizeof(*t), 64))) {
+			error = MVMS_ERROR;
+			break;
 		}
+		p->tensors = t;
 		t = &p->tensors[p->ntensors];
 		memset(t, 0, sizeof(*t));
 		p->ntensors++;
@@ -345,14 +342,11 @@ static int parent_chunks(mvms_bases_parent *p, mvms_db *db, int64_t content)
 	sqlite3_bind_int64(s, 1, content);
 	while ((rc = mvms_db_step_row(db, s, "parent chunks")) > 0) {
 		mvms_bases_chunk *ch;
-		if (p->nchunks == cap) {
-			cap = cap ? cap * 2 : 256;
-			if (!(ch = realloc(p->chunks, cap * sizeof(*ch)))) {
-				error = mvms_error_set(MVMS_ERROR, "out of memory");
-				break;
-			}
-			p->chunks = ch;
+		if (!(ch = mvms_array_room(p->chunks, &cap, p->nchunks, sizeof(*ch), 256))) {
+			error = MVMS_ERROR;
+			break;
 		}
+		p->chunks = ch;
 		ch = &p->chunks[p->nchunks++];
 		if ((error = mvms_db_column_oid(&ch->id, s, 0)) < 0)
 			break;

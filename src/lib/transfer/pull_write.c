@@ -150,14 +150,9 @@ static int add_task(pull_window *w, pull_chunk *chunks, size_t n, uint64_t at,
 {
 	pull_task *t;
 
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 64;
-		t = realloc(w->tasks, ncap * sizeof(*t));
-		if (!t)
-			return mvms_error_set(MVMS_ERROR, "out of memory");
-		w->tasks = t;
-		w->cap = ncap;
-	}
+	if (!(t = mvms_array_room(w->tasks, &w->cap, w->n, sizeof(*t), 64)))
+		return MVMS_ERROR;
+	w->tasks = t;
 	t = &w->tasks[w->n++];
 	memset(t, 0, sizeof(*t));
 	t->chunks = chunks;

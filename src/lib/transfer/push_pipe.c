@@ -366,13 +366,11 @@ static int chunk_add(push_slot *s, size_t file, uint32_t len, uint8_t dtype)
 	batch_chunk *b;
 	int error = 0;
 
-	if (s->n == s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 64;
-		batch_chunk *tmp = realloc(s->chunks, ncap * sizeof(*tmp));
-		MVMS_CHECK_ALLOC(tmp, error);
-		s->chunks = tmp;
-		s->cap = ncap;
+	if (!(b = mvms_array_room(s->chunks, &s->cap, s->n, sizeof(*b), 64))) {
+		error = MVMS_ERROR;
+		goto done;
 	}
+	s->chunks = b;
 	b = &s->chunks[s->n++];
 	memset(b, 0, sizeof(*b));
 	b->data = s->buf + s->start;
