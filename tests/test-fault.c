@@ -18,6 +18,7 @@
 #include "tap.h"
 #include "testfs.h"
 #include "testdata.h"
+#include "teststore.h"
 #include "store_int.h"
 #include "backend_fault.h"
 #include "mvms/gc.h"
@@ -28,25 +29,6 @@ static char sdir[512];
 static const char *tree(const char *name, size_t len, uint32_t seed)
 {
 	return random_tree(dir, name, len, seed);
-}
-
-static uint64_t versions(mvms_store *st)
-{
-	uint64_t n = 0;
-
-	if (mvms_store__u64(&n, st, "SELECT count(*) FROM versions", "versions") < 0)
-		return UINT64_MAX;
-	return n;
-}
-
-static int verify_clean(mvms_store *st)
-{
-	mvms_verify_result vr;
-	int rc = mvms_store_verify(&vr, st, NULL, NULL, NULL);
-
-	if (rc < 0)
-		diag("verify: %s", mvms_error_last());
-	return rc == 0 && vr.problems == 0;
 }
 
 static int push(mvms_push_result *r, mvms_store *st, const char *model, const char *path,
