@@ -139,6 +139,7 @@ static int grid_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_base
 {
 	uint64_t n = (t->length + grid - 1) / grid, k;
 	size_t i = 0;
+	delta_region *nr;
 	int error = 0, paired = 0;
 
 	if (pt) {
@@ -166,13 +167,11 @@ static int grid_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_base
 		if (paired)
 			s->base = p->chunks[i + k].base;
 	}
-	if (d->nregions == d->cregions) {
-		size_t ncap = d->cregions ? d->cregions * 2 : 64;
-		delta_region *nr = realloc(d->regions, ncap * sizeof(*nr));
-		MVMS_CHECK_ALLOC(nr, error);
-		d->regions = nr;
-		d->cregions = ncap;
+	if (!(nr = mvms_array_room(d->regions, &d->cregions, d->nregions, sizeof(*nr), 64))) {
+		error = MVMS_ERROR;
+		goto done;
 	}
+	d->regions = nr;
 	d->regions[d->nregions].start = t->offset;
 	d->regions[d->nregions].end = t->offset + t->length;
 	d->nregions++;

@@ -231,18 +231,17 @@ static int file_add_chunk(push_ctx *c, const batch_chunk *b)
 {
 	struct push_pipe *p = c->pipe;
 	push_file *f = &c->files[b->file];
+	mvms_chunk_ref *ref;
 	int error = 0;
 
 	files_close_before(c, b->file);
 	if (!p->cons_open)
 		file_open(c, b->file);
-	if (f->nchunks == f->cchunks) {
-		size_t ncap = f->cchunks ? f->cchunks * 2 : 16;
-		mvms_chunk_ref *tmp = realloc(f->chunks, ncap * sizeof(*tmp));
-		MVMS_CHECK_ALLOC(tmp, error);
-		f->chunks = tmp;
-		f->cchunks = ncap;
+	if (!(ref = mvms_array_room(f->chunks, &f->cchunks, f->nchunks, sizeof(*ref), 16))) {
+		error = MVMS_ERROR;
+		goto done;
 	}
+	f->chunks = ref;
 	f->chunks[f->nchunks].id = b->id;
 	f->chunks[f->nchunks].len = b->len;
 	f->nchunks++;
