@@ -10,9 +10,11 @@
  */
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -151,7 +153,23 @@ typedef struct hook {
 	int64_t grace;
 	mvms_gc_result r;
 	int rc, calls;
+	int hold_ms;         /* after the first gc, keep gc.lock this long (a gc still running) */
+	double at[4];        /* when each call came */
+	double released;     /* when the held lock was let go */
+	int lock_fd;
+	pthread_t holder;    /* lets it go; joined by the test */
 } hook;
+
+static void *let_go(void *arg)
+{
+	hook *h = arg;
+	struct timespec ts = { h->hold_ms / 1000, (long)(h->hold_ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	h->released = mvms_now();
+	close(h->lock_fd); /* releases the flock */
+	return NULL;
+}
 
 static void run_gc(mvms_store *st, void *arg)
 {
@@ -159,6 +177,8 @@ static void run_gc(mvms_store *st, void *arg)
 	mvms_store *other = NULL;
 
 	(void)st;
+	if (h->calls < 4)
+		h->at[h->calls] = mvms_now();
 	h->calls++;
 	if (h->runs == 0)
 		return;
@@ -173,6 +193,15 @@ static void run_gc(mvms_store *st, void *arg)
 		mvms_db_exec(other->db, "UPDATE leases SET expires_at = 1");
 	h->rc = gc(&h->r, other, h->grace, 0);
 	mvms_store_free(other);
+	if (h->hold_ms && h->calls == 1) {
+		/* As if this gc still swept: the lock gc holds while it runs, as flock(1) would. */
+		char p[600];
+		snprintf(p, sizeof(p), "%s/gc.lock", sdir);
+		h->lock_fd = open(p, O_RDWR | O_CREAT, 0644);
+		if (h->lock_fd < 0 || flock(h->lock_fd, LOCK_EX) < 0 ||
+		    pthread_create(&h->holder, NULL, let_go, h) != 0)
+			h->rc = -101;
+	}
 }
 
 /* ---- tests ---- */
@@ -332,6 +361,31 @@ static void test_reused_removed(mvms_store *st)
 	snprintf(spec, sizeof(spec), "r@v%lld", (long long)pr.number);
 	ok(verify_ok(st) && pulls_same(st, spec, a), "reused: %s verifies and pulls byte-identical",
 	   spec);
+
+	/* The same while that gc still runs (it holds gc.lock): the second try waits for its
+	 * end, else it could reuse what that gc is about to drop and fail again. */
+	a = tree("r-c", 300000, 33);
+	ok(mvms_branch_create(st, "r", "z", "r@v1") == 0 && push(&pr, st, "r", a, "z") == 0,
+	   "reused: file C pushed on z");
+	snprintf(spec, sizeof(spec), "r@v%lld", (long long)pr.number);
+	ok(mvms_branch_delete(st, "r", "z") == 0 && mvms_version_delete(st, spec) == 0,
+	   "reused: then deleted");
+	age_all(st, 7200);
+	memset(&h, 0, sizeof(h));
+	h.runs = 1;
+	h.grace = 3600;
+	h.hold_ms = 400;
+	st->before_commit = run_gc;
+	st->before_commit_arg = &h;
+	is_int(push(&pr, st, "r", a, NULL), 0, "gc running: push C again");
+	st->before_commit = NULL;
+	if (h.rc != -101 && h.calls > 0)
+		pthread_join(h.holder, NULL);
+	ok(h.rc == 0 && pr.retries == 1 && h.calls == 2, "gc running: the gc took what it reused, "
+	   "and it started over once (rc %d, calls %d)", h.rc, h.calls);
+	ok(h.released > 0 && h.at[1] >= h.released, "gc running: the second try came after that "
+	   "gc ended (%.3f s after)", h.at[1] - h.released);
+	ok(verify_ok(st), "gc running: the store verifies");
 
 	/* The same, with the lease of every try dropped by gc as if the push had stalled: both
 	 * tries fail, and nothing is committed. */

@@ -7,9 +7,13 @@
  * it and may then remove what it protected, so a writer checks, inside its commit's
  * transaction, that its lease is still there, and fails with a conflict if it is not.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "transport.h"
@@ -270,4 +274,73 @@ int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_
 		error = mvms_lease__bucket_oldest(oldest, live, expired, st, now, reap);
 done:
 	return error;
+}
+
+/*
+ * gc and the writers of one machine. A push that reused a chunk of an old unused pack fails
+ * at commit when a gc removes that pack meanwhile, and starts over once. gc drops content
+ * rows first and pack rows later in the same run, so a push that starts over while that gc
+ * still runs can reuse a chunk the gc is about to drop and fail again. gc therefore holds
+ * gc.lock in the store directory while it runs, and a writer that lost a chunk waits for it
+ * before it answers or starts over: by then the garbage that gc saw is gone, and the second
+ * try cannot pick it up. A gc through another database on the same bucket is not seen
+ * here; its conflicts are still caught at commit, as before.
+ */
+#define GC_WAIT_MAX 120.0 /* seconds; a writer gives up waiting and tries anyway */
+
+static char *gc_lock_path(const mvms_store *st)
+{
+	char *p;
+
+	if (!st->path)
+		return NULL;
+	p = malloc(strlen(st->path) + sizeof("/gc.lock"));
+	if (p) {
+		strcpy(p, st->path);
+		strcat(p, "/gc.lock");
+	}
+	return p;
+}
+
+int mvms_lease__gc_begin(mvms_store *st)
+{
+	char *path = gc_lock_path(st);
+	int fd = -1;
+
+	if (!path)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(path);
+	/* A store this user cannot write (a dry run's) has nothing to guard. */
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+void mvms_lease__gc_end(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+}
+
+void mvms_lease__gc_wait(mvms_store *st)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char *path = gc_lock_path(st);
+	double t0 = mvms_now();
+	int fd;
+
+	if (!path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return; /* no gc ever ran here */
+	/* Polled, not blocking: a gc of hours must not hold a server's thread for hours. */
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0 && (errno == EWOULDBLOCK || errno == EINTR) &&
+	       mvms_now() - t0 < GC_WAIT_MAX)
+		nanosleep(&pause, NULL);
+	close(fd);
 }

@@ -59,6 +59,12 @@ void mvms_lease__unpublish(mvms_store *st, const char *id);
 int mvms_lease__published(mvms_store *st, const char *id);
 int mvms_lease__bucket_oldest(int64_t *oldest, uint64_t *live, uint64_t *expired,
 			      mvms_store *st, int64_t now, int reap);
+/* gc holds gc.lock in the store directory while it runs (begin returns its descriptor,
+ * -1 when the store has none or cannot be written); a writer whose commit lost a chunk to
+ * a gc waits for that gc to end (at most two minutes) before it answers or starts over. */
+int mvms_lease__gc_begin(mvms_store *st);
+void mvms_lease__gc_end(int fd);
+void mvms_lease__gc_wait(mvms_store *st);
 /* In a commit's write transaction: MVMS_ECONFLICT when the lease in use is gone. */
 int mvms_lease__check(mvms_store *st);
 /* The start of the oldest live lease at @now (*oldest 0 when none) and how many are live;

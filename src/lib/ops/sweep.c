@@ -615,7 +615,7 @@ int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options 
 	MVMS_TRANSPORT_CALL(st, gc, (out, st, opts));
 	sweep w;
 	size_t i, n;
-	int error = 0;
+	int error = 0, lock = -1;
 
 	memset(out, 0, sizeof(*out));
 	memset(&w, 0, sizeof(w));
@@ -629,6 +629,9 @@ int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options 
 		return mvms_error_set(MVMS_ENOTSUPPORTED, "gc: the %s backend cannot list objects with "
 				      "the time they were written, so gc cannot tell old from new",
 				      mvms_backend_name(st->be));
+	/* Writers that lost a chunk to this run wait for its end before they start over. */
+	if (!opts->dry_run)
+		lock = mvms_lease__gc_begin(st);
 	MVMS_TRY(drop_contents(&w));
 	/* Before the listing, so that it sees the old packs unused and removes them. */
 	MVMS_TRY(mvms_gc__repack(st, opts, w.cutoff, out));
@@ -641,6 +644,7 @@ int mvms_store_gc_ex(mvms_gc_result *out, mvms_store *st, const mvms_gc_options 
 		MVMS_TRY(batch_objects(&w, w.c + i, n));
 	}
 done:
+	mvms_lease__gc_end(lock);
 	free(w.c);
 	free(w.listed);
 	return error;

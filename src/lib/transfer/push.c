@@ -281,6 +281,7 @@ int mvms_push(mvms_push_result *out, mvms_store *st, const char *model, const ch
 	if (error == MVMS_ECONFLICT && out->gc_conflict) {
 		/* A gc removed something this push reused (or dropped its lease, if it stalled
 		 * longer than the lease lives): once more, with a lease that is surely live. */
+		mvms_lease__gc_wait(st); /* the gc that took it has seen all its garbage */
 		if (leased && mvms_lease__tick(st, 1) < 0) {
 			mvms_lease__drop(st, leased);
 			if ((error = mvms_lease__hold(&leased, st, holder)) < 0)

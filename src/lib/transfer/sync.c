@@ -78,6 +78,8 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 	if (id_out)
 		*id_out = pid;
 done:
+	if (error == MVMS_ECONFLICT) /* a gc took an old copy: the push starts over after it */
+		mvms_lease__gc_wait(st);
 	free(raw);
 	free(e);
 	mvms_codec_free(codec);

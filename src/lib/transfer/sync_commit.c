@@ -426,6 +426,9 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		MVMS_TRY(mvms_push__entries(out, st, &rq));
 	}
 done:
+	/* The writer starts over once it hears of it: not before that gc has ended. */
+	if (error == MVMS_ECONFLICT && out->gc_conflict)
+		mvms_lease__gc_wait(st);
 	for (i = 0; i < k; i++)
 		new_content_dispose(&nc[i]);
 	free(nc);
