@@ -282,52 +282,6 @@ done:
 	return error;
 }
 
-/* The sent chunk lists' ids with their indices, sorted by id, so each file finds its own
- * in log n (10,000 small files send 10,000 lists). */
-typedef struct sent {
-	mvms_oid id;
-	size_t i;
-} sent;
-
-static int cmp_sent(const void *a, const void *b)
-{
-	return mvms_oid_cmp(&((const sent *)a)->id, &((const sent *)b)->id);
-}
-
-static int sent_index(sent **out, const mvms_oid *ids, size_t n)
-{
-	size_t i;
-	sent *v = calloc(n + 1, sizeof(*v));
-
-	*out = v;
-	if (!v)
-		return mvms_error_set(MVMS_ERROR, "out of memory");
-	for (i = 0; i < n; i++) {
-		v[i].id = ids[i];
-		v[i].i = i;
-	}
-	qsort(v, n, sizeof(*v), cmp_sent);
-	return 0;
-}
-
-/* The index of the sent chunk list of @id, or @n. */
-static size_t sent_find(const sent *v, size_t n, const mvms_oid *id)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = mvms_oid_cmp(&v[mid].id, id);
-		if (c == 0)
-			return v[mid].i;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return n;
-}
-
 int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 		     const char *expected_head, const void *manifest, size_t manifest_len,
 		     const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
@@ -341,7 +295,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	int64_t model_id = 0, head = 0, *parents = NULL;
 	char hex[MVMS_OID_HEXSZ + 1];
 	size_t i, j, k = 0;
-	sent *sorted = NULL;
+	mvms_validate__sent *sorted = NULL;
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -380,7 +334,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 	}
 	/* The side files of the version's ONNX models are cut at their external tensors. */
 	MVMS_TRY(mvms_sync__side_layouts(&sides, st, m, fm_ids, filemaps, filemap_lens, nfilemaps));
-	MVMS_TRY(sent_index(&sorted, fm_ids, nfilemaps));
+	MVMS_TRY(mvms_validate__sent_index(&sorted, fm_ids, nfilemaps));
 	nc = calloc(m->file_count + 1, sizeof(*nc));
 	MVMS_CHECK_ALLOC(nc, error);
 	for (i = 0; i < m->file_count; i++) {
@@ -398,7 +352,7 @@ int mvms_sync_commit(mvms_push_result *out, mvms_store *st, const char *branch,
 			continue;
 		error = 0;
 		mvms_error_clear();
-		if ((j = sent_find(sorted, nfilemaps, &f->id)) == nfilemaps) {
+		if ((j = mvms_validate__sent_find(sorted, nfilemaps, &f->id)) == nfilemaps) {
 			mvms_oid_fmt(hex, &f->id);
 			error = mvms_error_set(MVMS_EINVALID,
 					       "%s: file %s is not here and its chunk list was not sent",

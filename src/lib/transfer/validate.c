@@ -259,6 +259,45 @@ done:
 	return error;
 }
 
+static int cmp_sent(const void *a, const void *b)
+{
+	return mvms_oid_cmp(&((const mvms_validate__sent *)a)->id,
+			    &((const mvms_validate__sent *)b)->id);
+}
+
+int mvms_validate__sent_index(mvms_validate__sent **out, const mvms_oid *ids, size_t n)
+{
+	size_t i;
+	mvms_validate__sent *v = calloc(n + 1, sizeof(*v));
+
+	*out = v;
+	if (!v)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	for (i = 0; i < n; i++) {
+		v[i].id = ids[i];
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), cmp_sent);
+	return 0;
+}
+
+size_t mvms_validate__sent_find(const mvms_validate__sent *v, size_t n, const mvms_oid *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = mvms_oid_cmp(&v[mid].id, id);
+		if (c == 0)
+			return v[mid].i;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
+}
+
 int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model_id,
 			   const char *branch, const int64_t *parents, const mvms_oid *fm_ids,
 			   const void *const *filemaps, const size_t *filemap_lens, size_t nfilemaps)
@@ -266,10 +305,12 @@ int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model
 	mvms_commit_plan plan;
 	int64_t row;
 	mvms_commit_file *cf = calloc(m->file_count + 1, sizeof(*cf));
+	mvms_validate__sent *sorted = NULL;
 	size_t i, j;
 	int error = 0, rc;
 
 	MVMS_CHECK_ALLOC(cf, error);
+	MVMS_TRY(mvms_validate__sent_index(&sorted, fm_ids, nfilemaps));
 	for (i = 0; i < m->file_count; i++) {
 		cf[i].path = m->files[i].path;
 		cf[i].mode = m->files[i].mode;
@@ -281,13 +322,12 @@ int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model
 			error = rc;
 			goto done;
 		}
-		for (j = 0; rc == MVMS_ENOTFOUND && j < nfilemaps; j++)
-			if (mvms_oid_cmp(&fm_ids[j], &m->files[i].id) == 0) {
-				cf[i].source = MVMS_COMMIT_FILEMAP;
-				cf[i].filemap = filemaps[j];
-				cf[i].filemap_len = filemap_lens[j];
-				break;
-			}
+		if (rc == MVMS_ENOTFOUND &&
+		    (j = mvms_validate__sent_find(sorted, nfilemaps, &m->files[i].id)) < nfilemaps) {
+			cf[i].source = MVMS_COMMIT_FILEMAP;
+			cf[i].filemap = filemaps[j];
+			cf[i].filemap_len = filemap_lens[j];
+		}
 	}
 	memset(&plan, 0, sizeof(plan));
 	plan.model_id = model_id;
@@ -298,6 +338,7 @@ int mvms_validate_manifest(mvms_store *st, const mvms_manifest *m, int64_t model
 	plan.nparents = m->parent_count;
 	error = mvms_validate_commit(st, &plan);
 done:
+	free(sorted);
 	free(cf);
 	return error;
 }
