@@ -263,6 +263,17 @@ int srv_require(srv_req *r, int scope, const char *model)
 	return 0;
 }
 
+/* A read whose client asks for the newest refs ("Cache-Control: no-cache", or max-age=0):
+ * a remote push reads its branch's head so, since the commit that follows will check it
+ * against the newest refs anyway (docs/backends.md, several servers on one bucket). */
+static int wants_fresh(const srv_req *r)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+					   "Cache-Control");
+
+	return h && (strstr(h, "no-cache") || strstr(h, "max-age=0"));
+}
+
 /* Sets r->scope from the Authorization header (or anonymity). 0, or -1 after replying. */
 static int authenticate(srv_req *r)
 {
@@ -387,8 +398,8 @@ void srv_dispatch(struct evhttp_request *req, void *arg)
 	/* The database is a cache of the bucket's log (docs/formats.md): a write works on the
 	 * newest refs, a read on refs at most --refresh seconds old; a token made on another
 	 * server is found once caught up. */
-	if ((error = mvms_store_refresh(r.st, r.method == EVHTTP_REQ_GET ||
-						      r.method == EVHTTP_REQ_HEAD
+	if ((error = mvms_store_refresh(r.st, (r.method == EVHTTP_REQ_GET ||
+					       r.method == EVHTTP_REQ_HEAD) && !wants_fresh(&r)
 					      ? r.opts->refresh : 0)) < 0 &&
 	    r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD) {
 		srv_reply_mvms(&r, error);

@@ -135,4 +135,34 @@ check "the rebuilt fourth renders exactly what server 1 does (after the kill)" c
 mvms --store "$WORK/db4" verify --quick
 is_rc 0 "verify of the fourth: every version's objects are in the bucket"
 diag "versions after the kill: $BEFORE"
+
+# A server whose reads may be an hour old (--refresh 3600) still gives a remote push the
+# newest head: the push asks for it with "Cache-Control: no-cache", and the server catches
+# up first. Without that, a push through it right after one through another server would
+# name a stale parent and be refused with 409.
+SRV_STORE=$WORK/db4 srv_start s4 --refresh 3600
+URL4=$URL
+head_of() { # head_of URL [CURL ARGS]: the id of m@main as that server says
+	_h=$1
+	shift
+	req GET "$_h/v1/models/m/versions/main" -H "Authorization: Bearer $T" "$@"
+	jstr id
+}
+OLD=$(head_of "$URL4")
+mkdir -p "$WORK/f1" && cp "$WORK/v1"/* "$WORK/f1"/ && printf 'f1\n' > "$WORK/f1/who"
+rem 1 push m "$WORK/f1" -m "fresh 1" -q
+is_rc 0 "a push through server 1"
+NEW=$(head_of "$URL1")
+check "  moved m@main" [ -n "$NEW" ] && [ "$NEW" != "$OLD" ]
+is "$(head_of "$URL4")" "$OLD" "a plain read through the fourth server still sees the old head"
+is "$(head_of "$URL4" -H "Cache-Control: no-cache")" "$NEW" \
+	"with Cache-Control: no-cache it catches up and sees the new one"
+mkdir -p "$WORK/f2" && cp "$WORK/v1"/* "$WORK/f2"/ && printf 'f2\n' > "$WORK/f2/who"
+rem 1 push m "$WORK/f2" -m "fresh 2" -q
+is_rc 0 "another push through server 1"
+mkdir -p "$WORK/f3" && cp "$WORK/v1"/* "$WORK/f3"/ && printf 'f3\n' > "$WORK/f3/who"
+rem 4 push m "$WORK/f3" -m "fresh 3" -q
+is_rc 0 "a remote push through the fourth right after it lands at the first try"
+rem 4 --json log m
+like "$OUT" "fresh 3" "  it is in the log"
 done_testing

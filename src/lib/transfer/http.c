@@ -64,6 +64,8 @@ int mvms_http__session_headers(struct curl_slist **h, const mvms_remote *r)
 
 	if (r->auth)
 		MVMS_TRY(mvms_http__add_header(h, r->auth));
+	if (r->fresh)
+		MVMS_TRY(mvms_http__add_header(h, "Cache-Control: no-cache"));
 	if (r->lease[0]) {
 		char lh[64];
 		snprintf(lh, sizeof(lh), "Mvms-Lease: %s", r->lease);

@@ -544,11 +544,18 @@ int mvms_remote_push(mvms_push_result *out, mvms_remote *r, const char *model, c
 	branch = opts->branch ? opts->branch : "main";
 	MVMS_TRY(mvms_model_name_check(model));
 	MVMS_TRY(mvms_ref_name_check(branch));
-	MVMS_TRY(branch_head(head, r, model, branch));
-	if (*head)
+	/* The parents as the newest refs say, even through a server that has not caught up
+	 * with another's push yet (several on one bucket): the commit checks them against
+	 * those, and a stale head would fail it. */
+	r->fresh = 1;
+	error = branch_head(head, r, model, branch);
+	if (error == 0 && *head)
 		snprintf(base, sizeof(base), "%s", head);
-	else
-		MVMS_TRY(ref_id(base, r, model, "main", 0));
+	else if (error == 0)
+		error = ref_id(base, r, model, "main", 0);
+	r->fresh = 0;
+	if (error < 0)
+		goto done;
 	extra = calloc(opts->parent_count + 1, sizeof(*extra));
 	parents = calloc(opts->parent_count + 2, sizeof(*parents));
 	models = calloc(opts->parent_count + 2, sizeof(*models));

@@ -21,6 +21,7 @@ struct mvms_remote {
 	uint64_t pack_size;
 	mvms_remote_stats stats;
 	char lease[MVMS_LEASE_ID_HEXSZ + 1]; /* sent as Mvms-Lease while a push holds one */
+	int fresh;                /* reads ask for the newest refs (Cache-Control: no-cache) */
 	int plain_errors;         /* error messages are the server's own, word for word (the
 				   * transport table's calls: a remote command says what the
 				   * local one says) */
