@@ -16,6 +16,7 @@
 #include "tap.h"
 #include "testfs.h"
 #include "codec.h"
+#include "pack.h"
 #include "store_int.h"
 #include "mvms/gc.h"
 #include "mvms/history.h"
@@ -346,6 +347,47 @@ static size_t zstd3(const char *path)
 	return ZSTD_isError(z) ? 0 : z;
 }
 
+/* A base is not hashed when a delta is decoded through it (the delta's own hash covers it):
+ * a damaged base must still fail the pull, never give other bytes, and verify finds it. */
+static void test_damaged_base(mvms_store *st, const char *v2)
+{
+	sqlite3_stmt *q = mvms_db_stmt(st->db,
+		"SELECT lower(hex(p.oid)), b.offset, b.stored_len FROM chunks d "
+		"JOIN chunks b ON b.oid = d.base JOIN packs p ON p.id = b.pack_id "
+		"WHERE d.base IS NOT NULL AND b.codec <> 0 ORDER BY b.stored_len DESC LIMIT 1");
+	char path[700];
+	long long at = -1;
+	unsigned char byte = 0, flipped;
+	FILE *f = NULL;
+
+	if (q && sqlite3_step(q) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(q, 0);
+		snprintf(path, sizeof(path), "%s/objects/packs/%.2s/%s", dir, hex, hex);
+		/* The record's last byte: inside its last plane or frame. */
+		at = sqlite3_column_int64(q, 1) + MVMS_PACK_RECORD_HDR + sqlite3_column_int64(q, 2) - 1;
+	}
+	if (q)
+		sqlite3_reset(q);
+	if (at < 0 || !(f = fopen(path, "r+b")) || fseek(f, at, SEEK_SET) != 0 ||
+	    fread(&byte, 1, 1, f) != 1) {
+		ok(0, "damaged base: found a base record to damage");
+		if (f)
+			fclose(f);
+		return;
+	}
+	flipped = (unsigned char)(byte ^ 0x5a);
+	fseek(f, at, SEEK_SET);
+	fwrite(&flipped, 1, 1, f);
+	fflush(f);
+	ok(!pulls_same(st, "acme/m@v2", v2), "damaged base: the pull of a delta on it fails (%s)",
+	   mvms_error_last());
+	ok(!verify_ok(st), "damaged base: verify reports it");
+	fseek(f, at, SEEK_SET);
+	fwrite(&byte, 1, 1, f);
+	fclose(f);
+	ok(pulls_same(st, "acme/m@v2", v2) && verify_ok(st), "mended: v2 pulls and verifies again");
+}
+
 static void test_store(void)
 {
 	mvms_store *st = NULL;
@@ -412,6 +454,7 @@ static void test_store(void)
 	ok(pulls_same(st, "acme/m@v2", v2) && pulls_same(st, "acme/m@v3", v3),
 	   "v2 and v3 still pull: gc kept the bases their deltas need");
 	ok(verify_ok(st), "and verify finds nothing missing");
+	test_damaged_base(st, v2);
 	mvms_store_free(st);
 }
 

@@ -103,6 +103,11 @@ int mvms_codec_encode_delta(mvms_codec *c, enum mvms_dtype dtype, const mvms_oid
  * (a push reads the bases it diffs against this way). */
 int mvms_codec_read_base(mvms_codec *c, const mvms_oid *id, size_t raw_len, void *out);
 
+/** For a base callback: 1 when the base is read to decode a delta, whose own hash check
+ * covers the base's bytes (the callback may skip hashing them), 0 when it is read to encode
+ * one (a push: a wrong base must be caught now, or the delta would be made against it). */
+int mvms_codec_base_for_decode(const mvms_codec *c);
+
 /** The base chunk a delta payload names: 0, or MVMS_EMISMATCH when it is too short. */
 int mvms_codec_delta_base(mvms_oid *out, const void *payload, size_t len);
 

@@ -26,6 +26,7 @@ struct mvms_codec {
 	size_t base_cap, base_len;
 	mvms_oid base_id;
 	int base_valid;
+	int base_decoding;       /* the callback runs for a delta's decode (not hashed) */
 	unsigned char *delta;    /* encode: the transformed chunk; the second candidate */
 	size_t delta_cap;
 	unsigned char *delta2;

@@ -5,7 +5,8 @@
  * SQLite connections are never shared between threads, so the base reader has its own
  * connection (opened on first use) behind a mutex; the backend is safe to read from any
  * thread. It reads each base's record alone (no coalescing): a version's pull reads at most
- * one full record more per delta.
+ * one full record more per delta. A base read to decode a delta is not hashed (the delta's
+ * own check covers it); one read to make a delta is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,7 +163,11 @@ static int read_pack(mvms_bases *b, mvms_codec *c, const base_loc *loc, const mv
 		error = mvms_error_set(MVMS_EMISMATCH, "delta base %s is itself a delta", hex);
 		goto done;
 	}
-	MVMS_TRY(mvms_pack_decode_record(c, out, (uint32_t)raw_len, id, rec, len));
+	/* For a decode, not hashed: the delta is, after it applies these bytes (pack.h). */
+	if (mvms_codec_base_for_decode(c))
+		MVMS_TRY(mvms_pack_decode_base(c, out, (uint32_t)raw_len, id, rec, len));
+	else
+		MVMS_TRY(mvms_pack_decode_record(c, out, (uint32_t)raw_len, id, rec, len));
 done:
 	free(rec);
 	return error;

@@ -463,8 +463,8 @@ static int chunk_error(int code, const mvms_oid *id, const char *fmt, ...)
 	return mvms_error_set(code, "pack: chunk %s: %s", hex, detail);
 }
 
-int mvms_pack_decode_record(mvms_codec *c, void *dst, uint32_t raw_len,
-			    const mvms_oid *expect, const void *rec, size_t rec_len)
+static int decode_record(mvms_codec *c, void *dst, uint32_t raw_len, const mvms_oid *expect,
+			 const void *rec, size_t rec_len, int verify)
 {
 	int error = 0;
 	const unsigned char *r = rec;
@@ -508,11 +508,35 @@ int mvms_pack_decode_record(mvms_codec *c, void *dst, uint32_t raw_len,
 				    "%s", msg);
 		goto done;
 	}
+	if (!verify)
+		goto done;
 	mvms_oid_hash(&got, dst, raw_len);
+	if (mvms_oid_cmp(&got, expect) != 0 && codec == MVMS_CODEC_DELTA) {
+		/* Its base was not hashed (mvms_pack_decode_base): either may be the damaged one. */
+		char base[MVMS_OID_HEXSZ + 1];
+		mvms_oid b;
+		memcpy(b.id, r + MVMS_PACK_RECORD_HDR, MVMS_OID_RAWSZ);
+		mvms_oid_fmt(base, &b);
+		error = chunk_error(MVMS_EMISMATCH, expect, "hash mismatch (delta on base %.16s: it "
+				    "or its base is damaged)", base);
+		goto done;
+	}
 	if (mvms_oid_cmp(&got, expect) != 0) {
 		error = chunk_error(MVMS_EMISMATCH, expect, "hash mismatch");
 		goto done;
 	}
 done:
 	return error;
+}
+
+int mvms_pack_decode_record(mvms_codec *c, void *dst, uint32_t raw_len,
+			    const mvms_oid *expect, const void *rec, size_t rec_len)
+{
+	return decode_record(c, dst, raw_len, expect, rec, rec_len, 1);
+}
+
+int mvms_pack_decode_base(mvms_codec *c, void *dst, uint32_t raw_len, const mvms_oid *expect,
+			  const void *rec, size_t rec_len)
+{
+	return decode_record(c, dst, raw_len, expect, rec, rec_len, 0);
 }
