@@ -171,9 +171,11 @@ static void inverse(unsigned op, unsigned char *restrict d, const unsigned char 
 }
 
 /* The transformed chunk in c->delta as planes (or one zstd frame) after a header naming
- * @op, into @dst if at most @limit bytes: *out_len, or 0 when it does not fit. */
+ * @op, into @dst if at most @limit bytes: *out_len, or 0 when it does not fit. With
+ * @planes_only, a chunk whose planes do not fit is not tried as one frame either. */
 static int encode_op(mvms_codec *c, size_t *out_len, unsigned op, unsigned width,
-		     const mvms_oid *base_id, unsigned char *dst, size_t limit, size_t len)
+		     const mvms_oid *base_id, unsigned char *dst, size_t limit, size_t len,
+		     int planes_only)
 {
 	size_t room = limit - MVMS_CODEC_DELTA_HDR, n = 0;
 	uint8_t inner = MVMS_CODEC_PLANES;
@@ -197,6 +199,8 @@ static int encode_op(mvms_codec *c, size_t *out_len, unsigned op, unsigned width
 			n = z;
 		}
 	}
+	if (n == 0 && planes_only && width > 1 && len > width)
+		goto done;
 	if (n == 0) {
 		size_t z = ZSTD_compressCCtx(c->cctx, dst + MVMS_CODEC_DELTA_HDR, room, c->delta,
 					     len, c->level);
@@ -239,10 +243,14 @@ int mvms_codec_encode_delta(mvms_codec *c, enum mvms_dtype dtype, const mvms_oid
 	 * with 1% drift and content-defined cuts, the difference alone kept 0.230x raw, the
 	 * better of the two 0.215x. */
 	forward(op_sub, c->delta, src, base, len);
-	MVMS_TRY(encode_op(c, &n1, op_sub, width, base_id, dst, limit, len));
+	MVMS_TRY(encode_op(c, &n1, op_sub, width, base_id, dst, limit, len, 0));
 	{
+		/* When the difference fitted, XOR must beat it in planes: its planes not fitting
+		 * under the difference's size, one frame of it would not either, and trying it
+		 * cost more than half of a drifted push's CPU (for no byte saved there). */
 		forward(DELTA_XOR, c->delta, src, base, len);
-		MVMS_TRY(encode_op(c, &n2, DELTA_XOR, width, base_id, c->delta2, n1 ? n1 : limit, len));
+		MVMS_TRY(encode_op(c, &n2, DELTA_XOR, width, base_id, c->delta2, n1 ? n1 : limit, len,
+				   n1 != 0));
 		if (n2 && (!n1 || n2 < n1)) {
 			memcpy(dst, c->delta2, n2);
 			n1 = n2;
