@@ -70,9 +70,19 @@ req GET "$S1/v1/models/m/versions/v2/bases/$F"
 is_code 401 "it needs a token"
 
 # ---- v3 from a fresh cache: bases fetched from the server, v1's records (no chains) ----
+# POST /v1/chunks answered so far (the metric's value, 0 when none)
+chunk_posts() {
+	curl -s "$S1/metrics" -H "$AH" |
+		awk '/^mvms_http_requests_total\{route="\/v1\/chunks",method="POST"/ { n += $NF }
+		     END { print n + 0 }'
+}
+POSTS0=$(chunk_posts)
 XDG_CACHE_HOME=$WORK/cache-b rem --json push m "$WORK/v3"
 is_rc 0 "remote push of v3 from a cache that has never seen the model"
 num_ge "$(json_get delta_chunks)" 32 "v3 travels as deltas too (bases fetched from the server)"
+POSTS=$(($(chunk_posts) - POSTS0))
+diag "the fresh cache fetched v3's $(json_get delta_chunks) bases in $POSTS POST /v1/chunks"
+num_le "$POSTS" 3 "  in a few batched requests, not one per base"
 req GET "$S1/v1/models/m/versions/v3/bases/$F" -H "$AH"
 is_code 200 "GET .../versions/v3/bases/$F"
 grep -o '"base":"[0-9a-f]*"' "$WORK/body" | sed 's/.*:"//; s/"//' | sort -u >"$WORK/v3.bases"

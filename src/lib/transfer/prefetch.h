@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The delta bases a remote pull's cache lacks, fetched ahead and in batches
- * (remote_prefetch.c): the records receiver names the bases of each block's delta records
- * before the workers decode it; a thread of the prefetcher's own asks the server for all
+ * The delta bases a remote pull's or push's cache lacks, fetched ahead and in batches
+ * (remote_prefetch.c): the records receiver (a push: its reading thread) names the bases of
+ * each block's delta records before the workers decode (encode) it; a thread of the prefetcher's own asks the server for all
  * that are waiting in one POST /v1/chunks, and the workers' base reads take them from
  * memory. Internal to transfer/.
  */
@@ -20,6 +20,9 @@ int mvms_prefetch__new(mvms_prefetch **out, mvms_remote *r);
  * allowed); those the cache lacks are fetched. A mvms_sync__want_fn with @ctx the
  * prefetcher. */
 int mvms_prefetch__want(void *ctx, const mvms_oid *ids, size_t n);
+/* One naming of @id taken back: nobody will read it for that one (a remote push found the
+ * chunk stored already). The record, asked for or not, is let go when none remain. */
+void mvms_prefetch__unwant(void *ctx, const mvms_oid *id);
 /* Requests it made so far. */
 uint64_t mvms_prefetch__requests(const mvms_prefetch *p);
 /* Stops the thread (after the workers that read bases have stopped), puts @r's own base

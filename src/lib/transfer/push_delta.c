@@ -25,11 +25,15 @@
 
 /* A delta is kept only when at most this share (in eighths) of the full record. */
 #define DELTA_KEEP_EIGHTHS 7
+/* A remote push names the bases of the next this many bytes of a file ahead of its reading
+ * (the pipeline holds a few MiB): their fetches batch, and memory stays bounded. */
+#define NAME_AHEAD (32u * 1024 * 1024)
 
 typedef struct delta_slot {
 	uint64_t off;            /* in the new file */
 	uint32_t len;
 	int has_base;
+	int named;               /* named ahead (hooks), and no chunk carries the naming yet */
 	mvms_oid base;           /* the full record to diff against */
 } delta_slot;
 
@@ -42,8 +46,9 @@ struct push_delta {
 	size_t nparents;
 	mvms_bases_parent_fn parent_fn; /* a remote push: the server's parent files */
 	void *parent_ctx;
+	const mvms_push__base_hooks *hooks; /* a remote push: bases named ahead */
 	delta_slot *slots;
-	size_t nslots, cslots, slot_scan;
+	size_t nslots, cslots, slot_scan, name_next;
 	delta_region *regions;
 	size_t nregions, cregions, region_scan;
 	unsigned char **base;    /* per worker: the base being diffed against */
@@ -67,6 +72,7 @@ int mvms_push__delta_start(push_ctx *c, const push_spec *ps)
 	d->nparents = ps->nparents;
 	d->parent_fn = ps->parent_fn;
 	d->parent_ctx = ps->parent_ctx;
+	d->hooks = ps->base_hooks;
 	d->nworkers = mvms_pool_size(c->pool);
 	d->tmp_len = c->st->chunker.max_size;
 	d->tmp = calloc(d->nworkers, sizeof(*d->tmp));
@@ -85,6 +91,55 @@ done:
 	return error;
 }
 
+/* A slot named ahead that no chunk took (cut otherwise, another dtype): its naming is
+ * taken back. */
+static void settle(push_delta *d, delta_slot *s)
+{
+	if (s->named) {
+		s->named = 0;
+		d->hooks->unwant(d->hooks->ctx, &s->base);
+	}
+}
+
+/* Every slot still named (the file ended, or the push failed). */
+static void settle_all(push_delta *d)
+{
+	size_t i;
+
+	for (i = d->slot_scan; d->hooks && i < d->name_next && i < d->nslots; i++)
+		settle(d, &d->slots[i]);
+	d->name_next = 0;
+}
+
+/* Names the bases of the slots up to @pos + NAME_AHEAD, in file order; a failure only means
+ * the workers fetch those alone. */
+static void name_ahead(push_delta *d, uint64_t pos)
+{
+	mvms_oid ids[512]; /* one want per step, so one batch (16 KiB of stack) */
+	size_t k = 0;
+
+	/* In steps of half the window: the fetcher's batches are as large as what was named
+	 * while it fetched the previous one. */
+	if (d->name_next < d->nslots && d->slots[d->name_next].off < pos + NAME_AHEAD / 2)
+		pos += NAME_AHEAD / 2;
+	else
+		return;
+	while (d->name_next < d->nslots && d->slots[d->name_next].off < pos + NAME_AHEAD / 2) {
+		delta_slot *s = &d->slots[d->name_next++];
+		if (!s->has_base)
+			continue;
+		s->named = 1;
+		ids[k++] = s->base;
+		if (k == MVMS_ARRAY_SIZE(ids)) {
+			if (d->hooks->want(d->hooks->ctx, ids, k) < 0)
+				mvms_error_clear();
+			k = 0;
+		}
+	}
+	if (k && d->hooks->want(d->hooks->ctx, ids, k) < 0)
+		mvms_error_clear();
+}
+
 void mvms_push__delta_end(push_ctx *c)
 {
 	push_delta *d = c->delta;
@@ -92,6 +147,7 @@ void mvms_push__delta_end(push_ctx *c)
 
 	if (!d)
 		return;
+	settle_all(d);
 	for (w = 0; w < d->nworkers; w++) {
 		free(d->tmp ? d->tmp[w] : NULL);
 		free(d->base ? d->base[w] : NULL);
@@ -164,6 +220,7 @@ static int grid_tensor(push_delta *d, const mvms_tensor_info *t, const mvms_base
 		s->off = t->offset + k * grid;
 		s->len = (uint32_t)(t->length - k * grid < grid ? t->length - k * grid : grid);
 		s->has_base = paired;
+		s->named = 0;
 		if (paired)
 			s->base = p->chunks[i + k].base;
 	}
@@ -220,6 +277,7 @@ int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *
 
 	if (!d)
 		return 0;
+	settle_all(d);
 	d->nslots = d->nregions = d->slot_scan = d->region_scan = 0;
 	if (!f->st || !f->st->count)
 		return 0;
@@ -278,15 +336,30 @@ void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos)
 	b->has_base = 0;
 	if (!d)
 		return;
-	while (d->slot_scan < d->nslots && d->slots[d->slot_scan].off < pos)
+	while (d->slot_scan < d->nslots && d->slots[d->slot_scan].off < pos) {
+		if (d->hooks)
+			settle(d, &d->slots[d->slot_scan]);
 		d->slot_scan++;
+	}
+	if (d->hooks)
+		name_ahead(d, pos);
 	if (d->slot_scan < d->nslots && d->slots[d->slot_scan].off == pos &&
 	    d->slots[d->slot_scan].has_base &&
 	    d->slots[d->slot_scan].len == b->len && delta_dtype(b->dtype) &&
 	    b->len <= d->tmp_len) {
 		b->has_base = 1;
 		b->base_id = d->slots[d->slot_scan].base;
+		/* The chunk carries the naming now: the worker reads the base, or skips it. */
+		d->slots[d->slot_scan].named = 0;
 	}
+}
+
+void mvms_push__delta_skip(push_ctx *c, const batch_chunk *b)
+{
+	push_delta *d = c->delta;
+
+	if (d && d->hooks && b->has_base)
+		d->hooks->unwant(d->hooks->ctx, &b->base_id);
 }
 
 int mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b, unsigned char *dst)
@@ -295,9 +368,12 @@ int mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b, unsign
 	size_t n = 0, limit = b->out_len / 8 * DELTA_KEEP_EIGHTHS;
 	mvms_codec *codec;
 
-	if (!d || !b->has_base || worker >= d->nworkers || b->len > d->tmp_len ||
-	    mvms_oid_cmp(&b->base_id, &b->id) == 0)
+	if (!d || !b->has_base)
 		return 0;
+	if (worker >= d->nworkers || b->len > d->tmp_len || mvms_oid_cmp(&b->base_id, &b->id) == 0) {
+		mvms_push__delta_skip(c, b);
+		return 0;
+	}
 	codec = c->codecs[worker];
 	/* A base that cannot be read (gone, damaged) only means no delta here. */
 	if (mvms_codec_read_base(codec, &b->base_id, b->len, d->base[worker]) < 0) {

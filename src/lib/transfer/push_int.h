@@ -67,6 +67,16 @@ typedef struct push_ctx {
 } push_ctx;
 
 /* What a push commits to, once its files are known. */
+/* A remote push's way to name, ahead, the delta bases its workers will read (so that those
+ * the cache lacks come in a few batched requests, remote_prefetch.c): @want on the reading
+ * thread as each chunk gets its base, @unwant when a worker then reads no base for it
+ * (the chunk was stored already, or it is its own base). */
+typedef struct mvms_push__base_hooks {
+	int (*want)(void *ctx, const mvms_oid *ids, size_t n);
+	void (*unwant)(void *ctx, const mvms_oid *id);
+	void *ctx;
+} mvms_push__base_hooks;
+
 typedef struct push_spec {
 	const char *model;
 	int64_t model_id;
@@ -83,6 +93,7 @@ typedef struct push_spec {
 	 * a struct mvms_bases_parent ** per path, NULL when none. */
 	int (*parent_fn)(struct mvms_bases_parent **out, void *ctx, const char *path);
 	void *parent_ctx;
+	const mvms_push__base_hooks *base_hooks; /* or NULL */
 } push_spec;
 
 /* An error that means gc removed something this push counted on, or dropped its expired
@@ -136,6 +147,8 @@ int mvms_push__delta_file(push_ctx *c, push_file *f, uint64_t **bounds, size_t *
 size_t mvms_push__delta_cut(push_ctx *c, uint64_t pos, size_t n);
 void mvms_push__delta_mark(push_ctx *c, batch_chunk *b, uint64_t pos);
 int mvms_push__delta_encode(push_ctx *c, unsigned worker, batch_chunk *b, unsigned char *dst);
+/* A worker: @b, marked with a base, will not be encoded (stored already). */
+void mvms_push__delta_skip(push_ctx *c, const batch_chunk *b);
 
 /* push.c: writes the current pack, durable, and indexes it (or hands it to the uploader). */
 int mvms_push__flush_pack(push_ctx *c);

@@ -140,8 +140,10 @@ static void chunk_work(size_t i, unsigned worker, void *ctx)
 		return;
 	}
 	b->is_new = r;
-	if (!r)
+	if (!r) {
+		mvms_push__delta_skip(c, b);
 		return;
+	}
 	r = mvms_codec_encode_as(c->codecs[worker], (enum mvms_dtype)b->dtype, &b->codec,
 				 &b->out_len, s->arena + b->out_off, mvms_codec_bound(b->len),
 				 b->data, b->len);

@@ -58,13 +58,14 @@ static pf_entry **slot(mvms_prefetch *p, const mvms_oid *id)
 }
 
 /* Under the lock: drops @n references to @e (never below one while others remain: a base
- * read more often than it was named stays until the end); frees it at none. */
+ * read more often than it was named stays until the end); frees it at none, once it is no
+ * longer waiting or asked for (here, or failed). */
 static void release(mvms_prefetch *p, pf_entry *e, unsigned n)
 {
 	pf_entry **s;
 
 	e->refs -= n < e->refs ? n : e->refs;
-	if (e->refs > 0 || e->state < 2)
+	if (e->refs > 0 || e->state == 0 || e->state == 1)
 		return;
 	s = slot(p, &e->id);
 	*s = e->hnext;
@@ -113,6 +114,18 @@ int mvms_prefetch__want(void *ctx, const mvms_oid *ids, size_t n)
 done:
 	free(have);
 	return error;
+}
+
+void mvms_prefetch__unwant(void *ctx, const mvms_oid *id)
+{
+	mvms_prefetch *p = ctx;
+	pf_entry *e;
+
+	pthread_mutex_lock(&p->mu);
+	/* Still queued, it is dropped when its turn comes (fetch_main); asked, on arrival. */
+	if ((e = *slot(p, id)) != NULL)
+		release(p, e, 1);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* The asked records out of the pack the server sent, or why not. */
@@ -169,11 +182,15 @@ static void fetch_batch(mvms_prefetch *p, pf_entry **asked, size_t n, mvms_oid *
 	MVMS_TRY(take_pack(p, asked, n, &resp));
 done:
 	pthread_mutex_lock(&p->mu);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (error < 0 && asked[i]->state == 1) {
 			asked[i]->state = error;
 			snprintf(asked[i]->msg, sizeof(asked[i]->msg), "%s", mvms_error_last());
 		}
+		/* Unwanted while asked (a push found the chunk stored): nobody will read it. */
+		if (asked[i]->refs == 0)
+			release(p, asked[i], 0);
+	}
 	pthread_cond_broadcast(&p->here);
 	pthread_mutex_unlock(&p->mu);
 	mvms_buf_dispose(&resp);
@@ -195,13 +212,19 @@ static void *fetch_main(void *arg)
 			break;
 		/* Everything waiting, in the order named: the receiver runs ahead meanwhile, so
 		 * the next batch is as large as what arrived during this one. */
-		for (n = 0; p->qhead && n < PF_BATCH && bytes < PF_BATCH_BYTES && asked && ids; n++) {
+		for (n = 0; p->qhead && n < PF_BATCH && bytes < PF_BATCH_BYTES && asked && ids;) {
 			pf_entry *e = p->qhead;
 			p->qhead = e->qnext;
 			if (!p->qhead)
 				p->qtail = NULL;
+			if (e->refs == 0) {
+				/* Unwanted while it waited: not asked for. */
+				e->state = 2;
+				release(p, e, 0);
+				continue;
+			}
 			e->state = 1;
-			asked[n] = e;
+			asked[n++] = e;
 			bytes += 128u * 1024; /* at most a chunk's bytes */
 		}
 		if (!asked || !ids) {
@@ -214,6 +237,8 @@ static void *fetch_main(void *arg)
 			pthread_cond_broadcast(&p->here);
 			continue;
 		}
+		if (n == 0)
+			continue; /* all of them unwanted */
 		pthread_mutex_unlock(&p->mu);
 		fetch_batch(p, asked, n, ids);
 		pthread_mutex_lock(&p->mu);

@@ -27,12 +27,13 @@ int mvms_sync_stage(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 int mvms_sync_stage_opts(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
 			 const mvms_push_options *po)
 {
-	return mvms_stage__run(out, count, st, path, po, NULL, NULL);
+	return mvms_stage__run(out, count, st, path, po, NULL, NULL, NULL);
 }
 
 int mvms_stage__run(mvms_sync_file **out, size_t *count, mvms_store *st, const char *path,
 		    const mvms_push_options *po,
-		    int (*parent_fn)(struct mvms_bases_parent **, void *, const char *), void *ctx)
+		    int (*parent_fn)(struct mvms_bases_parent **, void *, const char *), void *ctx,
+		    const mvms_push__base_hooks *hooks)
 {
 	mvms_push_options opts = MVMS_PUSH_OPTIONS_INIT;
 	mvms_push_result res;
@@ -61,6 +62,7 @@ int mvms_stage__run(mvms_sync_file **out, size_t *count, mvms_store *st, const c
 	ps.stage_only = 1;
 	ps.parent_fn = parent_fn;
 	ps.parent_ctx = ctx;
+	ps.base_hooks = hooks;
 	MVMS_TRY(mvms_push__collect(&c, path));
 	MVMS_TRY(mvms_push__run(&c, &ps, &m));
 	files = calloc(c.nfiles + 1, sizeof(*files));
