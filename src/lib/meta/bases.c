@@ -205,6 +205,7 @@ done:
 static int base_read(void *ctx, mvms_codec *c, const mvms_oid *id, size_t raw_len, void *out)
 {
 	mvms_bases *b = ctx;
+	int hash = !mvms_codec_base_for_decode(c);
 	base_loc loc;
 	char hex[MVMS_OID_HEXSZ + 1];
 	int error = 0;
@@ -216,14 +217,14 @@ static int base_read(void *ctx, mvms_codec *c, const mvms_oid *id, size_t raw_le
 		 * remote push diffs against the server's full records): the server has it. */
 		if (error < 0 && b->fetch) {
 			mvms_error_clear();
-			error = b->fetch(b->fetch_ctx, id, raw_len, out);
+			error = b->fetch(b->fetch_ctx, id, raw_len, out, hash);
 		}
 		goto done;
 	}
 	if (loc.found == 2 && read_source(&loc, id, raw_len, out) == 0)
 		goto done;
 	if (b->fetch) {
-		error = b->fetch(b->fetch_ctx, id, raw_len, out);
+		error = b->fetch(b->fetch_ctx, id, raw_len, out, hash);
 		goto done;
 	}
 	mvms_oid_fmt(hex, id);

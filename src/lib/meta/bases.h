@@ -20,8 +20,10 @@ void mvms_bases__attach(mvms_store *st, mvms_codec *c);
 void mvms_bases__close(mvms_store *st);
 
 /* A way to get a base the store lacks (a remote pull's cache asks its server): fills @out
- * with @raw_len raw bytes of @id, checked; set with mvms_bases__set_fetch. */
-typedef int (*mvms_bases_fetch_fn)(void *ctx, const mvms_oid *id, size_t raw_len, void *out);
+ * with @raw_len raw bytes of @id, checked, and hashed unless !@hash (the base of a delta
+ * being decoded: the delta's own hash covers it, pack.h); set with mvms_bases__set_fetch. */
+typedef int (*mvms_bases_fetch_fn)(void *ctx, const mvms_oid *id, size_t raw_len, void *out,
+				   int hash);
 void mvms_bases__set_fetch(mvms_store *st, mvms_bases_fetch_fn fn, void *ctx);
 
 /* In the write transaction that indexes a pack (after its rows): every delta entry's base

@@ -21,7 +21,7 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 
 /* The one record of @id in the pack at @data, decoded into @out (a full record only). */
 static int decode_from_pack(const void *data, size_t len, const mvms_oid *id, size_t raw_len,
-			    void *out)
+			    void *out, int hash)
 {
 	static const char key[] = "base";
 	mvms_backend *mem = NULL;
@@ -42,9 +42,9 @@ static int decode_from_pack(const void *data, size_t len, const mvms_oid *id, si
 		goto done;
 	}
 	MVMS_TRY(mvms_codec_new(&c, 0));
-	MVMS_TRY(mvms_pack_decode_record(c, out, (uint32_t)raw_len, id,
-					 (const unsigned char *)data + e[i].offset,
-					 MVMS_PACK_RECORD_HDR + (size_t)e[i].stored_len));
+	MVMS_TRY((hash ? mvms_pack_decode_record : mvms_pack_decode_base)(
+		c, out, (uint32_t)raw_len, id, (const unsigned char *)data + e[i].offset,
+		MVMS_PACK_RECORD_HDR + (size_t)e[i].stored_len));
 done:
 	mvms_codec_free(c);
 	free(e);
@@ -52,7 +52,7 @@ done:
 	return error;
 }
 
-int mvms_remote__fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out)
+int mvms_remote__fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out, int hash)
 {
 	mvms_remote *r = ctx;
 	CURL *curl = curl_easy_init();
@@ -89,7 +89,7 @@ int mvms_remote__fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void 
 				       cc != CURLE_OK ? curl_easy_strerror(cc) : "the server would not send it");
 		goto done;
 	}
-	MVMS_TRY(decode_from_pack(resp.ptr, resp.size, id, raw_len, out));
+	MVMS_TRY(decode_from_pack(resp.ptr, resp.size, id, raw_len, out, hash));
 done:
 	curl_slist_free_all(h);
 	if (curl)

@@ -59,7 +59,7 @@ int mvms_http__post_ids(mvms_buf *resp, mvms_remote *r, const char *path, const 
 			size_t n, const char *what);
 /* remote_bases.c: a delta base the cache lacks, fetched from the server and decoded (a
  * mvms_bases_fetch_fn with @ctx the remote handle; safe on any thread). */
-int mvms_remote__fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out);
+int mvms_remote__fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out, int hash);
 /* Drops repeated ids of @ids in place, keeping the first of each in order. */
 int mvms_remote__unique_in_order(mvms_oid *ids, size_t *n);
 

@@ -251,7 +251,7 @@ static void *fetch_main(void *arg)
 
 /* The base reader of the cache while the prefetcher runs (a mvms_bases_fetch_fn): a base
  * named ahead is waited for and decoded here; another is fetched alone. */
-static int fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out)
+static int fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out, int hash)
 {
 	mvms_prefetch *p = ctx;
 	mvms_codec *c = NULL;
@@ -262,7 +262,7 @@ static int fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out)
 	pthread_mutex_lock(&p->mu);
 	if (!(e = *slot(p, id))) {
 		pthread_mutex_unlock(&p->mu);
-		return mvms_remote__fetch_base(p->r, id, raw_len, out);
+		return mvms_remote__fetch_base(p->r, id, raw_len, out, hash);
 	}
 	e->refs++; /* ours while we read it: it stays even if its namers are done */
 	while (e->state == 0 || e->state == 1)
@@ -278,7 +278,8 @@ static int fetch_base(void *ctx, const mvms_oid *id, size_t raw_len, void *out)
 	if (!c)
 		MVMS_TRY(mvms_codec_new(&c, 0));
 	/* No base reader on these codecs: a delta here (the server's pack said full) fails. */
-	MVMS_TRY(mvms_pack_decode_record(c, out, (uint32_t)raw_len, id, e->rec, e->len));
+	MVMS_TRY((hash ? mvms_pack_decode_record : mvms_pack_decode_base)(c, out, (uint32_t)raw_len,
+									id, e->rec, e->len));
 done:
 	pthread_mutex_lock(&p->mu);
 	if (c && p->ncodecs < p->ccodecs)
