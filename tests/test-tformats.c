@@ -315,7 +315,7 @@ static void onnx_valid(void)
 	onnx_file(&b, 1);
 	rc = probe(&l, "dir/model.onnx", &b, b.n);
 	ok(rc == 0 && l->format == MVMS_TFORMAT_ONNX && l->count == 4 && l->ext_count == 2,
-	   "ONNX parsed: 4 raw tensors, 2 external, the float_data one skipped");
+	   "ONNX parsed: 4 raw tensors, 2 external, the int64_data one skipped");
 	if (rc == 0) {
 		const mvms_tensor_info *t = l->tensors;
 		ok(strcmp(t[0].name, "conv.weight") == 0 && strcmp(t[0].dtype, "FLOAT") == 0 &&
@@ -338,6 +338,80 @@ static void onnx_valid(void)
 	mvms_error_clear();
 	truncations("m.onnx", &b, "ONNX");
 	mutations("m.onnx", &b, 3000);
+	free(b.p);
+}
+
+/* Packed float_data and double_data are raw bytes (older exporters write them); in pieces
+ * or under another type they are left to the chunks; with raw_data too, refused. */
+static void typed_tensor(tf_buf *g, const char *name, unsigned dtype, unsigned field,
+			 size_t len, int pieces)
+{
+	tf_buf t = { 0 }, raw = { 0 };
+	static const uint64_t dims[] = { 8 };
+
+	pb_uint(&t, 1, dims[0]);
+	pb_uint(&t, 2, dtype);
+	pb_str(&t, 8, name);
+	tf_pattern(&raw, len, 5);
+	if (pieces) {
+		pb_bytes(&t, field, raw.p, len / 2);
+		pb_bytes(&t, field, raw.p + len / 2, len - len / 2);
+	} else {
+		pb_bytes(&t, field, raw.p, len);
+	}
+	free(raw.p);
+	pb_msg(g, 5, &t);
+}
+
+static void onnx_typed(void)
+{
+	tf_buf b = { 0 }, g = { 0 };
+	mvms_tlayout *l = NULL;
+	size_t fo;
+	int rc;
+
+	typed_tensor(&g, "f", 1, 4, 32, 0);        /* FLOAT, float_data */
+	typed_tensor(&g, "d", 11, 10, 64, 0);      /* DOUBLE, double_data */
+	typed_tensor(&g, "split", 1, 4, 32, 1);    /* float_data in two pieces */
+	typed_tensor(&g, "odd", 6, 4, 32, 0);      /* float_data under INT32 */
+	onnx_model(&b, &g);
+	rc = probe(&l, "t.onnx", &b, b.n);
+	ok(rc == 0 && l->count == 2, "packed float_data and double_data are tensors; in pieces "
+	   "or under another type they are not (%zu)", l ? l->count : 0);
+	if (rc == 0 && l->count == 2) {
+		const mvms_tensor_info *t = l->tensors;
+		fo = (size_t)t[0].offset;
+		ok(strcmp(t[0].name, "f") == 0 && strcmp(t[0].dtype, "FLOAT") == 0 &&
+		   t[0].length == 32 && t[0].dtype_id == MVMS_DTYPE_F32 && fo + 32 <= b.n &&
+		   b.p[fo] == (unsigned char)(5 * 7919u & 0xff), "float_data: FLOAT, its bytes");
+		ok(strcmp(t[1].name, "d") == 0 && strcmp(t[1].dtype, "DOUBLE") == 0 &&
+		   t[1].length == 64, "double_data: DOUBLE, 64 bytes");
+	}
+	mvms_tlayout_free(l);
+	l = NULL;
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	typed_tensor(&g, "f", 1, 4, 24, 0);        /* 6 floats for dims [8] */
+	onnx_model(&b, &g);
+	ok(probe(&l, "t.onnx", &b, b.n) < 0 && !l, "float_data shorter than dims x type: refused");
+	mvms_error_clear();
+	free(b.p);
+	memset(&b, 0, sizeof(b));
+	{
+		tf_buf t = { 0 }, raw = { 0 };
+		pb_uint(&t, 1, 8);
+		pb_uint(&t, 2, 1);
+		pb_str(&t, 8, "both");
+		tf_pattern(&raw, 32, 6);
+		pb_bytes(&t, 9, raw.p, 32);
+		pb_bytes(&t, 4, raw.p, 32);
+		free(raw.p);
+		pb_msg(&g, 5, &t);
+	}
+	onnx_model(&b, &g);
+	ok(probe(&l, "t.onnx", &b, b.n) < 0 && !l, "raw_data and float_data both: refused");
+	mvms_error_clear();
+	mutations("t.onnx", &b, 500);
 	free(b.p);
 }
 
@@ -650,6 +724,7 @@ int main(void)
 	gguf_valid();
 	gguf_bad();
 	onnx_valid();
+	onnx_typed();
 	onnx_bad();
 	onnx_nodes();
 	side_files();

@@ -223,7 +223,7 @@ static void onnx_ext_tensor(tf_buf *graph, const char *name, unsigned dtype, con
 static void onnx_model(tf_buf *out, tf_buf *graph_initializers)
 {
 	tf_buf g = { 0 }, node = { 0 }, fd = { 0 }, opset = { 0 };
-	float one = 1.0f;
+	static const unsigned char one[] = { 1 }; /* the varint 1 */
 
 	pb_str(&node, 1, "x");
 	pb_str(&node, 2, "y");
@@ -231,8 +231,8 @@ static void onnx_model(tf_buf *out, tf_buf *graph_initializers)
 	pb_msg(&g, 1, &node);
 	pb_str(&g, 2, "g");
 	pb_uint(&fd, 1, 1);
-	pb_uint(&fd, 2, 1);
-	pb_bytes(&fd, 4, &one, sizeof(one)); /* float_data, packed: not raw bytes */
+	pb_uint(&fd, 2, 7);
+	pb_bytes(&fd, 7, one, sizeof(one)); /* int64_data, packed varints: not raw bytes */
 	pb_str(&fd, 8, "typed");
 	pb_msg(&g, 5, &fd);
 	tf_put(&g, graph_initializers->p, graph_initializers->n);

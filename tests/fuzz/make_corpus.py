@@ -226,6 +226,23 @@ def gen_tformats():
     model, _, _ = tf.onnx([("only", "FLOAT", [1])], [])
     put("onnx", "one_tensor", model)
     put("onnx", "constants_in_if", onnx_constants(tf))
+    put("onnx", "typed_data", onnx_typed(tf))
+
+
+def onnx_typed(tf):
+    """Initializers as older exporters write them: packed float_data and double_data (raw
+    bytes, read as tensors), float_data in two pieces and varint int64_data (left out)."""
+    f = tf.field
+
+    def typed(name, dtype, field, payloads):
+        t = f(1, 0, 8) + f(2, 0, dtype) + f(8, 2, name.encode())
+        return f(5, 2, t + b"".join(f(field, 2, p) for p in payloads))
+
+    raw = bytes((i * 131 + 5) & 0xff for i in range(64))
+    graph = typed("f", 1, 4, [raw[:32]]) + typed("d", 11, 10, [raw]) + \
+        typed("split", 1, 4, [raw[:16], raw[16:32]]) + typed("i", 7, 7, [bytes(range(1, 9))])
+    graph += f(2, 2, b"typed")
+    return f(1, 0, 8) + f(8, 2, f(2, 0, 17)) + f(7, 2, graph)
 
 
 def onnx_constants(tf):

@@ -171,6 +171,8 @@ typedef struct raw_tensor {
 	uint64_t data_type;
 	int has_type, has_raw, location;
 	uint64_t raw_off, raw_len;
+	unsigned typed;          /* 4 or 10: the bytes are packed float_data or double_data */
+	int typed_split;         /* that field came in pieces (legal, not one run of bytes) */
 	char *ext_location;
 	int has_ext_off, has_ext_len;
 	uint64_t ext_off, ext_len;
@@ -272,7 +274,10 @@ done:
 }
 
 /* Scalar and packed dims (field 1), data_type (2), name (8), raw_data (9), external_data
- * (13), data_location (14); every other field skipped. */
+ * (13), data_location (14), and packed float_data (4) and double_data (10): a packed
+ * repeated float or double is its values' little-endian bytes back to back, the layout of
+ * raw_data (older exporters write those). Every other field is skipped, among them the
+ * varint-coded int32_data and int64_data, whose bytes are no tensor's. */
 static int read_tensor_fields(raw_tensor *t, mvms_tl_cursor *c, uint64_t end)
 {
 	uint64_t v, len, stop;
@@ -308,8 +313,19 @@ static int read_tensor_fields(raw_tensor *t, mvms_tl_cursor *c, uint64_t end)
 				return mvms_tl_reject(FMT, "tensor name given twice");
 			MVMS_TRY(get_string(&t->name, c, end, MVMS_ONNX_NAME_MAX));
 		} else if (field == 9 && wire == WT_LEN) {
+			if (t->has_raw && t->typed)
+				return mvms_tl_reject(FMT, "raw_data and typed data both given");
 			if (t->has_raw++)
 				return mvms_tl_reject(FMT, "raw_data given twice");
+			MVMS_TRY(get_len(&t->raw_len, c, end));
+			t->raw_off = c->pos;
+			MVMS_TRY(mvms_tl_skip(c, t->raw_len, FMT));
+		} else if ((field == 4 || field == 10) && wire == WT_LEN) {
+			if (t->has_raw && !t->typed)
+				return mvms_tl_reject(FMT, "raw_data and typed data both given");
+			if (t->has_raw++)
+				t->typed_split = 1; /* a packed field may come in pieces */
+			t->typed = field;
 			MVMS_TRY(get_len(&t->raw_len, c, end));
 			t->raw_off = c->pos;
 			MVMS_TRY(mvms_tl_skip(c, t->raw_len, FMT));
@@ -344,7 +360,7 @@ static int grow(mvms_tensor_info **list, size_t *cap, size_t n)
 }
 
 /* Turns a read initializer into a tensor of this file or of a side file, or nothing (one
- * with typed fields instead of raw bytes). */
+ * with varint-coded typed fields, or none, instead of raw bytes). */
 static int add_tensor(onnx_ctx *x, raw_tensor *t)
 {
 	mvms_tensor_info *d;
@@ -361,6 +377,12 @@ static int add_tensor(onnx_ctx *x, raw_tensor *t)
 	if (t->ext_seen != external || (external && (!t->ext_location || t->has_raw)))
 		return mvms_tl_reject(FMT, "external data inconsistent with data_location");
 	if (!t->has_raw && !external)
+		return 0;
+	/* Packed floats (1 FLOAT, 14 COMPLEX64) or doubles (11 DOUBLE, 15 COMPLEX128) in one
+	 * piece are raw bytes; in pieces, or under another type, they are left to the chunks. */
+	if (t->typed && (t->typed_split ||
+			 (t->typed == 4 ? t->data_type != 1 && t->data_type != 14
+					: t->data_type != 11 && t->data_type != 15)))
 		return 0;
 	for (i = 0; i < t->ndims; i++)
 		if (mvms_mul_overflow(&elems, elems, t->dims[i]))
