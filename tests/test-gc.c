@@ -204,6 +204,19 @@ static void run_gc(mvms_store *st, void *arg)
 	}
 }
 
+/* A push with @h's gc run before its commit (each try's); the hook is cleared after. */
+static int push_gc(mvms_push_result *r, mvms_store *st, const char *m, const char *path,
+		   const char *branch, hook *h)
+{
+	int rc;
+
+	st->before_commit = run_gc;
+	st->before_commit_arg = h;
+	rc = push(r, st, m, path, branch);
+	st->before_commit = NULL;
+	return rc;
+}
+
 /* ---- tests ---- */
 
 static void test_backend_scan(mvms_backend *be)
@@ -318,10 +331,8 @@ static void test_lease(mvms_store *st)
 
 	memset(&h, 0, sizeof(h));
 	h.runs = -1;
-	st->before_commit = run_gc;
-	st->before_commit_arg = &h;
-	is_int(push(&pr, st, "lease", src, NULL), 0, "lease: push with a gc --grace 0 before its commit");
-	st->before_commit = NULL;
+	is_int(push_gc(&pr, st, "lease", src, NULL, &h), 0,
+	       "lease: push with a gc --grace 0 before its commit");
 	ok(h.calls == 1 && h.rc == 0, "lease: the gc ran (%d) and succeeded (%d)", h.calls, h.rc);
 	ok(h.r.leases == 1, "lease: it honoured one live lease");
 	ok(h.r.packs == 0 && h.r.objects == 0, "lease: and removed none of the push's objects");
@@ -350,10 +361,8 @@ static void test_reused_removed(mvms_store *st)
 	memset(&h, 0, sizeof(h));
 	h.runs = 1;
 	h.grace = 3600;
-	st->before_commit = run_gc;
-	st->before_commit_arg = &h;
-	is_int(push(&pr, st, "r", a, NULL), 0, "reused: push A again while a gc takes its old pack");
-	st->before_commit = NULL;
+	is_int(push_gc(&pr, st, "r", a, NULL, &h), 0,
+	       "reused: push A again while a gc takes its old pack");
 	ok(h.rc == 0 && h.r.packs >= 1 && h.r.chunks > 0, "reused: the gc removed the old pack "
 	   "(%llu) and its chunks", (unsigned long long)h.r.packs);
 	ok(pr.retries == 1 && pr.created, "reused: the push started over once and made a version "
@@ -375,10 +384,7 @@ static void test_reused_removed(mvms_store *st)
 	h.runs = 1;
 	h.grace = 3600;
 	h.hold_ms = 400;
-	st->before_commit = run_gc;
-	st->before_commit_arg = &h;
-	is_int(push(&pr, st, "r", a, NULL), 0, "gc running: push C again");
-	st->before_commit = NULL;
+	is_int(push_gc(&pr, st, "r", a, NULL, &h), 0, "gc running: push C again");
 	if (h.rc != -101 && h.calls > 0)
 		pthread_join(h.holder, NULL);
 	ok(h.rc == 0 && pr.retries == 1 && h.calls == 2, "gc running: the gc took what it reused, "
@@ -394,11 +400,8 @@ static void test_reused_removed(mvms_store *st)
 	memset(&h, 0, sizeof(h));
 	h.runs = -1;
 	h.expire_lease = 1;
-	st->before_commit = run_gc;
-	st->before_commit_arg = &h;
-	is_int(push(&pr, st, "r", tree("r-b", 200000, 32), "y"), MVMS_ECONFLICT,
+	is_int(push_gc(&pr, st, "r", tree("r-b", 200000, 32), "y", &h), MVMS_ECONFLICT,
 	       "stalled: a push whose lease gc dropped fails with ECONFLICT");
-	st->before_commit = NULL;
 	ok(strstr(mvms_error_last(), "push again") != NULL && strstr(mvms_error_last(), "lease"),
 	   "stalled: the message says why and what to do (%s)", mvms_error_last());
 	ok(pr.gc_conflict == 1 && pr.retries == 1 && h.calls == 2, "stalled: after one retry "
@@ -428,10 +431,7 @@ static void test_chunk_list_removed(mvms_store *st)
 	memset(&h, 0, sizeof(h));
 	h.runs = 1;
 	h.grace = 3600;
-	st->before_commit = run_gc;
-	st->before_commit_arg = &h;
-	is_int(push(&pr, st, "cl", c, NULL), 0, "chunk list: push C as a new model meanwhile");
-	st->before_commit = NULL;
+	is_int(push_gc(&pr, st, "cl", c, NULL, &h), 0, "chunk list: push C as a new model meanwhile");
 	ok(h.r.objects >= 1 && pr.retries == 1, "chunk list: gc took its chunk list (%llu objects), "
 	   "the push started over", (unsigned long long)h.r.objects);
 	ok(verify_ok(st) && pulls_same(st, "cl@v1", c), "chunk list: cl@v1 verifies and pulls");
