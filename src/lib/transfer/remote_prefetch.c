@@ -187,9 +187,9 @@ done:
 			asked[i]->state = error;
 			snprintf(asked[i]->msg, sizeof(asked[i]->msg), "%s", mvms_error_last());
 		}
-		/* Unwanted while asked (a push found the chunk stored): nobody will read it. */
-		if (asked[i]->refs == 0)
-			release(p, asked[i], 0);
+		/* Our pin (fetch_main) let go: a record nobody wants any more (a push found its
+		 * chunk stored while it was asked for) is freed now. */
+		release(p, asked[i], 1);
 	}
 	pthread_cond_broadcast(&p->here);
 	pthread_mutex_unlock(&p->mu);
@@ -224,6 +224,8 @@ static void *fetch_main(void *arg)
 				continue;
 			}
 			e->state = 1;
+			e->refs++; /* pinned until fetch_batch is done with it: an unwant meanwhile
+				    * must not free it under us */
 			asked[n++] = e;
 			bytes += 128u * 1024; /* at most a chunk's bytes */
 		}
