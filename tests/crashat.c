@@ -34,8 +34,13 @@ __attribute__((constructor)) static void crashat_init(void)
 
 	if (at && *at)
 		crash_at = strtol(at, NULL, 10);
-	if (sig && strcmp(sig, "INT") == 0)
+	if (sig && strcmp(sig, "INT") == 0) {
 		crash_sig = SIGINT;
+		/* As ^C reaches a program run from a terminal: a test run started in the
+		 * background of a non-interactive shell inherits SIGINT ignored (POSIX), and the
+		 * push then ran on through it. The program's own handlers come later, in main. */
+		signal(SIGINT, SIG_DFL);
+	}
 }
 
 __attribute__((destructor)) static void crashat_fini(void)
