@@ -90,15 +90,8 @@ static int locate(base_loc *loc, mvms_bases *b, const mvms_oid *id)
 
 	memset(loc, 0, sizeof(*loc));
 	pthread_mutex_lock(&b->mu);
-	if (!b->db) {
-		char *p = malloc(strlen(b->st->path) + 10);
-		MVMS_CHECK_ALLOC(p, error);
-		sprintf(p, "%s/store.db", b->st->path);
-		error = mvms_db_open(&b->db, p, 0);
-		free(p);
-		if (error < 0)
-			goto done;
-	}
+	if (!b->db)
+		MVMS_TRY(mvms_store__db_open(&b->db, b->st));
 	if (!(s = mvms_db_stmt(b->db, q_pack))) {
 		error = MVMS_ERROR;
 		goto done;

@@ -288,23 +288,9 @@ done:
  */
 #define GC_WAIT_MAX 120.0 /* seconds; a writer gives up waiting and tries anyway */
 
-static char *gc_lock_path(const mvms_store *st)
-{
-	char *p;
-
-	if (!st->path)
-		return NULL;
-	p = malloc(strlen(st->path) + sizeof("/gc.lock"));
-	if (p) {
-		strcpy(p, st->path);
-		strcat(p, "/gc.lock");
-	}
-	return p;
-}
-
 int mvms_lease__gc_begin(mvms_store *st)
 {
-	char *path = gc_lock_path(st);
+	char *path = mvms_store__file(st, "gc.lock");
 	int fd = -1;
 
 	if (!path)
@@ -328,7 +314,7 @@ void mvms_lease__gc_end(int fd)
 void mvms_lease__gc_wait(mvms_store *st)
 {
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	char *path = gc_lock_path(st);
+	char *path = mvms_store__file(st, "gc.lock");
 	double t0 = mvms_now();
 	int fd;
 

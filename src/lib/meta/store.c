@@ -51,6 +51,24 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
+char *mvms_store__file(const mvms_store *st, const char *name)
+{
+	return st->path ? path_join(st->path, name) : NULL;
+}
+
+int mvms_store__db_open(mvms_db **out, const mvms_store *st)
+{
+	char *path = mvms_store__file(st, "store.db");
+	int error;
+
+	*out = NULL;
+	if (!path)
+		return mvms_error_set(MVMS_ERROR, "out of memory");
+	error = mvms_db_open(out, path, 0);
+	free(path);
+	return error;
+}
+
 static int config_get(char **out, mvms_store *st, const char *key)
 {
 	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT value FROM config WHERE key = ?");

@@ -78,6 +78,13 @@ int mvms_lease__oldest(int64_t *oldest, uint64_t *live, uint64_t *expired, mvms_
  * backend: include/mvms/sys/backend.h describes the table for backend writers only. */
 mvms_backend *mvms_store__set_backend(mvms_store *st, mvms_backend *be);
 
+/* "<the store's directory>/@name" (free() it), or NULL when out of memory or the store has
+ * no directory. */
+char *mvms_store__file(const mvms_store *st, const char *name);
+/* Another connection on @st's database, for a thread of its own (SQLite connections are not
+ * shared between threads). */
+int mvms_store__db_open(mvms_db **out, const mvms_store *st);
+
 /* Row id of a model by name: MVMS_ENOTFOUND when absent. */
 int mvms_store__model_id(int64_t *out, mvms_store *st, const char *name);
 /* Registers @name with @uid (NULL: a new random one); MVMS_EEXISTS when it exists. */
