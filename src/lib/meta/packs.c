@@ -166,28 +166,37 @@ done:
 	return error;
 }
 
-int mvms_packs__missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n)
+int mvms_packs__missing_on(unsigned char *missing, mvms_db *db, const mvms_oid *ids, size_t n)
 {
-	sqlite3_stmt *s = mvms_db_stmt(st->db, "SELECT 1 FROM chunks WHERE oid = ?");
+	sqlite3_stmt *s = mvms_db_stmt(db, "SELECT 1 FROM chunks WHERE oid = ?");
 	size_t i;
-	int rc, error = 0, began = 0;
+	int rc, error = 0;
 
 	if (!s)
 		return MVMS_ERROR;
-	if (n > 1)
-		MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(s);
 		mvms_db_bind_oid(s, 1, &ids[i]);
 		rc = sqlite3_step(s);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			error = mvms_db_error(st->db, rc, "look up chunk");
+			error = mvms_db_error(db, rc, "look up chunk");
 			goto done;
 		}
 		missing[i] = rc == SQLITE_DONE;
 	}
 done:
 	sqlite3_reset(s);
+	return error;
+}
+
+int mvms_packs__missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n)
+{
+	int error = 0, began = 0;
+
+	if (n > 1)
+		MVMS_TRY(mvms_db_read_begin(st->db, &began));
+	error = mvms_packs__missing_on(missing, st->db, ids, n);
+done:
 	mvms_db_read_end(st->db, began);
 	return error;
 }

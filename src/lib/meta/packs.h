@@ -18,6 +18,9 @@ int mvms_packs__index(mvms_store *st, const mvms_oid *pid, uint64_t size,
 int mvms_packs__commit(uint64_t *size_out, mvms_store *st, mvms_pack_writer *w);
 /* missing[i] = 1 when no pack holds chunk ids[i] (one read transaction for n > 1). */
 int mvms_packs__missing(unsigned char *missing, mvms_store *st, const mvms_oid *ids, size_t n);
+/* The same look-ups on connection @db, in whatever read transaction its caller holds
+ * (packs_look.c: a second connection's, shared by a batch of them). */
+int mvms_packs__missing_on(unsigned char *missing, mvms_db *db, const mvms_oid *ids, size_t n);
 /* The chunk's row id; MVMS_ENOTFOUND (no message) when no pack holds it. */
 int mvms_packs__chunk_row(int64_t *out, mvms_store *st, const mvms_oid *id);
 /* The raw length of stored chunk @id; MVMS_ENOTFOUND (no message) when it is not stored. */

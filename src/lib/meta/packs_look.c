@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include "common.h"
 #include "packs_look.h"
+#include "packs.h"
 
 #define LOOK_BATCH 64
 
@@ -28,7 +29,6 @@ struct mvms_packs_look {
 int mvms_packs__look_open(mvms_packs_look **out, mvms_store *st)
 {
 	mvms_packs_look *q = NULL;
-	char *path = NULL;
 	int error = 0;
 
 	*out = NULL;
@@ -36,15 +36,10 @@ int mvms_packs__look_open(mvms_packs_look **out, mvms_store *st)
 		goto done;
 	q = calloc(1, sizeof(*q));
 	MVMS_CHECK_ALLOC(q, error);
-	path = malloc(strlen(st->path) + sizeof("/store.db"));
-	MVMS_CHECK_ALLOC(path, error);
-	strcpy(path, st->path);
-	strcat(path, "/store.db");
-	MVMS_TRY(mvms_db_open(&q->db, path, 0));
+	MVMS_TRY(mvms_store__db_open(&q->db, st));
 	*out = q;
 	q = NULL;
 done:
-	free(path);
 	mvms_packs__look_free(q);
 	return error;
 }
@@ -52,33 +47,19 @@ done:
 int mvms_packs__look_missing(unsigned char *missing, mvms_packs_look *q, const mvms_oid *ids,
 			     size_t n)
 {
-	sqlite3_stmt *s = mvms_db_stmt(q->db, "SELECT 1 FROM chunks WHERE oid = ?");
-	size_t i;
-	int rc, error = 0;
+	int error = 0;
 
-	if (!s)
-		return MVMS_ERROR;
 	if (!q->began) {
 		MVMS_TRY(mvms_db_read_begin(q->db, &q->began));
 		q->uses = 0;
 	}
-	for (i = 0; i < n; i++) {
-		sqlite3_reset(s);
-		mvms_db_bind_oid(s, 1, &ids[i]);
-		rc = sqlite3_step(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-			error = mvms_db_error(q->db, rc, "look up chunk");
-			goto done;
-		}
-		missing[i] = rc == SQLITE_DONE;
-	}
-done:
-	sqlite3_reset(s);
+	error = mvms_packs__missing_on(missing, q->db, ids, n);
 	q->uses += (unsigned)n;
 	if (error < 0 || q->uses >= LOOK_BATCH) {
 		mvms_db_read_end(q->db, q->began);
 		q->began = 0;
 	}
+done:
 	return error;
 }
 
