@@ -11,10 +11,6 @@ setup
 CRASHAT=${CRASHAT:-}
 [ -z "$CRASHAT" ] || [ -f "$CRASHAT" ] || CRASHAT=
 
-# parts DIR: how many temporary files of pulls are under DIR
-parts() {
-	find "$1" -name '.mvms-part-*' -o -name '.mvms-tmp-*' | wc -l | tr -d ' '
-}
 mtime_of() {
 	stat -c %y "$1"
 }
@@ -158,11 +154,7 @@ fi
 # faster than the loop the kill finds it done, and the checks still hold).
 "$MVMS" pull big@v1 -o "$WORK/k3" >/dev/null 2>&1 </dev/null &
 KP=$!
-i=0
-while [ $i -lt 500 ] && [ "$(parts "$WORK/k3" 2>/dev/null || echo 0)" = 0 ] && kill -0 $KP 2>/dev/null; do
-	sleep 0.01
-	i=$((i + 1))
-done
+wait_parts "$WORK/k3" $KP
 kill -KILL $KP 2>/dev/null
 wait $KP 2>/dev/null
 diag "killed with $(parts "$WORK/k3") part file(s) there"

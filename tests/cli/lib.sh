@@ -505,6 +505,21 @@ branch_at() {
 	"$MVMS" branches "$1" 2>/dev/null | awk -v b="$2" '$1 == b { print $2 }'
 }
 
+# parts DIR: how many temporary files of pulls (part files, temp files) are under DIR
+parts() {
+	find "$1" -name '.mvms-part-*' -o -name '.mvms-tmp-*' 2>/dev/null | wc -l | tr -d ' '
+}
+
+# wait_parts DIR PID: until a pull's temporary file shows under DIR, or PID has ended (at
+# most 5 s): the moment to kill a pull in the middle
+wait_parts() {
+	_w=0
+	while [ $_w -lt 500 ] && [ "$(parts "$1")" = 0 ] && kill -0 "$2" 2>/dev/null; do
+		sleep 0.01
+		_w=$((_w + 1))
+	done
+}
+
 # wait_lines FILE N SECONDS: until FILE has N lines; prints the tenths of a second waited
 wait_lines() {
 	_w=0

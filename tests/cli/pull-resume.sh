@@ -8,7 +8,6 @@
 . "$TESTS_SRCDIR/cli/lib.sh"
 setup
 
-parts() { find "$1" -name '.mvms-part-*' 2>/dev/null | wc -l | tr -d ' '; }
 # The part file of model.safetensors (resume.c: 16 hex of the BLAKE2b-256 of its path).
 PART=.mvms-part-$(printf %s model.safetensors | b2sum -l 256 | cut -c1-16)
 
@@ -47,11 +46,7 @@ check "byte-identical" cmp "$F" "$WORK/h2/model.safetensors"
 for d in 0 0.01 0.03; do
 	"$MVMS" pull m@v1 -o "$WORK/k" >/dev/null 2>&1 </dev/null &
 	KP=$!
-	i=0
-	while [ $i -lt 500 ] && [ "$(parts "$WORK/k")" = 0 ] && kill -0 $KP 2>/dev/null; do
-		sleep 0.01
-		i=$((i + 1))
-	done
+	wait_parts "$WORK/k" $KP
 	sleep $d
 	kill -KILL $KP 2>/dev/null
 	wait $KP 2>/dev/null
