@@ -463,6 +463,24 @@ static int chunk_error(int code, const mvms_oid *id, const char *fmt, ...)
 	return mvms_error_set(code, "pack: chunk %s: %s", hex, detail);
 }
 
+int mvms_pack_read_index_mem(mvms_pack_entry **out, size_t *count, uint64_t *pack_size,
+			     const void *data, size_t len, const mvms_oid *expect_id)
+{
+	static const char key[] = "incoming";
+	mvms_backend *mem = NULL;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	/* A memory backend lends the bytes to the reader of packs on disk. */
+	MVMS_TRY(mvms_backend_mem(&mem));
+	MVMS_TRY(mvms_backend_mem_put_borrowed(mem, key, data ? data : "", len));
+	error = mvms_pack_read_index(out, count, pack_size, mem, key, expect_id);
+done:
+	mvms_backend_free(mem);
+	return error;
+}
+
 static int decode_record(mvms_codec *c, void *dst, uint32_t raw_len, const mvms_oid *expect,
 			 const void *rec, size_t rec_len, int verify)
 {

@@ -103,6 +103,13 @@ int mvms_pack_read_index(mvms_pack_entry **out, size_t *count, uint64_t *pack_si
 			 mvms_backend *be, const char *key, const mvms_oid *expect_id);
 
 /**
+ * mvms_pack_read_index of the pack at @data (@len bytes in memory, which it only borrows):
+ * a pack that arrived over the network is read with the same checks as one on disk.
+ */
+int mvms_pack_read_index_mem(mvms_pack_entry **out, size_t *count, uint64_t *pack_size,
+			     const void *data, size_t len, const mvms_oid *expect_id);
+
+/**
  * Decodes one record at @rec (@rec_len bytes available, at least header + stored bytes):
  * the record header must name @expect and @raw_len, the bytes must decode to @raw_len
  * bytes at @dst whose BLAKE2b-256 is @expect.

@@ -23,17 +23,13 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 static int decode_from_pack(const void *data, size_t len, const mvms_oid *id, size_t raw_len,
 			    void *out, int hash)
 {
-	static const char key[] = "base";
-	mvms_backend *mem = NULL;
 	mvms_pack_entry *e = NULL;
 	mvms_codec *c = NULL;
 	size_t n = 0, i;
 	uint64_t size = 0;
 	int error = 0;
 
-	MVMS_TRY(mvms_backend_mem(&mem));
-	MVMS_TRY(mvms_backend_mem_put_borrowed(mem, key, data, len));
-	MVMS_TRY(mvms_pack_read_index(&e, &n, &size, mem, key, NULL));
+	MVMS_TRY(mvms_pack_read_index_mem(&e, &n, &size, data, len, NULL));
 	for (i = 0; i < n && mvms_oid_cmp(&e[i].id, id) != 0; i++)
 		;
 	if (i == n || e[i].codec == MVMS_CODEC_DELTA || e[i].raw_len != raw_len) {
@@ -48,7 +44,6 @@ static int decode_from_pack(const void *data, size_t len, const mvms_oid *id, si
 done:
 	mvms_codec_free(c);
 	free(e);
-	mvms_backend_free(mem);
 	return error;
 }
 

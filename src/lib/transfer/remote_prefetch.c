@@ -131,16 +131,12 @@ void mvms_prefetch__unwant(void *ctx, const mvms_oid *id)
 /* The asked records out of the pack the server sent, or why not. */
 static int take_pack(mvms_prefetch *p, pf_entry **asked, size_t n, const mvms_buf *resp)
 {
-	static const char key[] = "bases";
-	mvms_backend *mem = NULL;
 	mvms_pack_entry *e = NULL;
 	size_t ne = 0, i, k;
 	uint64_t size = 0;
 	int error = 0;
 
-	MVMS_TRY(mvms_backend_mem(&mem));
-	MVMS_TRY(mvms_backend_mem_put_borrowed(mem, key, resp->ptr ? resp->ptr : "", resp->size));
-	MVMS_TRY(mvms_pack_read_index(&e, &ne, &size, mem, key, NULL));
+	MVMS_TRY(mvms_pack_read_index_mem(&e, &ne, &size, resp->ptr, resp->size, NULL));
 	pthread_mutex_lock(&p->mu);
 	for (i = 0, k = 0; i < n; i++) {
 		/* In the order asked; a repeat or a gap is looked up from the start. */
@@ -165,7 +161,6 @@ static int take_pack(mvms_prefetch *p, pf_entry **asked, size_t n, const mvms_bu
 	pthread_mutex_unlock(&p->mu);
 done:
 	free(e);
-	mvms_backend_free(mem);
 	return error;
 }
 

@@ -25,8 +25,6 @@ int mvms_sync_missing(unsigned char *missing, mvms_store *st, const mvms_oid *id
 int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, size_t len,
 			   const mvms_oid *expect)
 {
-	static const char key[] = "incoming";
-	mvms_backend *mem = NULL;
 	mvms_pack_entry *e = NULL;
 	mvms_codec *codec = NULL;
 	unsigned char *raw = NULL;
@@ -40,10 +38,7 @@ int mvms_sync_receive_pack(mvms_oid *id_out, mvms_store *st, const void *data, s
 		error = mvms_error_set(MVMS_EMISMATCH, "pack: %zu bytes is too short for a pack", len);
 		goto done;
 	}
-	/* Read it with the same checks as a pack on disk: a memory backend lends the bytes. */
-	MVMS_TRY(mvms_backend_mem(&mem));
-	MVMS_TRY(mvms_backend_mem_put_borrowed(mem, key, data, len));
-	if ((error = mvms_pack_read_index(&e, &n, &size, mem, key, expect)) < 0) {
+	if ((error = mvms_pack_read_index_mem(&e, &n, &size, data, len, expect)) < 0) {
 		error = mvms_error_set(MVMS_EMISMATCH, "%s", mvms_error_last());
 		goto done;
 	}
@@ -83,7 +78,6 @@ done:
 	free(raw);
 	free(e);
 	mvms_codec_free(codec);
-	mvms_backend_free(mem);
 	return error;
 }
 
