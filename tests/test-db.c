@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests: SQLite open, migrations to the newest schema, pragmas, error mapping. */
+/* Unit tests: SQLite open, migrations to the newest schema (all the missing steps in one
+ * transaction: a failing step leaves the database at its old level, without the steps before
+ * it), pragmas, error mapping. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "tap.h"
 #include "db.h"
@@ -82,6 +85,41 @@ int main(void)
 	ok(strstr(mvms_error_last(), "overflow") != NULL, "step_row: the message names what failed (%s)",
 	   mvms_error_last());
 	is_int(mvms_db_step_row(db, b, "overflow again"), rc, "step_row: the statement was reset");
+	/* Back to level 11 without 012's tables but with 013's columns: 012 applies, 013's
+	 * ALTER TABLE then fails on its duplicate column, and 012's tables go with it. */
+	is_int(mvms_db_exec(db, "DROP TABLE deployment_shadows; DROP TABLE env_settings; "
+			       "PRAGMA user_version = 11"), 0, "step back to level 11");
+	mvms_db_free(db);
+	db = NULL;
+	rc = mvms_db_open(&db, path, 0);
+	ok(rc < 0 && strstr(mvms_error_last(), "013_shadow_gate") != NULL,
+	   "a failing step is named (%d: %s)", rc, mvms_error_last());
+	mvms_db_free(db);
+	db = NULL;
+	{
+		sqlite3 *h = NULL;
+		sqlite3_stmt *s = NULL;
+		int level = -1, tables = -1;
+		if (sqlite3_open(path, &h) == SQLITE_OK &&
+		    sqlite3_prepare_v2(h, "SELECT (SELECT user_version FROM pragma_user_version), "
+				       "(SELECT count(*) FROM sqlite_master WHERE name IN "
+				       "('deployment_shadows', 'env_settings'))", -1, &s, NULL) == SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW) {
+			level = sqlite3_column_int(s, 0);
+			tables = sqlite3_column_int(s, 1);
+		}
+		sqlite3_finalize(s);
+		if (h && sqlite3_exec(h, "ALTER TABLE rollouts DROP COLUMN shadow_first; ALTER TABLE "
+				      "rollouts DROP COLUMN max_diff_rate; ALTER TABLE rollouts DROP "
+				      "COLUMN shadowing;", NULL, NULL, NULL) != SQLITE_OK)
+			diag("could not drop 013's columns: %s", sqlite3_errmsg(h));
+		sqlite3_close(h);
+		is_int(level, 11, "the failed migration left the level as it was");
+		is_int(tables, 0, "and undid the step before the failing one");
+	}
+	is_int(mvms_db_open(&db, path, 0), 0, "without the conflict, it migrates");
+	is_int(mvms_db_level(db), mvms_db_level_latest(), "to the newest level");
+	is_int(scalar(db, "SELECT count(*) FROM models"), 1, "data kept through it");
 	is_int(mvms_db_exec(db, "PRAGMA user_version = 9999"), 0, "pretend a newer schema");
 	mvms_db_free(db);
 	db = NULL;

@@ -128,13 +128,16 @@ done:
 	return error;
 }
 
-/* Each schema file runs in its own transaction together with the user_version bump, so a
- * crash leaves the database at the previous level, never half-way. Several processes may
- * open a new or old store at once: each step takes the write lock (BEGIN IMMEDIATE, waiting
- * out the busy timeout) and reads the level again under it, so a step another process
- * applied meanwhile is skipped, not run twice. */
+/* The schema files a database lacks run in one transaction, together with the user_version
+ * bump, so a crash leaves the database at its previous level, never half-way. One commit,
+ * not one per file: a new database (every fresh store and remote pull cache) is created
+ * with one sync of its log instead of one per file, which was most of a fresh cache's
+ * set-up time. Several processes may open a new or old store at once: the transaction takes
+ * the write lock (BEGIN IMMEDIATE, waiting out the busy timeout) and reads the level again
+ * under it, so steps another process applied meanwhile are skipped, not run twice. */
 static int migrate(mvms_db *db)
 {
+	const char *failed = "";
 	int error = 0, level;
 	size_t i;
 	char pragma[64];
@@ -146,30 +149,33 @@ static int migrate(mvms_db *db)
 		return mvms_error_set(MVMS_ENOTSUPPORTED,
 				      "db: the store's schema level %d is newer than this program's (%d): "
 				      "upgrade mvms-store", level, mvms_db_level_latest());
-	for (i = 0; i < MVMS_ARRAY_SIZE(mvms_schema); i++) {
+	if (level == mvms_db_level_latest())
+		return 0;
+	MVMS_TRY(mvms_db_begin(db));
+	if ((level = mvms_db_level(db)) < 0) {
+		error = mvms_db_error(db, sqlite3_errcode(db->h), "read schema level");
+		mvms_db_rollback(db);
+		goto done;
+	}
+	for (i = 0; i < MVMS_ARRAY_SIZE(mvms_schema) && error == 0; i++) {
 		if (mvms_schema[i].level <= level)
 			continue;
-		MVMS_TRY(mvms_db_begin(db));
-		if ((level = mvms_db_level(db)) < 0) {
-			error = mvms_db_error(db, sqlite3_errcode(db->h), "read schema level");
-			mvms_db_rollback(db);
-			goto done;
-		}
-		if (mvms_schema[i].level <= level) {
-			MVMS_TRY(mvms_db_commit(db));
-			continue;
-		}
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_schema[i].level);
-		if ((error = exec_as(db, mvms_schema[i].sql, "apply")) < 0 ||
-		    (mvms_schema[i].level == 2 && (error = backfill_generation(db)) < 0) ||
-		    (error = mvms_db_exec(db, pragma)) < 0 || (error = mvms_db_commit(db)) < 0) {
-			const char *why = mvms_error_last();
-			mvms_db_rollback(db);
-			if (strncmp(why, "db: ", 4) == 0) /* one "db: " is enough */
-				why += 4;
-			mvms_error_set(error, "db: migration %s failed: %s", mvms_schema[i].name, why);
-			goto done;
-		}
+		failed = mvms_schema[i].name;
+		if ((error = exec_as(db, mvms_schema[i].sql, "apply")) == 0 && mvms_schema[i].level == 2)
+			error = backfill_generation(db);
+	}
+	if (error == 0) {
+		failed = "commit";
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", mvms_db_level_latest());
+		if ((error = mvms_db_exec(db, pragma)) == 0)
+			error = mvms_db_commit(db);
+	}
+	if (error < 0) {
+		const char *why = mvms_error_last();
+		mvms_db_rollback(db);
+		if (strncmp(why, "db: ", 4) == 0) /* one "db: " is enough */
+			why += 4;
+		mvms_error_set(error, "db: migration %s failed: %s", failed, why);
 	}
 done:
 	return error;
