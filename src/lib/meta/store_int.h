@@ -36,6 +36,7 @@ struct mvms_store {
 	const struct mvms_transport *tp;
 	struct mvms_remote *remote;
 	struct mvms_bases *bases;    /* delta bases' reader (bases.c), NULL until one is needed */
+	int sources_unsettled;       /* this handle recorded a source not indexed yet (sources.c) */
 	/* Tests only: runs right before a commit's transaction (to put a gc there). */
 	void (*before_commit)(mvms_store *st, void *arg);
 	void *before_commit_arg;
@@ -209,11 +210,16 @@ void mvms_sync__recv_free(mvms_sync__recv *rv);
 
 /* Sources (sources.c): files outside the store holding chunks byte for byte.
  * add records @path (its realpath), a file whose chunk list @fm (@n entries, as in
- * mvms_sync__recv_new) it holds, replacing an older record of the same path; prune forgets
- * the files whose size, mtime or inode changed or that are gone; forget drops one; have
- * sets have[i] when chunk ids[i] is in a pack or a source. */
+ * mvms_sync__recv_new) it holds, replacing an older record of the same path; its chunks
+ * are indexed by settle: a remote handle runs it on its cache when it opens it (files
+ * earlier commands recorded), and settle_mine (the files this handle recorded, if any)
+ * runs outside any transaction before chunks are looked up (have, a pull's look-ups); prune
+ * forgets the files whose size, mtime or inode changed or that are gone; forget drops one;
+ * have sets have[i] when chunk ids[i] is in a pack or an indexed source. */
 int mvms_sources_add(mvms_store *st, const char *path, const mvms_oid *content, const void *fm,
 		     size_t n);
+int mvms_sources_settle(mvms_store *st);
+int mvms_sources_settle_mine(mvms_store *st);
 int mvms_sources_prune(size_t *dropped, mvms_store *st);
 int mvms_sources_forget(mvms_store *st, int64_t id);
 int mvms_sources_count(uint64_t *out, mvms_store *st);

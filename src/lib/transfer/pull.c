@@ -358,6 +358,8 @@ static int load_chunk_ids(pull_ctx *c, const mvms_sync__chunk *ids, size_t n, si
 		c->chunks = t;
 		c->cchunks = n;
 	}
+	/* Files this handle recorded as sources are indexed first (not inside the read). */
+	MVMS_TRY(mvms_sources_settle_mine(c->st));
 	MVMS_TRY(mvms_db_read_begin(c->st->db, &began));
 	for (i = 0; i < n; i++) {
 		pull_chunk *ch = &c->chunks[i];
