@@ -23,6 +23,7 @@
 #include "testfs.h"
 #include "testdata.h"
 #include "store_int.h"
+#include "teststore.h"
 #include "mvms/gc.h"
 
 static char dir[] = "/tmp/mvms-test-gc-XXXXXX";
@@ -63,18 +64,6 @@ static int exists_key(const char *key)
 
 	snprintf(p, sizeof(p), "objects/%s", key);
 	return exists_path(p);
-}
-
-static int64_t q64(mvms_store *st, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(mvms_db_handle(st->db), sql, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
 }
 
 static int gc(mvms_gc_result *r, mvms_store *st, int64_t grace, int dry)

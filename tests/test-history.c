@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "tap.h"
 #include "store_int.h"
+#include "teststore.h"
 #include "mvms/gc.h"
 #include "mvms/history.h"
 #include "mvms/dag.h"
@@ -55,18 +56,6 @@ static int push(mvms_push_result *r, mvms_store *st, const char *model, const ch
 		o.parent_count = 1;
 	}
 	return mvms_push(r, st, model, path, &o);
-}
-
-static int64_t q64(mvms_store *st, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(mvms_db_handle(st->db), sql, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
 }
 
 static int64_t head_of(mvms_store *st, const char *model, const char *branch)

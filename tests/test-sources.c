@@ -21,6 +21,7 @@
 #include "testfs.h"
 #include "testdata.h"
 #include "store_int.h"
+#include "teststore.h"
 #include "packs.h"
 #include "common.h"
 #include "hash.h"
@@ -710,25 +711,13 @@ static void test_readd(mvms_store *st)
 
 /* ---- 7: files recorded now, indexed by the first lookup after ---- */
 
-static int64_t db_count(mvms_store *st, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(mvms_db_handle(st->db), sql, -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
 static void test_settle(mvms_store *st)
 {
 	mvms_store *other = NULL;
 	content S;
 	char path[300];
-	int64_t lists0 = db_count(st, "SELECT count(*) FROM source_lists");
-	int64_t rows0 = db_count(st, "SELECT count(*) FROM source_chunks");
+	int64_t lists0 = q64(st, "SELECT count(*) FROM source_lists");
+	int64_t rows0 = q64(st, "SELECT count(*) FROM source_chunks");
 
 	content_make(&S, lens_e, N(lens_e), 9);
 	if (write_file("files/s.bin", S.bytes, S.size) < 0)
@@ -737,17 +726,17 @@ static void test_settle(mvms_store *st)
 	if (mvms_store_open(&other, path, 0) < 0)
 		bail("second handle");
 	is_int(add(st, "files/s.bin", &S), 0, "settle: a file is recorded");
-	is_int(db_count(st, "SELECT count(*) FROM source_lists"), lists0 + 1,
+	is_int(q64(st, "SELECT count(*) FROM source_lists"), lists0 + 1,
 	       "settle: ... with its chunk list whole");
-	is_int(db_count(st, "SELECT count(*) FROM source_chunks"), rows0,
+	is_int(q64(st, "SELECT count(*) FROM source_chunks"), rows0,
 	       "settle: ... and no chunk row yet");
 	is_int(count_have(other, &S), 0, "settle: another handle does not see its chunks yet");
 	is_int(mvms_sources_settle_mine(other), 0, "settle: that handle recorded nothing of its own");
 	is_int(count_have(other, &S), 0, "settle: ... so it still does not");
 	is_int(mvms_sources_settle(other), 0, "settle: it indexes what others recorded");
 	is_int(count_have(other, &S), S.n, "settle: ... then it sees all of them");
-	is_int(db_count(st, "SELECT count(*) FROM source_lists"), lists0, "settle: the list is gone");
-	is_int(db_count(st, "SELECT count(*) FROM source_chunks"), rows0 + (int64_t)S.n,
+	is_int(q64(st, "SELECT count(*) FROM source_lists"), lists0, "settle: the list is gone");
+	is_int(q64(st, "SELECT count(*) FROM source_chunks"), rows0 + (int64_t)S.n,
 	       "settle: ... and a row per chunk is there");
 	is_int(count_have(st, &S), S.n, "settle: the handle that recorded it sees them too");
 	is_int(mvms_sources_settle(st), 0, "settle: nothing left to index is no error");
@@ -758,14 +747,14 @@ static void test_settle(mvms_store *st)
 	       "settle: its list cut short");
 	is_int(mvms_sources_settle(other), 0, "settle: a damaged list is no error");
 	is_int(count_have(other, &S), 0, "settle: ... its file is forgotten");
-	is_int(db_count(st, "SELECT count(*) FROM sources WHERE path LIKE '%/s.bin'"), 0,
+	is_int(q64(st, "SELECT count(*) FROM sources WHERE path LIKE '%/s.bin'"), 0,
 	       "settle: ... record and all");
 
 	/* Forgetting a file not indexed yet drops its list. */
 	is_int(add(st, "files/s.bin", &S), 0, "settle: recorded a third time");
 	unlink_rel("files/s.bin");
 	is_int(prune(other), 1, "settle: prune forgets it, gone before it was indexed");
-	is_int(db_count(st, "SELECT count(*) FROM source_lists"), lists0, "settle: ... with its list");
+	is_int(q64(st, "SELECT count(*) FROM source_lists"), lists0, "settle: ... with its list");
 	is_int(mvms_sources_settle(st), 0, "settle: nothing to index after that");
 	is_int(count_have(st, &S), 0, "settle: ... and none of its chunks is had");
 	mvms_store_free(other);

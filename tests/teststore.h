@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Store checks the unit tests share: how many versions a store holds, and whether verify
- * finds it clean. Include after tap.h and store_int.h.
+ * Store checks the unit tests share: a number a query of the store's database gives, how
+ * many versions a store holds, and whether verify finds it clean. Include after tap.h and
+ * store_int.h.
  */
 #ifndef MVMS_TESTSTORE_H
 #define MVMS_TESTSTORE_H
@@ -9,6 +10,19 @@
 #include <stdint.h>
 #include "store_int.h"
 #include "mvms/store.h"
+
+/* The first column of @sql's first row on @st's database, -1 without one (or on error). */
+static inline int64_t q64(mvms_store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(mvms_db_handle(st->db), sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
 
 /* Rows in versions, UINT64_MAX when they cannot be counted. */
 static inline uint64_t versions(mvms_store *st)
