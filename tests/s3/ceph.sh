@@ -137,8 +137,15 @@ do_start() {
 			[ "$id" = 0 ] || { do_stop; s3_die "ceph osd new gave id '$id', want 0"; }
 			ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$uuid" >>"$CB/log/start.log" 2>&1 ||
 				{ show_logs; do_stop; s3_die "ceph-osd --mkfs failed"; }
-			ceph_cli osd crush add osd.0 1.0 root=default >>"$CB/log/start.log" 2>&1 ||
-				{ show_logs; do_stop; s3_die "ceph osd crush add failed"; }
+			# The same refusal, seen here too (the monitor logged the command with a zero
+			# fsid: sent before the client had its map): retry; adding osd.0 again at the
+			# same weight changes nothing.
+			n=0
+			until ceph_cli osd crush add osd.0 1.0 root=default >>"$CB/log/start.log" 2>&1; do
+				n=$((n + 1))
+				[ "$n" -lt 10 ] || { show_logs; do_stop; s3_die "ceph osd crush add failed"; }
+				sleep 1
+			done
 		fi
 		ceph-osd -c "$CONF" -i 0 >>"$CB/log/start.log" 2>&1 || { show_logs; do_stop; s3_die "ceph-osd failed"; }
 		s3_wait_for "the OSD to be up" 90 osd_up || { show_logs; do_stop; s3_die "the OSD did not come up"; }
