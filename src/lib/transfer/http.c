@@ -277,9 +277,11 @@ int mvms_remote_open(mvms_remote **out, const char *url, const char *token, cons
 	if (error == MVMS_ENOTFOUND) {
 		mvms_error_clear();
 		error = mvms_store_init(&r->cache, cache_dir, &so);
-	} else if (error == 0) {
-		/* Files earlier pulls recorded are indexed before anything looks their chunks up. */
-		error = mvms_sources_settle(r->cache);
+	} else if (error == 0 && mvms_sources_settle(r->cache) < 0) {
+		/* Files earlier pulls recorded are indexed before anything looks their chunks up.
+		 * They only spare downloads: a cache that cannot be written to now (a full disk)
+		 * still serves the command, and their chunks come from the server. */
+		mvms_error_clear();
 	}
 	if (error < 0)
 		goto done;
