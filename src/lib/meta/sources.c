@@ -74,29 +74,16 @@ done:
 	return error;
 }
 
-/* Does @st hold chunk lists of sources not indexed yet? 1 yes, 0 no, or an error. */
-static int any_list(mvms_store *st)
-{
-	static const char q[] = "SELECT EXISTS (SELECT 1 FROM source_lists)";
-	sqlite3_stmt *s = mvms_db_stmt(st->db, q);
-	int rc, has;
-
-	if (!s)
-		return MVMS_ERROR;
-	rc = sqlite3_step(s);
-	has = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? has : mvms_db_error(st->db, rc, "look for unindexed sources");
-}
-
 int mvms_sources_settle(mvms_store *st)
 {
 	static const char q_lists[] = "SELECT source_id, list FROM source_lists";
 	static const char q_done[] = "DELETE FROM source_lists WHERE source_id = ?";
 	sqlite3_stmt *s = NULL, *d;
-	int error = 0, began = 0, rc, has;
+	uint64_t has = 0;
+	int error = 0, began = 0, rc;
 
-	MVMS_TRY(has = any_list(st));
+	MVMS_TRY(mvms_store__u64(&has, st, "SELECT EXISTS (SELECT 1 FROM source_lists)",
+				 "look for unindexed sources"));
 	if (!has)
 		goto done;
 	/* Under the write lock, read again: another process may have settled them meanwhile. */
@@ -112,11 +99,12 @@ int mvms_sources_settle(mvms_store *st)
 		size_t len = (size_t)sqlite3_column_bytes(s, 1);
 		const unsigned char *e = sqlite3_column_blob(s, 1);
 		/* A list that is not whole entries was not written by add: the file is forgotten
-		 * (its chunks come from elsewhere), not trusted. */
-		if (len % 40 != 0 || (len > 0 && !e))
+		 * (its chunks come from elsewhere; its list goes with it), not trusted. */
+		if (len % 40 != 0 || (len > 0 && !e)) {
 			MVMS_TRY(drop(st, id));
-		else
-			MVMS_TRY(index_list(st, id, e, len / 40));
+			continue;
+		}
+		MVMS_TRY(index_list(st, id, e, len / 40));
 		if (!(d = mvms_db_stmt(st->db, q_done))) {
 			error = MVMS_ERROR;
 			goto done;
@@ -305,12 +293,11 @@ int mvms_sources_count(uint64_t *out, mvms_store *st)
 
 int mvms_sources_have(unsigned char *have, mvms_store *st, const mvms_oid *ids, size_t n)
 {
-	static const char q_any[] = "SELECT EXISTS (SELECT 1 FROM chunks) OR "
-				    "EXISTS (SELECT 1 FROM source_chunks)";
 	static const char q[] =
 		"SELECT EXISTS (SELECT 1 FROM chunks WHERE oid = ?1) OR "
 		"EXISTS (SELECT 1 FROM source_chunks WHERE chunk = ?1)";
 	sqlite3_stmt *s;
+	uint64_t any = 0;
 	size_t i;
 	int error = 0, began = 0, rc;
 
@@ -319,18 +306,9 @@ int mvms_sources_have(unsigned char *have, mvms_store *st, const mvms_oid *ids, 
 	MVMS_TRY(mvms_db_read_begin(st->db, &began));
 	memset(have, 0, n);
 	/* A fresh cache holds nothing: one question instead of one per chunk. */
-	if (!(s = mvms_db_stmt(st->db, q_any))) {
-		error = MVMS_ERROR;
-		goto done;
-	}
-	rc = sqlite3_step(s);
-	i = rc == SQLITE_ROW ? (size_t)sqlite3_column_int(s, 0) : 0;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW) {
-		error = mvms_db_error(st->db, rc, "look up chunks");
-		goto done;
-	}
-	if (i == 0)
+	MVMS_TRY(mvms_store__u64(&any, st, "SELECT EXISTS (SELECT 1 FROM chunks) OR "
+				 "EXISTS (SELECT 1 FROM source_chunks)", "look up chunks"));
+	if (!any)
 		goto done;
 	for (i = 0; i < n; i++) {
 		if (!(s = mvms_db_stmt(st->db, q))) {
